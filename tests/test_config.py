@@ -1,0 +1,146 @@
+import dataclasses
+import json
+import math
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from lstmlab.config import RunConfig
+
+CONTRACT_DEFAULTS = dict(
+    cell="lstm", task="adding", seq_len=100, hidden_size=32, layers=1, weight_scale=1.0, init="orthogonal",
+    forget_bias=1.0, optimizer="adam", lr=1e-2, momentum=0.9, clip=1.0, batch_size=64, steps=500, record_every=25,
+    eval_size=256, seed=0, dtype="float64", n_symbols=8, noise=0.1, series=None, series_name="",
+)
+
+
+def test_fields_and_defaults_match_contract():
+    fields = [f.name for f in dataclasses.fields(RunConfig)]
+    assert fields == list(CONTRACT_DEFAULTS)
+    assert RunConfig().to_dict() == CONTRACT_DEFAULTS
+
+
+def test_frozen():
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        RunConfig().lr = 0.1
+
+
+def test_error_message_names_field_value_and_range():
+    with pytest.raises(ValueError, match=r"^seq_len=0: expected an integer from 1 to 5000$"):
+        RunConfig(seq_len=0)
+
+
+@pytest.mark.parametrize(
+    "field, value",
+    [
+        ("seq_len", 5001), ("seq_len", 1.0), ("seq_len", "10"), ("seq_len", True), ("hidden_size", 0),
+        ("hidden_size", 1025), ("layers", 5), ("layers", 0), ("weight_scale", 0.0), ("weight_scale", 10.5),
+        ("weight_scale", math.nan), ("forget_bias", -10.1), ("forget_bias", math.inf), ("lr", 0), ("lr", -1e-3),
+        ("lr", "0.01"), ("lr", True), ("lr", math.nan), ("momentum", 1.0), ("momentum", -0.1), ("clip", -1.0),
+        ("clip", math.inf), ("batch_size", 0), ("batch_size", 4097), ("steps", -1), ("steps", 1_000_001),
+        ("record_every", 0), ("eval_size", 0), ("eval_size", 4097), ("seed", -1), ("seed", 2**32),
+        ("n_symbols", 1), ("n_symbols", 257), ("noise", -0.1), ("noise", math.nan), ("cell", "LSTM"),
+        ("cell", None), ("task", "sort"), ("optimizer", "rmsprop"), ("init", "xavier"), ("dtype", "float16"),
+        ("series_name", 3), ("series", "1,2,3"), ("series", 5.0), ("series", [[1.0, 2.0]]),
+    ],
+)
+def test_rejects_bad_values_naming_the_field(field, value):
+    with pytest.raises(ValueError) as e:
+        RunConfig(**{field: value})
+    assert str(e.value).startswith(field)
+    if field != "series":
+        assert repr(value) in str(e.value)
+
+
+@pytest.mark.parametrize("field, choices", [("cell", "'rnn', 'lstm', 'gru'"), ("optimizer", "'sgd', 'momentum', 'adam'")])
+def test_choice_errors_list_the_choices(field, choices):
+    with pytest.raises(ValueError, match=choices):
+        RunConfig(**{field: "nope"})
+
+
+def test_accepts_boundaries_and_numpy_scalars():
+    c = RunConfig(seq_len=np.int64(5000), hidden_size=1, layers=4, weight_scale=10, momentum=0.0, clip=0,
+                  seed=2**32 - 1, lr=np.float32(0.5), steps=0)
+    assert type(c.seq_len) is int and type(c.lr) is float and type(c.weight_scale) is float
+    assert c.weight_scale == 10.0 and c.lr == 0.5
+    assert RunConfig(lr=1).to_dict() == RunConfig(lr=1.0).to_dict()
+    assert RunConfig(lr=1).key == RunConfig(lr=1.0).key
+
+
+def test_task_specific_lengths():
+    with pytest.raises(ValueError, match=r"seq_len=20: expected an integer from 21 to 5000 for task 'copy'"):
+        RunConfig(task="copy", seq_len=20)
+    assert RunConfig(task="copy", seq_len=21).seq_len == 21
+    with pytest.raises(ValueError, match="seq_len=1"):
+        RunConfig(task="adding", seq_len=1)
+    assert RunConfig(task="recall", seq_len=1).seq_len == 1
+
+
+def test_series_normalised_to_tuple_of_floats():
+    for given in ([1, 2.5, 3], np.array([1.0, 2.5, 3.0]), (1, 2.5, 3), np.array([1, 2, 3], dtype=np.int32)):
+        c = RunConfig(task="forecast", seq_len=2, series=given)
+        assert isinstance(c.series, tuple) and all(type(v) is float for v in c.series)
+        assert len(c.series) == 3
+    hash(c)  # frozen config with a tuple series stays hashable
+
+
+def test_series_validation():
+    with pytest.raises(ValueError, match=r"series\[1\]=nan"):
+        RunConfig(task="forecast", seq_len=2, series=[1.0, math.nan, 2.0])
+    with pytest.raises(ValueError, match=r"series\[2\]=inf"):
+        RunConfig(task="forecast", seq_len=2, series=np.array([1.0, 2.0, np.inf]))
+    with pytest.raises(ValueError, match="at least seq_len \\+ 1 = 11"):
+        RunConfig(task="forecast", seq_len=10, series=list(range(10)))
+    with pytest.raises(ValueError, match="constant"):
+        RunConfig(task="forecast", seq_len=3, series=[2.0] * 10)
+    with pytest.raises(ValueError, match="at most 1000000"):
+        RunConfig(task="forecast", seq_len=3, series=np.zeros(1_000_001))
+    with pytest.raises(ValueError, match="series"):
+        RunConfig(task="forecast", seq_len=2, series=[True, False, True])
+    with pytest.raises(ValueError, match="series"):
+        RunConfig(task="forecast", seq_len=2, series=["1", "2", "3"])
+
+
+def test_round_trip_through_json():
+    configs = [RunConfig(), RunConfig(cell="gru", task="forecast", seq_len=7, lr=0.1 + 0.2, noise=1 / 3,
+                                      series=np.linspace(-1, 1, 50) ** 3, series_name="cubic"),
+               RunConfig(task="copy", seq_len=30, optimizer="momentum", clip=0.0, seed=123456789)]
+    for c in configs:
+        d = json.loads(json.dumps(c.to_dict()))
+        back = RunConfig.from_dict(d)
+        assert back == c and back.to_dict() == c.to_dict() and back.key == c.key
+
+
+def test_from_dict_rejects_unknown_and_fills_missing():
+    with pytest.raises(ValueError, match="unknown RunConfig field.*'learning_rate'"):
+        RunConfig.from_dict({"learning_rate": 0.1})
+    assert RunConfig.from_dict({"seq_len": 10}) == RunConfig(seq_len=10)
+
+
+def test_key_is_independent_sha256_of_canonical_json():
+    import hashlib
+
+    c = RunConfig(seq_len=12, cell="rnn")
+    canonical = json.dumps(c.to_dict(), sort_keys=True, separators=(",", ":"))
+    assert c.key == hashlib.sha256(canonical.encode()).hexdigest()[:16]
+    assert len(c.key) == 16 and int(c.key, 16) >= 0
+    assert c.key != RunConfig(seq_len=13, cell="rnn").key
+    assert c.key != c.replace(series_name="x").key
+
+
+def test_key_stable_across_processes():
+    c = RunConfig(task="forecast", seq_len=5, series=[0.1, 0.2, 0.7, 0.3, 0.25, 0.9], lr=3e-4)
+    code = ("from lstmlab.config import RunConfig; "
+            "print(RunConfig(task='forecast', seq_len=5, series=[0.1, 0.2, 0.7, 0.3, 0.25, 0.9], lr=3e-4).key)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         env={"PYTHONHASHSEED": "123", "PATH": ""}, cwd=str(__import__("pathlib").Path(__file__).parents[1]))
+    assert out.stdout.strip() == c.key
+
+
+def test_replace_validates():
+    c = RunConfig()
+    assert c.replace(seq_len=10).seq_len == 10 and c.seq_len == 100
+    with pytest.raises(ValueError, match="hidden_size=0"):
+        c.replace(hidden_size=0)
