@@ -1,0 +1,229 @@
+"""The one shared unroll and backpropagation-through-time loop, with heads and losses.
+
+Shapes: T time steps, B examples, H hidden units, G gate blocks, O outputs,
+L layers. ``x`` is (T, B, input_size); hidden states are (L, T, B, H).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .cells import CELLS
+from .spec import LOSSES, ModelSpec
+
+
+@dataclass(frozen=True, eq=False)
+class BPTTResult:
+    """Everything one forward + backward pass computes.
+
+    loss:   mean loss (float)
+    grads:  dL/dparam for every parameter, same keys and shapes as params
+    h, dh:  (L, T, B, H) hidden states and the total dL/dh_t (through all later
+            steps and all layers above)
+    c, dc:  (L, T, B, H) LSTM cell states and total dL/dc_t; None otherwise
+    gates:  gate name -> (L, T, B, H) activations
+    dgates: gate name -> (L, T, B, H) dL/d(pre-activation of the gate)
+    y_hat:  predictions, (B, O) for head "last", (T, B, O) for "all"; logits for "xent"
+    """
+
+    loss: float
+    grads: dict
+    h: np.ndarray
+    dh: np.ndarray
+    c: np.ndarray | None
+    dc: np.ndarray | None
+    gates: dict
+    dgates: dict
+    y_hat: np.ndarray
+
+
+# ------------------------------------------------------------------ checking
+
+
+def check_x(spec: ModelSpec, x) -> np.ndarray:
+    """``x`` as a (T, B, input_size) array of the spec's dtype, or ValueError."""
+    arr = np.asarray(x)
+    if arr.ndim != 3 or arr.shape[2] != spec.input_size or arr.shape[0] < 1 or arr.shape[1] < 1:
+        raise ValueError(f"x: shape {arr.shape}, expected (T, B, {spec.input_size}) with T, B >= 1")
+    if not np.issubdtype(arr.dtype, np.number) or np.issubdtype(arr.dtype, np.complexfloating):
+        raise ValueError(f"x: dtype {arr.dtype}, expected real numbers")
+    arr = arr.astype(spec.np_dtype, copy=False)
+    if not np.isfinite(arr).all():
+        raise ValueError("x: contains NaN or inf, expected finite values")
+    return arr
+
+
+def check_y(spec: ModelSpec, y, loss: str, T: int, B: int) -> np.ndarray:
+    """``y`` in the shape the head and loss need, or ValueError (nothing is broadcast)."""
+    if loss not in LOSSES:
+        raise ValueError(f"loss={loss!r}: expected one of {', '.join(map(repr, LOSSES))}")
+    lead = (B,) if spec.head == "last" else (T, B)
+    arr = np.asarray(y)
+    if loss == "mse":
+        want = lead + (spec.output_size,)
+        if arr.shape != want:
+            raise ValueError(f"y: shape {arr.shape}, expected {want} for head {spec.head!r} and loss 'mse'")
+        arr = arr.astype(spec.np_dtype, copy=False)
+        if not np.isfinite(arr).all():
+            raise ValueError("y: contains NaN or inf, expected finite values")
+        return arr
+    if arr.shape != lead:
+        raise ValueError(f"y: shape {arr.shape}, expected {lead} integer class ids for head {spec.head!r} and loss 'xent'")
+    if not np.issubdtype(arr.dtype, np.integer):
+        raise ValueError(f"y: dtype {arr.dtype}, expected integer class ids for loss 'xent'")
+    if arr.size and (arr.min() < 0 or arr.max() >= spec.output_size):
+        raise ValueError(f"y: class ids from {arr.min()} to {arr.max()}, expected 0 to {spec.output_size - 1}")
+    return arr.astype(np.intp, copy=False)
+
+
+# ------------------------------------------------------------------- losses
+
+
+def loss_fn(y_hat: np.ndarray, y: np.ndarray, loss: str) -> tuple[float, np.ndarray]:
+    """Loss and dL/dy_hat.
+
+    mse:  L = mean over every element of (y_hat - y)^2;  dL/dy_hat = 2 (y_hat - y) / N
+    xent: L = mean over predictions of -log softmax(y_hat)[y];  dL/dy_hat = (softmax - onehot) / N
+    """
+    if loss == "mse":
+        diff = y_hat - y
+        return float(np.mean(diff * diff)), (2.0 / diff.size) * diff
+    z = y_hat - y_hat.max(axis=-1, keepdims=True)
+    logp = z - np.log(np.exp(z).sum(axis=-1, keepdims=True))
+    flat = logp.reshape(-1, logp.shape[-1])
+    idx = y.reshape(-1)
+    n = idx.size
+    value = -float(flat[np.arange(n), idx].sum() / n)
+    grad = np.exp(flat)
+    grad[np.arange(n), idx] -= 1.0
+    return value, (grad / n).reshape(y_hat.shape)
+
+
+def metric_fn(y_hat: np.ndarray, y: np.ndarray, loss: str) -> float:
+    """The task metric: mean squared error for "mse", accuracy (argmax) for "xent"."""
+    if loss == "mse":
+        return float(np.mean((y_hat - y) ** 2))
+    return float(np.mean(np.argmax(y_hat, axis=-1) == y))
+
+
+# ---------------------------------------------------------------- the loop
+
+
+def _unroll_layer(cell, xin: np.ndarray, Wx, b, p):
+    """Run one layer over all T steps.
+
+    xin: (T, B, in). Returns h (T, B, H), c (T, B, H) or None, acts (T, B, G*H), caches.
+    """
+    T, B, _ = xin.shape
+    H = p["Wh"].shape[0]
+    xw = (xin.reshape(T * B, -1) @ Wx + b).reshape(T, B, -1)  # input projection for all steps at once
+    hs = np.empty((T, B, H), dtype=xin.dtype)
+    cs = np.empty((T, B, H), dtype=xin.dtype) if cell.has_cell_state else None
+    acts = np.empty_like(xw)
+    caches = [None] * T
+    h = np.zeros((B, H), dtype=xin.dtype)
+    c = np.zeros((B, H), dtype=xin.dtype) if cell.has_cell_state else None
+    for t in range(T):
+        h, c, acts[t], caches[t] = cell.forward(xw[t], h, c, p)
+        hs[t] = h
+        if cs is not None:
+            cs[t] = c
+    return hs, cs, acts, caches
+
+
+def _layer_params(params: dict, k: int) -> dict:
+    p = {"Wh": params[f"l{k}.Wh"]}
+    if f"l{k}.bhn" in params:
+        p["bhn"] = params[f"l{k}.bhn"]
+    return p
+
+
+def _forward_all(spec: ModelSpec, params: dict, x: np.ndarray):
+    cell = CELLS[spec.cell]
+    layers = []
+    inp = x
+    for k in range(spec.layers):
+        out = _unroll_layer(cell, inp, params[f"l{k}.Wx"], params[f"l{k}.b"], _layer_params(params, k))
+        layers.append((inp,) + out)
+        inp = out[0]
+    top = layers[-1][1]
+    feats = top[-1] if spec.head == "last" else top
+    y_hat = feats @ params["head.W"] + params["head.b"]
+    return layers, feats, y_hat
+
+
+def forward(spec: ModelSpec, params: dict, x) -> np.ndarray:
+    """Predictions only: (B, O) for head "last", (T, B, O) for "all"."""
+    params = spec.check_params(params)
+    x = check_x(spec, x)
+    return _forward_all(spec, params, x)[2]
+
+
+def bptt(spec: ModelSpec, params: dict, x, y, loss: str = "mse") -> BPTTResult:
+    """Forward pass, loss and backpropagation through time, recording the error flow.
+
+    Per layer k, from the top down, over t = T-1 ... 0:
+        dh_t   = inject_t + dh_prev_{t+1}      total dL/dh_t (inject: head or layer above)
+        (dxw_t, dhh_t, dh_prev_t, dc_prev_t, dc_t) = cell.backward(dh_t, dc_prev_{t+1}, cache_t)
+    then, batched over all steps:
+        dWh = sum_t h_{t-1}^T dhh_t,  dWx = sum_t x_t^T dxw_t,  db = sum_t dxw_t,
+        inject for layer k-1 = dxw Wx^T.
+    """
+    if not isinstance(spec, ModelSpec):
+        raise ValueError(f"spec: expected a ModelSpec, got {type(spec).__name__}")
+    params = spec.check_params(params)
+    x = check_x(spec, x)
+    T, B, _ = x.shape
+    y = check_y(spec, y, loss, T, B)
+    cell = CELLS[spec.cell]
+    L, H, dtype = spec.layers, spec.hidden_size, spec.np_dtype
+
+    layers, feats, y_hat = _forward_all(spec, params, x)
+    value, dy = loss_fn(y_hat, y, loss)
+
+    grads: dict[str, np.ndarray] = {}
+    grads["head.W"] = feats.reshape(-1, H).T @ dy.reshape(-1, spec.output_size)
+    grads["head.b"] = dy.reshape(-1, spec.output_size).sum(axis=0)
+    inject = np.zeros((T, B, H), dtype=dtype)
+    if spec.head == "last":
+        inject[-1] = dy @ params["head.W"].T
+    else:
+        inject[:] = dy @ params["head.W"].T
+
+    h_all = np.empty((L, T, B, H), dtype=dtype)
+    dh_all = np.empty((L, T, B, H), dtype=dtype)
+    c_all = np.empty((L, T, B, H), dtype=dtype) if cell.has_cell_state else None
+    dc_all = np.empty((L, T, B, H), dtype=dtype) if cell.has_cell_state else None
+    acts_all = np.empty((L, T, B, len(cell.gates) * H), dtype=dtype)
+    dxw_all = np.empty_like(acts_all)
+
+    for k in reversed(range(L)):
+        xin, hs, cs, acts, caches = layers[k]
+        p = _layer_params(params, k)
+        h_all[k], acts_all[k] = hs, acts
+        if cs is not None:
+            c_all[k] = cs
+        dxw, dhh = dxw_all[k], np.empty_like(acts)
+        dh_next = np.zeros((B, H), dtype=dtype)
+        dc_next = np.zeros((B, H), dtype=dtype) if cell.has_cell_state else None
+        for t in reversed(range(T)):
+            dh = inject[t] + dh_next
+            dh_all[k, t] = dh
+            dxw[t], dhh[t], dh_next, dc_next, dc = cell.backward(dh, dc_next, caches[t], p)
+            if dc is not None:
+                dc_all[k, t] = dc
+        # h_{t-1} for t = 0..T-1, with h_{-1} = 0: the first step contributes nothing to dWh
+        grads[f"l{k}.Wh"] = hs[:-1].reshape(-1, H).T @ dhh[1:].reshape(-1, dhh.shape[-1])
+        grads[f"l{k}.Wx"] = xin.reshape(T * B, -1).T @ dxw.reshape(T * B, -1)
+        grads[f"l{k}.b"] = dxw.sum(axis=(0, 1))
+        if spec.cell == "gru":
+            grads[f"l{k}.bhn"] = dhh[:, :, 2 * H :].sum(axis=(0, 1))
+        if k > 0:
+            inject = dxw @ params[f"l{k}.Wx"].T
+
+    gates = {g: acts_all[..., j * H : (j + 1) * H] for j, g in enumerate(cell.gates)}
+    dgates = {g: dxw_all[..., j * H : (j + 1) * H] for j, g in enumerate(cell.gates)}
+    ordered = {name: grads[name] for name in spec.param_shapes()}
+    return BPTTResult(value, ordered, h_all, dh_all, c_all, dc_all, gates, dgates, y_hat)
