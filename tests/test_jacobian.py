@@ -1,0 +1,76 @@
+"""Jacobian spectra against explicit products and finite differences."""
+
+import numpy as np
+import pytest
+
+from lstmlab import ModelSpec, bptt, init_params, jacobian_spectrum
+from lstmlab.cells import CELLS
+
+
+def test_rnn_spectrum_equals_explicit_product():
+    T, H = 12, 6
+    spec = ModelSpec(cell="rnn", input_size=2, hidden_size=H, output_size=1)
+    params = init_params(spec, weight_scale=1.3, seed=4)
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((T, 3, 2))
+    sv = jacobian_spectrum(spec, params, x, example=1)
+    h = bptt(spec, params, x, np.zeros((3, 1))).h[0, :, 1]  # (T, H)
+    Wh = params["l0.Wh"]
+    J = np.eye(H)
+    np.testing.assert_allclose(sv[0], 1.0)
+    for k in range(1, T + 1):
+        j = T - k  # 0-based index of h_{T-k+1}
+        J = J @ (np.diag(1 - h[j] ** 2) @ Wh.T)  # d h_T / d h_{T-k}, column convention
+        expected = np.linalg.svd(J, compute_uv=False)
+        np.testing.assert_allclose(sv[k], expected, rtol=1e-10, atol=1e-12 * expected[0])
+
+
+def test_orthogonal_linear_regime_spectrum_is_scale_to_the_lag():
+    T, H, s = 50, 8, 0.9
+    spec = ModelSpec(cell="rnn", input_size=1, hidden_size=H, output_size=1)
+    params = init_params(spec, weight_scale=s, seed=0)
+    sv = jacobian_spectrum(spec, params, np.full((T, 1, 1), 1e-9))
+    np.testing.assert_allclose(sv, s ** np.arange(T + 1)[:, None] * np.ones((1, H)), rtol=1e-6)
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_gated_spectrum_matches_finite_differences(cell):
+    T, H, k, eps = 6, 3, 4, 1e-6
+    spec = ModelSpec(cell=cell, input_size=2, hidden_size=H, output_size=1)
+    params = init_params(spec, weight_scale=1.0, seed=1)
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal((T, 1, 2))
+    sv = jacobian_spectrum(spec, params, x)
+    c = CELLS[cell]
+    p = {"Wh": params["l0.Wh"]}
+    if cell == "gru":
+        p["bhn"] = params["l0.bhn"]
+    xw = x[:, 0] @ params["l0.Wx"] + params["l0.b"]  # (T, G*H)
+
+    def run(from_step, state):
+        h, cc = state[:H][None], (state[H:][None] if c.has_cell_state else None)
+        for t in range(from_step, T):
+            h, cc, _, _ = c.forward(xw[t : t + 1], h, cc, p)
+        return np.concatenate([h[0], cc[0]]) if c.has_cell_state else h[0]
+
+    S = 2 * H if c.has_cell_state else H
+    # the state after T - k steps from zero
+    h, cc = np.zeros((1, H)), (np.zeros((1, H)) if c.has_cell_state else None)
+    for t in range(T - k):
+        h, cc, _, _ = c.forward(xw[t : t + 1], h, cc, p)
+    base = np.concatenate([h[0], cc[0]]) if c.has_cell_state else h[0]
+    J = np.empty((S, S))
+    for j in range(S):
+        e = np.zeros(S)
+        e[j] = eps
+        J[:, j] = (run(T - k, base + e) - run(T - k, base - e)) / (2 * eps)
+    np.testing.assert_allclose(sv[k], np.linalg.svd(J, compute_uv=False), rtol=1e-7, atol=1e-9)
+
+
+def test_bad_layer_and_example():
+    spec = ModelSpec(cell="rnn", input_size=1, hidden_size=2, output_size=1)
+    p = init_params(spec)
+    with pytest.raises(ValueError, match="^layer="):
+        jacobian_spectrum(spec, p, np.zeros((3, 1, 1)), layer=1)
+    with pytest.raises(ValueError, match="^example="):
+        jacobian_spectrum(spec, p, np.zeros((3, 1, 1)), example=2)

@@ -1,0 +1,115 @@
+"""Bad input raises ValueError naming the argument; nothing is broadcast."""
+
+import numpy as np
+import pytest
+
+from lstmlab import GATES, ModelSpec, bptt, init_params
+
+
+def spec(**kw):
+    base = dict(cell="lstm", input_size=2, hidden_size=4, output_size=1, layers=1, head="last")
+    return ModelSpec(**{**base, **kw})
+
+
+@pytest.mark.parametrize(
+    "kw,field",
+    [
+        ({"cell": "transformer"}, "cell"),
+        ({"hidden_size": 0}, "hidden_size"),
+        ({"hidden_size": 5000}, "hidden_size"),
+        ({"hidden_size": 4.0}, "hidden_size"),
+        ({"hidden_size": True}, "hidden_size"),
+        ({"layers": 5}, "layers"),
+        ({"layers": 0}, "layers"),
+        ({"input_size": 0}, "input_size"),
+        ({"output_size": -1}, "output_size"),
+        ({"head": "first"}, "head"),
+        ({"dtype": "float16"}, "dtype"),
+    ],
+)
+def test_bad_spec_fields(kw, field):
+    with pytest.raises(ValueError, match=rf"^{field}="):
+        spec(**kw)
+
+
+def test_param_names_and_shapes_follow_the_contract():
+    s = ModelSpec(cell="gru", input_size=3, hidden_size=5, output_size=2, layers=2)
+    p = init_params(s, seed=0)
+    assert {k: v.shape for k, v in p.items()} == {
+        "l0.Wx": (3, 15), "l0.Wh": (5, 15), "l0.b": (15,), "l0.bhn": (5,),
+        "l1.Wx": (5, 15), "l1.Wh": (5, 15), "l1.b": (15,), "l1.bhn": (5,),
+        "head.W": (5, 2), "head.b": (2,),
+    }
+    assert GATES == {"rnn": ("h",), "lstm": ("i", "f", "n", "o"), "gru": ("r", "z", "n")}
+
+
+@pytest.mark.parametrize("init", ["orthogonal", "gaussian", "identity"])
+def test_init_weight_scale_meaning(init):
+    H = 64
+    s = ModelSpec(cell="lstm", input_size=2, hidden_size=H, output_size=1)
+    p = init_params(s, weight_scale=0.9, init=init, forget_bias=1.5, seed=3)
+    for g in range(4):
+        block = p["l0.Wh"][:, g * H : (g + 1) * H]
+        sv = np.linalg.svd(block, compute_uv=False)
+        if init == "gaussian":
+            assert abs(np.max(np.abs(np.linalg.eigvals(block))) - 0.9) < 0.15
+        else:
+            np.testing.assert_allclose(sv, 0.9, rtol=1e-12)
+    np.testing.assert_array_equal(p["l0.b"][H : 2 * H], 1.5)
+    np.testing.assert_array_equal(np.delete(p["l0.b"], np.s_[H : 2 * H]), 0.0)
+
+
+def test_init_is_deterministic_and_takes_a_generator():
+    s = spec()
+    a = init_params(s, seed=7)
+    b = init_params(s, seed=np.random.default_rng(7))
+    c = init_params(s, seed=8)
+    assert all(np.array_equal(a[k], b[k]) for k in a)
+    assert not np.array_equal(a["l0.Wh"], c["l0.Wh"])
+
+
+def test_float32_runs_in_float32():
+    s = spec(dtype="float32")
+    p = init_params(s, seed=0)
+    rng = np.random.default_rng(0)
+    res = bptt(s, p, rng.standard_normal((5, 2, 2)), rng.standard_normal((2, 1)))
+    assert res.dh.dtype == np.float32 and all(g.dtype == np.float32 for g in res.grads.values())
+    res64 = bptt(spec(), p, rng.standard_normal((5, 2, 2)), rng.standard_normal((2, 1)))
+    assert res64.dh.dtype == np.float64
+
+
+@pytest.mark.parametrize(
+    "x_shape,y,loss,field",
+    [
+        ((5, 2), np.zeros((2, 1)), "mse", "x"),
+        ((5, 2, 3), np.zeros((2, 1)), "mse", "x"),
+        ((5, 2, 2), np.zeros((1,)), "mse", "y"),
+        ((5, 2, 2), np.zeros((5, 2, 1)), "mse", "y"),  # head "last" wants (B, O)
+        ((5, 2, 2), np.zeros((2,)), "xent", "y"),  # float ids
+        ((5, 2, 2), np.array([0, 1]), "xent", "y"),  # id 1 out of range for O = 1
+        ((5, 2, 2), np.zeros((2, 1)), "hinge", "loss"),
+    ],
+)
+def test_bad_bptt_input(x_shape, y, loss, field):
+    s = spec()
+    with pytest.raises(ValueError, match=rf"^{field}"):
+        bptt(s, init_params(s), np.zeros(x_shape), y, loss)
+
+
+def test_non_finite_x_and_bad_params():
+    s = spec()
+    p = init_params(s)
+    x = np.zeros((3, 2, 2))
+    x[1, 0, 0] = np.nan
+    with pytest.raises(ValueError, match="^x: contains NaN"):
+        bptt(s, p, x, np.zeros((2, 1)))
+    bad = dict(p)
+    bad["l0.Wh"] = bad["l0.Wh"][:, :4]
+    with pytest.raises(ValueError, match=r"params\['l0.Wh'\]"):
+        bptt(s, bad, np.zeros((3, 2, 2)), np.zeros((2, 1)))
+    with pytest.raises(ValueError, match="^params: keys"):
+        bptt(s, {k: v for k, v in p.items() if k != "head.b"}, np.zeros((3, 2, 2)), np.zeros((2, 1)))
+    with pytest.raises(ValueError, match="^init="):
+        init_params(s, init="xavier")
+    with pytest.raises(ValueError, match="^weight_scale="):
+        init_params(s, weight_scale=float("nan"))
