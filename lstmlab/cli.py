@@ -1,0 +1,476 @@
+"""Command line interface: ``python -m lstmlab {run,ls,show,export,rm,rename,tag} ...``.
+
+The ``run`` flags are derived from the ``RunConfig`` dataclass fields, so they never drift from it.
+Errors a user can cause (bad flags, invalid config values, unknown run ids) print one line,
+``lstmlab: error: ...``, on stderr and exit non-zero: 2 for usage errors, 1 for the rest.
+Set ``LSTMLAB_DEBUG=1`` to get tracebacks instead.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import datetime as dt
+import math
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+from typing import Any, Sequence, TextIO
+
+from lstmlab.config import CELLS, DTYPES, INITS, OPTIMIZERS, TASKS, RunConfig
+
+PROG = "lstmlab"
+_CHOICE_HELP = {"cell": CELLS, "task": TASKS, "optimizer": OPTIMIZERS, "init": INITS, "dtype": DTYPES}
+
+
+class UsageError(Exception):
+    """A bad command line (exit code 2)."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """ArgumentParser that raises instead of printing usage and exiting, so errors stay one line."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise UsageError(message)
+
+
+# ---- value parsers: on failure they hand the raw text on, so RunConfig words the error ---------------
+
+def _int(text: str) -> Any:
+    try:
+        return int(text)
+    except ValueError:
+        try:
+            value = float(text)
+        except ValueError:
+            return text
+        return int(value) if value.is_integer() else value
+
+
+def _float(text: str) -> Any:
+    try:
+        return float(text)
+    except ValueError:
+        return text
+
+
+def _series(text: str) -> Any:
+    """Comma/whitespace separated numbers, or ``@path`` to read them from a file."""
+    if text.startswith("@"):
+        text = Path(text[1:]).read_text(encoding="utf-8")
+    if text.strip().lower() in ("", "none"):
+        return None
+    try:
+        return tuple(float(v) for v in text.replace(",", " ").split())
+    except ValueError:
+        return text
+
+
+def _field_parser(field: dataclasses.Field) -> Any:
+    annotation = str(field.type)
+    if "tuple" in annotation:
+        return _series
+    if annotation.startswith("int"):
+        return _int
+    if annotation.startswith("float"):
+        return _float
+    return str
+
+
+def _flag(name: str) -> list[str]:
+    dashed = "--" + name.replace("_", "-")
+    return [dashed] if "_" not in name else [dashed, "--" + name]
+
+
+def add_config_flags(parser: argparse.ArgumentParser) -> None:
+    """One flag per ``RunConfig`` field (``--seq-len``, alias ``--seq_len``); unset flags keep the default."""
+    group = parser.add_argument_group("run config (RunConfig fields)")
+    for field in dataclasses.fields(RunConfig):
+        default = field.default
+        choices = _CHOICE_HELP.get(field.name)
+        metavar = "{" + ",".join(choices) + "}" if choices else field.name.upper()
+        help_text = "numbers separated by commas, or @FILE" if field.name == "series" else None
+        group.add_argument(
+            *_flag(field.name), dest=field.name, type=_field_parser(field), default=argparse.SUPPRESS,
+            metavar=metavar, help=f"{help_text + '; ' if help_text else ''}default: {default!r}",
+        )
+
+
+# ---- parser ---------------------------------------------------------------------------------------------
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``lstmlab`` argument parser."""
+    db_parent = _Parser(add_help=False)
+    db_parent.add_argument("--db", default=argparse.SUPPRESS, metavar="URL",
+                           help="store path or SQLAlchemy URL (default: $LSTMLAB_DB or ./lstmlab-data/runs.db)")
+    parser = _Parser(prog=PROG, description="Train recurrent nets and inspect how error signals flow back.")
+    parser.add_argument("--db", default=None, metavar="URL",
+                        help="store path or SQLAlchemy URL (default: $LSTMLAB_DB or ./lstmlab-data/runs.db)")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub.required = True
+
+    p = sub.add_parser("run", parents=[db_parent], help="train one config and save the run")
+    add_config_flags(p)
+    p.add_argument("--name", default="", help="display name of the run")
+    p.add_argument("--tag", action="append", default=[], help="tag the run (repeatable)")
+    p.add_argument("--reuse", action="store_true",
+                   help="if a finished run of this exact config is stored, show it instead of training")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+
+    p = sub.add_parser("ls", parents=[db_parent], help="list stored runs (newest first)")
+    from lstmlab.store import FILTER_FIELDS
+
+    fields = {f.name: f for f in dataclasses.fields(RunConfig)}
+    for name in FILTER_FIELDS:
+        p.add_argument(*_flag(name), dest=name, action="append", type=_field_parser(fields[name]),
+                       metavar="VALUE", help="keep runs with this value (repeatable: any of them)")
+    p.add_argument("--status", action="append", choices=("finished", "diverged", "stopped"))
+    p.add_argument("--tag", help="keep runs carrying this tag")
+    p.add_argument("--name", help="keep runs whose name contains this text")
+    p.add_argument("-n", "--limit", type=int, default=None, help="show at most this many runs")
+    p.add_argument("--full-ids", action="store_true", help="print whole run ids")
+
+    p = sub.add_parser("show", parents=[db_parent], help="config and summary of a run")
+    p.add_argument("run", metavar="RUN", help="run id or unique id prefix")
+
+    p = sub.add_parser("export", parents=[db_parent], help="write runs as CSV (or a zip of CSVs)")
+    p.add_argument("runs", nargs="+", metavar="RUN", help="run ids or unique id prefixes")
+    p.add_argument("--table", choices=("runs", "steps", "flow", "eval", "all"), default="all")
+    p.add_argument("-o", "--output", metavar="PATH",
+                   help="file to write; for --table all a .zip file or a directory. Omitted: CSV to stdout")
+
+    p = sub.add_parser("rm", parents=[db_parent], help="delete runs")
+    p.add_argument("runs", nargs="+", metavar="RUN", help="run ids or unique id prefixes")
+
+    p = sub.add_parser("rename", parents=[db_parent], help="set the name of a run")
+    p.add_argument("run", metavar="RUN")
+    p.add_argument("name", metavar="NAME")
+
+    p = sub.add_parser("tag", parents=[db_parent], help="replace the tags of a run (none given: clear them)")
+    p.add_argument("run", metavar="RUN")
+    p.add_argument("tags", nargs="*", metavar="TAG")
+    return parser
+
+
+# ---- commands -------------------------------------------------------------------------------------------
+
+def _cmd_run(args: argparse.Namespace, store: Any, out: TextIO, err: TextIO) -> int:
+    field_names = [f.name for f in dataclasses.fields(RunConfig)]
+    config = RunConfig(**{k: getattr(args, k) for k in field_names if hasattr(args, k)})
+    if args.reuse:
+        found = store.find(config, status="finished")
+        if found:
+            run = store.load(found[0])
+            print(f"reusing stored run {run.run_id} (same config key {config.key})", file=out)
+            _print_summary(run, out)
+            return 0
+
+    from lstmlab.train import train
+
+    bar = ProgressBar(config.steps, err, enabled=not args.quiet)
+    with _StopOnInterrupt() as stopper:
+        run = train(config, progress=bar, should_stop=stopper)
+    bar.close()
+    run.name = args.name
+    run.tags = tuple(args.tag)
+    run_id = store.save(run)
+    print(f"run {run_id}", file=out)
+    _print_summary(run, out)
+    return 130 if stopper.interrupted else 0
+
+
+def _cmd_ls(args: argparse.Namespace, store: Any, out: TextIO, err: TextIO) -> int:
+    from lstmlab.store import FILTER_FIELDS
+
+    filters = {name: getattr(args, name) for name in FILTER_FIELDS if getattr(args, name)}
+    df = store.list(tag=args.tag, name=args.name, status=args.status, **filters)
+    if args.limit is not None:
+        df = df.head(args.limit)
+    if df.empty:
+        print("no runs", file=out)
+        return 0
+    print(format_runs(df, full_ids=args.full_ids), file=out)
+    return 0
+
+
+def _cmd_show(args: argparse.Namespace, store: Any, out: TextIO, err: TextIO) -> int:
+    run = store.load(args.run)
+    print(f"run        {run.run_id}", file=out)
+    print(f"name       {_printable(run.name)}", file=out)
+    print(f"tags       {_printable(', '.join(run.tags))}", file=out)
+    print(f"created    {_when(run.created_at)}", file=out)
+    print(f"config key {run.config.key}", file=out)
+    print("config", file=out)
+    for name, value in run.config.to_dict().items():
+        if name == "series" and value is not None:
+            head = ", ".join(f"{v:g}" for v in value[:5])
+            value = f"{len(value)} values: {head}{', ...' if len(value) > 5 else ''}"
+        print(f"  {name:<13} {_printable(str(value))}", file=out)
+    print("summary", file=out)
+    _print_summary(run, out, indent="  ")
+    return 0
+
+
+def _cmd_export(args: argparse.Namespace, store: Any, out: TextIO, err: TextIO) -> int:
+    from lstmlab import export
+
+    runs = [store.load(r) for r in args.runs]
+    if args.output is None:
+        if args.table == "all":
+            raise UsageError("export --table all needs -o PATH (a .zip file or a directory)")
+        out.write(export.table_csv(runs, args.table))
+        return 0
+    for path in export.write_export(runs, args.table, args.output):
+        print(f"wrote {path}", file=err)
+    return 0
+
+
+def _cmd_rm(args: argparse.Namespace, store: Any, out: TextIO, err: TextIO) -> int:
+    full = [store.resolve(r) for r in args.runs]  # all ids must resolve before anything is deleted
+    for run_id in dict.fromkeys(full):
+        store.delete(run_id)
+        print(f"deleted {run_id}", file=out)
+    return 0
+
+
+def _cmd_rename(args: argparse.Namespace, store: Any, out: TextIO, err: TextIO) -> int:
+    print(f"renamed {store.rename(args.run, args.name)}", file=out)
+    return 0
+
+
+def _cmd_tag(args: argparse.Namespace, store: Any, out: TextIO, err: TextIO) -> int:
+    print(f"tagged {store.tag(args.run, args.tags)}", file=out)
+    return 0
+
+
+_COMMANDS = {"run": _cmd_run, "ls": _cmd_ls, "show": _cmd_show, "export": _cmd_export, "rm": _cmd_rm,
+             "rename": _cmd_rename, "tag": _cmd_tag}
+
+
+def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: TextIO | None = None) -> int:
+    """Run the CLI on ``argv`` (default ``sys.argv[1:]``); returns the exit code."""
+    out = sys.stdout if out is None else out
+    err = sys.stderr if err is None else err
+    debug = bool(os.environ.get("LSTMLAB_DEBUG"))
+    try:
+        args = build_parser().parse_args(argv)
+        from lstmlab.store import RunStore
+
+        with RunStore(args.db) as store:
+            return _COMMANDS[args.command](args, store, out, err)
+    except SystemExit as e:  # --help
+        return e.code if isinstance(e.code, int) else 0
+    except UsageError as e:
+        if debug:
+            raise
+        return _fail(err, str(e), 2)
+    except ValueError as e:  # RunConfig and argument validation: the user's input
+        if debug:
+            raise
+        return _fail(err, str(e), 2)
+    except KeyError as e:
+        if debug:
+            raise
+        return _fail(err, str(e.args[0]) if e.args else "not found", 1)
+    except (OSError, _db_error()) as e:
+        if debug:
+            raise
+        return _fail(err, f"{type(e).__name__}: {e}", 1)
+
+
+def _db_error() -> type[Exception]:
+    from sqlalchemy.exc import SQLAlchemyError
+
+    return SQLAlchemyError
+
+
+def _fail(err: TextIO, message: str, code: int) -> int:
+    line = " ".join(message.split("\n", 1)[0].split()) or "failed"
+    print(f"{PROG}: error: {line}", file=err)
+    return code
+
+
+# ---- summary and tables ---------------------------------------------------------------------------------
+
+def summary(run: Any) -> dict[str, Any]:
+    """Headline numbers of a run: status, losses against the task baseline, metric, error-flow ratios."""
+    from lstmlab.tasks import get_task
+
+    task = get_task(run.config)
+    steps, ev, flow = run.steps, run.eval, run.flow
+    info: dict[str, Any] = {
+        "status": run.status, "message": run.message, "wall_time": float(run.wall_time),
+        "steps_done": int(steps["step"].iloc[-1]) if len(steps) else 0,
+        "train_loss": float(steps["loss"].iloc[-1]) if len(steps) else math.nan,
+        "eval_loss": float(ev["loss"].iloc[-1]) if len(ev) else math.nan,
+        "baseline": float(task.baseline), "metric_name": task.metric_name,
+        "metric": float(ev["metric"].iloc[-1]) if len(ev) else math.nan,
+        "chance_metric": float(getattr(task, "chance_metric", math.nan)),
+        "flow_ratio": {},
+    }
+    if len(flow):
+        first, last = int(flow["step"].min()), int(flow["step"].max())
+        for layer in sorted(flow["layer"].unique()):
+            info["flow_ratio"][int(layer)] = (
+                first, _flow_ratio(flow, first, layer), last, _flow_ratio(flow, last, layer))
+    return info
+
+
+def _flow_ratio(flow: Any, step: int, layer: int) -> float:
+    """‖dL/dh_1‖ / ‖dL/dh_T‖ at one recording step and layer."""
+    rows = flow[(flow["step"] == step) & (flow["layer"] == layer)]
+    h1 = rows.loc[rows["t"] == rows["t"].min(), "dh_norm"]
+    hT = rows.loc[rows["t"] == rows["t"].max(), "dh_norm"]
+    if h1.empty or hT.empty:
+        return math.nan
+    num, den = float(h1.iloc[0]), float(hT.iloc[0])
+    if den == 0.0 or not math.isfinite(den):
+        return math.nan
+    return num / den
+
+
+def _print_summary(run: Any, out: TextIO, indent: str = "") -> None:
+    s = summary(run)
+    status = s["status"] + (f" ({_printable(s['message'])})" if s["message"] else "")
+    lines = [
+        f"status       {status}",
+        f"steps        {s['steps_done']} of {run.config.steps}",
+        f"train loss   {s['train_loss']:.4g} (last step)",
+        f"eval loss    {s['eval_loss']:.4g} vs baseline {s['baseline']:.4g}"
+        + (f" ({s['eval_loss'] / s['baseline']:.1%} of it)" if s["baseline"] > 0 and math.isfinite(s["eval_loss"]) else ""),
+        f"eval {s['metric_name']:<7} {s['metric']:.4g}"
+        + (f" (chance {s['chance_metric']:.4g})" if math.isfinite(s["chance_metric"]) else ""),
+        f"wall time    {s['wall_time']:.2f} s",
+    ]
+    for layer, (first, r0, last, r1) in s["flow_ratio"].items():
+        lines.append(f"error flow   |dL/dh_1|/|dL/dh_T| layer {layer}: {r0:.3g} at step {first} -> {r1:.3g} at step {last}")
+    for line in lines:
+        print(indent + line, file=out)
+
+
+def format_runs(df: Any, full_ids: bool = False) -> str:
+    """Fixed-width text table of ``RunStore.list()`` rows."""
+    view = df.assign(
+        id=df["id"] if full_ids else df["id"].str[:8],
+        name=df["name"].map(lambda v: _printable(_clip(v, 24))),
+        tags=df["tags"].map(lambda v: _printable(_clip(v, 24))),
+        created=df["created_at"].map(_when),
+        wall=df["wall_time"].map(lambda v: f"{v:.1f}s"),
+        lr=df["lr"].map(lambda v: f"{v:g}"),
+    )
+    cols = {"id": "id", "name": "name", "status": "status", "cell": "cell", "task": "task", "seq_len": "T",
+            "hidden_size": "H", "layers": "L", "optimizer": "opt", "lr": "lr", "steps": "steps", "seed": "seed",
+            "created": "created", "wall": "wall", "tags": "tags"}
+    return view[list(cols)].rename(columns=cols).to_string(index=False)
+
+
+def _clip(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _printable(text: str) -> str:
+    """Replace control characters so stored text cannot drive the terminal."""
+    return "".join(c if c.isprintable() else "?" for c in str(text))
+
+
+def _when(ts: float) -> str:
+    return dt.datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M")
+
+
+# ---- progress and interrupt -----------------------------------------------------------------------------
+
+class ProgressBar:
+    """Progress on a stream: a redrawn carriage-return bar on a terminal, a line every 10% otherwise.
+
+    Called by ``train`` as ``progress(step, ...)`` or ``progress(info)`` with a ``step`` entry; extra
+    values (a loss) are shown when present.
+    """
+
+    def __init__(self, total: int, stream: TextIO, enabled: bool = True, width: int = 30) -> None:
+        self.total = max(int(total), 1)
+        self.stream = stream
+        self.enabled = enabled
+        self.width = width
+        self.tty = bool(getattr(stream, "isatty", lambda: False)())
+        self.start = time.perf_counter()
+        self._last_draw = 0.0
+        self._last_decile = -1
+        self._drawn = False
+
+    def __call__(self, *args: Any, **kwargs: Any) -> None:
+        if not self.enabled:
+            return
+        step, loss = _progress_values(args, kwargs)
+        if step is None:
+            return
+        frac = min(max(step / self.total, 0.0), 1.0)
+        loss_text = f" loss {loss:.4g}" if loss is not None else ""
+        elapsed = time.perf_counter() - self.start
+        if self.tty:
+            now = time.perf_counter()
+            if now - self._last_draw < 0.1 and step < self.total:
+                return
+            self._last_draw = now
+            filled = int(round(frac * self.width))
+            bar = "#" * filled + "." * (self.width - filled)
+            self.stream.write(f"\r[{bar}] {frac:4.0%} {step}/{self.total}{loss_text} {elapsed:.1f}s ")
+            self._drawn = True
+        else:
+            decile = int(frac * 10)
+            if decile == self._last_decile:
+                return
+            self._last_decile = decile
+            self.stream.write(f"{PROG}: {frac:4.0%} step {step}/{self.total}{loss_text} {elapsed:.1f}s\n")
+        self.stream.flush()
+
+    def close(self) -> None:
+        """End the bar's line."""
+        if self._drawn:
+            self.stream.write("\n")
+            self.stream.flush()
+            self._drawn = False
+
+
+def _progress_values(args: tuple, kwargs: dict) -> tuple[int | None, float | None]:
+    """(step, loss) from ``progress(done, total, metrics)`` or a dict with "step" and "loss" entries."""
+    info: dict[str, Any] = {}
+    for arg in args:
+        if isinstance(arg, dict):
+            info.update(arg)
+    info.update(kwargs)
+    if args and not isinstance(args[0], dict):
+        info["step"] = args[0]
+    try:
+        step = int(info["step"]) if info.get("step") is not None else None
+        loss = float(info["loss"]) if info.get("loss") is not None else None
+    except (TypeError, ValueError):
+        return None, None
+    return step, loss
+
+
+class _StopOnInterrupt:
+    """First Ctrl-C asks training to stop (the run is saved as stopped); a second one aborts."""
+
+    def __init__(self) -> None:
+        self.interrupted = False
+        self._previous: Any = None
+
+    def __call__(self, *args: Any, **kwargs: Any) -> bool:
+        return self.interrupted
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        if self.interrupted:
+            raise KeyboardInterrupt
+        self.interrupted = True
+
+    def __enter__(self) -> _StopOnInterrupt:
+        try:
+            self._previous = signal.signal(signal.SIGINT, self._handle)
+        except ValueError:  # not the main thread: leave Ctrl-C alone
+            self._previous = None
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
