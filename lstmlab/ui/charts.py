@@ -1,0 +1,278 @@
+"""Altair chart builders. Each takes a tidy DataFrame (see lstmlab.ui.shaping) and returns a chart; none draws.
+
+Conventions: log axes show 10^k ticks; every axis names its quantity and unit; values that cannot be drawn on a log
+axis (0, inf, NaN) are drawn at the edge of the plot with a distinct marker and named in the legend and tooltip.
+Colours come from the Streamlit theme (light and dark) except where a fixed meaning needs a fixed colour.
+"""
+
+from __future__ import annotations
+
+import altair as alt
+import numpy as np
+import pandas as pd
+
+from lstmlab.ui.shaping import NAN, OK, OVERFLOW, VANISHED
+
+LOG_AXIS = alt.Axis(format=".0e", labelOverlap=True)
+STATE_SCALE = alt.Scale(domain=[VANISHED, OVERFLOW, NAN], range=["#8c8c8c", "#d62728", "#e377c2"])
+STATE_SHAPES = alt.Scale(domain=[VANISHED, OVERFLOW, NAN], range=["triangle-down", "triangle-up", "cross"])
+CELL_ORDER = ["RNN", "LSTM", "GRU"]
+LAG_TITLE = "lag T − t (time steps between h_t and the loss at T)"
+
+
+def _state_marks(base: alt.Chart, x: alt.X, y: alt.Y, state_col: str, extra_tooltip=()) -> alt.Chart:
+    """Markers for values a log axis cannot show, drawn at the plot's floor/ceiling."""
+    return (
+        base.transform_filter(alt.datum[state_col] != OK)
+        .mark_point(size=70, filled=True, opacity=0.9)
+        .encode(x=x, y=y, shape=alt.Shape(f"{state_col}:N", scale=STATE_SHAPES, title="not drawable on log axis"),
+                color=alt.Color(f"{state_col}:N", scale=STATE_SCALE, legend=None),
+                tooltip=list(extra_tooltip) + [alt.Tooltip(f"{state_col}:N", title="value")])
+    )
+
+
+def power_chart(df: pd.DataFrame, w: float) -> alt.Chart:
+    """w^k against k on a log axis, with the reference line 1 (no growth, no decay)."""
+    x = alt.X("k:Q", title="k (time steps the error travels back)")
+    y = alt.Y("plot_value:Q", scale=alt.Scale(type="log"), axis=LOG_AXIS, title=f"{w:g}^k (error factor, log scale)")
+    base = alt.Chart(df)
+    line = base.mark_line(strokeWidth=2.5).encode(
+        x=x, y=y, tooltip=[alt.Tooltip("k:Q"), alt.Tooltip("value:Q", title=f"{w:g}^k", format=".4g")]
+    )
+    one = alt.Chart(pd.DataFrame({"y": [1.0]})).mark_rule(strokeDash=[4, 4], opacity=0.6).encode(
+        y="y:Q", tooltip=[alt.Tooltip("y:Q", title="no decay, no growth")]
+    )
+    marks = _state_marks(base, x, y, "state_value", [alt.Tooltip("k:Q")])
+    return alt.layer(line, one, marks).properties(height=320)
+
+
+def flow_lag_chart(df: pd.DataFrame, phase: str, domain: tuple[float, float], title: str,
+                   quantity: str = "‖∂L/∂h_t‖") -> alt.Chart:
+    """Error norm vs lag for one phase, one line per cell, dashed theoretical envelope; y domain fixed by caller."""
+    d = df[df["phase"] == phase]
+    cells = [c for c in CELL_ORDER if c in set(d["cell"])] + sorted(set(d["cell"]) - set(CELL_ORDER))
+    x = alt.X("lag:Q", title=LAG_TITLE)
+    y = alt.Y("plot_value:Q", scale=alt.Scale(type="log", domain=list(domain), clamp=True), axis=LOG_AXIS,
+              title=f"{quantity}, mean over batch (log scale)")
+    base = alt.Chart(d)
+    tt = [alt.Tooltip("series:N", title="line"), alt.Tooltip("lag:Q"),
+          alt.Tooltip("value:Q", title=quantity, format=".3e"), alt.Tooltip("state_value:N", title="state")]
+    color = alt.Color("cell:N", title="cell", sort=cells, scale=alt.Scale(domain=cells))
+    line = base.mark_line(strokeWidth=2.2).encode(
+        x=x, y=y, color=color, detail="series:N",
+        strokeDash=alt.StrokeDash("kind:N", title="line", scale=alt.Scale(domain=["measured", "bound"],
+                                                                          range=[[1, 0], [6, 4]]),
+                                  legend=alt.Legend(labelExpr="datum.label == 'bound' ? "
+                                                              "'RNN envelope w^lag' : 'measured'")),
+        tooltip=tt,
+    )
+    marks = _state_marks(base.transform_filter(alt.datum.kind == "measured"), x, y, "state_value", tt[:2])
+    return alt.layer(line, marks).properties(title=title, height=320)
+
+
+def lines_domain(df: pd.DataFrame) -> tuple[float, float]:
+    """Shared log-axis domain of the measured values (including floor/ceiling markers)."""
+    v = df.loc[df["kind"] == "measured", "plot_value"].to_numpy(dtype=float) if "kind" in df else \
+        df["plot_value"].to_numpy(dtype=float)
+    v = v[np.isfinite(v) & (v > 0)]
+    if v.size == 0:
+        return (1e-300, 1.0)
+    return (10.0 ** np.floor(np.log10(v.min())), 10.0 ** np.ceil(np.log10(v.max())))
+
+
+def cell_state_chart(df: pd.DataFrame, title: str) -> alt.Chart:
+    """LSTM: ‖∂L/∂h_t‖ and ‖∂L/∂c_t‖ vs lag, one panel per phase stacked by colour and dash."""
+    x = alt.X("lag:Q", title=LAG_TITLE)
+    y = alt.Y("plot_value:Q", scale=alt.Scale(type="log"), axis=LOG_AXIS,
+              title="error norm, mean over batch (log scale)")
+    base = alt.Chart(df)
+    tt = [alt.Tooltip("quantity:N"), alt.Tooltip("phase:N"), alt.Tooltip("lag:Q"),
+          alt.Tooltip("value:Q", format=".3e")]
+    line = base.mark_line(strokeWidth=2.2).encode(
+        x=x, y=y, color=alt.Color("quantity:N", title="quantity"),
+        strokeDash=alt.StrokeDash("phase:N", title="when", scale=alt.Scale(range=[[6, 4], [1, 0]])),
+        tooltip=tt,
+    )
+    marks = _state_marks(base, x, y, "state_value", tt[:3])
+    return alt.layer(line, marks).properties(title=title, height=300)
+
+
+def flow_heatmap(df: pd.DataFrame, domain: tuple[float, float], width: int = 320,
+                 quantity: str = "‖∂L/∂h_t‖") -> alt.Chart:
+    """log10 of an error norm over (training step × lag), one panel per cell, one shared colour scale."""
+    cells = [c for c in CELL_ORDER if c in set(df["cell"])] + sorted(set(df["cell"]) - set(CELL_ORDER))
+    tt = [alt.Tooltip("cell:N"), alt.Tooltip("step:Q", title="training step"),
+          alt.Tooltip("lag_label:N", title="lag"), alt.Tooltip("value:Q", title=quantity, format=".3e"),
+          alt.Tooltip("log10:Q", title=f"log10 {quantity}", format=".2f"), alt.Tooltip("state:N")]
+    x = alt.X("step_lo:Q", title="training step", scale=alt.Scale(nice=False))
+    x2 = alt.X2("step_hi:Q")
+    y = alt.Y("lag_lo:Q", title=LAG_TITLE, scale=alt.Scale(nice=False))
+    y2 = alt.Y2("lag_hi:Q")
+    panels = []
+    for cell in cells:
+        d = df[df["cell"] == cell]
+        base = alt.Chart(d)
+        main = base.transform_filter(alt.datum.state == OK).mark_rect().encode(
+            x=x, x2=x2, y=y, y2=y2,
+            color=alt.Color("log10:Q", title=f"log10 {quantity}",
+                            scale=alt.Scale(scheme="viridis", domain=list(domain), clamp=True)),
+            tooltip=tt,
+        )
+        special = base.transform_filter(alt.datum.state != OK).mark_rect().encode(
+            x=x, x2=x2, y=y, y2=y2,
+            fill=alt.Fill("state:N", scale=STATE_SCALE, title="not finite / zero"),
+            tooltip=tt,
+        )
+        panels.append(alt.layer(main, special).properties(title=cell, width=width, height=260))
+    return alt.hconcat(*panels).resolve_scale(color="shared", fill="shared")
+
+
+def heat_domain(df: pd.DataFrame) -> tuple[float, float]:
+    """Shared colour domain (log10) of a heatmap table."""
+    v = df["log10"].to_numpy(dtype=float)
+    v = v[np.isfinite(v)]
+    if v.size == 0:
+        return (-1.0, 1.0)
+    lo, hi = float(np.floor(v.min())), float(np.ceil(v.max()))
+    return (lo, hi if hi > lo else lo + 1)
+
+
+def training_chart(df: pd.DataFrame, title: str, y_title: str, baseline: float | None = None,
+                   log: bool = False, baseline_label: str = "input-blind baseline") -> alt.Chart:
+    """A loss or metric curve per run: training batch thin line, held-out points and line, optional baseline."""
+    d = df.copy()
+    d["drawn"] = d["value"].where(np.isfinite(d["value"].to_numpy(dtype=float)))
+    if log:
+        d.loc[d["drawn"] <= 0, "drawn"] = np.nan
+    scale = alt.Scale(type="log") if log else alt.Scale(zero=False)
+    x = alt.X("step:Q", title="training step (parameter updates)")
+    y = alt.Y("drawn:Q", scale=scale, title=y_title, axis=LOG_AXIS if log else alt.Axis())
+    tt = [alt.Tooltip("run:N"), alt.Tooltip("split:N"), alt.Tooltip("step:Q"),
+          alt.Tooltip("value:Q", format=".4g"), alt.Tooltip("state:N")]
+    base = alt.Chart(d)
+    train = base.transform_filter(alt.datum.split == "training batch").mark_line(opacity=0.45, strokeWidth=1).encode(
+        x=x, y=y, color=alt.Color("run:N", title="run"), tooltip=tt)
+    held = base.transform_filter(alt.datum.split == "held-out").mark_line(point=True, strokeWidth=2.4).encode(
+        x=x, y=y, color=alt.Color("run:N", title="run"), tooltip=tt)
+    layers = [train, held]
+    if baseline is not None and np.isfinite(baseline):
+        b = pd.DataFrame({"y": [baseline], "label": [f"{baseline_label} = {baseline:.4g}"]})
+        rule = alt.Chart(b).mark_rule(strokeDash=[6, 4], color="#888888", strokeWidth=1.5).encode(
+            y="y:Q", tooltip=[alt.Tooltip("label:N", title="baseline")])
+        text = alt.Chart(b).mark_text(align="left", dx=4, dy=-7, color="#888888").encode(
+            y="y:Q", x=alt.value(4), text="label:N")
+        layers += [rule, text]
+    return alt.layer(*layers).properties(title=title, height=280)
+
+
+def prefixed_chart(df: pd.DataFrame, title: str, y_title: str, log: bool = True,
+                   clip_steps: pd.DataFrame | None = None, color_title: str = "parameter") -> alt.Chart:
+    """Several named series over training steps (gradient norm per parameter, σ_max per layer)."""
+    x = alt.X("step:Q", title="training step (parameter updates)")
+    y = alt.Y("plot_value:Q", scale=alt.Scale(type="log") if log else alt.Scale(zero=False), title=y_title,
+              axis=LOG_AXIS if log else alt.Axis())
+    tt = [alt.Tooltip("name:N", title=color_title), alt.Tooltip("step:Q"), alt.Tooltip("value:Q", format=".4g")]
+    base = alt.Chart(df)
+    layers = [base.mark_line(strokeWidth=1.8).encode(x=x, y=y, color=alt.Color("name:N", title=color_title),
+                                                     tooltip=tt),
+              _state_marks(base, x, y, "state_value", tt[:2])]
+    if clip_steps is not None and len(clip_steps):
+        layers.append(alt.Chart(clip_steps).mark_tick(color="#d62728", thickness=1, size=10, opacity=0.6).encode(
+            x="step:Q", y=alt.value(0), tooltip=[alt.Tooltip("step:Q", title="clipped at step"),
+                                                 alt.Tooltip("grad_norm:Q", title="norm before clipping",
+                                                             format=".3g")]))
+    return alt.layer(*layers).properties(title=title, height=280)
+
+
+def gradnorm_chart(df: pd.DataFrame, clip: float, title: str) -> alt.Chart:
+    """Global gradient norm (before clipping) per run over steps, clipped steps marked, clip threshold ruled."""
+    x = alt.X("step:Q", title="training step (parameter updates)")
+    y = alt.Y("plot_value:Q", scale=alt.Scale(type="log"), axis=LOG_AXIS,
+              title="‖∇L‖ over all parameters, before clipping")
+    tt = [alt.Tooltip("run:N"), alt.Tooltip("step:Q"), alt.Tooltip("value:Q", title="‖∇L‖", format=".4g"),
+          alt.Tooltip("clipped:N")]
+    base = alt.Chart(df)
+    layers = [
+        base.mark_line(strokeWidth=1.4, opacity=0.8).encode(x=x, y=y, color=alt.Color("run:N", title="run"),
+                                                           tooltip=tt),
+        base.transform_filter(alt.datum.clipped).mark_point(shape="diamond", size=28, filled=True).encode(
+            x=x, y=y, color=alt.Color("run:N", title="run"), tooltip=tt),
+        _state_marks(base, x, y, "state_value", tt[:2]),
+    ]
+    if clip and clip > 0:
+        layers.append(alt.Chart(pd.DataFrame({"y": [clip]})).mark_rule(strokeDash=[6, 4], color="#d62728").encode(
+            y="y:Q", tooltip=[alt.Tooltip("y:Q", title="clip threshold")]))
+    return alt.layer(*layers).properties(title=title, height=280)
+
+
+def phase_map_chart(df: pd.DataFrame, width: int = 300) -> alt.Chart:
+    """log10(‖∂L/∂h_1‖/‖∂L/∂h_T‖) over weight scale × sequence length, one panel per cell, σ_max·γ = 1 line."""
+    v = df["log10_ratio"].to_numpy(dtype=float)
+    v = v[np.isfinite(v)]
+    m = float(max(np.abs(v).max(), 1.0)) if v.size else 1.0
+    cells = [c for c in CELL_ORDER if c in set(df["cell"])]
+    tt = [alt.Tooltip("cell:N"), alt.Tooltip("weight_scale:Q", title="weight scale", format=".3g"),
+          alt.Tooltip("seq_len:Q", title="T"), alt.Tooltip("ratio:Q", title="‖∂L/∂h₁‖/‖∂L/∂h_T‖", format=".3e"),
+          alt.Tooltip("log10_ratio:Q", title="log10 ratio", format=".2f"), alt.Tooltip("state:N")]
+    x = alt.X("w_lo:Q", title="weight scale (σ_max of W_h at init)", scale=alt.Scale(nice=False))
+    y = alt.Y("T_lo:Q", title="sequence length T (steps)", scale=alt.Scale(nice=False))
+    panels = []
+    for cell in cells:
+        d = df[df["cell"] == cell]
+        base = alt.Chart(d)
+        main = base.transform_filter(alt.datum.state == OK).mark_rect().encode(
+            x=x, x2="w_hi:Q", y=y, y2="T_hi:Q",
+            color=alt.Color("log10_ratio:Q", title="log10 ‖∂L/∂h₁‖/‖∂L/∂h_T‖",
+                            scale=alt.Scale(scheme="redblue", domain=[-m, m], domainMid=0, clamp=True)),
+            tooltip=tt)
+        special = base.transform_filter(alt.datum.state != OK).mark_rect().encode(
+            x=x, x2="w_hi:Q", y=y, y2="T_hi:Q", fill=alt.Fill("state:N", scale=STATE_SCALE, title="not finite"),
+            tooltip=tt)
+        rule = alt.Chart(pd.DataFrame({"w": [1.0], "label": ["σ_max(W_h)·γ = 1"]})).mark_rule(
+            strokeDash=[6, 3], strokeWidth=2, color="#222222").encode(
+            x="w:Q", tooltip=[alt.Tooltip("label:N", title="boundary (Pascanu et al. 2013)")])
+        panels.append(alt.layer(main, special, rule).properties(title=cell, width=width, height=260))
+    return alt.hconcat(*panels).resolve_scale(color="shared", fill="shared")
+
+
+def spectrum_chart(df: pd.DataFrame) -> alt.Chart:
+    """Singular values of ∂s_T/∂s_{T-lag} against lag on a log axis (largest, median, smallest)."""
+    x = alt.X("lag:Q", title=LAG_TITLE)
+    y = alt.Y("plot_value:Q", scale=alt.Scale(type="log"), axis=LOG_AXIS,
+              title="singular value of ∂s_T/∂s_{T−lag} (log scale)")
+    tt = [alt.Tooltip("which:N"), alt.Tooltip("lag:Q"), alt.Tooltip("value:Q", format=".3e")]
+    base = alt.Chart(df)
+    return alt.layer(
+        base.mark_line(strokeWidth=2).encode(x=x, y=y, color=alt.Color("which:N", title="singular value"),
+                                             tooltip=tt),
+        _state_marks(base, x, y, "state_value", tt[:2]),
+    ).properties(height=300)
+
+
+def gate_heatmap(df: pd.DataFrame, value_title: str, scheme: str = "viridis", domain=None,
+                 mid: float | None = None, title: str = "", width: int = 300, height: int = 200) -> alt.Chart:
+    """A (time step × hidden unit) map of one quantity for one example."""
+    scale = alt.Scale(scheme=scheme, domain=list(domain) if domain is not None else alt.Undefined,
+                      domainMid=mid if mid is not None else alt.Undefined)
+    return alt.Chart(df).mark_rect().encode(
+        x=alt.X("t:O", title="time step t", axis=alt.Axis(labelOverlap=True, labelAngle=0)),
+        y=alt.Y("unit:O", title="hidden unit", axis=alt.Axis(labelOverlap=True)),
+        color=alt.Color("value:Q", title=value_title, scale=scale),
+        tooltip=[alt.Tooltip("t:O"), alt.Tooltip("unit:O"), alt.Tooltip("value:Q", format=".4g")],
+    ).properties(title=title, width=width, height=height)
+
+
+def per_step_chart(df: pd.DataFrame, y_title: str, log: bool, title: str = "", color_title: str = "gate",
+                   x_title: str = "time step t") -> alt.Chart:
+    """One line per named series over time steps t (gate means, gradient norms reaching each gate)."""
+    col = "plot_value" if log else "value"
+    y = alt.Y(f"{col}:Q", scale=alt.Scale(type="log") if log else alt.Scale(zero=False), title=y_title,
+              axis=LOG_AXIS if log else alt.Axis())
+    x = alt.X("t:Q", title=x_title)
+    tt = [alt.Tooltip("name:N", title=color_title), alt.Tooltip("t:Q"), alt.Tooltip("value:Q", format=".4g")]
+    base = alt.Chart(df)
+    layers = [base.mark_line(strokeWidth=2).encode(x=x, y=y, color=alt.Color("name:N", title=color_title),
+                                                   tooltip=tt)]
+    if log:
+        layers.append(_state_marks(base, x, y, "state_value", tt[:2]))
+    return alt.layer(*layers).properties(title=title, height=260)

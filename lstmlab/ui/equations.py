@@ -1,0 +1,58 @@
+r"""LaTeX shown beside the plots (st.latex). Symbols follow lstmlab.model: h_t hidden state, c_t cell state,
+W_x / W_h input and recurrent weights, σ the logistic sigmoid, ⊙ the elementwise product."""
+
+RNN_FORWARD = r"h_t = \tanh\!\left(W_x^\top x_t + W_h^\top h_{t-1} + b\right)"
+
+RNN_BPTT = (
+    r"\frac{\partial L}{\partial h_t} = \frac{\partial L}{\partial h_T}"
+    r"\prod_{k=t+1}^{T} \operatorname{diag}\!\left(1 - h_k^{2}\right) W_h^{\top}"
+    r"\;=\; \frac{\partial L}{\partial h_T}\,"
+    r"\underbrace{\operatorname{diag}(1-h_T^2)W_h^\top\,\operatorname{diag}(1-h_{T-1}^2)W_h^\top"
+    r"\cdots\operatorname{diag}(1-h_{t+1}^2)W_h^\top}_{T-t\ \text{factors}}"
+)
+
+RNN_BOUND = (
+    r"\left\|\frac{\partial L}{\partial h_t}\right\| \le \left\|\frac{\partial L}{\partial h_T}\right\|"
+    r"\left(\gamma\,\sigma_{\max}(W_h)\right)^{T-t},\qquad \gamma = \max|\tanh'| = 1"
+)
+
+SCALAR = r"h_t = w\,h_{t-1}\;\Rightarrow\;\frac{\partial h_T}{\partial h_{T-k}} = w^{k}"
+
+LSTM_FORWARD = r"""\begin{aligned}
+i_t &= \sigma\!\left(W_{xi}^\top x_t + W_{hi}^\top h_{t-1} + b_i\right) && \text{input gate}\\
+f_t &= \sigma\!\left(W_{xf}^\top x_t + W_{hf}^\top h_{t-1} + b_f\right) && \text{forget gate}\\
+n_t &= \tanh\!\left(W_{xn}^\top x_t + W_{hn}^\top h_{t-1} + b_n\right) && \text{candidate}\\
+o_t &= \sigma\!\left(W_{xo}^\top x_t + W_{ho}^\top h_{t-1} + b_o\right) && \text{output gate}\\
+c_t &= f_t \odot c_{t-1} + i_t \odot n_t\\
+h_t &= o_t \odot \tanh(c_t)
+\end{aligned}"""
+
+LSTM_BACKWARD = r"""\begin{aligned}
+\delta c_t &= \delta h_t \odot o_t \odot \left(1-\tanh^2 c_t\right) + \delta c_{t+1} \odot f_{t+1} && \text{carousel}\\
+\delta o_t &= \delta h_t \odot \tanh(c_t) \odot o_t (1-o_t)\\
+\delta i_t &= \delta c_t \odot n_t \odot i_t (1-i_t)\\
+\delta f_t &= \delta c_t \odot c_{t-1} \odot f_t (1-f_t)\\
+\delta n_t &= \delta c_t \odot i_t \odot \left(1-n_t^2\right)\\
+\delta h_{t-1} &= W_{h}\,[\delta i_t;\delta f_t;\delta n_t;\delta o_t] + \text{(loss at } t-1)
+\end{aligned}"""
+
+LSTM_CEC = (
+    r"\frac{\partial c_t}{\partial c_{t-1}}\Big|_{\text{direct}} = \operatorname{diag}(f_t)"
+    r"\;\Rightarrow\;\prod_{k=t+1}^{T} \operatorname{diag}(f_k) \approx I \text{ when } f_k \approx 1"
+)
+
+GATE_EQUATIONS = {
+    "i": (r"i_t = \sigma(W_{xi}^\top x_t + W_{hi}^\top h_{t-1} + b_i)",
+          r"\delta i_t = \delta c_t \odot n_t \odot i_t(1-i_t)"),
+    "f": (r"f_t = \sigma(W_{xf}^\top x_t + W_{hf}^\top h_{t-1} + b_f)",
+          r"\delta f_t = \delta c_t \odot c_{t-1} \odot f_t(1-f_t)"),
+    "n": (r"n_t = \tanh(W_{xn}^\top x_t + W_{hn}^\top h_{t-1} + b_n)",
+          r"\delta n_t = \delta c_t \odot i_t \odot (1-n_t^2)"),
+    "o": (r"o_t = \sigma(W_{xo}^\top x_t + W_{ho}^\top h_{t-1} + b_o)",
+          r"\delta o_t = \delta h_t \odot \tanh(c_t) \odot o_t(1-o_t)"),
+}
+
+PHASE_RATIO = (
+    r"\rho(w, T) = \log_{10}\frac{\|\partial L/\partial h_1\|}{\|\partial L/\partial h_T\|},"
+    r"\qquad \rho \approx (T-1)\log_{10}\!\left(\gamma\,\sigma_{\max}(W_h)\right)\ \text{(linear RNN)}"
+)

@@ -1,0 +1,64 @@
+"""Every limit the dashboard enforces, in one place.
+
+Interactive requests are bounded so that a run finishes while a person waits; anything larger belongs to the CLI
+(``python -m lstmlab run ...``), which has no such limits.
+"""
+
+# Landing page: the scalar recurrence w^k.
+W_MIN, W_MAX = 0.5, 1.5
+POWER_T_MIN, POWER_T_MAX = 1, 1000
+
+# One training run, field by field (slider ranges; the URL is checked against the same bounds).
+SEQ_LEN_MIN, SEQ_LEN_MAX = 5, 400
+HIDDEN_MIN, HIDDEN_MAX = 4, 128
+LAYERS_MIN, LAYERS_MAX = 1, 3
+STEPS_MIN, STEPS_MAX = 0, 2000
+BATCH_MIN, BATCH_MAX = 1, 256
+WEIGHT_SCALE_MIN, WEIGHT_SCALE_MAX = 0.1, 3.0
+FORGET_BIAS_MIN, FORGET_BIAS_MAX = -5.0, 10.0
+LR_MIN, LR_MAX = 1e-5, 1.0
+CLIP_MIN, CLIP_MAX = 0.0, 100.0
+SEED_MIN, SEED_MAX = 0, 2**31 - 1
+
+# Work budget of one study: sum over the compared cells of seq_len * hidden_size * layers * steps * batch_size.
+# An LSTM runs about 1.3e7 units/s in numpy on a 2-core machine, so the limit is about 25 s of training.
+MAX_WORK = 300_000_000
+
+# Error-flow charts: Altair ships every row to the browser, so heatmaps are binned to at most this many cells.
+HEATMAP_MAX_LAGS = 100
+HEATMAP_MAX_STEPS = 50
+LINE_MAX_LAGS = 400
+
+# Phase map (initialisation only, no training): grid size and per-point cost.
+PHASE_SCALES_MIN, PHASE_SCALES_MAX = 3, 25
+PHASE_LENGTHS_MIN, PHASE_LENGTHS_MAX = 2, 12
+PHASE_T_MAX = 400
+PHASE_HIDDEN_MAX = 64
+PHASE_BATCH = 8
+PHASE_MAX_WORK = 60_000_000  # sum over grid points and cells of T * H * batch
+
+# Inside the LSTM: one forward + backward pass.
+INSIDE_T_MAX = 400
+INSIDE_BATCH_MAX = 64
+
+# Forecast task: uploaded CSV.
+UPLOAD_MAX_BYTES = 2_000_000
+UPLOAD_MAX_ROWS = 100_000
+UPLOAD_MIN_ROWS_OVER_SEQ = 2  # a series needs at least seq_len + this many finite values
+
+# Run cache (per process): entries kept by st.cache_data.
+CACHE_MAX_ENTRIES = 64
+
+
+def study_work(seq_len: int, hidden_size: int, layers: int, steps: int, batch_size: int, n_cells: int) -> int:
+    """Work units of one study, compared against MAX_WORK."""
+    return int(seq_len) * int(hidden_size) * int(layers) * max(int(steps), 1) * int(batch_size) * int(n_cells)
+
+
+def too_big_message(work: int, limit: int, what: str, cli_hint: str) -> str:
+    """The refusal shown when a request exceeds an interactive limit."""
+    return (
+        f"This {what} is too large for an interactive session: {work:,} work units "
+        f"(sequence length × hidden size × layers × steps × batch × cells) against a limit of {limit:,}. "
+        f"Reduce it, or run it from the command line: `{cli_hint}`"
+    )

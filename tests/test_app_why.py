@@ -1,0 +1,42 @@
+"""AppTest: the landing page (Why gradients vanish)."""
+
+
+def test_landing_is_default_and_shows_powers(app):
+    at = app().run()
+    assert not at.exception
+    assert at.title[0].value == "Why gradients vanish"
+    metrics = [m.value for m in at.metric]
+    assert metrics[0] == "2.66e-05"  # 0.9^100
+    assert "13780.6" in metrics  # 1.1^100
+    assert len(at.get("vega_lite_chart")) == 1
+    assert len(at.latex) >= 4
+    assert at.query_params["w"] == "0.9" and at.query_params["T"] == "100"
+
+
+def test_slider_changes_result_and_url(app):
+    at = app().run()
+    spec_before = at.get("vega_lite_chart")[0].proto.spec
+    at.slider(key="why.w").set_value(1.1).run()
+    assert not at.exception
+    assert at.metric[0].value == "13780.6"
+    assert at.query_params["w"] == "1.1"
+    at.slider(key="why.T").set_value(10).run()
+    assert at.metric[0].label == "1.1^10"
+    assert at.get("vega_lite_chart")[0].proto.spec != spec_before
+
+
+def test_url_reproduces_settings(app):
+    at = app(w="1.05", T="200").run()
+    assert not at.exception and not at.warning
+    assert at.slider(key="why.w").value == 1.05
+    assert at.slider(key="why.T").value == 200
+    assert at.metric[0].label == "1.05^200"
+
+
+def test_bad_query_params_warn_and_fall_back(app):
+    at = app(w="seven", T="99999", bogus="1").run()
+    assert not at.exception
+    msgs = " ".join(w.value for w in at.warning)
+    assert "`w`" in msgs and "`T`" in msgs and "`bogus`" in msgs
+    assert at.slider(key="why.w").value == 0.9
+    assert at.slider(key="why.T").value == 100

@@ -1,0 +1,136 @@
+"""End-to-end: the dashboard in a real Chromium, driven by playwright.
+
+Starts ``streamlit run`` on a free loopback port with the run store in tmp_path, opens pages, submits the default
+study and checks the charts rendered. Screenshots go to test-output/browser/ (and to docs/img/ when
+LSTMLAB_README_SHOTS=1).
+"""
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+OUT = ROOT / "test-output" / "browser"
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="chromium not installed")
+
+IDLE = "[data-testid='stApp'][data-test-script-state='notRunning']"
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("browser")
+    port = _free_port()
+    env = dict(os.environ, LSTMLAB_DB=str(tmp / "runs.db"), PYTHONPATH=str(ROOT))
+    log = open(tmp / "streamlit.log", "w")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.headless", "true",
+         "--server.port", str(port), "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false"],
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.time() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(url + "/_stcore/health", timeout=2) as r:
+                    if r.read().decode().strip() == "ok":
+                        break
+            except OSError:
+                pass
+            if proc.poll() is not None or time.time() > deadline:
+                raise RuntimeError("streamlit did not start:\n" + (tmp / "streamlit.log").read_text())
+            time.sleep(0.3)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                  "--disable-sync", "--no-first-run"],
+        )
+        yield b
+        b.close()
+
+
+def _page(browser, dark=False):
+    ctx = browser.new_context(viewport={"width": 1500, "height": 1100}, color_scheme="dark" if dark else "light")
+    return ctx, ctx.new_page()
+
+
+def _wait_idle(page, timeout=60_000):
+    page.wait_for_selector("[data-testid='stApp']", timeout=timeout)
+    page.wait_for_timeout(300)  # let a rerun start before waiting for its end
+    page.wait_for_selector(IDLE, timeout=timeout)
+
+
+def _shot(page, name):
+    OUT.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(OUT / f"{name}.png"), full_page=True)
+    if os.environ.get("LSTMLAB_README_SHOTS"):
+        img = ROOT / "docs" / "img"
+        img.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(img / f"{name}.png"), full_page=True)
+
+
+def _charts_rendered(page, n_min):
+    page.wait_for_function(
+        "n => document.querySelectorAll('.vega-embed canvas, .vega-embed svg.marks').length >= n", arg=n_min,
+        timeout=30_000,
+    )
+    return page.locator(".vega-embed").count()
+
+
+def _no_exception(page):
+    assert page.locator("[data-testid='stException']").count() == 0
+
+
+def test_sidebar_lists_exactly_the_navigation(server, browser):
+    from lstmlab.ui.nav import PAGES
+
+    ctx, page = _page(browser)
+    page.goto(server)
+    _wait_idle(page)
+    names = [s.strip() for s in page.locator("[data-testid='stSidebarNav'] a").all_inner_texts()]
+    # Streamlit hides the navigation of a one-page app.
+    assert names == ([title for _, title, _ in PAGES] if len(PAGES) > 1 else [])
+    _no_exception(page)
+    ctx.close()
+
+
+def test_landing_page_renders(server, browser):
+    ctx, page = _page(browser)
+    page.goto(server + "/?w=1.1&T=100")
+    _wait_idle(page)
+    _charts_rendered(page, 1)
+    assert "13780.6" in page.locator("[data-testid='stMetric']").first.inner_text()
+    assert page.locator(".katex").count() >= 4
+    _no_exception(page)
+    _shot(page, "why")
+    ctx.close()
