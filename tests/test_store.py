@@ -1,0 +1,318 @@
+"""RunStore: exact round trips, listing and editing, concurrent writers and crash safety on real SQLite files."""
+from __future__ import annotations
+
+import hashlib
+import multiprocessing
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import sqlalchemy as sa
+
+from lstmlab.config import RunConfig
+from lstmlab.store import RunStore, data_tables, runs_table, values_table
+from lstmlab.train import Run, flow_columns, steps_columns, train
+
+REPO = Path(__file__).resolve().parents[1]
+TABLES = ("steps", "flow", "eval")
+
+
+def make_run(seed: int, steps: int = 40, seq_len: int = 12, cell: str = "lstm", layers: int = 1,
+             record_every: int = 10, **config) -> Run:
+    """A Run with hand-made tables of the contract's schemas (random values, NaN and inf included)."""
+    cfg = RunConfig(cell=cell, layers=layers, seq_len=seq_len, steps=steps, record_every=record_every,
+                    seed=seed, **config)
+    rng = np.random.default_rng(seed)
+    s = pd.DataFrame({c: rng.standard_normal(steps) for c in steps_columns(cfg)})
+    s["step"] = np.arange(1, steps + 1, dtype=np.int64)
+    s["clipped"] = rng.random(steps) > 0.5
+    if cell != "lstm":
+        s["forget_mean"] = np.nan
+    if steps > 3:
+        s.loc[3, "loss"] = np.inf
+        s.loc[2, "grad_norm"] = -np.inf
+        s.loc[1, f"gnorm:{steps_columns(cfg)[7][6:]}"] = np.nan
+    rec = np.unique(np.r_[0:steps:record_every, steps]).astype(np.int64)
+    grid = [(st, layer, t) for st in rec for layer in range(layers) for t in range(1, seq_len + 1)]
+    f = pd.DataFrame(grid, columns=["step", "layer", "t"], dtype=np.int64)
+    f["lag"] = seq_len - f["t"]
+    for c in flow_columns(cfg)[4:]:
+        f[c] = rng.random(len(f)) * 10.0 ** rng.integers(-300, 300, len(f))
+    if cell != "lstm":
+        f["dc_norm"] = np.nan
+    f = f[flow_columns(cfg)]
+    e = pd.DataFrame({"step": rec, "loss": rng.random(len(rec)), "metric": rng.random(len(rec))})
+    return Run(run_id=hashlib.md5(str(seed).encode()).hexdigest(), config=cfg, status="finished",
+               message=f"finished {steps} steps", created_at=1.7e9 + seed, wall_time=0.5 + seed,
+               name=f"run {seed}", tags=("t", f"s{seed}"), steps=s, flow=f, eval=e)
+
+
+def assert_same_run(a: Run, b: Run) -> None:
+    for name in ("run_id", "config", "status", "message", "created_at", "wall_time", "name", "tags"):
+        assert getattr(a, name) == getattr(b, name), name
+    for name in TABLES:
+        pd.testing.assert_frame_equal(getattr(a, name), getattr(b, name), check_exact=True)
+
+
+@pytest.fixture
+def db(tmp_path):
+    return tmp_path / "runs.db"
+
+
+def test_round_trip_hand_made_tables(db):
+    store = RunStore(db)
+    runs = [make_run(1), make_run(2, cell="gru", layers=2), make_run(3, cell="rnn", layers=3, task="recall")]
+    ids = [store.save(r) for r in runs]
+    assert ids == [r.run_id for r in runs]
+    store.close()
+    reopened = RunStore(db)
+    for run in runs:
+        back = reopened.load(run.run_id)
+        assert_same_run(back, run)
+        assert list(back.steps.columns) == steps_columns(run.config)
+        assert list(back.flow.columns) == flow_columns(run.config)
+    assert np.isinf(reopened.load(runs[0].run_id).steps.loc[3, "loss"])
+
+
+def test_round_trip_real_training_run(db):
+    run = train(RunConfig(cell="lstm", seq_len=8, hidden_size=4, steps=12, record_every=5, batch_size=4,
+                          eval_size=8))
+    run.name, run.tags = "real", ("x",)
+    store = RunStore(db)
+    store.save(run)
+    assert_same_run(store.load(run.run_id), run)
+
+
+def test_round_trip_odd_tables(db):
+    """Empty tables, float32 and int32 columns, a non-contract column, config with a series."""
+    run = make_run(4, steps=0, task="forecast", series=tuple(np.sin(np.arange(40.0))), series_name="sine")
+    run.eval = run.eval.iloc[:0]
+    run.flow["dh_norm"] = run.flow["dh_norm"].clip(1e-30, 1e30)
+    run.flow = run.flow.astype({"dh_norm": np.float32, "t": np.int32})
+    run.flow["extra"] = np.arange(len(run.flow), dtype=np.float32)
+    store = RunStore(db)
+    store.save(run)
+    back = store.load(run.run_id)
+    assert len(back.steps) == 0 and len(back.eval) == 0
+    assert_same_run(back, run)
+
+
+def test_save_same_id_replaces(db):
+    store = RunStore(db)
+    run = make_run(5)
+    store.save(run)
+    run.name = "second"
+    run.eval = run.eval.iloc[:2]
+    store.save(run)
+    assert len(store.list()) == 1
+    assert_same_run(store.load(run.run_id), run)
+
+
+def test_list_filters_and_columns(db):
+    store = RunStore(db)
+    a, b, c = make_run(10), make_run(11, cell="gru", lr=0.1), make_run(12, task="recall")
+    for r in (a, b, c):
+        store.save(r)
+    df = store.list()
+    assert list(df["id"]) == [c.run_id, b.run_id, a.run_id]  # newest first
+    assert list(df.columns[:8]) == ["id", "name", "tags", "status", "message", "created_at", "wall_time",
+                                    "config_key"]
+    assert {"cell", "task", "seq_len", "forget_bias", "series_name"} <= set(df.columns)
+    assert df.loc[df["id"] == a.run_id, "tags"].item() == "t,s10"
+    assert list(store.list(cell="lstm")["id"]) == [c.run_id, a.run_id]
+    assert list(store.list(cell="lstm", task="recall")["id"]) == [c.run_id]
+    assert list(store.list(lr=0.1)["id"]) == [b.run_id]
+    assert set(store.list(cell=["gru", "rnn"])["id"]) == {b.run_id}
+    assert list(store.list(tag="s11")["id"]) == [b.run_id]
+    assert list(store.list(name="RUN 12")["id"]) == [c.run_id]
+    assert store.list(status="diverged").empty
+    assert list(store.list(status="diverged").columns) == list(df.columns)
+    with pytest.raises(ValueError, match="colour"):
+        store.list(colour="red")
+
+
+def test_rename_tag_delete_find(db):
+    store = RunStore(db)
+    a, b = make_run(20), make_run(21)
+    store.save(a)
+    store.save(b)
+    store.rename(a.run_id[:10], "renamed")
+    store.tag(a.run_id, ["x", "y"])
+    back = store.load(a.run_id)
+    assert (back.name, back.tags) == ("renamed", ("x", "y"))
+    pd.testing.assert_frame_equal(back.flow, a.flow)
+    assert store.find(a.config) == [a.run_id]
+    assert store.find(a.config.key, status="diverged") == []
+    assert store.delete(a.run_id) == a.run_id
+    assert a.run_id not in store and b.run_id in store
+    with store.engine.connect() as conn:
+        for table in (values_table, *data_tables.values()):
+            left = conn.execute(sa.select(sa.func.count()).where(table.c.run_id == a.run_id)).scalar()
+            assert left == 0, table.name
+    assert_same_run(store.load(b.run_id), b)
+
+
+def test_unknown_and_ambiguous_ids(db):
+    store = RunStore(db)
+    runs = [make_run(s) for s in range(30, 60)]
+    for r in runs:
+        store.save(r)
+    with pytest.raises(KeyError, match="no run with id or id prefix 'nope'"):
+        store.load("nope")
+    with pytest.raises(KeyError, match="no run"):
+        store.delete("nope")
+    with pytest.raises(KeyError, match="no run"):
+        store.rename("nope", "x")
+    first = {r.run_id[0] for r in runs}
+    shared = next(ch for ch in sorted(first) if sum(r.run_id[0] == ch for r in runs) > 1)
+    with pytest.raises(KeyError, match="ambiguous"):
+        store.load(shared)
+    with pytest.raises(KeyError, match="empty"):
+        store.load("")
+    assert store.resolve(runs[0].run_id[:12]) == runs[0].run_id
+    with pytest.raises(KeyError, match="no run"):
+        store.load("%")  # LIKE wildcards are escaped
+
+
+def test_location_from_env_and_default(tmp_path, monkeypatch):
+    target = tmp_path / "deep" / "er" / "store.db"
+    monkeypatch.setenv("LSTMLAB_DB", str(target))
+    RunStore().save(make_run(70))
+    assert target.exists()
+    monkeypatch.setenv("LSTMLAB_DB", f"sqlite:///{target}")
+    assert len(RunStore().list()) == 1
+    monkeypatch.delenv("LSTMLAB_DB")
+    monkeypatch.chdir(tmp_path)
+    RunStore().save(make_run(71))
+    assert (tmp_path / "lstmlab-data" / "runs.db").exists()
+
+
+def test_sqlite_uses_wal_and_busy_timeout(db):
+    store = RunStore(db)
+    with store.engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() >= 10_000
+
+
+def _save_worker(url: str, seeds: list[int]) -> None:
+    store = RunStore(url)
+    for seed in seeds:
+        store.save(make_run(seed, steps=200, seq_len=30))
+    store.close()
+
+
+def test_concurrent_processes_lose_nothing(db):
+    ctx = multiprocessing.get_context("spawn")
+    procs = [ctx.Process(target=_save_worker, args=(str(db), list(range(100 + 5 * k, 105 + 5 * k))))
+             for k in range(4)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(120)
+    assert [p.exitcode for p in procs] == [0, 0, 0, 0]
+    store = RunStore(db)
+    assert len(store.list()) == 20
+    for seed in range(100, 120):
+        assert_same_run(store.load(make_run(seed).run_id), make_run(seed, steps=200, seq_len=30))
+
+
+def test_concurrent_threads_share_a_store(db):
+    store = RunStore(db)
+    errors = []
+
+    def work(k):
+        try:
+            for seed in range(200 + 5 * k, 205 + 5 * k):
+                store.save(make_run(seed, steps=100))
+                store.list()
+        except Exception as e:  # noqa: BLE001 - reported below
+            errors.append(e)
+
+    threads = [threading.Thread(target=work, args=(k,)) for k in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert errors == []
+    assert len(store.list()) == 20
+    for seed in range(200, 220):
+        assert_same_run(store.load(make_run(seed).run_id), make_run(seed, steps=100))
+
+
+CHILD_PRELUDE = f"""
+import os, sys
+sys.path[:0] = [{str(REPO)!r}, {str(REPO / "tests")!r}]
+from sqlalchemy import event
+from lstmlab.store import RunStore
+from test_store import make_run
+"""
+
+
+def _run_child(code: str, timeout: float = 120) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-c", CHILD_PRELUDE + textwrap.dedent(code)], capture_output=True,
+                          text=True, timeout=timeout)
+
+
+def _orphans(store: RunStore) -> int:
+    with store.engine.connect() as conn:
+        known = sa.select(runs_table.c.id)
+        return sum(conn.execute(sa.select(sa.func.count()).where(t.c.run_id.not_in(known))).scalar()
+                   for t in (values_table, *data_tables.values()))
+
+
+def test_crash_mid_save_leaves_store_intact(db):
+    """The process dies (os._exit) in the middle of inserting a big run's flow rows."""
+    child = _run_child(f"""
+        store = RunStore({str(db)!r})
+        store.save(make_run(300))
+        big = make_run(301, steps=2000, seq_len=100, record_every=25)
+
+        @event.listens_for(store.engine, "before_cursor_execute")
+        def die(conn, cursor, statement, params, context, executemany):
+            if "INSERT INTO lstmlab_flow" in statement:
+                print("dying", flush=True)
+                os._exit(17)
+
+        store.save(big)
+        print("not reached", flush=True)
+    """)
+    assert child.returncode == 17, child.stderr
+    assert child.stdout.strip() == "dying"
+    store = RunStore(db)
+    assert list(store.list()["id"]) == [make_run(300).run_id]
+    assert_same_run(store.load(make_run(300).run_id), make_run(300))
+    assert make_run(301).run_id not in store
+    assert _orphans(store) == 0
+
+
+def test_sigkill_during_saves_keeps_committed_runs(db):
+    """SIGKILL at an arbitrary moment of a loop of big saves: committed runs intact, no partial run."""
+    proc = subprocess.Popen([sys.executable, "-c", CHILD_PRELUDE + textwrap.dedent(f"""
+        store = RunStore({str(db)!r})
+        for seed in range(400, 430):
+            run = make_run(seed, steps=1000, seq_len=100, record_every=25)
+            store.save(run)
+            print(run.run_id, flush=True)
+    """)], stdout=subprocess.PIPE, text=True)
+    committed = [proc.stdout.readline().strip() for _ in range(2)]
+    time.sleep(0.15)
+    os.kill(proc.pid, signal.SIGKILL)
+    rest, _ = proc.communicate(timeout=30)
+    committed += rest.split()
+    assert proc.returncode == -signal.SIGKILL
+    assert len(committed) < 30
+    store = RunStore(db)
+    stored = set(store.list()["id"])
+    assert set(committed) <= stored <= set(committed) | {make_run(400 + len(committed)).run_id}
+    for seed in range(400, 400 + len(stored)):
+        assert_same_run(store.load(make_run(seed).run_id), make_run(seed, steps=1000, seq_len=100,
+                                                                    record_every=25))
+    assert _orphans(store) == 0
