@@ -1,35 +1,43 @@
-"""Recurrent cells as pairs of pure step functions.
+"""Recurrent cells as pure step functions over an explicit, time-indexed cache (the tape).
 
-Every cell works on one time step of a batch. The input projection
-``xw_t = x_t Wx + b`` is computed for all time steps at once by the caller
-(one large matmul instead of T small ones), so a step only adds the
-recurrent term. Row-vector convention throughout: states are (B, H) and
-``h @ Wh`` maps (B, H) @ (H, G*H) -> (B, G*H), the G gate blocks side by side
-in the order of ``GATES[cell]`` (PyTorch's order).
+One layer's unroll keeps everything backpropagation needs in a :class:`Tape`:
+arrays indexed by time, allocated once, so a step writes into slices instead
+of allocating. Row-vector convention: states are (B, H) and ``h @ Wh`` maps
+(B, H) @ (H, G*H) -> (B, G*H), the G gate blocks side by side in the order
+of ``GATES[cell]`` (PyTorch's order).
 
-Forward steps return ``(h_t, c_t, acts, cache)``: the new state (``c_t`` is
-``None`` for cells without a cell state), the gate activations (B, G*H) and
-everything the backward step needs.
+Time: steps t = 1..T are stored at index j = t - 1 in the (T, ...) arrays;
+the state arrays have T + 1 rows with row 0 the initial state, so
+``tape.h[j]`` is h_{t-1} and ``tape.h[j + 1]`` is h_t.
 
-Backward steps take ``dh``, the *total* derivative dL/dh_t (direct plus
-through later steps), and for the LSTM ``dc_next``, the part of dL/dc_t that
-arrives through c_{t+1}. They return ``(dxw, dhh, dh_prev, dc_prev, dc)``:
+Every cell is three functions:
 
-- ``dxw``  (B, G*H): dL/d(xw_t), also the gradient at every gate's
-  pre-activation;
-- ``dhh``  (B, G*H): dL/d(h_{t-1} Wh); equal to ``dxw`` except for the GRU's
-  candidate block, where the reset gate sits between the two;
-- ``dh_prev`` (B, H): the recurrent contribution to dL/dh_{t-1};
-- ``dc_prev`` (B, H) or ``None``: the part of dL/dc_{t-1} through c_t;
-- ``dc`` (B, H) or ``None``: the total dL/dc_t.
+- ``forward(tape, j, p)`` runs step t = j + 1, reading ``tape.xw[j]`` (the
+  input projection x_t Wx + b, done for all steps at once by the caller) and
+  the previous state, writing the new state and the gate activations;
+- ``prepare_backward(tape)`` forms, for all steps in one batched pass, the
+  per-step coefficients of the backward step that do not depend on the
+  incoming gradient (derivatives of the nonlinearities and their products
+  with the forward values), so the backward time loop only does what must be
+  sequential;
+- ``backward(tape, j, dh, dc_next, p) -> (dh_prev, dc_prev)`` takes dh, the
+  total dL/dh_t, and, for the LSTM, dc_next, the part of dL/dc_t arriving
+  through c_{t+1}; it writes ``tape.dxw[j]`` (dL/d(xw_t), which is also the
+  gradient at every gate's pre-activation), ``tape.dhh[j]``
+  (dL/d(h_{t-1} Wh), equal to dxw except in the GRU's candidate block) and
+  ``tape.dc[j]`` (total dL/dc_t), and returns the recurrent part of
+  dL/dh_{t-1} and the part of dL/dc_{t-1} through c_t.
 
-Weight gradients are not formed here: the caller batches them over all time
-steps, ``dWh = sum_t h_{t-1}^T dhh_t``, in one matmul.
+``p`` holds the layer's ``Wh`` and, for the GRU, ``bhn``. Sigmoids are
+evaluated as sigma(a) = (1 + tanh(a / 2)) / 2, which never overflows and lets
+all gates of a step share one tanh call: the sigmoid blocks of Wx, b and Wh
+are halved once per pass (exact in binary floating point) into ``p["Whs"]``
+and the scaled input projection.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable
 
 import numpy as np
@@ -41,6 +49,30 @@ GATES: dict[str, tuple[str, ...]] = {
 }
 
 
+@dataclass(eq=False)
+class Tape:
+    """The explicit cache of one layer's unroll over T steps, batch B, H units, G gates.
+
+    xw:  (T, B, G*H)   input projection, sigmoid blocks halved
+    h:   (T+1, B, H)   h[0] initial state, h[j+1] = h_t
+    c:   (T+1, B, H)   LSTM cell states, like h; None otherwise
+    g:   (T, B, G*H)   gate activations of step t at row t-1
+    dxw: (T, B, G*H)   dL/d(pre-activation) per gate, filled by backward
+    dhh: (T, B, G*H)   dL/d(h_{t-1} Wh); the same array as dxw except for the GRU
+    dc:  (T, B, H)     total dL/dc_t (LSTM), None otherwise
+    aux: cell-specific per-step arrays (tanh(c_t), hn_t, backward coefficients)
+    """
+
+    xw: np.ndarray
+    h: np.ndarray
+    c: np.ndarray | None
+    g: np.ndarray
+    dxw: np.ndarray
+    dhh: np.ndarray
+    dc: np.ndarray | None
+    aux: dict = field(default_factory=dict)
+
+
 def sigmoid(a: np.ndarray) -> np.ndarray:
     """Logistic function via sigma(a) = (1 + tanh(a/2)) / 2: never overflows."""
     return 0.5 + 0.5 * np.tanh(0.5 * a)
@@ -49,99 +81,97 @@ def sigmoid(a: np.ndarray) -> np.ndarray:
 # --------------------------------------------------------------------- RNN
 
 
-def rnn_forward(xw, h_prev, c_prev, p):
-    """Elman RNN step.
-
-    h_t = tanh(x_t Wx + b + h_{t-1} Wh)
-
-    xw: (B, H), h_prev: (B, H), p["Wh"]: (H, H). ``c_prev`` is unused (None).
-    """
-    h = np.tanh(xw + h_prev @ p["Wh"])
-    return h, None, h, (h,)
+def rnn_forward(tape: Tape, j: int, p: dict) -> None:
+    """Elman RNN step: h_t = tanh(x_t Wx + b + h_{t-1} Wh). The gate "h" is h_t itself."""
+    h = tape.h[j + 1]
+    np.matmul(tape.h[j], p["Wh"], out=h)
+    h += tape.xw[j]
+    np.tanh(h, out=h)
 
 
-def rnn_backward(dh, dc_next, cache, p):
-    """Backward of :func:`rnn_forward`.
+def rnn_prepare_backward(tape: Tape) -> None:
+    """tanh'(a_t) = 1 - h_t^2 for every step."""
+    h = tape.h[1:]
+    tape.aux["dtanh"] = 1.0 - h * h
 
-    da_t = (1 - h_t^2) * dL/dh_t ;  dL/dh_{t-1} += da_t Wh^T
-    """
-    (h,) = cache
-    da = (1.0 - h * h) * dh  # backprop through tanh
-    dh_prev = da @ p["Wh"].T  # backprop through h_{t-1} Wh
-    return da, da, dh_prev, None, None
+
+def rnn_backward(tape: Tape, j: int, dh, dc_next, p: dict):
+    """da_t = (1 - h_t^2) * dL/dh_t ;  dL/dh_{t-1} += da_t Wh^T"""
+    da = tape.dxw[j]
+    np.multiply(dh, tape.aux["dtanh"][j], out=da)  # backprop through tanh
+    return da @ p["Wh"].T, None  # backprop through h_{t-1} Wh
 
 
 # -------------------------------------------------------------------- LSTM
 
 
-def lstm_forward(xw, h_prev, c_prev, p):
+def lstm_forward(tape: Tape, j: int, p: dict) -> None:
     """LSTM step (Hochreiter & Schmidhuber 1997, with forget gate).
 
     a = x_t Wx + b + h_{t-1} Wh                     (B, 4H), blocks i f n o
     i = sigma(a_i), f = sigma(a_f), n = tanh(a_n), o = sigma(a_o)
     c_t = f * c_{t-1} + i * n
     h_t = o * tanh(c_t)
-
-    All four nonlinearities take one tanh call: sigma(a) = (1 + tanh(a/2))/2,
-    so the sigmoid blocks are halved before and mapped back after.
     """
-    H = h_prev.shape[1]
-    scale, shift = _lstm_affine(H, xw.dtype)
-    a = xw + h_prev @ p["Wh"]
-    g = np.tanh(a * scale) * scale + shift  # [sigma(a_i), sigma(a_f), tanh(a_n), sigma(a_o)]
+    H = tape.h.shape[2]
+    g = tape.g[j]
+    np.matmul(tape.h[j], p["Whs"], out=g)
+    g += tape.xw[j]
+    np.tanh(g, out=g)
+    g *= p["scale"]  # [sigma(a_i), sigma(a_f), tanh(a_n), sigma(a_o)]
+    g += p["shift"]
     i, f, n, o = g[:, :H], g[:, H : 2 * H], g[:, 2 * H : 3 * H], g[:, 3 * H :]
-    c = f * c_prev + i * n
-    tc = np.tanh(c)
-    h = o * tc
-    return h, c, g, (c_prev, g, tc)
+    c = tape.c[j + 1]
+    np.multiply(f, tape.c[j], out=c)
+    c += i * n
+    tc = tape.aux["tanh_c"][j]
+    np.tanh(c, out=tc)
+    np.multiply(o, tc, out=tape.h[j + 1])
 
 
-def lstm_backward(dh, dc_next, cache, p):
+def lstm_prepare_backward(tape: Tape) -> None:
+    """Per-step coefficients, batched over all steps.
+
+    u_t = o * (1 - tanh(c_t)^2)                    dL/dc_t gains dh_t * u_t
+    K_t = [n sigma'_i, c_{t-1} sigma'_f, i tanh'_n, tanh(c_t) sigma'_o]
+    so that da_t = [dc, dc, dc, dh] * K_t, with sigma' = s (1 - s), tanh' = 1 - n^2.
+    """
+    H = tape.h.shape[2]
+    g, tc = tape.g, tape.aux["tanh_c"]
+    i, f, n, o = g[..., :H], g[..., H : 2 * H], g[..., 2 * H : 3 * H], g[..., 3 * H :]
+    tape.aux["u"] = o * (1.0 - tc * tc)
+    K = g * (1.0 - g)
+    K[..., :H] *= n
+    K[..., H : 2 * H] *= tape.c[:-1]
+    K[..., 2 * H : 3 * H] = i * (1.0 - n * n)
+    K[..., 3 * H :] *= tc
+    tape.aux["K"] = K
+
+
+def lstm_backward(tape: Tape, j: int, dh, dc_next, p: dict):
     """Backward of :func:`lstm_forward`.
 
     dc   = dc_next + dh * o * (1 - tanh(c_t)^2)     total dL/dc_t
-    do   = dh * tanh(c_t)
-    di   = dc * n,  df = dc * c_{t-1},  dn = dc * i
-    dc_{t-1} (through c_t) = dc * f
-    da   = [di i(1-i), df f(1-f), dn (1-n^2), do o(1-o)]
-    dL/dh_{t-1} += da Wh^T
+    da   = [dc n i(1-i), dc c_{t-1} f(1-f), dc i (1-n^2), dh tanh(c_t) o(1-o)]
+    dL/dh_{t-1} += da Wh^T,   dL/dc_{t-1} (through c_t) = dc * f
     """
-    c_prev, g, tc = cache
-    H = tc.shape[1]
-    i, f, n, o = g[:, :H], g[:, H : 2 * H], g[:, 2 * H : 3 * H], g[:, 3 * H :]
-    dc = dc_next + dh * o * (1.0 - tc * tc)  # backprop through h = o * tanh(c)
-    dg = np.empty_like(g)
-    dg[:, :H] = dc * n  # di
-    dg[:, H : 2 * H] = dc * c_prev  # df
-    dg[:, 2 * H : 3 * H] = dc * i  # dn
-    dg[:, 3 * H :] = dh * tc  # do
-    # backprop through the nonlinearities: sigma' = s(1-s) on i f o, tanh' = 1-n^2 on n
-    deriv = g * (1.0 - g)
-    deriv[:, 2 * H : 3 * H] = 1.0 - n * n
-    da = dg * deriv
-    dh_prev = da @ p["Wh"].T
-    return da, da, dh_prev, dc * f, dc
-
-
-def _lstm_affine(H: int, dtype) -> tuple[np.ndarray, np.ndarray]:
-    key = (H, np.dtype(dtype).str)
-    hit = _AFFINE_CACHE.get(key)
-    if hit is None:
-        scale = np.full(4 * H, 0.5, dtype=dtype)
-        scale[2 * H : 3 * H] = 1.0
-        shift = np.full(4 * H, 0.5, dtype=dtype)
-        shift[2 * H : 3 * H] = 0.0
-        hit = _AFFINE_CACHE[key] = (scale, shift)
-    return hit
-
-
-_AFFINE_CACHE: dict = {}
+    H = tape.h.shape[2]
+    dc = tape.dc[j]
+    np.multiply(dh, tape.aux["u"][j], out=dc)  # backprop through h = o * tanh(c)
+    dc += dc_next
+    B = dc.shape[0]
+    da = tape.dxw[j]
+    K = tape.aux["K"][j]
+    # the i, f, n blocks all scale dc: one broadcast multiply over a (B, 3, H) view
+    np.multiply(K[:, : 3 * H].reshape(B, 3, H), dc[:, None, :], out=da[:, : 3 * H].reshape(B, 3, H))
+    np.multiply(K[:, 3 * H :], dh, out=da[:, 3 * H :])  # output gate
+    return da @ p["Wh"].T, dc * tape.g[j, :, H : 2 * H]  # through h_{t-1} Wh; through f * c_{t-1}
 
 
 # --------------------------------------------------------------------- GRU
 
 
-def gru_forward(xw, h_prev, c_prev, p):
+def gru_forward(tape: Tape, j: int, p: dict) -> None:
     """GRU step in PyTorch's formulation (Cho et al. 2014).
 
     hh = h_{t-1} Wh                                  (B, 3H), blocks r z n
@@ -149,40 +179,62 @@ def gru_forward(xw, h_prev, c_prev, p):
     n = tanh(xw_n + r * (hh_n + bhn))
     h_t = (1 - z) * n + z * h_{t-1}
 
-    ``xw`` already holds b; ``p["bhn"]`` (H,) is the hidden-side candidate bias,
-    which the reset gate scales and so cannot be folded into b.
+    ``xw`` already holds b; ``p["bhn"]`` (H,) is the hidden-side candidate
+    bias, which the reset gate scales and so cannot be folded into b.
     """
-    H = h_prev.shape[1]
-    hh = h_prev @ p["Wh"]
-    hn = hh[:, 2 * H :] + p["bhn"]
-    g = np.empty_like(hh)
-    g[:, : 2 * H] = sigmoid(xw[:, : 2 * H] + hh[:, : 2 * H])
-    r, z = g[:, :H], g[:, H : 2 * H]
-    g[:, 2 * H :] = np.tanh(xw[:, 2 * H :] + r * hn)
+    H = tape.h.shape[2]
+    hh = tape.aux["hh"][j]  # kept: its candidate block hn = hh_n + bhn is needed backward
+    np.matmul(tape.h[j], p["Whs"], out=hh)
+    hn = hh[:, 2 * H :]
+    hn += p["bhn"]
+    g = tape.g[j]
+    rz = g[:, : 2 * H]
+    np.add(tape.xw[j, :, : 2 * H], hh[:, : 2 * H], out=rz)
+    np.tanh(rz, out=rz)
+    rz *= 0.5
+    rz += 0.5
     n = g[:, 2 * H :]
-    h = n + z * (h_prev - n)
-    return h, None, g, (h_prev, g, hn)
+    np.multiply(rz[:, :H], hn, out=n)
+    n += tape.xw[j, :, 2 * H :]
+    np.tanh(n, out=n)
+    h = tape.h[j + 1]
+    np.subtract(tape.h[j], n, out=h)
+    h *= rz[:, H:]
+    h += n
 
 
-def gru_backward(dh, dc_next, cache, p):
+def gru_prepare_backward(tape: Tape) -> None:
+    """Per-step coefficients, batched over all steps.
+
+    A_t  = (1 - z)(1 - n^2)                 da_n = dh * A_t
+    Kr_t = hn r (1 - r),  Kz_t = (h_{t-1} - n) z (1 - z)
+    """
+    H = tape.h.shape[2]
+    g = tape.g
+    r, z, n = g[..., :H], g[..., H : 2 * H], g[..., 2 * H :]
+    tape.aux["A"] = (1.0 - z) * (1.0 - n * n)
+    tape.aux["Kr"] = tape.aux["hh"][..., 2 * H :] * r * (1.0 - r)
+    tape.aux["Kz"] = (tape.h[:-1] - n) * z * (1.0 - z)
+
+
+def gru_backward(tape: Tape, j: int, dh, dc_next, p: dict):
     """Backward of :func:`gru_forward`.
 
-    dn = dh (1 - z),  dz = dh (h_{t-1} - n),  dL/dh_{t-1} = dh z + dhh Wh^T
-    da_n = dn (1 - n^2),  dr = da_n * hn,  dhn = da_n * r
-    dxw = [dr r(1-r), dz z(1-z), da_n],  dhh = [dr r(1-r), dz z(1-z), dhn]
+    da_n = dh (1 - z)(1 - n^2),  da_r = da_n hn r(1-r),  da_z = dh (h_{t-1} - n) z(1-z)
+    dxw = [da_r, da_z, da_n],  dhh = [da_r, da_z, da_n * r]
+    dL/dh_{t-1} = dh z + dhh Wh^T
     """
-    h_prev, g, hn = cache
-    H = h_prev.shape[1]
-    r, z, n = g[:, :H], g[:, H : 2 * H], g[:, 2 * H :]
-    dxw = np.empty_like(g)
-    dan = dh * (1.0 - z) * (1.0 - n * n)  # through h = (1-z) n + z h_prev, then tanh
-    dxw[:, :H] = dan * hn * r * (1.0 - r)  # through r * hn, then sigmoid
-    dxw[:, H : 2 * H] = dh * (h_prev - n) * z * (1.0 - z)  # through z, then sigmoid
-    dxw[:, 2 * H :] = dan
-    dhh = dxw.copy()
-    dhh[:, 2 * H :] = dan * r  # the candidate's hidden path passes the reset gate
-    dh_prev = dh * z + dhh @ p["Wh"].T
-    return dxw, dhh, dh_prev, None, None
+    H = tape.h.shape[2]
+    dxw, dhh, aux = tape.dxw[j], tape.dhh[j], tape.aux
+    dan = dxw[:, 2 * H :]
+    np.multiply(dh, aux["A"][j], out=dan)  # through h = (1-z) n + z h_{t-1}, then tanh
+    np.multiply(dan, aux["Kr"][j], out=dxw[:, :H])  # through r * hn, then sigmoid
+    np.multiply(dh, aux["Kz"][j], out=dxw[:, H : 2 * H])  # through z, then sigmoid
+    dhh[:, : 2 * H] = dxw[:, : 2 * H]
+    np.multiply(dan, tape.g[j, :, :H], out=dhh[:, 2 * H :])  # the candidate's hidden path passes r
+    dh_prev = dhh @ p["Wh"].T
+    dh_prev += dh * tape.g[j, :, H : 2 * H]
+    return dh_prev, None
 
 
 # ------------------------------------------------------------------ registry
@@ -190,17 +242,54 @@ def gru_backward(dh, dc_next, cache, p):
 
 @dataclass(frozen=True)
 class Cell:
-    """A cell's step pair and what the shared BPTT loop needs to know of it."""
+    """A cell's step functions and what the shared BPTT loop needs to know of it.
+
+    ``sigmoid_blocks`` are the gate blocks evaluated as sigmoids through the
+    halved-argument tanh; ``aux_widths`` are the per-step arrays the forward
+    step fills, with their widths as multiples of H.
+    """
 
     name: str
     gates: tuple[str, ...]
     has_cell_state: bool
+    sigmoid_blocks: tuple[int, ...]
+    aux_widths: dict
     forward: Callable
+    prepare_backward: Callable
     backward: Callable
+
+    def gate_affine(self, H: int, dtype) -> tuple[np.ndarray, np.ndarray]:
+        """(G*H,) scale and shift taking tanh(scale * a) to the gate values.
+
+        0.5 and 0.5 on sigmoid blocks (sigma(a) = 0.5 tanh(a/2) + 0.5), 1 and 0 elsewhere.
+        """
+        scale = np.ones(len(self.gates) * H, dtype=dtype)
+        for k in self.sigmoid_blocks:
+            scale[k * H : (k + 1) * H] = 0.5
+        return scale, np.where(scale == 0.5, scale, 0.0).astype(dtype)
+
+    def new_tape(self, xw: np.ndarray, H: int) -> Tape:
+        """A tape for input projection ``xw`` (T, B, G*H), initial state zero."""
+        T, B, GH = xw.shape
+        dt = xw.dtype
+        h = np.empty((T + 1, B, H), dtype=dt)
+        h[0] = 0.0
+        c = None
+        if self.has_cell_state:
+            c = np.empty((T + 1, B, H), dtype=dt)
+            c[0] = 0.0
+        g = h[1:] if self.name == "rnn" else np.empty((T, B, GH), dtype=dt)
+        dxw = np.empty((T, B, GH), dtype=dt)
+        dhh = np.empty_like(dxw) if self.name == "gru" else dxw
+        dc = np.empty((T, B, H), dtype=dt) if self.has_cell_state else None
+        aux = {name: np.empty((T, B, w * H), dtype=dt) for name, w in self.aux_widths.items()}
+        return Tape(xw, h, c, g, dxw, dhh, dc, aux)
 
 
 CELLS: dict[str, Cell] = {
-    "rnn": Cell("rnn", GATES["rnn"], False, rnn_forward, rnn_backward),
-    "lstm": Cell("lstm", GATES["lstm"], True, lstm_forward, lstm_backward),
-    "gru": Cell("gru", GATES["gru"], False, gru_forward, gru_backward),
+    "rnn": Cell("rnn", GATES["rnn"], False, (), {}, rnn_forward, rnn_prepare_backward, rnn_backward),
+    "lstm": Cell(
+        "lstm", GATES["lstm"], True, (0, 1, 3), {"tanh_c": 1}, lstm_forward, lstm_prepare_backward, lstm_backward
+    ),
+    "gru": Cell("gru", GATES["gru"], False, (0, 1), {"hh": 3}, gru_forward, gru_prepare_backward, gru_backward),
 }

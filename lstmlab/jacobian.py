@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from .cells import CELLS
-from .model import _forward_all, _layer_params, _unroll_layer, check_x
+from .model import _forward_all, check_x, layer_params, unroll_layer
 from .spec import ModelSpec
 
 MAX_STATE = 1024
@@ -41,15 +41,16 @@ def jacobian_spectrum(spec: ModelSpec, params: dict, x, layer: int = 0, example:
 
     layers, _, _ = _forward_all(spec, params, x[:, example : example + 1])
     xin = np.repeat(layers[layer][0], S, axis=1)  # (T, S, in): the example once per state unit
-    p = _layer_params(params, layer)
-    _, _, _, caches = _unroll_layer(cell, xin, params[f"l{layer}.Wx"], params[f"l{layer}.b"], p)
+    p = layer_params(cell, params, layer)
+    tape = unroll_layer(cell, xin, params[f"l{layer}.Wx"], params[f"l{layer}.b"], p)
+    cell.prepare_backward(tape)
 
     eye = np.eye(S, dtype=spec.np_dtype)
     dh, dc = eye[:, :H], (eye[:, H:] if cell.has_cell_state else None)
     out = np.empty((T + 1, S), dtype=spec.np_dtype)
     out[0] = 1.0
     for k in range(1, T + 1):
-        _, _, dh, dc, _ = cell.backward(dh, dc, caches[T - k], p)
+        dh, dc = cell.backward(tape, T - k, dh, dc, p)
         rows = dh if dc is None else np.concatenate([dh, dc], axis=1)  # row i: d s_T[i] / d s_{T-k}
         out[k] = np.linalg.svd(rows, compute_uv=False)
     return out

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .cells import CELLS
+from .cells import CELLS, Cell, Tape
 from .spec import LOSSES, ModelSpec
 
 
@@ -111,45 +111,47 @@ def metric_fn(y_hat: np.ndarray, y: np.ndarray, loss: str) -> float:
 # ---------------------------------------------------------------- the loop
 
 
-def _unroll_layer(cell, xin: np.ndarray, Wx, b, p):
-    """Run one layer over all T steps.
-
-    xin: (T, B, in). Returns h (T, B, H), c (T, B, H) or None, acts (T, B, G*H), caches.
-    """
-    T, B, _ = xin.shape
-    H = p["Wh"].shape[0]
-    xw = (xin.reshape(T * B, -1) @ Wx + b).reshape(T, B, -1)  # input projection for all steps at once
-    hs = np.empty((T, B, H), dtype=xin.dtype)
-    cs = np.empty((T, B, H), dtype=xin.dtype) if cell.has_cell_state else None
-    acts = np.empty_like(xw)
-    caches = [None] * T
-    h = np.zeros((B, H), dtype=xin.dtype)
-    c = np.zeros((B, H), dtype=xin.dtype) if cell.has_cell_state else None
-    for t in range(T):
-        h, c, acts[t], caches[t] = cell.forward(xw[t], h, c, p)
-        hs[t] = h
-        if cs is not None:
-            cs[t] = c
-    return hs, cs, acts, caches
-
-
-def _layer_params(params: dict, k: int) -> dict:
-    p = {"Wh": params[f"l{k}.Wh"]}
+def layer_params(cell: Cell, params: dict, k: int) -> dict:
+    """What layer k's step functions read: Wh, Wh with halved sigmoid blocks, the gate affine map, bhn."""
+    Wh = params[f"l{k}.Wh"]
+    scale, shift = cell.gate_affine(Wh.shape[0], Wh.dtype)
+    p = {"Wh": Wh, "Whs": Wh * scale, "scale": scale, "shift": shift}
     if f"l{k}.bhn" in params:
         p["bhn"] = params[f"l{k}.bhn"]
     return p
 
 
+def unroll_layer(cell: Cell, xin: np.ndarray, Wx, b, p: dict, h0=None, c0=None) -> Tape:
+    """Run one layer over all T steps of ``xin`` (T, B, in) and return its tape.
+
+    The input projection x_t Wx + b is one (T*B, in) @ (in, G*H) matmul for
+    all steps. ``h0``/``c0`` (B, H) set the initial state (zero by default).
+    """
+    T, B, _ = xin.shape
+    H = p["Wh"].shape[0]
+    scale = p["scale"]
+    xw = (xin.reshape(T * B, -1) @ (Wx * scale) + b * scale).reshape(T, B, -1)
+    tape = cell.new_tape(xw, H)
+    if h0 is not None:
+        tape.h[0] = h0
+    if c0 is not None:
+        tape.c[0] = c0
+    for j in range(T):
+        cell.forward(tape, j, p)
+    return tape
+
+
 def _forward_all(spec: ModelSpec, params: dict, x: np.ndarray):
+    """Unroll every layer bottom-up; returns [(input, tape, p)] per layer, head features, y_hat."""
     cell = CELLS[spec.cell]
     layers = []
     inp = x
     for k in range(spec.layers):
-        out = _unroll_layer(cell, inp, params[f"l{k}.Wx"], params[f"l{k}.b"], _layer_params(params, k))
-        layers.append((inp,) + out)
-        inp = out[0]
-    top = layers[-1][1]
-    feats = top[-1] if spec.head == "last" else top
+        p = layer_params(cell, params, k)
+        tape = unroll_layer(cell, inp, params[f"l{k}.Wx"], params[f"l{k}.b"], p)
+        layers.append((inp, tape, p))
+        inp = tape.h[1:]
+    feats = inp[-1] if spec.head == "last" else inp
     y_hat = feats @ params["head.W"] + params["head.b"]
     return layers, feats, y_hat
 
@@ -164,9 +166,9 @@ def forward(spec: ModelSpec, params: dict, x) -> np.ndarray:
 def bptt(spec: ModelSpec, params: dict, x, y, loss: str = "mse") -> BPTTResult:
     """Forward pass, loss and backpropagation through time, recording the error flow.
 
-    Per layer k, from the top down, over t = T-1 ... 0:
-        dh_t   = inject_t + dh_prev_{t+1}      total dL/dh_t (inject: head or layer above)
-        (dxw_t, dhh_t, dh_prev_t, dc_prev_t, dc_t) = cell.backward(dh_t, dc_prev_{t+1}, cache_t)
+    Per layer k, from the top down, over t = T ... 1:
+        dh_t = inject_t + dh_prev_{t+1}      total dL/dh_t (inject: from the head or the layer above)
+        (dh_prev_t, dc_prev_t) = cell.backward(tape, t, dh_t, dc_prev_{t+1})
     then, batched over all steps:
         dWh = sum_t h_{t-1}^T dhh_t,  dWx = sum_t x_t^T dxw_t,  db = sum_t dxw_t,
         inject for layer k-1 = dxw Wx^T.
@@ -192,38 +194,32 @@ def bptt(spec: ModelSpec, params: dict, x, y, loss: str = "mse") -> BPTTResult:
     else:
         inject[:] = dy @ params["head.W"].T
 
-    h_all = np.empty((L, T, B, H), dtype=dtype)
     dh_all = np.empty((L, T, B, H), dtype=dtype)
-    c_all = np.empty((L, T, B, H), dtype=dtype) if cell.has_cell_state else None
-    dc_all = np.empty((L, T, B, H), dtype=dtype) if cell.has_cell_state else None
-    acts_all = np.empty((L, T, B, len(cell.gates) * H), dtype=dtype)
-    dxw_all = np.empty_like(acts_all)
-
     for k in reversed(range(L)):
-        xin, hs, cs, acts, caches = layers[k]
-        p = _layer_params(params, k)
-        h_all[k], acts_all[k] = hs, acts
-        if cs is not None:
-            c_all[k] = cs
-        dxw, dhh = dxw_all[k], np.empty_like(acts)
-        dh_next = np.zeros((B, H), dtype=dtype)
-        dc_next = np.zeros((B, H), dtype=dtype) if cell.has_cell_state else None
-        for t in reversed(range(T)):
-            dh = inject[t] + dh_next
-            dh_all[k, t] = dh
-            dxw[t], dhh[t], dh_next, dc_next, dc = cell.backward(dh, dc_next, caches[t], p)
-            if dc is not None:
-                dc_all[k, t] = dc
-        # h_{t-1} for t = 0..T-1, with h_{-1} = 0: the first step contributes nothing to dWh
-        grads[f"l{k}.Wh"] = hs[:-1].reshape(-1, H).T @ dhh[1:].reshape(-1, dhh.shape[-1])
-        grads[f"l{k}.Wx"] = xin.reshape(T * B, -1).T @ dxw.reshape(T * B, -1)
-        grads[f"l{k}.b"] = dxw.sum(axis=(0, 1))
+        xin, tape, p = layers[k]
+        cell.prepare_backward(tape)
+        dh_prev = np.zeros((B, H), dtype=dtype)
+        dc_prev = np.zeros((B, H), dtype=dtype) if cell.has_cell_state else None
+        for j in reversed(range(T)):
+            dh = dh_all[k, j]
+            np.add(inject[j], dh_prev, out=dh)
+            dh_prev, dc_prev = cell.backward(tape, j, dh, dc_prev, p)
+        GH = tape.dxw.shape[-1]
+        grads[f"l{k}.Wh"] = tape.h[:-1].reshape(-1, H).T @ tape.dhh.reshape(-1, GH)
+        grads[f"l{k}.Wx"] = xin.reshape(T * B, -1).T @ tape.dxw.reshape(T * B, GH)
+        grads[f"l{k}.b"] = tape.dxw.sum(axis=(0, 1))
         if spec.cell == "gru":
-            grads[f"l{k}.bhn"] = dhh[:, :, 2 * H :].sum(axis=(0, 1))
+            grads[f"l{k}.bhn"] = tape.dhh[:, :, 2 * H :].sum(axis=(0, 1))
         if k > 0:
-            inject = dxw @ params[f"l{k}.Wx"].T
+            inject = tape.dxw @ params[f"l{k}.Wx"].T
 
-    gates = {g: acts_all[..., j * H : (j + 1) * H] for j, g in enumerate(cell.gates)}
-    dgates = {g: dxw_all[..., j * H : (j + 1) * H] for j, g in enumerate(cell.gates)}
+    tapes = [tape for _, tape, _ in layers]
+    h_all = np.stack([tp.h[1:] for tp in tapes])
+    c_all = np.stack([tp.c[1:] for tp in tapes]) if cell.has_cell_state else None
+    dc_all = np.stack([tp.dc for tp in tapes]) if cell.has_cell_state else None
+    acts = np.stack([tp.g for tp in tapes])
+    dacts = np.stack([tp.dxw for tp in tapes])
+    gates = {g: acts[..., j * H : (j + 1) * H] for j, g in enumerate(cell.gates)}
+    dgates = {g: dacts[..., j * H : (j + 1) * H] for j, g in enumerate(cell.gates)}
     ordered = {name: grads[name] for name in spec.param_shapes()}
     return BPTTResult(value, ordered, h_all, dh_all, c_all, dc_all, gates, dgates, y_hat)

@@ -33,47 +33,47 @@ def test_gradients_match_central_differences(cell, layers, head, loss):
 
 def test_grad_check_detects_a_wrong_gradient(monkeypatch):
     """The checker itself must fail on a broken backward pass."""
+    import dataclasses
+
     import lstmlab.cells as cells
 
     spec, params, x, y = make_problem("lstm", 1, "last", "mse", seed=3)
-    good = cells.lstm_backward
+    good = cells.CELLS["lstm"]
 
-    def broken(dh, dc_next, cache, p):
-        da, dhh, dh_prev, dc_prev, dc = good(dh, dc_next, cache, p)
-        return da, dhh, dh_prev, dc_prev * 0.5, dc  # forget-gate path halved
+    def broken(tape, j, dh, dc_next, p):
+        dh_prev, dc_prev = good.backward(tape, j, dh, dc_next, p)
+        return dh_prev, dc_prev * 0.5  # forget-gate path halved
 
-    monkeypatch.setitem(cells.CELLS, "lstm", cells.Cell("lstm", cells.GATES["lstm"], True, cells.lstm_forward, broken))
+    monkeypatch.setitem(cells.CELLS, "lstm", dataclasses.replace(good, backward=broken))
     assert grad_check(spec, params, x, y, "mse").max_error > 1e-3
 
 
-def test_dh_is_total_derivative_by_perturbing_a_hidden_state():
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+def test_dh_is_total_derivative_by_perturbing_a_hidden_state(cell, monkeypatch):
     """dL/dh_t checked by central differences on an offset added to h_t inside the unroll."""
+    import dataclasses
+
     import lstmlab.cells as cells
     from lstmlab.model import forward, loss_fn
 
-    spec, params, x, y = make_problem("gru", 2, "all", "mse", seed=5)
+    spec, params, x, y = make_problem(cell, 2, "all", "mse", seed=5)
     res = bptt(spec, params, x, y, "mse")
-    T, B, H = x.shape[0], x.shape[1], spec.hidden_size
-    layer, t, b, j = 0, 1, 0, 1
+    T = x.shape[0]
+    base = cells.CELLS[cell]
     eps = 1e-6
-    values = []
-    for sign in (+1, -1):
-        counter = {"n": 0}
-        base = cells.CELLS["gru"]
+    for layer, j, b, u in [(0, 1, 0, 1), (1, 0, 1, 0), (0, T - 1, 1, 1)]:
+        values = []
+        for sign in (+1, -1):
+            calls = {"n": 0}
 
-        def shifted(xw, h_prev, c_prev, p, base=base, counter=counter, sign=sign):
-            h, c, acts, cache = base.forward(xw, h_prev, c_prev, p)
-            step = counter["n"]
-            counter["n"] += 1
-            if step == layer * T + t:  # layers unroll in order: layer 0's steps come first
-                h = h.copy()
-                h[b, j] += sign * eps
-            return h, c, acts, cache
+            def shifted(tape, step, p, sign=sign, calls=calls):
+                base.forward(tape, step, p)
+                if calls["n"] == layer * T + j:  # layers unroll in order: layer 0's steps come first
+                    tape.h[step + 1, b, u] += sign * eps
+                calls["n"] += 1
 
-        cells.CELLS["gru"] = cells.Cell("gru", base.gates, False, shifted, base.backward)
-        try:
+            monkeypatch.setitem(cells.CELLS, cell, dataclasses.replace(base, forward=shifted))
             values.append(loss_fn(forward(spec, params, x), y, "mse")[0])
-        finally:
-            cells.CELLS["gru"] = base
-    numeric = (values[0] - values[1]) / (2 * eps)
-    assert numeric == pytest.approx(res.dh[layer, t, b, j], rel=1e-6, abs=1e-10)
+            monkeypatch.setitem(cells.CELLS, cell, base)
+        numeric = (values[0] - values[1]) / (2 * eps)
+        assert numeric == pytest.approx(res.dh[layer, j, b, u], rel=1e-6, abs=1e-10)

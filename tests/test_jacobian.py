@@ -5,6 +5,7 @@ import pytest
 
 from lstmlab import ModelSpec, bptt, init_params, jacobian_spectrum
 from lstmlab.cells import CELLS
+from lstmlab.model import layer_params, unroll_layer
 
 
 def test_rnn_spectrum_equals_explicit_product():
@@ -38,32 +39,26 @@ def test_gated_spectrum_matches_finite_differences(cell):
     T, H, k, eps = 6, 3, 4, 1e-6
     spec = ModelSpec(cell=cell, input_size=2, hidden_size=H, output_size=1)
     params = init_params(spec, weight_scale=1.0, seed=1)
-    rng = np.random.default_rng(2)
-    x = rng.standard_normal((T, 1, 2))
+    x = np.random.default_rng(2).standard_normal((T, 1, 2))
     sv = jacobian_spectrum(spec, params, x)
     c = CELLS[cell]
-    p = {"Wh": params["l0.Wh"]}
-    if cell == "gru":
-        p["bhn"] = params["l0.bhn"]
-    xw = x[:, 0] @ params["l0.Wx"] + params["l0.b"]  # (T, G*H)
-
-    def run(from_step, state):
-        h, cc = state[:H][None], (state[H:][None] if c.has_cell_state else None)
-        for t in range(from_step, T):
-            h, cc, _, _ = c.forward(xw[t : t + 1], h, cc, p)
-        return np.concatenate([h[0], cc[0]]) if c.has_cell_state else h[0]
-
+    p = layer_params(c, params, 0)
     S = 2 * H if c.has_cell_state else H
-    # the state after T - k steps from zero
-    h, cc = np.zeros((1, H)), (np.zeros((1, H)) if c.has_cell_state else None)
-    for t in range(T - k):
-        h, cc, _, _ = c.forward(xw[t : t + 1], h, cc, p)
-    base = np.concatenate([h[0], cc[0]]) if c.has_cell_state else h[0]
+
+    def run(steps, state=None):
+        """The state after the given steps of x, starting from ``state`` (zero if None)."""
+        h0 = c0 = None
+        if state is not None:
+            h0, c0 = state[None, :H], (state[None, H:] if c.has_cell_state else None)
+        tape = unroll_layer(c, x[steps], params["l0.Wx"], params["l0.b"], p, h0=h0, c0=c0)
+        return np.concatenate([tape.h[-1, 0], tape.c[-1, 0]]) if c.has_cell_state else tape.h[-1, 0]
+
+    base = run(slice(0, T - k))
     J = np.empty((S, S))
     for j in range(S):
         e = np.zeros(S)
         e[j] = eps
-        J[:, j] = (run(T - k, base + e) - run(T - k, base - e)) / (2 * eps)
+        J[:, j] = (run(slice(T - k, T), base + e) - run(slice(T - k, T), base - e)) / (2 * eps)
     np.testing.assert_allclose(sv[k], np.linalg.svd(J, compute_uv=False), rtol=1e-7, atol=1e-9)
 
 
