@@ -340,25 +340,19 @@ def _layout(name: str, df: pd.DataFrame) -> list[list[str]]:
 
 
 def _split_rows(run_id: str, name: str, df: pd.DataFrame) -> tuple[list[dict], list[dict]]:
-    """Rows of the core table and of the long values table for one DataFrame."""
+    """Rows of the core table and of the long values table for one DataFrame (NaN -> None)."""
     core = [c for c in df.columns if c in _CORE[name]]
     extra = [c for c in df.columns if c not in _CORE[name]]
     n = len(df)
-    frame = df[core].astype(object).where(df[core].notna(), None)
-    frame.insert(0, "pos", range(n))
-    frame.insert(0, "run_id", run_id)
-    core_rows = frame.to_dict("records")
+    columns = [[None if v != v else v for v in df[c].tolist()] for c in core]  # tolist: Python scalars
+    keys = ["run_id", "pos", *core]
+    core_rows = [dict(zip(keys, (run_id, i, *values))) for i, values in enumerate(zip(*columns))] if core else [
+        {"run_id": run_id, "pos": i} for i in range(n)]
     value_rows = []
     for col in extra:
-        values = df[col].to_numpy(dtype=np.float64, na_value=np.nan)
-        value_rows.extend(
-            {"run_id": run_id, "tbl": name, "pos": i, "name": str(col), "value": None if v != v else v}
-            for i, v in enumerate(values.tolist())
-        )
-    for r in core_rows:
-        for k, v in r.items():
-            if isinstance(v, np.generic):
-                r[k] = v.item()
+        values = df[col].to_numpy(dtype=np.float64, na_value=np.nan).tolist()
+        value_rows.extend({"run_id": run_id, "tbl": name, "pos": i, "name": str(col), "value": None if v != v else v}
+                          for i, v in enumerate(values))
     return core_rows, value_rows
 
 
