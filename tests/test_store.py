@@ -316,3 +316,17 @@ def test_sigkill_during_saves_keeps_committed_runs(db):
         assert_same_run(store.load(make_run(seed).run_id), make_run(seed, steps=1000, seq_len=100,
                                                                     record_every=25))
     assert _orphans(store) == 0
+
+
+def test_schema_compiles_for_postgresql():
+    """The hosted dashboard will use PostgreSQL: the DDL must be valid there (dialect-neutral types)."""
+    from sqlalchemy.dialects import postgresql
+    from sqlalchemy.schema import CreateIndex, CreateTable
+
+    from lstmlab.store import metadata
+
+    dialect = postgresql.dialect()
+    ddl = "\n".join(str(CreateTable(t).compile(dialect=dialect)) for t in metadata.sorted_tables)
+    ddl += "\n".join(str(CreateIndex(i).compile(dialect=dialect)) for t in metadata.sorted_tables for i in t.indexes)
+    assert "DOUBLE PRECISION" in ddl and "BIGINT" in ddl and "BOOLEAN" in ddl
+    assert "lstmlab_values" in ddl and "ix_lstmlab_runs_config_key" in ddl
