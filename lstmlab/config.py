@@ -82,6 +82,10 @@ class RunConfig:
     series_name: str = ""  # display label of the user series; not used in computation
 
     def __post_init__(self) -> None:
+        self.validate()
+
+    def validate(self) -> None:
+        """Check every field (normalising numbers and ``series`` in place), then the cross-field rules."""
         for name, (lo, hi) in _INT_RANGES.items():
             object.__setattr__(self, name, _as_int(name, getattr(self, name), lo, hi))
         for name, bounds in _FLOAT_RANGES.items():
@@ -91,10 +95,6 @@ class RunConfig:
         if not isinstance(self.series_name, str) or len(self.series_name) > 200:
             raise ValueError(f"series_name={self.series_name!r}: expected a string of at most 200 characters")
         object.__setattr__(self, "series", _as_series(self.series))
-        self.validate()
-
-    def validate(self) -> None:
-        """Cross-field checks (the per-field ones run, with normalisation, in ``__post_init__``)."""
         if self.task == "copy" and self.seq_len < 2 * COPY_SYMBOLS + 1:
             raise ValueError(
                 f"seq_len={self.seq_len}: expected an integer from {2 * COPY_SYMBOLS + 1} to 5000 for task 'copy' "
