@@ -57,12 +57,14 @@ def param_names(config: RunConfig) -> list[str]:
 
 
 def steps_columns(config: RunConfig) -> list[str]:
+    """Column order of ``Run.steps`` for this config."""
     fixed = ["step", "loss", "metric", "grad_norm", "clipped", "forget_mean", "wall_time"]
     return (fixed + [f"gnorm:{n}" for n in param_names(config)]
             + [f"sigma_max:l{k}" for k in range(config.layers)])
 
 
 def flow_columns(config: RunConfig) -> list[str]:
+    """Column order of ``Run.flow`` for this config (one ``dg_<gate>`` per gate, GATES order)."""
     return ["step", "layer", "t", "lag", "dh_norm", "dc_norm"] + [f"dg_{g}" for g in GATES[config.cell]]
 
 
@@ -85,12 +87,13 @@ def sigma_max(W: np.ndarray) -> float:
 def mean_l2(a: np.ndarray) -> np.ndarray:
     """(L, T, B, H) -> (L, T): L2 norm over the hidden units, averaged over the batch; overflow-safe."""
     a = np.asarray(a, dtype=np.float64)
-    sq = np.einsum("ltbh,ltbh->ltb", a, a)
-    if not np.isfinite(sq).all():  # squares overflowed (or inf/nan inside): rescale each row by its max
-        m = np.max(np.abs(a), axis=-1, keepdims=True)
-        m = np.where((m > 0) & np.isfinite(m), m, 1.0)
-        r = a / m
-        return (m[..., 0] * np.sqrt(np.einsum("ltbh,ltbh->ltb", r, r))).mean(axis=-1)
+    with np.errstate(over="ignore", invalid="ignore"):
+        sq = np.einsum("ltbh,ltbh->ltb", a, a)
+        if not np.isfinite(sq).all():  # squares overflowed (or inf/nan inside): rescale each row by its max
+            m = np.max(np.abs(a), axis=-1, keepdims=True)
+            m = np.where((m > 0) & np.isfinite(m), m, 1.0)
+            r = a / m
+            return (m[..., 0] * np.sqrt(np.einsum("ltbh,ltbh->ltb", r, r))).mean(axis=-1)
     return np.sqrt(sq).mean(axis=-1)
 
 
