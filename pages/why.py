@@ -2,7 +2,9 @@
 
 import streamlit as st
 
-from lstmlab.ui import charts, equations, shaping, state, text, widgets
+from lstmlab.ui import charts, equations, nav, shaping, state, text, widgets
+
+nav.ensure_router()
 
 st.title("Why gradients vanish")
 st.markdown(

@@ -79,8 +79,8 @@ def browser():
         b.close()
 
 
-def _page(browser, dark=False):
-    ctx = browser.new_context(viewport={"width": 1500, "height": 1100}, color_scheme="dark" if dark else "light")
+def _page(browser, dark=False, height=1100):
+    ctx = browser.new_context(viewport={"width": 1500, "height": height}, color_scheme="dark" if dark else "light")
     return ctx, ctx.new_page()
 
 
@@ -111,13 +111,28 @@ def _no_exception(page):
     assert page.locator("[data-testid='stException']").count() == 0
 
 
+def test_first_visit_by_deep_link_uses_the_navigation(server, browser):
+    """Runs first on a fresh server: a shared link straight to a page must get the app's navigation."""
+    from lstmlab.ui.nav import PAGES
+
+    ctx, page = _page(browser)
+    page.goto(server + "/error_flow?cells=rnn&T=20&H=8&steps=5&batch=8")
+    _wait_idle(page, timeout=120_000)
+    names = [s.strip().splitlines()[-1] for s in page.locator("[data-testid='stSidebarNav'] a").all_inner_texts()]
+    assert names == [title for _, title, _ in PAGES]
+    _charts_rendered(page, 2)
+    _no_exception(page)
+    ctx.close()
+
+
 def test_sidebar_lists_exactly_the_navigation(server, browser):
     from lstmlab.ui.nav import PAGES
 
     ctx, page = _page(browser)
     page.goto(server)
     _wait_idle(page)
-    names = [s.strip() for s in page.locator("[data-testid='stSidebarNav'] a").all_inner_texts()]
+    # each link reads "<icon ligature>\n\n<title>"
+    names = [s.strip().splitlines()[-1] for s in page.locator("[data-testid='stSidebarNav'] a").all_inner_texts()]
     # Streamlit hides the navigation of a one-page app.
     assert names == ([title for _, title, _ in PAGES] if len(PAGES) > 1 else [])
     _no_exception(page)
@@ -133,4 +148,20 @@ def test_landing_page_renders(server, browser):
     assert page.locator(".katex").count() >= 4
     _no_exception(page)
     _shot(page, "why")
+    ctx.close()
+
+
+def test_error_flow_default_study(server, browser):
+    ctx, page = _page(browser, height=2400)
+    page.goto(server + "/error_flow")
+    _wait_idle(page, timeout=120_000)
+    page.get_by_role("button", name="Train and compare").click()
+    _wait_idle(page, timeout=120_000)
+    n = _charts_rendered(page, 4)
+    assert n >= 4  # two error-vs-lag panels, the heatmaps, the LSTM cell-state chart
+    _no_exception(page)
+    text = page.locator("[data-testid='stAlert']").first.inner_text()
+    assert "RNN" in text and "LSTM" in text
+    assert "cells=rnn%2Clstm" in page.url or "cells=rnn,lstm" in page.url
+    _shot(page, "error_flow")
     ctx.close()

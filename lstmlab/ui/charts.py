@@ -17,16 +17,20 @@ LOG_AXIS = alt.Axis(format=".0e", labelOverlap=True)
 STATE_SCALE = alt.Scale(domain=[VANISHED, OVERFLOW, NAN], range=["#8c8c8c", "#d62728", "#e377c2"])
 STATE_SHAPES = alt.Scale(domain=[VANISHED, OVERFLOW, NAN], range=["triangle-down", "triangle-up", "cross"])
 CELL_ORDER = ["RNN", "LSTM", "GRU"]
+CELL_COLORS = {"RNN": "#e4572e", "LSTM": "#1f77b4", "GRU": "#2ca02c"}  # fixed: a cell keeps its colour everywhere
 LAG_TITLE = "lag T − t (time steps between h_t and the loss at T)"
 
 
-def _state_marks(base: alt.Chart, x: alt.X, y: alt.Y, state_col: str, extra_tooltip=()) -> alt.Chart:
-    """Markers for values a log axis cannot show, drawn at the plot's floor/ceiling."""
+def _state_marks(base: alt.Chart, x: alt.X, y: alt.Y, state_col: str, extra_tooltip=(), color=None) -> alt.Chart:
+    """Markers for values a log axis cannot show, drawn at the plot's floor/ceiling; the shape says which.
+
+    ``color``: the line's colour encoding (so a marker says whose value it is); default a fixed red.
+    """
     return (
         base.transform_filter(alt.datum[state_col] != OK)
-        .mark_point(size=70, filled=True, opacity=0.9)
+        .mark_point(size=80, filled=True, opacity=0.95)
         .encode(x=x, y=y, shape=alt.Shape(f"{state_col}:N", scale=STATE_SHAPES, title="not drawable on log axis"),
-                color=alt.Color(f"{state_col}:N", scale=STATE_SCALE, legend=None),
+                color=color if color is not None else alt.value("#d62728"),
                 tooltip=list(extra_tooltip) + [alt.Tooltip(f"{state_col}:N", title="value")])
     )
 
@@ -42,8 +46,10 @@ def power_chart(df: pd.DataFrame, w: float) -> alt.Chart:
     one = alt.Chart(pd.DataFrame({"y": [1.0]})).mark_rule(strokeDash=[4, 4], opacity=0.6).encode(
         y="y:Q", tooltip=[alt.Tooltip("y:Q", title="no decay, no growth")]
     )
-    marks = _state_marks(base, x, y, "state_value", [alt.Tooltip("k:Q")])
-    return alt.layer(line, one, marks).properties(height=320)
+    layers = [line, one]
+    if (df["state_value"] != OK).any():
+        layers.append(_state_marks(base, x, y, "state_value", [alt.Tooltip("k:Q")]))
+    return alt.layer(*layers).properties(height=320)
 
 
 def flow_lag_chart(df: pd.DataFrame, phase: str, domain: tuple[float, float], title: str,
@@ -57,7 +63,8 @@ def flow_lag_chart(df: pd.DataFrame, phase: str, domain: tuple[float, float], ti
     base = alt.Chart(d)
     tt = [alt.Tooltip("series:N", title="line"), alt.Tooltip("lag:Q"),
           alt.Tooltip("value:Q", title=quantity, format=".3e"), alt.Tooltip("state_value:N", title="state")]
-    color = alt.Color("cell:N", title="cell", sort=cells, scale=alt.Scale(domain=cells))
+    color = alt.Color("cell:N", title="cell", sort=cells,
+                      scale=alt.Scale(domain=cells, range=[CELL_COLORS.get(c, "#9467bd") for c in cells]))
     line = base.mark_line(strokeWidth=2.2).encode(
         x=x, y=y, color=color, detail="series:N",
         strokeDash=alt.StrokeDash("kind:N", title="line", scale=alt.Scale(domain=["measured", "bound"],
@@ -66,8 +73,11 @@ def flow_lag_chart(df: pd.DataFrame, phase: str, domain: tuple[float, float], ti
                                                               "'RNN envelope w^lag' : 'measured'")),
         tooltip=tt,
     )
-    marks = _state_marks(base.transform_filter(alt.datum.kind == "measured"), x, y, "state_value", tt[:2])
-    return alt.layer(line, marks).properties(title=title, height=320)
+    layers = [line]
+    if (d["state_value"] != OK).any():
+        layers.append(_state_marks(base.transform_filter(alt.datum.kind == "measured"), x, y, "state_value", tt[:2],
+                                   color))
+    return alt.layer(*layers).properties(height=320)
 
 
 def lines_domain(df: pd.DataFrame) -> tuple[float, float]:
@@ -88,13 +98,18 @@ def cell_state_chart(df: pd.DataFrame, title: str) -> alt.Chart:
     base = alt.Chart(df)
     tt = [alt.Tooltip("quantity:N"), alt.Tooltip("phase:N"), alt.Tooltip("lag:Q"),
           alt.Tooltip("value:Q", format=".3e")]
+    phases = list(dict.fromkeys(df["phase"]))  # initialisation first: dashed; after training: solid
+    color = alt.Color("quantity:N", title="quantity", scale=alt.Scale(range=["#1f77b4", "#9467bd"]))
     line = base.mark_line(strokeWidth=2.2).encode(
-        x=x, y=y, color=alt.Color("quantity:N", title="quantity"),
-        strokeDash=alt.StrokeDash("phase:N", title="when", scale=alt.Scale(range=[[6, 4], [1, 0]])),
+        x=x, y=y, color=color,
+        strokeDash=alt.StrokeDash("phase:N", title="when", sort=phases,
+                                  scale=alt.Scale(domain=phases, range=[[6, 4], [1, 0]][: len(phases)])),
         tooltip=tt,
     )
-    marks = _state_marks(base, x, y, "state_value", tt[:3])
-    return alt.layer(line, marks).properties(title=title, height=300)
+    layers = [line]
+    if (df["state_value"] != OK).any():
+        layers.append(_state_marks(base, x, y, "state_value", tt[:3], color))
+    return alt.layer(*layers).properties(height=320)
 
 
 def flow_heatmap(df: pd.DataFrame, domain: tuple[float, float], width: int = 320,
@@ -124,7 +139,8 @@ def flow_heatmap(df: pd.DataFrame, domain: tuple[float, float], width: int = 320
             tooltip=tt,
         )
         panels.append(alt.layer(main, special).properties(title=cell, width=width, height=260))
-    return alt.hconcat(*panels).resolve_scale(color="shared", fill="shared")
+    return (alt.hconcat(*panels).resolve_scale(color="shared", fill="shared")
+            .configure_legend(orient="bottom", direction="horizontal", gradientLength=320, titleLimit=400))
 
 
 def heat_domain(df: pd.DataFrame) -> tuple[float, float]:

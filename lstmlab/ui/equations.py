@@ -36,10 +36,11 @@ LSTM_BACKWARD = r"""\begin{aligned}
 \delta h_{t-1} &= W_{h}\,[\delta i_t;\delta f_t;\delta n_t;\delta o_t] + \text{(loss at } t-1)
 \end{aligned}"""
 
-LSTM_CEC = (
-    r"\frac{\partial c_t}{\partial c_{t-1}}\Big|_{\text{direct}} = \operatorname{diag}(f_t)"
-    r"\;\Rightarrow\;\prod_{k=t+1}^{T} \operatorname{diag}(f_k) \approx I \text{ when } f_k \approx 1"
-)
+LSTM_CEC = r"""\begin{aligned}
+\frac{\partial c_t}{\partial c_{t-1}}\Big|_{\text{direct}} &= \operatorname{diag}(f_t)\\
+\frac{\partial c_T}{\partial c_t}\Big|_{\text{direct}} &= \prod_{k=t+1}^{T} \operatorname{diag}(f_k)
+\approx I \ \text{ when } f_k \approx 1
+\end{aligned}"""
 
 GATE_EQUATIONS = {
     "i": (r"i_t = \sigma(W_{xi}^\top x_t + W_{hi}^\top h_{t-1} + b_i)",

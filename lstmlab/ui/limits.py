@@ -24,6 +24,10 @@ SEED_MIN, SEED_MAX = 0, 2**31 - 1
 # An LSTM runs about 1.3e7 units/s in numpy on a 2-core machine, so the limit is about 25 s of training.
 MAX_WORK = 300_000_000
 
+# Recording of the error flow during a dashboard run: about this many snapshots on a held-out batch of EVAL_SIZE.
+FLOW_RECORDS = 12
+EVAL_SIZE = 64
+
 # Error-flow charts: Altair ships every row to the browser, so heatmaps are binned to at most this many cells.
 HEATMAP_MAX_LAGS = 100
 HEATMAP_MAX_STEPS = 50

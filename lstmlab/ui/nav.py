@@ -1,5 +1,31 @@
-"""The dashboard's pages, in navigation order: (file under the repo root, title, icon)."""
+"""The dashboard's pages, in navigation order, and the guard that keeps every visit on st.navigation."""
+
+from pathlib import Path
+
+import streamlit as st
 
 PAGES = (
     ("pages/why.py", "Why gradients vanish", ":material/trending_down:"),
+    ("pages/error_flow.py", "Error flow", ":material/stacked_line_chart:"),
 )
+
+
+def ensure_router() -> None:
+    """Call first in every page file.
+
+    Streamlit treats an app with a ``pages/`` folder as a legacy multipage app until the entrypoint has called
+    st.navigation once in the process (and AppTest resets that before every run). A visit that goes straight to a
+    page's URL would then run the page file alone: Streamlit's folder-listing sidebar, no page config, no
+    session set-up. In that case run the entrypoint here, in this same script run (so widget events such as a
+    form submission are kept): it calls st.navigation, which resolves the URL to this page and runs it; then
+    stop the outer execution.
+    """
+    from streamlit.runtime.pages_manager import PagesManager
+
+    if not PagesManager.uses_pages_directory:
+        return
+    PagesManager.uses_pages_directory = False
+    entry = Path(__file__).resolve().parents[2] / "streamlit_app.py"
+    code = compile(entry.read_text(encoding="utf-8"), str(entry), "exec")
+    exec(code, {"__name__": "__main__", "__file__": str(entry)})  # noqa: S102 - our own entrypoint
+    st.stop()

@@ -90,7 +90,7 @@ class Field:
         return str(v)
 
 
-def _study_fields(steps: int = 150) -> tuple[Field, ...]:
+def _study_fields(steps: int = 100) -> tuple[Field, ...]:
     """Fields of one training study (Error flow and Training pages share them)."""
     return (
         Field("cells", "multi", ["rnn", "lstm"], choices=CELLS),
@@ -230,4 +230,5 @@ def init_session() -> None:
     ss = st.session_state
     ss.setdefault("last_study", None)  # run ids of the last study shown on Error flow / Training
     ss.setdefault("forecast_series", None)  # (name, tuple of floats) uploaded for the forecast task
+    ss.setdefault("_forecast_sig", None)  # (file id, column, seq_len) of the upload last accepted
     ss.setdefault("runs_selected", [])  # run ids ticked on the Runs page

@@ -37,3 +37,104 @@ def why_controls_ui(values: dict) -> tuple[float, int]:
         help="How many time steps separate the input that mattered from the loss.",
     )
     return float(w), int(T)
+
+
+def study_form_ui(page: str, values: dict, submit_label: str = "Train and compare") -> tuple[bool, dict]:
+    """The run controls of a study inside one st.form: returns (submitted, settings).
+
+    Main controls up front (cells, task, sequence length, weight scale); the rest under "Advanced". Nothing reruns
+    until the form is submitted, so moving a slider never aborts a run in progress.
+    """
+    S.seed_widgets(page, values)
+    k = lambda name: S.widget_key(page, name)  # noqa: E731
+    with st.form(f"{page}.form", border=True):
+        c1, c2, c3, c4 = st.columns([1.3, 1.1, 1, 1])
+        cells = c1.multiselect(
+            "Cells to compare", S.CELLS, key=k("cells"), format_func=S.CELL_LABELS.get,
+            help="Each cell is trained on the same task, data and seed.",
+        )
+        task = c2.selectbox(
+            "Task", S.TASKS, key=k("task"), format_func=S.TASK_LABELS.get,
+            help="Adding: sum the two marked numbers of a long sequence (Hochreiter & Schmidhuber 1997). "
+                 "Recall: name the symbol seen at the first step. Copy: repeat 10 symbols after a delay. "
+                 "Forecast: predict the next value of a series (synthetic, or a CSV you upload below).",
+        )
+        T = c3.slider("Sequence length T", L.SEQ_LEN_MIN, L.SEQ_LEN_MAX, key=k("T"),
+                      help="Time steps per sequence: the longest distance the error has to travel back.")
+        ws = c4.slider("Weight scale", L.WEIGHT_SCALE_MIN, L.WEIGHT_SCALE_MAX, step=0.05, key=k("ws"),
+                       help="Multiplies the recurrent weights at init; with orthogonal init it is σ_max(W_h).")
+        with st.expander("Advanced"):
+            a1, a2, a3, a4, a5 = st.columns(5)
+            H = a1.slider("Hidden size", L.HIDDEN_MIN, L.HIDDEN_MAX, key=k("H"), help="Units per layer.")
+            layers = a2.slider("Layers", L.LAYERS_MIN, L.LAYERS_MAX, key=k("layers"))
+            init = a3.selectbox("Init of W_h", S.INITS, key=k("init"),
+                                help="orthogonal: every singular value = weight scale; gaussian: N(0, w²/H); "
+                                     "identity: w·I (IRNN).")
+            fb = a4.number_input("Forget bias (LSTM)", L.FORGET_BIAS_MIN, L.FORGET_BIAS_MAX, step=0.5,
+                                 key=k("fb"), help="Initial bias of the forget gate; 1 keeps the carousel open.")
+            opt = a5.selectbox("Optimiser", S.OPTIMIZERS, key=k("opt"))
+            b1, b2, b3, b4, b5 = st.columns(5)
+            lr = b1.number_input("Learning rate", L.LR_MIN, L.LR_MAX, step=1e-3, format="%.5f", key=k("lr"))
+            clip = b2.number_input("Clip norm (0 = off)", L.CLIP_MIN, L.CLIP_MAX, step=0.5, key=k("clip"),
+                                   help="Global gradient-norm clipping threshold (Pascanu et al. 2013).")
+            steps = b3.number_input("Training steps", L.STEPS_MIN, L.STEPS_MAX, step=50, key=k("steps"),
+                                    help="Parameter updates; 0 shows the network at initialisation only.")
+            batch = b4.number_input("Batch size", L.BATCH_MIN, L.BATCH_MAX, step=8, key=k("batch"))
+            seed = b5.number_input("Seed", L.SEED_MIN, L.SEED_MAX, step=1, key=k("seed"))
+        submitted = st.form_submit_button(submit_label, type="primary", icon=":material/play_arrow:")
+    out = {"cells": list(cells), "task": task, "T": int(T), "ws": float(ws), "H": int(H), "layers": int(layers),
+           "init": init, "fb": float(fb), "opt": opt, "lr": float(lr), "clip": float(clip), "steps": int(steps),
+           "batch": int(batch), "seed": int(seed)}
+    return submitted, out
+
+
+def forecast_upload_ui(seq_len: int) -> tuple[tuple | None, str]:
+    """Upload a CSV for the forecast task and pick a column: returns (series or None, name).
+
+    A bad file or column shows an error and leaves the previously accepted series (session state) unchanged.
+    """
+    from lstmlab.ui import upload
+
+    ss = st.session_state
+    with st.expander("Forecast data: upload a CSV (used when the task is *Forecast a series*)"):
+        f = st.file_uploader("CSV file", type=["csv", "txt"], key="forecast.file",
+                             help=f"One value per row; up to {L.UPLOAD_MAX_ROWS:,} rows and "
+                                  f"{L.UPLOAD_MAX_BYTES / 1e6:.0f} MB.")
+        if f is not None:
+            try:
+                df = upload.read_csv(f.getvalue(), f.name)
+                col = st.selectbox("Column", list(df.columns), key="forecast.column")
+                sig = (f.file_id, col, seq_len)
+                if ss.get("_forecast_sig") != sig:  # accept a file/column once, so "synthetic" can override it
+                    series = upload.series_from(df, col, seq_len)
+                    ss["forecast_series"] = (f"{f.name}:{col}", series)
+                    ss["_forecast_sig"] = sig
+            except ValueError as e:
+                st.error(str(e), icon=":material/error:")
+        current = ss.get("forecast_series")
+        if current:
+            c1, c2 = st.columns([3, 1])
+            c1.caption(f"Using **{current[0]}** ({len(current[1]):,} values, z-scored by the task).")
+            if c2.button("Use the synthetic series", key="forecast.clear"):
+                ss["forecast_series"] = None
+                current = None
+        else:
+            st.caption("No file: the forecast task uses a synthetic sum of sines with noise.")
+    if current:
+        return current[1], current[0]
+    return None, ""
+
+
+def layer_ui(layers: int, key: str) -> int:
+    """Which layer's error flow to show (only drawn for multi-layer runs)."""
+    if layers <= 1:
+        return 0
+    return int(st.selectbox("Layer", list(range(layers)), key=key,
+                            format_func=lambda k: f"layer {k}" + (" (next to the input)" if k == 0 else
+                                                                  " (next to the output)" if k == layers - 1
+                                                                  else "")))
+
+
+def show_error(e: Exception) -> None:
+    """A library error shown to a person: its message, never a traceback."""
+    st.error(str(e), icon=":material/error:")

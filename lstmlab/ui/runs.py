@@ -1,0 +1,144 @@
+"""Training runs for the dashboard: configs from page settings, cached training, the run store.
+
+``st.cache_data`` holds finished runs keyed by ``RunConfig.key`` (bounded by limits.CACHE_MAX_ENTRIES), so
+returning to a setting is instant; every run trained here is saved to the run store once, when it is trained.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import math
+import time
+from dataclasses import dataclass
+
+import streamlit as st
+
+from lstmlab.ui import limits as L
+from lstmlab.ui import state as S
+
+try:  # small matmuls: BLAS threads only add synchronisation (and thrash when cores are shared)
+    from threadpoolctl import threadpool_limits
+except ImportError:  # pragma: no cover - optional
+    threadpool_limits = None
+
+
+def single_threaded():
+    """Context in which BLAS uses one thread (a no-op without threadpoolctl)."""
+    return threadpool_limits(1) if threadpool_limits is not None else contextlib.nullcontext()
+
+
+@dataclass(frozen=True)
+class Study:
+    """Configs of the cells compared under one set of page settings."""
+
+    configs: tuple  # RunConfig per cell, in the page's cell order
+    work: int
+
+
+def record_every(steps: int) -> int:
+    """Recording period giving about limits.FLOW_RECORDS snapshots (plus step 0 and the last step)."""
+    return max(1, math.ceil(max(steps, 1) / L.FLOW_RECORDS))
+
+
+def study(values: dict, series: tuple | None = None, series_name: str = "") -> Study:
+    """RunConfigs for the page settings ``values`` (fields of state.FIELDS["flow"]); ValueError if invalid."""
+    from lstmlab.config import RunConfig
+
+    cells = list(values["cells"])
+    if not cells:
+        raise ValueError("cells: choose at least one cell to train")
+    extra = {}
+    if values["task"] == "forecast" and series is not None:
+        extra = {"series": tuple(series), "series_name": series_name}
+    configs = tuple(
+        RunConfig(cell=c, task=values["task"], seq_len=values["T"], hidden_size=values["H"], layers=values["layers"],
+                  weight_scale=values["ws"], init=values["init"], forget_bias=values["fb"],
+                  optimizer=values["opt"], lr=values["lr"], clip=values["clip"], steps=values["steps"],
+                  batch_size=values["batch"], record_every=record_every(values["steps"]), eval_size=L.EVAL_SIZE,
+                  seed=values["seed"], **extra)
+        for c in cells
+    )
+    work = L.study_work(values["T"], values["H"], values["layers"], values["steps"], values["batch"], len(cells))
+    return Study(configs=configs, work=work)
+
+
+def cli_command(config) -> str:
+    """The command line that runs ``config`` outside the dashboard."""
+    d = config.to_dict()
+    parts = ["python -m lstmlab run"]
+    for k in ("cell", "task", "seq_len", "hidden_size", "layers", "weight_scale", "init", "forget_bias",
+              "optimizer", "lr", "clip", "steps", "batch_size", "seed"):
+        parts.append(f"--{k.replace('_', '-')} {d[k]}")
+    return " ".join(parts)
+
+
+# ---------------------------------------------------------------------------------------------------------- store
+@st.cache_resource(show_spinner=False)
+def _store(url: str):
+    from lstmlab.store import RunStore
+
+    return RunStore(url)
+
+
+def store():
+    """The run store named by $LSTMLAB_DB (or the default location)."""
+    from lstmlab.store import default_url
+
+    return _store(default_url())
+
+
+# ---------------------------------------------------------------------------------------------------------- training
+@st.cache_data(max_entries=L.CACHE_MAX_ENTRIES, show_spinner=False)
+def _train_cached(key: str, _config, _progress=None):
+    """(run, store error or "") for a config; trains, saves to the store, and caches by ``key``."""
+    from lstmlab.train import train
+
+    with single_threaded():
+        run = train(_config, progress=_progress)
+    err = ""
+    try:
+        store().save(run)
+    except Exception as e:  # the run is still shown; the page says it was not saved
+        err = f"{type(e).__name__}: {e}"
+    return run, err
+
+
+def train_study(st_: Study, container=None) -> tuple[dict, list[str]]:
+    """Train (or fetch from the cache) every config of a study with a progress bar.
+
+    Returns ({cell label: Run}, messages) where messages are store failures worth showing.
+    """
+    container = container if container is not None else st
+    total = sum(max(c.steps, 1) for c in st_.configs)
+    bar = None
+    done_before = 0
+    runs, messages = {}, []
+    outside = contextvars.copy_context()
+    for config in st_.configs:
+        label = S.CELL_LABELS[config.cell]
+        last = [0.0]
+
+        def progress(done, n, metrics, _label=label, _before=done_before):
+            nonlocal bar
+            now = time.perf_counter()
+            if now - last[0] < 0.1 and done < n:
+                return
+            last[0] = now
+            frac = min((_before + done) / total, 1.0)
+            text = f"Training {_label}: step {done}/{n}, loss {metrics['loss']:.4g}"
+            # Draw in the context outside the cached function, so the cache does not record the progress bar
+            # as part of its result (it is a live view, not something to replay).
+            if bar is None:
+                bar = outside.run(container.progress, frac, text=text)
+            else:
+                outside.run(bar.progress, frac, text=text)
+
+        run, err = _train_cached(config.key, config, progress)
+        if err:
+            messages.append(f"{label} run was not saved to the run store ({err}).")
+        runs[label] = run
+        done_before += max(config.steps, 1)
+    if bar is not None:
+        bar.empty()
+    return runs, messages

@@ -1,0 +1,42 @@
+"""Error flow: train RNN / LSTM / GRU side by side and watch ‖∂L/∂h_t‖ across time steps."""
+
+import streamlit as st
+
+from lstmlab.ui import equations, limits, nav, runs, state, views, widgets
+
+nav.ensure_router()
+
+st.title("Error flow")
+st.markdown(
+    "Train the chosen cells on the same task and record, on a held-out batch, the norm of the error "
+    "‖∂L/∂h_t‖ that backpropagation through time delivers to every time step, at initialisation and during "
+    "training."
+)
+
+values = state.read_params("flow")
+submitted, edited = widgets.study_form_ui("flow", values)
+series, series_name = widgets.forecast_upload_ui(edited["T"])
+if submitted:
+    values = edited
+state.write_params("flow", values)
+
+try:
+    study = runs.study(values, series, series_name)
+except ValueError as e:
+    widgets.show_error(e)
+    st.stop()
+if study.work > limits.MAX_WORK:
+    st.error(limits.too_big_message(study.work, limits.MAX_WORK, "study", runs.cli_command(study.configs[0])),
+             icon=":material/block:")
+    st.stop()
+
+results, messages = runs.train_study(study)
+for m in messages:
+    st.warning(m)
+layer = widgets.layer_ui(values["layers"], key="flow.layer")
+views.error_flow_view(results, values["ws"], layer)
+
+with st.expander("The equations behind these plots"):
+    st.latex(equations.RNN_BPTT)
+    st.latex(equations.RNN_BOUND)
+    st.latex(equations.LSTM_BACKWARD)

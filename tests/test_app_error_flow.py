@@ -1,0 +1,128 @@
+"""AppTest: the Error flow page (tiny configs so each run trains in well under a second)."""
+
+import pandas as pd
+import pytest
+
+TINY = dict(T="12", H="6", steps="6", batch="8")
+
+
+def _charts(at):
+    return at.get("vega_lite_chart")
+
+
+def test_runs_and_draws_charts(app):
+    at = app("error_flow.py", **TINY).run()
+    assert not at.exception
+    assert not at.error
+    assert len(_charts(at)) >= 4  # lag charts (init, trained), heatmaps, LSTM cell state
+    reading = at.info[0].value
+    assert "RNN" in reading and "LSTM" in reading
+    assert at.query_params["cells"] == "rnn,lstm"
+
+
+def test_runs_are_saved_to_the_store(app, tmp_path):
+    at = app("error_flow.py", **TINY).run()
+    assert not at.exception
+    from lstmlab.store import RunStore
+
+    listed = RunStore(tmp_path / "runs.db").list()
+    assert sorted(listed["cell"]) == ["lstm", "rnn"]
+
+
+def test_submitting_the_form_changes_result_and_url(app):
+    at = app("error_flow.py", **TINY).run()
+    before = at.info[0].value
+    at.multiselect(key="flow.cells").set_value(["gru"])
+    at.slider(key="flow.ws").set_value(1.5)
+    at.button[0].click()  # form submit
+    at.run()
+    assert not at.exception
+    assert at.query_params["cells"] == "gru"
+    assert at.query_params["ws"] == "1.5"
+    after = at.info[0].value
+    assert "GRU" in after and after != before
+
+
+def test_widgets_do_not_apply_until_submitted(app):
+    at = app("error_flow.py", **TINY).run()
+    at.slider(key="flow.T").set_value(20).run()
+    assert at.query_params["T"] == "12"
+
+
+def test_cached_rerun_returns_same_result(app):
+    at = app("error_flow.py", **TINY).run()
+    first = at.info[0].value
+    at.run()
+    assert at.info[0].value == first
+
+
+def test_bad_query_params_warn(app):
+    at = app("error_flow.py", cells="rnn,elman", T="-3", ws="nan", H="6", steps="4", batch="4").run()
+    assert not at.exception
+    warned = " ".join(w.value for w in at.warning)
+    assert "`cells`" in warned and "`T`" in warned and "`ws`" in warned
+
+
+def test_oversized_request_is_refused_with_the_limit_and_cli(app):
+    at = app("error_flow.py", T="400", H="128", steps="2000", batch="256", layers="3").run()
+    assert not at.exception
+    msg = at.error[0].value
+    assert "too large" in msg and "python -m lstmlab run" in msg
+    assert not _charts(at)
+
+
+def test_invalid_config_shows_library_message(app):
+    # copy needs seq_len >= 21: RunConfig's ValueError is shown, not a traceback
+    at = app("error_flow.py", task="copy", T="10", H="4", steps="2", batch="4").run()
+    assert not at.exception
+    assert "seq_len" in at.error[0].value
+
+
+def test_no_cell_selected(app):
+    at = app("error_flow.py", **TINY).run()
+    at.multiselect(key="flow.cells").set_value([])
+    at.button[0].click()
+    at.run()
+    assert not at.exception
+    assert "at least one cell" in at.error[0].value
+
+
+def test_diverged_run_is_reported(app):
+    at = app("error_flow.py", cells="rnn", T="30", H="8", ws="3", steps="20", batch="8", lr="1", clip="0",
+             opt="sgd").run()
+    assert not at.exception
+    # either it diverged (and says so) or it stayed finite; a diverged run must be named in an error
+    from lstmlab.ui import runs
+
+    if any("diverged" in e.value for e in at.error):
+        assert "RNN" in " ".join(e.value for e in at.error)
+
+
+@pytest.mark.parametrize("content, expect", [
+    (b"", "empty"),
+    (b"a,b\nx,y\nz,w\n", "no numeric column"),
+    (b"v\n1\n2\n3\n", "needs at least"),
+    (b"v\n" + b"1\n" * 50, "constant"),
+])
+def test_bad_uploads_show_a_message_and_change_nothing(app, content, expect):
+    at = app("error_flow.py", task="forecast", **TINY).run()
+    assert not at.exception
+    before = at.info[0].value
+    at.file_uploader(key="forecast.file").set_value(("series.csv", content, "text/csv")).run()
+    assert not at.exception
+    assert any(expect in e.value for e in at.error)
+    assert at.info[0].value == before
+    assert at.session_state["forecast_series"] is None
+
+
+def test_good_upload_is_used_by_the_forecast_task(app):
+    import numpy as np
+
+    at = app("error_flow.py", task="forecast", **TINY).run()
+    synthetic = at.info[0].value
+    series = "\n".join(f"{np.sin(i / 3):.5f},{i}" for i in range(200))
+    at.file_uploader(key="forecast.file").set_value(("s.csv", ("y,i\n" + series).encode(), "text/csv")).run()
+    assert not at.exception and not at.error
+    name, values = at.session_state["forecast_series"]
+    assert name == "s.csv:y" and len(values) == 200
+    assert at.info[0].value != synthetic
