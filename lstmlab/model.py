@@ -12,6 +12,7 @@ import numpy as np
 
 from .cells import CELLS, Cell, Tape
 from .spec import LOSSES, ModelSpec
+from .threads import single_blas_thread
 
 
 @dataclass(frozen=True, eq=False)
@@ -160,7 +161,8 @@ def forward(spec: ModelSpec, params: dict, x) -> np.ndarray:
     """Predictions only: (B, O) for head "last", (T, B, O) for "all"."""
     params = spec.check_params(params)
     x = check_x(spec, x)
-    return _forward_all(spec, params, x)[2]
+    with single_blas_thread():
+        return _forward_all(spec, params, x)[2]
 
 
 def bptt(spec: ModelSpec, params: dict, x, y, loss: str = "mse") -> BPTTResult:
@@ -177,8 +179,13 @@ def bptt(spec: ModelSpec, params: dict, x, y, loss: str = "mse") -> BPTTResult:
         raise ValueError(f"spec: expected a ModelSpec, got {type(spec).__name__}")
     params = spec.check_params(params)
     x = check_x(spec, x)
+    y = check_y(spec, y, loss, x.shape[0], x.shape[1])
+    with single_blas_thread():
+        return _bptt(spec, params, x, y, loss)
+
+
+def _bptt(spec: ModelSpec, params: dict, x: np.ndarray, y: np.ndarray, loss: str) -> BPTTResult:
     T, B, _ = x.shape
-    y = check_y(spec, y, loss, T, B)
     cell = CELLS[spec.cell]
     L, H, dtype = spec.layers, spec.hidden_size, spec.np_dtype
 
