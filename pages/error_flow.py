@@ -19,6 +19,7 @@ series, series_name = widgets.forecast_upload_ui(edited["T"])
 if submitted:
     values = edited
 state.write_params("flow", values)
+state.remember_study(values)
 
 try:
     study = runs.study(values, series, series_name)
@@ -35,6 +36,9 @@ for m in messages:
     st.warning(m)
 layer = widgets.layer_ui(values["layers"], key="flow.layer")
 views.error_flow_view(results, values["ws"], layer)
+
+st.page_link("pages/training.py", label="Loss, gradients and σ_max(W_h) of these runs",
+             icon=":material/show_chart:", query_params=state.format_params("training", values))
 
 with st.expander("The equations behind these plots"):
     st.latex(equations.RNN_BPTT)

@@ -26,6 +26,10 @@ c3.metric(f"1.1^{T}", text.power_value(1.1**T), help="An expanding recurrence fo
 st.caption(f"At w = {w:g}, {text.half_life(w)}.")
 
 st.altair_chart(charts.power_chart(table, w), width="stretch")
+if st.button("See it in a real network", icon=":material/arrow_forward:", type="primary",
+             help="Open Error flow with an RNN and an LSTM at weight scale w and sequence length T "
+                  "(T capped at the interactive limit)."):
+    st.switch_page("pages/error_flow.py", query_params=state.flow_link(w, T))
 
 left, right = st.columns(2)
 with left:

@@ -165,3 +165,30 @@ def test_error_flow_default_study(server, browser):
     assert "cells=rnn%2Clstm" in page.url or "cells=rnn,lstm" in page.url
     _shot(page, "error_flow")
     ctx.close()
+
+
+@pytest.mark.parametrize("path, name, n_charts", [
+    ("/training?T=30&H=8&steps=40&batch=16", "training", 5),
+    ("/phase_map", "phase_map", 2),
+    ("/inside_lstm", "inside_lstm", 6),
+])
+def test_other_pages_render(server, browser, path, name, n_charts):
+    ctx, page = _page(browser, height=2200)
+    page.goto(server + path)
+    _wait_idle(page, timeout=120_000)
+    _charts_rendered(page, n_charts)
+    _no_exception(page)
+    _shot(page, name)
+    ctx.close()
+
+
+def test_dark_theme(server, browser):
+    ctx, page = _page(browser, dark=True, height=2200)
+    page.goto(server + "/error_flow?T=40&H=8&steps=20&batch=16")
+    _wait_idle(page, timeout=120_000)
+    _charts_rendered(page, 4)
+    bg = page.evaluate("getComputedStyle(document.querySelector('[data-testid=\"stApp\"]')).backgroundColor")
+    assert bg != "rgb(255, 255, 255)"
+    _no_exception(page)
+    _shot(page, "error_flow_dark")
+    ctx.close()

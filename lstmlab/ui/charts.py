@@ -17,8 +17,18 @@ LOG_AXIS = alt.Axis(format=".0e", labelOverlap=True)
 STATE_SCALE = alt.Scale(domain=[VANISHED, OVERFLOW, NAN], range=["#8c8c8c", "#d62728", "#e377c2"])
 STATE_SHAPES = alt.Scale(domain=[VANISHED, OVERFLOW, NAN], range=["triangle-down", "triangle-up", "cross"])
 CELL_ORDER = ["RNN", "LSTM", "GRU"]
+PHASE_COLOR_CAP = 20.0  # decades; beyond it the phase map's colour saturates (tooltips keep the value)
 CELL_COLORS = {"RNN": "#e4572e", "LSTM": "#1f77b4", "GRU": "#2ca02c"}  # fixed: a cell keeps its colour everywhere
 LAG_TITLE = "lag T − t (time steps between h_t and the loss at T)"
+
+
+def run_color(labels, title: str = "run") -> alt.Color:
+    """Colour by run label; cells keep their fixed colours (RNN, LSTM, GRU), other labels the theme's."""
+    labels = list(dict.fromkeys(labels))
+    if labels and all(lab in CELL_COLORS for lab in labels):
+        return alt.Color("run:N", title=title, scale=alt.Scale(domain=labels,
+                                                                range=[CELL_COLORS[lab] for lab in labels]))
+    return alt.Color("run:N", title=title)
 
 
 def _state_marks(base: alt.Chart, x: alt.X, y: alt.Y, state_col: str, extra_tooltip=(), color=None) -> alt.Chart:
@@ -138,7 +148,8 @@ def flow_heatmap(df: pd.DataFrame, domain: tuple[float, float], width: int = 320
             fill=alt.Fill("state:N", scale=STATE_SCALE, title="not finite / zero"),
             tooltip=tt,
         )
-        panels.append(alt.layer(main, special).properties(title=cell, width=width, height=260))
+        layers = [main, special] if (d["state"] != OK).any() else [main]
+        panels.append(alt.layer(*layers).properties(title=cell, width=width, height=260))
     return (alt.hconcat(*panels).resolve_scale(color="shared", fill="shared")
             .configure_legend(orient="bottom", direction="horizontal", gradientLength=320, titleLimit=400))
 
@@ -166,10 +177,11 @@ def training_chart(df: pd.DataFrame, title: str, y_title: str, baseline: float |
     tt = [alt.Tooltip("run:N"), alt.Tooltip("split:N"), alt.Tooltip("step:Q"),
           alt.Tooltip("value:Q", format=".4g"), alt.Tooltip("state:N")]
     base = alt.Chart(d)
+    color = run_color(d["run"])
     train = base.transform_filter(alt.datum.split == "training batch").mark_line(opacity=0.45, strokeWidth=1).encode(
-        x=x, y=y, color=alt.Color("run:N", title="run"), tooltip=tt)
+        x=x, y=y, color=color, tooltip=tt)
     held = base.transform_filter(alt.datum.split == "held-out").mark_line(point=True, strokeWidth=2.4).encode(
-        x=x, y=y, color=alt.Color("run:N", title="run"), tooltip=tt)
+        x=x, y=y, color=color, tooltip=tt)
     layers = [train, held]
     if baseline is not None and np.isfinite(baseline):
         b = pd.DataFrame({"y": [baseline], "label": [f"{baseline_label} = {baseline:.4g}"]})
@@ -190,8 +202,9 @@ def prefixed_chart(df: pd.DataFrame, title: str, y_title: str, log: bool = True,
     tt = [alt.Tooltip("name:N", title=color_title), alt.Tooltip("step:Q"), alt.Tooltip("value:Q", format=".4g")]
     base = alt.Chart(df)
     layers = [base.mark_line(strokeWidth=1.8).encode(x=x, y=y, color=alt.Color("name:N", title=color_title),
-                                                     tooltip=tt),
-              _state_marks(base, x, y, "state_value", tt[:2])]
+                                                     tooltip=tt)]
+    if (df["state_value"] != OK).any():
+        layers.append(_state_marks(base, x, y, "state_value", tt[:2]))
     if clip_steps is not None and len(clip_steps):
         layers.append(alt.Chart(clip_steps).mark_tick(color="#d62728", thickness=1, size=10, opacity=0.6).encode(
             x="step:Q", y=alt.value(0), tooltip=[alt.Tooltip("step:Q", title="clipped at step"),
@@ -208,13 +221,14 @@ def gradnorm_chart(df: pd.DataFrame, clip: float, title: str) -> alt.Chart:
     tt = [alt.Tooltip("run:N"), alt.Tooltip("step:Q"), alt.Tooltip("value:Q", title="‖∇L‖", format=".4g"),
           alt.Tooltip("clipped:N")]
     base = alt.Chart(df)
+    color = run_color(df["run"])
     layers = [
-        base.mark_line(strokeWidth=1.4, opacity=0.8).encode(x=x, y=y, color=alt.Color("run:N", title="run"),
-                                                           tooltip=tt),
+        base.mark_line(strokeWidth=1.4, opacity=0.8).encode(x=x, y=y, color=color, tooltip=tt),
         base.transform_filter(alt.datum.clipped).mark_point(shape="diamond", size=28, filled=True).encode(
-            x=x, y=y, color=alt.Color("run:N", title="run"), tooltip=tt),
-        _state_marks(base, x, y, "state_value", tt[:2]),
+            x=x, y=y, color=color, tooltip=tt),
     ]
+    if (df["state_value"] != OK).any():
+        layers.append(_state_marks(base, x, y, "state_value", tt[:2]))
     if clip and clip > 0:
         layers.append(alt.Chart(pd.DataFrame({"y": [clip]})).mark_rule(strokeDash=[6, 4], color="#d62728").encode(
             y="y:Q", tooltip=[alt.Tooltip("y:Q", title="clip threshold")]))
@@ -225,30 +239,35 @@ def phase_map_chart(df: pd.DataFrame, width: int = 300) -> alt.Chart:
     """log10(‖∂L/∂h_1‖/‖∂L/∂h_T‖) over weight scale × sequence length, one panel per cell, σ_max·γ = 1 line."""
     v = df["log10_ratio"].to_numpy(dtype=float)
     v = v[np.isfinite(v)]
-    m = float(max(np.abs(v).max(), 1.0)) if v.size else 1.0
+    m = float(min(max(np.abs(v).max(), 1.0), PHASE_COLOR_CAP)) if v.size else 1.0
     cells = [c for c in CELL_ORDER if c in set(df["cell"])]
     tt = [alt.Tooltip("cell:N"), alt.Tooltip("weight_scale:Q", title="weight scale", format=".3g"),
           alt.Tooltip("seq_len:Q", title="T"), alt.Tooltip("ratio:Q", title="‖∂L/∂h₁‖/‖∂L/∂h_T‖", format=".3e"),
           alt.Tooltip("log10_ratio:Q", title="log10 ratio", format=".2f"), alt.Tooltip("state:N")]
-    x = alt.X("w_lo:Q", title="weight scale (σ_max of W_h at init)", scale=alt.Scale(nice=False))
-    y = alt.Y("T_lo:Q", title="sequence length T (steps)", scale=alt.Scale(nice=False))
+    x = alt.X("w_lo:Q", title="weight scale (σ_max of W_h at init)", scale=alt.Scale(nice=False, zero=False))
+    y = alt.Y("T_lo:Q", title="sequence length T (steps, log scale)", scale=alt.Scale(type="log", nice=False),
+              axis=alt.Axis(values=sorted(set(int(v) for v in df["seq_len"])), format="d"))
     panels = []
     for cell in cells:
         d = df[df["cell"] == cell]
         base = alt.Chart(d)
         main = base.transform_filter(alt.datum.state == OK).mark_rect().encode(
             x=x, x2="w_hi:Q", y=y, y2="T_hi:Q",
-            color=alt.Color("log10_ratio:Q", title="log10 ‖∂L/∂h₁‖/‖∂L/∂h_T‖",
-                            scale=alt.Scale(scheme="redblue", domain=[-m, m], domainMid=0, clamp=True)),
+            color=alt.Color("log10_ratio:Q", title=f"log10 ‖∂L/∂h₁‖/‖∂L/∂h_T‖ (blue: vanishing, red: exploding; "
+                                                   f"saturates at ±{m:g})",
+                            scale=alt.Scale(scheme="redblue", reverse=True, domain=[-m, m], domainMid=0,
+                                            clamp=True)),
             tooltip=tt)
         special = base.transform_filter(alt.datum.state != OK).mark_rect().encode(
             x=x, x2="w_hi:Q", y=y, y2="T_hi:Q", fill=alt.Fill("state:N", scale=STATE_SCALE, title="not finite"),
             tooltip=tt)
         rule = alt.Chart(pd.DataFrame({"w": [1.0], "label": ["σ_max(W_h)·γ = 1"]})).mark_rule(
-            strokeDash=[6, 3], strokeWidth=2, color="#222222").encode(
+            strokeDash=[6, 3], strokeWidth=2.5, color="#7f7f7f").encode(
             x="w:Q", tooltip=[alt.Tooltip("label:N", title="boundary (Pascanu et al. 2013)")])
-        panels.append(alt.layer(main, special, rule).properties(title=cell, width=width, height=260))
-    return alt.hconcat(*panels).resolve_scale(color="shared", fill="shared")
+        layers = [main, rule] if not (d["state"] != OK).any() else [main, special, rule]
+        panels.append(alt.layer(*layers).properties(title=cell, width=width, height=260))
+    return (alt.hconcat(*panels).resolve_scale(color="shared", fill="shared")
+            .configure_legend(orient="bottom", direction="horizontal", gradientLength=320, titleLimit=400))
 
 
 def spectrum_chart(df: pd.DataFrame) -> alt.Chart:
@@ -258,11 +277,16 @@ def spectrum_chart(df: pd.DataFrame) -> alt.Chart:
               title="singular value of ∂s_T/∂s_{T−lag} (log scale)")
     tt = [alt.Tooltip("which:N"), alt.Tooltip("lag:Q"), alt.Tooltip("value:Q", format=".3e")]
     base = alt.Chart(df)
-    return alt.layer(
-        base.mark_line(strokeWidth=2).encode(x=x, y=y, color=alt.Color("which:N", title="singular value"),
-                                             tooltip=tt),
-        _state_marks(base, x, y, "state_value", tt[:2]),
-    ).properties(height=300)
+    names = list(dict.fromkeys(df["which"]))
+    palette = {"largest": "#1f77b4", "median": "#ff7f0e", "smallest": "#2ca02c"}
+    color = alt.Color("which:N", title="singular value", sort=names,
+                      scale=alt.Scale(domain=names, range=[palette.get(n, "#7f7f7f") for n in names]))
+    dash = alt.StrokeDash("which:N", sort=names, legend=None,
+                          scale=alt.Scale(domain=names, range=[[1, 0] if n in palette else [6, 4] for n in names]))
+    layers = [base.mark_line(strokeWidth=2).encode(x=x, y=y, color=color, strokeDash=dash, tooltip=tt)]
+    if (df["state_value"] != OK).any():
+        layers.append(_state_marks(base, x, y, "state_value", tt[:2]))
+    return alt.layer(*layers).properties(height=300)
 
 
 def gate_heatmap(df: pd.DataFrame, value_title: str, scheme: str = "viridis", domain=None,
@@ -279,7 +303,7 @@ def gate_heatmap(df: pd.DataFrame, value_title: str, scheme: str = "viridis", do
 
 
 def per_step_chart(df: pd.DataFrame, y_title: str, log: bool, title: str = "", color_title: str = "gate",
-                   x_title: str = "time step t") -> alt.Chart:
+                   x_title: str = "time step t", marker_t: int | None = None) -> alt.Chart:
     """One line per named series over time steps t (gate means, gradient norms reaching each gate)."""
     col = "plot_value" if log else "value"
     y = alt.Y(f"{col}:Q", scale=alt.Scale(type="log") if log else alt.Scale(zero=False), title=y_title,
@@ -289,6 +313,9 @@ def per_step_chart(df: pd.DataFrame, y_title: str, log: bool, title: str = "", c
     base = alt.Chart(df)
     layers = [base.mark_line(strokeWidth=2).encode(x=x, y=y, color=alt.Color("name:N", title=color_title),
                                                    tooltip=tt)]
-    if log:
+    if log and (df["state_value"] != OK).any():
         layers.append(_state_marks(base, x, y, "state_value", tt[:2]))
-    return alt.layer(*layers).properties(title=title, height=260)
+    if marker_t is not None:
+        layers.append(alt.Chart(pd.DataFrame({"t": [marker_t]})).mark_rule(strokeDash=[3, 3], color="#888888")
+                      .encode(x="t:Q", tooltip=[alt.Tooltip("t:Q", title="inspected step")]))
+    return alt.layer(*layers).properties(title=title, height=300)

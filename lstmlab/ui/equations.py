@@ -57,3 +57,10 @@ PHASE_RATIO = (
     r"\rho(w, T) = \log_{10}\frac{\|\partial L/\partial h_1\|}{\|\partial L/\partial h_T\|},"
     r"\qquad \rho \approx (T-1)\log_{10}\!\left(\gamma\,\sigma_{\max}(W_h)\right)\ \text{(linear RNN)}"
 )
+
+GATE_TEXT = {
+    "i": "how much of the candidate enters the cell",
+    "f": "how much of the cell state is kept; the carousel's factor",
+    "n": "the candidate value written to the cell",
+    "o": "how much of tanh(c_t) is shown as h_t",
+}

@@ -7,6 +7,9 @@ import streamlit as st
 PAGES = (
     ("pages/why.py", "Why gradients vanish", ":material/trending_down:"),
     ("pages/error_flow.py", "Error flow", ":material/stacked_line_chart:"),
+    ("pages/training.py", "Training", ":material/show_chart:"),
+    ("pages/inside_lstm.py", "Inside the LSTM", ":material/memory:"),
+    ("pages/phase_map.py", "Phase map", ":material/grid_on:"),
 )
 
 

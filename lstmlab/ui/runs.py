@@ -142,3 +142,13 @@ def train_study(st_: Study, container=None) -> tuple[dict, list[str]]:
     if bar is not None:
         bar.empty()
     return runs, messages
+
+
+@st.cache_data(max_entries=L.CACHE_MAX_ENTRIES, show_spinner=False)
+def task_info(key: str, _config) -> dict:
+    """Baseline loss, metric name and chance metric of a config's task."""
+    from lstmlab.tasks import get_task
+
+    task = get_task(_config)
+    return {"baseline": float(task.baseline), "metric_name": task.metric_name,
+            "chance_metric": float(task.chance_metric), "loss": task.loss}

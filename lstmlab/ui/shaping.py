@@ -350,3 +350,40 @@ def grid_long(a: np.ndarray, row_name: str, col_name: str, value_name: str = "va
     sub = a[np.ix_(ri, ci)]
     rr, cc = np.meshgrid(ri, ci, indexing="ij")
     return pd.DataFrame({row_name: rr.ravel(), col_name: cc.ravel(), value_name: sub.ravel()})
+
+
+def gradnorm_long(steps: dict[str, pd.DataFrame], max_points: int = 600) -> pd.DataFrame:
+    """Global gradient norm (before clipping) per run label over steps, with the clipped flag; thinned, but every
+    clipped step among the kept ones stays marked."""
+    rows = []
+    for label, df in steps.items():
+        if df is None or df.empty:
+            continue
+        d = df[["step", "grad_norm", "clipped"]]
+        if len(d) > max_points:
+            d = d.iloc[np.unique(np.round(np.linspace(0, len(d) - 1, max_points)).astype(int))]
+        rows.append(pd.DataFrame({"run": label, "step": d["step"].to_numpy(),
+                                  "value": d["grad_norm"].to_numpy(dtype=float),
+                                  "clipped": d["clipped"].to_numpy(dtype=bool)}))
+    if not rows:
+        return pd.DataFrame(columns=["run", "step", "value", "clipped", "plot_value", "state_value"])
+    return log_safe(pd.concat(rows, ignore_index=True), "value")
+
+
+def series_long(steps: dict[str, pd.DataFrame], cols: list[str], max_points: int = 400) -> pd.DataFrame:
+    """Long table (step, name = "<run> <column>", value) of some columns of several steps tables, thinned."""
+    rows = []
+    for label, df in steps.items():
+        if df is None or df.empty:
+            continue
+        d = df
+        if len(d) > max_points:
+            d = d.iloc[np.unique(np.round(np.linspace(0, len(d) - 1, max_points)).astype(int))]
+        for c in cols:
+            if c in d and d[c].notna().any():
+                suffix = c.split(":", 1)[1] if ":" in c else ""
+                rows.append(pd.DataFrame({"name": f"{label} {suffix}".strip(), "step": d["step"].to_numpy(),
+                                          "value": d[c].to_numpy(dtype=float)}))
+    if not rows:
+        return pd.DataFrame(columns=["name", "step", "value", "plot_value", "state_value"])
+    return log_safe(pd.concat(rows, ignore_index=True), "value")

@@ -143,6 +143,9 @@ FIELDS: dict[str, tuple[Field, ...]] = {
 }
 
 
+STUDY_PAGES = ("flow", "training")
+
+
 def defaults(page: str) -> dict[str, Any]:
     """The default settings of ``page``."""
     return {f.name: (list(f.default) if f.kind == "multi" else f.default) for f in FIELDS[page]}
@@ -187,11 +190,31 @@ def format_params(page: str, values: dict[str, Any]) -> dict[str, str]:
 
 
 def read_params(page: str) -> dict[str, Any]:
-    """Settings of ``page`` from the URL; shows an ``st.warning`` for every value it had to replace."""
-    values, warnings = parse_params(page, {k: st.query_params[k] for k in st.query_params})
+    """Settings of ``page`` from the URL; shows an ``st.warning`` for every value it had to replace.
+
+    Study pages (Error flow, Training) opened without settings in the URL continue the last study of the
+    session, so moving between them keeps what is on screen.
+    """
+    query = {k: st.query_params[k] for k in st.query_params}
+    if not query and page in STUDY_PAGES and st.session_state.get("last_study"):
+        return dict(st.session_state["last_study"])
+    values, warnings = parse_params(page, query)
     for w in warnings:
         st.warning(w, icon=":material/link_off:")
     return values
+
+
+def remember_study(values: dict[str, Any]) -> None:
+    """Make ``values`` the session's current study (shared by the study pages)."""
+    st.session_state["last_study"] = dict(values)
+
+
+def flow_link(w: float, T: int) -> dict[str, str]:
+    """Query parameters opening Error flow on RNN vs LSTM at weight scale w and length T (clamped to range)."""
+    values = defaults("flow")
+    values["ws"] = round(min(max(float(w), L.WEIGHT_SCALE_MIN), L.WEIGHT_SCALE_MAX), 2)
+    values["T"] = int(min(max(int(T), L.SEQ_LEN_MIN), L.SEQ_LEN_MAX))
+    return format_params("flow", values)
 
 
 def write_params(page: str, values: dict[str, Any]) -> None:
@@ -228,7 +251,7 @@ def seed_widgets(page: str, values: dict[str, Any]) -> None:
 def init_session() -> None:
     """Initialise the session keys every page relies on (the one place they are created)."""
     ss = st.session_state
-    ss.setdefault("last_study", None)  # run ids of the last study shown on Error flow / Training
+    ss.setdefault("last_study", None)  # settings of the last study shown on Error flow / Training
     ss.setdefault("forecast_series", None)  # (name, tuple of floats) uploaded for the forecast task
     ss.setdefault("_forecast_sig", None)  # (file id, column, seq_len) of the upload last accepted
     ss.setdefault("runs_selected", [])  # run ids ticked on the Runs page

@@ -59,3 +59,108 @@ def error_flow_view(runs: dict, weight_scale: float, layer: int = 0, key: str = 
             st.markdown("Along the cell state, each step back multiplies the error by the forget gate f_t only. "
                         "With f_t near 1 (forget bias > 0) ‖∂L/∂c_t‖ stays flat over long lags while "
                         "‖∂L/∂h_t‖ also collects what the gates pass back.")
+
+
+def training_view(runs: dict, layer_count: int = 1) -> None:
+    """Loss and metric curves with the task baseline, gradient norms, clipping, σ_max(W_h) over training."""
+    from lstmlab.ui import runs as R
+
+    if not runs:
+        st.info("No runs to show.")
+        return
+    first = next(iter(runs.values()))
+    info = R.task_info(first.config.key, first.config)
+    for label, run in runs.items():
+        if run.status == "diverged":
+            st.error(f"**{label}** diverged: {run.message}.", icon=":material/warning:")
+    cols = st.columns(len(runs))
+    for col, (label, run) in zip(cols, runs.items()):
+        ev = run.eval
+        last = float(ev["loss"].iloc[-1]) if len(ev) else float("nan")
+        metric = float(ev["metric"].iloc[-1]) if len(ev) else float("nan")
+        col.metric(f"{label}: held-out loss", shaping.fmt(last), help=f"Baseline {info['baseline']:.4g}",
+                   delta=f"{last - info['baseline']:+.3g} vs baseline", delta_color="inverse")
+        col.caption(f"{info['metric_name']}: {shaping.fmt(metric)} (chance {shaping.fmt(info['chance_metric'])}); "
+                    f"{run.message}; {run.wall_time:.1f} s")
+
+    steps = {label: run.steps for label, run in runs.items()}
+    evals = {label: run.eval for label, run in runs.items()}
+    c1, c2 = st.columns(2)
+    with c1:
+        st.markdown("**Loss** (thin: training batch, points: held-out batch)")
+        st.altair_chart(charts.training_chart(shaping.training_long(steps, evals, "loss"), "",
+                                              f"loss ({info['loss']}, log scale)", info["baseline"], log=True),
+                        width="stretch")
+    with c2:
+        st.markdown(f"**{'MSE' if info['metric_name'] == 'mse' else info['metric_name'].capitalize()}** "
+                    "(dashed: input-blind predictor)")
+        st.altair_chart(charts.training_chart(shaping.training_long(steps, evals, "metric"), "",
+                                              info["metric_name"], info["chance_metric"],
+                                              log=info["metric_name"] == "mse",
+                                              baseline_label="chance / baseline"), width="stretch")
+    c3, c4 = st.columns(2)
+    with c3:
+        st.markdown("**Global gradient norm** (diamonds: steps where it was clipped)")
+        st.altair_chart(charts.gradnorm_chart(shaping.gradnorm_long(steps), first.config.clip, ""),
+                        width="stretch")
+        n_clipped = {label: int(run.steps["clipped"].sum()) if len(run.steps) else 0 for label, run in runs.items()}
+        st.caption("Clipped steps: " + ", ".join(f"{k} {v} of {len(runs[k].steps)}" for k, v in n_clipped.items()))
+    with c4:
+        st.markdown("**Largest singular value of W_h** (σ_max; 1/γ = 1 is the vanishing/exploding boundary)")
+        sig_cols = [f"sigma_max:l{k}" for k in range(layer_count)]
+        st.altair_chart(charts.prefixed_chart(shaping.series_long(steps, sig_cols), "", "σ_max(W_h) (log scale)",
+                                              log=True, color_title="run, layer"), width="stretch")
+    st.markdown("**Gradient norm per parameter** (before clipping)")
+    pcols = st.columns(min(len(runs), 3))
+    for col, (label, run) in zip(pcols * 3, runs.items()):
+        with col:
+            st.caption(label)
+            st.altair_chart(charts.prefixed_chart(shaping.melt_prefixed(run.steps, "gnorm:"), "",
+                                                  "‖∂L/∂θ‖ (log scale)", log=True), width="stretch")
+    if "LSTM" in runs and runs["LSTM"].steps["forget_mean"].notna().any():
+        st.markdown("**LSTM mean forget gate** over training (1 = the carousel keeps everything)")
+        st.altair_chart(charts.prefixed_chart(shaping.series_long({"LSTM": runs["LSTM"].steps}, ["forget_mean"]),
+                                              "", "mean f_t over batch, steps and units", log=False,
+                                              color_title="run"), width="stretch")
+
+
+def lstm_inside_view(out: dict, example: int, t: int) -> None:
+    """Gate activations, cell state and the gradient reaching each gate for one example, beside the equations."""
+    from lstmlab.ui import probes
+
+    tables = probes.inside_tables(out, example)
+    grids = tables["grids"]
+    st.markdown(f"Loss of this batch: **{shaping.fmt(out['loss'])}** (untrained network).")
+
+    left, right = st.columns([3, 2])
+    with left:
+        st.markdown("**Mean gate activation over the hidden units, per time step**")
+        st.altair_chart(charts.per_step_chart(tables["means"], "mean activation over units", log=False,
+                                              marker_t=t), width="stretch")
+        st.markdown("**Norm of the error reaching each gate's pre-activation, and the states**")
+        st.altair_chart(charts.per_step_chart(tables["norms"], "‖δ‖ over hidden units (log scale)", log=True,
+                                              color_title="error signal", marker_t=t), width="stretch")
+    with right:
+        st.markdown("**Forward**")
+        st.latex(equations.LSTM_FORWARD)
+        st.markdown("**Backward** (δ = ∂L/∂·)")
+        st.latex(equations.LSTM_BACKWARD)
+        st.markdown(f"**At time step t = {t}**")
+        st.dataframe(probes.at_step(out, example, t), hide_index=True, width="stretch",
+                     column_config={"mean": st.column_config.NumberColumn(format="%.3f", help="over hidden units"),
+                                    "min": st.column_config.NumberColumn(format="%.3f"),
+                                    "max": st.column_config.NumberColumn(format="%.3f"),
+                                    "‖δ‖": st.column_config.NumberColumn(
+                                        format="%.2e", help="norm of ∂L/∂(pre-activation); for c: of ∂L/∂c_t")})
+
+    st.markdown("**Every unit over time** (rows: hidden units, columns: time steps)")
+    cols = st.columns(2)
+    specs = [("i", "i_t", "viridis", (0, 1), None), ("f", "f_t", "viridis", (0, 1), None),
+             ("n", "n_t", "redblue", (-1, 1), 0), ("o", "o_t", "viridis", (0, 1), None)]
+    for idx, (g, title, scheme, dom, mid) in enumerate(specs):
+        with cols[idx % 2]:
+            st.caption(f"{probes.GATE_NAMES[g]}: {equations.GATE_TEXT[g]}")
+            st.altair_chart(charts.gate_heatmap(grids[g], title, scheme, dom, mid, width=420), width="content")
+    m = float(max(abs(grids["c"]["value"].min()), abs(grids["c"]["value"].max()), 1e-12))
+    st.caption("cell state c_t = f_t ⊙ c_{t−1} + i_t ⊙ n_t")
+    st.altair_chart(charts.gate_heatmap(grids["c"], "c_t", "redblue", (-m, m), 0, width=880), width="content")

@@ -138,3 +138,65 @@ def layer_ui(layers: int, key: str) -> int:
 def show_error(e: Exception) -> None:
     """A library error shown to a person: its message, never a traceback."""
     st.error(str(e), icon=":material/error:")
+
+
+def phase_form_ui(values: dict) -> tuple[bool, dict]:
+    """Controls of the phase map in a form: returns (submitted, settings)."""
+    S.seed_widgets("phase", values)
+    k = lambda name: S.widget_key("phase", name)  # noqa: E731
+    with st.form("phase.form"):
+        c1, c2, c3, c4 = st.columns([1.4, 1.2, 1.2, 1])
+        cells = c1.multiselect("Cells", S.CELLS, key=k("cells"), format_func=S.CELL_LABELS.get)
+        wmin = c2.slider("Smallest weight scale", L.WEIGHT_SCALE_MIN, L.WEIGHT_SCALE_MAX, step=0.05, key=k("wmin"))
+        wmax = c3.slider("Largest weight scale", L.WEIGHT_SCALE_MIN, L.WEIGHT_SCALE_MAX, step=0.05, key=k("wmax"))
+        nw = c4.slider("Weight scales", L.PHASE_SCALES_MIN, L.PHASE_SCALES_MAX, key=k("nw"),
+                       help="Grid points between the smallest and the largest weight scale.")
+        d1, d2, d3, d4, d5, d6 = st.columns(6)
+        Tmax = d1.slider("Longest sequence", 10, L.PHASE_T_MAX, key=k("Tmax"))
+        nT = d2.slider("Lengths", L.PHASE_LENGTHS_MIN, L.PHASE_LENGTHS_MAX, key=k("nT"),
+                       help="Sequence lengths, log-spaced from 10 to the longest.")
+        H = d3.slider("Hidden size", L.HIDDEN_MIN, L.PHASE_HIDDEN_MAX, key=k("H"))
+        init = d4.selectbox("Init of W_h", S.INITS, key=k("init"))
+        fb = d5.number_input("Forget bias (LSTM)", L.FORGET_BIAS_MIN, L.FORGET_BIAS_MAX, step=0.5, key=k("fb"))
+        seed = d6.number_input("Seed", L.SEED_MIN, L.SEED_MAX, step=1, key=k("seed"))
+        submitted = st.form_submit_button("Draw the phase map", type="primary", icon=":material/grid_on:")
+    return submitted, {"cells": list(cells), "wmin": float(wmin), "wmax": float(wmax), "nw": int(nw),
+                       "Tmax": int(Tmax), "nT": int(nT), "H": int(H), "init": init, "fb": float(fb),
+                       "seed": int(seed)}
+
+
+def spectrum_ui(default_ws: float, default_T: int) -> tuple[str, float, int]:
+    """Setting of the Jacobian spectrum view: returns (cell, weight scale, sequence length)."""
+    c1, c2, c3 = st.columns(3)
+    cell = c1.selectbox("Cell", S.CELLS, format_func=S.CELL_LABELS.get, key="phase.spec_cell")
+    ws = c2.slider("Weight scale", L.WEIGHT_SCALE_MIN, L.WEIGHT_SCALE_MAX, value=float(default_ws), step=0.05,
+                   key="phase.spec_ws")
+    T = c3.slider("Sequence length", L.SEQ_LEN_MIN, min(L.PHASE_T_MAX, 200), value=int(min(default_T, 200)),
+                  key="phase.spec_T")
+    return cell, float(ws), int(T)
+
+
+def inside_controls_ui(values: dict) -> dict:
+    """Controls of Inside the LSTM (cheap: one pass, so they apply at once): returns the settings."""
+    S.seed_widgets("inside", values)
+    k = lambda name: S.widget_key("inside", name)  # noqa: E731
+    c1, c2, c3, c4 = st.columns(4)
+    task = c1.selectbox("Task", S.TASKS[:3], key=k("task"), format_func=S.TASK_LABELS.get)
+    T = c2.slider("Sequence length T", L.SEQ_LEN_MIN, L.INSIDE_T_MAX, key=k("T"))
+    ws = c3.slider("Weight scale", L.WEIGHT_SCALE_MIN, L.WEIGHT_SCALE_MAX, step=0.05, key=k("ws"))
+    fb = c4.slider("Forget bias", L.FORGET_BIAS_MIN, L.FORGET_BIAS_MAX, step=0.5, key=k("fb"),
+                   help="σ(forget bias) is the forget gate's value before any input: 1 → 0.73, 3 → 0.95.")
+    with st.expander("More"):
+        d1, d2, d3, d4 = st.columns(4)
+        H = d1.slider("Hidden size", L.HIDDEN_MIN, L.HIDDEN_MAX, key=k("H"))
+        init = d2.selectbox("Init of W_h", S.INITS, key=k("init"))
+        seed = d3.number_input("Seed", L.SEED_MIN, L.SEED_MAX, step=1, key=k("seed"))
+        ex = d4.number_input("Example in the batch", 0, L.INSIDE_BATCH_MAX - 1, step=1, key=k("ex"))
+    return {"T": int(T), "H": int(H), "ws": float(ws), "init": init, "fb": float(fb), "task": task,
+            "seed": int(seed), "ex": int(ex)}
+
+
+def time_step_ui(T: int) -> int:
+    """The time step t (1..T) to inspect."""
+    return int(st.slider("Time step t to inspect", 1, int(T), value=min(int(T), max(1, int(T) // 2)),
+                         key="inside.t"))

@@ -1,0 +1,176 @@
+"""Probes of untrained networks for the Phase map and Inside the LSTM pages: one forward/backward pass, no
+training. Pure functions over lstmlab's core API (no streamlit); the cached wrappers are in lstmlab.ui.cached.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from lstmlab.ui import limits as L
+from lstmlab.ui import shaping
+
+
+def _adding_batch(seq_len: int, batch: int, seed: int, dtype: str = "float64"):
+    """(x, y, task) of the adding problem: the inputs every probe uses."""
+    from lstmlab.config import RunConfig
+    from lstmlab.tasks import get_task
+
+    task = get_task(RunConfig(task="adding", seq_len=seq_len, dtype=dtype))
+    x, y = task.sample(np.random.default_rng(seed), batch)
+    return x, y, task
+
+
+def task_batch(task_name: str, seq_len: int, batch: int, seed: int):
+    """(x, y, task) for one of the synthetic tasks (adding, recall, copy)."""
+    from lstmlab.config import RunConfig
+    from lstmlab.tasks import get_task
+
+    task = get_task(RunConfig(task=task_name, seq_len=seq_len))
+    x, y = task.sample(np.random.default_rng(seed), batch)
+    return x, y, task
+
+
+def phase_lengths(T_max: int, n: int) -> list[int]:
+    """n sequence lengths, log-spaced from 10 (or less) to T_max."""
+    lo = min(10, T_max)
+    return sorted({int(round(v)) for v in np.geomspace(lo, T_max, n)})
+
+
+def phase_scales(w_min: float, w_max: float, n: int) -> list[float]:
+    """n weight scales, evenly spaced (rounded to 1e-3 so labels stay readable)."""
+    return [round(float(v), 3) for v in np.linspace(w_min, w_max, n)]
+
+
+def phase_map(cells: list[str], scales: list[float], lengths: list[int], hidden: int, init: str,
+              forget_bias: float, seed: int, batch: int = L.PHASE_BATCH) -> pd.DataFrame:
+    """log10 of ‖∂L/∂h_{T−k}‖ / ‖∂L/∂h_T‖ at initialisation, over weight scale × length k+1, per cell.
+
+    For each (cell, weight scale) one network is initialised and run forward and backward on an adding-problem
+    batch of the longest length; the ratio for length T is read at lag T − 1 (the error T − 1 steps before the
+    loss relative to the error at the loss): the quantity ‖∂L/∂h_1‖/‖∂L/∂h_T‖ of a sequence made of the last T
+    inputs. Columns: cell, weight_scale, seq_len, ratio, log10_ratio, state, and rectangle edges w_lo, w_hi,
+    T_lo, T_hi (midpoints between grid values; lengths geometrically).
+    """
+    from lstmlab import ModelSpec, bptt, init_params
+
+    T_max = max(lengths)
+    x, y, task = _adding_batch(T_max, batch, seed)
+    s = np.asarray(scales, dtype=float)
+    w_edges = np.concatenate([[s[0] - (s[1] - s[0]) / 2 if len(s) > 1 else s[0] - 0.05],
+                              (s[1:] + s[:-1]) / 2,
+                              [s[-1] + (s[-1] - s[-2]) / 2 if len(s) > 1 else s[0] + 0.05]])
+    t = np.asarray(lengths, dtype=float)
+    if len(t) > 1:
+        gm = np.sqrt(t[1:] * t[:-1])
+        t_edges = np.concatenate([[t[0] ** 2 / gm[0]], gm, [t[-1] ** 2 / gm[-1]]])
+    else:
+        t_edges = np.array([t[0] * 0.8, t[0] * 1.25])
+    rows = []
+    with np.errstate(all="ignore"):
+        for cell in cells:
+            spec = ModelSpec(cell=cell, input_size=task.input_size, hidden_size=hidden,
+                             output_size=task.output_size, layers=1, head=task.head)
+            for i, w in enumerate(scales):
+                params = init_params(spec, weight_scale=w, init=init, forget_bias=forget_bias, seed=seed)
+                res = bptt(spec, params, x, y, loss=task.loss)
+                dh = np.asarray(res.dh[0], dtype=float)  # (T, B, H)
+                norms = np.sqrt(np.einsum("tbh,tbh->tb", dh, dh)).mean(axis=1)  # (T,)
+                last = norms[-1]
+                for j, T in enumerate(lengths):
+                    ratio = float(norms[T_max - T] / last) if last != 0 else float("nan")
+                    rows.append((cell.upper(), w, T, ratio, w_edges[i], w_edges[i + 1], t_edges[j], t_edges[j + 1]))
+    df = pd.DataFrame(rows, columns=["cell", "weight_scale", "seq_len", "ratio", "w_lo", "w_hi", "T_lo", "T_hi"])
+    df["log10_ratio"] = shaping.log10_safe(df["ratio"].to_numpy())
+    df["state"] = shaping.value_state(df["ratio"].to_numpy())
+    return df
+
+
+def spectrum(cell: str, weight_scale: float, seq_len: int, hidden: int, init: str, forget_bias: float,
+             seed: int) -> pd.DataFrame:
+    """Singular values of ∂s_T/∂s_{T−lag} for one adding-problem example at initialisation.
+
+    Columns: lag, which ("largest", "median", "smallest", and for the RNN "bound w^lag"), value, plot/state.
+    """
+    from lstmlab import ModelSpec, init_params, jacobian_spectrum
+
+    x, _, task = _adding_batch(seq_len, 1, seed)
+    spec = ModelSpec(cell=cell, input_size=task.input_size, hidden_size=hidden, output_size=task.output_size,
+                     layers=1, head=task.head)
+    params = init_params(spec, weight_scale=weight_scale, init=init, forget_bias=forget_bias, seed=seed)
+    with np.errstate(all="ignore"):
+        sv = np.asarray(jacobian_spectrum(spec, params, x, layer=0, example=0), dtype=float)  # (T+1, S)
+    lags = np.arange(sv.shape[0])
+    parts = [
+        pd.DataFrame({"lag": lags, "which": "largest", "value": sv[:, 0]}),
+        pd.DataFrame({"lag": lags, "which": "median", "value": sv[:, sv.shape[1] // 2]}),
+        pd.DataFrame({"lag": lags, "which": "smallest", "value": sv[:, -1]}),
+    ]
+    if cell == "rnn":
+        with np.errstate(all="ignore"):
+            parts.append(pd.DataFrame({"lag": lags, "which": f"bound {weight_scale:g}^lag",
+                                       "value": np.power(float(weight_scale), lags.astype(float))}))
+    df = pd.concat(parts, ignore_index=True)
+    keep = shaping.lag_sample(len(lags), L.LINE_MAX_LAGS)
+    return shaping.log_safe(df[df["lag"].isin(keep)], "value")
+
+
+def lstm_inside(seq_len: int, hidden: int, weight_scale: float, init: str, forget_bias: float, task_name: str,
+                seed: int, batch: int = 16) -> dict:
+    """One forward + backward pass of an untrained one-layer LSTM on a task batch.
+
+    Returns numpy arrays for layer 0: gates {g: (T, B, H)}, dgates {g: (T, B, H)}, c, dc, h, dh (T, B, H), and
+    loss (float).
+    """
+    from lstmlab import ModelSpec, bptt, init_params
+
+    x, y, task = task_batch(task_name, seq_len, batch, seed)
+    spec = ModelSpec(cell="lstm", input_size=task.input_size, hidden_size=hidden, output_size=task.output_size,
+                     layers=1, head=task.head)
+    params = init_params(spec, weight_scale=weight_scale, init=init, forget_bias=forget_bias, seed=seed)
+    with np.errstate(all="ignore"):
+        res = bptt(spec, params, x, y, loss=task.loss)
+    return {
+        "gates": {g: np.asarray(v[0]) for g, v in res.gates.items()},
+        "dgates": {g: np.asarray(v[0]) for g, v in res.dgates.items()},
+        "c": np.asarray(res.c[0]), "dc": np.asarray(res.dc[0]),
+        "h": np.asarray(res.h[0]), "dh": np.asarray(res.dh[0]),
+        "loss": float(res.loss),
+    }
+
+
+GATE_NAMES = {"i": "input gate i", "f": "forget gate f", "n": "candidate n", "o": "output gate o"}
+
+
+def inside_tables(out: dict, example: int) -> dict[str, pd.DataFrame]:
+    """Chart tables of one example: per-gate (t, unit, value) grids, per-step means and gradient norms."""
+    ex = int(example)
+    grids = {g: shaping.grid_long(out["gates"][g][:, ex, :], "t", "unit") for g in out["gates"]}
+    grids["c"] = shaping.grid_long(out["c"][:, ex, :], "t", "unit")
+    for grid in grids.values():
+        grid["t"] += 1  # time steps are 1..T
+    T = out["c"].shape[0]
+    t = np.arange(1, T + 1)
+    means = pd.concat([pd.DataFrame({"name": GATE_NAMES[g], "t": t, "value": out["gates"][g][:, ex, :].mean(axis=1)})
+                       for g in out["gates"]], ignore_index=True)
+    norms = [pd.DataFrame({"name": f"δ{g} (into {GATE_NAMES[g]})", "t": t,
+                           "value": np.linalg.norm(out["dgates"][g][:, ex, :], axis=1)}) for g in out["dgates"]]
+    norms.append(pd.DataFrame({"name": "δc (cell state)", "t": t, "value": np.linalg.norm(out["dc"][:, ex, :], axis=1)}))
+    norms.append(pd.DataFrame({"name": "δh (hidden state)", "t": t,
+                               "value": np.linalg.norm(out["dh"][:, ex, :], axis=1)}))
+    return {"grids": grids, "means": means, "norms": shaping.log_safe(pd.concat(norms, ignore_index=True), "value")}
+
+
+def at_step(out: dict, example: int, t: int) -> pd.DataFrame:
+    """Per gate at one time step t (1-based) of one example: mean and range over units of the activation, and the
+    norm of the error on its pre-activation (for c: on the cell state)."""
+    ex, i = int(example), int(t) - 1
+    rows = []
+    for g in out["gates"]:
+        a = out["gates"][g][i, ex, :]
+        rows.append({"gate": GATE_NAMES[g], "mean": float(a.mean()), "min": float(a.min()),
+                     "max": float(a.max()), "‖δ‖": float(np.linalg.norm(out["dgates"][g][i, ex, :]))})
+    c = out["c"][i, ex, :]
+    rows.append({"gate": "cell state c", "mean": float(c.mean()), "min": float(c.min()),
+                 "max": float(c.max()), "‖δ‖": float(np.linalg.norm(out["dc"][i, ex, :]))})
+    return pd.DataFrame(rows)

@@ -1,0 +1,38 @@
+"""Training: loss against the task baseline, gradient norms, clipping and σ_max(W_h) for the current study."""
+
+import streamlit as st
+
+from lstmlab.ui import limits, nav, runs, state, views, widgets
+
+nav.ensure_router()
+
+st.title("Training")
+st.markdown(
+    "What the optimiser saw: the loss against the best input-blind predictor, the gradient norm before "
+    "clipping, and the largest singular value of the recurrent weights. Same settings as Error flow."
+)
+
+values = state.read_params("training")
+submitted, edited = widgets.study_form_ui("training", values)
+series, series_name = widgets.forecast_upload_ui(edited["T"])
+if submitted:
+    values = edited
+state.write_params("training", values)
+state.remember_study(values)
+
+try:
+    study = runs.study(values, series, series_name)
+except ValueError as e:
+    widgets.show_error(e)
+    st.stop()
+if study.work > limits.MAX_WORK:
+    st.error(limits.too_big_message(study.work, limits.MAX_WORK, "study", runs.cli_command(study.configs[0])),
+             icon=":material/block:")
+    st.stop()
+
+results, messages = runs.train_study(study)
+for m in messages:
+    st.warning(m)
+views.training_view(results, values["layers"])
+st.page_link("pages/error_flow.py", label="Error flow of these runs", icon=":material/stacked_line_chart:",
+             query_params=state.format_params("flow", values))

@@ -1,0 +1,43 @@
+"""AppTest: the Phase map page."""
+
+SMALL = dict(nw="3", nT="2", Tmax="20", H="4")
+
+
+def test_draws_map_and_spectrum(app):
+    at = app("phase_map.py", **SMALL).run()
+    assert not at.exception and not at.error
+    specs = at.get("vega_lite_chart")
+    assert len(specs) == 2
+    assert "redblue" in specs[0].proto.spec
+
+
+def test_form_changes_result(app):
+    at = app("phase_map.py", **SMALL).run()
+    before = at.get("vega_lite_chart")[0].proto.spec
+    at.slider(key="phase.wmax").set_value(2.5)
+    at.button[0].click()
+    at.run()
+    assert not at.exception
+    assert at.query_params["wmax"] == "2.5"
+    assert at.get("vega_lite_chart")[0].proto.spec != before
+
+
+def test_spectrum_controls_change_result(app):
+    at = app("phase_map.py", **SMALL).run()
+    before = at.get("vega_lite_chart")[1].proto.spec
+    at.selectbox(key="phase.spec_cell").set_value("lstm").run()
+    assert not at.exception
+    assert at.get("vega_lite_chart")[1].proto.spec != before
+
+
+def test_inverted_range_is_refused(app):
+    at = app("phase_map.py", wmin="2", wmax="1", nw="3", nT="2", Tmax="20", H="4").run()
+    assert not at.exception
+    assert "must be below" in at.error[0].value
+
+
+def test_bad_query_params_warn(app):
+    at = app("phase_map.py", nw="1000", cells="lstm,transformer", nT="2", Tmax="20", H="4").run()
+    assert not at.exception
+    warned = " ".join(w.value for w in at.warning)
+    assert "`nw`" in warned and "`cells`" in warned

@@ -1,0 +1,38 @@
+"""AppTest: the Training page."""
+
+TINY = dict(T="12", H="6", steps="8", batch="8")
+
+
+def test_runs_and_draws_curves(app):
+    at = app("training.py", **TINY).run()
+    assert not at.exception and not at.error
+    assert len(at.get("vega_lite_chart")) >= 6
+    labels = [m.label for m in at.metric]
+    assert labels == ["RNN: held-out loss", "LSTM: held-out loss"]
+
+
+def test_form_changes_result(app):
+    at = app("training.py", **TINY).run()
+    before = [m.value for m in at.metric]
+    at.number_input(key="training.seed").set_value(3)
+    at.button[0].click()
+    at.run()
+    assert not at.exception
+    assert at.query_params["seed"] == "3"
+    assert [m.value for m in at.metric] != before
+
+
+def test_error_flow_study_carries_over(app):
+    at = app("error_flow.py", cells="gru", **TINY).run()
+    assert not at.exception
+    at.query_params.clear()
+    at.switch_page("pages/training.py").run()
+    assert not at.exception
+    assert [m.label for m in at.metric] == ["GRU: held-out loss"]
+
+
+def test_bad_query_params_warn(app):
+    at = app("training.py", steps="lots", opt="rmsprop", **{k: v for k, v in TINY.items() if k != "steps"}).run()
+    assert not at.exception
+    warned = " ".join(w.value for w in at.warning)
+    assert "`steps`" in warned and "`opt`" in warned
