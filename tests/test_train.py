@@ -220,3 +220,12 @@ def test_gru_learns_adding():
     c = RunConfig(cell="gru", task="adding", seq_len=10, hidden_size=16, batch_size=32, steps=300,
                   record_every=150, eval_size=128)
     assert train(c).eval["loss"].iloc[-1] < get_task(c).baseline / 5
+
+
+def test_recording_does_not_perturb_training():
+    # eval snapshots use their own batch and no training randomness: the trajectory ignores record_every
+    c = RunConfig(task="recall", **{**TINY, "steps": 9})
+    a, b = train(c), train(c.replace(record_every=1, eval_size=3))
+    cols = ["loss", "grad_norm", "gnorm:l0.Wh", "sigma_max:l0"]
+    pd.testing.assert_frame_equal(a.steps[cols], b.steps[cols], check_exact=True)
+    assert len(b.eval) == 10 and len(a.eval) == 5
