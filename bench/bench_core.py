@@ -1,8 +1,10 @@
 """One forward + BPTT pass of lstmlab (with all error-flow capture) against PyTorch CPU nn.LSTM.
 
-Both run in this process with the same thread count; each cell of the table is
-the median of several repeats, and the ratio torch_time / lstmlab_time is
-computed from the two medians of the same row (> 1: lstmlab is faster).
+Both run in this process, one thread each by default (lstmlab's passes always
+use one BLAS thread, see lstmlab/threads.py); the two are timed in turns, each
+cell of the table is the median of several repeats, and the ratio
+torch_time / lstmlab_time comes from the two medians of the same row
+(> 1: lstmlab is faster).
 
     python bench/bench_core.py            # the full grid
     python bench/bench_core.py --quick    # T = 100 only
@@ -21,14 +23,17 @@ import numpy as np
 from lstmlab import ModelSpec, bptt, init_params
 
 
-def median_time(fn, repeats: int) -> float:
-    fn()  # warm-up
-    times = []
+def median_times(fns, repeats: int) -> list[float]:
+    """Median wall time of each function, their runs interleaved so that load changes hit all alike."""
+    for fn in fns:
+        fn()  # warm-up
+    times = [[] for _ in fns]
     for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+        for fn, ts in zip(fns, times):
+            t0 = time.perf_counter()
+            fn()
+            ts.append(time.perf_counter() - t0)
+    return [statistics.median(ts) for ts in times]
 
 
 def machine() -> str:
@@ -45,15 +50,11 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--repeats", type=int, default=7)
-    ap.add_argument("--threads", type=int, default=None, help="BLAS and torch threads (default: as configured)")
+    ap.add_argument("--threads", type=int, default=1, help="torch threads (lstmlab's passes use one BLAS thread)")
     args = ap.parse_args()
     import torch
 
-    if args.threads:
-        from threadpoolctl import threadpool_limits
-
-        threadpool_limits(args.threads)
-        torch.set_num_threads(args.threads)
+    torch.set_num_threads(args.threads)
     threads = torch.get_num_threads()
     print(f"machine: {machine()}")
     print(f"numpy {np.__version__}, torch {torch.__version__} ({threads} threads)")
@@ -69,7 +70,6 @@ def main() -> None:
                 x = rng.standard_normal((T, B, I)).astype(dtype)
                 y = rng.standard_normal((B, O)).astype(dtype)
                 repeats = args.repeats if T * H <= 100 * 256 else max(3, args.repeats // 2)
-                t_lab = median_time(lambda: bptt(spec, params, x, y, "mse"), repeats)
 
                 tdt = getattr(torch, dtype)
                 lstm = torch.nn.LSTM(I, H).to(tdt)
@@ -83,7 +83,7 @@ def main() -> None:
                     loss = torch.nn.functional.mse_loss(head(out[-1]), yt)
                     loss.backward()
 
-                t_torch = median_time(torch_step, repeats)
+                t_lab, t_torch = median_times([lambda: bptt(spec, params, x, y, "mse"), torch_step], repeats)
                 print(f"| {T} | {B} | {H} | {dtype} | {t_lab * 1e3:.2f} | {t_torch * 1e3:.2f} | {t_torch / t_lab:.2f} |", flush=True)
 
 

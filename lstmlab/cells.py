@@ -53,7 +53,7 @@ GATES: dict[str, tuple[str, ...]] = {
 class Tape:
     """The explicit cache of one layer's unroll over T steps, batch B, H units, G gates.
 
-    xw:  (T, B, G*H)   input projection, sigmoid blocks halved
+    xw:  (T, B, G*H)   input projection, sigmoid blocks halved (set before stepping)
     h:   (T+1, B, H)   h[0] initial state, h[j+1] = h_t
     c:   (T+1, B, H)   LSTM cell states, like h; None otherwise
     g:   (T, B, G*H)   gate activations of step t at row t-1
@@ -139,13 +139,19 @@ def lstm_prepare_backward(tape: Tape) -> None:
     H = tape.h.shape[2]
     g, tc = tape.g, tape.aux["tanh_c"]
     i, f, n, o = g[..., :H], g[..., H : 2 * H], g[..., 2 * H : 3 * H], g[..., 3 * H :]
-    tape.aux["u"] = o * (1.0 - tc * tc)
-    K = g * (1.0 - g)
+    u = np.multiply(tc, tc)
+    np.subtract(1.0, u, out=u)
+    u *= o
+    K = np.subtract(1.0, g)
+    K *= g
     K[..., :H] *= n
     K[..., H : 2 * H] *= tape.c[:-1]
-    K[..., 2 * H : 3 * H] = i * (1.0 - n * n)
+    Kn = K[..., 2 * H : 3 * H]
+    np.multiply(n, n, out=Kn)
+    np.subtract(1.0, Kn, out=Kn)
+    Kn *= i
     K[..., 3 * H :] *= tc
-    tape.aux["K"] = K
+    tape.aux["u"], tape.aux["K"] = u, K
 
 
 def lstm_backward(tape: Tape, j: int, dh, dc_next, p: dict):
@@ -268,22 +274,29 @@ class Cell:
             scale[k * H : (k + 1) * H] = 0.5
         return scale, np.where(scale == 0.5, scale, 0.0).astype(dtype)
 
-    def new_tape(self, xw: np.ndarray, H: int) -> Tape:
-        """A tape for input projection ``xw`` (T, B, G*H), initial state zero."""
-        T, B, GH = xw.shape
-        dt = xw.dtype
-        h = np.empty((T + 1, B, H), dtype=dt)
-        h[0] = 0.0
-        c = None
+    def new_tapes(self, L: int, T: int, B: int, H: int, dtype) -> tuple[list[Tape], dict]:
+        """Tapes for L layers of T steps, initial states zero, input projections unset.
+
+        Returns the tapes and the (L, ...) arrays their h, c, g, dxw and dc
+        are views of, so results stack across layers without copies.
+        """
+        GH = len(self.gates) * H
+        h = np.empty((L, T + 1, B, H), dtype=dtype)
+        h[:, 0] = 0.0
+        c = dc = None
         if self.has_cell_state:
-            c = np.empty((T + 1, B, H), dtype=dt)
-            c[0] = 0.0
-        g = h[1:] if self.name == "rnn" else np.empty((T, B, GH), dtype=dt)
-        dxw = np.empty((T, B, GH), dtype=dt)
-        dhh = np.empty_like(dxw) if self.name == "gru" else dxw
-        dc = np.empty((T, B, H), dtype=dt) if self.has_cell_state else None
-        aux = {name: np.empty((T, B, w * H), dtype=dt) for name, w in self.aux_widths.items()}
-        return Tape(xw, h, c, g, dxw, dhh, dc, aux)
+            c = np.empty((L, T + 1, B, H), dtype=dtype)
+            c[:, 0] = 0.0
+            dc = np.empty((L, T, B, H), dtype=dtype)
+        g = h[:, 1:] if self.name == "rnn" else np.empty((L, T, B, GH), dtype=dtype)
+        dxw = np.empty((L, T, B, GH), dtype=dtype)
+        tapes = []
+        for k in range(L):
+            dhh = np.empty_like(dxw[k]) if self.name == "gru" else dxw[k]
+            aux = {name: np.empty((T, B, w * H), dtype=dtype) for name, w in self.aux_widths.items()}
+            tapes.append(Tape(None, h[k], None if c is None else c[k], g[k], dxw[k], dhh,
+                              None if dc is None else dc[k], aux))
+        return tapes, {"h": h, "c": c, "g": g, "dxw": dxw, "dc": dc}
 
 
 CELLS: dict[str, Cell] = {

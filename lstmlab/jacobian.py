@@ -39,7 +39,7 @@ def jacobian_spectrum(spec: ModelSpec, params: dict, x, layer: int = 0, example:
         raise ValueError(f"hidden_size={H}: the state has {S} values, expected at most {MAX_STATE} for a Jacobian")
     params = spec.check_params(params)
 
-    layers, _, _ = _forward_all(spec, params, x[:, example : example + 1])
+    layers, _, _, _ = _forward_all(spec, params, x[:, example : example + 1])
     xin = np.repeat(layers[layer][0], S, axis=1)  # (T, S, in): the example once per state unit
     p = layer_params(cell, params, layer)
     tape = unroll_layer(cell, xin, params[f"l{layer}.Wx"], params[f"l{layer}.b"], p)

@@ -12,7 +12,7 @@ import numpy as np
 
 from .cells import CELLS, Cell, Tape
 from .spec import LOSSES, ModelSpec
-from .threads import single_blas_thread
+from .runtime import fast_loops
 
 
 @dataclass(frozen=True, eq=False)
@@ -122,47 +122,63 @@ def layer_params(cell: Cell, params: dict, k: int) -> dict:
     return p
 
 
-def unroll_layer(cell: Cell, xin: np.ndarray, Wx, b, p: dict, h0=None, c0=None) -> Tape:
-    """Run one layer over all T steps of ``xin`` (T, B, in) and return its tape.
-
-    The input projection x_t Wx + b is one (T*B, in) @ (in, G*H) matmul for
-    all steps. ``h0``/``c0`` (B, H) set the initial state (zero by default).
-    """
+def input_projection(xin: np.ndarray, Wx, b, p: dict) -> np.ndarray:
+    """x_t Wx + b for all T steps in one (T*B, in) @ (in, G*H) matmul, sigmoid blocks halved."""
     T, B, _ = xin.shape
-    H = p["Wh"].shape[0]
-    scale = p["scale"]
-    xw = (xin.reshape(T * B, -1) @ (Wx * scale) + b * scale).reshape(T, B, -1)
-    tape = cell.new_tape(xw, H)
-    if h0 is not None:
-        tape.h[0] = h0
-    if c0 is not None:
-        tape.c[0] = c0
-    for j in range(T):
+    return (xin.reshape(T * B, -1) @ (Wx * p["scale"]) + b * p["scale"]).reshape(T, B, -1)
+
+
+def run_tape(cell: Cell, tape: Tape, p: dict) -> Tape:
+    """Step the cell through every time step of ``tape``, from the initial state in its row 0."""
+    for j in range(tape.xw.shape[0]):
         cell.forward(tape, j, p)
     return tape
 
 
+def unroll_layer(cell: Cell, xin: np.ndarray, Wx, b, p: dict, h0=None, c0=None) -> Tape:
+    """Run one layer over all T steps of ``xin`` (T, B, in) and return its tape.
+
+    ``h0``/``c0`` (B, H) set the initial state (zero by default).
+    """
+    T, B, _ = xin.shape
+    (tape,), _ = cell.new_tapes(1, T, B, p["Wh"].shape[0], xin.dtype)
+    tape.xw = input_projection(xin, Wx, b, p)
+    if h0 is not None:
+        tape.h[0] = h0
+    if c0 is not None:
+        tape.c[0] = c0
+    return run_tape(cell, tape, p)
+
+
 def _forward_all(spec: ModelSpec, params: dict, x: np.ndarray):
-    """Unroll every layer bottom-up; returns [(input, tape, p)] per layer, head features, y_hat."""
+    """Unroll every layer bottom-up.
+
+    Returns [(input, tape, p)] per layer, the (L, ...) arrays behind the
+    tapes, the head's input features and y_hat. Layer k's input projection
+    needs layer k-1's states, so the tapes are filled one layer after another.
+    """
     cell = CELLS[spec.cell]
+    T, B, _ = x.shape
+    tapes, stacked = cell.new_tapes(spec.layers, T, B, spec.hidden_size, x.dtype)
     layers = []
     inp = x
-    for k in range(spec.layers):
+    for k, tape in enumerate(tapes):
         p = layer_params(cell, params, k)
-        tape = unroll_layer(cell, inp, params[f"l{k}.Wx"], params[f"l{k}.b"], p)
+        tape.xw = input_projection(inp, params[f"l{k}.Wx"], params[f"l{k}.b"], p)
+        run_tape(cell, tape, p)
         layers.append((inp, tape, p))
         inp = tape.h[1:]
     feats = inp[-1] if spec.head == "last" else inp
     y_hat = feats @ params["head.W"] + params["head.b"]
-    return layers, feats, y_hat
+    return layers, stacked, feats, y_hat
 
 
 def forward(spec: ModelSpec, params: dict, x) -> np.ndarray:
     """Predictions only: (B, O) for head "last", (T, B, O) for "all"."""
     params = spec.check_params(params)
     x = check_x(spec, x)
-    with single_blas_thread():
-        return _forward_all(spec, params, x)[2]
+    with fast_loops():
+        return _forward_all(spec, params, x)[3]
 
 
 def bptt(spec: ModelSpec, params: dict, x, y, loss: str = "mse") -> BPTTResult:
@@ -180,7 +196,7 @@ def bptt(spec: ModelSpec, params: dict, x, y, loss: str = "mse") -> BPTTResult:
     params = spec.check_params(params)
     x = check_x(spec, x)
     y = check_y(spec, y, loss, x.shape[0], x.shape[1])
-    with single_blas_thread():
+    with fast_loops():
         return _bptt(spec, params, x, y, loss)
 
 
@@ -189,7 +205,7 @@ def _bptt(spec: ModelSpec, params: dict, x: np.ndarray, y: np.ndarray, loss: str
     cell = CELLS[spec.cell]
     L, H, dtype = spec.layers, spec.hidden_size, spec.np_dtype
 
-    layers, feats, y_hat = _forward_all(spec, params, x)
+    layers, stacked, feats, y_hat = _forward_all(spec, params, x)
     value, dy = loss_fn(y_hat, y, loss)
 
     grads: dict[str, np.ndarray] = {}
@@ -220,12 +236,9 @@ def _bptt(spec: ModelSpec, params: dict, x: np.ndarray, y: np.ndarray, loss: str
         if k > 0:
             inject = tape.dxw @ params[f"l{k}.Wx"].T
 
-    tapes = [tape for _, tape, _ in layers]
-    h_all = np.stack([tp.h[1:] for tp in tapes])
-    c_all = np.stack([tp.c[1:] for tp in tapes]) if cell.has_cell_state else None
-    dc_all = np.stack([tp.dc for tp in tapes]) if cell.has_cell_state else None
-    acts = np.stack([tp.g for tp in tapes])
-    dacts = np.stack([tp.dxw for tp in tapes])
+    h_all, acts, dacts = stacked["h"][:, 1:], stacked["g"], stacked["dxw"]
+    c_all = stacked["c"][:, 1:] if cell.has_cell_state else None
+    dc_all = stacked["dc"]
     gates = {g: acts[..., j * H : (j + 1) * H] for j, g in enumerate(cell.gates)}
     dgates = {g: dacts[..., j * H : (j + 1) * H] for j, g in enumerate(cell.gates)}
     ordered = {name: grads[name] for name in spec.param_shapes()}
