@@ -192,3 +192,23 @@ def test_dark_theme(server, browser):
     _no_exception(page)
     _shot(page, "error_flow_dark")
     ctx.close()
+
+
+def test_runs_page_overlays_stored_runs(server, browser):
+    ctx, page = _page(browser, height=2000)
+    page.goto(server + "/error_flow?cells=rnn,lstm,gru&T=60&H=8&steps=30&batch=16")
+    _wait_idle(page, timeout=120_000)
+    page.goto(server + "/runs")
+    _wait_idle(page)
+    page.wait_for_selector("[data-testid='stDataFrame']", timeout=30_000)  # the grid renders after the run
+    box = page.locator("[data-testid='stMultiSelect']").first
+    for _ in range(3):
+        box.click()
+        page.locator("[role='option']").first.click()
+        _wait_idle(page)
+    page.keyboard.press("Escape")
+    _charts_rendered(page, 3)
+    assert page.locator("[data-testid='stDownloadButton']").count() == 4
+    _no_exception(page)
+    _shot(page, "runs")
+    ctx.close()

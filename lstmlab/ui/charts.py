@@ -28,7 +28,7 @@ def run_color(labels, title: str = "run") -> alt.Color:
     if labels and all(lab in CELL_COLORS for lab in labels):
         return alt.Color("run:N", title=title, scale=alt.Scale(domain=labels,
                                                                 range=[CELL_COLORS[lab] for lab in labels]))
-    return alt.Color("run:N", title=title)
+    return alt.Color("run:N", title=title, scale=alt.Scale(scheme="tableau10"), legend=alt.Legend(labelLimit=260))
 
 
 def _state_marks(base: alt.Chart, x: alt.X, y: alt.Y, state_col: str, extra_tooltip=(), color=None) -> alt.Chart:
@@ -73,14 +73,19 @@ def flow_lag_chart(df: pd.DataFrame, phase: str, domain: tuple[float, float], ti
     base = alt.Chart(d)
     tt = [alt.Tooltip("series:N", title="line"), alt.Tooltip("lag:Q"),
           alt.Tooltip("value:Q", title=quantity, format=".3e"), alt.Tooltip("state_value:N", title="state")]
-    color = alt.Color("cell:N", title="cell", sort=cells,
-                      scale=alt.Scale(domain=cells, range=[CELL_COLORS.get(c, "#9467bd") for c in cells]))
+    if all(c in CELL_COLORS for c in cells):
+        color = alt.Color("cell:N", title="cell", sort=cells,
+                          scale=alt.Scale(domain=cells, range=[CELL_COLORS[c] for c in cells]))
+    else:  # stored runs overlaid by label
+        color = alt.Color("cell:N", title="run", sort=cells, scale=alt.Scale(domain=cells, scheme="tableau10"),
+                          legend=alt.Legend(labelLimit=260))
     line = base.mark_line(strokeWidth=2.2).encode(
         x=x, y=y, color=color, detail="series:N",
         strokeDash=alt.StrokeDash("kind:N", title="line", scale=alt.Scale(domain=["measured", "bound"],
                                                                           range=[[1, 0], [6, 4]]),
                                   legend=alt.Legend(labelExpr="datum.label == 'bound' ? "
-                                                              "'RNN envelope w^lag' : 'measured'")),
+                                                              "'RNN envelope w^lag' : 'measured'")
+                                  if (d["kind"] == "bound").any() else None),
         tooltip=tt,
     )
     layers = [line]

@@ -10,6 +10,7 @@ PAGES = (
     ("pages/training.py", "Training", ":material/show_chart:"),
     ("pages/inside_lstm.py", "Inside the LSTM", ":material/memory:"),
     ("pages/phase_map.py", "Phase map", ":material/grid_on:"),
+    ("pages/runs.py", "Runs", ":material/inventory_2:"),
 )
 
 

@@ -152,3 +152,95 @@ def task_info(key: str, _config) -> dict:
     task = get_task(_config)
     return {"baseline": float(task.baseline), "metric_name": task.metric_name,
             "chance_metric": float(task.chance_metric), "loss": task.loss}
+
+
+# ---------------------------------------------------------------------------------------------------------- runs page
+RUN_TABLE_COLUMNS = ["name", "tags", "cell", "task", "seq_len", "hidden_size", "layers", "weight_scale", "init",
+                     "optimizer", "lr", "steps", "seed", "status", "created", "wall_time", "id"]
+
+
+def run_label(row) -> str:
+    """Display label of a run (a row of RunStore.list() or a Run): its name, else cell, length, scale and id."""
+    get = row.get if isinstance(row, dict) else (lambda k: getattr(row, k, None))
+    name = get("name")
+    rid = str(get("id") or get("run_id") or "")
+    if name:
+        return f"{name} · {rid[:6]}"
+    cfg = get("config")
+    if cfg is not None:
+        cell, T, w = cfg.cell, cfg.seq_len, cfg.weight_scale
+    else:
+        cell, T, w = get("cell"), get("seq_len"), get("weight_scale")
+    return f"{str(cell).upper()} T={T} w={float(w):g} · {rid[:6]}"
+
+
+def list_runs(query: str = "") -> "pd.DataFrame":
+    """Runs in the store, newest first, filtered by ``query`` (case-insensitive; matches name, tags, cell, task,
+    status or id prefix), with a readable ``created`` column."""
+    import pandas as pd
+
+    df = store().list()
+    if df.empty:
+        return df.assign(created=pd.Series(dtype="datetime64[ns]"))
+    df = df.assign(created=pd.to_datetime(df["created_at"], unit="s").dt.floor("s"))
+    q = (query or "").strip().lower()
+    if q:
+        hay = (df["name"].astype(str) + " " + df["tags"].astype(str) + " " + df["cell"].astype(str) + " "
+               + df["task"].astype(str) + " " + df["status"].astype(str) + " " + df["id"].astype(str)).str.lower()
+        df = df[hay.str.contains(q, regex=False)]
+    return df.reset_index(drop=True)
+
+
+@st.cache_data(max_entries=L.CACHE_MAX_ENTRIES, show_spinner=False)
+def _load(run_id: str, name: str, tags: str):
+    """A stored run (name and tags are part of the key so a rename or re-tag is seen)."""
+    return store().load(run_id)
+
+
+def load_runs(rows) -> dict:
+    """{label: Run} for rows of list_runs(); runs deleted meanwhile are skipped."""
+    out = {}
+    for _, r in rows.iterrows():
+        try:
+            out[run_label(r.to_dict())] = _load(r["id"], r["name"], r["tags"])
+        except KeyError:
+            continue
+    return out
+
+
+def apply_action(action: str, arg, run_ids: list[str]) -> str:
+    """Rename / tag / delete in the store; returns a confirmation, or an error prefixed with "!"."""
+    s = store()
+    try:
+        if action == "rename":
+            if len(run_ids) != 1:
+                return "!Select exactly one run to rename."
+            s.rename(run_ids[0], str(arg).strip())
+            return "Renamed."
+        if action == "tag":
+            for rid in run_ids:
+                s.tag(rid, arg)
+            return f"Tagged {len(run_ids)} run(s)."
+        if action == "delete":
+            for rid in run_ids:
+                s.delete(rid)  # run_select_ui drops ids no longer in the store on the next run
+            return f"Deleted {len(run_ids)} run(s)."
+        if action == "unconfirmed":
+            return "!Tick the confirmation box to delete."
+    except (KeyError, ValueError) as e:
+        return f"!{e}"
+    return f"!Unknown action {action!r}."
+
+
+def export_csv(runs: dict, table: str) -> str:
+    """CSV text of one table (steps, flow or eval) of the given runs (lstmlab.export)."""
+    from lstmlab import export
+
+    return export.table_csv(list(runs.values()), table)
+
+
+def export_zip(runs: dict) -> bytes:
+    """The zip bundle (runs.csv + steps/flow/eval CSVs) of the given runs (lstmlab.export)."""
+    from lstmlab import export
+
+    return export.zip_bundle(list(runs.values()))

@@ -164,3 +164,24 @@ def lstm_inside_view(out: dict, example: int, t: int) -> None:
     m = float(max(abs(grids["c"]["value"].min()), abs(grids["c"]["value"].max()), 1e-12))
     st.caption("cell state c_t = f_t ⊙ c_{t−1} + i_t ⊙ n_t")
     st.altair_chart(charts.gate_heatmap(grids["c"], "c_t", "redblue", (-m, m), 0, width=880), width="content")
+
+
+def runs_overlay_view(runs: dict) -> None:
+    """Error flow at initialisation and after training, and the loss curves, of several stored runs."""
+    flows = {label: run.flow for label, run in runs.items() if run.flow is not None and not run.flow.empty}
+    if flows:
+        st.info(shaping.reading(flows, {label: run.status for label, run in runs.items()}),
+                icon=":material/insights:")
+        lines = shaping.flow_lines(flows, layer=0, weight_scale=None)
+        lines["phase"] = lines["phase"].where(lines["phase"] == "at initialisation", "after training")
+        domain = charts.lines_domain(lines)
+        cols = st.columns(2)
+        for col, phase in zip(cols, ["at initialisation", "after training"]):
+            if (lines["phase"] == phase).any():
+                col.markdown(f"**Error reaching each time step, {phase}** (layer 0)")
+                col.altair_chart(charts.flow_lag_chart(lines, phase, domain, phase), width="stretch")
+    steps = {label: run.steps for label, run in runs.items()}
+    evals = {label: run.eval for label, run in runs.items()}
+    st.markdown("**Loss** (thin: training batch, points: held-out batch)")
+    st.altair_chart(charts.training_chart(shaping.training_long(steps, evals, "loss"), "", "loss (log scale)",
+                                          None, log=True), width="stretch")

@@ -200,3 +200,39 @@ def time_step_ui(T: int) -> int:
     """The time step t (1..T) to inspect."""
     return int(st.slider("Time step t to inspect", 1, int(T), value=min(int(T), max(1, int(T) // 2)),
                          key="inside.t"))
+
+
+def runs_filter_ui(values: dict) -> str:
+    """Text filter of the Runs page (seeded from the URL): returns the query."""
+    S.seed_widgets("runs", values)
+    return st.text_input("Filter runs", key=S.widget_key("runs", "q"), placeholder="name, tag, cell, task, status or id",
+                         help="Case-insensitive; matches any of these columns.")
+
+
+def run_select_ui(options: list[str], labels: dict[str, str]) -> list[str]:
+    """Runs to compare (ids): returns the ticked ids, newest first."""
+    keep = [r for r in st.session_state.get("runs_selected", []) if r in options]
+    st.session_state["runs_selected"] = keep
+    return st.multiselect("Runs to compare, export or edit", options, key="runs_selected",
+                          format_func=lambda rid: labels.get(rid, rid))
+
+
+def run_actions_ui(selected: list[str], labels: dict[str, str]) -> tuple[str, object]:
+    """Rename, tag and delete controls for the selected runs: returns (action, argument) or ("", None)."""
+    if not selected:
+        return "", None
+    c1, c2, c3 = st.columns(3)
+    with c1.form("runs.rename_form", border=True):
+        name = st.text_input("New name", key="runs.new_name", disabled=len(selected) != 1,
+                             help="Select exactly one run to rename it.")
+        if st.form_submit_button("Rename", disabled=len(selected) != 1):
+            return "rename", name
+    with c2.form("runs.tag_form", border=True):
+        tags = st.text_input("Tags (comma-separated, replace the current ones)", key="runs.new_tags")
+        if st.form_submit_button(f"Tag {len(selected)} run(s)"):
+            return "tag", [t.strip() for t in tags.split(",") if t.strip()]
+    with c3.form("runs.delete_form", border=True):
+        sure = st.checkbox(f"Yes, delete {len(selected)} run(s) for good", key="runs.confirm_delete")
+        if st.form_submit_button("Delete", type="primary"):
+            return ("delete", None) if sure else ("unconfirmed", None)
+    return "", None

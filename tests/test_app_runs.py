@@ -1,0 +1,106 @@
+"""AppTest: the Runs page (store table, overlay, rename/tag/delete, CSV and zip downloads)."""
+
+import io
+import zipfile
+
+import pandas as pd
+import pytest
+
+TINY = dict(T="12", H="6", steps="6", batch="8")
+
+
+@pytest.fixture
+def downloads(monkeypatch):
+    """Bytes of every file handed to Streamlit's media storage, by file id (download buttons' content)."""
+    from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
+
+    files = {}
+    original = MemoryMediaFileStorage.load_and_get_id
+
+    def capture(self, path_or_data, mimetype, kind, filename=None):
+        file_id = original(self, path_or_data, mimetype, kind, filename)
+        files[file_id] = path_or_data
+        return file_id
+
+    monkeypatch.setattr(MemoryMediaFileStorage, "load_and_get_id", capture)
+
+    def content(button) -> bytes:
+        file_id = button.proto.url.rsplit("/", 1)[-1].split(".")[0]
+        data = files[file_id]
+        return data if isinstance(data, bytes) else data.encode()
+
+    return content
+
+
+def _with_runs(app, cells="rnn,lstm"):
+    at = app("error_flow.py", cells=cells, **TINY).run()
+    assert not at.exception
+    at.query_params.clear()
+    at.switch_page("pages/runs.py").run()
+    assert not at.exception
+    return at
+
+
+def test_empty_store_says_so(app):
+    at = app("runs.py").run()
+    assert not at.exception
+    assert "No runs yet" in at.info[0].value
+
+
+def test_table_lists_runs_and_filter_narrows_it(app):
+    at = _with_runs(app)
+    assert sorted(at.dataframe[0].value["cell"]) == ["lstm", "rnn"]
+    at.text_input(key="runs.q").set_value("lstm").run()
+    assert not at.exception
+    assert list(at.dataframe[0].value["cell"]) == ["lstm"]
+    assert at.query_params["q"] == "lstm"
+
+
+def test_selection_overlays_and_downloads_read_back(app, downloads):
+    at = _with_runs(app)
+    ids = list(at.dataframe[0].value["id"])
+    at.multiselect(key="runs_selected").set_value(ids).run()
+    assert not at.exception
+    assert len(at.get("vega_lite_chart")) == 3
+    buttons = {b.proto.label: b for b in at.get("download_button")}
+    for table, n_min in (("steps", 12), ("flow", 24), ("eval", 4)):
+        df = pd.read_csv(io.BytesIO(downloads(buttons[f"{table}.csv"])))
+        assert set(df["run_id"]) == set(ids)
+        assert len(df) >= n_min
+    with zipfile.ZipFile(io.BytesIO(downloads(buttons["All tables (zip)"]))) as z:
+        assert sorted(z.namelist()) == ["eval.csv", "flow.csv", "runs.csv", "steps.csv"]
+        runs_csv = pd.read_csv(z.open("runs.csv"))
+    assert sorted(runs_csv["cell"]) == ["lstm", "rnn"]
+
+
+def test_rename_tag_delete(app, tmp_path):
+    at = _with_runs(app)
+    ids = list(at.dataframe[0].value["id"])
+    at.multiselect(key="runs_selected").set_value(ids[:1]).run()
+    at.text_input(key="runs.new_name").set_value("baseline lstm")
+    at.button(key="FormSubmitter:runs.rename_form-Rename").click().run()
+    assert not at.exception
+    assert "baseline lstm" in list(at.dataframe[0].value["name"])
+
+    at.text_input(key="runs.new_tags").set_value("paper, fig1")
+    at.get("button")[1].click().run()  # the tag form's submit button
+    assert not at.exception
+    assert "paper,fig1" in list(at.dataframe[0].value["tags"])
+
+    at.get("button")[2].click().run()  # delete without confirming
+    assert not at.exception
+    assert "confirmation" in at.error[0].value
+    assert len(at.dataframe[0].value) == 2
+
+    at.checkbox(key="runs.confirm_delete").check()
+    at.get("button")[2].click().run()
+    assert not at.exception
+    assert list(at.dataframe[0].value["id"]) == ids[1:]
+
+
+def test_unknown_query_param_warns(app):
+    at = _with_runs(app)
+    at.query_params["sort"] = "x"
+    at.run()
+    assert not at.exception
+    assert "`sort`" in at.warning[0].value
