@@ -28,7 +28,8 @@ Every cell is three functions:
   ``tape.dc[j]`` (total dL/dc_t), and returns the recurrent part of
   dL/dh_{t-1} and the part of dL/dc_{t-1} through c_t.
 
-``p`` holds the layer's ``Wh`` and, for the GRU, ``bhn``. Sigmoids are
+``p`` holds the layer's ``Wh``, its transpose ``WhT`` (contiguous, for the
+backward matmuls) and, for the GRU, ``bhn``. Sigmoids are
 evaluated as sigma(a) = (1 + tanh(a / 2)) / 2, which never overflows and lets
 all gates of a step share one tanh call: the sigmoid blocks of Wx, b and Wh
 are halved once per pass (exact in binary floating point) into ``p["Whs"]``
@@ -84,7 +85,7 @@ def sigmoid(a: np.ndarray) -> np.ndarray:
 def rnn_forward(tape: Tape, j: int, p: dict) -> None:
     """Elman RNN step: h_t = tanh(x_t Wx + b + h_{t-1} Wh). The gate "h" is h_t itself."""
     h = tape.h[j + 1]
-    np.matmul(tape.h[j], p["Wh"], out=h)
+    np.dot(tape.h[j], p["Wh"], h)
     h += tape.xw[j]
     np.tanh(h, out=h)
 
@@ -99,7 +100,7 @@ def rnn_backward(tape: Tape, j: int, dh, dc_next, p: dict):
     """da_t = (1 - h_t^2) * dL/dh_t ;  dL/dh_{t-1} += da_t Wh^T"""
     da = tape.dxw[j]
     np.multiply(dh, tape.aux["dtanh"][j], out=da)  # backprop through tanh
-    return da @ p["Wh"].T, None  # backprop through h_{t-1} Wh
+    return np.dot(da, p["WhT"]), None  # backprop through h_{t-1} Wh
 
 
 # -------------------------------------------------------------------- LSTM
@@ -115,7 +116,7 @@ def lstm_forward(tape: Tape, j: int, p: dict) -> None:
     """
     H = tape.h.shape[2]
     g = tape.g[j]
-    np.matmul(tape.h[j], p["Whs"], out=g)
+    np.dot(tape.h[j], p["Whs"], g)
     g += tape.xw[j]
     np.tanh(g, out=g)
     g *= p["scale"]  # [sigma(a_i), sigma(a_f), tanh(a_n), sigma(a_o)]
@@ -171,7 +172,7 @@ def lstm_backward(tape: Tape, j: int, dh, dc_next, p: dict):
     # the i, f, n blocks all scale dc: one broadcast multiply over a (B, 3, H) view
     np.multiply(K[:, : 3 * H].reshape(B, 3, H), dc[:, None, :], out=da[:, : 3 * H].reshape(B, 3, H))
     np.multiply(K[:, 3 * H :], dh, out=da[:, 3 * H :])  # output gate
-    return da @ p["Wh"].T, dc * tape.g[j, :, H : 2 * H]  # through h_{t-1} Wh; through f * c_{t-1}
+    return np.dot(da, p["WhT"]), dc * tape.g[j, :, H : 2 * H]  # through h_{t-1} Wh; through f * c_{t-1}
 
 
 # --------------------------------------------------------------------- GRU
@@ -190,7 +191,7 @@ def gru_forward(tape: Tape, j: int, p: dict) -> None:
     """
     H = tape.h.shape[2]
     hh = tape.aux["hh"][j]  # kept: its candidate block hn = hh_n + bhn is needed backward
-    np.matmul(tape.h[j], p["Whs"], out=hh)
+    np.dot(tape.h[j], p["Whs"], hh)
     hn = hh[:, 2 * H :]
     hn += p["bhn"]
     g = tape.g[j]
@@ -238,7 +239,7 @@ def gru_backward(tape: Tape, j: int, dh, dc_next, p: dict):
     np.multiply(dh, aux["Kz"][j], out=dxw[:, H : 2 * H])  # through z, then sigmoid
     dhh[:, : 2 * H] = dxw[:, : 2 * H]
     np.multiply(dan, tape.g[j, :, :H], out=dhh[:, 2 * H :])  # the candidate's hidden path passes r
-    dh_prev = dhh @ p["Wh"].T
+    dh_prev = np.dot(dhh, p["WhT"])
     dh_prev += dh * tape.g[j, :, H : 2 * H]
     return dh_prev, None
 
