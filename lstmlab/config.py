@@ -23,6 +23,8 @@ OPTIMIZERS = ("sgd", "momentum", "adam")
 INITS = ("orthogonal", "gaussian", "identity")
 DTYPES = ("float64", "float32")
 
+MAX_PASS_BYTES = 4 * 2**30  # memory one BPTT pass may take; beyond it a run would thrash or be killed
+PASS_ARRAYS = 24  # (T, B, H) arrays a pass keeps per layer, at most (LSTM: states, gates, their gradients, coefficients)
 COPY_SYMBOLS = 10  # symbols to memorise in the copy task; its sequences need seq_len >= 2 * COPY_SYMBOLS + 1
 MAX_SERIES = 1_000_000
 
@@ -111,6 +113,19 @@ class RunConfig:
                 )
             if max(self.series) == min(self.series):
                 raise ValueError("series: is constant; expected a series with some variation (it is z-scored)")
+        need = self.pass_bytes()
+        if need > MAX_PASS_BYTES:
+            raise ValueError(
+                f"seq_len x max(batch_size, eval_size) x hidden_size x layers = {self.seq_len} x "
+                f"{max(self.batch_size, self.eval_size)} x {self.hidden_size} x {self.layers}: a BPTT pass would "
+                f"need about {need / 2**30:.1f} GiB; expected at most {MAX_PASS_BYTES / 2**30:.0f} GiB (lower one of them)"
+            )
+
+    def pass_bytes(self) -> int:
+        """Upper estimate of the memory one BPTT pass of this run takes (the larger of a training and an eval batch)."""
+        itemsize = 8 if self.dtype == "float64" else 4
+        B = max(self.batch_size, self.eval_size)
+        return PASS_ARRAYS * self.seq_len * B * self.hidden_size * self.layers * itemsize
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-ready dict (``series`` as a list or None)."""

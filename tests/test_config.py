@@ -144,3 +144,13 @@ def test_replace_validates():
     assert c.replace(seq_len=10).seq_len == 10 and c.seq_len == 100
     with pytest.raises(ValueError, match="hidden_size=0"):
         c.replace(hidden_size=0)
+
+
+def test_configs_whose_pass_would_not_fit_in_memory_are_refused():
+    with pytest.raises(ValueError, match=r"^seq_len x max\(batch_size, eval_size\) x hidden_size x layers = 5000 x 4096 x 1024 x 4"):
+        RunConfig(seq_len=5000, batch_size=64, eval_size=4096, hidden_size=1024, layers=4)
+    ok = RunConfig(seq_len=1000, batch_size=64, eval_size=64, hidden_size=128, layers=1)
+    # 24 arrays of T x B x H float64 per layer
+    assert ok.pass_bytes() == 24 * 1000 * 64 * 128 * 1 * 8
+    with pytest.raises(ValueError, match="about 5.9 GiB; expected at most 4 GiB"):
+        ok.replace(eval_size=256)
