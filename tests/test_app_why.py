@@ -40,3 +40,23 @@ def test_bad_query_params_warn_and_fall_back(app):
     assert "`w`" in msgs and "`T`" in msgs and "`bogus`" in msgs
     assert at.slider(key="why.w").value == 0.9
     assert at.slider(key="why.T").value == 100
+
+
+def test_see_it_in_a_real_network_opens_error_flow_with_matching_settings(app):
+    at = app(w="1.1", T="30").run()
+    at.button[0].click().run(timeout=120)
+    assert not at.exception
+    assert at.title[0].value == "Error flow"
+    assert at.query_params["ws"] == "1.1" and at.query_params["T"] == "30"
+    assert at.query_params["cells"] == "rnn,lstm"
+    assert at.slider(key="flow.ws").value == 1.1
+    assert len(at.get("vega_lite_chart")) >= 3
+
+
+def test_link_caps_settings_to_the_interactive_limits():
+    from lstmlab.ui import limits, state
+
+    q = state.flow_link(1.5, 1000)
+    assert q["T"] == str(limits.SEQ_LEN_MAX) and q["ws"] == "1.5" and q["cells"] == "rnn,lstm"
+    values, warnings = state.parse_params("flow", q)
+    assert not warnings and values["T"] == limits.SEQ_LEN_MAX

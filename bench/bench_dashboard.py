@@ -1,0 +1,90 @@
+"""Dashboard latency through AppTest: default Error flow study cold and cached, default Phase map cold.
+
+Targets (interactive use): Error flow (RNN + LSTM, T=100, default hidden size and steps) <= 2 s cold and
+<= 0.3 s cached; Phase map <= 3 s cold. Prints medians over --repeats runs; a benchmark, not a test.
+
+    python bench/bench_dashboard.py [--repeats 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+
+def _app(page: str):
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=300)
+    at.switch_page(f"pages/{page}")
+    return at
+
+
+def _clear():
+    """Empty the result caches (st.cache_data). The run-store connection (st.cache_resource) is process-wide
+    set-up, like the imports, and is kept."""
+    import streamlit as st
+
+    st.cache_data.clear()
+
+
+def _timed(at) -> float:
+    t = time.perf_counter()
+    at.run()
+    dt = time.perf_counter() - t
+    if at.exception:
+        raise RuntimeError(at.exception[0].message)
+    if not at.get("vega_lite_chart"):
+        raise RuntimeError("no chart drawn")
+    return dt
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--repeats", type=int, default=3)
+    args = ap.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        os.environ["LSTMLAB_DB"] = str(Path(tmp) / "runs.db")
+        from lstmlab.ui import state
+
+        # Warm up imports (numpy, pandas, altair, sqlalchemy, lstmlab) and the store connection, so "cold" means
+        # an empty result cache, not a cold process.
+        _clear()
+        _timed(_app("why.py"))
+        warm = _app("error_flow.py")
+        warm.query_params.update({"T": "10", "H": "4", "steps": "2", "batch": "4"})
+        _timed(warm)
+        results = {"error flow, cold": [], "error flow, cached": [], "phase map, cold": [], "phase map, cached": []}
+        for _ in range(args.repeats):
+            _clear()
+            at = _app("error_flow.py")
+            results["error flow, cold"].append(_timed(at))
+            results["error flow, cached"].append(_timed(at))
+            _clear()
+            at = _app("phase_map.py")
+            results["phase map, cold"].append(_timed(at))
+            results["phase map, cached"].append(_timed(at))
+        flow = state.defaults("flow")
+        print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+              f"load average {os.getloadavg()[0]:.2f}; python {platform.python_version()}")
+        print(f"error flow default: cells {flow['cells']}, T={flow['T']}, H={flow['H']}, steps={flow['steps']}, "
+              f"batch={flow['batch']}; phase map default: {state.defaults('phase')}")
+        targets = {"error flow, cold": 2.0, "error flow, cached": 0.3, "phase map, cold": 3.0,
+                   "phase map, cached": 0.3}
+        for name, times in results.items():
+            med = statistics.median(times)
+            print(f"{name:20s} median {med:6.3f} s  (target {targets[name]:.1f} s; runs "
+                  + ", ".join(f"{t:.3f}" for t in times) + ")")
+
+
+if __name__ == "__main__":
+    main()
