@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from lstmlab.ui import equations, limits, nav, runs, state, views, widgets
+from lstmlab.ui import equations, nav, state, views, widgets
 
 nav.ensure_router()
 
@@ -21,19 +21,7 @@ if submitted:
 state.write_params("flow", values)
 state.remember_study(values)
 
-try:
-    study = runs.study(values, series, series_name)
-except ValueError as e:
-    widgets.show_error(e)
-    st.stop()
-if study.work > limits.MAX_WORK:
-    st.error(limits.too_big_message(study.work, limits.MAX_WORK, "study", runs.cli_command(study.configs[0])),
-             icon=":material/block:")
-    st.stop()
-
-results, messages = runs.train_study(study)
-for m in messages:
-    st.warning(m)
+results = views.study_results(values, series, series_name)
 layer = widgets.layer_ui(values["layers"], key="flow.layer")
 views.error_flow_view(results, values["ws"], layer)
 

@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from lstmlab.ui import limits, nav, runs, state, views, widgets
+from lstmlab.ui import nav, state, views, widgets
 
 nav.ensure_router()
 
@@ -20,19 +20,7 @@ if submitted:
 state.write_params("training", values)
 state.remember_study(values)
 
-try:
-    study = runs.study(values, series, series_name)
-except ValueError as e:
-    widgets.show_error(e)
-    st.stop()
-if study.work > limits.MAX_WORK:
-    st.error(limits.too_big_message(study.work, limits.MAX_WORK, "study", runs.cli_command(study.configs[0])),
-             icon=":material/block:")
-    st.stop()
-
-results, messages = runs.train_study(study)
-for m in messages:
-    st.warning(m)
+results = views.study_results(values, series, series_name)
 views.training_view(results, values["layers"])
 st.page_link("pages/error_flow.py", label="Error flow of these runs", icon=":material/stacked_line_chart:",
              query_params=state.format_params("flow", values))

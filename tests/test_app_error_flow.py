@@ -64,7 +64,7 @@ def test_bad_query_params_warn(app):
 
 
 def test_oversized_request_is_refused_with_the_limit_and_cli(app):
-    at = app("error_flow.py", T="400", H="128", steps="2000", batch="256", layers="3").run()
+    at = app("error_flow.py", T="400", H="128", steps="2000", batch="64").run()
     assert not at.exception
     msg = at.error[0].value
     assert "too large" in msg and "python -m lstmlab run" in msg

@@ -202,11 +202,14 @@ def test_runs_page_overlays_stored_runs(server, browser):
     _wait_idle(page)
     page.wait_for_selector("[data-testid='stDataFrame']", timeout=30_000)  # the grid renders after the run
     box = page.locator("[data-testid='stMultiSelect']").first
+    options = page.locator("[role='option']")
     for _ in range(3):
-        box.click()
-        page.locator("[role='option']").first.click()
-        _wait_idle(page)
+        if not options.first.is_visible():
+            box.click()
+        options.first.click()
+        page.wait_for_timeout(300)
     page.keyboard.press("Escape")
+    _wait_idle(page)
     _charts_rendered(page, 3)
     assert page.locator("[data-testid='stDownloadButton']").count() == 4
     _no_exception(page)

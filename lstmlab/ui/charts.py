@@ -258,8 +258,7 @@ def phase_map_chart(df: pd.DataFrame, width: int = 300) -> alt.Chart:
         base = alt.Chart(d)
         main = base.transform_filter(alt.datum.state == OK).mark_rect().encode(
             x=x, x2="w_hi:Q", y=y, y2="T_hi:Q",
-            color=alt.Color("log10_ratio:Q", title=f"log10 ‖∂L/∂h₁‖/‖∂L/∂h_T‖ (blue: vanishing, red: exploding; "
-                                                   f"saturates at ±{m:g})",
+            color=alt.Color("log10_ratio:Q", title=f"log10 ‖∂L/∂h₁‖/‖∂L/∂h_T‖ (clamped at ±{m:g})",
                             scale=alt.Scale(scheme="redblue", reverse=True, domain=[-m, m], domainMid=0,
                                             clamp=True)),
             tooltip=tt)
@@ -286,7 +285,7 @@ def spectrum_chart(df: pd.DataFrame) -> alt.Chart:
     palette = {"largest": "#1f77b4", "median": "#ff7f0e", "smallest": "#2ca02c"}
     color = alt.Color("which:N", title="singular value", sort=names,
                       scale=alt.Scale(domain=names, range=[palette.get(n, "#7f7f7f") for n in names]))
-    dash = alt.StrokeDash("which:N", sort=names, legend=None,
+    dash = alt.StrokeDash("which:N", sort=names, title="singular value",
                           scale=alt.Scale(domain=names, range=[[1, 0] if n in palette else [6, 4] for n in names]))
     layers = [base.mark_line(strokeWidth=2).encode(x=x, y=y, color=color, strokeDash=dash, tooltip=tt)]
     if (df["state_value"] != OK).any():

@@ -66,3 +66,9 @@ def too_big_message(work: int, limit: int, what: str, cli_hint: str) -> str:
         f"(sequence length × hidden size × layers × steps × batch × cells) against a limit of {limit:,}. "
         f"Reduce it, or run it from the command line: `{cli_hint}`"
     )
+
+
+def phase_work(n_cells: int, n_scales: int, T_max: int, hidden: int) -> int:
+    """Work units of a phase map (one pass per cell and weight scale at the longest length), against
+    PHASE_MAX_WORK."""
+    return int(n_cells) * int(n_scales) * int(T_max) * int(hidden) * PHASE_BATCH

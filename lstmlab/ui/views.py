@@ -185,3 +185,64 @@ def runs_overlay_view(runs: dict) -> None:
     st.markdown("**Loss** (thin: training batch, points: held-out batch)")
     st.altair_chart(charts.training_chart(shaping.training_long(steps, evals, "loss"), "", "loss (log scale)",
                                           None, log=True), width="stretch")
+
+
+def study_results(values: dict, series, series_name: str) -> dict:
+    """Train (or fetch) the study of ``values`` and return {cell label: Run}; on a bad or oversized request show
+    why and stop the page."""
+    from lstmlab.ui import limits
+    from lstmlab.ui import runs as R
+
+    try:
+        study = R.study(values, series, series_name)
+    except ValueError as e:
+        st.error(str(e), icon=":material/error:")
+        st.stop()
+    if study.work > limits.MAX_WORK:
+        st.error(limits.too_big_message(study.work, limits.MAX_WORK, "study", R.cli_command(study.configs[0])),
+                 icon=":material/block:")
+        st.stop()
+    results, messages = R.train_study(study)
+    for m in messages:
+        st.warning(m)
+    return results
+
+
+def phase_map_view(values: dict) -> None:
+    """The phase map of the page settings ``values`` (fields of state.FIELDS["phase"]), or why it is refused."""
+    from lstmlab.ui import cached, limits, probes
+
+    if not values["cells"]:
+        st.error("Choose at least one cell.", icon=":material/error:")
+        return
+    if values["wmin"] >= values["wmax"]:
+        st.error(f"The smallest weight scale ({values['wmin']:g}) must be below the largest ({values['wmax']:g}).",
+                 icon=":material/error:")
+        return
+    work = limits.phase_work(len(values["cells"]), values["nw"], values["Tmax"], values["H"])
+    if work > limits.PHASE_MAX_WORK:
+        st.error(limits.too_big_message(work, limits.PHASE_MAX_WORK, "phase map", "python -m lstmlab run --help"),
+                 icon=":material/block:")
+        return
+    scales = probes.phase_scales(values["wmin"], values["wmax"], values["nw"])
+    lengths = probes.phase_lengths(values["Tmax"], values["nT"])
+    try:
+        grid = cached.phase_map(tuple(values["cells"]), tuple(scales), tuple(lengths), values["H"],
+                                values["init"], values["fb"], values["seed"])
+    except ValueError as e:
+        st.error(str(e), icon=":material/error:")
+        return
+    st.altair_chart(charts.phase_map_chart(grid, width={1: 600, 2: 380}.get(len(values["cells"]), 260)),
+                    width="content")
+
+
+def spectrum_view(cell: str, ws: float, T: int, values: dict) -> None:
+    """Singular values of the Jacobian products for one setting."""
+    from lstmlab.ui import cached
+
+    try:
+        df = cached.spectrum(cell, ws, T, values["H"], values["init"], values["fb"], values["seed"])
+    except ValueError as e:
+        st.error(str(e), icon=":material/error:")
+        return
+    st.altair_chart(charts.spectrum_chart(df), width="stretch")
