@@ -20,6 +20,7 @@ ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "test-output" / "browser"
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
+pytest.importorskip("playwright")
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="chromium not installed")
 
 IDLE = "[data-testid='stApp'][data-test-script-state='notRunning']"
@@ -154,6 +155,7 @@ def test_landing_page_renders(server, browser):
 def test_error_flow_default_study(server, browser):
     ctx, page = _page(browser, height=2400)
     page.goto(server + "/error_flow")
+    page.wait_for_selector("[data-testid='stProgress']", timeout=60_000)  # the default study trains
     _wait_idle(page, timeout=120_000)
     page.get_by_role("button", name="Train and compare").click()
     _wait_idle(page, timeout=120_000)
