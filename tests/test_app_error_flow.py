@@ -126,3 +126,19 @@ def test_good_upload_is_used_by_the_forecast_task(app):
     name, values = at.session_state["forecast_series"]
     assert name == "s.csv:y" and len(values) == 200
     assert at.info[0].value != synthetic
+
+
+@pytest.mark.parametrize("extra", [
+    dict(steps="0"),
+    dict(layers="2", steps="4"),
+    dict(task="recall", steps="4"),
+    dict(task="copy", T="25", steps="4"),
+    dict(cells="rnn,lstm,gru", init="identity", ws="2.5", steps="4"),
+])
+def test_settings_variants_draw_without_error(app, extra):
+    params = {**TINY, **extra}
+    for page in ("error_flow.py", "training.py"):
+        at = app(page, **params).run()
+        assert not at.exception, (page, extra)
+        assert not at.error, (page, [e.value for e in at.error])
+        assert at.get("vega_lite_chart")

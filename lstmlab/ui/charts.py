@@ -192,22 +192,29 @@ def training_chart(df: pd.DataFrame, title: str, y_title: str, baseline: float |
         b = pd.DataFrame({"y": [baseline], "label": [f"{baseline_label} = {baseline:.4g}"]})
         rule = alt.Chart(b).mark_rule(strokeDash=[6, 4], color="#888888", strokeWidth=1.5).encode(
             y="y:Q", tooltip=[alt.Tooltip("label:N", title="baseline")])
-        text = alt.Chart(b).mark_text(align="left", dx=4, dy=-7, color="#888888").encode(
-            y="y:Q", x=alt.value(4), text="label:N")
-        layers += [rule, text]
+        layers += [rule]
     return alt.layer(*layers).properties(title=title, height=280)
 
 
 def prefixed_chart(df: pd.DataFrame, title: str, y_title: str, log: bool = True,
-                   clip_steps: pd.DataFrame | None = None, color_title: str = "parameter") -> alt.Chart:
-    """Several named series over training steps (gradient norm per parameter, σ_max per layer)."""
+                   clip_steps: pd.DataFrame | None = None, color_title: str = "parameter",
+                   by_run: bool = False) -> alt.Chart:
+    """Several named series over training steps (gradient norm per parameter, σ_max per layer).
+
+    ``by_run``: colour by the ``run`` column (cells keep their colours) and dash by ``part`` (e.g. the layer).
+    """
     x = alt.X("step:Q", title="training step (parameter updates)")
     y = alt.Y("plot_value:Q", scale=alt.Scale(type="log") if log else alt.Scale(zero=False), title=y_title,
               axis=LOG_AXIS if log else alt.Axis())
     tt = [alt.Tooltip("name:N", title=color_title), alt.Tooltip("step:Q"), alt.Tooltip("value:Q", format=".4g")]
     base = alt.Chart(df)
-    layers = [base.mark_line(strokeWidth=1.8).encode(x=x, y=y, color=alt.Color("name:N", title=color_title),
-                                                     tooltip=tt)]
+    if by_run:
+        enc = dict(color=run_color(df["run"]), detail="name:N")
+        if df["part"].nunique() > 1:
+            enc["strokeDash"] = alt.StrokeDash("part:N", title="layer")
+    else:
+        enc = dict(color=alt.Color("name:N", title=color_title))
+    layers = [base.mark_line(strokeWidth=1.8).encode(x=x, y=y, tooltip=tt, **enc)]
     if (df["state_value"] != OK).any():
         layers.append(_state_marks(base, x, y, "state_value", tt[:2]))
     if clip_steps is not None and len(clip_steps):

@@ -382,8 +382,8 @@ def series_long(steps: dict[str, pd.DataFrame], cols: list[str], max_points: int
         for c in cols:
             if c in d and d[c].notna().any():
                 suffix = c.split(":", 1)[1] if ":" in c else ""
-                rows.append(pd.DataFrame({"name": f"{label} {suffix}".strip(), "step": d["step"].to_numpy(),
-                                          "value": d[c].to_numpy(dtype=float)}))
+                rows.append(pd.DataFrame({"name": f"{label} {suffix}".strip(), "run": label, "part": suffix,
+                                          "step": d["step"].to_numpy(), "value": d[c].to_numpy(dtype=float)}))
     if not rows:
-        return pd.DataFrame(columns=["name", "step", "value", "plot_value", "state_value"])
+        return pd.DataFrame(columns=["name", "run", "part", "step", "value", "plot_value", "state_value"])
     return log_safe(pd.concat(rows, ignore_index=True), "value")

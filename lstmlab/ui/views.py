@@ -87,7 +87,7 @@ def training_view(runs: dict, layer_count: int = 1) -> None:
     evals = {label: run.eval for label, run in runs.items()}
     c1, c2 = st.columns(2)
     with c1:
-        st.markdown("**Loss** (thin: training batch, points: held-out batch)")
+        st.markdown("**Loss** (thin: training batch, points: held-out batch, dashed: input-blind baseline)")
         st.altair_chart(charts.training_chart(shaping.training_long(steps, evals, "loss"), "",
                                               f"loss ({info['loss']}, log scale)", info["baseline"], log=True),
                         width="stretch")
@@ -108,8 +108,8 @@ def training_view(runs: dict, layer_count: int = 1) -> None:
     with c4:
         st.markdown("**Largest singular value of W_h** (σ_max; 1/γ = 1 is the vanishing/exploding boundary)")
         sig_cols = [f"sigma_max:l{k}" for k in range(layer_count)]
-        st.altair_chart(charts.prefixed_chart(shaping.series_long(steps, sig_cols), "", "σ_max(W_h) (log scale)",
-                                              log=True, color_title="run, layer"), width="stretch")
+        st.altair_chart(charts.prefixed_chart(shaping.series_long(steps, sig_cols), "", "σ_max(W_h)",
+                                              log=False, color_title="run, layer", by_run=True), width="stretch")
     st.markdown("**Gradient norm per parameter** (before clipping)")
     pcols = st.columns(min(len(runs), 3))
     for col, (label, run) in zip(pcols * 3, runs.items()):
@@ -121,7 +121,7 @@ def training_view(runs: dict, layer_count: int = 1) -> None:
         st.markdown("**LSTM mean forget gate** over training (1 = the carousel keeps everything)")
         st.altair_chart(charts.prefixed_chart(shaping.series_long({"LSTM": runs["LSTM"].steps}, ["forget_mean"]),
                                               "", "mean f_t over batch, steps and units", log=False,
-                                              color_title="run"), width="stretch")
+                                              color_title="run", by_run=True), width="stretch")
 
 
 def lstm_inside_view(out: dict, example: int, t: int) -> None:
