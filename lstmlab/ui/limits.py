@@ -59,12 +59,12 @@ def study_work(seq_len: int, hidden_size: int, layers: int, steps: int, batch_si
     return int(seq_len) * int(hidden_size) * int(layers) * max(int(steps), 1) * int(batch_size) * int(n_cells)
 
 
-def too_big_message(work: int, limit: int, what: str, cli_hint: str) -> str:
+def too_big_message(work: int, limit: int, what: str, cli_hint: str, after: str = "") -> str:
     """The refusal shown when a request exceeds an interactive limit."""
     return (
         f"This {what} is too large for an interactive session: {work:,} work units "
         f"(sequence length × hidden size × layers × steps × batch × cells) against a limit of {limit:,}. "
-        f"Reduce it, or run it from the command line: `{cli_hint}`"
+        f"Reduce it, or run it from the command line: `{cli_hint}`{after}"
     )
 
 

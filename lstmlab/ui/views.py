@@ -199,8 +199,12 @@ def study_results(values: dict, series, series_name: str) -> dict:
         st.error(str(e), icon=":material/error:")
         st.stop()
     if study.work > limits.MAX_WORK:
-        st.error(limits.too_big_message(study.work, limits.MAX_WORK, "study", R.cli_command(study.configs[0])),
-                 icon=":material/block:")
+        after = ""
+        if len(study.configs) > 1:
+            after = (f" once per cell (--cell {', '.join(c.cell for c in study.configs)}), then compare the runs on "
+                     "the Runs page.")
+        st.error(limits.too_big_message(study.work, limits.MAX_WORK, "study", R.cli_command(study.configs[0]),
+                                        after), icon=":material/block:")
         st.stop()
     results, messages = R.train_study(study)
     for m in messages:
@@ -221,8 +225,8 @@ def phase_map_view(values: dict) -> None:
         return
     work = limits.phase_work(len(values["cells"]), values["nw"], values["Tmax"], values["H"])
     if work > limits.PHASE_MAX_WORK:
-        st.error(limits.too_big_message(work, limits.PHASE_MAX_WORK, "phase map", "python -m lstmlab run --help"),
-                 icon=":material/block:")
+        st.error(limits.too_big_message(work, limits.PHASE_MAX_WORK, "phase map",
+                                        "python -c 'import lstmlab; help(lstmlab.bptt)'"), icon=":material/block:")
         return
     scales = probes.phase_scales(values["wmin"], values["wmax"], values["nw"])
     lengths = probes.phase_lengths(values["Tmax"], values["nT"])
