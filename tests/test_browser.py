@@ -6,6 +6,7 @@ LSTMLAB_README_SHOTS=1).
 """
 
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -204,14 +205,11 @@ def test_runs_page_overlays_stored_runs(server, browser):
     _wait_idle(page)
     page.wait_for_selector("[data-testid='stDataFrame']", timeout=30_000)  # the grid renders after the run
     box = page.locator("[data-testid='stMultiSelect']").first
-    options = page.locator("[role='option']")
-    for _ in range(3):
-        if not options.first.is_visible():
-            box.click()
-        options.first.click()
-        page.wait_for_timeout(300)
-    page.keyboard.press("Escape")
-    _wait_idle(page)
+    for cell in ("RNN", "LSTM", "GRU"):  # the study above (the list also offers "select all" and older runs)
+        box.click()
+        page.get_by_role("option", name=re.compile(rf"^{cell} T=60 ")).first.click()
+        page.keyboard.press("Escape")
+        _wait_idle(page)
     _charts_rendered(page, 3)
     assert page.locator("[data-testid='stDownloadButton']").count() == 4
     _no_exception(page)

@@ -25,6 +25,8 @@ def error_flow_view(runs: dict, weight_scale: float, layer: int = 0, key: str = 
         st.info("No error flow was recorded.")
         return
     st.info(shaping.reading(flows, statuses, layer), icon=":material/insights:")
+    st.caption("Trained in " + ", ".join(f"{label} {run.wall_time:.1f} s" for label, run in runs.items())
+               + " and saved to the run store; these settings are cached, so coming back to them is instant.")
 
     lines = shaping.flow_lines(flows, layer=layer, weight_scale=weight_scale)
     domain = charts.lines_domain(lines)
