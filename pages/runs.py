@@ -14,7 +14,11 @@ values = state.read_params("runs")
 query = widgets.runs_filter_ui(values)
 state.write_params("runs", {"q": query})
 
-table = runs.list_runs(query)
+try:
+    table = runs.list_runs(query)
+except ValueError as e:
+    widgets.show_error(e)
+    st.stop()
 if table.empty:
     st.info("No runs match." if query else "No runs yet: train some on the Error flow page.",
             icon=":material/inventory_2:")

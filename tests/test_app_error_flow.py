@@ -103,6 +103,9 @@ def test_diverged_run_is_reported(app):
     (b"a,b\nx,y\nz,w\n", "no numeric column"),
     (b"v\n1\n2\n3\n", "needs at least"),
     (b"v\n" + b"1\n" * 50, "constant"),
+    (b"v\n" + b"1.2345678\n" * 250_000, "MB"),
+    (b"v\n" + b"1\n" * 100_001, "rows"),
+    (b"\xff\xfe\x00bad", "could not be read"),
 ])
 def test_bad_uploads_show_a_message_and_change_nothing(app, content, expect):
     at = app("error_flow.py", task="forecast", **TINY).run()

@@ -104,3 +104,12 @@ def test_unknown_query_param_warns(app):
     at.run()
     assert not at.exception
     assert "`sort`" in at.warning[0].value
+
+
+def test_unreadable_store_shows_a_message(app, tmp_path, monkeypatch):
+    bad = tmp_path / "not-a-db"
+    bad.write_bytes(b"this is not sqlite" * 100)
+    monkeypatch.setenv("LSTMLAB_DB", str(bad))
+    at = app("runs.py").run()
+    assert not at.exception
+    assert "cannot be read" in at.error[0].value

@@ -179,7 +179,13 @@ def list_runs(query: str = "") -> "pd.DataFrame":
     status or id prefix), with a readable ``created`` column."""
     import pandas as pd
 
-    df = store().list()
+    try:
+        df = store().list()
+    except Exception as e:  # an unreachable or unreadable database: say which, do not crash the page
+        from lstmlab.store import default_url
+
+        raise ValueError(f"The run store at {default_url()} cannot be read ({type(e).__name__}: "
+                         f"{str(e).splitlines()[0] if str(e) else ''}). Set LSTMLAB_DB to a writable path.") from None
     if df.empty:
         return df.assign(created=pd.Series(dtype="datetime64[ns]"))
     df = df.assign(created=pd.to_datetime(df["created_at"], unit="s").dt.floor("s"))
