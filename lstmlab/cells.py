@@ -74,11 +74,6 @@ class Tape:
     aux: dict = field(default_factory=dict)
 
 
-def sigmoid(a: np.ndarray) -> np.ndarray:
-    """Logistic function via sigma(a) = (1 + tanh(a/2)) / 2: never overflows."""
-    return 0.5 + 0.5 * np.tanh(0.5 * a)
-
-
 # --------------------------------------------------------------------- RNN
 
 
