@@ -13,6 +13,10 @@ Layout (tables prefixed ``lstmlab_`` so a shared database stays tidy):
   (run_id, pos) where pos is the row's position; the contract's fixed columns are real columns.
 - ``lstmlab_values``: long side table (run_id, tbl, pos, name, value) for every other numeric column,
   e.g. the model-dependent ``gnorm:<param>`` and ``sigma_max:l<k>`` columns of steps.
+- ``lstmlab_params``: the run's final parameters (``Run.params``), one row per array: (run_id, name, pos,
+  shape as a JSON list, dtype name, data) where data holds the array's raw little-endian bytes in C order
+  (a BLOB in SQLite, bytea in PostgreSQL). A run saved without parameters has no rows and loads with
+  ``params=None``; stores created before this table existed get it on their next open (``create_all``).
 
 NaN is stored as NULL (SQLite cannot store NaN); the layout says which columns are float, so a load maps
 NULL back to NaN. A save is one transaction: concurrent writers serialise on the database, and a crash
@@ -90,6 +94,17 @@ values_table = sa.Table(
     sa.Column("name", sa.String(200), primary_key=True),
     sa.Column("value", _FLOAT, nullable=True),
 )
+params_table = sa.Table(
+    "lstmlab_params", metadata,
+    sa.Column("run_id", sa.String(64), sa.ForeignKey("lstmlab_runs.id"), primary_key=True),
+    sa.Column("name", sa.String(200), primary_key=True),
+    sa.Column("pos", _INT, nullable=False),  # position in the params dict, so a load keeps its order
+    sa.Column("shape", sa.Text, nullable=False),  # JSON list of ints
+    sa.Column("dtype", sa.String(32), nullable=False),  # numpy dtype name, e.g. "float64"
+    sa.Column("data", sa.LargeBinary, nullable=False),  # raw little-endian bytes, C order
+)
+# Kinds of numpy dtype a parameter array may have: bool, signed/unsigned int, float, complex.
+_PARAM_KINDS = "biufc"
 
 
 def default_url() -> str:
@@ -173,6 +188,7 @@ class RunStore:
         for name in TABLES:
             core_rows[name], values = _split_rows(row["id"], name, getattr(run, name))
             value_rows.extend(values)
+        param_rows = _param_rows(row["id"], getattr(run, "params", None))
         with self.engine.begin() as conn:
             self._delete_rows(conn, row["id"])  # a write first, so SQLite takes the write lock up front
             conn.execute(runs_table.insert(), [row])
@@ -181,6 +197,8 @@ class RunStore:
                     conn.execute(data_tables[name].insert(), core_rows[name])
             if value_rows:
                 conn.execute(values_table.insert(), value_rows)
+            if param_rows:
+                conn.execute(params_table.insert(), param_rows)
         return row["id"]
 
     def rename(self, run_id: str, name: str) -> str:
@@ -210,7 +228,7 @@ class RunStore:
 
     @staticmethod
     def _delete_rows(conn: sa.Connection, run_id: str) -> None:
-        for table in (values_table, *data_tables.values()):
+        for table in (params_table, values_table, *data_tables.values()):
             conn.execute(table.delete().where(table.c.run_id == run_id))
         conn.execute(runs_table.delete().where(runs_table.c.id == run_id))
 
@@ -242,7 +260,8 @@ class RunStore:
         return True
 
     def load(self, run_id: str) -> Any:
-        """The stored run as a ``Run`` whose tables equal the saved ones (dtypes and column order included)."""
+        """The stored run as a ``Run`` whose tables equal the saved ones (dtypes and column order included) and
+        whose ``params`` equal the saved arrays (dtype, shape and order; ``None`` if saved without)."""
         from lstmlab.config import RunConfig
         from lstmlab.train import Run
 
@@ -253,11 +272,19 @@ class RunStore:
                 raise KeyError(f"no run with id {full!r} in {self!r} (deleted meanwhile)")
             layout = json.loads(row["layout"])
             tables = {name: _read_table(conn, full, name, layout[name]) for name in TABLES}
+            params = _read_params(conn, full)
         return Run(
             run_id=row["id"], config=RunConfig.from_dict(json.loads(row["config_json"])),
             status=row["status"], message=row["message"], created_at=row["created_at"],
             wall_time=row["wall_time"], name=row["name"], tags=tuple(json.loads(row["tags"])), **tables,
+            params=params,
         )
+
+    def load_params(self, run_id: str) -> dict[str, np.ndarray] | None:
+        """Only the stored parameters of a run (``None`` if it was saved without); ``KeyError`` if unknown."""
+        full = self.resolve(run_id)
+        with self.engine.connect() as conn:
+            return _read_params(conn, full)
 
     def find(self, config_or_key: Any, status: str | None = None) -> list[str]:
         """Ids of the runs of a config (a ``RunConfig`` or its ``.key``), newest first; for de-duplication."""
@@ -268,12 +295,14 @@ class RunStore:
         with self.engine.connect() as conn:
             return [r[0] for r in conn.execute(query.order_by(runs_table.c.created_at.desc()))]
 
-    def list(self, tag: str | None = None, name: str | None = None, **filters: Any) -> pd.DataFrame:
+    def list(self, tag: str | None = None, name: str | None = None, with_params: bool | None = None,
+             **filters: Any) -> pd.DataFrame:
         """One row per run, newest first: id, name, tags (comma-separated), status, message, created_at,
         wall_time, config_key and every scalar ``RunConfig`` field.
 
         Filters: ``status`` and any of ``FILTER_FIELDS`` (a value or a list of accepted values) run in SQL;
-        ``tag`` keeps runs carrying that tag, ``name`` runs whose name contains that text.
+        ``tag`` keeps runs carrying that tag, ``name`` runs whose name contains that text; ``with_params``
+        True keeps runs stored with their parameters, False those without.
         """
         unknown = sorted(set(filters) - set(FILTER_FIELDS) - {"status", "config_key"})
         if unknown:
@@ -287,6 +316,9 @@ class RunStore:
                 continue
             values = list(value) if isinstance(value, (list, tuple, set)) else [value]
             query = query.where(cols[field].in_(values))
+        if with_params is not None:
+            stored = sa.exists().where(params_table.c.run_id == cols.id)
+            query = query.where(stored if with_params else ~stored)
         with self.engine.connect() as conn:
             rows = conn.execute(query.order_by(cols.created_at.desc(), cols.id)).mappings().all()
         records = []
@@ -354,6 +386,43 @@ def _split_rows(run_id: str, name: str, df: pd.DataFrame) -> tuple[list[dict], l
         value_rows.extend({"run_id": run_id, "tbl": name, "pos": i, "name": str(col), "value": None if v != v else v}
                           for i, v in enumerate(values))
     return core_rows, value_rows
+
+
+def _param_rows(run_id: str, params: Any) -> list[dict]:
+    """Rows of lstmlab_params for a params dict (None -> no rows); arrays as raw little-endian C-order bytes."""
+    if params is None:
+        return []
+    if not isinstance(params, dict):
+        raise TypeError(f"run.params: expected a dict of numpy arrays or None, got {type(params).__name__}")
+    rows = []
+    for pos, (name, value) in enumerate(params.items()):
+        a = np.asarray(value)
+        if a.dtype.kind not in _PARAM_KINDS:
+            raise ValueError(f"run.params[{name!r}]: expected a numeric array, got dtype {a.dtype}")
+        little = np.ascontiguousarray(a, dtype=a.dtype.newbyteorder("<"))
+        rows.append({"run_id": run_id, "name": str(name), "pos": pos, "shape": json.dumps(list(a.shape)),
+                     "dtype": a.dtype.name, "data": little.tobytes()})
+    return rows
+
+
+def _read_params(conn: sa.Connection, run_id: str) -> dict[str, np.ndarray] | None:
+    p = params_table.c
+    rows = conn.execute(
+        sa.select(p.name, p.shape, p.dtype, p.data).where(p.run_id == run_id).order_by(p.pos)
+    ).all()
+    if not rows:
+        return None
+    out = {}
+    for name, shape, dtype, data in rows:
+        native = np.dtype(dtype)
+        shape = tuple(json.loads(shape))
+        data = bytes(data)
+        if len(data) != native.itemsize * int(np.prod(shape, dtype=np.int64)):
+            raise ValueError(f"stored parameter {name!r} of run {run_id}: {len(data)} bytes do not hold a "
+                             f"{dtype} array of shape {shape}")
+        # frombuffer gives a read-only view of the bytes: copy into a writable array in native byte order
+        out[name] = np.frombuffer(data, dtype=native.newbyteorder("<")).astype(native).reshape(shape)
+    return out
 
 
 def _read_table(conn: sa.Connection, run_id: str, name: str, layout: list[list[str]]) -> pd.DataFrame:

@@ -5,6 +5,8 @@ params_s = optimiser(params_{s-1}, g).  The steps row of step s describes that u
 metric, the gradient norms before clipping and sigma_max of the Wh it was computed at.
 At step 0, every ``record_every`` steps and at the last step, the fixed held-out eval batch goes through
 bptt once more, giving an eval row and the flow rows (error-signal norms per layer and time step).
+``Run.params`` holds the parameters after the last completed update (params_done); a diverged run keeps the
+last finite ones, i.e. those before the update that diverged.
 
 RNG streams, all children of ``np.random.SeedSequence(config.seed)``: 0 init, 1 training data, 2 eval
 batch (3: the synthetic forecast series, see tasks.py). Same config -> identical tables, wall_time aside.
@@ -31,8 +33,14 @@ Progress = Callable[[int, int, dict], None]
 
 @dataclass
 class Run:
-    """A finished, diverged or stopped training run and its three tables (schemas: ``steps_columns``,
-    ``flow_columns``, ``EVAL_COLUMNS``)."""
+    """A finished, diverged or stopped training run, its three tables (schemas: ``steps_columns``,
+    ``flow_columns``, ``EVAL_COLUMNS``) and its final parameters.
+
+    ``params`` ({name: array}, the names and shapes of ``init_params``) are the parameters after the last
+    completed update: for a finished or stopped run those the last eval/flow snapshot was taken at, for a
+    diverged run the last finite ones (before the update that diverged; the diverging step's steps row was
+    computed at exactly these). ``None`` for a run stored without parameters.
+    """
 
     run_id: str
     config: RunConfig
@@ -45,6 +53,7 @@ class Run:
     steps: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)
     flow: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)
     eval: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)
+    params: dict[str, np.ndarray] | None = field(default=None, repr=False)
 
 
 EVAL_COLUMNS = ("step", "loss", "metric")
@@ -54,6 +63,18 @@ def param_names(config: RunConfig) -> list[str]:
     """Sorted parameter names of the model a config trains (as in the ``gnorm:<param>`` columns)."""
     task = get_task(config)
     return sorted(_spec(config, task).param_shapes())
+
+
+def model_spec(config: RunConfig) -> ModelSpec:
+    """The ModelSpec of the network a config trains (input and output sizes, head from its task)."""
+    return _spec(config, get_task(config))
+
+
+def initial_params(config: RunConfig) -> dict[str, np.ndarray]:
+    """The parameters ``train(config)`` starts from (its step-0 network), drawn from the same RNG stream."""
+    init_ss = np.random.SeedSequence(config.seed).spawn(3)[0]
+    return init_params(model_spec(config), config.weight_scale, config.init, config.forget_bias,
+                       seed=np.random.default_rng(init_ss))
 
 
 def steps_columns(config: RunConfig) -> list[str]:
@@ -104,15 +125,16 @@ def train(config: RunConfig, progress: Progress | None = None, should_stop: Call
     {"step", "loss", "metric", "grad_norm", "clipped", "eval_loss", "eval_metric"} (latest eval values);
     should_stop() is polled before every step and ends the run with status "stopped" (a final eval/flow
     snapshot is taken at the last completed step). A NaN/inf loss, gradient or parameter ends it with
-    status "diverged", keeping every row recorded so far including the diverging step's.
+    status "diverged", keeping every row recorded so far including the diverging step's; the run's
+    ``params`` are then the last finite ones (the update that produced NaN/inf is discarded).
     """
     if not isinstance(config, RunConfig):
         raise ValueError(f"config: expected a RunConfig, got {type(config).__name__}")
     created_at, t0 = time.time(), time.perf_counter()
     task = get_task(config)
     spec = _spec(config, task)
-    init_ss, data_ss, eval_ss = np.random.SeedSequence(config.seed).spawn(3)
-    params = init_params(spec, config.weight_scale, config.init, config.forget_bias, seed=np.random.default_rng(init_ss))
+    _, data_ss, eval_ss = np.random.SeedSequence(config.seed).spawn(3)
+    params = initial_params(config)
     data_rng = np.random.default_rng(data_ss)
     x_eval, y_eval = task.sample(np.random.default_rng(eval_ss), config.eval_size)
     opt = make_optimizer(config.optimizer, config.lr, config.momentum)
@@ -154,8 +176,10 @@ def train(config: RunConfig, progress: Progress | None = None, should_stop: Call
             problem = _non_finite(res.loss, gnorm)
             if problem is None:
                 grads, _, cols["clipped"][i] = clip_by_global_norm(res.grads, config.clip, norm=gnorm)
-                params, opt_state = opt.update(params, grads, opt_state)
-                if not all(np.isfinite(p).all() for p in params.values()):
+                new_params, new_state = opt.update(params, grads, opt_state)
+                if all(np.isfinite(p).all() for p in new_params.values()):
+                    params, opt_state = new_params, new_state
+                else:  # keep the last finite parameters for Run.params
                     problem = "non-finite parameters after the update"
             cols["wall_time"][i] = time.perf_counter() - t0
             done = step
@@ -179,7 +203,8 @@ def train(config: RunConfig, progress: Progress | None = None, should_stop: Call
     eval_df = pd.DataFrame(evals, columns=list(EVAL_COLUMNS)).astype({"step": np.int64})
     flow = pd.DataFrame({c: np.concatenate([f[c] for f in flows]) for c in flow_columns(config)})
     return Run(run_id=uuid.uuid4().hex, config=config, status=status, message=message, created_at=created_at,
-               wall_time=time.perf_counter() - t0, steps=steps, flow=flow, eval=eval_df)
+               wall_time=time.perf_counter() - t0, steps=steps, flow=flow, eval=eval_df,
+               params={k: params[k] for k in sorted(params)})
 
 
 def _spec(config: RunConfig, task) -> ModelSpec:

@@ -18,16 +18,17 @@ import pytest
 import sqlalchemy as sa
 
 from lstmlab.config import RunConfig
-from lstmlab.store import RunStore, data_tables, runs_table, values_table
-from lstmlab.train import Run, flow_columns, steps_columns, train
+from lstmlab.store import RunStore, data_tables, params_table, runs_table, values_table
+from lstmlab.train import Run, flow_columns, model_spec, steps_columns, train
 
 REPO = Path(__file__).resolve().parents[1]
 TABLES = ("steps", "flow", "eval")
 
 
 def make_run(seed: int, steps: int = 40, seq_len: int = 12, cell: str = "lstm", layers: int = 1,
-             record_every: int = 10, **config) -> Run:
-    """A Run with hand-made tables of the contract's schemas (random values, NaN and inf included)."""
+             record_every: int = 10, with_params: bool = True, **config) -> Run:
+    """A Run with hand-made tables of the contract's schemas (random values, NaN and inf included) and random
+    parameters of the config's shapes (None if not ``with_params``)."""
     cfg = RunConfig(cell=cell, layers=layers, seq_len=seq_len, steps=steps, record_every=record_every,
                     seed=seed, **config)
     rng = np.random.default_rng(seed)
@@ -50,9 +51,25 @@ def make_run(seed: int, steps: int = 40, seq_len: int = 12, cell: str = "lstm", 
         f["dc_norm"] = np.nan
     f = f[flow_columns(cfg)]
     e = pd.DataFrame({"step": rec, "loss": rng.random(len(rec)), "metric": rng.random(len(rec))})
+    params = None
+    if with_params:
+        params = {k: rng.standard_normal(shape).astype(cfg.dtype)
+                  for k, shape in sorted(model_spec(cfg).param_shapes().items())}
     return Run(run_id=hashlib.md5(str(seed).encode()).hexdigest(), config=cfg, status="finished",
                message=f"finished {steps} steps", created_at=1.7e9 + seed, wall_time=0.5 + seed,
-               name=f"run {seed}", tags=("t", f"s{seed}"), steps=s, flow=f, eval=e)
+               name=f"run {seed}", tags=("t", f"s{seed}"), steps=s, flow=f, eval=e, params=params)
+
+
+def assert_same_params(a: dict | None, b: dict | None) -> None:
+    """Same names in the same order, and every array equal bit for bit with the same dtype and shape."""
+    assert (a is None) == (b is None)
+    if a is None:
+        return
+    assert list(a) == list(b)
+    for k in a:
+        assert a[k].dtype == b[k].dtype and a[k].shape == b[k].shape, k
+        assert np.array_equal(a[k], b[k], equal_nan=a[k].dtype.kind in "fc"), k
+        assert np.ascontiguousarray(a[k]).tobytes() == np.ascontiguousarray(b[k]).tobytes(), k
 
 
 def assert_same_run(a: Run, b: Run) -> None:
@@ -60,6 +77,7 @@ def assert_same_run(a: Run, b: Run) -> None:
         assert getattr(a, name) == getattr(b, name), name
     for name in TABLES:
         pd.testing.assert_frame_equal(getattr(a, name), getattr(b, name), check_exact=True)
+    assert_same_params(a.params, b.params)
 
 
 @pytest.fixture
@@ -103,6 +121,103 @@ def test_round_trip_odd_tables(db):
     back = store.load(run.run_id)
     assert len(back.steps) == 0 and len(back.eval) == 0
     assert_same_run(back, run)
+
+
+def test_round_trip_trained_params(db):
+    """A trained run's final parameters come back exactly, and a forward pass with them gives the same loss."""
+    from lstmlab import bptt
+    from lstmlab.tasks import get_task
+
+    cfg = RunConfig(cell="lstm", seq_len=8, hidden_size=4, steps=12, record_every=5, batch_size=4, eval_size=8,
+                    layers=2)
+    run = train(cfg)
+    with RunStore(db) as store:
+        store.save(run)
+    back = RunStore(db).load(run.run_id)
+    assert sorted(back.params) == sorted(model_spec(cfg).param_shapes())
+    assert_same_params(back.params, run.params)
+    x, y = get_task(cfg).sample(np.random.default_rng(1), 3)
+    spec = model_spec(cfg)
+    assert bptt(spec, back.params, x, y).loss == bptt(spec, run.params, x, y).loss
+    back.params["l0.Wh"][0, 0] += 1.0  # loaded arrays are writable and not shared with anything
+    assert RunStore(db).load_params(run.run_id)["l0.Wh"][0, 0] == run.params["l0.Wh"][0, 0]
+
+
+def test_params_dtypes_shapes_and_raw_bytes(db):
+    """Any numeric dtype, 0-d, empty, non-contiguous and big-endian arrays, NaN and inf; the column holds the
+    raw little-endian C-order bytes."""
+    rng = np.random.default_rng(0)
+    f64 = rng.standard_normal((3, 5))
+    f64[0, 0], f64[1, 1], f64[2, 2] = np.nan, np.inf, -0.0
+    params = {
+        "z.last": f64, "a.float32": rng.standard_normal(7).astype(np.float32),
+        "f16": rng.standard_normal((2, 2)).astype(np.float16), "i32": np.arange(-3, 3, dtype=np.int32),
+        "u8": np.arange(5, dtype=np.uint8), "flag": np.array([True, False, True]), "scalar": np.array(2.5),
+        "empty": np.zeros((0, 4)), "transposed": f64.T, "big": np.arange(6, dtype=">f8").reshape(2, 3),
+        "c128": np.array([1 + 2j, -3j]),
+    }
+    run = make_run(80, with_params=False)
+    run.params = params
+    store = RunStore(db)
+    store.save(run)
+    back = store.load(run.run_id).params
+    assert list(back) == list(params)  # dict order kept
+    for k, a in params.items():
+        b = back[k]
+        assert b.shape == a.shape and b.dtype == a.dtype.newbyteorder("="), k
+        assert np.array_equal(a, b, equal_nan=a.dtype.kind in "fc"), k
+        assert b.flags.writeable and b.flags.c_contiguous, k
+    assert np.signbit(back["z.last"][2, 2])
+    with store.engine.connect() as conn:
+        p = params_table.c
+        raw = dict(conn.execute(sa.select(p.name, p.data).where(p.run_id == run.run_id)).all())
+        meta = {r.name: (r.shape, r.dtype) for r in conn.execute(sa.select(p.name, p.shape, p.dtype))}
+    assert raw["big"] == np.arange(6, dtype="<f8").tobytes()
+    assert raw["transposed"] == np.ascontiguousarray(f64.T).astype("<f8").tobytes()
+    assert meta["big"] == ("[2, 3]", "float64") and meta["scalar"] == ("[]", "float64")
+
+
+def test_params_of_other_kinds_are_refused(db):
+    run = make_run(81, with_params=False)
+    run.params = {"w": np.array(["a", "b"])}
+    with pytest.raises(ValueError, match="numeric array"):
+        RunStore(db).save(run)
+    run.params = [np.zeros(3)]
+    with pytest.raises(TypeError, match="dict"):
+        RunStore(db).save(run)
+    assert RunStore(db).list().empty
+
+
+def test_run_without_params_and_the_with_params_filter(db):
+    store = RunStore(db)
+    a, b = make_run(82), make_run(83, with_params=False)
+    store.save(a)
+    store.save(b)
+    assert store.load(b.run_id).params is None and store.load_params(b.run_id) is None
+    assert_same_params(store.load_params(a.run_id), a.params)
+    assert list(store.list(with_params=True)["id"]) == [a.run_id]
+    assert list(store.list(with_params=False)["id"]) == [b.run_id]
+    assert len(store.list()) == 2
+    a.params = None  # saving again without params replaces the stored ones
+    store.save(a)
+    assert store.load(a.run_id).params is None
+
+
+def test_store_from_before_params_gets_the_table(db):
+    """A store written before lstmlab_params existed: its runs load with params=None, new saves keep params."""
+    old = make_run(84, with_params=False)
+    with RunStore(db) as store:
+        store.save(old)
+        with store.engine.begin() as conn:
+            conn.exec_driver_sql("DROP TABLE lstmlab_params")
+        assert "lstmlab_params" not in sa.inspect(store.engine).get_table_names()
+    store = RunStore(db)
+    assert "lstmlab_params" in sa.inspect(store.engine).get_table_names()
+    assert_same_run(store.load(old.run_id), old)
+    new = make_run(85)
+    store.save(new)
+    assert_same_run(store.load(new.run_id), new)
+    assert list(store.list(with_params=True)["id"]) == [new.run_id]
 
 
 def test_save_same_id_replaces(db):
@@ -154,7 +269,7 @@ def test_rename_tag_delete_find(db):
     assert store.delete(a.run_id) == a.run_id
     assert a.run_id not in store and b.run_id in store
     with store.engine.connect() as conn:
-        for table in (values_table, *data_tables.values()):
+        for table in (params_table, values_table, *data_tables.values()):
             left = conn.execute(sa.select(sa.func.count()).where(table.c.run_id == a.run_id)).scalar()
             assert left == 0, table.name
     assert_same_run(store.load(b.run_id), b)
@@ -265,11 +380,13 @@ def _orphans(store: RunStore) -> int:
     with store.engine.connect() as conn:
         known = sa.select(runs_table.c.id)
         return sum(conn.execute(sa.select(sa.func.count()).where(t.c.run_id.not_in(known))).scalar()
-                   for t in (values_table, *data_tables.values()))
+                   for t in (params_table, values_table, *data_tables.values()))
 
 
-def test_crash_mid_save_leaves_store_intact(db):
-    """The process dies (os._exit) in the middle of inserting a big run's flow rows."""
+@pytest.mark.parametrize("table", ["lstmlab_flow", "lstmlab_params"])
+def test_crash_mid_save_leaves_store_intact(db, table):
+    """The process dies (os._exit) in the middle of inserting a big run's flow rows, or its parameters (the
+    last insert of a save)."""
     child = _run_child(f"""
         store = RunStore({str(db)!r})
         store.save(make_run(300))
@@ -277,7 +394,7 @@ def test_crash_mid_save_leaves_store_intact(db):
 
         @event.listens_for(store.engine, "before_cursor_execute")
         def die(conn, cursor, statement, params, context, executemany):
-            if "INSERT INTO lstmlab_flow" in statement:
+            if "INSERT INTO {table}" in statement:
                 print("dying", flush=True)
                 os._exit(17)
 
@@ -330,3 +447,4 @@ def test_schema_compiles_for_postgresql():
     ddl += "\n".join(str(CreateIndex(i).compile(dialect=dialect)) for t in metadata.sorted_tables for i in t.indexes)
     assert "DOUBLE PRECISION" in ddl and "BIGINT" in ddl and "BOOLEAN" in ddl
     assert "lstmlab_values" in ddl and "ix_lstmlab_runs_config_key" in ddl
+    assert "CREATE TABLE lstmlab_params" in ddl and "BYTEA" in ddl

@@ -7,7 +7,7 @@ import pytest
 from lstmlab import ModelSpec, bptt, init_params
 from lstmlab.config import RunConfig
 from lstmlab.tasks import get_task
-from lstmlab.train import Run, mean_l2, sigma_max, train
+from lstmlab.train import Run, initial_params, mean_l2, model_spec, sigma_max, train
 
 TINY = dict(seq_len=6, hidden_size=4, batch_size=4, steps=7, record_every=3, eval_size=5)
 PARAMS = {
@@ -229,3 +229,74 @@ def test_recording_does_not_perturb_training():
     cols = ["loss", "grad_norm", "gnorm:l0.Wh", "sigma_max:l0"]
     pd.testing.assert_frame_equal(a.steps[cols], b.steps[cols], check_exact=True)
     assert len(b.eval) == 10 and len(a.eval) == 4  # steps 0, 3, 6, 9
+
+
+def _eval_loss_at(config, params):
+    """Loss of ``params`` on the config's held-out eval batch (RNG stream 2, as train draws it)."""
+    task = get_task(config)
+    eval_ss = np.random.SeedSequence(config.seed).spawn(3)[2]
+    x, y = task.sample(np.random.default_rng(eval_ss), config.eval_size)
+    return bptt(model_spec(config), params, x, y, loss=task.loss).loss
+
+
+@pytest.mark.parametrize("cell, layers, dtype", [("lstm", 1, "float64"), ("gru", 2, "float32"), ("rnn", 1, "float64")])
+def test_params_are_the_final_parameters(cell, layers, dtype):
+    c = RunConfig(cell=cell, task="adding", layers=layers, dtype=dtype, **TINY)
+    run = train(c)
+    shapes = model_spec(c).param_shapes()
+    assert list(run.params) == sorted(shapes)
+    assert all(run.params[k].shape == shapes[k] and run.params[k].dtype == np.dtype(dtype) for k in shapes)
+    # the last eval snapshot (step 7) was taken at exactly these parameters
+    assert run.eval["step"].iloc[-1] == 7
+    assert _eval_loss_at(c, run.params) == run.eval["loss"].iloc[-1]
+    start = initial_params(c)
+    assert not np.array_equal(run.params["l0.Wh"], start["l0.Wh"])  # training moved them
+    assert train(c).params.keys() == run.params.keys()
+    assert all(np.array_equal(train(c).params[k], v) for k, v in run.params.items())  # deterministic
+
+
+def test_params_of_zero_steps_and_stopped_runs():
+    c = RunConfig(task="adding", **{**TINY, "steps": 0})
+    run = train(c)
+    assert all(np.array_equal(run.params[k], v) for k, v in initial_params(c).items())
+    assert _eval_loss_at(c, run.params) == run.eval["loss"].iloc[0]
+    calls = []
+    stopped = train(c.replace(steps=50, record_every=10), should_stop=lambda: calls.append(1) or len(calls) > 4)
+    assert stopped.status == "stopped" and stopped.eval["step"].iloc[-1] == 4
+    assert _eval_loss_at(stopped.config, stopped.params) == stopped.eval["loss"].iloc[-1]
+
+
+def test_diverged_run_keeps_the_last_finite_params():
+    c = RunConfig(cell="rnn", task="adding", seq_len=10, hidden_size=8, weight_scale=3.0, clip=0.0, optimizer="sgd",
+                  lr=10.0, steps=200, batch_size=8, record_every=5, eval_size=8)
+    run = train(c)
+    assert run.status == "diverged"
+    assert all(np.isfinite(p).all() for p in run.params.values())
+    # the diverging step's row was computed at the parameters kept (sigma_max of the same Wh, bit for bit)
+    assert sigma_max(run.params["l0.Wh"]) == run.steps["sigma_max:l0"].iloc[-1]
+
+
+def test_update_to_non_finite_params_is_discarded(monkeypatch):
+    """An update that produces inf (finite loss and gradient) ends the run; params are those before it."""
+    import lstmlab.train as T
+    from lstmlab.optim import make_optimizer
+
+    real = make_optimizer("sgd", 0.1)
+    seen = []
+
+    class Blows:
+        def init(self, params):
+            return real.init(params)
+
+        def update(self, params, grads, state):
+            seen.append({k: v.copy() for k, v in params.items()})
+            new, state = real.update(params, grads, state)
+            if len(seen) == 3:
+                new = {**new, "head.b": np.full_like(new["head.b"], np.inf)}
+            return new, state
+
+    monkeypatch.setattr(T, "make_optimizer", lambda *a, **k: Blows())
+    run = T.train(RunConfig(task="adding", **{**TINY, "steps": 10}))
+    assert run.status == "diverged" and "step 3" in run.message and "parameters" in run.message
+    assert len(run.steps) == 3 and np.isfinite(run.steps["loss"]).all()
+    assert all(np.array_equal(run.params[k], v) for k, v in seen[2].items())  # before the third update
