@@ -13,15 +13,7 @@ st.markdown(
     "training."
 )
 
-values = state.read_params("flow")
-submitted, edited = widgets.study_form_ui("flow", values)
-series, series_name = widgets.forecast_upload_ui(edited["T"])
-if submitted:
-    values = edited
-state.write_params("flow", values)
-state.remember_study(values)
-
-results = views.study_results(values, series, series_name)
+values, results = views.study_page("flow")
 layer = widgets.layer_ui(values["layers"], key="flow.layer")
 views.error_flow_view(results, values["ws"], layer)
 

@@ -2,25 +2,18 @@
 
 import streamlit as st
 
-from lstmlab.ui import cached, nav, state, views, widgets
+from lstmlab.ui import nav, state, views, widgets
 
 nav.ensure_router()
 
 st.title("Inside the LSTM")
 st.markdown(
-    "One forward and backward pass of a freshly initialised one-layer LSTM on a task batch: what each gate "
-    "does at every time step for one example, and how much error reaches it. Raise the forget bias and "
-    "watch f_t approach 1 and the error on the cell state stop decaying."
+    "One forward and backward pass of a one-layer LSTM on a fresh task batch: what each gate does at every time "
+    "step for one example, and how much error reaches it. Freshly initialised, raise the forget bias and watch "
+    "f_t approach 1; trained on the adding problem, the network opens the forget gates of the units it keeps "
+    "its memory in, and the error on their cell state stays flat across the whole sequence."
 )
 
-values = state.read_params("inside")
-values = widgets.inside_controls_ui(values)
-state.write_params("inside", values)
-try:
-    out = cached.lstm_inside(values["T"], values["H"], values["ws"], values["init"], values["fb"], values["task"],
-                             values["seed"])
-except ValueError as e:
-    widgets.show_error(e)
-    st.stop()
-t = widgets.time_step_ui(values["T"])
-views.lstm_inside_view(out, values["ex"], t)
+values, net = views.inside_network_ui(state.read_params("inside"))
+layer = widgets.layer_ui(net.config.layers, key="inside.layer")
+views.lstm_inside_view(net, values["seed"], values["ex"], layer)

@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from lstmlab.ui import nav, state, views, widgets
+from lstmlab.ui import nav, state, views
 
 nav.ensure_router()
 
@@ -12,15 +12,7 @@ st.markdown(
     "clipping, and the largest singular value of the recurrent weights. Same settings as Error flow."
 )
 
-values = state.read_params("training")
-submitted, edited = widgets.study_form_ui("training", values)
-series, series_name = widgets.forecast_upload_ui(edited["T"])
-if submitted:
-    values = edited
-state.write_params("training", values)
-state.remember_study(values)
-
-results = views.study_results(values, series, series_name)
+values, results = views.study_page("training")
 views.training_view(results, values["layers"])
 st.page_link("pages/error_flow.py", label="Error flow of these runs", icon=":material/stacked_line_chart:",
              query_params=state.format_params("flow", values))

@@ -1,4 +1,8 @@
-"""Cached probes (st.cache_data, bounded): returning to a setting of Phase map or Inside the LSTM is instant."""
+"""Cached probes (st.cache_data, bounded): returning to a setting of Phase map or Inside the LSTM is instant.
+
+BPTT passes run with one BLAS thread inside the core (lstmlab.runtime); the Jacobian spectrum goes through the
+cells directly, so it takes the same setting here.
+"""
 
 from __future__ import annotations
 
@@ -6,23 +10,26 @@ import streamlit as st
 
 from lstmlab.ui import limits as L
 from lstmlab.ui import probes
-from lstmlab.ui.runs import single_threaded
 
 
 @st.cache_data(max_entries=L.CACHE_MAX_ENTRIES, show_spinner="Initialising networks and backpropagating…")
 def phase_map(cells: tuple, scales: tuple, lengths: tuple, hidden: int, init: str, forget_bias: float, seed: int):
-    with single_threaded():
-        return probes.phase_map(list(cells), list(scales), list(lengths), hidden, init, forget_bias, seed)
+    return probes.phase_map(list(cells), list(scales), list(lengths), hidden, init, forget_bias, seed)
 
 
 @st.cache_data(max_entries=L.CACHE_MAX_ENTRIES, show_spinner=False)
 def spectrum(cell: str, weight_scale: float, seq_len: int, hidden: int, init: str, forget_bias: float, seed: int):
-    with single_threaded():
+    from lstmlab.runtime import fast_loops
+
+    with fast_loops():
         return probes.spectrum(cell, weight_scale, seq_len, hidden, init, forget_bias, seed)
 
 
 @st.cache_data(max_entries=L.CACHE_MAX_ENTRIES, show_spinner=False)
-def lstm_inside(seq_len: int, hidden: int, weight_scale: float, init: str, forget_bias: float, task: str, seed: int):
-    with single_threaded():
-        return probes.lstm_inside(seq_len, hidden, weight_scale, init, forget_bias, task, seed,
-                                  batch=L.INSIDE_BATCH_MAX)
+def lstm_inside(network: str, seed: int, layer: int, _config, _params=None) -> dict:
+    """One pass of an LSTM on a fresh batch of its task (probes.lstm_inside).
+
+    ``network`` names the parameters and is the cache key with seed and layer: "init:<config key>" for the
+    initialisation of ``_config`` (``_params`` None), "trained:<config key>" or "run:<run id>" for trained ones.
+    """
+    return probes.lstm_inside(_config, _params, seed, layer=layer, batch=L.INSIDE_BATCH_MAX)

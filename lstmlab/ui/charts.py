@@ -315,15 +315,23 @@ def gate_heatmap(df: pd.DataFrame, value_title: str, scheme: str = "viridis", do
 
 def per_step_chart(df: pd.DataFrame, y_title: str, log: bool, title: str = "", color_title: str = "gate",
                    x_title: str = "time step t", marker_t: int | None = None) -> alt.Chart:
-    """One line per named series over time steps t (gate means, gradient norms reaching each gate)."""
+    """One line per named series over time steps t (gate means, gradient norms reaching each gate).
+
+    With a ``units`` column (e.g. "all units" / "memory units") the series of one name share its colour and the
+    units are told apart by the dash."""
     col = "plot_value" if log else "value"
     y = alt.Y(f"{col}:Q", scale=alt.Scale(type="log") if log else alt.Scale(zero=False), title=y_title,
               axis=LOG_AXIS if log else alt.Axis())
     x = alt.X("t:Q", title=x_title)
     tt = [alt.Tooltip("name:N", title=color_title), alt.Tooltip("t:Q"), alt.Tooltip("value:Q", format=".4g")]
+    enc = {"color": alt.Color("name:N", title=color_title)}
+    if "units" in df.columns:
+        order = list(dict.fromkeys(df["units"]))
+        enc["strokeDash"] = alt.StrokeDash("units:N", title="over", sort=order,
+                                           scale=alt.Scale(domain=order, range=[[1, 0], [6, 3], [2, 2]][:len(order)]))
+        tt.insert(1, alt.Tooltip("units:N", title="over"))
     base = alt.Chart(df)
-    layers = [base.mark_line(strokeWidth=2).encode(x=x, y=y, color=alt.Color("name:N", title=color_title),
-                                                   tooltip=tt)]
+    layers = [base.mark_line(strokeWidth=2).encode(x=x, y=y, tooltip=tt, **enc)]
     if log and (df["state_value"] != OK).any():
         layers.append(_state_marks(base, x, y, "state_value", tt[:2]))
     if marker_t is not None:

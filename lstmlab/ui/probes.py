@@ -1,5 +1,6 @@
-"""Probes of untrained networks for the Phase map and Inside the LSTM pages: one forward/backward pass, no
-training. Pure functions over lstmlab's core API (no streamlit); the cached wrappers are in lstmlab.ui.cached.
+"""Probes for the Phase map and Inside the LSTM pages: one forward/backward pass of a network, no training
+(Inside the LSTM may be handed trained parameters). Pure functions over lstmlab's core API (no streamlit); the
+cached wrappers are in lstmlab.ui.cached.
 """
 
 from __future__ import annotations
@@ -17,16 +18,6 @@ def _adding_batch(seq_len: int, batch: int, seed: int, dtype: str = "float64"):
     from lstmlab.tasks import get_task
 
     task = get_task(RunConfig(task="adding", seq_len=seq_len, dtype=dtype))
-    x, y = task.sample(np.random.default_rng(seed), batch)
-    return x, y, task
-
-
-def task_batch(task_name: str, seq_len: int, batch: int, seed: int):
-    """(x, y, task) for one of the synthetic tasks (adding, recall, copy)."""
-    from lstmlab.config import RunConfig
-    from lstmlab.tasks import get_task
-
-    task = get_task(RunConfig(task=task_name, seq_len=seq_len))
     x, y = task.sample(np.random.default_rng(seed), batch)
     return x, y, task
 
@@ -115,35 +106,67 @@ def spectrum(cell: str, weight_scale: float, seq_len: int, hidden: int, init: st
     return shaping.log_safe(df[df["lag"].isin(keep)], "value")
 
 
-def lstm_inside(seq_len: int, hidden: int, weight_scale: float, init: str, forget_bias: float, task_name: str,
-                seed: int, batch: int = 16) -> dict:
-    """One forward + backward pass of an untrained one-layer LSTM on a task batch.
+def lstm_inside(config, params: dict | None, seed: int, layer: int = 0, batch: int = 16) -> dict:
+    """One forward + backward pass of the LSTM of ``config`` (a RunConfig with cell "lstm") on a fresh batch of
+    its task drawn from ``np.random.default_rng(seed)``.
 
-    Returns numpy arrays for layer 0: gates {g: (T, B, H)}, dgates {g: (T, B, H)}, c, dc, h, dh (T, B, H), and
-    loss (float).
+    ``params``: the network's parameters (e.g. ``Run.params``); None -> the initialisation ``train(config)``
+    starts from. Returns numpy arrays of ``layer``: gates {g: (T, B, H)}, dgates {g: (T, B, H)}, c, dc, h, dh
+    (T, B, H), and loss (float).
     """
-    from lstmlab import ModelSpec, bptt, init_params
+    from lstmlab import bptt
+    from lstmlab.tasks import get_task
+    from lstmlab.train import initial_params, model_spec
 
-    x, y, task = task_batch(task_name, seq_len, batch, seed)
-    spec = ModelSpec(cell="lstm", input_size=task.input_size, hidden_size=hidden, output_size=task.output_size,
-                     layers=1, head=task.head)
-    params = init_params(spec, weight_scale=weight_scale, init=init, forget_bias=forget_bias, seed=seed)
+    if config.cell != "lstm":
+        raise ValueError(f"cell={config.cell!r}: Inside the LSTM shows LSTM networks only")
+    if not 0 <= int(layer) < config.layers:
+        raise ValueError(f"layer={layer}: expected 0 to {config.layers - 1}")
+    task = get_task(config)
+    x, y = task.sample(np.random.default_rng(seed), batch)
+    params = initial_params(config) if params is None else params
     with np.errstate(all="ignore"):
-        res = bptt(spec, params, x, y, loss=task.loss)
+        res = bptt(model_spec(config), params, x, y, loss=task.loss)
+    k = int(layer)
     return {
-        "gates": {g: np.asarray(v[0]) for g, v in res.gates.items()},
-        "dgates": {g: np.asarray(v[0]) for g, v in res.dgates.items()},
-        "c": np.asarray(res.c[0]), "dc": np.asarray(res.dc[0]),
-        "h": np.asarray(res.h[0]), "dh": np.asarray(res.dh[0]),
+        "gates": {g: np.asarray(v[k]) for g, v in res.gates.items()},
+        "dgates": {g: np.asarray(v[k]) for g, v in res.dgates.items()},
+        "c": np.asarray(res.c[k]), "dc": np.asarray(res.dc[k]),
+        "h": np.asarray(res.h[k]), "dh": np.asarray(res.dh[k]),
         "loss": float(res.loss),
     }
+
+
+def open_units(out: dict, k: int | None = None) -> np.ndarray:
+    """The k units (default: a quarter of them, at least one) whose forget gate is most open on average over the
+    time steps and the batch, most open first: the units a trained LSTM uses as memory."""
+    f = np.asarray(out["gates"]["f"], dtype=float).mean(axis=(0, 1))  # (H,)
+    k = max(1, len(f) // 4) if k is None else int(min(max(k, 1), len(f)))
+    return np.argsort(-f, kind="stable")[:k]
+
+
+def units_summary(out: dict, units, example: int | None = None) -> dict:
+    """On ``units``: mean forget gate (over time steps, batch or one example, and units) and the carousel ratio
+    ‖δc_1‖ / ‖δc_T‖ (the error on those units' cell state at the first step relative to the last; 1 = carried
+    undiminished, ≪ 1 = vanished), averaged over the batch or for one example."""
+    u = np.asarray(units)
+    sl = slice(None) if example is None else slice(int(example), int(example) + 1)
+    f = np.asarray(out["gates"]["f"], dtype=float)[:, sl][..., u]
+    dc = np.asarray(out["dc"], dtype=float)[:, sl][..., u]
+    first, last = np.linalg.norm(dc[0], axis=-1), np.linalg.norm(dc[-1], axis=-1)  # (B,)
+    with np.errstate(all="ignore"):
+        ratio = np.where(last > 0, first / np.where(last > 0, last, 1.0), np.nan)
+    return {"forget_mean": float(f.mean()), "carousel": float(np.nanmean(ratio)) if np.isfinite(ratio).any()
+            else float("nan")}
 
 
 GATE_NAMES = {"i": "input gate i", "f": "forget gate f", "n": "candidate n", "o": "output gate o"}
 
 
-def inside_tables(out: dict, example: int) -> dict[str, pd.DataFrame]:
-    """Chart tables of one example: per-gate (t, unit, value) grids, per-step means and gradient norms."""
+def inside_tables(out: dict, example: int, units=None) -> dict[str, pd.DataFrame]:
+    """Chart tables of one example: per-gate (t, unit, value) grids, per-step means and gradient norms (column
+    ``units`` "all units"); with ``units`` (e.g. open_units(out)) also the forget gate and ‖δc‖ over those units
+    alone ("memory units")."""
     ex = int(example)
     grids = {g: shaping.grid_long(out["gates"][g][:, ex, :], "t", "unit") for g in out["gates"]}
     grids["c"] = shaping.grid_long(out["c"][:, ex, :], "t", "unit")
@@ -151,14 +174,33 @@ def inside_tables(out: dict, example: int) -> dict[str, pd.DataFrame]:
         grid["t"] += 1  # time steps are 1..T
     T = out["c"].shape[0]
     t = np.arange(1, T + 1)
-    means = pd.concat([pd.DataFrame({"name": GATE_NAMES[g], "t": t, "value": out["gates"][g][:, ex, :].mean(axis=1)})
-                       for g in out["gates"]], ignore_index=True)
-    norms = [pd.DataFrame({"name": f"δ{g} (into {GATE_NAMES[g]})", "t": t,
-                           "value": np.linalg.norm(out["dgates"][g][:, ex, :], axis=1)}) for g in out["dgates"]]
-    norms.append(pd.DataFrame({"name": "δc (cell state)", "t": t, "value": np.linalg.norm(out["dc"][:, ex, :], axis=1)}))
-    norms.append(pd.DataFrame({"name": "δh (hidden state)", "t": t,
-                               "value": np.linalg.norm(out["dh"][:, ex, :], axis=1)}))
-    return {"grids": grids, "means": means, "norms": shaping.log_safe(pd.concat(norms, ignore_index=True), "value")}
+    every = slice(None)
+
+    def mean(g, u=every, over="all units"):
+        return pd.DataFrame({"name": GATE_NAMES[g], "units": over, "t": t, "value": out["gates"][g][:, ex, u].mean(axis=1)})
+
+    def norm(name, a, u=every, over="all units"):
+        return pd.DataFrame({"name": name, "units": over, "t": t, "value": np.linalg.norm(a[:, ex, u], axis=1)})
+
+    means = [mean(g) for g in out["gates"]]
+    norms = [norm(f"δ{g} (into {GATE_NAMES[g]})", out["dgates"][g]) for g in out["dgates"]]
+    norms += [norm(DC_NAME, out["dc"]), norm("δh (hidden state)", out["dh"])]
+    if units is not None and len(units):
+        u = np.asarray(units)
+        means.append(mean("f", u, MEMORY_UNITS))
+        norms.append(norm(DC_NAME, out["dc"], u, MEMORY_UNITS))
+    return {"grids": grids, "means": pd.concat(means, ignore_index=True),
+            "norms": shaping.log_safe(pd.concat(norms, ignore_index=True), "value")}
+
+
+DC_NAME = "δc (cell state)"
+MEMORY_UNITS = "memory units"
+
+
+def units_label(units) -> str:
+    """Short list of units for labels: "13, 8, 12, 6" (at most six, then "…")."""
+    u = [int(i) for i in units]
+    return ", ".join(map(str, u[:6])) + (", …" if len(u) > 6 else "")
 
 
 def at_step(out: dict, example: int, t: int) -> pd.DataFrame:

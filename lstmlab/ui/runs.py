@@ -6,7 +6,6 @@ returning to a setting is instant; every run trained here is saved to the run st
 
 from __future__ import annotations
 
-import contextlib
 import contextvars
 import math
 import time
@@ -16,16 +15,6 @@ import streamlit as st
 
 from lstmlab.ui import limits as L
 from lstmlab.ui import state as S
-
-try:  # small matmuls: BLAS threads only add synchronisation (and thrash when cores are shared)
-    from threadpoolctl import threadpool_limits
-except ImportError:  # pragma: no cover - optional
-    threadpool_limits = None
-
-
-def single_threaded():
-    """Context in which BLAS uses one thread (a no-op without threadpoolctl)."""
-    return threadpool_limits(1) if threadpool_limits is not None else contextlib.nullcontext()
 
 
 @dataclass(frozen=True)
@@ -63,6 +52,65 @@ def study(values: dict, series: tuple | None = None, series_name: str = "") -> S
     return Study(configs=configs, work=work)
 
 
+def inside_study_values(values: dict) -> dict:
+    """Study settings (state.FIELDS["flow"]) of the Inside the LSTM settings ``values``: one one-layer LSTM with
+    the page's task, length, size, init and seed, everything else at the Error flow page's defaults, so the same
+    settings there train (and cache) the very same run."""
+    study_values = S.defaults("flow")
+    study_values.update(cells=["lstm"], layers=1, task=values["task"], T=values["T"], H=values["H"],
+                        ws=values["ws"], init=values["init"], fb=values["fb"], seed=values["seed"],
+                        steps=values["steps"])
+    return study_values
+
+
+def inside_config(values: dict):
+    """The RunConfig of the network Inside the LSTM trains for ``values`` (its initialisation is the freshly
+    initialised network); ValueError if the settings are invalid."""
+    return study(inside_study_values(values)).configs[0]
+
+
+TASK_PHRASES = {"adding": "the adding problem", "recall": "first-symbol recall", "copy": "the copy task",
+                "forecast": "series forecasting"}
+
+
+def network_text(config, run=None, source: str = "") -> str:
+    """One sentence saying which network is shown: its shape and, for a trained one, how it was trained and how
+    well it does on its held-out batch against the task's input-blind baseline."""
+    from lstmlab.ui.shaping import fmt
+
+    shape = (f"{config.layers}-layer LSTM, " if config.layers > 1 else "LSTM, ") + (
+        f"H={config.hidden_size}, weight scale {config.weight_scale:g}, forget bias {config.forget_bias:g}, "
+        f"{config.init} init, seed {config.seed}")
+    if run is None:
+        return f"Freshly initialised {shape}: no training."
+    done = int(len(run.steps))
+    what = f"trained {done} step{'s' if done != 1 else ''} on {TASK_PHRASES.get(config.task, config.task)} (T={config.seq_len})"
+    ev = run.eval
+    info = task_info(config.key, config)
+    loss = (f"held-out {'MSE' if info['metric_name'] == 'mse' else 'loss'} "
+            f"{fmt(float(ev['loss'].iloc[-1]))} (input-blind baseline {fmt(info['baseline'])})") if len(ev) else ""
+    status = {"diverged": f"; {run.message}, showing the last finite parameters",
+              "stopped": f"; {run.message}"}.get(run.status, "")
+    return f"{source}{shape}, {what}{status}{'; ' + loss if loss else ''}."
+
+
+def stored_lstm_runs() -> "pd.DataFrame":
+    """Stored LSTM runs that have their parameters, newest first (RunStore.list() rows); ValueError if the store
+    cannot be read."""
+    try:
+        return store().list(cell="lstm", with_params=True)
+    except Exception as e:  # an unreachable or unreadable database: say which, do not crash the page
+        from lstmlab.store import default_url
+
+        raise ValueError(f"The run store at {default_url()} cannot be read ({type(e).__name__}). "
+                         "Set LSTMLAB_DB to a readable path.") from None
+
+
+def load_run(run_id: str, name: str = "", tags: str = ""):
+    """A stored run, cached (name and tags are part of the cache key so a rename or re-tag is seen)."""
+    return _load(run_id, name, tags)
+
+
 def cli_command(config) -> str:
     """The command line that runs ``config`` outside the dashboard."""
     d = config.to_dict()
@@ -94,8 +142,7 @@ def _train_cached(key: str, _config, _progress=None):
     """(run, store error or "") for a config; trains, saves to the store, and caches by ``key``."""
     from lstmlab.train import train
 
-    with single_threaded():
-        run = train(_config, progress=_progress)
+    run = train(_config, progress=_progress)  # the core runs its BPTT passes with one BLAS thread
     err = ""
     try:
         store().save(run)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import streamlit as st
 
 from lstmlab.ui import charts, equations, shaping
@@ -126,13 +128,108 @@ def training_view(runs: dict, layer_count: int = 1) -> None:
                                               color_title="run", by_run=True), width="stretch")
 
 
-def lstm_inside_view(out: dict, example: int, t: int) -> None:
-    """Gate activations, cell state and the gradient reaching each gate for one example, beside the equations."""
-    from lstmlab.ui import probes
+@dataclass(frozen=True)
+class Network:
+    """The LSTM Inside the LSTM shows: its config, its parameters (None: the config's initialisation), the cache
+    key of those parameters ("init:…", "trained:…" or "run:…") and a sentence saying what it is."""
 
-    tables = probes.inside_tables(out, example)
+    kind: str  # "init" | "trained" | "stored"
+    key: str
+    config: object  # RunConfig
+    params: dict | None
+    text: str
+
+
+def inside_network_ui(values: dict) -> tuple[dict, Network]:
+    """Controls of Inside the LSTM and the network they name: freshly initialised, trained with the page's
+    settings (the Error flow page's cached training path, saved to the run store) or a stored LSTM run.
+
+    Returns (applied settings, network); puts the settings in the URL. Stops the page with a message when there
+    is nothing to show (invalid or oversized settings, no stored run, an unreadable store).
+    """
+    from lstmlab.ui import runs as R
+    from lstmlab.ui import state, widgets
+
+    kind = widgets.inside_network_ui(values)
+    run_id = ""
+    if kind == "stored":
+        try:
+            rows = R.stored_lstm_runs()
+        except ValueError as e:
+            widgets.show_error(e)
+            st.stop()
+        if rows.empty:
+            st.info("No stored LSTM run has its parameters yet. Choose *Trained with these settings* (the run is "
+                    "saved to the run store), or train an LSTM on the Error flow page or with "
+                    "`python -m lstmlab run --cell lstm`.", icon=":material/inventory_2:")
+            widgets.inside_controls_ui(values, kind)
+            st.stop()
+        labels = {r["id"]: f"{R.run_label(r)} · {r['task']}, {r['steps']} steps, {r['status']}"
+                  for r in rows.to_dict("records")}
+        run_id = widgets.stored_run_ui(list(labels), labels)
+    values = widgets.inside_controls_ui(values, kind)
+    values["run"] = run_id or values.get("run", "")
+    state.write_params("inside", values)
+
+    if kind == "stored":
+        row = rows.set_index("id").loc[run_id]
+        try:
+            run = R.load_run(run_id, row["name"], row["tags"])
+        except KeyError:
+            st.warning("That run was deleted meanwhile.")
+            st.stop()
+        source = f"Stored run {R.run_label(row.to_dict() | {'id': run_id})}: "
+        return values, Network("stored", f"run:{run_id}", run.config, run.params,
+                               R.network_text(run.config, run, source))
+    try:
+        config = R.inside_config(values)
+    except ValueError as e:
+        widgets.show_error(e)
+        st.stop()
+    if kind == "init":
+        return values, Network("init", "init:" + config.replace(steps=0, record_every=1).key, config, None,
+                               R.network_text(config))
+    run = study_results(R.inside_study_values(values), None, "")["LSTM"]
+    text = R.network_text(config, run) + f" Trained in {run.wall_time:.1f} s and saved to the run store (cached)."
+    return values, Network("trained", f"trained:{config.key}", config, run.params, text)
+
+
+def lstm_inside_view(net: Network, seed: int, example: int, layer: int, t: int | None = None) -> None:
+    """Gate activations, cell state and the gradient reaching each gate for one example of a fresh task batch,
+    beside the equations; for a trained network also its forget gates and cell-state error against the same
+    units at initialisation."""
+    from lstmlab.ui import cached, probes, widgets
+
+    try:
+        out = cached.lstm_inside(net.key, int(seed), int(layer), net.config, net.params)
+        start = out if net.params is None else cached.lstm_inside(
+            "init:" + net.config.replace(steps=0, record_every=1).key, int(seed), int(layer), net.config, None)
+    except ValueError as e:
+        widgets.show_error(e)
+        return
+    units = probes.open_units(out)
+    tables = probes.inside_tables(out, example, units)
     grids = tables["grids"]
-    st.markdown(f"Loss of this batch: **{shaping.fmt(out['loss'])}** (untrained network).")
+
+    st.info(net.text, icon=":material/memory:")
+    trained = net.params is not None
+    now, before = probes.units_summary(out, units), probes.units_summary(start, units)
+    label = f"memory units ({probes.units_label(units)})"
+    m1, m2, m3 = st.columns(3)
+    m1.metric(f"Loss on this batch (seed {seed})", shaping.fmt(out["loss"]),
+              delta=f"{out['loss'] - start['loss']:+.3g} vs initialised" if trained else None,
+              delta_color="inverse")
+    m2.metric(f"Mean forget gate, {label}", f"{now['forget_mean']:.3f}",
+              delta=f"{now['forget_mean'] - before['forget_mean']:+.3f} vs initialised" if trained else None,
+              help="Memory units: the quarter of the units whose forget gate is most open on this batch, where a "
+                   "trained LSTM keeps what it must remember. f = 1 keeps the cell state, and the error on it, "
+                   "unchanged. Dashed lines in the charts below.")
+    m3.metric(f"‖δc_1‖ / ‖δc_T‖, {label}", shaping.fmt(now["carousel"]),
+              delta=f"initialised: {shaping.fmt(before['carousel'])}" if trained else None, delta_color="off",
+              help="Error on these units' cell state at the first step relative to the last, mean over the batch: "
+                   "near 1 the carousel carries it over the whole sequence, far below 1 it has vanished.")
+    T = out["c"].shape[0]
+    t = widgets.time_step_ui(T) if t is None else min(max(int(t), 1), T)
 
     left, right = st.columns([3, 2])
     with left:
@@ -187,6 +284,25 @@ def runs_overlay_view(runs: dict) -> None:
     st.markdown("**Loss** (thin: training batch, points: held-out batch)")
     st.altair_chart(charts.training_chart(shaping.training_long(steps, evals, "loss"), "", "loss (log scale)",
                                           None, log=True), width="stretch")
+
+
+def study_page(page: str) -> tuple[dict, dict]:
+    """The settings form of a study page ("flow" or "training") and its runs: reads the URL (or the session's
+    last study), draws the form and the forecast upload, applies the form when submitted, writes the URL,
+    remembers the study for the other study page, and trains or fetches the runs.
+
+    Returns (applied settings, {cell label: Run}); stops the page with a message on a bad or oversized request.
+    """
+    from lstmlab.ui import state, widgets
+
+    values = state.read_params(page)
+    submitted, edited = widgets.study_form_ui(page, values)
+    series, series_name = widgets.forecast_upload_ui(edited["T"])
+    if submitted:
+        values = edited
+    state.write_params(page, values)
+    state.remember_study(values)
+    return values, study_results(values, series, series_name)
 
 
 def study_results(values: dict, series, series_name: str) -> dict:

@@ -176,30 +176,58 @@ def spectrum_ui(default_ws: float, default_T: int) -> tuple[str, float, int]:
     return cell, float(ws), int(T)
 
 
-def inside_controls_ui(values: dict) -> dict:
-    """Controls of Inside the LSTM (cheap: one pass, so they apply at once): returns the settings."""
+def inside_network_ui(values: dict) -> str:
+    """Which network Inside the LSTM shows ("init", "trained" or "stored"); seeds the page's widgets first."""
     S.seed_widgets("inside", values)
+    return st.radio("Network", S.NETWORKS, key=S.widget_key("inside", "net"), format_func=S.NETWORK_LABELS.get,
+                    horizontal=True,
+                    help="Freshly initialised: the network before any update. Trained: trained on the task below "
+                         "with these settings (Adam, the Error flow page's defaults), cached and saved to the run "
+                         "store. A stored run: any LSTM run of the run store saved with its parameters.")
+
+
+def stored_run_ui(ids: list[str], labels: dict[str, str]) -> str:
+    """Pick one stored run (newest first); a URL or session value not among ``ids`` falls back to the newest."""
+    key = S.widget_key("inside", "run")
+    if st.session_state.get(key) not in ids:
+        st.session_state[key] = ids[0]
+    return st.selectbox("Stored LSTM run", ids, key=key, format_func=lambda rid: labels.get(rid, rid),
+                        help="LSTM runs of the run store saved with their parameters, newest first.")
+
+
+def inside_controls_ui(values: dict, net: str = "init") -> dict:
+    """Controls of Inside the LSTM (they apply at once: a pass is cheap, training is cached): returns the
+    settings. For a stored run the network's own settings are fixed, so only seed and example apply."""
     k = lambda name: S.widget_key("inside", name)  # noqa: E731
-    c1, c2, c3, c4 = st.columns(4)
-    task = c1.selectbox("Task", S.TASKS[:3], key=k("task"), format_func=S.TASK_LABELS.get)
-    T = c2.slider("Sequence length T", L.SEQ_LEN_MIN, L.INSIDE_T_MAX, key=k("T"))
-    ws = c3.slider("Weight scale", L.WEIGHT_SCALE_MIN, L.WEIGHT_SCALE_MAX, step=0.05, key=k("ws"))
-    fb = c4.slider("Forget bias", L.FORGET_BIAS_MIN, L.FORGET_BIAS_MAX, step=0.5, key=k("fb"),
+    fixed = net == "stored"
+    c1, c2, c3, c4, c5 = st.columns([1.2, 1, 1, 1, 0.8])
+    task = c1.selectbox("Task", S.TASKS[:3], key=k("task"), format_func=S.TASK_LABELS.get, disabled=fixed)
+    T = c2.slider("Sequence length T", L.SEQ_LEN_MIN, L.INSIDE_T_MAX, key=k("T"), disabled=fixed)
+    ws = c3.slider("Weight scale", L.WEIGHT_SCALE_MIN, L.WEIGHT_SCALE_MAX, step=0.05, key=k("ws"), disabled=fixed)
+    fb = c4.slider("Forget bias", L.FORGET_BIAS_MIN, L.FORGET_BIAS_MAX, step=0.5, key=k("fb"), disabled=fixed,
                    help="σ(forget bias) is the forget gate's value before any input: 1 → 0.73, 3 → 0.95.")
+    steps = c5.number_input("Training steps", L.STEPS_MIN, L.STEPS_MAX, step=100, key=k("steps"),
+                            disabled=net != "trained",
+                            help="Adam updates of the trained network (batch 32, learning rate 0.01, clip 1).")
     with st.expander("More"):
         d1, d2, d3, d4 = st.columns(4)
-        H = d1.slider("Hidden size", L.HIDDEN_MIN, L.HIDDEN_MAX, key=k("H"))
-        init = d2.selectbox("Init of W_h", S.INITS, key=k("init"))
-        seed = d3.number_input("Seed", L.SEED_MIN, L.SEED_MAX, step=1, key=k("seed"))
+        H = d1.slider("Hidden size", L.HIDDEN_MIN, L.HIDDEN_MAX, key=k("H"), disabled=fixed)
+        init = d2.selectbox("Init of W_h", S.INITS, key=k("init"), disabled=fixed)
+        seed = d3.number_input("Seed", L.SEED_MIN, L.SEED_MAX, step=1, key=k("seed"),
+                               help="Initialisation and training data, and the batch the network is run on here.")
         ex = d4.number_input("Example in the batch", 0, L.INSIDE_BATCH_MAX - 1, step=1, key=k("ex"))
-    return {"T": int(T), "H": int(H), "ws": float(ws), "init": init, "fb": float(fb), "task": task,
+    return {"net": net, "steps": int(steps), "run": str(st.session_state.get(k("run")) or values.get("run", "")),
+            "T": int(T), "H": int(H), "ws": float(ws), "init": init, "fb": float(fb), "task": task,
             "seed": int(seed), "ex": int(ex)}
 
 
 def time_step_ui(T: int) -> int:
-    """The time step t (1..T) to inspect."""
-    return int(st.slider("Time step t to inspect", 1, int(T), value=min(int(T), max(1, int(T) // 2)),
-                         key="inside.t"))
+    """The time step t (1..T) to inspect: T // 2 at first, then kept, clamped to 1..T when T shrinks."""
+    key, T = "inside.t", int(T)
+    if key in st.session_state:
+        st.session_state[key] = min(max(int(st.session_state[key]), 1), T)
+        return int(st.slider("Time step t to inspect", 1, T, key=key))
+    return int(st.slider("Time step t to inspect", 1, T, value=max(1, T // 2), key=key))
 
 
 def runs_filter_ui(values: dict) -> str:
