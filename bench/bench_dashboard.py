@@ -1,7 +1,9 @@
-"""Dashboard latency through AppTest: default Error flow study cold and cached, default Phase map cold.
+"""Dashboard latency through AppTest: default Error flow study, default Phase map and the default trained network
+of Inside the LSTM, each cold and cached.
 
 Targets (interactive use): Error flow (RNN + LSTM, T=100, default hidden size and steps) <= 2 s cold and
-<= 0.3 s cached; Phase map <= 3 s cold. Prints medians over --repeats runs; a benchmark, not a test.
+<= 0.3 s cached; Phase map <= 3 s cold; Inside the LSTM trained (600 steps, T=50, H=16) about 2 s cold.
+Prints medians over --repeats runs; a benchmark, not a test.
 
     python bench/bench_dashboard.py [--repeats 3]
 """
@@ -21,10 +23,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 
-def _app(page: str):
+def _app(page: str, **query):
     from streamlit.testing.v1 import AppTest
 
     at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=300)
+    at.query_params.update(query)
     at.switch_page(f"pages/{page}")
     return at
 
@@ -63,7 +66,8 @@ def main() -> None:
         warm = _app("error_flow.py")
         warm.query_params.update({"T": "10", "H": "4", "steps": "2", "batch": "4"})
         _timed(warm)
-        results = {"error flow, cold": [], "error flow, cached": [], "phase map, cold": [], "phase map, cached": []}
+        results = {"error flow, cold": [], "error flow, cached": [], "phase map, cold": [], "phase map, cached": [],
+                   "inside, trained, cold": [], "inside, trained, cached": []}
         for _ in range(args.repeats):
             _clear()
             at = _app("error_flow.py")
@@ -73,16 +77,23 @@ def main() -> None:
             at = _app("phase_map.py")
             results["phase map, cold"].append(_timed(at))
             results["phase map, cached"].append(_timed(at))
+            _clear()
+            at = _app("inside_lstm.py", net="trained")
+            results["inside, trained, cold"].append(_timed(at))
+            results["inside, trained, cached"].append(_timed(at))
         flow = state.defaults("flow")
         print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
               f"load average {os.getloadavg()[0]:.2f}; python {platform.python_version()}")
         print(f"error flow default: cells {flow['cells']}, T={flow['T']}, H={flow['H']}, steps={flow['steps']}, "
               f"batch={flow['batch']}; phase map default: {state.defaults('phase')}")
+        inside = state.defaults("inside")
+        print(f"inside the LSTM, trained: T={inside['T']}, H={inside['H']}, steps={inside['steps']}, "
+              f"task {inside['task']}")
         targets = {"error flow, cold": 2.0, "error flow, cached": 0.3, "phase map, cold": 3.0,
-                   "phase map, cached": 0.3}
+                   "phase map, cached": 0.3, "inside, trained, cold": 2.0, "inside, trained, cached": 0.3}
         for name, times in results.items():
             med = statistics.median(times)
-            print(f"{name:20s} median {med:6.3f} s  (target {targets[name]:.1f} s; runs "
+            print(f"{name:24s} median {med:6.3f} s  (target {targets[name]:.1f} s; runs "
                   + ", ".join(f"{t:.3f}" for t in times) + ")")
 
 

@@ -226,6 +226,7 @@ def lstm_inside_view(net: Network, seed: int, example: int, layer: int, t: int |
                    "unchanged. Dashed lines in the charts below.")
     m3.metric(f"‖δc_1‖ / ‖δc_T‖, {label}", shaping.fmt(now["carousel"]),
               delta=f"initialised: {shaping.fmt(before['carousel'])}" if trained else None, delta_color="off",
+              delta_arrow="off",
               help="Error on these units' cell state at the first step relative to the last, mean over the batch: "
                    "near 1 the carousel carries it over the whole sequence, far below 1 it has vanished.")
     T = out["c"].shape[0]
