@@ -155,6 +155,16 @@ def test_stored_run_is_inspected_with_its_own_parameters(app, tmp_path):
     assert table.loc["forget gate f", "mean"] == pytest.approx(out["gates"]["f"][t - 1, 0].mean(), rel=1e-12)
 
 
+def test_stored_run_named_in_the_url(app, tmp_path):
+    older, newer = _save_trained(tmp_path, seed=1), _save_trained(tmp_path, seed=2)
+    at = app("inside_lstm.py", net="stored", run=older.run_id[:10]).run()
+    assert not at.exception and not at.warning
+    assert at.query_params["run"] == older.run_id and "seed 1" in at.info[0].value
+    at = app("inside_lstm.py", net="stored", run="nope").run()
+    assert "`nope`" in at.warning[0].value
+    assert at.query_params["run"] == newer.run_id and "seed 2" in at.info[0].value
+
+
 def test_stored_multi_layer_run_offers_its_layers(app, tmp_path):
     run = _save_trained(tmp_path, layers=2)
     at = app("inside_lstm.py", net="stored", run=run.run_id[:8]).run()

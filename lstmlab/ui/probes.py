@@ -177,7 +177,8 @@ def inside_tables(out: dict, example: int, units=None) -> dict[str, pd.DataFrame
     every = slice(None)
 
     def mean(g, u=every, over="all units"):
-        return pd.DataFrame({"name": GATE_NAMES[g], "units": over, "t": t, "value": out["gates"][g][:, ex, u].mean(axis=1)})
+        return pd.DataFrame({"name": GATE_NAMES[g], "units": over, "t": t,
+                             "value": out["gates"][g][:, ex, u].mean(axis=1)})
 
     def norm(name, a, u=every, over="all units"):
         return pd.DataFrame({"name": name, "units": over, "t": t, "value": np.linalg.norm(a[:, ex, u], axis=1)})

@@ -84,7 +84,8 @@ def network_text(config, run=None, source: str = "") -> str:
     if run is None:
         return f"Freshly initialised {shape}: no training."
     done = int(len(run.steps))
-    what = f"trained {done} step{'s' if done != 1 else ''} on {TASK_PHRASES.get(config.task, config.task)} (T={config.seq_len})"
+    what = (f"trained {done} step{'s' if done != 1 else ''} on {TASK_PHRASES.get(config.task, config.task)} "
+            f"(T={config.seq_len})")
     ev = run.eval
     info = task_info(config.key, config)
     loss = (f"held-out {'MSE' if info['metric_name'] == 'mse' else 'loss'} "

@@ -187,10 +187,16 @@ def inside_network_ui(values: dict) -> str:
 
 
 def stored_run_ui(ids: list[str], labels: dict[str, str]) -> str:
-    """Pick one stored run (newest first); a URL or session value not among ``ids`` falls back to the newest."""
+    """Pick one stored run (newest first). The URL may name it by id or unique id prefix; an empty or unknown
+    value falls back to the newest (with a warning if it named a run)."""
     key = S.widget_key("inside", "run")
-    if st.session_state.get(key) not in ids:
-        st.session_state[key] = ids[0]
+    current = str(st.session_state.get(key) or "")
+    if current not in ids:
+        found = [i for i in ids if current and i.startswith(current)]
+        if len(found) != 1 and current:
+            st.warning(f"No single stored LSTM run with parameters has the id `{current[:40]}`; showing the newest.",
+                       icon=":material/link_off:")
+        st.session_state[key] = found[0] if len(found) == 1 else ids[0]
     return st.selectbox("Stored LSTM run", ids, key=key, format_func=lambda rid: labels.get(rid, rid),
                         help="LSTM runs of the run store saved with their parameters, newest first.")
 
