@@ -148,13 +148,18 @@ class RunStore:
         self._create_schema()
 
     def _create_schema(self) -> None:
-        for attempt in range(3):
+        """Create the missing tables; safe when several processes open a new database at once.
+
+        create_all checks, then creates, table by table: a process can lose that race once per table (each
+        loss means another process created one more table), so as many retries as tables always suffice.
+        """
+        tries = len(metadata.tables) + 1
+        for attempt in range(tries):
             try:
                 metadata.create_all(self.engine, checkfirst=True)
                 return
             except sa.exc.DBAPIError:
-                # Another process created the tables between our check and our CREATE.
-                if attempt == 2:
+                if attempt == tries - 1:
                     raise
 
     def close(self) -> None:
