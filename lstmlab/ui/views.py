@@ -28,7 +28,7 @@ def error_flow_view(runs: dict, weight_scale: float, layer: int = 0, key: str = 
         return
     st.info(shaping.reading(flows, statuses, layer), icon=":material/insights:")
     st.caption("Trained in " + ", ".join(f"{label} {run.wall_time:.1f} s" for label, run in runs.items())
-               + " and saved to the run store; these settings are cached, so coming back to them is instant.")
+               + "; these settings are cached, so coming back to them is instant.")
 
     lines = shaping.flow_lines(flows, layer=layer, weight_scale=weight_scale)
     domain = charts.lines_domain(lines)
@@ -190,7 +190,7 @@ def inside_network_ui(values: dict) -> tuple[dict, Network]:
         return values, Network("init", "init:" + config.replace(steps=0, record_every=1).key, config, None,
                                R.network_text(config))
     run = study_results(R.inside_study_values(values), None, "")["LSTM"]
-    text = R.network_text(config, run) + f" Trained in {run.wall_time:.1f} s and saved to the run store (cached)."
+    text = R.network_text(config, run) + f" Trained in {run.wall_time:.1f} s (cached)."
     return values, Network("trained", f"trained:{config.key}", config, run.params, text)
 
 
