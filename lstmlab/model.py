@@ -129,7 +129,9 @@ def layer_params(cell: Cell, params: dict, k: int) -> dict:
 def input_projection(xin: np.ndarray, Wx, b, p: dict) -> np.ndarray:
     """x_t Wx + b for all T steps in one (T*B, in) @ (in, G*H) matmul, sigmoid blocks halved."""
     T, B, _ = xin.shape
-    return (xin.reshape(T * B, -1) @ (Wx * p["scale"]) + b * p["scale"]).reshape(T, B, -1)
+    xw = xin.reshape(T * B, -1) @ (Wx * p["scale"])
+    xw += b * p["scale"]
+    return xw.reshape(T, B, -1)
 
 
 def run_tape(cell: Cell, tape: Tape, p: dict) -> Tape:
