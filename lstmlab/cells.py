@@ -15,11 +15,11 @@ Every cell is three functions:
 - ``forward(tape, j, p)`` runs step t = j + 1, reading ``tape.xw[j]`` (the
   input projection x_t Wx + b, done for all steps at once by the caller) and
   the previous state, writing the new state and the gate activations;
-- ``prepare_backward(tape)`` forms, for all steps in one batched pass, the
-  per-step coefficients of the backward step that do not depend on the
-  incoming gradient (derivatives of the nonlinearities and their products
-  with the forward values), so the backward time loop only does what must be
-  sequential;
+- ``prepare_backward(tape, lo, hi)`` forms, for steps lo .. hi - 1 in one
+  batched pass, the per-step coefficients of the backward step that do not
+  depend on the incoming gradient (derivatives of the nonlinearities and their
+  products with the forward values), so the backward time loop only does what
+  must be sequential;
 - ``backward(tape, j, dh, dc_next, p) -> (dh_prev, dc_prev)`` takes dh, the
   total dL/dh_t, and, for the LSTM, dc_next, the part of dL/dc_t arriving
   through c_{t+1}; it writes ``tape.dxw[j]`` (dL/d(xw_t), which is also the
@@ -61,7 +61,8 @@ class Tape:
     dxw: (T, B, G*H)   dL/d(pre-activation) per gate, filled by backward
     dhh: (T, B, G*H)   dL/d(h_{t-1} Wh); the same array as dxw except for the GRU
     dc:  (T, B, H)     total dL/dc_t (LSTM), None otherwise
-    aux: cell-specific per-step arrays (tanh(c_t), hn_t, backward coefficients)
+    aux: cell-specific per-step arrays (tanh(c_t), hn_t) and the backward
+         coefficients of steps lo .. lo + len - 1
     """
 
     xw: np.ndarray
@@ -72,6 +73,7 @@ class Tape:
     dhh: np.ndarray
     dc: np.ndarray | None
     aux: dict = field(default_factory=dict)
+    lo: int = 0  # first step whose backward coefficients aux holds (see prepare_backward)
 
 
 # --------------------------------------------------------------------- RNN
@@ -85,16 +87,16 @@ def rnn_forward(tape: Tape, j: int, p: dict) -> None:
     np.tanh(h, out=h)
 
 
-def rnn_prepare_backward(tape: Tape) -> None:
-    """tanh'(a_t) = 1 - h_t^2 for every step."""
-    h = tape.h[1:]
-    tape.aux["dtanh"] = 1.0 - h * h
+def rnn_prepare_backward(tape: Tape, lo: int, hi: int) -> None:
+    """tanh'(a_t) = 1 - h_t^2 for steps lo .. hi - 1."""
+    h = tape.h[lo + 1 : hi + 1]
+    tape.aux["dtanh"], tape.lo = 1.0 - h * h, lo
 
 
 def rnn_backward(tape: Tape, j: int, dh, dc_next, p: dict):
     """da_t = (1 - h_t^2) * dL/dh_t ;  dL/dh_{t-1} += da_t Wh^T"""
     da = tape.dxw[j]
-    np.multiply(dh, tape.aux["dtanh"][j], out=da)  # backprop through tanh
+    np.multiply(dh, tape.aux["dtanh"][j - tape.lo], out=da)  # backprop through tanh
     return np.dot(da, p["WhT"]), None  # backprop through h_{t-1} Wh
 
 
@@ -125,15 +127,15 @@ def lstm_forward(tape: Tape, j: int, p: dict) -> None:
     np.multiply(o, tc, out=tape.h[j + 1])
 
 
-def lstm_prepare_backward(tape: Tape) -> None:
-    """Per-step coefficients, batched over all steps.
+def lstm_prepare_backward(tape: Tape, lo: int, hi: int) -> None:
+    """Per-step coefficients of steps lo .. hi - 1, batched.
 
     u_t = o * (1 - tanh(c_t)^2)                    dL/dc_t gains dh_t * u_t
     K_t = [n sigma'_i, c_{t-1} sigma'_f, i tanh'_n, tanh(c_t) sigma'_o]
     so that da_t = [dc, dc, dc, dh] * K_t, with sigma' = s (1 - s), tanh' = 1 - n^2.
     """
     H = tape.h.shape[2]
-    g, tc = tape.g, tape.aux["tanh_c"]
+    g, tc = tape.g[lo:hi], tape.aux["tanh_c"][lo:hi]
     i, f, n, o = g[..., :H], g[..., H : 2 * H], g[..., 2 * H : 3 * H], g[..., 3 * H :]
     u = np.multiply(tc, tc)
     np.subtract(1.0, u, out=u)
@@ -141,13 +143,13 @@ def lstm_prepare_backward(tape: Tape) -> None:
     K = np.subtract(1.0, g)
     K *= g
     K[..., :H] *= n
-    K[..., H : 2 * H] *= tape.c[:-1]
+    K[..., H : 2 * H] *= tape.c[lo:hi]
     Kn = K[..., 2 * H : 3 * H]
     np.multiply(n, n, out=Kn)
     np.subtract(1.0, Kn, out=Kn)
     Kn *= i
     K[..., 3 * H :] *= tc
-    tape.aux["u"], tape.aux["K"] = u, K
+    tape.aux["u"], tape.aux["K"], tape.lo = u, K, lo
 
 
 def lstm_backward(tape: Tape, j: int, dh, dc_next, p: dict):
@@ -159,11 +161,11 @@ def lstm_backward(tape: Tape, j: int, dh, dc_next, p: dict):
     """
     H = tape.h.shape[2]
     dc = tape.dc[j]
-    np.multiply(dh, tape.aux["u"][j], out=dc)  # backprop through h = o * tanh(c)
+    np.multiply(dh, tape.aux["u"][j - tape.lo], out=dc)  # backprop through h = o * tanh(c)
     dc += dc_next
     B = dc.shape[0]
     da = tape.dxw[j]
-    K = tape.aux["K"][j]
+    K = tape.aux["K"][j - tape.lo]
     # the i, f, n blocks all scale dc: one broadcast multiply over a (B, 3, H) view
     np.multiply(K[:, : 3 * H].reshape(B, 3, H), dc[:, None, :], out=da[:, : 3 * H].reshape(B, 3, H))
     np.multiply(K[:, 3 * H :], dh, out=da[:, 3 * H :])  # output gate
@@ -205,18 +207,19 @@ def gru_forward(tape: Tape, j: int, p: dict) -> None:
     h += n
 
 
-def gru_prepare_backward(tape: Tape) -> None:
-    """Per-step coefficients, batched over all steps.
+def gru_prepare_backward(tape: Tape, lo: int, hi: int) -> None:
+    """Per-step coefficients of steps lo .. hi - 1, batched.
 
     A_t  = (1 - z)(1 - n^2)                 da_n = dh * A_t
     Kr_t = hn r (1 - r),  Kz_t = (h_{t-1} - n) z (1 - z)
     """
     H = tape.h.shape[2]
-    g = tape.g
+    g = tape.g[lo:hi]
     r, z, n = g[..., :H], g[..., H : 2 * H], g[..., 2 * H :]
     tape.aux["A"] = (1.0 - z) * (1.0 - n * n)
-    tape.aux["Kr"] = tape.aux["hh"][..., 2 * H :] * r * (1.0 - r)
-    tape.aux["Kz"] = (tape.h[:-1] - n) * z * (1.0 - z)
+    tape.aux["Kr"] = tape.aux["hh"][lo:hi, :, 2 * H :] * r * (1.0 - r)
+    tape.aux["Kz"] = (tape.h[lo:hi] - n) * z * (1.0 - z)
+    tape.lo = lo
 
 
 def gru_backward(tape: Tape, j: int, dh, dc_next, p: dict):
@@ -229,9 +232,10 @@ def gru_backward(tape: Tape, j: int, dh, dc_next, p: dict):
     H = tape.h.shape[2]
     dxw, dhh, aux = tape.dxw[j], tape.dhh[j], tape.aux
     dan = dxw[:, 2 * H :]
-    np.multiply(dh, aux["A"][j], out=dan)  # through h = (1-z) n + z h_{t-1}, then tanh
-    np.multiply(dan, aux["Kr"][j], out=dxw[:, :H])  # through r * hn, then sigmoid
-    np.multiply(dh, aux["Kz"][j], out=dxw[:, H : 2 * H])  # through z, then sigmoid
+    k = j - tape.lo
+    np.multiply(dh, aux["A"][k], out=dan)  # through h = (1-z) n + z h_{t-1}, then tanh
+    np.multiply(dan, aux["Kr"][k], out=dxw[:, :H])  # through r * hn, then sigmoid
+    np.multiply(dh, aux["Kz"][k], out=dxw[:, H : 2 * H])  # through z, then sigmoid
     dhh[:, : 2 * H] = dxw[:, : 2 * H]
     np.multiply(dan, tape.g[j, :, :H], out=dhh[:, 2 * H :])  # the candidate's hidden path passes r
     dh_prev = np.dot(dhh, p["WhT"])

@@ -43,7 +43,7 @@ def jacobian_spectrum(spec: ModelSpec, params: dict, x, layer: int = 0, example:
     xin = np.repeat(layers[layer][0], S, axis=1)  # (T, S, in): the example once per state unit
     p = layer_params(cell, params, layer)
     tape = unroll_layer(cell, xin, params[f"l{layer}.Wx"], params[f"l{layer}.b"], p)
-    cell.prepare_backward(tape)
+    cell.prepare_backward(tape, 0, T)
 
     eye = np.eye(S, dtype=spec.np_dtype)
     dh, dc = eye[:, :H], (eye[:, H:] if cell.has_cell_state else None)

@@ -77,3 +77,25 @@ def test_dh_is_total_derivative_by_perturbing_a_hidden_state(cell, monkeypatch):
             monkeypatch.setitem(cells.CELLS, cell, base)
         numeric = (values[0] - values[1]) / (2 * eps)
         assert numeric == pytest.approx(res.dh[layer, j, b, u], rel=1e-6, abs=1e-10)
+
+
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+def test_backward_coefficients_in_blocks_change_nothing(cell, monkeypatch):
+    """Long sequences form the backward coefficients block by block: the results are bit-identical."""
+    import lstmlab.model as model
+
+    spec, params, x, y = make_problem(cell, 2, "all", "mse", seed=11)
+    x = np.concatenate([x] * 5)[:21]  # 21 steps: blocks of 8, 8 and 5
+    y = np.concatenate([y] * 5)[:21]
+    whole = bptt(spec, params, x, y, "mse")
+    monkeypatch.setattr(model, "COEFFICIENT_BYTES", 1)
+    assert model.coefficient_chunk(model._forward_all(spec, spec.check_params(params), x)[0][0][1]) == 8
+    blocks = bptt(spec, params, x, y, "mse")
+    for name in whole.grads:
+        np.testing.assert_array_equal(blocks.grads[name], whole.grads[name])
+    np.testing.assert_array_equal(blocks.dh, whole.dh)
+    if whole.dc is not None:
+        np.testing.assert_array_equal(blocks.dc, whole.dc)
+    for g in whole.dgates:
+        np.testing.assert_array_equal(blocks.dgates[g], whole.dgates[g])
+    assert grad_check(spec, params, x[:9], y[:9], "mse").max_error < 1e-6
