@@ -25,8 +25,9 @@ from lstmlab import ModelSpec, bptt, init_params
 
 def median_times(fns, repeats: int) -> list[float]:
     """Median wall time of each function, their runs interleaved so that load changes hit all alike."""
-    for fn in fns:
-        fn()  # warm-up
+    for _ in range(2):  # warm-up: the first passes of a new shape grow the heap and fill the caches
+        for fn in fns:
+            fn()
     times = [[] for _ in fns]
     for _ in range(repeats):
         for fn, ts in zip(fns, times):
