@@ -8,6 +8,7 @@ xent) or (T, B) int64 ("all", xent). ``baseline`` is the loss a predictor that i
 from __future__ import annotations
 
 import math
+from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -24,7 +25,7 @@ COPY_BLANK, COPY_DELIM = 0, COPY_CATEGORIES + 1  # symbols are 1..8
 
 
 @dataclass(frozen=True)
-class Task:
+class Task(ABC):
     """Common declaration of a task; subclasses implement ``sample``.
 
     head:           "last" (many-to-one) or "all" (many-to-many)
@@ -47,8 +48,9 @@ class Task:
     metric_name: str
     chance_metric: float
 
+    @abstractmethod
     def sample(self, rng: np.random.Generator, batch: int) -> tuple[np.ndarray, np.ndarray]:
-        raise NotImplementedError
+        """A batch (x, y): x (T, batch, input_size); y as the head and loss need it."""
 
     def metric(self, y_hat: np.ndarray, y: np.ndarray) -> float:
         """mse: mean squared error over all outputs; accuracy: fraction of argmax(y_hat) == y."""
