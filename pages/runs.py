@@ -46,10 +46,11 @@ if action:
         st.rerun()
 
 chosen = runs.load_runs(table[table["id"].isin(selected)])
+# The exports are built when a button is clicked (a callable as data), not on every rerun of the page.
 d1, d2, d3, d4 = st.columns(4)
 for col, tbl in zip((d1, d2, d3), ("steps", "flow", "eval")):
-    col.download_button(f"{tbl}.csv", runs.export_csv(chosen, tbl), file_name=f"lstmlab-{tbl}.csv",
+    col.download_button(f"{tbl}.csv", runs.csv_export(chosen, tbl), file_name=f"lstmlab-{tbl}.csv",
                         mime="text/csv", on_click="ignore", icon=":material/download:", key=f"runs.dl_{tbl}")
-d4.download_button("All tables (zip)", runs.export_zip(chosen), file_name="lstmlab-runs.zip",
+d4.download_button("All tables (zip)", runs.zip_export(chosen), file_name="lstmlab-runs.zip",
                    mime="application/zip", on_click="ignore", icon=":material/folder_zip:", key="runs.dl_zip")
 views.runs_overlay_view(chosen)

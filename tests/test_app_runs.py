@@ -11,22 +11,33 @@ TINY = dict(T="12", H="6", steps="6", batch="8")
 
 @pytest.fixture
 def downloads(monkeypatch):
-    """Bytes of every file handed to Streamlit's media storage, by file id (download buttons' content)."""
+    """Bytes a click on a download button would download: files handed to Streamlit's media storage by file id,
+    and the callables of deferred buttons (called here, as a click would)."""
+    from streamlit.runtime.media_file_manager import MediaFileManager
     from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
 
-    files = {}
+    files, deferred = {}, {}
     original = MemoryMediaFileStorage.load_and_get_id
+    original_deferred = MediaFileManager.add_deferred
 
     def capture(self, path_or_data, mimetype, kind, filename=None):
         file_id = original(self, path_or_data, mimetype, kind, filename)
         files[file_id] = path_or_data
         return file_id
 
+    def capture_deferred(self, data_callable, *args, **kwargs):
+        file_id = original_deferred(self, data_callable, *args, **kwargs)
+        deferred[file_id] = data_callable
+        return file_id
+
     monkeypatch.setattr(MemoryMediaFileStorage, "load_and_get_id", capture)
+    monkeypatch.setattr(MediaFileManager, "add_deferred", capture_deferred)
 
     def content(button) -> bytes:
-        file_id = button.proto.url.rsplit("/", 1)[-1].split(".")[0]
-        data = files[file_id]
+        if button.proto.deferred_file_id:
+            data = deferred[button.proto.deferred_file_id]()
+        else:
+            data = files[button.proto.url.rsplit("/", 1)[-1].split(".")[0]]
         return data if isinstance(data, bytes) else data.encode()
 
     return content
@@ -71,6 +82,27 @@ def test_selection_overlays_and_downloads_read_back(app, downloads):
         assert sorted(z.namelist()) == ["eval.csv", "flow.csv", "runs.csv", "steps.csv"]
         runs_csv = pd.read_csv(z.open("runs.csv"))
     assert sorted(runs_csv["cell"]) == ["lstm", "rnn"]
+
+
+def test_exports_are_built_only_when_downloaded(app, downloads, monkeypatch):
+    from lstmlab import export
+
+    calls = []
+    for name in ("table_csv", "zip_bundle"):
+        original = getattr(export, name)
+        monkeypatch.setattr(export, name, lambda *a, _f=original, _n=name, **k: calls.append(_n) or _f(*a, **k))
+    at = _with_runs(app)
+    ids = list(at.dataframe[0].value["id"])
+    at.multiselect(key="runs_selected").set_value(ids).run()
+    at.text_input(key="runs.q").set_value("rnn").run()
+    at.text_input(key="runs.q").set_value("").run()
+    assert not at.exception
+    assert calls == []  # three reruns with runs selected: nothing exported
+    buttons = {b.proto.label: b for b in at.get("download_button")}
+    assert all(b.proto.deferred_file_id and not b.proto.url for b in buttons.values())
+    df = pd.read_csv(io.BytesIO(downloads(buttons["flow.csv"])))
+    assert set(df["run_id"]) == set(at.multiselect(key="runs_selected").value) and len(df)
+    assert calls == ["table_csv"]
 
 
 def test_rename_tag_delete(app, tmp_path):

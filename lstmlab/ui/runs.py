@@ -298,3 +298,13 @@ def export_zip(runs: dict) -> bytes:
     from lstmlab import export
 
     return export.zip_bundle(list(runs.values()))
+
+
+def csv_export(runs: dict, table: str):
+    """A callable building export_csv(runs, table) when called: st.download_button's deferred data."""
+    return lambda: export_csv(runs, table)
+
+
+def zip_export(runs: dict):
+    """A callable building export_zip(runs) when called: st.download_button's deferred data."""
+    return lambda: export_zip(runs)
