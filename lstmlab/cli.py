@@ -296,6 +296,7 @@ def _fail(err: TextIO, message: str, code: int) -> int:
 def summary(run: Any) -> dict[str, Any]:
     """Headline numbers of a run: status, losses against the task baseline, metric, error-flow ratios."""
     from lstmlab.tasks import get_task
+    from lstmlab.train import flow_ratio
 
     task = get_task(run.config)
     steps, ev, flow = run.steps, run.eval, run.flow
@@ -313,21 +314,8 @@ def summary(run: Any) -> dict[str, Any]:
         first, last = int(flow["step"].min()), int(flow["step"].max())
         for layer in sorted(flow["layer"].unique()):
             info["flow_ratio"][int(layer)] = (
-                first, _flow_ratio(flow, first, layer), last, _flow_ratio(flow, last, layer))
+                first, flow_ratio(flow, first, layer), last, flow_ratio(flow, last, layer))
     return info
-
-
-def _flow_ratio(flow: Any, step: int, layer: int) -> float:
-    """‖dL/dh_1‖ / ‖dL/dh_T‖ at one recording step and layer."""
-    rows = flow[(flow["step"] == step) & (flow["layer"] == layer)]
-    h1 = rows.loc[rows["t"] == rows["t"].min(), "dh_norm"]
-    hT = rows.loc[rows["t"] == rows["t"].max(), "dh_norm"]
-    if h1.empty or hT.empty:
-        return math.nan
-    num, den = float(h1.iloc[0]), float(hT.iloc[0])
-    if den == 0.0 or not math.isfinite(den):
-        return math.nan
-    return num / den
 
 
 def _print_summary(run: Any, out: TextIO, indent: str = "") -> None:

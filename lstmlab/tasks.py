@@ -35,6 +35,7 @@ class Task(ABC):
     baseline:       loss of the best input-blind predictor (forecast: of the window-mean predictor)
     metric_name:    "mse" or "accuracy"
     chance_metric:  metric of that same baseline predictor
+    baseline_name:  what the baseline predicts from, for labels
     """
 
     name: str
@@ -47,6 +48,7 @@ class Task(ABC):
     baseline: float
     metric_name: str
     chance_metric: float
+    baseline_name: str = "input-blind predictor"
 
     @abstractmethod
     def sample(self, rng: np.random.Generator, batch: int) -> tuple[np.ndarray, np.ndarray]:
@@ -190,6 +192,6 @@ def get_task(config: RunConfig, rng: np.random.Generator | None = None) -> Task:
         mean, std = float(raw.mean()), float(raw.std())
         s = (raw - mean) / std
         base = window_mean_mse(s, T)
-        return ForecastTask("forecast", T, dt, "last", "mse", 1, 1, base, "mse", base,
+        return ForecastTask("forecast", T, dt, "last", "mse", 1, 1, base, "mse", base, "window-mean predictor",
                             series=s.astype(dt), mean=mean, std=std)
     raise ValueError(f"task={config.task!r}: expected one of 'forecast', 'adding', 'recall', 'copy'")

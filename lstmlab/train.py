@@ -90,32 +90,64 @@ def flow_columns(config: RunConfig) -> list[str]:
 
 
 def sigma_max(W: np.ndarray) -> float:
-    """Largest singular value of W (H, G*H) as sqrt(lambda_max(W W^T)): an (H, H) eigenproblem, about 8x
-    cheaper than the SVD of W at H = 256 and exact to rounding for the top singular value."""
+    """Largest singular value over the gate blocks of W (H, G*H).
+
+    Each (H, H) block is one gate's recurrent matrix, the factor that multiplies the error on its way back
+    through that gate; with orthogonal or identity init every block's singular values equal the weight scale.
+    Computed as sqrt(lambda_max(B B^T)) per block, cheaper than an SVD and exact to rounding for the top
+    singular value.
+    """
     W = np.asarray(W, dtype=np.float64)
     if not np.isfinite(W).all():
         return math.nan
-    with np.errstate(over="ignore", invalid="ignore"):
-        gram = W @ W.T
-    try:
-        if np.isfinite(gram).all():
-            return math.sqrt(max(float(np.linalg.eigvalsh(gram)[-1]), 0.0))
-        return float(np.linalg.norm(W, 2))  # huge but finite weights: squares overflow, the SVD does not
-    except np.linalg.LinAlgError:
-        return math.nan
+    H = W.shape[0]
+    best = 0.0
+    for g in range(W.shape[1] // H):
+        block = W[:, g * H : (g + 1) * H]
+        with np.errstate(over="ignore", invalid="ignore"):
+            gram = block @ block.T
+        try:
+            if np.isfinite(gram).all():
+                top = math.sqrt(max(float(np.linalg.eigvalsh(gram)[-1]), 0.0))
+            else:
+                top = float(np.linalg.norm(block, 2))  # huge but finite weights: squares overflow, the SVD does not
+        except np.linalg.LinAlgError:
+            return math.nan
+        best = max(best, top)
+    return best
 
 
 def mean_l2(a: np.ndarray) -> np.ndarray:
-    """(L, T, B, H) -> (L, T): L2 norm over the hidden units, averaged over the batch; overflow-safe."""
+    """(L, T, B, H) -> (L, T): L2 norm over the hidden units, averaged over the batch.
+
+    Each row is scaled by its largest magnitude before squaring, so neither huge values (squares overflow)
+    nor tiny ones (squares underflow to 0 below about 1e-154) lose their norm; 0 stays 0, inf and NaN
+    propagate.
+    """
     a = np.asarray(a, dtype=np.float64)
-    with np.errstate(over="ignore", invalid="ignore"):
-        sq = np.einsum("ltbh,ltbh->ltb", a, a)
-        if not np.isfinite(sq).all():  # squares overflowed (or inf/nan inside): rescale each row by its max
-            m = np.max(np.abs(a), axis=-1, keepdims=True)
-            m = np.where((m > 0) & np.isfinite(m), m, 1.0)
-            r = a / m
-            return (m[..., 0] * np.sqrt(np.einsum("ltbh,ltbh->ltb", r, r))).mean(axis=-1)
-    return np.sqrt(sq).mean(axis=-1)
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
+        m = np.max(np.abs(a), axis=-1, keepdims=True)
+        scale = np.where((m > 0) & np.isfinite(m), m, 1.0)
+        r = a / scale
+        norms = scale[..., 0] * np.sqrt(np.einsum("ltbh,ltbh->ltb", r, r))
+    return norms.mean(axis=-1)
+
+
+def flow_ratio(flow: pd.DataFrame, step: int, layer: int, column: str = "dh_norm") -> float:
+    """||dL/dh_1|| / ||dL/dh_T|| (or another flow column) at one recording step and layer.
+
+    The first over the last time step: how much of the error at the loss reaches the start of the sequence.
+    0 when the first is 0 (vanished), inf when the first overflowed; NaN when the step or layer was not
+    recorded, the first is NaN, or the last is 0 or not finite (no ratio is defined).
+    """
+    rows = flow[(flow["step"] == step) & (flow["layer"] == layer)]
+    if rows.empty:
+        return math.nan
+    first = float(rows.loc[rows["t"].idxmin(), column])
+    last = float(rows.loc[rows["t"].idxmax(), column])
+    if last == 0.0 or not math.isfinite(last) or math.isnan(first):
+        return math.nan
+    return first / last
 
 
 def train(config: RunConfig, progress: Progress | None = None, should_stop: Callable[[], bool] | None = None) -> Run:
