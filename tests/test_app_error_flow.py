@@ -29,6 +29,49 @@ def test_runs_are_saved_to_the_store(app, tmp_path):
     assert sorted(listed["cell"]) == ["lstm", "rnn"]
 
 
+def test_a_cache_miss_fetches_the_stored_run_instead_of_training_again(app, tmp_path, monkeypatch):
+    import streamlit as st
+
+    import lstmlab.train
+    from lstmlab.store import RunStore
+
+    at = app("error_flow.py").run()  # the default study
+    assert not at.exception and not at.warning
+    store = RunStore(tmp_path / "runs.db")
+    first = store.list()
+    assert sorted(first["cell"]) == ["lstm", "rnn"]
+
+    trained = []
+    original = lstmlab.train.train
+    monkeypatch.setattr(lstmlab.train, "train", lambda *a, **k: trained.append(a) or original(*a, **k))
+    st.cache_data.clear()
+    at.run()
+    assert not at.exception and not at.warning
+    assert trained == []
+    again = store.list()
+    assert sorted(again["id"]) == sorted(first["id"])  # one run per config, still
+    assert all(len(store.find(key)) == 1 for key in again["config_key"])
+    caption = next(c.value for c in at.caption if c.value.startswith("Trained in"))
+    for cell, wall in zip(first["cell"], first["wall_time"]):
+        assert f"{cell.upper()} {wall:.1f} s" in caption  # the stored runs' own wall times
+
+
+def test_a_failed_save_is_retried_on_the_next_visit(app, tmp_path, monkeypatch):
+    from lstmlab.store import RunStore
+
+    db = tmp_path / "runs.db"
+    db.write_bytes(b"this is not sqlite" * 100)
+    at = app("error_flow.py", **TINY).run()
+    assert not at.exception
+    assert len(at.warning) == 2 and all("not saved to the run store" in w.value for w in at.warning)
+    db.unlink()  # the store becomes writable: the cached runs are saved on the next visit
+    at.run()
+    assert not at.exception and not at.warning
+    assert sorted(RunStore(db).list()["cell"]) == ["lstm", "rnn"]
+    at.run()
+    assert len(RunStore(db).list()) == 2
+
+
 def test_submitting_the_form_changes_result_and_url(app):
     at = app("error_flow.py", **TINY).run()
     before = at.info[0].value

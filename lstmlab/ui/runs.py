@@ -1,7 +1,8 @@
 """Training runs for the dashboard: configs from page settings, cached training, the run store.
 
 ``st.cache_data`` holds finished runs keyed by ``RunConfig.key`` (bounded by limits.CACHE_MAX_ENTRIES), so
-returning to a setting is instant; every run trained here is saved to the run store once, when it is trained.
+returning to a setting is instant. A config is trained only when the run store holds no finished run of it (with
+its parameters); every run trained here is saved to the run store once (a failed save is retried on the next visit).
 """
 
 from __future__ import annotations
@@ -140,20 +141,45 @@ def store():
 # ---------------------------------------------------------------------------------------------------------- training
 @st.cache_data(max_entries=L.CACHE_MAX_ENTRIES, show_spinner=False)
 def _train_cached(key: str, _config, _progress=None):
-    """(run, store error or "") for a config; trains, saves to the store, and caches by ``key``."""
+    """(run, stored) for a config, cached by ``key``: the newest finished run of the config in the run store
+    that has its parameters (stored True), else a freshly trained run (stored False, not saved here: the save
+    and its error stay outside the cache so a failed save is retried and reported on every visit)."""
     from lstmlab.train import train
 
-    run = train(_config, progress=_progress)  # the core runs its BPTT passes with one BLAS thread
-    err = ""
+    try:
+        s = store()
+        for run_id in s.find(_config, status="finished")[:3]:
+            run = s.load(run_id)
+            if run.params is not None:  # Inside the LSTM inspects the parameters of the runs it fetches here
+                return run, True
+    except Exception:  # an unreadable store or a run deleted meanwhile: train; saving it says what is wrong
+        pass
+    return train(_config, progress=_progress), False  # the core runs its BPTT passes with one BLAS thread
+
+
+@st.cache_resource(show_spinner=False)
+def _saved() -> set:
+    """(store url, run id) of the runs this process has saved, so a cached run is saved once."""
+    return set()
+
+
+def _save_once(run) -> str:
+    """Save a freshly trained run unless this process already did; "" or the reason it was not saved."""
+    from lstmlab.store import default_url
+
+    mark = (default_url(), str(run.run_id))
+    if mark in _saved():
+        return ""
     try:
         store().save(run)
     except Exception as e:  # the run is still shown; the page says it was not saved
-        err = f"{type(e).__name__}: {e}"
-    return run, err
+        return f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
+    _saved().add(mark)
+    return ""
 
 
 def train_study(st_: Study, container=None) -> tuple[dict, list[str]]:
-    """Train (or fetch from the cache) every config of a study with a progress bar.
+    """Train (or fetch from the cache or the run store) every config of a study with a progress bar.
 
     Returns ({cell label: Run}, messages) where messages are store failures worth showing.
     """
@@ -182,7 +208,8 @@ def train_study(st_: Study, container=None) -> tuple[dict, list[str]]:
             else:
                 outside.run(bar.progress, frac, text=text)
 
-        run, err = _train_cached(config.key, config, progress)
+        run, stored = _train_cached(config.key, config, progress)
+        err = "" if stored else _save_once(run)
         if err:
             messages.append(f"{label} run was not saved to the run store ({err}).")
         runs[label] = run
