@@ -146,13 +146,49 @@ def test_stored_run_is_inspected_with_its_own_parameters(app, tmp_path):
     assert other.run_id[:6] not in " ".join(box.options) and bare.run_id[:6] not in " ".join(box.options)
     assert at.query_params["run"] == run.run_id
     assert at.info[0].value.startswith("Stored run ") and "trained 40 steps" in at.info[0].value
-    assert at.slider(key="inside.T").disabled and at.selectbox(key="inside.task").disabled
+    assert not [w for w in list(at.slider) + list(at.selectbox) if w.key in ("inside.T", "inside.task")]
     # the page's numbers are those of the stored parameters on a fresh batch of seed 3
     out = probes.lstm_inside(run.config, run.params, 3, batch=64)
     assert _metrics(at)["Loss on this batch (seed 3)"].value == f"{out['loss']:.3g}"
     table = at.dataframe[0].value.set_index("gate")
     t = at.slider(key="inside.t").value
     assert table.loc["forget gate f", "mean"] == pytest.approx(out["gates"]["f"][t - 1, 0].mean(), rel=1e-12)
+
+
+def test_stored_run_shows_its_own_settings_not_the_page_defaults(app, tmp_path):
+    from lstmlab.train import train
+
+    run = train(RunConfig(task="recall", seq_len=30, hidden_size=8, weight_scale=0.5, steps=10, batch_size=8,
+                          record_every=5, eval_size=8))
+    _store(tmp_path).save(run)
+    at = app("inside_lstm.py", net="stored").run()
+    assert not at.exception and not at.error
+    text = at.info[0].value
+    assert "H=8, weight scale 0.5" in text and "first-symbol recall (T=30)" in text
+    # no control shows a setting of the page that the stored network does not have
+    drawn = {w.key for w in list(at.slider) + list(at.selectbox) + list(at.number_input)}
+    assert not drawn & {"inside.T", "inside.H", "inside.ws", "inside.fb", "inside.task", "inside.init",
+                        "inside.steps"}
+    assert at.slider(key="inside.t").max == 30  # the pass runs the stored run's sequence length
+    assert dict(at.query_params) == {"net": "stored", "run": run.run_id, "seed": "0", "ex": "0"}
+    at.number_input(key="inside.seed").set_value(4).run()
+    assert not at.exception and at.query_params["seed"] == "4"
+    assert at.number_input(key="inside.seed").value == 4
+    at.radio(key="inside.net").set_value("init").run()  # back to the page's own settings
+    assert not at.exception and "Freshly initialised LSTM, H=16" in at.info[0].value
+
+
+@pytest.mark.parametrize("shape, limit", [(dict(seq_len=401, hidden_size=4), "sequence length 401 > 400"),
+                                          (dict(seq_len=10, hidden_size=129), "hidden size 129 > 128")])
+def test_stored_run_beyond_the_interactive_limits_is_refused(app, tmp_path, shape, limit):
+    from lstmlab.train import train
+
+    run = train(RunConfig(task="adding", steps=0, batch_size=2, record_every=1, eval_size=2, **shape))
+    _store(tmp_path).save(run)
+    at = app("inside_lstm.py", net="stored").run()
+    assert not at.exception
+    assert limit in at.error[0].value and "smaller run" in at.error[0].value
+    assert not at.get("vega_lite_chart") and not at.metric
 
 
 def test_stored_run_named_in_the_url(app, tmp_path):

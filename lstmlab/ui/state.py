@@ -226,9 +226,11 @@ def flow_link(w: float, T: int) -> dict[str, str]:
 
 
 def write_params(page: str, values: dict[str, Any]) -> None:
-    """Put the applied settings of ``page`` in the URL, and remember them as applied."""
-    st.query_params.from_dict(format_params(page, values))
-    st.session_state[_applied_key(page)] = dict(values)
+    """Put the applied settings of ``page`` in the URL (only the fields ``values`` has), and remember as applied
+    what the next read_params will find there, so an omitted field does not count as a change of the URL."""
+    query = format_params(page, values)
+    st.query_params.from_dict(query)
+    st.session_state[_applied_key(page)] = parse_params(page, query)[0]
 
 
 def widget_key(page: str, name: str) -> str:

@@ -147,6 +147,7 @@ def inside_network_ui(values: dict) -> tuple[dict, Network]:
     Returns (applied settings, network); puts the settings in the URL. Stops the page with a message when there
     is nothing to show (invalid or oversized settings, no stored run, an unreadable store).
     """
+    from lstmlab.ui import limits
     from lstmlab.ui import runs as R
     from lstmlab.ui import state, widgets
 
@@ -173,6 +174,17 @@ def inside_network_ui(values: dict) -> tuple[dict, Network]:
 
     if kind == "stored":
         row = rows.set_index("id").loc[run_id]
+        too_big = [f"sequence length {int(row['seq_len'])} > {limits.INSIDE_T_MAX}"
+                   if int(row["seq_len"]) > limits.INSIDE_T_MAX else "",
+                   f"hidden size {int(row['hidden_size'])} > {limits.HIDDEN_MAX}"
+                   if int(row["hidden_size"]) > limits.HIDDEN_MAX else ""]
+        if any(too_big):
+            st.error(f"This run is too large to inspect here: {' and '.join(t for t in too_big if t)} (Inside the "
+                     f"LSTM runs a batch of {limits.INSIDE_BATCH_MAX} through sequences of at most "
+                     f"{limits.INSIDE_T_MAX} steps and {limits.HIDDEN_MAX} hidden units). Choose a smaller run, or "
+                     f"train one with `python -m lstmlab run --cell lstm --seq-len {limits.INSIDE_T_MAX} "
+                     f"--hidden-size {limits.HIDDEN_MAX}` or less.", icon=":material/block:")
+            st.stop()
         try:
             run = R.load_run(run_id, row["name"], row["tags"])
         except KeyError:

@@ -203,28 +203,34 @@ def stored_run_ui(ids: list[str], labels: dict[str, str]) -> str:
 
 def inside_controls_ui(values: dict, net: str = "init") -> dict:
     """Controls of Inside the LSTM (they apply at once: a pass is cheap, training is cached): returns the
-    settings. For a stored run the network's own settings are fixed, so only seed and example apply."""
+    settings. A stored run has its own settings (the sentence above the charts says them), so only the batch
+    seed and the example are drawn, and only those (with the network and the run) are returned."""
     k = lambda name: S.widget_key("inside", name)  # noqa: E731
-    fixed = net == "stored"
+    run = str(st.session_state.get(k("run")) or values.get("run", ""))
+    if net == "stored":
+        d1, d2 = st.columns(2)
+        seed = d1.number_input("Seed of the batch", L.SEED_MIN, L.SEED_MAX, step=1, key=k("seed"),
+                               help="The fresh task batch the stored network is run on here.")
+        ex = d2.number_input("Example in the batch", 0, L.INSIDE_BATCH_MAX - 1, step=1, key=k("ex"))
+        return {"net": net, "run": run, "seed": int(seed), "ex": int(ex)}
     c1, c2, c3, c4, c5 = st.columns([1.2, 1, 1, 1, 0.8])
-    task = c1.selectbox("Task", S.TASKS[:3], key=k("task"), format_func=S.TASK_LABELS.get, disabled=fixed)
-    T = c2.slider("Sequence length T", L.SEQ_LEN_MIN, L.INSIDE_T_MAX, key=k("T"), disabled=fixed)
-    ws = c3.slider("Weight scale", L.WEIGHT_SCALE_MIN, L.WEIGHT_SCALE_MAX, step=0.05, key=k("ws"), disabled=fixed)
-    fb = c4.slider("Forget bias", L.FORGET_BIAS_MIN, L.FORGET_BIAS_MAX, step=0.5, key=k("fb"), disabled=fixed,
+    task = c1.selectbox("Task", S.TASKS[:3], key=k("task"), format_func=S.TASK_LABELS.get)
+    T = c2.slider("Sequence length T", L.SEQ_LEN_MIN, L.INSIDE_T_MAX, key=k("T"))
+    ws = c3.slider("Weight scale", L.WEIGHT_SCALE_MIN, L.WEIGHT_SCALE_MAX, step=0.05, key=k("ws"))
+    fb = c4.slider("Forget bias", L.FORGET_BIAS_MIN, L.FORGET_BIAS_MAX, step=0.5, key=k("fb"),
                    help="σ(forget bias) is the forget gate's value before any input: 1 → 0.73, 3 → 0.95.")
     steps = c5.number_input("Training steps", L.STEPS_MIN, L.STEPS_MAX, step=100, key=k("steps"),
                             disabled=net != "trained",
                             help="Adam updates of the trained network (batch 32, learning rate 0.01, clip 1).")
     with st.expander("More"):
         d1, d2, d3, d4 = st.columns(4)
-        H = d1.slider("Hidden size", L.HIDDEN_MIN, L.HIDDEN_MAX, key=k("H"), disabled=fixed)
-        init = d2.selectbox("Init of W_h", S.INITS, key=k("init"), disabled=fixed)
+        H = d1.slider("Hidden size", L.HIDDEN_MIN, L.HIDDEN_MAX, key=k("H"))
+        init = d2.selectbox("Init of W_h", S.INITS, key=k("init"))
         seed = d3.number_input("Seed", L.SEED_MIN, L.SEED_MAX, step=1, key=k("seed"),
                                help="Initialisation and training data, and the batch the network is run on here.")
         ex = d4.number_input("Example in the batch", 0, L.INSIDE_BATCH_MAX - 1, step=1, key=k("ex"))
-    return {"net": net, "steps": int(steps), "run": str(st.session_state.get(k("run")) or values.get("run", "")),
-            "T": int(T), "H": int(H), "ws": float(ws), "init": init, "fb": float(fb), "task": task,
-            "seed": int(seed), "ex": int(ex)}
+    return {"net": net, "steps": int(steps), "run": run, "T": int(T), "H": int(H), "ws": float(ws), "init": init,
+            "fb": float(fb), "task": task, "seed": int(seed), "ex": int(ex)}
 
 
 def time_step_ui(T: int) -> int:
