@@ -114,6 +114,59 @@ def test_oversized_request_is_refused_with_the_limit_and_cli(app):
     assert not _charts(at)
 
 
+def _printed_config(message: str, series_file=None):
+    """The RunConfig the command printed in ``message`` (between backticks) runs, as `lstmlab run` builds it."""
+    import dataclasses
+    import shlex
+
+    from lstmlab.cli import build_parser
+    from lstmlab.config import RunConfig
+
+    command = message.split("`")[1]
+    argv = shlex.split(command)
+    assert argv[:4] == ["python", "-m", "lstmlab", "run"]
+    if series_file is not None:
+        argv = [f"@{series_file}" if a == "@FILE" else a for a in argv]
+    args = build_parser().parse_args(argv[3:])
+    return RunConfig(**{f.name: getattr(args, f.name) for f in dataclasses.fields(RunConfig) if hasattr(args, f.name)})
+
+
+def test_the_printed_command_runs_the_refused_config(app):
+    from lstmlab.ui import runs, state
+
+    query = dict(cells="gru", task="recall", T="400", H="128", steps="2000", batch="256", ws="0.85",
+                 init="gaussian", opt="momentum", lr="0.003", clip="0", seed="7")
+    at = app("error_flow.py", **query).run()
+    assert not at.exception
+    msg = at.error[0].value
+    expected = runs.study(state.parse_params("flow", query)[0]).configs[0]
+    printed = _printed_config(msg)
+    assert printed.to_dict() == expected.to_dict() and printed.key == expected.key
+    assert "--record-every 167" in msg and "--eval-size 64" in msg
+
+
+def test_the_printed_command_of_an_uploaded_series_reads_it_from_a_file(app, tmp_path):
+    import numpy as np
+
+    from lstmlab.ui import runs, state
+
+    query = dict(cells="lstm", task="forecast", T="400", H="128", steps="2000", batch="64")
+    at = app("error_flow.py", cells="lstm", task="forecast", **TINY).run()
+    series = "\n".join(f"{np.sin(i / 3):.5f}" for i in range(500))
+    at.file_uploader(key="forecast.file").set_value(("s.csv", ("y\n" + series).encode(), "text/csv")).run()
+    for k, v in query.items():
+        at.query_params[k] = v
+    at.session_state["_forecast_sig"] = None  # accept the upload again at T=400
+    at.run()
+    assert not at.exception
+    msg = next(e.value for e in at.error if "too large" in e.value)
+    assert "--series @FILE" in msg and "save the uploaded values (s.csv:" in msg and " to FILE" in msg
+    name, values = at.session_state["forecast_series"]
+    (tmp_path / "series.txt").write_text("\n".join(repr(v) for v in values))
+    expected = runs.study(state.parse_params("flow", query)[0], values, name).configs[0]
+    assert _printed_config(msg, tmp_path / "series.txt").to_dict() == expected.to_dict()
+
+
 def test_invalid_config_shows_library_message(app):
     # copy needs seq_len >= 21: RunConfig's ValueError is shown, not a traceback
     at = app("error_flow.py", task="copy", T="10", H="4", steps="2", batch="4").run()

@@ -113,14 +113,33 @@ def load_run(run_id: str, name: str = "", tags: str = ""):
     return _load(run_id, name, tags)
 
 
+SERIES_FILE = "FILE"  # the placeholder cli_command prints for an uploaded series
+
+
 def cli_command(config) -> str:
-    """The command line that runs ``config`` outside the dashboard."""
-    d = config.to_dict()
+    """The command line that runs ``config`` outside the dashboard: one flag per RunConfig field that differs
+    from RunConfig()'s default. An uploaded series is printed as ``--series @FILE`` (cli_series_note says so)."""
+    import shlex
+
+    from lstmlab.config import RunConfig
+
+    d, default = config.to_dict(), RunConfig().to_dict()
     parts = ["python -m lstmlab run"]
-    for k in ("cell", "task", "seq_len", "hidden_size", "layers", "weight_scale", "init", "forget_bias",
-              "optimizer", "lr", "clip", "steps", "batch_size", "seed"):
-        parts.append(f"--{k.replace('_', '-')} {d[k]}")
+    for k, v in d.items():
+        if v == default[k]:
+            continue
+        text = f"@{SERIES_FILE}" if k == "series" else repr(v) if isinstance(v, float) else str(v)
+        parts.append(f"--{k.replace('_', '-')} {shlex.quote(text)}")
     return " ".join(parts)
+
+
+def cli_series_note(config) -> str:
+    """What to do before running cli_command(config) when it names an uploaded series ("" otherwise)."""
+    if config.series is None:
+        return ""
+    name = f" ({config.series_name})" if config.series_name else ""
+    return (f" First save the uploaded values{name} to {SERIES_FILE}, one number per line or comma separated "
+            f"({len(config.series):,} values).")
 
 
 # ---------------------------------------------------------------------------------------------------------- store

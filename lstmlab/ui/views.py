@@ -334,6 +334,7 @@ def study_results(values: dict, series, series_name: str) -> dict:
         if len(study.configs) > 1:
             after = (f" once per cell (--cell {', '.join(c.cell for c in study.configs)}), then compare the runs on "
                      "the Runs page.")
+        after += R.cli_series_note(study.configs[0])
         st.error(limits.too_big_message(study.work, limits.MAX_WORK, "study", R.cli_command(study.configs[0]),
                                         after), icon=":material/block:")
         st.stop()
