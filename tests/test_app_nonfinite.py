@@ -53,6 +53,31 @@ def test_views_survive_non_finite_values():
     assert not at.exception
     assert any("diverged" in e.value for e in at.error)
     reading = at.info[0].value
-    assert "0 (vanished)" in reading and ("NaN" in reading or "∞" in reading)
+    assert "0 (vanished)" in reading and "undefined after 10 steps" in reading  # the RNN's last norm is inf
     specs = " ".join(c.proto.spec for c in at.get("vega_lite_chart"))
     assert "vanished (0)" in specs and ("overflow (inf)" in specs or "NaN" in specs)
+
+
+def test_a_ratio_over_a_zero_last_norm_reads_undefined_not_overflow():
+    import pandas as pd
+
+    from lstmlab.ui import shaping
+
+    T = 5
+    flow = pd.DataFrame({"step": [0] * T, "layer": [0] * T, "t": range(1, T + 1), "lag": range(T - 1, -1, -1),
+                         "dh_norm": [1e-3, 1e-3, 1e-3, 1e-3, 0.0], "dc_norm": [float("nan")] * T})
+    text = shaping.reading({"RNN": flow})
+    assert "**RNN**: undefined at initialisation" in text and "overflow" not in text and "∞" not in text
+
+
+def test_phase_map_keeps_gradients_far_below_the_square_underflow():
+    import math
+
+    from lstmlab.ui import probes
+
+    df = probes.phase_map(["rnn"], [0.3, 0.9], [10, 400], 16, "orthogonal", 1.0, 0).set_index(
+        ["weight_scale", "seq_len"])
+    tiny = df.loc[(0.3, 400)]
+    assert tiny["state"] == "finite" and tiny["ratio"] > 0  # about 1e-216: squares of it underflow to 0
+    assert -230 < math.log10(tiny["ratio"]) < -200
+    assert df.loc[(0.9, 10), "ratio"] > df.loc[(0.9, 400), "ratio"] > tiny["ratio"]

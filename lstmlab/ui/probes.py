@@ -5,6 +5,8 @@ cached wrappers are in lstmlab.ui.cached.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pandas as pd
 
@@ -44,6 +46,7 @@ def phase_map(cells: list[str], scales: list[float], lengths: list[int], hidden:
     T_lo, T_hi (midpoints between grid values; lengths geometrically).
     """
     from lstmlab import ModelSpec, bptt, init_params
+    from lstmlab.train import mean_l2
 
     T_max = max(lengths)
     x, y, task = _adding_batch(T_max, batch, seed)
@@ -65,11 +68,13 @@ def phase_map(cells: list[str], scales: list[float], lengths: list[int], hidden:
             for i, w in enumerate(scales):
                 params = init_params(spec, weight_scale=w, init=init, forget_bias=forget_bias, seed=seed)
                 res = bptt(spec, params, x, y, loss=task.loss)
-                dh = np.asarray(res.dh[0], dtype=float)  # (T, B, H)
-                norms = np.sqrt(np.einsum("tbh,tbh->tb", dh, dh)).mean(axis=1)  # (T,)
-                last = norms[-1]
+                norms = mean_l2(np.asarray(res.dh[0], dtype=float)[None])[0]  # (T,), tiny norms kept
+                last = float(norms[-1])
                 for j, T in enumerate(lengths):
-                    ratio = float(norms[T_max - T] / last) if last != 0 else float("nan")
+                    # flow_ratio's rule: no ratio when the last is 0 or not finite, or the first is NaN
+                    first = float(norms[T_max - T])
+                    defined = last != 0 and math.isfinite(last) and not math.isnan(first)
+                    ratio = first / last if defined else float("nan")
                     rows.append((cell.upper(), w, T, ratio, w_edges[i], w_edges[i + 1], t_edges[j], t_edges[j + 1]))
     df = pd.DataFrame(rows, columns=["cell", "weight_scale", "seq_len", "ratio", "w_lo", "w_hi", "T_lo", "T_hi"])
     df["log10_ratio"] = shaping.log10_safe(df["ratio"].to_numpy())

@@ -258,30 +258,27 @@ def heatmap_table(flows: dict[str, pd.DataFrame], col: str = "dh_norm", layer: i
     return df
 
 
-def first_over_last(flow: pd.DataFrame, step: int, layer: int = 0, col: str = "dh_norm") -> float:
-    """‖∂L/∂h_1‖ / ‖∂L/∂h_T‖ of one recording: how much of the error at the last step reaches the first."""
-    p = profile(flow, step, layer)
-    if p.empty:
-        return float("nan")
-    first = float(p.loc[p["lag"].idxmax(), col])
-    last = float(p.loc[p["lag"].idxmin(), col])
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return float(np.float64(first) / np.float64(last))
+def ratio_text(r: float) -> str:
+    """A ratio of two norms for a sentence: "undefined" when it is NaN (lstmlab.train.flow_ratio: nothing
+    reached the last step, or a norm is not finite), else fmt()."""
+    return "undefined" if r is None or math.isnan(float(r)) else fmt(r)
 
 
 def reading(flows: dict[str, pd.DataFrame], statuses: dict[str, str] | None = None, layer: int = 0) -> str:
     """One sentence read from the data: per cell, error at the first step as a fraction of its value at the last."""
+    from lstmlab.train import flow_ratio
+
     parts = []
     statuses = statuses or {}
     for label, flow in flows.items():
         steps = recorded_steps(flow)
         if not steps:
             continue
-        r0 = first_over_last(flow, steps[0], layer)
-        r1 = first_over_last(flow, steps[-1], layer)
-        txt = f"**{label}**: {fmt(r0)} at initialisation"
+        r0 = flow_ratio(flow, steps[0], layer)
+        r1 = flow_ratio(flow, steps[-1], layer)
+        txt = f"**{label}**: {ratio_text(r0)} at initialisation"
         if steps[-1] != steps[0]:
-            txt += f", {fmt(r1)} after {steps[-1]} steps"
+            txt += f", {ratio_text(r1)} after {steps[-1]} steps"
         if statuses.get(label) == "diverged":
             txt += " (training diverged)"
         parts.append(txt)
