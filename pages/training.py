@@ -1,4 +1,5 @@
-"""Training: loss against the task baseline, gradient norms, clipping and σ_max(W_h) for the current study."""
+"""Training: loss against the task baseline, gradient norms, clipping and σ_max of W_h's gate blocks for the
+current study."""
 
 import streamlit as st
 
@@ -8,8 +9,9 @@ nav.ensure_router()
 
 st.title("Training")
 st.markdown(
-    "What the optimiser saw: the loss against the best input-blind predictor, the gradient norm before "
-    "clipping, and the largest singular value of the recurrent weights. Same settings as Error flow."
+    "What the optimiser saw: the loss against the task's baseline predictor, the gradient norm before "
+    "clipping, and the largest singular value of the gate blocks of the recurrent weights W_h. Same settings as "
+    "Error flow."
 )
 
 values, results = views.study_page("training")

@@ -36,3 +36,37 @@ def test_bad_query_params_warn(app):
     assert not at.exception
     warned = " ".join(w.value for w in at.warning)
     assert "`steps`" in warned and "`opt`" in warned
+
+
+def test_baselines_and_sigma_max_are_named_for_what_they_are(app):
+    at = app("training.py", task="forecast", **TINY).run()
+    assert not at.exception and not at.error
+    text = " ".join(m.value for m in at.markdown)
+    assert "dashed: window-mean predictor" in text and "input-blind" not in text
+    assert "Largest singular value of W_h's gate blocks" in text
+    assert any("orthogonal or identity init" in c.value for c in at.caption)
+    specs = " ".join(c.proto.spec for c in at.get("vega_lite_chart"))
+    assert "of W_h's gate blocks" in specs
+
+    at = app("training.py", task="adding", **TINY).run()
+    assert "dashed: input-blind predictor" in " ".join(m.value for m in at.markdown)
+
+
+def test_network_sentence_names_the_tasks_baseline_predictor():
+    from lstmlab.config import RunConfig
+    from lstmlab.train import train
+    from lstmlab.ui import runs
+
+    for task, name in (("forecast", "window-mean predictor"), ("adding", "input-blind predictor")):
+        config = RunConfig(task=task, seq_len=12, hidden_size=4, steps=2, batch_size=4, record_every=1,
+                           eval_size=4)
+        text = runs.network_text(config, train(config))
+        assert f"({name}: " in text and text.count("input-blind") == (task == "adding")
+
+
+def test_error_flow_names_the_reference_line(app):
+    at = app("error_flow.py", cells="rnn", **TINY).run()
+    assert not at.exception
+    specs = " ".join(c.proto.spec for c in at.get("vega_lite_chart"))
+    assert "w^lag, w = initial weight scale" in specs and "RNN envelope" not in specs
+    assert any("initial weight scale" in c.value and "gaussian" in c.value for c in at.caption)

@@ -84,7 +84,7 @@ def flow_lag_chart(df: pd.DataFrame, phase: str, domain: tuple[float, float], ti
         strokeDash=alt.StrokeDash("kind:N", title="line", scale=alt.Scale(domain=["measured", "bound"],
                                                                           range=[[1, 0], [6, 4]]),
                                   legend=alt.Legend(labelExpr="datum.label == 'bound' ? "
-                                                              "'RNN envelope w^lag' : 'measured'")
+                                                              "'w^lag, w = initial weight scale' : 'measured'")
                                   if (d["kind"] == "bound").any() else None),
         tooltip=tt,
     )
@@ -170,7 +170,7 @@ def heat_domain(df: pd.DataFrame) -> tuple[float, float]:
 
 
 def training_chart(df: pd.DataFrame, title: str, y_title: str, baseline: float | None = None,
-                   log: bool = False, baseline_label: str = "input-blind baseline") -> alt.Chart:
+                   log: bool = False, baseline_label: str = "baseline") -> alt.Chart:
     """A loss or metric curve per run: training batch thin line, held-out points and line, optional baseline."""
     d = df.copy()
     d["drawn"] = d["value"].where(np.isfinite(d["value"].to_numpy(dtype=float)))
@@ -256,7 +256,7 @@ def phase_map_chart(df: pd.DataFrame, width: int = 300) -> alt.Chart:
     tt = [alt.Tooltip("cell:N"), alt.Tooltip("weight_scale:Q", title="weight scale", format=".3g"),
           alt.Tooltip("seq_len:Q", title="T"), alt.Tooltip("ratio:Q", title="‖∂L/∂h₁‖/‖∂L/∂h_T‖", format=".3e"),
           alt.Tooltip("log10_ratio:Q", title="log10 ratio", format=".2f"), alt.Tooltip("state:N")]
-    x = alt.X("w_lo:Q", title="weight scale (σ_max of W_h at init)", scale=alt.Scale(nice=False, zero=False))
+    x = alt.X("w_lo:Q", title="initial weight scale (σ_max of W_h at orthogonal init)", scale=alt.Scale(nice=False, zero=False))
     y = alt.Y("T_lo:Q", title="sequence length T (steps, log scale)", scale=alt.Scale(type="log", nice=False),
               axis=alt.Axis(values=sorted(set(int(v) for v in df["seq_len"])), format="d"))
     panels = []

@@ -76,7 +76,7 @@ TASK_PHRASES = {"adding": "the adding problem", "recall": "first-symbol recall",
 
 def network_text(config, run=None, source: str = "") -> str:
     """One sentence saying which network is shown: its shape and, for a trained one, how it was trained and how
-    well it does on its held-out batch against the task's input-blind baseline."""
+    well it does on its held-out batch against the task's baseline predictor (named by the task)."""
     from lstmlab.ui.shaping import fmt
 
     shape = (f"{config.layers}-layer LSTM, " if config.layers > 1 else "LSTM, ") + (
@@ -90,7 +90,7 @@ def network_text(config, run=None, source: str = "") -> str:
     ev = run.eval
     info = task_info(config.key, config)
     loss = (f"held-out {'MSE' if info['metric_name'] == 'mse' else 'loss'} "
-            f"{fmt(float(ev['loss'].iloc[-1]))} (input-blind baseline {fmt(info['baseline'])})") if len(ev) else ""
+            f"{fmt(float(ev['loss'].iloc[-1]))} ({info['baseline_name']}: {fmt(info['baseline'])})") if len(ev) else ""
     status = {"diverged": f"; {run.message}, showing the last finite parameters",
               "stopped": f"; {run.message}"}.get(run.status, "")
     return f"{source}{shape}, {what}{status}{'; ' + loss if loss else ''}."
@@ -240,11 +240,12 @@ def train_study(st_: Study, container=None) -> tuple[dict, list[str]]:
 
 @st.cache_data(max_entries=L.CACHE_MAX_ENTRIES, show_spinner=False)
 def task_info(key: str, _config) -> dict:
-    """Baseline loss, metric name and chance metric of a config's task."""
+    """Baseline loss, the name of the baseline predictor, metric name and chance metric of a config's task."""
     from lstmlab.tasks import get_task
 
     task = get_task(_config)
-    return {"baseline": float(task.baseline), "metric_name": task.metric_name,
+    return {"baseline": float(task.baseline), "baseline_name": str(task.baseline_name),
+            "metric_name": task.metric_name,
             "chance_metric": float(task.chance_metric), "loss": task.loss}
 
 

@@ -35,8 +35,9 @@ def error_flow_view(runs: dict, weight_scale: float, layer: int = 0, key: str = 
     phases = list(dict.fromkeys(lines["phase"]))
     st.subheader("Error reaching each time step")
     st.caption("‖∂L/∂h_t‖ against the lag T − t on a log axis. A straight falling line is geometric vanishing; "
-               "dashed: the RNN's envelope ‖∂L/∂h_T‖·w^lag with w the weight scale (σ_max(W_h) at init, "
-               "γ = 1 for tanh).")
+               "dashed: the RNN's reference line ‖∂L/∂h_T‖·w^lag with w the initial weight scale (γ = 1 for "
+               "tanh). With orthogonal or identity init w is σ_max(W_h) at init, so the line is an upper bound "
+               "there; with gaussian init w is about the spectral radius and σ_max(W_h) is larger.")
     cols = st.columns(len(phases))
     for col, phase in zip(cols, phases):
         col.markdown(f"**{phase[0].upper() + phase[1:]}**")
@@ -66,7 +67,8 @@ def error_flow_view(runs: dict, weight_scale: float, layer: int = 0, key: str = 
 
 
 def training_view(runs: dict, layer_count: int = 1) -> None:
-    """Loss and metric curves with the task baseline, gradient norms, clipping, σ_max(W_h) over training."""
+    """Loss and metric curves with the task baseline, gradient norms, clipping, and the largest singular value
+    of W_h's gate blocks over training."""
     from lstmlab.ui import runs as R
 
     if not runs:
@@ -91,13 +93,13 @@ def training_view(runs: dict, layer_count: int = 1) -> None:
     evals = {label: run.eval for label, run in runs.items()}
     c1, c2 = st.columns(2)
     with c1:
-        st.markdown("**Loss** (thin: training batch, points: held-out batch, dashed: input-blind baseline)")
+        st.markdown(f"**Loss** (thin: training batch, points: held-out batch, dashed: {info['baseline_name']})")
         st.altair_chart(charts.training_chart(shaping.training_long(steps, evals, "loss"), "",
-                                              f"loss ({info['loss']}, log scale)", info["baseline"], log=True),
-                        width="stretch")
+                                              f"loss ({info['loss']}, log scale)", info["baseline"], log=True,
+                                              baseline_label=info["baseline_name"]), width="stretch")
     with c2:
         st.markdown(f"**{'MSE' if info['metric_name'] == 'mse' else info['metric_name'].capitalize()}** "
-                    "(dashed: input-blind predictor)")
+                    f"(dashed: {info['baseline_name']})")
         st.altair_chart(charts.training_chart(shaping.training_long(steps, evals, "metric"), "",
                                               info["metric_name"], info["chance_metric"],
                                               log=info["metric_name"] == "mse",
@@ -110,10 +112,14 @@ def training_view(runs: dict, layer_count: int = 1) -> None:
         n_clipped = {label: int(run.steps["clipped"].sum()) if len(run.steps) else 0 for label, run in runs.items()}
         st.caption("Clipped steps: " + ", ".join(f"{k} {v} of {len(runs[k].steps)}" for k, v in n_clipped.items()))
     with c4:
-        st.markdown("**Largest singular value of W_h** (σ_max; 1/γ = 1 is the vanishing/exploding boundary)")
+        st.markdown("**Largest singular value of W_h's gate blocks** (σ_max over the layer's gate blocks; "
+                    "1/γ = 1 is the vanishing/exploding boundary)")
+        st.caption("At orthogonal or identity init every gate block has σ_max = the weight scale; at gaussian "
+                   "init the spectral radius is about the weight scale and σ_max is larger.")
         sig_cols = [f"sigma_max:l{k}" for k in range(layer_count)]
-        st.altair_chart(charts.prefixed_chart(shaping.series_long(steps, sig_cols), "", "σ_max(W_h)",
-                                              log=False, color_title="run, layer", by_run=True), width="stretch")
+        st.altair_chart(charts.prefixed_chart(shaping.series_long(steps, sig_cols), "",
+                                              "σ_max of W_h's gate blocks", log=False, color_title="run, layer",
+                                              by_run=True), width="stretch")
     st.markdown("**Gradient norm per parameter** (before clipping)")
     pcols = st.columns(min(len(runs), 3))
     for col, (label, run) in zip(pcols * 3, runs.items()):

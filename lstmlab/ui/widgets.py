@@ -62,7 +62,8 @@ def study_form_ui(page: str, values: dict, submit_label: str = "Train and compar
         T = c3.slider("Sequence length T", L.SEQ_LEN_MIN, L.SEQ_LEN_MAX, key=k("T"),
                       help="Time steps per sequence: the longest distance the error has to travel back.")
         ws = c4.slider("Weight scale", L.WEIGHT_SCALE_MIN, L.WEIGHT_SCALE_MAX, step=0.05, key=k("ws"),
-                       help="Multiplies the recurrent weights at init; with orthogonal init it is σ_max(W_h).")
+                       help="Multiplies the recurrent weights at init; with orthogonal or identity init it is "
+                            "σ_max of every gate block of W_h (gaussian: about the spectral radius).")
         with st.expander("Advanced"):
             a1, a2, a3, a4, a5 = st.columns(5)
             H = a1.slider("Hidden size", L.HIDDEN_MIN, L.HIDDEN_MAX, key=k("H"), help="Units per layer.")
