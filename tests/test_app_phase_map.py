@@ -41,3 +41,12 @@ def test_bad_query_params_warn(app):
     assert not at.exception
     warned = " ".join(w.value for w in at.warning)
     assert "`nw`" in warned and "`cells`" in warned
+
+
+def test_no_dead_work_limit_the_controls_cannot_reach():
+    from lstmlab.ui import limits, state
+
+    assert not hasattr(limits, "PHASE_MAX_WORK") and not hasattr(limits, "phase_work")
+    fields = {f.name: f for f in state.FIELDS["phase"]}
+    largest = len(state.CELLS) * fields["nw"].hi * fields["Tmax"].hi * fields["H"].hi * limits.PHASE_BATCH
+    assert largest == 15_360_000  # the figure the comment in limits.py quotes

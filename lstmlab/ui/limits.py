@@ -33,13 +33,13 @@ HEATMAP_MAX_LAGS = 100
 HEATMAP_MAX_STEPS = 50
 LINE_MAX_LAGS = 400
 
-# Phase map (initialisation only, no training): grid size and per-point cost.
+# Phase map (initialisation only, no training): grid size. The largest grid the controls allow (3 cells x 25 scales,
+# T = 400, H = 64, batch 8) is 15.4M units of T * H * batch, a few seconds: no work limit is needed.
 PHASE_SCALES_MIN, PHASE_SCALES_MAX = 3, 25
 PHASE_LENGTHS_MIN, PHASE_LENGTHS_MAX = 2, 12
 PHASE_T_MAX = 400
 PHASE_HIDDEN_MAX = 64
 PHASE_BATCH = 8
-PHASE_MAX_WORK = 60_000_000  # sum over grid points and cells of T * H * batch
 
 # Inside the LSTM: one forward + backward pass.
 INSIDE_T_MAX = 400
@@ -67,8 +67,3 @@ def too_big_message(work: int, limit: int, what: str, cli_hint: str, after: str 
         f"Reduce it, or run it from the command line: `{cli_hint}`{after}"
     )
 
-
-def phase_work(n_cells: int, n_scales: int, T_max: int, hidden: int) -> int:
-    """Work units of a phase map (one pass per cell and weight scale at the longest length), against
-    PHASE_MAX_WORK."""
-    return int(n_cells) * int(n_scales) * int(T_max) * int(hidden) * PHASE_BATCH

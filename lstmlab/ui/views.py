@@ -352,7 +352,7 @@ def study_results(values: dict, series, series_name: str) -> dict:
 
 def phase_map_view(values: dict) -> None:
     """The phase map of the page settings ``values`` (fields of state.FIELDS["phase"]), or why it is refused."""
-    from lstmlab.ui import cached, limits, probes
+    from lstmlab.ui import cached, probes
 
     if not values["cells"]:
         st.error("Choose at least one cell.", icon=":material/error:")
@@ -360,11 +360,6 @@ def phase_map_view(values: dict) -> None:
     if values["wmin"] >= values["wmax"]:
         st.error(f"The smallest weight scale ({values['wmin']:g}) must be below the largest ({values['wmax']:g}).",
                  icon=":material/error:")
-        return
-    work = limits.phase_work(len(values["cells"]), values["nw"], values["Tmax"], values["H"])
-    if work > limits.PHASE_MAX_WORK:
-        st.error(limits.too_big_message(work, limits.PHASE_MAX_WORK, "phase map",
-                                        "python -c 'import lstmlab; help(lstmlab.bptt)'"), icon=":material/block:")
         return
     scales = probes.phase_scales(values["wmin"], values["wmax"], values["nw"])
     lengths = probes.phase_lengths(values["Tmax"], values["nT"])
