@@ -27,7 +27,8 @@ st.dataframe(table[runs.RUN_TABLE_COLUMNS], hide_index=True, width="stretch",
              column_config={"wall_time": st.column_config.NumberColumn("wall time (s)", format="%.1f"),
                             "weight_scale": st.column_config.NumberColumn("weight scale", format="%.3g"),
                             "lr": st.column_config.NumberColumn(format="%.2g"),
-                            "created": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm:ss")})
+                            "created": st.column_config.DatetimeColumn("created (UTC)",
+                                                                       format="YYYY-MM-DD HH:mm:ss")})
 st.caption(f"{len(table)} run(s).")
 
 labels = {r["id"]: runs.run_label(r) for r in table.to_dict("records")}

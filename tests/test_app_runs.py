@@ -130,6 +130,18 @@ def test_rename_tag_delete(app, tmp_path):
     assert list(at.dataframe[0].value["id"]) == ids[1:]
 
 
+def test_created_column_says_it_is_utc(app):
+    import json
+    import time
+
+    at = _with_runs(app)
+    table = at.dataframe[0]
+    config = json.loads(table.proto.columns)
+    assert config["created"]["label"] == "created (UTC)"
+    created = table.value["created"].max()
+    assert abs(created.timestamp() - time.time()) < 120  # naive timestamps that are UTC, not local time
+
+
 def test_unknown_query_param_warns(app):
     at = _with_runs(app)
     at.query_params["sort"] = "x"

@@ -271,7 +271,7 @@ def run_label(row) -> str:
 
 def list_runs(query: str = "") -> "pd.DataFrame":
     """Runs in the store, newest first, filtered by ``query`` (case-insensitive; matches name, tags, cell, task,
-    status or id prefix), with a readable ``created`` column."""
+    status or id prefix), with a readable ``created`` column (naive UTC: the page labels it so)."""
     import pandas as pd
 
     try:
