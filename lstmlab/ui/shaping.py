@@ -185,12 +185,21 @@ def _step_edges(steps: list[int]) -> tuple[np.ndarray, np.ndarray]:
     return lo, hi
 
 
+def even_index(n: int, k: int) -> np.ndarray:
+    """At most ``k`` of the indices 0..n-1, evenly spread, always the first and the last (all when n <= k)."""
+    if n <= k:
+        return np.arange(n)
+    return np.unique(np.round(np.linspace(0, n - 1, k)).astype(int))
+
+
+def thin_rows(d: pd.DataFrame, max_rows: int) -> pd.DataFrame:
+    """At most ``max_rows`` rows of ``d``, evenly spread, keeping the first and the last."""
+    return d.iloc[even_index(len(d), max_rows)]
+
+
 def thin_steps(steps: list[int], max_steps: int) -> list[int]:
     """At most ``max_steps`` recorded steps, evenly spread, always keeping the first and the last."""
-    if len(steps) <= max_steps:
-        return list(steps)
-    idx = np.unique(np.round(np.linspace(0, len(steps) - 1, max_steps)).astype(int))
-    return [steps[i] for i in idx]
+    return [steps[i] for i in even_index(len(steps), max_steps)]
 
 
 def lag_bins(T: int, max_bins: int) -> list[tuple[int, int]]:
@@ -297,8 +306,7 @@ def training_long(steps: dict[str, pd.DataFrame], evals: dict[str, pd.DataFrame]
         if df is None or df.empty:
             continue
         d = df[["step", col]]
-        if len(d) > max_points:
-            d = d.iloc[np.unique(np.round(np.linspace(0, len(d) - 1, max_points)).astype(int))]
+        d = thin_rows(d, max_points)
         rows.append(pd.DataFrame({"run": label, "split": "training batch", "step": d["step"].to_numpy(),
                                   "value": d[col].to_numpy(dtype=float)}))
     for label, df in evals.items():
@@ -322,8 +330,7 @@ def melt_prefixed(steps: pd.DataFrame, prefix: str, max_points: int = 300) -> pd
     """Long table (step, name, value, plot_value, state_value) of every ``prefix`` column, thinned over steps."""
     cols = param_columns(steps, prefix)
     d = steps[["step"] + cols]
-    if len(d) > max_points:
-        d = d.iloc[np.unique(np.round(np.linspace(0, len(d) - 1, max_points)).astype(int))]
+    d = thin_rows(d, max_points)
     long = d.melt(id_vars="step", var_name="name", value_name="value")
     long["name"] = long["name"].str.slice(len(prefix))
     return log_safe(long, "value")
@@ -342,8 +349,7 @@ def grid_long(a: np.ndarray, row_name: str, col_name: str, value_name: str = "va
               max_rows: int = 200, max_cols: int = 64) -> pd.DataFrame:
     """A 2-D array as a long table (row, col, value), thinned to at most max_rows × max_cols."""
     a = np.asarray(a, dtype=float)
-    ri = np.unique(np.round(np.linspace(0, a.shape[0] - 1, min(a.shape[0], max_rows))).astype(int))
-    ci = np.unique(np.round(np.linspace(0, a.shape[1] - 1, min(a.shape[1], max_cols))).astype(int))
+    ri, ci = even_index(a.shape[0], max_rows), even_index(a.shape[1], max_cols)
     sub = a[np.ix_(ri, ci)]
     rr, cc = np.meshgrid(ri, ci, indexing="ij")
     return pd.DataFrame({row_name: rr.ravel(), col_name: cc.ravel(), value_name: sub.ravel()})
@@ -357,8 +363,7 @@ def gradnorm_long(steps: dict[str, pd.DataFrame], max_points: int = 600) -> pd.D
         if df is None or df.empty:
             continue
         d = df[["step", "grad_norm", "clipped"]]
-        if len(d) > max_points:
-            d = d.iloc[np.unique(np.round(np.linspace(0, len(d) - 1, max_points)).astype(int))]
+        d = thin_rows(d, max_points)
         rows.append(pd.DataFrame({"run": label, "step": d["step"].to_numpy(),
                                   "value": d["grad_norm"].to_numpy(dtype=float),
                                   "clipped": d["clipped"].to_numpy(dtype=bool)}))
@@ -374,8 +379,7 @@ def series_long(steps: dict[str, pd.DataFrame], cols: list[str], max_points: int
         if df is None or df.empty:
             continue
         d = df
-        if len(d) > max_points:
-            d = d.iloc[np.unique(np.round(np.linspace(0, len(d) - 1, max_points)).astype(int))]
+        d = thin_rows(d, max_points)
         for c in cols:
             if c in d and d[c].notna().any():
                 suffix = c.split(":", 1)[1] if ":" in c else ""
