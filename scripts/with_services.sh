@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# Run a command with every service the tests need started on loopback, then stop them:
+#
+#   bash scripts/with_services.sh CMD [ARGS...]
+#
+# Each service is a start_<name> function below that starts it in a private temporary directory, exports
+# its address and registers how to stop it; the trap stops every registered service (in reverse order) and
+# removes the directory when CMD ends, fails or is interrupted. CMD's exit code is this script's.
+#
+# Services and the variables they export:
+#   postgres  LSTMLAB_TEST_POSTGRES_URL=postgresql+psycopg://postgres@127.0.0.1:PORT/lstmlab_test
+#             a throwaway PostgreSQL 15 cluster: superuser `postgres` trusted on loopback, every other
+#             role must give its password (scram-sha-256), fsync off.
+set -euo pipefail
+
+PG_BIN="${PG_BIN:-/usr/lib/postgresql/15/bin}"
+SERVICES=(postgres)
+
+if [ "$#" -eq 0 ]; then
+  echo "usage: bash scripts/with_services.sh CMD [ARGS...]" >&2
+  exit 2
+fi
+
+WORK="$(mktemp -d "${TMPDIR:-/tmp}/lstmlab-services.XXXXXX")"
+chmod 755 "$WORK"  # the service users must traverse it
+STOPS=()
+
+stop_all() {
+  local i
+  for ((i = ${#STOPS[@]} - 1; i >= 0; i--)); do
+    eval "${STOPS[$i]}" >/dev/null 2>&1 || true
+  done
+  rm -rf "$WORK"
+}
+trap stop_all EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+trap 'exit 129' HUP
+
+# Run a command as the given user when we are root (initdb and postgres refuse root), else as ourselves.
+as_user() {
+  local user="$1"; shift
+  if [ "$(id -u)" -eq 0 ]; then
+    runuser -u "$user" -- "$@"
+  else
+    "$@"
+  fi
+}
+
+free_port() {
+  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+start_postgres() {
+  local dir="$WORK/postgres" port db="lstmlab_test" user="postgres"
+  [ "$(id -u)" -eq 0 ] || user="$(id -un)"
+  if [ ! -x "$PG_BIN/initdb" ]; then
+    echo "with_services.sh: no PostgreSQL server in $PG_BIN (run scripts/setup.sh)" >&2
+    return 1
+  fi
+  mkdir -m 700 "$dir"
+  [ "$(id -u)" -ne 0 ] || chown postgres: "$dir"
+  as_user postgres "$PG_BIN/initdb" -D "$dir/data" -U "$user" -A trust >"$dir/initdb.log" 2>&1 \
+    || { cat "$dir/initdb.log" >&2; return 1; }
+  # Loopback only; the superuser is trusted, any other role needs its password (tests use such roles).
+  cat >"$dir/data/pg_hba.conf" <<HBA
+local all all trust
+host all $user 127.0.0.1/32 trust
+host all all 127.0.0.1/32 scram-sha-256
+HBA
+  port="$(free_port)"
+  as_user postgres "$PG_BIN/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -s \
+    -o "-p $port -k $dir -c listen_addresses=127.0.0.1 -c fsync=off" start \
+    || { cat "$dir/server.log" >&2; return 1; }
+  STOPS+=("as_user postgres '$PG_BIN/pg_ctl' -D '$dir/data' -m immediate -w -s stop")
+  as_user postgres "$PG_BIN/createdb" -h 127.0.0.1 -p "$port" -U "$user" "$db"
+  export LSTMLAB_TEST_POSTGRES_URL="postgresql+psycopg://$user@127.0.0.1:$port/$db"
+  echo "with_services.sh: postgres on 127.0.0.1:$port (LSTMLAB_TEST_POSTGRES_URL)" >&2
+}
+
+for service in "${SERVICES[@]}"; do
+  "start_$service"
+done
+
+set +e
+"$@"
+status=$?
+set -e
+exit "$status"
