@@ -7,8 +7,8 @@ serves a hosted PostgreSQL later.
 Layout (tables prefixed ``lstmlab_`` so a shared database stays tidy):
 
 - ``lstmlab_runs``: one row per run: id, name, tags (JSON list), status, message, created_at, wall_time,
-  config_json, config_key, the distinguishing config fields as real columns (``FILTER_FIELDS``) and
-  ``layout`` (JSON: column names and dtypes of the three tables, so a load restores them exactly).
+  config_json, config_key, the distinguishing config fields as real columns (``FILTER_FIELDS``), engine and
+  engine_version (the code that trained it, "" if unknown) and ``layout`` (JSON: column names and dtypes of the three tables, so a load restores them exactly).
 - ``lstmlab_steps``, ``lstmlab_flow``, ``lstmlab_eval``: one row per DataFrame row, keyed by
   (run_id, pos) where pos is the row's position; the contract's fixed columns are real columns.
 - ``lstmlab_values``: long side table (run_id, tbl, pos, name, value) for every other numeric column,
@@ -16,24 +16,39 @@ Layout (tables prefixed ``lstmlab_`` so a shared database stays tidy):
 - ``lstmlab_params``: the run's final parameters (``Run.params``), one row per array: (run_id, name, pos,
   shape as a JSON list, dtype name, data) where data holds the array's raw little-endian bytes in C order
   (a BLOB in SQLite, bytea in PostgreSQL). A run saved without parameters has no rows and loads with
-  ``params=None``; stores created before this table existed get it on their next open (``create_all``).
+  ``params=None``.
 
 NaN is stored as NULL (SQLite cannot store NaN); the layout says which columns are float, so a load maps
-NULL back to NaN. A save is one transaction: concurrent writers serialise on the database, and a crash
-mid-save leaves the half-written run absent.
+NULL back to NaN. A save is one transaction: concurrent writers serialise on the database (SQLite: ``BEGIN
+IMMEDIATE``; PostgreSQL: a transaction-scoped advisory lock per run id), and a crash mid-save leaves the
+half-written run absent. A load is one snapshot (SQLite: one read transaction; PostgreSQL: ``REPEATABLE
+READ``): a run being replaced or deleted meanwhile loads whole as before, whole as after, or ``KeyError``.
+
+The schema has revisions (``lstmlab.migrations``, Alembic): opening a store upgrades it to the newest one
+under a lock, so processes opening a new database at once all succeed. Opening reads only when the store
+is current, so a read-only SQLite file lists and loads. A store newer than this code is refused, untouched.
+Every failure to open or use the database is a ``StoreError`` whose message is fit to show as is; no
+message, repr or log line of the store contains the password of its URL (``display_location``).
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import functools
+import hashlib
 import json
 import os
+import sqlite3
+import urllib.parse
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Iterator
 
 import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy import event
+
+from lstmlab import migrations
 
 DEFAULT_DB = os.path.join("lstmlab-data", "runs.db")
 ENV_VAR = "LSTMLAB_DB"
@@ -74,6 +89,8 @@ runs_table = sa.Table(
     sa.Column("config_json", sa.Text, nullable=False),
     sa.Column("layout", sa.Text, nullable=False),
     *(sa.Column(name, typ) for name, typ in _FILTER_TYPES.items()),
+    sa.Column("engine", sa.Text, nullable=False, server_default=""),
+    sa.Column("engine_version", sa.Text, nullable=False, server_default=""),
     sa.Index("ix_lstmlab_runs_config_key", "config_key"),
     sa.Index("ix_lstmlab_runs_created_at", "created_at"),
 )
@@ -105,6 +122,24 @@ params_table = sa.Table(
 )
 # Kinds of numpy dtype a parameter array may have: bool, signed/unsigned int, float, complex.
 _PARAM_KINDS = "biufc"
+ENGINE_FIELDS = ("engine", "engine_version")
+
+
+def _lock_key(name: str) -> int:
+    """A PostgreSQL advisory-lock key (signed 64-bit) for a name."""
+    return int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
+
+
+_SCHEMA_LOCK = _lock_key("lstmlab schema")
+
+
+class StoreError(Exception):
+    """The run store cannot be opened or used: a bad location, an unreachable server, a refused login, a
+    missing driver, an unreadable or foreign file, a read-only store, a schema newer than this code.
+
+    The message is written for the person running lstmlab (show it without a traceback) and never holds a
+    password; the driver's exception is not chained, since it may carry the connection's password.
+    """
 
 
 def default_url() -> str:
@@ -112,55 +147,198 @@ def default_url() -> str:
     return os.environ.get(ENV_VAR) or DEFAULT_DB
 
 
-def to_sqlalchemy_url(location: str | os.PathLike) -> sa.URL:
-    """A path or SQLAlchemy URL -> URL; for SQLite files the parent directory is created."""
+def _parse(location: str | os.PathLike | sa.URL) -> sa.URL:
+    """A path or SQLAlchemy URL -> URL (a path becomes an absolute SQLite file URL); nothing is created."""
+    if isinstance(location, sa.URL):
+        return location
     text = os.fspath(location)
-    if "://" in text:
-        url = sa.make_url(text)
-    else:
-        url = sa.URL.create("sqlite", database=str(Path(text).expanduser().resolve()))
-    if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
-        if not url.database.startswith("file:"):
+    if "://" not in text:
+        return sa.URL.create("sqlite", database=str(Path(text).expanduser().resolve()))
+    try:
+        return sa.make_url(text)
+    except (sa.exc.ArgumentError, ValueError):
+        scheme = text.split("://", 1)[0]
+        raise StoreError(f"the store location is not a valid {scheme} URL (it is not shown, since it may "
+                         f"hold a password): expected e.g. postgresql+psycopg://user@host:5432/dbname") from None
+
+
+def to_sqlalchemy_url(location: str | os.PathLike | sa.URL) -> sa.URL:
+    """A path or SQLAlchemy URL -> URL; for SQLite files the parent directory is created."""
+    url = _parse(location)
+    if _sqlite_file(url) is not None:
+        try:
             Path(url.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise StoreError(f"cannot create the folder of {display_location(url)}: {e.strerror}") from None
     return url
 
 
-def _sqlite_on_connect(dbapi_conn: Any, _record: Any) -> None:
-    # WAL lets readers work during a write; the busy timeout makes concurrent writers wait, not fail.
+def display_location(location: str | os.PathLike | sa.URL) -> str:
+    """The store location as safe to show anyone: its SQLAlchemy URL with the password (and any ``password``
+    query parameter) replaced by ``***``, e.g. ``postgresql+psycopg://lab:***@db:5432/lstmlab``."""
+    url = _parse(location)
+    hidden = {k: "***" for k in url.query if "password" in k.lower()}
+    return (url.update_query_dict(hidden) if hidden else url).render_as_string(hide_password=True)
+
+
+def _secrets(url: sa.URL) -> list[str]:
+    """Every password of a URL, as given and URL-quoted, for scrubbing driver messages."""
+    values = [url.password, *(v for k, v in url.query.items() if "password" in k.lower())]
+    found = [str(v) for v in values if v and isinstance(v, str)]
+    return sorted({*found, *(urllib.parse.quote(v, safe="") for v in found)}, key=len, reverse=True)
+
+
+def _sqlite_file(url: sa.URL) -> str | None:
+    """The file path of a SQLite URL (None for other databases, memory databases and URI filenames)."""
+    if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
+        return None
+    return None if url.database.startswith("file:") else url.database
+
+
+def _sqlite_on_connect(dbapi_conn: Any, _record: Any, wal: bool = True) -> None:
+    # Transactions are begun explicitly (_sqlite_on_begin), so that a read is one snapshot. WAL lets readers
+    # work during a write; the busy timeout makes concurrent writers wait, not fail.
+    dbapi_conn.isolation_level = None
     cur = dbapi_conn.cursor()
     cur.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
-    cur.execute("PRAGMA journal_mode = WAL")
+    if wal:
+        cur.execute("PRAGMA journal_mode = WAL")
     cur.close()
+
+
+def _sqlite_on_begin(conn: sa.Connection) -> None:
+    # A writer takes the write lock up front (waiting up to the busy timeout); a reader a deferred snapshot.
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get("lstmlab_write") else "BEGIN")
+
+
+def _sqlite_read_only_connect(path: str) -> sqlite3.Connection:
+    return sqlite3.connect(f"file:{urllib.parse.quote(path)}?mode=ro", uri=True, check_same_thread=False)
 
 
 class RunStore:
     """Saves, loads, lists and edits runs in a SQL database.
 
     ``url``: a file path or SQLAlchemy URL; None -> ``$LSTMLAB_DB`` or ``./lstmlab-data/runs.db``.
+    Opening upgrades the schema to the newest revision; ``StoreError`` if the store cannot be opened.
+    An existing SQLite file this process may not write opens read-only (``read_only``): it lists and
+    loads, and a write raises ``StoreError``. ``location`` is the location as safe to show.
     One store per process (do not share it across ``fork``); threads may share it.
     """
 
     def __init__(self, url: str | os.PathLike | None = None) -> None:
         self.url = to_sqlalchemy_url(default_url() if url is None else url)
-        self.engine = sa.create_engine(self.url)
-        if self.engine.dialect.name == "sqlite":
-            event.listen(self.engine, "connect", _sqlite_on_connect)
-        self._create_schema()
+        self.location = display_location(self.url)
+        self._secrets = _secrets(self.url)
+        path = _sqlite_file(self.url)
+        self.read_only = path is not None and os.path.exists(path) and not os.access(path, os.W_OK)
+        self.engine = self._create_engine(path)
+        self._postgres = self.engine.dialect.name == "postgresql"
+        try:
+            self._upgrade_schema()
+        except BaseException:
+            self.engine.dispose()
+            raise
 
-    def _create_schema(self) -> None:
-        """Create the missing tables; safe when several processes open a new database at once.
+    def _create_engine(self, path: str | None) -> sa.Engine:
+        try:
+            if self.read_only:
+                engine = sa.create_engine(self.url, creator=functools.partial(_sqlite_read_only_connect, path))
+            else:
+                engine = sa.create_engine(self.url)
+        except ImportError as e:
+            raise StoreError(f"{self.location}: its database driver {e.name or ''} is not installed (for "
+                             f"PostgreSQL: pip install 'psycopg[binary]')") from None
+        except sa.exc.ArgumentError as e:
+            raise StoreError(f"{self.location}: {_scrub(str(e), self._secrets)}") from None
+        if engine.dialect.name == "sqlite":
+            event.listen(engine, "connect", functools.partial(_sqlite_on_connect, wal=not self.read_only))
+            event.listen(engine, "begin", _sqlite_on_begin)
+        return engine
 
-        create_all checks, then creates, table by table: a process can lose that race once per table (each
-        loss means another process created one more table), so as many retries as tables always suffice.
+    def _upgrade_schema(self) -> None:
+        """Bring the schema to ``migrations.HEAD``; reads only when it is there already.
+
+        The upgrade runs in one transaction holding the schema lock (SQLite's write lock; a PostgreSQL advisory
+        lock) and re-reads the revision under it, so of several processes opening a new database at once one
+        creates the tables and the others find them.
         """
-        tries = len(metadata.tables) + 1
-        for attempt in range(tries):
-            try:
-                metadata.create_all(self.engine, checkfirst=True)
-                return
-            except sa.exc.DBAPIError:
-                if attempt == tries - 1:
-                    raise
+        with self._reading() as conn:
+            found = migrations.current_revision(conn)
+        self._check_revision(found)
+        if found == migrations.HEAD:
+            return
+        if self.read_only:
+            raise StoreError(f"{self.location} is read-only and at schema revision {found or '0001'}, older "
+                             f"than this lstmlab's {migrations.HEAD}: open it once with write access to upgrade it")
+        with self._writing() as conn:
+            if self._postgres:
+                conn.execute(sa.select(sa.func.pg_advisory_xact_lock(_SCHEMA_LOCK)))
+            found = migrations.current_revision(conn)
+            self._check_revision(found)
+            if found != migrations.HEAD:
+                migrations.upgrade(conn)
+
+    def _check_revision(self, found: str | None) -> None:
+        if not migrations.is_known(found):
+            raise StoreError(f"{self.location} has schema revision {found}, newer than this lstmlab knows (its "
+                             f"newest is {migrations.HEAD}): upgrade lstmlab to use this store; nothing was changed")
+
+    @contextlib.contextmanager
+    def _translated(self) -> Iterator[None]:
+        """Database errors -> ``StoreError`` with a clear, password-free message."""
+        try:
+            yield
+        except sa.exc.DBAPIError as e:
+            raise StoreError(self._explain(e)) from None
+
+    @contextlib.contextmanager
+    def _reading(self) -> Iterator[sa.Connection]:
+        """A connection in one read transaction: every query sees the same snapshot of the store."""
+        with self._translated(), self.engine.connect() as conn:
+            if self._postgres:
+                conn.execution_options(isolation_level="REPEATABLE READ")
+            with conn.begin():
+                yield conn
+
+    @contextlib.contextmanager
+    def _writing(self, run_id: str | None = None) -> Iterator[sa.Connection]:
+        """A connection in one write transaction; with ``run_id``, serialised with every other writer of it."""
+        if self.read_only:
+            raise StoreError(f"{self.location} is read-only: runs can be listed and loaded, not saved or changed")
+        with self._translated(), self.engine.connect() as conn:
+            conn.execution_options(lstmlab_write=True)
+            with conn.begin():
+                if run_id is not None and self._postgres:
+                    conn.execute(sa.select(sa.func.pg_advisory_xact_lock(_lock_key(f"lstmlab run {run_id}"))))
+                yield conn
+
+    def _explain(self, error: sa.exc.DBAPIError) -> str:
+        detail = _scrub(str(error.orig).strip(), self._secrets)
+        first = detail.splitlines()[0] if detail else type(error.orig).__name__
+        low = detail.lower()
+        where = self.location
+        if self.engine.dialect.name == "sqlite":
+            if "not a database" in low or "malformed" in low:
+                return f"{where} is not a SQLite database, or it is corrupt ({first})"
+            if "unable to open" in low:
+                return f"cannot open {where}: the file or its folder is missing or not readable"
+            if "readonly" in low:
+                return f"{where} is read-only: runs can be listed and loaded, not saved or changed"
+            if "locked" in low:
+                return f"{where} stayed locked by another writer for {SQLITE_BUSY_TIMEOUT_MS / 1000:g} s"
+            return f"database error in {where}: {first}"
+        server = f"the database server at {self.url.host or 'localhost'}:{self.url.port or 'default port'}"
+        if "database" in low and "does not exist" in low:
+            return f"database {self.url.database!r} does not exist on {server}: create it or fix {ENV_VAR}"
+        if "password authentication failed" in low:
+            return (f"{server} refused the password of user {self.url.username!r} (the password is not shown; "
+                    f"check PGPASSWORD or ~/.pgpass)")
+        if "no password supplied" in low:
+            return f"{server} wants a password for user {self.url.username!r}: set PGPASSWORD or add it to ~/.pgpass"
+        if any(s in low for s in ("connection refused", "could not connect", "timeout expired", "no route to host",
+                                  "could not translate host name", "name or service not known")):
+            return f"cannot reach {server}: is it running and accepting TCP/IP connections? ({first})"
+        return f"database error in {where}: {first}"
 
     def close(self) -> None:
         """Release the connection pool."""
@@ -173,7 +351,7 @@ class RunStore:
         self.close()
 
     def __repr__(self) -> str:
-        return f"RunStore({self.url.render_as_string(hide_password=True)!r})"
+        return f"RunStore({self.location!r})"
 
     # ---- writing -------------------------------------------------------------------------------------
 
@@ -188,14 +366,15 @@ class RunStore:
             "config_key": config.key, "config_json": json.dumps(config.to_dict(), sort_keys=True),
             "layout": json.dumps(layout),
             **{f: getattr(config, f) for f in FILTER_FIELDS},
+            **{f: str(getattr(run, f, "") or "") for f in ENGINE_FIELDS},
         }
         core_rows, value_rows = {}, []
         for name in TABLES:
             core_rows[name], values = _split_rows(row["id"], name, getattr(run, name))
             value_rows.extend(values)
         param_rows = _param_rows(row["id"], getattr(run, "params", None))
-        with self.engine.begin() as conn:
-            self._delete_rows(conn, row["id"])  # a write first, so SQLite takes the write lock up front
+        with self._writing(row["id"]) as conn:
+            self._delete_rows(conn, row["id"])
             conn.execute(runs_table.insert(), [row])
             for name in TABLES:
                 if core_rows[name]:
@@ -219,37 +398,42 @@ class RunStore:
     def delete(self, run_id: str) -> str:
         """Remove a run and its tables; returns the full run id."""
         full = self.resolve(run_id)
-        with self.engine.begin() as conn:
-            self._delete_rows(conn, full)
+        with self._writing(full) as conn:
+            if not self._delete_rows(conn, full):
+                raise KeyError(f"no run with id {full!r} in {self!r} (deleted meanwhile)")
         return full
 
     def _update(self, run_id: str, **values: Any) -> str:
         full = self.resolve(run_id)
-        with self.engine.begin() as conn:
+        with self._writing(full) as conn:
             done = conn.execute(runs_table.update().where(runs_table.c.id == full).values(**values))
-        if done.rowcount != 1:
-            raise KeyError(f"no run with id {full!r} in {self!r}")
+            if done.rowcount != 1:
+                raise KeyError(f"no run with id {full!r} in {self!r} (deleted meanwhile)")
         return full
 
     @staticmethod
-    def _delete_rows(conn: sa.Connection, run_id: str) -> None:
+    def _delete_rows(conn: sa.Connection, run_id: str) -> int:
+        """Delete a run's rows; returns how many runs rows went (0 or 1)."""
         for table in (params_table, values_table, *data_tables.values()):
             conn.execute(table.delete().where(table.c.run_id == run_id))
-        conn.execute(runs_table.delete().where(runs_table.c.id == run_id))
+        return conn.execute(runs_table.delete().where(runs_table.c.id == run_id)).rowcount
 
     # ---- reading -------------------------------------------------------------------------------------
 
     def resolve(self, run_id: str) -> str:
         """Full id for an id or unique id prefix (as git does); unknown or ambiguous -> ``KeyError``."""
+        with self._reading() as conn:
+            return self._resolve(conn, run_id)
+
+    def _resolve(self, conn: sa.Connection, run_id: str) -> str:
         text = str(run_id).strip()
         if not text:
             raise KeyError("empty run id")
-        with self.engine.connect() as conn:
-            exact = conn.execute(sa.select(runs_table.c.id).where(runs_table.c.id == text)).first()
-            if exact is not None:
-                return exact[0]
-            query = sa.select(runs_table.c.id).where(runs_table.c.id.startswith(text, autoescape=True))
-            found = [r[0] for r in conn.execute(query.limit(50)) if r[0].startswith(text)]
+        exact = conn.execute(sa.select(runs_table.c.id).where(runs_table.c.id == text)).first()
+        if exact is not None:
+            return exact[0]
+        query = sa.select(runs_table.c.id).where(runs_table.c.id.startswith(text, autoescape=True))
+        found = [r[0] for r in conn.execute(query.limit(50)) if r[0].startswith(text)]
         if not found:
             raise KeyError(f"no run with id or id prefix {text!r} in {self!r}")
         if len(found) > 1:
@@ -266,30 +450,36 @@ class RunStore:
 
     def load(self, run_id: str) -> Any:
         """The stored run as a ``Run`` whose tables equal the saved ones (dtypes and column order included) and
-        whose ``params`` equal the saved arrays (dtype, shape and order; ``None`` if saved without)."""
+        whose ``params`` equal the saved arrays (dtype, shape and order; ``None`` if saved without).
+
+        Read in one snapshot: a run replaced or deleted meanwhile loads whole or raises ``KeyError``.
+        """
         from lstmlab.config import RunConfig
         from lstmlab.train import Run
 
-        full = self.resolve(run_id)
-        with self.engine.connect() as conn:
-            row = conn.execute(sa.select(runs_table).where(runs_table.c.id == full)).mappings().first()
-            if row is None:
-                raise KeyError(f"no run with id {full!r} in {self!r} (deleted meanwhile)")
+        with self._reading() as conn:
+            full = self._resolve(conn, run_id)
+            row = conn.execute(sa.select(runs_table).where(runs_table.c.id == full)).mappings().one()
             layout = json.loads(row["layout"])
             tables = {name: _read_table(conn, full, name, layout[name]) for name in TABLES}
             params = _read_params(conn, full)
-        return Run(
+        declared = {f.name for f in dataclasses.fields(Run)}
+        engine = {f: row[f] for f in ENGINE_FIELDS}
+        run = Run(
             run_id=row["id"], config=RunConfig.from_dict(json.loads(row["config_json"])),
             status=row["status"], message=row["message"], created_at=row["created_at"],
             wall_time=row["wall_time"], name=row["name"], tags=tuple(json.loads(row["tags"])), **tables,
-            params=params,
+            params=params, **{f: v for f, v in engine.items() if f in declared},
         )
+        for f, v in engine.items():
+            if f not in declared:  # a Run class without the engine fields still carries them
+                setattr(run, f, v)
+        return run
 
     def load_params(self, run_id: str) -> dict[str, np.ndarray] | None:
         """Only the stored parameters of a run (``None`` if it was saved without); ``KeyError`` if unknown."""
-        full = self.resolve(run_id)
-        with self.engine.connect() as conn:
-            return _read_params(conn, full)
+        with self._reading() as conn:
+            return _read_params(conn, self._resolve(conn, run_id))
 
     def find(self, config_or_key: Any, status: str | None = None) -> list[str]:
         """Ids of the runs of a config (a ``RunConfig`` or its ``.key``), newest first; for de-duplication."""
@@ -297,7 +487,7 @@ class RunStore:
         query = sa.select(runs_table.c.id).where(runs_table.c.config_key == str(key))
         if status is not None:
             query = query.where(runs_table.c.status == status)
-        with self.engine.connect() as conn:
+        with self._reading() as conn:
             return [r[0] for r in conn.execute(query.order_by(runs_table.c.created_at.desc()))]
 
     def list(self, tag: str | None = None, name: str | None = None, with_params: bool | None = None,
@@ -324,7 +514,7 @@ class RunStore:
         if with_params is not None:
             stored = sa.exists().where(params_table.c.run_id == cols.id)
             query = query.where(stored if with_params else ~stored)
-        with self.engine.connect() as conn:
+        with self._reading() as conn:
             rows = conn.execute(query.order_by(cols.created_at.desc(), cols.id)).mappings().all()
         records = []
         for r in rows:
@@ -340,6 +530,12 @@ class RunStore:
                 "config_key": r["config_key"], **_scalar_config(config),
             })
         return pd.DataFrame.from_records(records, columns=list_columns())
+
+
+def _scrub(text: str, secrets: Iterable[str]) -> str:
+    for secret in secrets:
+        text = text.replace(secret, "***")
+    return text
 
 
 def list_columns() -> list[str]:

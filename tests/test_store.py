@@ -205,6 +205,19 @@ def test_run_without_params_and_the_with_params_filter(db):
     assert store.load(a.run_id).params is None
 
 
+def test_engine_and_engine_version_round_trip(db):
+    """The engine that trained a run and its version come back; a run without them loads with ""."""
+    store = RunStore(db)
+    plain, compiled = make_run(86), make_run(87)
+    compiled.engine, compiled.engine_version = "compiled", "numba 0.68"
+    store.save(plain)
+    store.save(compiled)
+    assert (store.load(plain.run_id).engine, store.load(plain.run_id).engine_version) == ("", "")
+    back = store.load(compiled.run_id)
+    assert (back.engine, back.engine_version) == ("compiled", "numba 0.68")
+    assert_same_run(back, compiled)
+
+
 def test_save_same_id_replaces(db):
     store = RunStore(db)
     run = make_run(5)
