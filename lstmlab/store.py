@@ -178,7 +178,8 @@ def display_location(location: str | os.PathLike | sa.URL) -> str:
     query parameter) replaced by ``***``, e.g. ``postgresql+psycopg://lab:***@db:5432/lstmlab``."""
     url = _parse(location)
     hidden = {k: "***" for k in url.query if "password" in k.lower()}
-    return (url.update_query_dict(hidden) if hidden else url).render_as_string(hide_password=True)
+    shown = (url.update_query_dict(hidden) if hidden else url).render_as_string(hide_password=True)
+    return shown.replace("=%2A%2A%2A", "=***")
 
 
 def _secrets(url: sa.URL) -> list[str]:
@@ -212,7 +213,22 @@ def _sqlite_on_begin(conn: sa.Connection) -> None:
 
 
 def _sqlite_read_only_connect(path: str) -> sqlite3.Connection:
-    return sqlite3.connect(f"file:{urllib.parse.quote(path)}?mode=ro", uri=True, check_same_thread=False)
+    """A read-only connection to a SQLite file this process may not write.
+
+    A WAL database needs its shared-memory file (``-shm``), which SQLite cannot create in a folder we may not
+    write; when there is no ``-wal`` file either, every committed page is in the main file, so it is read as
+    immutable (no locks, no shared memory).
+    """
+    uri = f"file:{urllib.parse.quote(path)}?mode=ro"
+    conn = sqlite3.connect(uri, uri=True, check_same_thread=False)
+    try:
+        conn.execute("PRAGMA schema_version").fetchone()
+    except sqlite3.OperationalError:
+        conn.close()
+        if os.path.exists(f"{path}-wal"):
+            raise
+        conn = sqlite3.connect(f"{uri}&immutable=1", uri=True, check_same_thread=False)
+    return conn
 
 
 class RunStore:
