@@ -92,8 +92,12 @@ def _neutralise_cell(value: Any) -> Any:
 
 
 def table_csv(runs: Any, table: str) -> str:
-    """CSV text of ``export_tables(runs, table)`` (neutralised; NaN -> empty cell; floats round-trip)."""
-    return neutralise(export_tables(runs, table)).to_csv(index=False, lineterminator="\n")
+    """CSV text of ``export_tables(runs, table)`` (neutralised; NaN -> empty cell; floats round-trip).
+
+    Lines end in CRLF (RFC 4180): the csv writer quotes every cell holding a character of the line terminator,
+    so a CR inside a cell is quoted like a LF; spreadsheets end a row at a bare CR too.
+    """
+    return neutralise(export_tables(runs, table)).to_csv(index=False, lineterminator="\r\n")
 
 
 def zip_bundle(runs: Any) -> bytes:
@@ -123,11 +127,11 @@ def write_export(runs: Any, table: str, path: str | Path) -> list[Path]:
         written = []
         for name in TABLES:
             target = path / f"{name}.csv"
-            target.write_text(table_csv(runs, name), encoding="utf-8")
+            target.write_text(table_csv(runs, name), encoding="utf-8", newline="")
             written.append(target)
         return written
     _check_table(table)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(table_csv(runs, table), encoding="utf-8")
+    path.write_text(table_csv(runs, table), encoding="utf-8", newline="")
     return [path]
 

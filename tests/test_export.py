@@ -104,6 +104,57 @@ def test_formula_injection_neutralised():
     assert json.loads(runs_back.loc[0, "config_json"])["series_name"] == run.config.series_name
 
 
+def spreadsheet_rows(text: str) -> list[list[str]]:
+    """Rows and cells as a spreadsheet splits CSV text: a row ends at CR, LF or CRLF outside quotes (a bare CR
+    included), a cell at a comma outside quotes; quotes themselves are dropped."""
+    rows, row, cell, quoted, i = [], [], [], False, 0
+    while i < len(text):
+        ch = text[i]
+        if quoted:
+            if ch == '"' and text[i + 1:i + 2] == '"':
+                cell.append('"')
+                i += 1
+            elif ch == '"':
+                quoted = False
+            else:
+                cell.append(ch)
+        elif ch == '"':
+            quoted = True
+        elif ch == ",":
+            row.append("".join(cell))
+            cell = []
+        elif ch in "\r\n":
+            if ch == "\r" and text[i + 1:i + 2] == "\n":
+                i += 1
+            row.append("".join(cell))
+            rows.append(row)
+            row, cell = [], []
+        else:
+            cell.append(ch)
+        i += 1
+    if cell or row:
+        row.append("".join(cell))
+        rows.append(row)
+    return rows
+
+
+def test_carriage_return_inside_a_cell_starts_no_row():
+    """A bare CR in a text cell must not end the row in a spreadsheet, so it cannot smuggle in a formula row."""
+    run = make_run(4)
+    run.name = "x\r=cmd|' /C calc'!A0"
+    run.message = "done\r+SUM(A1)\nand more\r\n@x"
+    for table in export.TABLES:
+        text = export.table_csv(run, table)
+        rows = spreadsheet_rows(text)
+        assert len(rows) == 1 + len(export.export_tables(run, table)), table
+        assert {len(r) for r in rows} == {len(rows[0])}, table
+        for row in rows:
+            for cell in row:
+                assert not cell.startswith(("=", "+", "@", "\t", "\r")), (table, cell)
+    back = read(export.table_csv(run, "runs"))
+    assert back.loc[0, "name"] == run.name and back.loc[0, "message"] == run.message
+
+
 def test_neutralise_leaves_safe_text_and_numbers():
     df = pd.DataFrame({"a": ["x", "=1", "-x", None, "a=b"], "n": [-1.0, 2.0, 3.0, 4.0, 5.0]})
     out = export.neutralise(df)
@@ -122,7 +173,7 @@ def test_zip_bundle(runs):
 
 def test_write_export(tmp_path, runs):
     assert export.write_export(runs, "eval", tmp_path / "a" / "eval.csv") == [tmp_path / "a" / "eval.csv"]
-    assert (tmp_path / "a" / "eval.csv").read_text() == export.table_csv(runs, "eval")
+    assert (tmp_path / "a" / "eval.csv").read_bytes().decode() == export.table_csv(runs, "eval")
     [zpath] = export.write_export(runs, "all", tmp_path / "b.zip")
     assert zipfile.ZipFile(zpath).namelist()
     written = export.write_export(runs, "all", tmp_path / "dir")
