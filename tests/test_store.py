@@ -366,6 +366,42 @@ def test_concurrent_threads_share_a_store(db):
         assert_same_run(store.load(make_run(seed).run_id), make_run(seed, steps=100))
 
 
+def _churn(url: str, seed: int, stop) -> None:
+    store = RunStore(url)
+    run = make_run(seed, steps=60, seq_len=20)
+    while not stop.is_set():
+        store.delete(run.run_id)
+        store.save(run)
+    store.close()
+
+
+def test_load_is_one_snapshot_while_the_run_is_deleted_and_saved_again(db):
+    """Another process deletes and re-saves a run over and over: every load gives the whole run or KeyError,
+    never a run with some tables missing."""
+    run = make_run(95, steps=60, seq_len=20)
+    store = RunStore(db)
+    store.save(run)
+    ctx = multiprocessing.get_context("spawn")
+    stop = ctx.Event()
+    writer = ctx.Process(target=_churn, args=(db, 95, stop))
+    writer.start()
+    whole = missing = 0
+    try:
+        while whole + missing < 300 or missing == 0 and whole + missing < 3000:
+            try:
+                back = store.load(run.run_id)
+            except KeyError:
+                missing += 1
+                continue
+            assert_same_run(back, run)
+            whole += 1
+    finally:
+        stop.set()
+        writer.join(60)
+    assert writer.exitcode == 0
+    assert whole > 0 and missing > 0  # the loads really ran while the run was gone and back
+
+
 CHILD_PRELUDE = f"""
 import os, sys
 sys.path[:0] = [{str(REPO)!r}, {str(REPO / "tests")!r}]
