@@ -32,10 +32,18 @@ stop_all() {
   done
   rm -rf "$WORK"
 }
+CHILD=""
+# On a signal: stop CMD (it runs in the background so that the signal is handled at once), then exit, which
+# runs stop_all.
+on_signal() {
+  [ -z "$CHILD" ] || kill -TERM "$CHILD" 2>/dev/null || true
+  [ -z "$CHILD" ] || wait "$CHILD" 2>/dev/null || true
+  exit "$1"
+}
 trap stop_all EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-trap 'exit 129' HUP
+trap 'on_signal 130' INT
+trap 'on_signal 143' TERM
+trap 'on_signal 129' HUP
 
 # Run a command as the given user when we are root (initdb and postgres refuse root), else as ourselves.
 as_user() {
@@ -82,8 +90,11 @@ for service in "${SERVICES[@]}"; do
   "start_$service"
 done
 
+"$@" <&0 &
+CHILD=$!
 set +e
-"$@"
+wait "$CHILD"
 status=$?
 set -e
+CHILD=""
 exit "$status"
