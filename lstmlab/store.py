@@ -8,7 +8,8 @@ Layout (tables prefixed ``lstmlab_`` so a shared database stays tidy):
 
 - ``lstmlab_runs``: one row per run: id, name, tags (JSON list), status, message, created_at, wall_time,
   config_json, config_key, the distinguishing config fields as real columns (``FILTER_FIELDS``), engine and
-  engine_version (the code that trained it, "" if unknown) and ``layout`` (JSON: column names and dtypes of the three tables, so a load restores them exactly).
+  engine_version (the code that trained it, "" if unknown), owner (the signed-in email of whoever saved it
+  first, "" without sign-in; ``Actor`` says who may change a run) and ``layout`` (JSON: column names and dtypes of the three tables, so a load restores them exactly).
 - ``lstmlab_steps``, ``lstmlab_flow``, ``lstmlab_eval``: one row per DataFrame row, keyed by
   (run_id, pos) where pos is the row's position; the contract's fixed columns are real columns.
 - ``lstmlab_values``: long side table (run_id, tbl, pos, name, value) for every other numeric column,
@@ -91,8 +92,10 @@ runs_table = sa.Table(
     *(sa.Column(name, typ) for name, typ in _FILTER_TYPES.items()),
     sa.Column("engine", sa.Text, nullable=False, server_default=""),
     sa.Column("engine_version", sa.Text, nullable=False, server_default=""),
+    sa.Column("owner", sa.Text, nullable=False, server_default=""),
     sa.Index("ix_lstmlab_runs_config_key", "config_key"),
     sa.Index("ix_lstmlab_runs_created_at", "created_at"),
+    sa.Index("ix_lstmlab_runs_owner", "owner"),
 )
 data_tables = {
     name: sa.Table(
@@ -123,6 +126,8 @@ params_table = sa.Table(
 # Kinds of numpy dtype a parameter array may have: bool, signed/unsigned int, float, complex.
 _PARAM_KINDS = "biufc"
 ENGINE_FIELDS = ("engine", "engine_version")
+# Columns of lstmlab_runs a load gives back as attributes of the Run besides its own fields.
+RUN_EXTRAS = (*ENGINE_FIELDS, "owner")
 
 
 def _lock_key(name: str) -> int:
@@ -131,6 +136,23 @@ def _lock_key(name: str) -> int:
 
 
 _SCHEMA_LOCK = _lock_key("lstmlab schema")
+
+
+@dataclasses.dataclass(frozen=True)
+class Actor:
+    """Who changes the store: a signed-in user's email, and whether the lab's config makes them an admin.
+
+    Methods that change a run take ``actor``; ``None`` is the local, anonymous mode, where everything is
+    allowed. A signed-in user may change only the runs they own (an admin: every run); a run saved without
+    sign-in (owner "") may be changed only by an admin or in anonymous mode.
+    """
+
+    email: str
+    is_admin: bool = False
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.email, str) or not self.email.strip():
+            raise ValueError(f"Actor.email: expected the signed-in user's email, got {self.email!r}")
 
 
 class StoreError(Exception):
@@ -371,8 +393,12 @@ class RunStore:
 
     # ---- writing -------------------------------------------------------------------------------------
 
-    def save(self, run: Any) -> str:
-        """Store ``run`` in one transaction (replacing any run with the same id); returns its id."""
+    def save(self, run: Any, actor: Actor | None = None) -> str:
+        """Store ``run`` in one transaction (replacing any run with the same id); returns its id.
+
+        A new run's owner is ``actor.email`` ("" for ``actor=None``); replacing a stored run (a new status, say)
+        keeps its owner and needs the right to change it (``Actor``), else ``PermissionError``.
+        """
         layout = {name: _layout(name, getattr(run, name)) for name in TABLES}
         config = run.config
         row = {
@@ -390,6 +416,8 @@ class RunStore:
             value_rows.extend(values)
         param_rows = _param_rows(row["id"], getattr(run, "params", None))
         with self._writing(row["id"]) as conn:
+            owner = self._authorise(conn, actor, row["id"], "replace")
+            row["owner"] = (actor.email if actor else "") if owner is None else owner
             self._delete_rows(conn, row["id"])
             conn.execute(runs_table.insert(), [row])
             for name in TABLES:
@@ -401,38 +429,51 @@ class RunStore:
                 conn.execute(params_table.insert(), param_rows)
         return row["id"]
 
-    def rename(self, run_id: str, name: str) -> str:
-        """Set a run's display name; returns the full run id."""
-        return self._update(run_id, name=str(name))
+    def rename(self, run_id: str, name: str, actor: Actor | None = None) -> str:
+        """Set a run's display name; returns the full run id. ``PermissionError`` if ``actor`` may not."""
+        with self._changing(run_id, actor, "rename") as (conn, full):
+            conn.execute(runs_table.update().where(runs_table.c.id == full).values(name=str(name)))
+        return full
 
-    def tag(self, run_id: str, tags: Iterable[str]) -> str:
-        """Replace a run's tags; returns the full run id."""
+    def tag(self, run_id: str, tags: Iterable[str], actor: Actor | None = None) -> str:
+        """Replace a run's tags; returns the full run id. ``PermissionError`` if ``actor`` may not."""
         if isinstance(tags, str):
             tags = [tags]
-        return self._update(run_id, tags=json.dumps([str(t) for t in tags]))
-
-    def delete(self, run_id: str) -> str:
-        """Remove a run and its tables; returns the full run id."""
-        full = self.resolve(run_id)
-        with self._writing(full) as conn:
-            if not self._delete_rows(conn, full):
-                raise KeyError(f"no run with id {full!r} in {self!r} (deleted meanwhile)")
+        text = json.dumps([str(t) for t in tags])
+        with self._changing(run_id, actor, "tag") as (conn, full):
+            conn.execute(runs_table.update().where(runs_table.c.id == full).values(tags=text))
         return full
 
-    def _update(self, run_id: str, **values: Any) -> str:
+    def delete(self, run_id: str, actor: Actor | None = None) -> str:
+        """Remove a run and its tables; returns the full run id. ``PermissionError`` if ``actor`` may not."""
+        with self._changing(run_id, actor, "delete") as (conn, full):
+            self._delete_rows(conn, full)
+        return full
+
+    @contextlib.contextmanager
+    def _changing(self, run_id: str, actor: Actor | None, action: str) -> Iterator[tuple[sa.Connection, str]]:
+        """A write transaction on one existing run that ``actor`` may change: yields (connection, full id)."""
         full = self.resolve(run_id)
         with self._writing(full) as conn:
-            done = conn.execute(runs_table.update().where(runs_table.c.id == full).values(**values))
-            if done.rowcount != 1:
+            if self._authorise(conn, actor, full, action) is None:
                 raise KeyError(f"no run with id {full!r} in {self!r} (deleted meanwhile)")
-        return full
+            yield conn, full
+
+    def _authorise(self, conn: sa.Connection, actor: Actor | None, run_id: str, action: str) -> str | None:
+        """The stored owner of ``run_id`` (None if there is no such run); ``PermissionError`` if ``actor`` may
+        not ``action`` it."""
+        cols = runs_table.c
+        row = conn.execute(sa.select(cols.owner, cols.name).where(cols.id == run_id)).first()
+        if row is None or actor is None or actor.is_admin or (row.owner and row.owner == actor.email):
+            return None if row is None else row.owner
+        whose = f"it belongs to {row.owner}" if row.owner else "it was saved without sign-in, so only an admin may"
+        raise PermissionError(f"{actor.email} may not {action} run {run_id} ({row.name!r}): {whose}")
 
     @staticmethod
-    def _delete_rows(conn: sa.Connection, run_id: str) -> int:
-        """Delete a run's rows; returns how many runs rows went (0 or 1)."""
+    def _delete_rows(conn: sa.Connection, run_id: str) -> None:
         for table in (params_table, values_table, *data_tables.values()):
             conn.execute(table.delete().where(table.c.run_id == run_id))
-        return conn.execute(runs_table.delete().where(runs_table.c.id == run_id)).rowcount
+        conn.execute(runs_table.delete().where(runs_table.c.id == run_id))
 
     # ---- reading -------------------------------------------------------------------------------------
 
@@ -480,15 +521,15 @@ class RunStore:
             tables = {name: _read_table(conn, full, name, layout[name]) for name in TABLES}
             params = _read_params(conn, full)
         declared = {f.name for f in dataclasses.fields(Run)}
-        engine = {f: row[f] for f in ENGINE_FIELDS}
+        extras = {f: row[f] for f in RUN_EXTRAS}
         run = Run(
             run_id=row["id"], config=RunConfig.from_dict(json.loads(row["config_json"])),
             status=row["status"], message=row["message"], created_at=row["created_at"],
             wall_time=row["wall_time"], name=row["name"], tags=tuple(json.loads(row["tags"])), **tables,
-            params=params, **{f: v for f, v in engine.items() if f in declared},
+            params=params, **{f: v for f, v in extras.items() if f in declared},
         )
-        for f, v in engine.items():
-            if f not in declared:  # a Run class without the engine fields still carries them
+        for f, v in extras.items():
+            if f not in declared:  # a Run class without these fields still carries them
                 setattr(run, f, v)
         return run
 
@@ -509,19 +550,19 @@ class RunStore:
     def list(self, tag: str | None = None, name: str | None = None, with_params: bool | None = None,
              **filters: Any) -> pd.DataFrame:
         """One row per run, newest first: id, name, tags (comma-separated), status, message, created_at,
-        wall_time, config_key and every scalar ``RunConfig`` field.
+        wall_time, config_key, every scalar ``RunConfig`` field and owner.
 
-        Filters: ``status`` and any of ``FILTER_FIELDS`` (a value or a list of accepted values) run in SQL;
+        Filters: ``status``, ``owner`` and any of ``FILTER_FIELDS`` (a value or a list of accepted values) run in SQL;
         ``tag`` keeps runs carrying that tag, ``name`` runs whose name contains that text; ``with_params``
         True keeps runs stored with their parameters, False those without.
         """
-        unknown = sorted(set(filters) - set(FILTER_FIELDS) - {"status", "config_key"})
+        unknown = sorted(set(filters) - set(FILTER_FIELDS) - {"status", "config_key", "owner"})
         if unknown:
             raise ValueError(f"unknown run filter(s) {unknown}: expected some of "
-                             f"{['status', 'tag', 'name', *FILTER_FIELDS]}")
+                             f"{['status', 'tag', 'name', 'owner', *FILTER_FIELDS]}")
         cols = runs_table.c
         query = sa.select(cols.id, cols.name, cols.tags, cols.status, cols.message, cols.created_at,
-                          cols.wall_time, cols.config_key, cols.config_json)
+                          cols.wall_time, cols.config_key, cols.config_json, cols.owner)
         for field, value in filters.items():
             if value is None:
                 continue
@@ -543,7 +584,7 @@ class RunStore:
             records.append({
                 "id": r["id"], "name": r["name"], "tags": ",".join(tags), "status": r["status"],
                 "message": r["message"], "created_at": r["created_at"], "wall_time": r["wall_time"],
-                "config_key": r["config_key"], **_scalar_config(config),
+                "config_key": r["config_key"], **_scalar_config(config), "owner": r["owner"],
             })
         return pd.DataFrame.from_records(records, columns=list_columns())
 
@@ -557,7 +598,7 @@ def _scrub(text: str, secrets: Iterable[str]) -> str:
 def list_columns() -> list[str]:
     """Columns of ``RunStore.list()``."""
     return ["id", "name", "tags", "status", "message", "created_at", "wall_time", "config_key",
-            *scalar_config_fields()]
+            *scalar_config_fields(), "owner"]
 
 
 def scalar_config_fields() -> list[str]:

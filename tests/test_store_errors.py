@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from lstmlab import migrations
 from lstmlab.store import RunStore, StoreError, display_location
 from test_store import assert_same_run, make_run
 from test_store_migrations import first_release_store
@@ -261,7 +262,7 @@ def test_read_only_store_at_an_older_revision_says_why(tmp_path):
         path.chmod(0o644)
     assert child.returncode == 0, child.stderr
     assert child.stdout.strip() == (f"sqlite:///{path} is read-only and at schema revision 0001, older than this "
-                                    f"lstmlab's 0002: open it once with write access to upgrade it")
+                                    f"lstmlab's {migrations.HEAD}: open it once with write access to upgrade it")
 
 
 def test_unreadable_file(tmp_path):

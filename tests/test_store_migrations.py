@@ -122,7 +122,7 @@ def test_first_release_store_is_upgraded_and_keeps_its_runs(store_url, tmp_path,
     for run in runs:
         back = store.load(run.run_id)
         assert_same_run(back, run)
-        assert (back.engine, back.engine_version) == ("", "")
+        assert (back.engine, back.engine_version, back.owner) == ("", "", "")
     new = make_run(503)
     new.engine, new.engine_version = "reference", "1.2"
     store.save(new)

@@ -8,6 +8,7 @@ lstmlab table, so another Alembic-managed application may share the database).
   before revisions were recorded has lstmlab tables and no version table; upgrading it runs ``0001``,
   which creates only the tables it lacks, so such a store is recognised as revision 0001.
 - ``0002``: ``engine`` and ``engine_version`` text columns on ``lstmlab_runs`` ("" for older runs).
+- ``0003``: ``owner`` on ``lstmlab_runs`` (the signed-in email; "" for older runs and anonymous ones), indexed.
 
 A new revision is a new file in ``versions/`` (the next number as ``revision``, the previous one as
 ``down_revision``); ``RunStore`` upgrades every store it opens to ``HEAD``.

@@ -1,0 +1,92 @@
+"""Owned runs at the store layer: every run records who saved it; only its owner or an admin may rename, tag,
+delete or replace it (a new status is a replacing save); anonymous mode (actor None) may do everything. On a
+SQLite file and a PostgreSQL database."""
+from __future__ import annotations
+
+import pytest
+
+from lstmlab.store import Actor, RunStore
+from test_store import assert_same_run, make_run
+
+ALICE, BOB = Actor("alice@lab.example"), Actor("bob@lab.example")
+ADMIN = Actor("root@lab.example", is_admin=True)
+
+
+@pytest.fixture
+def store(store_url):
+    with RunStore(store_url) as s:
+        yield s
+
+
+def test_owner_is_recorded_listed_and_filtered(store):
+    store.save(make_run(700), actor=ALICE)
+    store.save(make_run(701), actor=BOB)
+    store.save(make_run(702))
+    assert store.load(make_run(700).run_id).owner == "alice@lab.example"
+    assert store.load(make_run(702).run_id).owner == ""
+    listed = store.list()
+    assert dict(zip(listed["id"], listed["owner"])) == {
+        make_run(700).run_id: "alice@lab.example", make_run(701).run_id: "bob@lab.example", make_run(702).run_id: ""}
+    assert list(store.list(owner="bob@lab.example")["id"]) == [make_run(701).run_id]
+    assert list(store.list(owner=["", "alice@lab.example"])["id"]) == [make_run(702).run_id, make_run(700).run_id]
+
+
+@pytest.mark.parametrize("action", ["rename", "tag", "delete", "replace"])
+def test_another_user_may_not_change_a_run(store, action):
+    run = make_run(710)
+    store.save(run, actor=ALICE)
+    change = {
+        "rename": lambda: store.rename(run.run_id[:8], "mine now", actor=BOB),
+        "tag": lambda: store.tag(run.run_id, ["stolen"], actor=BOB),
+        "delete": lambda: store.delete(run.run_id, actor=BOB),
+        "replace": lambda: store.save(make_run(710, steps=3), actor=BOB),
+    }[action]
+    with pytest.raises(PermissionError) as caught:
+        change()
+    assert str(caught.value) == (f"bob@lab.example may not {action} run {run.run_id} ('run 710'): it belongs to "
+                                 f"alice@lab.example")
+    back = store.load(run.run_id)
+    assert_same_run(back, run)
+    assert back.owner == "alice@lab.example"
+
+
+def test_forged_delete_through_a_second_store_leaves_every_table(store_url):
+    """A request that claims another user's run is refused by the store itself, whatever the page showed."""
+    run = make_run(720)
+    with RunStore(store_url) as alices:
+        alices.save(run, actor=ALICE)
+    with RunStore(store_url) as forged:
+        with pytest.raises(PermissionError, match="it belongs to alice@lab.example"):
+            forged.delete(run.run_id, actor=Actor("mallory@evil.example"))
+    with RunStore(store_url) as check:
+        assert_same_run(check.load(run.run_id), run)
+
+
+def test_owner_admin_and_anonymous_mode_may_change_it(store):
+    run = make_run(730)
+    store.save(run, actor=ALICE)
+    store.rename(run.run_id, "by alice", actor=ALICE)
+    store.tag(run.run_id, ["a"], actor=ADMIN)
+    store.rename(run.run_id, "local", actor=None)
+    back = store.load(run.run_id)
+    assert (back.name, back.tags, back.owner) == ("local", ("a",), "alice@lab.example")
+    run.status, run.message = "stopped", "stopped by an admin"
+    store.save(run, actor=ADMIN)  # a new status keeps the owner
+    back = store.load(run.run_id)
+    assert (back.status, back.owner) == ("stopped", "alice@lab.example")
+    store.delete(run.run_id, actor=ALICE)
+    assert run.run_id not in store
+
+
+def test_run_saved_without_sign_in_only_an_admin_may_change(store):
+    run = make_run(740)
+    store.save(run)
+    with pytest.raises(PermissionError, match=r"it was saved without sign-in, so only an admin may"):
+        store.delete(run.run_id, actor=BOB)
+    store.rename(run.run_id, "claimed by nobody", actor=ADMIN)
+    assert store.load(run.run_id).owner == ""
+
+
+def test_actor_needs_an_email():
+    with pytest.raises(ValueError, match="Actor.email"):
+        Actor("  ")
