@@ -17,11 +17,19 @@ from typing import Any
 
 import numpy as np
 
-CELLS = ("rnn", "lstm", "gru")
-TASKS = ("forecast", "adding", "recall", "copy")
-OPTIMIZERS = ("sgd", "momentum", "adam")
+from .cells import GATES
+
+# Every choice a run can make, declared once; params, optim, tasks, the CLI flags, the dashboard's URL state and
+# the run store take them from here. The order is the order people are offered them in.
+CELLS = tuple(GATES)  # a cell exists where its gates are declared: ("rnn", "lstm", "gru")
+TASKS = ("adding", "recall", "copy", "forecast")
+OPTIMIZERS = ("sgd", "momentum", "adam", "nesterov")
 INITS = ("orthogonal", "gaussian", "identity")
 DTYPES = ("float64", "float32")
+
+# Short names of RunConfig fields in the dashboard's URLs (``?T=100&ws=0.9``); other fields keep their own name.
+URL_NAMES = {"seq_len": "T", "hidden_size": "H", "weight_scale": "ws", "forget_bias": "fb", "optimizer": "opt",
+             "batch_size": "batch"}
 
 MAX_PASS_BYTES = 4 * 2**30  # memory one BPTT pass may take; beyond it a run would thrash or be killed
 PASS_ARRAYS = 24  # (T, B, H) arrays a pass keeps per layer, at most (LSTM: states, gates, their gradients, coefficients)
@@ -49,7 +57,7 @@ _FLOAT_RANGES = {
     "clip": (0.0, None, False, False, "a finite number >= 0 (0 = no clipping)"),
     "noise": (0.0, None, False, False, "a finite number >= 0"),
 }
-_CHOICES = {"cell": CELLS, "task": TASKS, "optimizer": OPTIMIZERS, "init": INITS, "dtype": DTYPES}
+CHOICES = {"cell": CELLS, "task": TASKS, "optimizer": OPTIMIZERS, "init": INITS, "dtype": DTYPES}
 
 
 @dataclass(frozen=True)
@@ -70,7 +78,7 @@ class RunConfig:
     forget_bias: float = 1.0  # LSTM forget-gate bias (Gers et al. 2000; Jozefowicz et al. 2015): remember by default
     optimizer: str = "adam"
     lr: float = 1e-2  # high for Adam in general, right for these small nets with clipping
-    momentum: float = 0.9  # used by "momentum" only; Adam keeps beta1=0.9, beta2=0.999
+    momentum: float = 0.9  # used by "momentum" and "nesterov" only; Adam keeps beta1=0.9, beta2=0.999
     clip: float = 1.0  # global-norm clipping threshold (Pascanu et al. 2013); 0 = off
     batch_size: int = 64
     steps: int = 500  # optimiser updates
@@ -92,7 +100,7 @@ class RunConfig:
             object.__setattr__(self, name, _as_int(name, getattr(self, name), lo, hi))
         for name, bounds in _FLOAT_RANGES.items():
             object.__setattr__(self, name, _as_float(name, getattr(self, name), *bounds))
-        for name, choices in _CHOICES.items():
+        for name, choices in CHOICES.items():
             _check_choice(name, getattr(self, name), choices)
         if not isinstance(self.series_name, str) or len(self.series_name) > 200:
             raise ValueError(f"series_name={self.series_name!r}: expected a string of at most 200 characters")

@@ -35,6 +35,9 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy import event
 
+from lstmlab.cells import GATES
+from lstmlab.train import STEPS_FIXED_COLUMNS
+
 DEFAULT_DB = os.path.join("lstmlab-data", "runs.db")
 ENV_VAR = "LSTMLAB_DB"
 FILTER_FIELDS = (
@@ -53,10 +56,9 @@ _FILTER_TYPES = {
 }
 # Fixed columns of each table (from the contract); anything else goes to lstmlab_values.
 _CORE = {
-    "steps": {"step": _INT, "loss": _FLOAT, "metric": _FLOAT, "grad_norm": _FLOAT, "clipped": sa.Boolean,
-              "forget_mean": _FLOAT, "wall_time": _FLOAT},
+    "steps": {c: {"step": _INT, "clipped": sa.Boolean}.get(c, _FLOAT) for c in STEPS_FIXED_COLUMNS},
     "flow": {"step": _INT, "layer": _INT, "t": _INT, "lag": _INT, "dh_norm": _FLOAT, "dc_norm": _FLOAT,
-             **{f"dg_{g}": _FLOAT for g in ("h", "i", "f", "n", "o", "r", "z")}},
+             **{f"dg_{g}": _FLOAT for g in dict.fromkeys(g for gates in GATES.values() for g in gates)}},
     "eval": {"step": _INT, "loss": _FLOAT, "metric": _FLOAT},
 }
 

@@ -1,5 +1,7 @@
 """AppTest: the landing page (Why gradients vanish)."""
 
+from lstmlab import limits, settings
+
 
 def test_landing_is_default_and_shows_powers(app):
     at = app().run()
@@ -54,9 +56,7 @@ def test_see_it_in_a_real_network_opens_error_flow_with_matching_settings(app):
 
 
 def test_link_caps_settings_to_the_interactive_limits():
-    from lstmlab.ui import limits, state
-
-    q = state.flow_link(1.5, 1000)
+    q = settings.flow_link(1.5, 1000)
     assert q["T"] == str(limits.SEQ_LEN_MAX) and q["ws"] == "1.5" and q["cells"] == "rnn,lstm"
-    values, warnings = state.parse_params("flow", q)
+    values, warnings = settings.parse_params("flow", q)
     assert not warnings and values["T"] == limits.SEQ_LEN_MAX

@@ -7,7 +7,10 @@ import sys
 import numpy as np
 import pytest
 
+from lstmlab import cells, config, params, spec
+from lstmlab.cli import build_parser
 from lstmlab.config import RunConfig
+from lstmlab.settings import FIELDS
 
 CONTRACT_DEFAULTS = dict(
     cell="lstm", task="adding", seq_len=100, hidden_size=32, layers=1, weight_scale=1.0, init="orthogonal",
@@ -154,3 +157,15 @@ def test_configs_whose_pass_would_not_fit_in_memory_are_refused():
     assert ok.pass_bytes() == 24 * 1000 * 64 * 128 * 1 * 8
     with pytest.raises(ValueError, match="about 5.9 GiB; expected at most 4 GiB"):
         ok.replace(eval_size=256)
+
+
+def test_every_choice_has_one_owner():
+    assert config.CELLS == tuple(cells.GATES) and spec.CELL_NAMES is config.CELLS
+    assert params.INITS is config.INITS and spec.DTYPES is config.DTYPES
+    run_flags = build_parser()._subparsers._group_actions[0].choices["run"]
+    for field, choices in config.CHOICES.items():
+        flag = next(a for a in run_flags._actions if a.dest == field)
+        assert flag.metavar == "{" + ",".join(choices) + "}"
+    study = {f.name: f for f in FIELDS["flow"]}
+    assert study["cells"].choices == config.CELLS and study["opt"].choices == config.OPTIMIZERS
+    assert study["task"].choices == config.TASKS and study["init"].choices == config.INITS

@@ -1,4 +1,4 @@
-"""Altair chart builders. Each takes a tidy DataFrame (see lstmlab.ui.shaping) and returns a chart; none draws.
+"""Altair chart builders. Each takes a tidy DataFrame (see lstmlab.tables) and returns a chart; none draws.
 
 Conventions: log axes show 10^k ticks; every axis names its quantity and unit; values that cannot be drawn on a log
 axis (0, inf, NaN) are drawn at the edge of the plot with a distinct marker and named in the legend and tooltip.
@@ -11,7 +11,7 @@ import altair as alt
 import numpy as np
 import pandas as pd
 
-from lstmlab.ui.shaping import NAN, OK, OVERFLOW, VANISHED
+from lstmlab.tables import NAN, OK, OVERFLOW, VANISHED
 
 LOG_AXIS = alt.Axis(format=".0e", labelOverlap=True)
 STATE_SCALE = alt.Scale(domain=[VANISHED, OVERFLOW, NAN], range=["#8c8c8c", "#d62728", "#e377c2"])

@@ -1,4 +1,4 @@
-"""Every limit the dashboard enforces, in one place.
+"""Every limit the dashboard enforces, in one place (the library's own bounds are in lstmlab.config).
 
 Interactive requests are bounded so that a run finishes while a person waits; anything larger belongs to the CLI
 (``python -m lstmlab run ...``), which has no such limits.

@@ -1,4 +1,4 @@
-"""Reading a user's CSV for the forecast task (no streamlit): every failure is a ValueError with a message a
+"""A series for the forecast task from a user's CSV file (no streamlit): every failure is a ValueError with a message a
 person can act on."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ import io
 import numpy as np
 import pandas as pd
 
-from lstmlab.ui import limits as L
+from . import limits as L
 
 
 def read_csv(data: bytes, name: str = "upload.csv") -> pd.DataFrame:
