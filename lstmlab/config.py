@@ -169,13 +169,17 @@ def _as_int(name: str, value: Any, lo: int, hi: int) -> int:
 
 
 def _as_float(name: str, value: Any, lo: float, hi: float | None, lo_open: bool, hi_open: bool, text: str) -> float:
-    ok = isinstance(value, Real) and not isinstance(value, (bool, np.bool_)) and math.isfinite(value)
+    ok = isinstance(value, Real) and not isinstance(value, (bool, np.bool_))
+    try:
+        ok = ok and math.isfinite(value)
+    except OverflowError:  # an integer beyond the float range
+        ok = False
     if ok:
         ok = (value > lo if lo_open else value >= lo) and (
             hi is None or (value < hi if hi_open else value <= hi)
         )
     if not ok:
-        raise ValueError(f"{name}={value!r}: expected {text}")
+        raise ValueError(f"{name}={_short(value)}: expected {text}")
     return float(value)
 
 

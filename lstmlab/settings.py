@@ -50,7 +50,7 @@ class Field:
                 v = int(raw)
             except ValueError:
                 raise ValueError(f"'{raw}' is not an integer") from None
-            return self._in_range(v)
+            return self._in_range(v, raw)
         if self.kind == "float":
             try:
                 v = float(raw)
@@ -58,7 +58,7 @@ class Field:
                 raise ValueError(f"'{raw}' is not a number") from None
             if not math.isfinite(v):
                 raise ValueError(f"'{raw}' is not a finite number")
-            return self._in_range(v)
+            return self._in_range(v, raw)
         if self.kind == "bool":
             if raw.lower() in ("1", "true", "yes", "on"):
                 return True
@@ -77,9 +77,13 @@ class Field:
             return [c for c in self.choices if c in items]  # canonical order, no duplicates
         raise AssertionError(self.kind)
 
-    def _in_range(self, v):
+    def _in_range(self, v, raw: str):
         if (self.lo is not None and v < self.lo) or (self.hi is not None and v > self.hi):
-            raise ValueError(f"{v:g} is outside {self.lo:g} … {self.hi:g}")
+            try:
+                shown = f"{v:g}"
+            except OverflowError:  # an integer beyond the float range
+                shown = raw if len(raw) <= 20 else raw[:17] + "..."
+            raise ValueError(f"{shown} is outside {self.lo:g} … {self.hi:g}")
         return v
 
     def format(self, v: Any) -> str:

@@ -229,3 +229,10 @@ def test_settings_variants_draw_without_error(app, extra):
         assert not at.exception, (page, extra)
         assert not at.error, (page, [e.value for e in at.error])
         assert at.get("vega_lite_chart")
+
+
+def test_a_huge_number_in_the_url_falls_back_to_the_default(app):
+    at = app("error_flow.py", **{**TINY, "T": "9" * 309}).run()
+    assert not at.exception
+    assert any("`T`" in w.value and "outside" in w.value for w in at.warning)
+    assert at.query_params["T"] == "100"

@@ -169,3 +169,9 @@ def test_every_choice_has_one_owner():
     study = {f.name: f for f in FIELDS["flow"]}
     assert study["cells"].choices == config.CELLS and study["opt"].choices == config.OPTIMIZERS
     assert study["task"].choices == config.TASKS and study["init"].choices == config.INITS
+
+
+@pytest.mark.parametrize("field", ["weight_scale", "forget_bias", "lr", "momentum", "clip", "noise"])
+def test_an_integer_too_large_for_a_float_is_refused_naming_the_field(field):
+    with pytest.raises(ValueError, match=f"^{field}=9{{10}}.*: expected "):
+        RunConfig(**{field: 10**400 - 1})

@@ -47,3 +47,12 @@ def test_unknown_and_bad_parameters_fall_back_with_a_warning():
     values, warnings = settings.parse_params("flow", {"T": "9999", "nope": "1", "opt": "rmsprop"})
     assert values["T"] == 100 and values["opt"] == "adam"
     assert len(warnings) == 3 and "`nope`" in " ".join(warnings)
+
+
+@pytest.mark.parametrize("page, name", [("flow", "T"), ("flow", "seed"), ("inside", "ex"), ("why", "T"),
+                                        ("flow", "ws"), ("phase", "nw")])
+def test_a_number_too_large_for_a_float_is_refused_with_a_warning(page, name):
+    raw = "9" * 309
+    values, warnings = settings.parse_params(page, {name: raw})
+    assert values[name] == settings.defaults(page)[name]
+    assert len(warnings) == 1 and f"`{name}`" in warnings[0] and "using the default" in warnings[0]
