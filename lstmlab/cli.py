@@ -17,7 +17,7 @@ import signal
 import sys
 import time
 from pathlib import Path
-from typing import Any, Sequence, TextIO
+from typing import Any, Callable, Sequence, TextIO
 
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -103,11 +103,12 @@ def command_line(config: RunConfig) -> str:
     return " ".join(parts)
 
 
-def series_note(config: RunConfig) -> str:
-    """What to do before running command_line(config) when it names a series ("" otherwise)."""
+def series_note(config: RunConfig, quote: Callable[[str], str] = str) -> str:
+    """What to do before running command_line(config) when it names a series ("" otherwise); ``quote`` writes
+    the series' name (the dashboard escapes it for Markdown)."""
     if config.series is None:
         return ""
-    name = f" ({config.series_name})" if config.series_name else ""
+    name = f" ({quote(config.series_name)})" if config.series_name else ""
     return (f" First save the uploaded values{name} to {SERIES_FILE}, one number per line or comma separated "
             f"({len(config.series):,} values).")
 

@@ -15,6 +15,7 @@ from typing import Any
 
 from . import limits as L
 from .config import CELLS, CHOICES, TASKS, URL_NAMES, RunConfig
+from .text import escape_markdown
 
 CELL_LABELS = {c: c.upper() for c in CELLS}
 TASK_LABELS = {
@@ -44,45 +45,47 @@ class Field:
     choices: tuple = ()
 
     def parse(self, raw: str) -> Any:
-        """The value of ``raw`` (a URL string); ValueError with a readable reason if it is not allowed."""
+        """The value of ``raw`` (a URL string); ValueError with a readable reason (plain text, quoting at most
+        40 characters of ``raw``) if it is not allowed."""
+        shown = raw if len(raw) <= 40 else raw[:37] + "..."
         if self.kind == "int":
             try:
                 v = int(raw)
             except ValueError:
-                raise ValueError(f"'{raw}' is not an integer") from None
-            return self._in_range(v, raw)
+                raise ValueError(f"'{shown}' is not an integer") from None
+            return self._in_range(v, shown)
         if self.kind == "float":
             try:
                 v = float(raw)
             except ValueError:
-                raise ValueError(f"'{raw}' is not a number") from None
+                raise ValueError(f"'{shown}' is not a number") from None
             if not math.isfinite(v):
-                raise ValueError(f"'{raw}' is not a finite number")
-            return self._in_range(v, raw)
+                raise ValueError(f"'{shown}' is not a finite number")
+            return self._in_range(v, shown)
         if self.kind == "bool":
             if raw.lower() in ("1", "true", "yes", "on"):
                 return True
             if raw.lower() in ("0", "false", "no", "off"):
                 return False
-            raise ValueError(f"'{raw}' is not true/false")
+            raise ValueError(f"'{shown}' is not true/false")
         if self.kind == "choice":
             if raw not in self.choices:
-                raise ValueError(f"'{raw}' is not one of {', '.join(self.choices)}")
+                raise ValueError(f"'{shown}' is not one of {', '.join(self.choices)}")
             return raw
         if self.kind == "multi":
             items = [s for s in raw.split(",") if s]
             bad = [s for s in items if s not in self.choices]
             if bad or not items:
-                raise ValueError(f"'{raw}' must be a comma-separated subset of {', '.join(self.choices)}")
+                raise ValueError(f"'{shown}' must be a comma-separated subset of {', '.join(self.choices)}")
             return [c for c in self.choices if c in items]  # canonical order, no duplicates
         raise AssertionError(self.kind)
 
-    def _in_range(self, v, raw: str):
+    def _in_range(self, v, shown: str):
         if (self.lo is not None and v < self.lo) or (self.hi is not None and v > self.hi):
             try:
                 shown = f"{v:g}"
-            except OverflowError:  # an integer beyond the float range
-                shown = raw if len(raw) <= 20 else raw[:17] + "..."
+            except OverflowError:  # an integer beyond the float range: say what was written
+                pass
             raise ValueError(f"{shown} is outside {self.lo:g} … {self.hi:g}")
         return v
 
@@ -184,7 +187,8 @@ def defaults(page: str) -> dict[str, Any]:
 def parse_params(page: str, query: dict[str, str]) -> tuple[dict[str, Any], list[str]]:
     """Settings of ``page`` from a query dict, and one warning per ignored or replaced parameter.
 
-    Pure (no streamlit): unknown names are ignored, bad values replaced by the default, each with a warning.
+    Pure (no streamlit): unknown names are ignored, bad values replaced by the default, each with a warning in
+    Markdown, where every part the URL supplied is escaped.
     """
     fields = {f.name: f for f in FIELDS[page]}
     values = defaults(page)
@@ -196,7 +200,7 @@ def parse_params(page: str, query: dict[str, str]) -> tuple[dict[str, Any], list
             continue  # Streamlit's own display parameters
         f = fields.get(name)
         if f is None:
-            warnings.append(f"Ignored unknown URL parameter `{name}`.")
+            warnings.append(f"Ignored unknown URL parameter {escape_markdown(name, code=True, limit=80)}.")
             continue
         if f.kind == "str":
             values[name] = str(raw)[:200]
@@ -204,9 +208,7 @@ def parse_params(page: str, query: dict[str, str]) -> tuple[dict[str, Any], list
         try:
             values[name] = f.parse(str(raw))
         except ValueError as e:
-            warnings.append(
-                f"URL parameter `{name}`: {e}; using the default {f.format(f.default)}."
-            )
+            warnings.append(f"URL parameter `{name}`: {escape_markdown(e)}; using the default {f.format(f.default)}.")
     return values, warnings
 
 

@@ -4,6 +4,7 @@ sentence that names a network (no streamlit)."""
 from __future__ import annotations
 
 import math
+import re
 from typing import Any
 
 import pandas as pd
@@ -38,6 +39,25 @@ def half_life(w: float) -> str:
     return f"the error {'halves' if w < 1 else 'doubles'} every {k:.3g} steps"
 
 
+_PUNCTUATION = re.compile(r"([!-/:-@\[-`{-~])")  # every ASCII punctuation mark: each may be backslash-escaped
+
+
+def escape_markdown(text: Any, code: bool = False, limit: int | None = None) -> str:
+    """``text`` as Markdown that renders it literally: the one way a user- or URL-supplied string reaches a page.
+
+    Line breaks and other control characters become spaces and ``limit`` clips to that many characters. By default
+    every ASCII punctuation mark is backslash-escaped (no link, image, emphasis, HTML, LaTeX or directive can
+    form); ``code=True`` returns one code span instead (``"`name`"``), inside which nothing is rendered, with any
+    backtick replaced by an apostrophe so the span cannot be closed early.
+    """
+    s = "".join(c if c.isprintable() else " " for c in str(text))
+    if limit is not None and len(s) > limit:
+        s = s[: limit - 1] + "…"
+    if code:
+        return "`" + s.replace("`", "'") + "`"
+    return _PUNCTUATION.sub(r"\\\1", s)
+
+
 def fmt(x: float, digits: int = 3) -> str:
     """A number for a sentence: 2.66e-05, 0.41, 1.38e+04; zeros, inf and NaN spelled out."""
     if x is None or (isinstance(x, float) and math.isnan(x)):
@@ -69,7 +89,7 @@ def reading(flows: dict[str, pd.DataFrame], statuses: dict[str, str] | None = No
             continue
         r0 = flow_ratio(flow, steps[0], layer)
         r1 = flow_ratio(flow, steps[-1], layer)
-        txt = f"**{label}**: {ratio_text(r0)} at initialisation"
+        txt = f"**{escape_markdown(label)}**: {ratio_text(r0)} at initialisation"
         if steps[-1] != steps[0]:
             txt += f", {ratio_text(r1)} after {steps[-1]} steps"
         if statuses.get(label) == "diverged":

@@ -150,7 +150,7 @@ def test_the_printed_command_of_an_uploaded_series_reads_it_from_a_file(app, tmp
     at.run()
     assert not at.exception
     msg = next(e.value for e in at.error if "too large" in e.value)
-    assert "--series @FILE" in msg and "save the uploaded values (s.csv:" in msg and " to FILE" in msg
+    assert "--series @FILE" in msg and r"save the uploaded values (s\.csv\:" in msg and " to FILE" in msg
     name, values = at.session_state["forecast_series"]
     (tmp_path / "series.txt").write_text("\n".join(repr(v) for v in values))
     expected = settings.study(settings.parse_params("flow", query)[0], values, name).configs[0]
@@ -236,3 +236,16 @@ def test_a_huge_number_in_the_url_falls_back_to_the_default(app):
     assert not at.exception
     assert any("`T`" in w.value and "outside" in w.value for w in at.warning)
     assert at.query_params["T"] == "100"
+
+
+def test_an_uploaded_file_name_is_escaped(app):
+    at = app("error_flow.py", task="forecast", **TINY).run()
+    name = "![px](http:⁄⁄evil.example⁄p.png)[click](http:⁄⁄evil.example).csv"
+    at.file_uploader(key="forecast.file").set_value((name, b"", "text/csv")).run()
+    assert not at.exception
+    assert "![px](" not in at.error[0].value and r"\!\[px\]\(" in at.error[0].value
+    series = "\n".join(f"{np.sin(i / 3):.5f}" for i in range(200))
+    at.file_uploader(key="forecast.file").set_value((name, ("y\n" + series).encode(), "text/csv")).run()
+    assert not at.exception and not at.error
+    using = next(c.value for c in at.caption if c.value.startswith("Using"))
+    assert "![px](" not in using and r"\!\[px\]\(" in using

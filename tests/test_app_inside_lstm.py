@@ -214,3 +214,14 @@ def test_no_stored_run_says_how_to_get_one(app):
     assert not at.exception and not at.error
     assert "No stored LSTM run" in at.info[0].value
     assert not at.get("vega_lite_chart")
+
+
+def test_a_stored_run_name_is_escaped_in_the_sentence_above_the_charts(app, tmp_path):
+    run = train(RunConfig(task="adding", seq_len=20, hidden_size=8, steps=4, batch_size=4, record_every=2,
+                          eval_size=4))
+    run.name = "[click here](http://evil.example)"
+    _store(tmp_path).save(run)
+    at = app("inside_lstm.py", net="stored").run()
+    assert not at.exception
+    info = at.info[0].value
+    assert r"Stored run \[click here\]\(http\:" in info and "[click here](" not in info

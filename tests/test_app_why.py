@@ -60,3 +60,18 @@ def test_link_caps_settings_to_the_interactive_limits():
     assert q["T"] == str(limits.SEQ_LEN_MAX) and q["ws"] == "1.5" and q["cells"] == "rnn,lstm"
     values, warnings = settings.parse_params("flow", q)
     assert not warnings and values["T"] == limits.SEQ_LEN_MAX
+
+
+def test_an_unknown_parameter_name_cannot_put_links_or_images_on_the_page(app):
+    name = "x`![px](http://evil.example/p.png)[click here](http://evil.example)"
+    at = app(**{name: "1"}).run()
+    assert not at.exception
+    warning = at.warning[0].value
+    assert warning.count("`") == 2  # the name stays inside one code span, where nothing is rendered
+    assert warning == "Ignored unknown URL parameter `x'![px](http://evil.example/p.png)[click here](http://evil.example)`."
+
+
+def test_a_bad_value_is_echoed_escaped(app):
+    at = app(w="[click here](http://evil.example)").run()
+    assert not at.exception
+    assert r"\[click here\]\(http\:" in at.warning[0].value and "[click here](" not in at.warning[0].value

@@ -1,6 +1,7 @@
 """lstmlab.text: numbers, labels and sentences for people."""
 
 import math
+import re
 
 import pandas as pd
 
@@ -38,3 +39,13 @@ def test_run_label_prefers_the_name():
     row = {"id": "abcdef123", "name": "", "cell": "lstm", "seq_len": 50, "weight_scale": 0.9}
     assert text.run_label(row) == "LSTM T=50 w=0.9 · abcdef"
     assert text.run_label({**row, "name": "mine"}) == "mine · abcdef"
+
+
+def test_escape_markdown_leaves_no_markup_and_no_way_out_of_a_code_span():
+    attack = "x![px](http://evil.example/p.png)[click here](http://evil.example) *b* <u> $x$ :red[y]\nz"
+    out = text.escape_markdown(attack)
+    assert re.fullmatch(r"(?:[^!-/:-@\[-`{-~\s]|\\[!-/:-@\[-`{-~]| )*", out)  # every punctuation mark escaped
+    assert "\n" not in out and out.replace("\\", "") == attack.replace("\n", " ")
+    code = text.escape_markdown("a`b![px](http://e)", code=True)
+    assert code == "`a'b![px](http://e)`"  # one code span: nothing in it is rendered
+    assert text.escape_markdown("n" * 100, limit=10) == "n" * 9 + "…"

@@ -11,7 +11,7 @@ from lstmlab import limits as L
 from lstmlab import settings
 from lstmlab.config import INITS, RunConfig
 from lstmlab.settings import INSIDE_TASKS, NETWORK_LABELS, NETWORKS, TASK_LABELS
-from lstmlab.text import network_text, run_label
+from lstmlab.text import escape_markdown, network_text, run_label
 from lstmlab.ui import run_picker, run_store, state, study
 from lstmlab.ui.widgets import show_error
 
@@ -74,7 +74,7 @@ def pick_network(values: dict) -> tuple[dict, Network]:
         except KeyError:
             st.warning("That run was deleted meanwhile.")
             st.stop()
-        source = f"Stored run {run_label(row.to_dict() | {'id': run_id})}: "
+        source = f"Stored run {escape_markdown(run_label(row.to_dict() | {'id': run_id}))}: "
         return values, Network("stored", f"run:{run_id}", run.config, run.params,
                                network_text(run.config, run, source))
     try:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from lstmlab.text import escape_markdown
 from lstmlab.ui import state
 
 
@@ -15,7 +16,8 @@ def stored_run_ui(ids: list[str], labels: dict[str, str]) -> str:
     if current not in ids:
         found = [i for i in ids if current and i.startswith(current)]
         if len(found) != 1 and current:
-            st.warning(f"No single stored LSTM run with parameters has the id `{current[:40]}`; showing the newest.",
+            st.warning(f"No single stored LSTM run with parameters has the id "
+                       f"{escape_markdown(current, code=True, limit=40)}; showing the newest.",
                        icon=":material/link_off:")
         st.session_state[key] = found[0] if len(found) == 1 else ids[0]
     return st.selectbox("Stored LSTM run", ids, key=key, format_func=lambda rid: labels.get(rid, rid),

@@ -9,7 +9,7 @@ import streamlit as st
 from lstmlab import export
 from lstmlab import limits as L
 from lstmlab.store import RunStore, default_url
-from lstmlab.text import run_label
+from lstmlab.text import escape_markdown, run_label
 
 
 @st.cache_resource(show_spinner=False)
@@ -69,7 +69,7 @@ def load_runs(rows: pd.DataFrame) -> dict:
 
 
 def apply_action(action: str, arg, run_ids: list[str]) -> str:
-    """Rename / tag / delete in the store; returns a confirmation, or an error prefixed with "!"."""
+    """Rename / tag / delete in the store; returns a confirmation, or an error prefixed with "!" (Markdown)."""
     s = store()
     try:
         if action == "rename":
@@ -87,8 +87,8 @@ def apply_action(action: str, arg, run_ids: list[str]) -> str:
             return f"Deleted {len(run_ids)} run(s)."
         if action == "unconfirmed":
             return "!Tick the confirmation box to delete."
-    except (KeyError, ValueError) as e:
-        return f"!{e}"
+    except (KeyError, ValueError) as e:  # the message may quote the name or tag given
+        return f"!{escape_markdown(e)}"
     return f"!Unknown action {action!r}."
 
 

@@ -9,6 +9,7 @@ from lstmlab import cli, settings
 from lstmlab import limits as L
 from lstmlab.config import CELLS, INITS, OPTIMIZERS, TASKS
 from lstmlab.settings import CELL_LABELS, TASK_LABELS
+from lstmlab.text import escape_markdown
 from lstmlab.ui import state, training, upload_box
 
 
@@ -42,9 +43,9 @@ def study_results(values: dict, series, series_name: str) -> dict:
         if len(study.configs) > 1:
             after = (f" once per cell (--cell {', '.join(c.cell for c in study.configs)}), then compare the runs on "
                      "the Runs page.")
-        after += cli.series_note(study.configs[0])
-        st.error(L.too_big_message(study.work, L.MAX_WORK, "study", cli.command_line(study.configs[0]), after),
-                 icon=":material/block:")
+        after += cli.series_note(study.configs[0], quote=escape_markdown)
+        command = escape_markdown(cli.command_line(study.configs[0]), code=True)
+        st.error(L.too_big_message(study.work, L.MAX_WORK, "study", command, after), icon=":material/block:")
         st.stop()
     results, messages = training.train_study(study)
     for m in messages:

@@ -6,6 +6,7 @@ import streamlit as st
 
 from lstmlab import limits as L
 from lstmlab import series_csv
+from lstmlab.text import escape_markdown
 
 
 def forecast_upload_ui(seq_len: int) -> tuple[tuple | None, str]:
@@ -25,14 +26,14 @@ def forecast_upload_ui(seq_len: int) -> tuple[tuple | None, str]:
                 sig = (f.file_id, col, seq_len)
                 if ss.get("_forecast_sig") != sig:  # accept a file/column once, so "synthetic" can override it
                     series = series_csv.series_from(df, col, seq_len)
-                    ss["forecast_series"] = (f"{f.name}:{col}", series)
+                    ss["forecast_series"] = (f"{f.name}:{col}"[:200], series)  # RunConfig.series_name's limit
                     ss["_forecast_sig"] = sig
             except ValueError as e:
-                st.error(str(e), icon=":material/error:")
+                st.error(escape_markdown(e), icon=":material/error:")
         current = ss.get("forecast_series")
         if current:
             c1, c2 = st.columns([3, 1])
-            c1.caption(f"Using **{current[0]}** ({len(current[1]):,} values, z-scored by the task).")
+            c1.caption(f"Using **{escape_markdown(current[0])}** ({len(current[1]):,} values, z-scored by the task).")
             if c2.button("Use the synthetic series", key="forecast.clear"):
                 ss["forecast_series"] = None
                 current = None
