@@ -55,7 +55,7 @@ _FLOAT_RANGES = {
     "lr": (0.0, 10.0, True, False, "a number in (0, 10]"),
     "momentum": (0.0, 1.0, False, True, "a number in [0, 1)"),
     "clip": (0.0, None, False, False, "a finite number >= 0 (0 = no clipping)"),
-    "noise": (0.0, None, False, False, "a finite number >= 0"),
+    "noise": (0.0, 1e6, False, False, "a number in [0, 1e6]"),  # beyond, the synthetic series' spread overflows
 }
 CHOICES = {"cell": CELLS, "task": TASKS, "optimizer": OPTIMIZERS, "init": INITS, "dtype": DTYPES}
 
@@ -121,6 +121,9 @@ class RunConfig:
                 )
             if max(self.series) == min(self.series):
                 raise ValueError("series: is constant; expected a series with some variation (it is z-scored)")
+            problem = zscore_problem(np.asarray(self.series))
+            if problem:
+                raise ValueError(f"series: {problem}")
         need = self.pass_bytes()
         if need > MAX_PASS_BYTES:
             raise ValueError(
@@ -206,6 +209,22 @@ def _as_series(series: Any) -> tuple[float, ...] | None:
     if bad.size:
         raise ValueError(f"series[{bad[0]}]={float(arr[bad[0]])!r}: expected finite numbers only")
     return tuple(arr.tolist())
+
+
+def zscore_problem(values: np.ndarray) -> str:
+    """Why the forecast task cannot z-score ``values`` (s - mean) / std in float64, or "" if it can.
+
+    The mean and the spread overflow when values approach 1e308; the spread underflows to 0 when the values
+    differ by less than about 1e-154 (their squares do), as for a denormal series.
+    """
+    with np.errstate(all="ignore"):
+        v = np.asarray(values, dtype=np.float64)
+        mean, std = v.mean(), v.std()
+        ok = np.isfinite(mean) and np.isfinite(std) and std > 0 and np.isfinite((v - mean) / std).all()
+    if ok:
+        return ""
+    return (f"cannot be z-scored in float64 (mean {mean:.3g}, standard deviation {std:.3g}); expected values that "
+            "differ by more than about 1e-150 and stay below about 1e300 in magnitude (rescale the series)")
 
 
 def _short(value: Any) -> str:

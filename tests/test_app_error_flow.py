@@ -192,6 +192,8 @@ def test_diverged_run_is_reported(app):
     (b"v\n" + b"1.2345678\n" * 250_000, "MB"),
     (b"v\n" + b"1\n" * 100_001, "rows"),
     (b"\xff\xfe\x00bad", "could not be read"),
+    (b"v\n" + (b"9" * 400 + b"\n") * 30, "float range"),
+    (b"v,t\n" + b"".join(f"{(-1) ** i * 1e308!r},{i}\n".encode() for i in range(30)), "z\\-scored"),
 ])
 def test_bad_uploads_show_a_message_and_change_nothing(app, content, expect):
     at = app("error_flow.py", task="forecast", **TINY).run()
