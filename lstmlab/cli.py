@@ -23,7 +23,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from lstmlab import export
 from lstmlab.analysis import summary
-from lstmlab.config import CHOICES, RunConfig
+from lstmlab.config import CHOICES, RunConfig, check_field
 from lstmlab.store import FILTER_FIELDS, RunStore
 from lstmlab.train import STATUSES, train
 
@@ -72,6 +72,31 @@ def _series(text: str) -> Any:
         return tuple(float(v) for v in text.replace(",", " ").split())
     except ValueError:
         return text
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"'{text}': expected a whole number >= 1")
+    return value
+
+
+def _filter_parser(field: dataclasses.Field) -> Any:
+    """The value of an ``ls`` filter flag, checked as RunConfig checks the field: a filter no run can match is
+    a usage error naming the flag, the value and what was expected."""
+    parse = _field_parser(field)
+
+    def check(text: str) -> Any:
+        try:
+            return check_field(field.name, parse(text))
+        except ValueError as e:
+            expected = str(e).split(": expected", 1)[-1]
+            raise UsageError(f"ls {_flag(field.name)[0]} {text}: expected{expected}") from None
+
+    return check
 
 
 def _field_parser(field: dataclasses.Field) -> Any:
@@ -151,12 +176,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("ls", parents=[db_parent], help="list stored runs (newest first)")
     fields = {f.name: f for f in dataclasses.fields(RunConfig)}
     for name in FILTER_FIELDS:
-        p.add_argument(*_flag(name), dest=name, action="append", type=_field_parser(fields[name]),
+        p.add_argument(*_flag(name), dest=name, action="append", type=_filter_parser(fields[name]),
                        metavar="VALUE", help="keep runs with this value (repeatable: any of them)")
     p.add_argument("--status", action="append", choices=STATUSES)
     p.add_argument("--tag", help="keep runs carrying this tag")
     p.add_argument("--name", help="keep runs whose name contains this text")
-    p.add_argument("-n", "--limit", type=int, default=None, help="show at most this many runs")
+    p.add_argument("-n", "--limit", type=_positive_int, default=None, help="show at most this many runs")
     p.add_argument("--full-ids", action="store_true", help="print whole run ids")
 
     p = sub.add_parser("show", parents=[db_parent], help="config and summary of a run")

@@ -96,12 +96,8 @@ class RunConfig:
 
     def validate(self) -> None:
         """Check every field (normalising numbers and ``series`` in place), then the cross-field rules."""
-        for name, (lo, hi) in _INT_RANGES.items():
-            object.__setattr__(self, name, _as_int(name, getattr(self, name), lo, hi))
-        for name, bounds in _FLOAT_RANGES.items():
-            object.__setattr__(self, name, _as_float(name, getattr(self, name), *bounds))
-        for name, choices in CHOICES.items():
-            _check_choice(name, getattr(self, name), choices)
+        for name in (*_INT_RANGES, *_FLOAT_RANGES, *CHOICES):
+            object.__setattr__(self, name, check_field(name, getattr(self, name)))
         if not isinstance(self.series_name, str) or len(self.series_name) > 200:
             raise ValueError(f"series_name={self.series_name!r}: expected a string of at most 200 characters")
         object.__setattr__(self, "series", _as_series(self.series))
@@ -163,6 +159,19 @@ class RunConfig:
         """Stable content hash: first 16 hex chars of sha256 over canonical JSON of ``to_dict()``."""
         text = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"), allow_nan=False)
         return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
+def check_field(name: str, value: Any) -> Any:
+    """``value`` normalised as RunConfig field ``name`` holds it (an int, float or choice), or
+    ``ValueError("name=value: expected ...")``; the rules that tie several fields together are validate()'s."""
+    if name in _INT_RANGES:
+        return _as_int(name, value, *_INT_RANGES[name])
+    if name in _FLOAT_RANGES:
+        return _as_float(name, value, *_FLOAT_RANGES[name])
+    if name in CHOICES:
+        _check_choice(name, value, CHOICES[name])
+        return value
+    raise ValueError(f"{name!r}: expected one of the fields {[*_INT_RANGES, *_FLOAT_RANGES, *CHOICES]}")
 
 
 def _as_int(name: str, value: Any, lo: int, hi: int) -> int:
