@@ -203,9 +203,13 @@ def _check_choice(name: str, value: Any, choices: tuple[str, ...]) -> None:
 def _as_series(series: Any) -> tuple[float, ...] | None:
     if series is None:
         return None
-    if isinstance(series, (str, bytes, dict)) or not hasattr(series, "__len__"):
+    try:
+        n = None if isinstance(series, (str, bytes, dict)) else len(series)
+    except TypeError:  # no length, or a 0-d array, whose len() raises
+        n = None
+    if n is None:
         raise ValueError(f"series={_short(series)}: expected None or a sequence of finite numbers")
-    if len(series) > MAX_SERIES:
+    if n > MAX_SERIES:
         raise ValueError(f"series: has {len(series)} values; expected at most {MAX_SERIES}")
     try:
         arr = np.asarray(series)

@@ -199,3 +199,9 @@ def test_a_wide_but_representable_series_is_accepted_and_trains():
 def test_noise_that_would_overflow_the_synthetic_series_is_refused():
     with pytest.raises(ValueError, match=r"^noise=1e\+308: expected"):
         RunConfig(task="forecast", noise=1e308)
+
+
+@pytest.mark.parametrize("series", [np.array(5.0), np.float64(5.0), np.array([[1.0, 2.0], [3.0, 4.0]])])
+def test_a_series_that_is_not_a_flat_sequence_is_refused_naming_the_field(series):
+    with pytest.raises(ValueError, match=r"(?s)^series=.*: expected .*sequence of finite numbers"):
+        RunConfig(task="forecast", seq_len=2, series=series)
