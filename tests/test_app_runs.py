@@ -169,3 +169,13 @@ def test_a_stored_run_name_is_escaped_where_it_reaches_markdown(app):
     assert not at.exception
     reading = at.info[0].value
     assert r"\!\[px\]\(http\:" in reading and "![px](" not in reading and "[click](" not in reading
+
+
+def test_a_password_in_the_store_url_reaches_no_page(app, monkeypatch):
+    monkeypatch.setenv("LSTMLAB_DB", "postgresql+psycopg://alice:s3cret@127.0.0.1:9/runs")
+    at = app("runs.py").run()
+    assert not at.exception
+    shown = " ".join(e.value for e in list(at.caption) + list(at.sidebar.caption) + list(at.error) + list(at.markdown))
+    assert "s3cret" not in shown
+    assert "postgresql+psycopg://alice:***@127.0.0.1:9/runs" in shown  # the sidebar and the error say which store
+    assert "cannot be read" in at.error[0].value

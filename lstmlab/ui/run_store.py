@@ -5,11 +5,25 @@ from __future__ import annotations
 
 import pandas as pd
 import streamlit as st
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 from lstmlab import export
 from lstmlab import limits as L
 from lstmlab.store import RunStore, default_url
 from lstmlab.text import escape_markdown, run_label
+
+
+def shown_url(location: str | None = None) -> str:
+    """The store location as a page may show it (default: the current one): a URL with its password hidden,
+    a path as it is."""
+    location = default_url() if location is None else location
+    if "://" not in location:
+        return location
+    try:
+        return make_url(location).render_as_string(hide_password=True)
+    except ArgumentError:  # not a URL SQLAlchemy can read: say nothing of it
+        return "(an unreadable store URL)"
 
 
 @st.cache_resource(show_spinner=False)
@@ -28,7 +42,7 @@ def stored_lstm_runs() -> pd.DataFrame:
     try:
         return store().list(cell="lstm", with_params=True)
     except Exception as e:  # an unreachable or unreadable database: say which, do not crash the page
-        raise ValueError(f"The run store at {default_url()} cannot be read ({type(e).__name__}). "
+        raise ValueError(f"The run store at {shown_url()} cannot be read ({type(e).__name__}). "
                          "Set LSTMLAB_DB to a readable path.") from None
 
 
@@ -38,8 +52,8 @@ def list_runs(query: str = "") -> pd.DataFrame:
     try:
         df = store().list()
     except Exception as e:  # an unreachable or unreadable database: say which, do not crash the page
-        raise ValueError(f"The run store at {default_url()} cannot be read ({type(e).__name__}: "
-                         f"{str(e).splitlines()[0] if str(e) else ''}). Set LSTMLAB_DB to a writable path.") from None
+        raise ValueError(f"The run store at {shown_url()} cannot be read ({type(e).__name__}: "
+                         f"{error_line(e)}). Set LSTMLAB_DB to a writable path.") from None
     if df.empty:
         return df.assign(created=pd.Series(dtype="datetime64[ns]"))
     df = df.assign(created=pd.to_datetime(df["created_at"], unit="s").dt.floor("s"))
@@ -55,6 +69,12 @@ def list_runs(query: str = "") -> pd.DataFrame:
 def load_run(run_id: str, name: str = "", tags: str = ""):
     """A stored run, cached (name and tags are part of the cache key so a rename or re-tag is seen)."""
     return store().load(run_id)
+
+
+def error_line(e: Exception) -> str:
+    """The first line of an error's message, with the store URL's password (if it quotes one) hidden."""
+    line = str(e).splitlines()[0] if str(e) else ""
+    return line.replace(default_url(), shown_url())
 
 
 def load_runs(rows: pd.DataFrame) -> dict:

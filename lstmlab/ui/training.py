@@ -12,7 +12,8 @@ from lstmlab import limits as L
 from lstmlab import train
 from lstmlab.settings import CELL_LABELS, Study
 from lstmlab.store import default_url
-from lstmlab.ui.run_store import store
+from lstmlab.text import escape_markdown
+from lstmlab.ui.run_store import error_line, store
 
 
 @st.cache_data(max_entries=L.CACHE_MAX_ENTRIES, show_spinner=False)
@@ -45,7 +46,7 @@ def _save_once(run) -> str:
     try:
         store().save(run)
     except Exception as e:  # the run is still shown; the page says it was not saved
-        return f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
+        return f"{type(e).__name__}: {error_line(e)}"
     _saved().add(mark)
     return ""
 
@@ -53,7 +54,7 @@ def _save_once(run) -> str:
 def train_study(study: Study, container=None) -> tuple[dict, list[str]]:
     """Train (or fetch from the cache or the run store) every config of a study with a progress bar.
 
-    Returns ({cell label: Run}, messages) where messages are store failures worth showing.
+    Returns ({cell label: Run}, messages) where messages are store failures worth showing (Markdown).
     """
     container = container if container is not None else st
     total = sum(max(c.steps, 1) for c in study.configs)
@@ -83,7 +84,7 @@ def train_study(study: Study, container=None) -> tuple[dict, list[str]]:
         run, stored = _train_cached(config.key, config, progress)
         err = "" if stored else _save_once(run)
         if err:
-            messages.append(f"{label} run was not saved to the run store ({err}).")
+            messages.append(f"{label} run was not saved to the run store ({escape_markdown(err)}).")
         runs[label] = run
         done_before += max(config.steps, 1)
     if bar is not None:

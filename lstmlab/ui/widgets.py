@@ -6,6 +6,9 @@ import os
 
 import streamlit as st
 
+from lstmlab.text import escape_markdown
+from lstmlab.ui.run_store import shown_url
+
 
 def sidebar_ui() -> None:
     """Shared sidebar elements below the navigation."""
@@ -16,7 +19,7 @@ def sidebar_ui() -> None:
         )
         db = os.environ.get("LSTMLAB_DB")
         if db:
-            st.caption(f"Run store: `{db}`")
+            st.caption(f"Run store: {escape_markdown(shown_url(db), code=True)}")
         st.caption("Larger experiments: `python -m lstmlab run --help`")
 
 
