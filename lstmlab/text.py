@@ -40,6 +40,9 @@ def half_life(w: float) -> str:
 
 
 _PUNCTUATION = re.compile(r"([!-/:-@\[-`{-~])")  # every ASCII punctuation mark: each may be backslash-escaped
+# Markdown renderers turn bare URLs and e-mail addresses in text into links after escapes are resolved (GFM
+# autolink literals); a word joiner (U+2060, invisible) before every ".", ":" and "@" keeps them text.
+_JOINED = {".", ":", "@"}
 
 
 def escape_markdown(text: Any, code: bool = False, limit: int | None = None) -> str:
@@ -47,7 +50,8 @@ def escape_markdown(text: Any, code: bool = False, limit: int | None = None) -> 
 
     Line breaks and other control characters become spaces and ``limit`` clips to that many characters. By default
     every ASCII punctuation mark is backslash-escaped (no link, image, emphasis, HTML, LaTeX or directive can
-    form); ``code=True`` returns one code span instead (``"`name`"``), inside which nothing is rendered, with any
+    form) and a word joiner goes before every ".", ":" and "@" (no bare URL or address becomes a link);
+    ``code=True`` returns one code span instead (``"`name`"``), inside which nothing is rendered, with any
     backtick replaced by an apostrophe so the span cannot be closed early.
     """
     s = "".join(c if c.isprintable() else " " for c in str(text))
@@ -55,7 +59,7 @@ def escape_markdown(text: Any, code: bool = False, limit: int | None = None) -> 
         s = s[: limit - 1] + "…"
     if code:
         return "`" + s.replace("`", "'") + "`"
-    return _PUNCTUATION.sub(r"\\\1", s)
+    return _PUNCTUATION.sub(lambda m: ("\u2060" if m[1] in _JOINED else "") + "\\" + m[1], s)
 
 
 def fmt(x: float, digits: int = 3) -> str:

@@ -167,7 +167,7 @@ def test_a_stored_run_name_is_escaped_where_it_reaches_markdown(app):
     at.button(key="FormSubmitter:runs.rename_form-Rename").click().run()
     at.multiselect(key="runs_selected").set_value(ids[:1]).run()
     assert not at.exception
-    reading = at.info[0].value
+    reading = at.info[0].value.replace("\u2060", "")  # the word joiners that keep a URL from being linked
     assert r"\!\[px\]\(http\:" in reading and "![px](" not in reading and "[click](" not in reading
 
 

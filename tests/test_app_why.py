@@ -74,4 +74,5 @@ def test_an_unknown_parameter_name_cannot_put_links_or_images_on_the_page(app):
 def test_a_bad_value_is_echoed_escaped(app):
     at = app(w="[click here](http://evil.example)").run()
     assert not at.exception
-    assert r"\[click here\]\(http\:" in at.warning[0].value and "[click here](" not in at.warning[0].value
+    warning = at.warning[0].value.replace("\u2060", "")  # the word joiners that keep a URL from being linked
+    assert r"\[click here\]\(http\:" in warning and "[click here](" not in warning

@@ -44,8 +44,11 @@ def test_run_label_prefers_the_name():
 def test_escape_markdown_leaves_no_markup_and_no_way_out_of_a_code_span():
     attack = "x![px](http://evil.example/p.png)[click here](http://evil.example) *b* <u> $x$ :red[y]\nz"
     out = text.escape_markdown(attack)
-    assert re.fullmatch(r"(?:[^!-/:-@\[-`{-~\s]|\\[!-/:-@\[-`{-~]| )*", out)  # every punctuation mark escaped
-    assert "\n" not in out and out.replace("\\", "") == attack.replace("\n", " ")
+    assert re.fullmatch(r"(?:[^!-/:-@\[-`{-~\s\u2060]|\u2060?\\[!-/:-@\[-`{-~]| )*", out)  # all escaped
+    assert "\n" not in out and out.replace("\\", "").replace("\u2060", "") == attack.replace("\n", " ")
+    # bare URLs and addresses: a word joiner breaks "http://", "www." and "a@b" for the autolinker
+    assert "http\u2060\\:" in out and "evil\u2060\\.example" in out
+    assert text.escape_markdown("www.x a@b") == "www\u2060\\.x a\u2060\\@b"
     code = text.escape_markdown("a`b![px](http://e)", code=True)
     assert code == "`a'b![px](http://e)`"  # one code span: nothing in it is rendered
     assert text.escape_markdown("n" * 100, limit=10) == "n" * 9 + "…"
