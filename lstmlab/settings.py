@@ -155,7 +155,7 @@ FIELDS: dict[str, tuple[Field, ...]] = {
         Field("ex", "int", 0, 0, L.INSIDE_BATCH_MAX - 1),
     ),
     "phase": (
-        Field("cells", "multi", ["rnn", "lstm", "gru"], choices=CELLS),
+        Field("cells", "multi", list(CELLS), choices=CELLS),
         Field("wmin", "float", 0.5, L.WEIGHT_SCALE_MIN, L.WEIGHT_SCALE_MAX),
         Field("wmax", "float", 1.5, L.WEIGHT_SCALE_MIN, L.WEIGHT_SCALE_MAX),
         Field("nw", "int", 11, L.PHASE_SCALES_MIN, L.PHASE_SCALES_MAX),
