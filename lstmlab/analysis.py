@@ -69,8 +69,12 @@ def flow_ratio(flow: pd.DataFrame, step: int, layer: int, column: str = "dh_norm
     rows = flow[(flow["step"] == step) & (flow["layer"] == layer)]
     if rows.empty:
         return math.nan
-    first = float(rows.loc[rows["t"].idxmin(), column])
-    last = float(rows.loc[rows["t"].idxmax(), column])
+    return norm_ratio(float(rows.loc[rows["t"].idxmin(), column]), float(rows.loc[rows["t"].idxmax(), column]))
+
+
+def norm_ratio(first: float, last: float) -> float:
+    """first / last of two error norms: 0 when the first vanished, inf when it overflowed; NaN when no ratio is
+    defined (the last is 0 or not finite, or the first is NaN)."""
     if last == 0.0 or not math.isfinite(last) or math.isnan(first):
         return math.nan
     return first / last

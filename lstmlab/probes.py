@@ -5,7 +5,6 @@ dashboard caches them in lstmlab.ui.cached.
 
 from __future__ import annotations
 
-import math
 
 import numpy as np
 import pandas as pd
@@ -13,7 +12,7 @@ import pandas as pd
 from . import ModelSpec, bptt, init_params, jacobian_spectrum
 from . import limits as L
 from . import tables
-from .analysis import mean_l2
+from .analysis import mean_l2, norm_ratio
 from .config import RunConfig
 from .tasks import get_task
 from .train import initial_params, model_spec
@@ -70,10 +69,7 @@ def phase_map(cells: list[str], scales: list[float], lengths: list[int], hidden:
                 norms = mean_l2(np.asarray(res.dh[0], dtype=float)[None])[0]  # (T,), tiny norms kept
                 last = float(norms[-1])
                 for j, T in enumerate(lengths):
-                    # flow_ratio's rule: no ratio when the last is 0 or not finite, or the first is NaN
-                    first = float(norms[T_max - T])
-                    defined = last != 0 and math.isfinite(last) and not math.isnan(first)
-                    ratio = first / last if defined else float("nan")
+                    ratio = norm_ratio(float(norms[T_max - T]), last)
                     rows.append((cell.upper(), w, T, ratio, w_edges[i], w_edges[i + 1], t_edges[j], t_edges[j + 1]))
     df = pd.DataFrame(rows, columns=["cell", "weight_scale", "seq_len", "ratio", "w_lo", "w_hi", "T_lo", "T_hi"])
     df["log10_ratio"] = tables.log10_safe(df["ratio"].to_numpy())

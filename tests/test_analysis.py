@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from lstmlab.analysis import flow_ratio, mean_l2, sigma_max, summary, task_info
+from lstmlab.analysis import flow_ratio, mean_l2, norm_ratio, sigma_max, summary, task_info
 from lstmlab.config import RunConfig
 from lstmlab.train import train
 
@@ -72,3 +72,9 @@ def test_summary_of_a_run_without_rows_is_nan_not_an_error():
     s = summary(run)
     assert s["steps_done"] == 0 and math.isnan(s["train_loss"]) and math.isnan(s["eval_loss"])
     assert s["flow_ratio"] == {}
+
+
+def test_norm_ratio_is_the_one_rule_for_a_ratio_of_error_norms():
+    assert norm_ratio(1e-3, 2.0) == 5e-4 and norm_ratio(0.0, 1.0) == 0.0 and norm_ratio(math.inf, 1.0) == math.inf
+    for first, last in ((1.0, 0.0), (1.0, math.inf), (math.nan, 1.0), (1.0, math.nan)):
+        assert math.isnan(norm_ratio(first, last))
