@@ -14,7 +14,8 @@ RUN_TABLE_COLUMNS = ["name", "tags", "cell", "task", "seq_len", "hidden_size", "
 def runs_filter_ui(values: dict) -> str:
     """Text filter of the Runs page (seeded from the URL): returns the query."""
     state.seed_widgets("runs", values)
-    return st.text_input("Filter runs", key=state.widget_key("runs", "q"), placeholder="name, tag, cell, task, status or id",
+    return st.text_input("Filter runs", key=state.widget_key("runs", "q"),
+                         placeholder="name, tag, cell, task, status or id",
                          help="Case-insensitive; matches any of these columns.")
 
 

@@ -68,7 +68,8 @@ def test_an_unknown_parameter_name_cannot_put_links_or_images_on_the_page(app):
     assert not at.exception
     warning = at.warning[0].value
     assert warning.count("`") == 2  # the name stays inside one code span, where nothing is rendered
-    assert warning == "Ignored unknown URL parameter `x'![px](http://evil.example/p.png)[click here](http://evil.example)`."
+    assert warning == ("Ignored unknown URL parameter "
+                       "`x'![px](http://evil.example/p.png)[click here](http://evil.example)`.")
 
 
 def test_a_bad_value_is_echoed_escaped(app):

@@ -21,11 +21,12 @@ def ensure_router() -> None:
 
     Streamlit (1.67) has no supported switch for this: it treats an app with a ``pages/`` folder beside the
     entrypoint as a legacy multipage app (PagesManager.uses_pages_directory, set from the folder's existence)
-    until the entrypoint has called st.navigation once in the process (and AppTest resets that before every run). A visit that goes straight to a
-    page's URL would then run the page file alone: Streamlit's folder-listing sidebar, no page config, no
-    session set-up. In that case run the entrypoint here, in this same script run (so widget events such as a
-    form submission are kept): it calls st.navigation, which resolves the URL to this page and runs it; then
-    stop the outer execution.
+    until the entrypoint has called st.navigation once in the process (and AppTest resets that before every
+    run). A visit that goes straight to a page's URL would then run the page file alone: Streamlit's
+    folder-listing sidebar, no page config, no session set-up. In that case run the entrypoint here, in this
+    same script run (so widget events such as a form submission are kept): it calls st.navigation, which
+    resolves the URL to this page and runs it; then stop the outer execution. Renaming ``pages/`` would make
+    this unnecessary.
     """
     if not PagesManager.uses_pages_directory:
         return
