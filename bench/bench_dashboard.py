@@ -23,6 +23,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from lstmlab import settings  # noqa: E402 - after the path set-up above
+
 
 def _app(page: str, **query):
     from streamlit.testing.v1 import AppTest
@@ -58,8 +60,6 @@ def main() -> None:
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         os.environ["LSTMLAB_DB"] = str(Path(tmp) / "runs.db")
-        from lstmlab.ui import state
-
         # Warm up imports (numpy, pandas, altair, sqlalchemy, lstmlab) and the store connection, so "cold" means
         # an empty result cache, not a cold process.
         _clear()
@@ -87,12 +87,12 @@ def main() -> None:
             at = _app("inside_lstm.py", net="trained")
             results["inside, trained, cold"].append(_timed(at))
             results["inside, trained, cached"].append(_timed(at))
-        flow = state.defaults("flow")
+        flow = settings.defaults("flow")
         print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
               f"load average {os.getloadavg()[0]:.2f}; python {platform.python_version()}")
         print(f"error flow default: cells {flow['cells']}, T={flow['T']}, H={flow['H']}, steps={flow['steps']}, "
-              f"batch={flow['batch']}; phase map default: {state.defaults('phase')}")
-        inside = state.defaults("inside")
+              f"batch={flow['batch']}; phase map default: {settings.defaults('phase')}")
+        inside = settings.defaults("inside")
         print(f"inside the LSTM, trained: T={inside['T']}, H={inside['H']}, steps={inside['steps']}, "
               f"task {inside['task']}")
         targets = {"error flow, cold": 2.0, "error flow, cached": 0.3, "error flow, from the store": 2.0,

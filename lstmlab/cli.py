@@ -12,16 +12,23 @@ import dataclasses
 import datetime as dt
 import math
 import os
+import shlex
 import signal
 import sys
 import time
 from pathlib import Path
-from typing import Any, Sequence, TextIO
+from typing import Any, Callable, Sequence, TextIO
 
-from lstmlab.config import CELLS, DTYPES, INITS, OPTIMIZERS, TASKS, RunConfig
+from sqlalchemy.exc import SQLAlchemyError
+
+from lstmlab import export
+from lstmlab.analysis import summary
+from lstmlab.config import CHOICES, RunConfig, check_field
+from lstmlab.store import FILTER_FIELDS, RunStore, StoreError
+from lstmlab.train import STATUSES, train
 
 PROG = "lstmlab"
-_CHOICE_HELP = {"cell": CELLS, "task": TASKS, "optimizer": OPTIMIZERS, "init": INITS, "dtype": DTYPES}
+SERIES_FILE = "FILE"  # the placeholder command_line prints for a series that exists only in memory
 
 
 class UsageError(Exception):
@@ -67,6 +74,31 @@ def _series(text: str) -> Any:
         return text
 
 
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"'{text}': expected a whole number >= 1")
+    return value
+
+
+def _filter_parser(field: dataclasses.Field) -> Any:
+    """The value of an ``ls`` filter flag, checked as RunConfig checks the field: a filter no run can match is
+    a usage error naming the flag, the value and what was expected."""
+    parse = _field_parser(field)
+
+    def check(text: str) -> Any:
+        try:
+            return check_field(field.name, parse(text))
+        except ValueError as e:
+            expected = str(e).split(": expected", 1)[-1]
+            raise UsageError(f"ls {_flag(field.name)[0]} {text}: expected{expected}") from None
+
+    return check
+
+
 def _field_parser(field: dataclasses.Field) -> Any:
     annotation = str(field.type)
     if "tuple" in annotation:
@@ -83,12 +115,35 @@ def _flag(name: str) -> list[str]:
     return [dashed] if "_" not in name else [dashed, "--" + name]
 
 
+def command_line(config: RunConfig) -> str:
+    """The command line that runs ``config``: one flag per RunConfig field that differs from RunConfig()'s
+    default. A series is printed as ``--series @FILE`` (series_note says what to put in FILE)."""
+    d, default = config.to_dict(), RunConfig().to_dict()
+    parts = ["python -m lstmlab run"]
+    for k, v in d.items():
+        if v == default[k]:
+            continue
+        text = f"@{SERIES_FILE}" if k == "series" else repr(v) if isinstance(v, float) else str(v)
+        parts.append(f"{_flag(k)[0]} {shlex.quote(text)}")
+    return " ".join(parts)
+
+
+def series_note(config: RunConfig, quote: Callable[[str], str] = str) -> str:
+    """What to do before running command_line(config) when it names a series ("" otherwise); ``quote`` writes
+    the series' name (the dashboard escapes it for Markdown)."""
+    if config.series is None:
+        return ""
+    name = f" ({quote(config.series_name)})" if config.series_name else ""
+    return (f" First save the uploaded values{name} to {SERIES_FILE}, one number per line or comma separated "
+            f"({len(config.series):,} values).")
+
+
 def add_config_flags(parser: argparse.ArgumentParser) -> None:
     """One flag per ``RunConfig`` field (``--seq-len``, alias ``--seq_len``); unset flags keep the default."""
     group = parser.add_argument_group("run config (RunConfig fields)")
     for field in dataclasses.fields(RunConfig):
         default = field.default
-        choices = _CHOICE_HELP.get(field.name)
+        choices = CHOICES.get(field.name)
         metavar = "{" + ",".join(choices) + "}" if choices else field.name.upper()
         help_text = "numbers separated by commas, or @FILE" if field.name == "series" else None
         group.add_argument(
@@ -119,16 +174,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
 
     p = sub.add_parser("ls", parents=[db_parent], help="list stored runs (newest first)")
-    from lstmlab.store import FILTER_FIELDS
-
     fields = {f.name: f for f in dataclasses.fields(RunConfig)}
     for name in FILTER_FIELDS:
-        p.add_argument(*_flag(name), dest=name, action="append", type=_field_parser(fields[name]),
+        p.add_argument(*_flag(name), dest=name, action="append", type=_filter_parser(fields[name]),
                        metavar="VALUE", help="keep runs with this value (repeatable: any of them)")
-    p.add_argument("--status", action="append", choices=("finished", "diverged", "stopped"))
+    p.add_argument("--status", action="append", choices=STATUSES)
     p.add_argument("--tag", help="keep runs carrying this tag")
     p.add_argument("--name", help="keep runs whose name contains this text")
-    p.add_argument("-n", "--limit", type=int, default=None, help="show at most this many runs")
+    p.add_argument("-n", "--limit", type=_positive_int, default=None, help="show at most this many runs")
     p.add_argument("--full-ids", action="store_true", help="print whole run ids")
 
     p = sub.add_parser("show", parents=[db_parent], help="config and summary of a run")
@@ -166,8 +219,6 @@ def _cmd_run(args: argparse.Namespace, store: Any, out: TextIO, err: TextIO) -> 
             _print_summary(run, out)
             return 0
 
-    from lstmlab.train import train
-
     bar = ProgressBar(config.steps, err, enabled=not args.quiet)
     with _StopOnInterrupt() as stopper:
         run = train(config, progress=bar, should_stop=stopper)
@@ -181,8 +232,6 @@ def _cmd_run(args: argparse.Namespace, store: Any, out: TextIO, err: TextIO) -> 
 
 
 def _cmd_ls(args: argparse.Namespace, store: Any, out: TextIO, err: TextIO) -> int:
-    from lstmlab.store import FILTER_FIELDS
-
     filters = {name: getattr(args, name) for name in FILTER_FIELDS if getattr(args, name)}
     df = store.list(tag=args.tag, name=args.name, status=args.status, **filters)
     if args.limit is not None:
@@ -213,8 +262,6 @@ def _cmd_show(args: argparse.Namespace, store: Any, out: TextIO, err: TextIO) ->
 
 
 def _cmd_export(args: argparse.Namespace, store: Any, out: TextIO, err: TextIO) -> int:
-    from lstmlab import export
-
     runs = [store.load(r) for r in args.runs]
     if args.output is None:
         if args.table == "all":
@@ -255,8 +302,6 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: Text
     debug = bool(os.environ.get("LSTMLAB_DEBUG"))
     try:
         args = build_parser().parse_args(argv)
-        from lstmlab.store import RunStore
-
         with RunStore(args.db) as store:
             return _COMMANDS[args.command](args, store, out, err)
     except SystemExit as e:  # --help
@@ -273,16 +318,14 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: Text
         if debug:
             raise
         return _fail(err, str(e.args[0]) if e.args else "not found", 1)
-    except (OSError, _db_error()) as e:
+    except (StoreError, PermissionError) as e:  # messages written for the user, with any password hidden
+        if debug:
+            raise
+        return _fail(err, str(e), 1)
+    except (OSError, SQLAlchemyError) as e:
         if debug:
             raise
         return _fail(err, f"{type(e).__name__}: {e}", 1)
-
-
-def _db_error() -> type[Exception]:
-    from sqlalchemy.exc import SQLAlchemyError
-
-    return SQLAlchemyError
 
 
 def _fail(err: TextIO, message: str, code: int) -> int:
@@ -292,31 +335,6 @@ def _fail(err: TextIO, message: str, code: int) -> int:
 
 
 # ---- summary and tables ---------------------------------------------------------------------------------
-
-def summary(run: Any) -> dict[str, Any]:
-    """Headline numbers of a run: status, losses against the task baseline, metric, error-flow ratios."""
-    from lstmlab.tasks import get_task
-    from lstmlab.train import flow_ratio
-
-    task = get_task(run.config)
-    steps, ev, flow = run.steps, run.eval, run.flow
-    info: dict[str, Any] = {
-        "status": run.status, "message": run.message, "wall_time": float(run.wall_time),
-        "steps_done": int(steps["step"].iloc[-1]) if len(steps) else 0,
-        "train_loss": float(steps["loss"].iloc[-1]) if len(steps) else math.nan,
-        "eval_loss": float(ev["loss"].iloc[-1]) if len(ev) else math.nan,
-        "baseline": float(task.baseline), "metric_name": task.metric_name,
-        "metric": float(ev["metric"].iloc[-1]) if len(ev) else math.nan,
-        "chance_metric": float(getattr(task, "chance_metric", math.nan)),
-        "flow_ratio": {},
-    }
-    if len(flow):
-        first, last = int(flow["step"].min()), int(flow["step"].max())
-        for layer in sorted(flow["layer"].unique()):
-            info["flow_ratio"][int(layer)] = (
-                first, flow_ratio(flow, first, layer), last, flow_ratio(flow, last, layer))
-    return info
-
 
 def _print_summary(run: Any, out: TextIO, indent: str = "") -> None:
     s = summary(run)

@@ -17,11 +17,19 @@ from typing import Any
 
 import numpy as np
 
-CELLS = ("rnn", "lstm", "gru")
-TASKS = ("forecast", "adding", "recall", "copy")
-OPTIMIZERS = ("sgd", "momentum", "adam")
+from .cells import GATES
+
+# Every choice a run can make, declared once; params, optim, tasks, the CLI flags, the dashboard's URL state and
+# the run store take them from here. The order is the order people are offered them in.
+CELLS = tuple(GATES)  # a cell exists where its gates are declared: ("rnn", "lstm", "gru")
+TASKS = ("adding", "recall", "copy", "forecast")
+OPTIMIZERS = ("sgd", "momentum", "adam", "nesterov")
 INITS = ("orthogonal", "gaussian", "identity")
 DTYPES = ("float64", "float32")
+
+# Short names of RunConfig fields in the dashboard's URLs (``?T=100&ws=0.9``); other fields keep their own name.
+URL_NAMES = {"seq_len": "T", "hidden_size": "H", "weight_scale": "ws", "forget_bias": "fb", "optimizer": "opt",
+             "batch_size": "batch"}
 
 MAX_PASS_BYTES = 4 * 2**30  # memory one BPTT pass may take; beyond it a run would thrash or be killed
 PASS_ARRAYS = 24  # (T, B, H) arrays a pass keeps per layer, at most (LSTM: states, gates, their gradients, coefficients)
@@ -47,9 +55,9 @@ _FLOAT_RANGES = {
     "lr": (0.0, 10.0, True, False, "a number in (0, 10]"),
     "momentum": (0.0, 1.0, False, True, "a number in [0, 1)"),
     "clip": (0.0, None, False, False, "a finite number >= 0 (0 = no clipping)"),
-    "noise": (0.0, None, False, False, "a finite number >= 0"),
+    "noise": (0.0, 1e6, False, False, "a number in [0, 1e6]"),  # beyond, the synthetic series' spread overflows
 }
-_CHOICES = {"cell": CELLS, "task": TASKS, "optimizer": OPTIMIZERS, "init": INITS, "dtype": DTYPES}
+CHOICES = {"cell": CELLS, "task": TASKS, "optimizer": OPTIMIZERS, "init": INITS, "dtype": DTYPES}
 
 
 @dataclass(frozen=True)
@@ -70,7 +78,7 @@ class RunConfig:
     forget_bias: float = 1.0  # LSTM forget-gate bias (Gers et al. 2000; Jozefowicz et al. 2015): remember by default
     optimizer: str = "adam"
     lr: float = 1e-2  # high for Adam in general, right for these small nets with clipping
-    momentum: float = 0.9  # used by "momentum" only; Adam keeps beta1=0.9, beta2=0.999
+    momentum: float = 0.9  # used by "momentum" and "nesterov" only; Adam keeps beta1=0.9, beta2=0.999
     clip: float = 1.0  # global-norm clipping threshold (Pascanu et al. 2013); 0 = off
     batch_size: int = 64
     steps: int = 500  # optimiser updates
@@ -88,12 +96,8 @@ class RunConfig:
 
     def validate(self) -> None:
         """Check every field (normalising numbers and ``series`` in place), then the cross-field rules."""
-        for name, (lo, hi) in _INT_RANGES.items():
-            object.__setattr__(self, name, _as_int(name, getattr(self, name), lo, hi))
-        for name, bounds in _FLOAT_RANGES.items():
-            object.__setattr__(self, name, _as_float(name, getattr(self, name), *bounds))
-        for name, choices in _CHOICES.items():
-            _check_choice(name, getattr(self, name), choices)
+        for name in (*_INT_RANGES, *_FLOAT_RANGES, *CHOICES):
+            object.__setattr__(self, name, check_field(name, getattr(self, name)))
         if not isinstance(self.series_name, str) or len(self.series_name) > 200:
             raise ValueError(f"series_name={self.series_name!r}: expected a string of at most 200 characters")
         object.__setattr__(self, "series", _as_series(self.series))
@@ -113,6 +117,9 @@ class RunConfig:
                 )
             if max(self.series) == min(self.series):
                 raise ValueError("series: is constant; expected a series with some variation (it is z-scored)")
+            problem = zscore_problem(np.asarray(self.series))
+            if problem:
+                raise ValueError(f"series: {problem}")
         need = self.pass_bytes()
         if need > MAX_PASS_BYTES:
             raise ValueError(
@@ -154,6 +161,19 @@ class RunConfig:
         return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
 
+def check_field(name: str, value: Any) -> Any:
+    """``value`` normalised as RunConfig field ``name`` holds it (an int, float or choice), or
+    ``ValueError("name=value: expected ...")``; the rules that tie several fields together are validate()'s."""
+    if name in _INT_RANGES:
+        return _as_int(name, value, *_INT_RANGES[name])
+    if name in _FLOAT_RANGES:
+        return _as_float(name, value, *_FLOAT_RANGES[name])
+    if name in CHOICES:
+        _check_choice(name, value, CHOICES[name])
+        return value
+    raise ValueError(f"{name!r}: expected one of the fields {[*_INT_RANGES, *_FLOAT_RANGES, *CHOICES]}")
+
+
 def _as_int(name: str, value: Any, lo: int, hi: int) -> int:
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, Integral) or not lo <= value <= hi:
         raise ValueError(f"{name}={value!r}: expected an integer from {lo} to {hi}")
@@ -161,13 +181,17 @@ def _as_int(name: str, value: Any, lo: int, hi: int) -> int:
 
 
 def _as_float(name: str, value: Any, lo: float, hi: float | None, lo_open: bool, hi_open: bool, text: str) -> float:
-    ok = isinstance(value, Real) and not isinstance(value, (bool, np.bool_)) and math.isfinite(value)
+    ok = isinstance(value, Real) and not isinstance(value, (bool, np.bool_))
+    try:
+        ok = ok and math.isfinite(value)
+    except OverflowError:  # an integer beyond the float range
+        ok = False
     if ok:
         ok = (value > lo if lo_open else value >= lo) and (
             hi is None or (value < hi if hi_open else value <= hi)
         )
     if not ok:
-        raise ValueError(f"{name}={value!r}: expected {text}")
+        raise ValueError(f"{name}={_short(value)}: expected {text}")
     return float(value)
 
 
@@ -179,9 +203,13 @@ def _check_choice(name: str, value: Any, choices: tuple[str, ...]) -> None:
 def _as_series(series: Any) -> tuple[float, ...] | None:
     if series is None:
         return None
-    if isinstance(series, (str, bytes, dict)) or not hasattr(series, "__len__"):
+    try:
+        n = None if isinstance(series, (str, bytes, dict)) else len(series)
+    except TypeError:  # no length, or a 0-d array, whose len() raises
+        n = None
+    if n is None:
         raise ValueError(f"series={_short(series)}: expected None or a sequence of finite numbers")
-    if len(series) > MAX_SERIES:
+    if n > MAX_SERIES:
         raise ValueError(f"series: has {len(series)} values; expected at most {MAX_SERIES}")
     try:
         arr = np.asarray(series)
@@ -194,6 +222,22 @@ def _as_series(series: Any) -> tuple[float, ...] | None:
     if bad.size:
         raise ValueError(f"series[{bad[0]}]={float(arr[bad[0]])!r}: expected finite numbers only")
     return tuple(arr.tolist())
+
+
+def zscore_problem(values: np.ndarray) -> str:
+    """Why the forecast task cannot z-score ``values`` (s - mean) / std in float64, or "" if it can.
+
+    The mean and the spread overflow when values approach 1e308; the spread underflows to 0 when the values
+    differ by less than about 1e-154 (their squares do), as for a denormal series.
+    """
+    with np.errstate(all="ignore"):
+        v = np.asarray(values, dtype=np.float64)
+        mean, std = v.mean(), v.std()
+        ok = np.isfinite(mean) and np.isfinite(std) and std > 0 and np.isfinite((v - mean) / std).all()
+    if ok:
+        return ""
+    return (f"cannot be z-scored in float64 (mean {mean:.3g}, standard deviation {std:.3g}); expected values that "
+            "differ by more than about 1e-150 and stay below about 1e300 in magnitude (rescale the series)")
 
 
 def _short(value: Any) -> str:

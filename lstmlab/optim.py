@@ -13,6 +13,8 @@ from typing import Any
 
 import numpy as np
 
+from .config import OPTIMIZERS
+
 Params = dict[str, np.ndarray]
 State = dict[str, Any]
 
@@ -85,16 +87,17 @@ class Adam:
 
 
 def make_optimizer(name: str, lr: float, momentum: float = 0.9):
-    """"sgd", "momentum" (heavy ball), "nesterov" or "adam" (default betas; ``momentum`` unused)."""
-    if name == "sgd":
-        return SGD(lr)
-    if name == "momentum":
-        return Momentum(lr, momentum)
-    if name == "nesterov":
-        return Momentum(lr, momentum, nesterov=True)
-    if name == "adam":
-        return Adam(lr)
-    raise ValueError(f"optimizer={name!r}: expected one of 'sgd', 'momentum', 'nesterov', 'adam'")
+    """The optimiser a config names (one of ``config.OPTIMIZERS``): "sgd", "momentum" (heavy ball), "adam"
+    (default betas; ``momentum`` unused) or "nesterov"."""
+    makers = {
+        "sgd": lambda: SGD(lr),
+        "momentum": lambda: Momentum(lr, momentum),
+        "adam": lambda: Adam(lr),
+        "nesterov": lambda: Momentum(lr, momentum, nesterov=True),
+    }
+    if name not in OPTIMIZERS:
+        raise ValueError(f"optimizer={name!r}: expected one of {', '.join(map(repr, OPTIMIZERS))}")
+    return makers[name]()
 
 
 def l2_norm(a: np.ndarray) -> float:

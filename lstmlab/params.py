@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .config import INITS
 from .spec import ModelSpec
-
-INITS = ("orthogonal", "gaussian", "identity")
 
 
 def as_generator(seed) -> np.random.Generator:

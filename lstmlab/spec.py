@@ -7,11 +7,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from .cells import GATES
+from .config import CELLS as CELL_NAMES, DTYPES
 
-CELL_NAMES = tuple(GATES)
 HEADS = ("last", "all")
 LOSSES = ("mse", "xent")
-DTYPES = ("float64", "float32")
 MAX_LAYERS = 4
 MAX_HIDDEN = 4096
 MAX_FEATURES = 100_000

@@ -50,6 +50,9 @@ import sqlalchemy as sa
 from sqlalchemy import event
 
 from lstmlab import migrations
+from lstmlab.cells import GATES
+from lstmlab.config import RunConfig
+from lstmlab.train import STEPS_FIXED_COLUMNS, Run
 
 DEFAULT_DB = os.path.join("lstmlab-data", "runs.db")
 ENV_VAR = "LSTMLAB_DB"
@@ -69,10 +72,9 @@ _FILTER_TYPES = {
 }
 # Fixed columns of each table (from the contract); anything else goes to lstmlab_values.
 _CORE = {
-    "steps": {"step": _INT, "loss": _FLOAT, "metric": _FLOAT, "grad_norm": _FLOAT, "clipped": sa.Boolean,
-              "forget_mean": _FLOAT, "wall_time": _FLOAT},
+    "steps": {c: {"step": _INT, "clipped": sa.Boolean}.get(c, _FLOAT) for c in STEPS_FIXED_COLUMNS},
     "flow": {"step": _INT, "layer": _INT, "t": _INT, "lag": _INT, "dh_norm": _FLOAT, "dc_norm": _FLOAT,
-             **{f"dg_{g}": _FLOAT for g in ("h", "i", "f", "n", "o", "r", "z")}},
+             **{f"dg_{g}": _FLOAT for g in dict.fromkeys(g for gates in GATES.values() for g in gates)}},
     "eval": {"step": _INT, "loss": _FLOAT, "metric": _FLOAT},
 }
 
@@ -511,9 +513,6 @@ class RunStore:
 
         Read in one snapshot: a run replaced or deleted meanwhile loads whole or raises ``KeyError``.
         """
-        from lstmlab.config import RunConfig
-        from lstmlab.train import Run
-
         with self._reading() as conn:
             full = self._resolve(conn, run_id)
             row = conn.execute(sa.select(runs_table).where(runs_table.c.id == full)).mappings().one()
@@ -603,14 +602,10 @@ def list_columns() -> list[str]:
 
 def scalar_config_fields() -> list[str]:
     """The ``RunConfig`` fields that hold one value (all but ``series``), in declaration order."""
-    from lstmlab.config import RunConfig
-
     return [f.name for f in dataclasses.fields(RunConfig) if f.name != "series"]
 
 
 def _scalar_config(config: dict[str, Any]) -> dict[str, Any]:
-    from lstmlab.config import RunConfig
-
     defaults = RunConfig().to_dict()
     return {f: config.get(f, defaults[f]) for f in scalar_config_fields()}
 

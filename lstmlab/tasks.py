@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .config import COPY_SYMBOLS, RunConfig
+from .config import COPY_SYMBOLS, TASKS, RunConfig
 
 SERIES_STREAM = 3  # SeedSequence(seed).spawn index of the synthetic series; train uses 0, 1, 2
 SYNTHETIC_WINDOWS = 10_000
@@ -194,4 +194,4 @@ def get_task(config: RunConfig, rng: np.random.Generator | None = None) -> Task:
         base = window_mean_mse(s, T)
         return ForecastTask("forecast", T, dt, "last", "mse", 1, 1, base, "mse", base, "window-mean predictor",
                             series=s.astype(dt), mean=mean, std=std)
-    raise ValueError(f"task={config.task!r}: expected one of 'forecast', 'adding', 'recall', 'copy'")
+    raise ValueError(f"task={config.task!r}: expected one of {', '.join(map(repr, TASKS))}")

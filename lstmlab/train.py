@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from . import GATES, ModelSpec, bptt, init_params
+from .analysis import mean_l2, sigma_max
 from .config import RunConfig
 from .optim import clip_by_global_norm, l2_norm, make_optimizer
 from .tasks import get_task
@@ -59,10 +60,12 @@ class Run:
 EVAL_COLUMNS = ("step", "loss", "metric")
 
 
-def param_names(config: RunConfig) -> list[str]:
+STEPS_FIXED_COLUMNS = ("step", "loss", "metric", "grad_norm", "clipped", "forget_mean", "wall_time")
+
+
+def param_names(config: RunConfig, spec: ModelSpec | None = None) -> list[str]:
     """Sorted parameter names of the model a config trains (as in the ``gnorm:<param>`` columns)."""
-    task = get_task(config)
-    return sorted(_spec(config, task).param_shapes())
+    return sorted((spec or model_spec(config)).param_shapes())
 
 
 def model_spec(config: RunConfig) -> ModelSpec:
@@ -70,84 +73,23 @@ def model_spec(config: RunConfig) -> ModelSpec:
     return _spec(config, get_task(config))
 
 
-def initial_params(config: RunConfig) -> dict[str, np.ndarray]:
-    """The parameters ``train(config)`` starts from (its step-0 network), drawn from the same RNG stream."""
+def initial_params(config: RunConfig, spec: ModelSpec | None = None) -> dict[str, np.ndarray]:
+    """The parameters ``train(config)`` starts from (its step-0 network), drawn from the same RNG stream.
+    ``spec``: ``model_spec(config)``, when the caller has it already."""
     init_ss = np.random.SeedSequence(config.seed).spawn(3)[0]
-    return init_params(model_spec(config), config.weight_scale, config.init, config.forget_bias,
+    return init_params(spec or model_spec(config), config.weight_scale, config.init, config.forget_bias,
                        seed=np.random.default_rng(init_ss))
 
 
-def steps_columns(config: RunConfig) -> list[str]:
-    """Column order of ``Run.steps`` for this config."""
-    fixed = ["step", "loss", "metric", "grad_norm", "clipped", "forget_mean", "wall_time"]
-    return (fixed + [f"gnorm:{n}" for n in param_names(config)]
+def steps_columns(config: RunConfig, spec: ModelSpec | None = None) -> list[str]:
+    """Column order of ``Run.steps`` for this config (``spec``: ``model_spec(config)`` if known)."""
+    return (list(STEPS_FIXED_COLUMNS) + [f"gnorm:{n}" for n in param_names(config, spec)]
             + [f"sigma_max:l{k}" for k in range(config.layers)])
 
 
 def flow_columns(config: RunConfig) -> list[str]:
     """Column order of ``Run.flow`` for this config (one ``dg_<gate>`` per gate, GATES order)."""
     return ["step", "layer", "t", "lag", "dh_norm", "dc_norm"] + [f"dg_{g}" for g in GATES[config.cell]]
-
-
-def sigma_max(W: np.ndarray) -> float:
-    """Largest singular value over the gate blocks of W (H, G*H).
-
-    Each (H, H) block is one gate's recurrent matrix, the factor that multiplies the error on its way back
-    through that gate; with orthogonal or identity init every block's singular values equal the weight scale.
-    Computed as sqrt(lambda_max(B B^T)) per block, cheaper than an SVD and exact to rounding for the top
-    singular value.
-    """
-    W = np.asarray(W, dtype=np.float64)
-    if not np.isfinite(W).all():
-        return math.nan
-    H = W.shape[0]
-    best = 0.0
-    for g in range(W.shape[1] // H):
-        block = W[:, g * H : (g + 1) * H]
-        with np.errstate(over="ignore", invalid="ignore"):
-            gram = block @ block.T
-        try:
-            if np.isfinite(gram).all():
-                top = math.sqrt(max(float(np.linalg.eigvalsh(gram)[-1]), 0.0))
-            else:
-                top = float(np.linalg.norm(block, 2))  # huge but finite weights: squares overflow, the SVD does not
-        except np.linalg.LinAlgError:
-            return math.nan
-        best = max(best, top)
-    return best
-
-
-def mean_l2(a: np.ndarray) -> np.ndarray:
-    """(L, T, B, H) -> (L, T): L2 norm over the hidden units, averaged over the batch.
-
-    Each row is scaled by its largest magnitude before squaring, so neither huge values (squares overflow)
-    nor tiny ones (squares underflow to 0 below about 1e-154) lose their norm; 0 stays 0, inf and NaN
-    propagate.
-    """
-    a = np.asarray(a, dtype=np.float64)
-    with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
-        m = np.max(np.abs(a), axis=-1, keepdims=True)
-        scale = np.where((m > 0) & np.isfinite(m), m, 1.0)
-        r = a / scale
-        norms = scale[..., 0] * np.sqrt(np.einsum("ltbh,ltbh->ltb", r, r))
-    return norms.mean(axis=-1)
-
-
-def flow_ratio(flow: pd.DataFrame, step: int, layer: int, column: str = "dh_norm") -> float:
-    """||dL/dh_1|| / ||dL/dh_T|| (or another flow column) at one recording step and layer.
-
-    The first over the last time step: how much of the error at the loss reaches the start of the sequence.
-    0 when the first is 0 (vanished), inf when the first overflowed; NaN when the step or layer was not
-    recorded, the first is NaN, or the last is 0 or not finite (no ratio is defined).
-    """
-    rows = flow[(flow["step"] == step) & (flow["layer"] == layer)]
-    if rows.empty:
-        return math.nan
-    first = float(rows.loc[rows["t"].idxmin(), column])
-    last = float(rows.loc[rows["t"].idxmax(), column])
-    if last == 0.0 or not math.isfinite(last) or math.isnan(first):
-        return math.nan
-    return first / last
 
 
 def train(config: RunConfig, progress: Progress | None = None, should_stop: Callable[[], bool] | None = None) -> Run:
@@ -166,7 +108,7 @@ def train(config: RunConfig, progress: Progress | None = None, should_stop: Call
     task = get_task(config)
     spec = _spec(config, task)
     _, data_ss, eval_ss = np.random.SeedSequence(config.seed).spawn(3)
-    params = initial_params(config)
+    params = initial_params(config, spec)
     data_rng = np.random.default_rng(data_ss)
     x_eval, y_eval = task.sample(np.random.default_rng(eval_ss), config.eval_size)
     opt = make_optimizer(config.optimizer, config.lr, config.momentum)
@@ -174,7 +116,7 @@ def train(config: RunConfig, progress: Progress | None = None, should_stop: Call
 
     n, L = config.steps, config.layers
     names = sorted(params)
-    cols = {c: np.full(n, np.nan) for c in steps_columns(config)}
+    cols = {c: np.full(n, np.nan) for c in steps_columns(config, spec)}
     cols["step"] = np.arange(1, n + 1, dtype=np.int64)
     cols["clipped"] = np.zeros(n, dtype=bool)
     evals: list[tuple[int, float, float]] = []

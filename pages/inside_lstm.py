@@ -2,9 +2,20 @@
 
 import streamlit as st
 
-from lstmlab.ui import nav, state, views, widgets
+from lstmlab import probes, text
+from lstmlab.ui import cached, charts, equations, nav, network_picker, state, widgets
 
 nav.ensure_router()
+
+
+def time_step_ui(T: int) -> int:
+    """The time step t (1..T) to inspect: T // 2 at first, then kept, clamped to 1..T when T shrinks."""
+    key, T = "inside.t", int(T)
+    if key in st.session_state:
+        st.session_state[key] = min(max(int(st.session_state[key]), 1), T)
+        return int(st.slider("Time step t to inspect", 1, T, key=key))
+    return int(st.slider("Time step t to inspect", 1, T, value=max(1, T // 2), key=key))
+
 
 st.title("Inside the LSTM")
 st.markdown(
@@ -14,6 +25,70 @@ st.markdown(
     "its memory in, and the error on their cell state stays flat across the whole sequence."
 )
 
-values, net = views.inside_network_ui(state.read_params("inside"))
+values, net = network_picker.pick_network(state.read_params("inside"))
 layer = widgets.layer_ui(net.config.layers, key="inside.layer")
-views.lstm_inside_view(net, values["seed"], values["ex"], layer)
+seed, example = values["seed"], values["ex"]
+try:
+    out = cached.lstm_inside(net.key, int(seed), int(layer), net.config, net.params)
+    start = out if net.params is None else cached.lstm_inside(
+        "init:" + net.config.replace(steps=0, record_every=1).key, int(seed), int(layer), net.config, None)
+except ValueError as e:
+    widgets.show_error(e)
+    st.stop()
+units = probes.open_units(out)
+charted = probes.inside_tables(out, example, units)
+grids = charted["grids"]
+
+st.info(net.text, icon=":material/memory:")
+trained = net.params is not None
+now, before = probes.units_summary(out, units), probes.units_summary(start, units)
+label = f"memory units ({probes.units_label(units)})"
+m1, m2, m3 = st.columns(3)
+m1.metric(f"Loss on this batch (seed {seed})", text.fmt(out["loss"]),
+          delta=f"{out['loss'] - start['loss']:+.3g} vs initialised" if trained else None,
+          delta_color="inverse")
+m2.metric(f"Mean forget gate, {label}", f"{now['forget_mean']:.3f}",
+          delta=f"{now['forget_mean'] - before['forget_mean']:+.3f} vs initialised" if trained else None,
+          help="Memory units: the quarter of the units whose forget gate is most open on this batch, where a "
+               "trained LSTM keeps what it must remember. f = 1 keeps the cell state, and the error on it, "
+               "unchanged. Dashed lines in the charts below.")
+m3.metric(f"‖δc_1‖ / ‖δc_T‖, {label}", text.fmt(now["carousel"]),
+          delta=f"initialised: {text.fmt(before['carousel'])}" if trained else None, delta_color="off",
+          delta_arrow="off",
+          help="Error on these units' cell state at the first step relative to the last, mean over the batch: "
+               "near 1 the carousel carries it over the whole sequence, far below 1 it has vanished.")
+T = out["c"].shape[0]
+t = time_step_ui(T)
+
+left, right = st.columns([3, 2])
+with left:
+    st.markdown("**Mean gate activation over the hidden units, per time step**")
+    st.altair_chart(charts.per_step_chart(charted["means"], "mean activation over units", log=False,
+                                          marker_t=t), width="stretch")
+    st.markdown("**Norm of the error reaching each gate's pre-activation, and the states**")
+    st.altair_chart(charts.per_step_chart(charted["norms"], "‖δ‖ over hidden units (log scale)", log=True,
+                                          color_title="error signal", marker_t=t), width="stretch")
+with right:
+    st.markdown("**Forward**")
+    st.latex(equations.LSTM_FORWARD)
+    st.markdown("**Backward** (δ = ∂L/∂·)")
+    st.latex(equations.LSTM_BACKWARD)
+    st.markdown(f"**At time step t = {t}**")
+    st.dataframe(probes.at_step(out, example, t), hide_index=True, width="stretch",
+                 column_config={"mean": st.column_config.NumberColumn(format="%.3f", help="over hidden units"),
+                                "min": st.column_config.NumberColumn(format="%.3f"),
+                                "max": st.column_config.NumberColumn(format="%.3f"),
+                                "‖δ‖": st.column_config.NumberColumn(
+                                    format="%.2e", help="norm of ∂L/∂(pre-activation); for c: of ∂L/∂c_t")})
+
+st.markdown("**Every unit over time** (rows: hidden units, columns: time steps)")
+cols = st.columns(2)
+specs = [("i", "i_t", "viridis", (0, 1), None), ("f", "f_t", "viridis", (0, 1), None),
+         ("n", "n_t", "redblue", (-1, 1), 0), ("o", "o_t", "viridis", (0, 1), None)]
+for idx, (g, title, scheme, dom, mid) in enumerate(specs):
+    with cols[idx % 2]:
+        st.caption(f"{probes.GATE_NAMES[g]}: {equations.GATE_TEXT[g]}")
+        st.altair_chart(charts.gate_heatmap(grids[g], title, scheme, dom, mid, width=420), width="content")
+m = float(max(abs(grids["c"]["value"].min()), abs(grids["c"]["value"].max()), 1e-12))
+st.caption("cell state c_t = f_t ⊙ c_{t−1} + i_t ⊙ n_t")
+st.altair_chart(charts.gate_heatmap(grids["c"], "c_t", "redblue", (-m, m), 0, width=880), width="content")

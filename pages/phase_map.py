@@ -2,9 +2,50 @@
 
 import streamlit as st
 
-from lstmlab.ui import equations, nav, state, views, widgets
+from lstmlab import limits as L
+from lstmlab import probes
+from lstmlab.config import CELLS, INITS
+from lstmlab.settings import CELL_LABELS
+from lstmlab.ui import cached, charts, equations, nav, state
 
 nav.ensure_router()
+
+
+def phase_form_ui(values: dict) -> tuple[bool, dict]:
+    """Controls of the phase map in a form: returns (submitted, settings)."""
+    state.seed_widgets("phase", values)
+    k = lambda name: state.widget_key("phase", name)  # noqa: E731
+    with st.form("phase.form"):
+        c1, c2, c3, c4 = st.columns([1.4, 1.2, 1.2, 1])
+        cells = c1.multiselect("Cells", CELLS, key=k("cells"), format_func=CELL_LABELS.get)
+        wmin = c2.slider("Smallest weight scale", L.WEIGHT_SCALE_MIN, L.WEIGHT_SCALE_MAX, step=0.05, key=k("wmin"))
+        wmax = c3.slider("Largest weight scale", L.WEIGHT_SCALE_MIN, L.WEIGHT_SCALE_MAX, step=0.05, key=k("wmax"))
+        nw = c4.slider("Weight scales", L.PHASE_SCALES_MIN, L.PHASE_SCALES_MAX, key=k("nw"),
+                       help="Grid points between the smallest and the largest weight scale.")
+        d1, d2, d3, d4, d5, d6 = st.columns(6)
+        Tmax = d1.slider("Longest sequence", 10, L.PHASE_T_MAX, key=k("Tmax"))
+        nT = d2.slider("Lengths", L.PHASE_LENGTHS_MIN, L.PHASE_LENGTHS_MAX, key=k("nT"),
+                       help="Sequence lengths, log-spaced from 10 to the longest.")
+        H = d3.slider("Hidden size", L.HIDDEN_MIN, L.PHASE_HIDDEN_MAX, key=k("H"))
+        init = d4.selectbox("Init of W_h", INITS, key=k("init"))
+        fb = d5.number_input("Forget bias (LSTM)", L.FORGET_BIAS_MIN, L.FORGET_BIAS_MAX, step=0.5, key=k("fb"))
+        seed = d6.number_input("Seed", L.SEED_MIN, L.SEED_MAX, step=1, key=k("seed"))
+        submitted = st.form_submit_button("Draw the phase map", type="primary", icon=":material/grid_on:")
+    return submitted, {"cells": list(cells), "wmin": float(wmin), "wmax": float(wmax), "nw": int(nw),
+                       "Tmax": int(Tmax), "nT": int(nT), "H": int(H), "init": init, "fb": float(fb),
+                       "seed": int(seed)}
+
+
+def spectrum_ui(default_ws: float, default_T: int) -> tuple[str, float, int]:
+    """Setting of the Jacobian spectrum view: returns (cell, weight scale, sequence length)."""
+    c1, c2, c3 = st.columns(3)
+    cell = c1.selectbox("Cell", CELLS, format_func=CELL_LABELS.get, key="phase.spec_cell")
+    ws = c2.slider("Weight scale", L.WEIGHT_SCALE_MIN, L.WEIGHT_SCALE_MAX, value=float(default_ws), step=0.05,
+                   key="phase.spec_ws")
+    T = c3.slider("Sequence length", L.SEQ_LEN_MIN, min(L.PHASE_T_MAX, 200), value=int(min(default_T, 200)),
+                  key="phase.spec_T")
+    return cell, float(ws), int(T)
+
 
 st.title("Phase map")
 st.markdown(
@@ -15,12 +56,26 @@ st.markdown(
 st.latex(equations.PHASE_RATIO)
 
 values = state.read_params("phase")
-submitted, edited = widgets.phase_form_ui(values)
+submitted, edited = phase_form_ui(values)
 if submitted:
     values = edited
 state.write_params("phase", values)
 
-views.phase_map_view(values)
+if not values["cells"]:
+    st.error("Choose at least one cell.", icon=":material/error:")
+elif values["wmin"] >= values["wmax"]:
+    st.error(f"The smallest weight scale ({values['wmin']:g}) must be below the largest ({values['wmax']:g}).",
+             icon=":material/error:")
+else:
+    scales = probes.phase_scales(values["wmin"], values["wmax"], values["nw"])
+    lengths = probes.phase_lengths(values["Tmax"], values["nT"])
+    try:
+        grid = cached.phase_map(tuple(values["cells"]), tuple(scales), tuple(lengths), values["H"],
+                                values["init"], values["fb"], values["seed"])
+        st.altair_chart(charts.phase_map_chart(grid, width={1: 600, 2: 380}.get(len(values["cells"]), 260)),
+                        width="content")
+    except ValueError as e:
+        st.error(str(e), icon=":material/error:")
 st.caption(
     "Blue: the error vanishes on its way back; red: it explodes; white: it arrives at its size. The dashed line "
     "is σ_max(W_h)·γ = 1 (Pascanu, Mikolov & Bengio 2013): with orthogonal init σ_max(W_h) is the weight scale "
@@ -32,5 +87,9 @@ st.caption(
 st.subheader("Jacobian spectrum for one setting")
 st.markdown("Singular values of the product of recurrent Jacobians ∂s_T/∂s_{T−lag} for one example "
             "(s = h for RNN and GRU, s = (h, c) for the LSTM).")
-cell, ws, T = widgets.spectrum_ui(1.0, 100)
-views.spectrum_view(cell, ws, T, values)
+cell, ws, T = spectrum_ui(1.0, 100)
+try:
+    spectrum = cached.spectrum(cell, ws, T, values["H"], values["init"], values["fb"], values["seed"])
+    st.altair_chart(charts.spectrum_chart(spectrum), width="stretch")
+except ValueError as e:
+    st.error(str(e), icon=":material/error:")

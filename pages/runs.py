@@ -2,20 +2,55 @@
 
 import streamlit as st
 
-from lstmlab.ui import nav, runs, state, views, widgets
+from lstmlab import tables, text
+from lstmlab.ui import charts, nav, run_picker, run_store, state, widgets
 
 nav.ensure_router()
+
+RUN_TABLE_COLUMNS = ["name", "tags", "cell", "task", "seq_len", "hidden_size", "layers", "weight_scale", "init",
+                     "optimizer", "lr", "steps", "seed", "status", "created", "wall_time", "id"]
+
+
+def runs_filter_ui(values: dict) -> str:
+    """Text filter of the Runs page (seeded from the URL): returns the query."""
+    state.seed_widgets("runs", values)
+    return st.text_input("Filter runs", key=state.widget_key("runs", "q"),
+                         placeholder="name, tag, cell, task, status or id",
+                         help="Case-insensitive; matches any of these columns.")
+
+
+def run_actions_ui(selected: list[str], labels: dict[str, str]) -> tuple[str, object]:
+    """Rename, tag and delete controls for the selected runs: returns (action, argument) or ("", None)."""
+    if not selected:
+        return "", None
+    c1, c2, c3 = st.columns(3)
+    with c1.form("runs.rename_form", border=True):
+        name = st.text_input("New name", key="runs.new_name", disabled=len(selected) != 1,
+                             help="Select exactly one run to rename it.")
+        if st.form_submit_button("Rename", disabled=len(selected) != 1):
+            return "rename", name
+    with c2.form("runs.tag_form", border=True):
+        tags = st.text_input("Tags (comma-separated, replace the current ones)", key="runs.new_tags")
+        if st.form_submit_button(f"Tag {len(selected)} run(s)"):
+            return "tag", [t.strip() for t in tags.split(",") if t.strip()]
+    with c3.form("runs.delete_form", border=True):
+        sure = st.checkbox(f"Yes, delete {len(selected)} run(s) for good", key="runs.confirm_delete")
+        if st.form_submit_button("Delete", type="primary"):
+            return ("delete", None) if sure else ("unconfirmed", None)
+    return "", None
+
+
 
 st.title("Runs")
 st.markdown("Every run trained in the dashboard (and by `python -m lstmlab run`) is kept in the run store. "
             "Select runs to overlay their error flow and loss, export them as CSV, or rename, tag and delete them.")
 
 values = state.read_params("runs")
-query = widgets.runs_filter_ui(values)
+query = runs_filter_ui(values)
 state.write_params("runs", {"q": query})
 
 try:
-    table = runs.list_runs(query)
+    table = run_store.list_runs(query)
 except ValueError as e:
     widgets.show_error(e)
     st.stop()
@@ -23,7 +58,7 @@ if table.empty:
     st.info("No runs match." if query else "No runs yet: train some on the Error flow page.",
             icon=":material/inventory_2:")
     st.stop()
-st.dataframe(table[runs.RUN_TABLE_COLUMNS], hide_index=True, width="stretch",
+st.dataframe(table[RUN_TABLE_COLUMNS], hide_index=True, width="stretch",
              column_config={"wall_time": st.column_config.NumberColumn("wall time (s)", format="%.1f"),
                             "weight_scale": st.column_config.NumberColumn("weight scale", format="%.3g"),
                             "lr": st.column_config.NumberColumn(format="%.2g"),
@@ -31,27 +66,43 @@ st.dataframe(table[runs.RUN_TABLE_COLUMNS], hide_index=True, width="stretch",
                                                                        format="YYYY-MM-DD HH:mm:ss")})
 st.caption(f"{len(table)} run(s).")
 
-labels = {r["id"]: runs.run_label(r) for r in table.to_dict("records")}
-selected = widgets.run_select_ui(list(table["id"]), labels)
+labels = {r["id"]: text.run_label(r) for r in table.to_dict("records")}
+selected = run_picker.run_select_ui(list(table["id"]), labels)
 if not selected:
     st.caption("Select runs above to compare, export or edit them.")
     st.stop()
 
-action, arg = widgets.run_actions_ui(selected, labels)
+action, arg = run_actions_ui(selected, labels)
 if action:
-    message = runs.apply_action(action, arg, selected)
+    message = run_store.apply_action(action, arg, selected)
     if message.startswith("!"):
         st.error(message[1:], icon=":material/error:")
     else:
         st.toast(message)
         st.rerun()
 
-chosen = runs.load_runs(table[table["id"].isin(selected)])
+chosen = run_store.load_runs(table[table["id"].isin(selected)])
 # The exports are built when a button is clicked (a callable as data), not on every rerun of the page.
 d1, d2, d3, d4 = st.columns(4)
 for col, tbl in zip((d1, d2, d3), ("steps", "flow", "eval")):
-    col.download_button(f"{tbl}.csv", runs.csv_export(chosen, tbl), file_name=f"lstmlab-{tbl}.csv",
+    col.download_button(f"{tbl}.csv", run_store.csv_export(chosen, tbl), file_name=f"lstmlab-{tbl}.csv",
                         mime="text/csv", on_click="ignore", icon=":material/download:", key=f"runs.dl_{tbl}")
-d4.download_button("All tables (zip)", runs.zip_export(chosen), file_name="lstmlab-runs.zip",
+d4.download_button("All tables (zip)", run_store.zip_export(chosen), file_name="lstmlab-runs.zip",
                    mime="application/zip", on_click="ignore", icon=":material/folder_zip:", key="runs.dl_zip")
-views.runs_overlay_view(chosen)
+flows = {label: run.flow for label, run in chosen.items() if run.flow is not None and not run.flow.empty}
+if flows:
+    st.info(text.reading(flows, {label: run.status for label, run in chosen.items()}),
+            icon=":material/insights:")
+    lines = tables.flow_lines(flows, layer=0, weight_scale=None)
+    lines["phase"] = lines["phase"].where(lines["phase"] == "at initialisation", "after training")
+    domain = charts.lines_domain(lines)
+    cols = st.columns(2)
+    for col, phase in zip(cols, ["at initialisation", "after training"]):
+        if (lines["phase"] == phase).any():
+            col.markdown(f"**Error reaching each time step, {phase}** (layer 0)")
+            col.altair_chart(charts.flow_lag_chart(lines, phase, domain, phase), width="stretch")
+steps = {label: run.steps for label, run in chosen.items()}
+evals = {label: run.eval for label, run in chosen.items()}
+st.markdown("**Loss** (thin: training batch, points: held-out batch)")
+st.altair_chart(charts.training_chart(tables.training_long(steps, evals, "loss"), "", "loss (log scale)",
+                                      None, log=True), width="stretch")

@@ -2,9 +2,28 @@
 
 import streamlit as st
 
-from lstmlab.ui import charts, equations, nav, shaping, state, text, widgets
+from lstmlab import limits as L
+from lstmlab import settings, tables, text
+from lstmlab.ui import charts, equations, nav, state
 
 nav.ensure_router()
+
+
+def why_controls_ui(values: dict) -> tuple[float, int]:
+    """Sliders for the scalar recurrence on the landing page: returns (w, T)."""
+    state.seed_widgets("why", values)
+    c1, c2 = st.columns(2)
+    w = c1.slider(
+        "Recurrent weight w", L.W_MIN, L.W_MAX, step=0.01, key=state.widget_key("why", "w"),
+        help="The factor the error is multiplied by at every step it travels back (σ_max(W_h)·γ in a network).",
+    )
+    T = c2.slider(
+        "Steps back T", L.POWER_T_MIN, L.POWER_T_MAX, step=1, key=state.widget_key("why", "T"),
+        help="How many time steps separate the input that mattered from the loss.",
+    )
+    return float(w), int(T)
+
+
 
 st.title("Why gradients vanish")
 st.markdown(
@@ -14,10 +33,10 @@ st.markdown(
 )
 
 values = state.read_params("why")
-w, T = widgets.why_controls_ui(values)
+w, T = why_controls_ui(values)
 state.write_params("why", {"w": w, "T": T})
 
-table = shaping.power_table(w, T)
+table = tables.power_table(w, T)
 final = float(table["value"].iloc[-1])
 c1, c2, c3 = st.columns(3)
 c1.metric(f"{w:g}^{T}", text.power_value(final), help="The error factor after T steps back.")
@@ -29,7 +48,7 @@ st.altair_chart(charts.power_chart(table, w), width="stretch")
 if st.button("See it in a real network", icon=":material/arrow_forward:", type="primary",
              help="Open Error flow with an RNN and an LSTM at weight scale w and sequence length T "
                   "(T capped at the interactive limit)."):
-    st.switch_page("pages/error_flow.py", query_params=state.flow_link(w, T))
+    st.switch_page("pages/error_flow.py", query_params=settings.flow_link(w, T))
 
 left, right = st.columns(2)
 with left:

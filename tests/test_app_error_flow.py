@@ -1,7 +1,18 @@
 """AppTest: the Error flow page (tiny configs so each run trains in well under a second)."""
 
+import dataclasses
+import shlex
+
+import numpy as np
 import pandas as pd
 import pytest
+import streamlit as st
+
+import lstmlab.train
+from lstmlab import settings
+from lstmlab.cli import build_parser
+from lstmlab.config import RunConfig
+from lstmlab.store import RunStore
 
 TINY = dict(T="12", H="6", steps="6", batch="8")
 
@@ -23,18 +34,11 @@ def test_runs_and_draws_charts(app):
 def test_runs_are_saved_to_the_store(app, tmp_path):
     at = app("error_flow.py", **TINY).run()
     assert not at.exception
-    from lstmlab.store import RunStore
-
     listed = RunStore(tmp_path / "runs.db").list()
     assert sorted(listed["cell"]) == ["lstm", "rnn"]
 
 
 def test_a_cache_miss_fetches_the_stored_run_instead_of_training_again(app, tmp_path, monkeypatch):
-    import streamlit as st
-
-    import lstmlab.train
-    from lstmlab.store import RunStore
-
     at = app("error_flow.py").run()  # the default study
     assert not at.exception and not at.warning
     store = RunStore(tmp_path / "runs.db")
@@ -57,8 +61,6 @@ def test_a_cache_miss_fetches_the_stored_run_instead_of_training_again(app, tmp_
 
 
 def test_a_failed_save_is_retried_on_the_next_visit(app, tmp_path, monkeypatch):
-    from lstmlab.store import RunStore
-
     db = tmp_path / "runs.db"
     db.write_bytes(b"this is not sqlite" * 100)
     at = app("error_flow.py", **TINY).run()
@@ -116,12 +118,6 @@ def test_oversized_request_is_refused_with_the_limit_and_cli(app):
 
 def _printed_config(message: str, series_file=None):
     """The RunConfig the command printed in ``message`` (between backticks) runs, as `lstmlab run` builds it."""
-    import dataclasses
-    import shlex
-
-    from lstmlab.cli import build_parser
-    from lstmlab.config import RunConfig
-
     command = message.split("`")[1]
     argv = shlex.split(command)
     assert argv[:4] == ["python", "-m", "lstmlab", "run"]
@@ -132,24 +128,18 @@ def _printed_config(message: str, series_file=None):
 
 
 def test_the_printed_command_runs_the_refused_config(app):
-    from lstmlab.ui import runs, state
-
     query = dict(cells="gru", task="recall", T="400", H="128", steps="2000", batch="256", ws="0.85",
                  init="gaussian", opt="momentum", lr="0.003", clip="0", seed="7")
     at = app("error_flow.py", **query).run()
     assert not at.exception
     msg = at.error[0].value
-    expected = runs.study(state.parse_params("flow", query)[0]).configs[0]
+    expected = settings.study(settings.parse_params("flow", query)[0]).configs[0]
     printed = _printed_config(msg)
     assert printed.to_dict() == expected.to_dict() and printed.key == expected.key
     assert "--record-every 167" in msg and "--eval-size 64" in msg
 
 
 def test_the_printed_command_of_an_uploaded_series_reads_it_from_a_file(app, tmp_path):
-    import numpy as np
-
-    from lstmlab.ui import runs, state
-
     query = dict(cells="lstm", task="forecast", T="400", H="128", steps="2000", batch="64")
     at = app("error_flow.py", cells="lstm", task="forecast", **TINY).run()
     series = "\n".join(f"{np.sin(i / 3):.5f}" for i in range(500))
@@ -160,10 +150,11 @@ def test_the_printed_command_of_an_uploaded_series_reads_it_from_a_file(app, tmp
     at.run()
     assert not at.exception
     msg = next(e.value for e in at.error if "too large" in e.value)
-    assert "--series @FILE" in msg and "save the uploaded values (s.csv:" in msg and " to FILE" in msg
+    assert "--series @FILE" in msg and " to FILE" in msg
+    assert r"save the uploaded values (s\.csv\:" in msg.replace("\u2060", "")
     name, values = at.session_state["forecast_series"]
     (tmp_path / "series.txt").write_text("\n".join(repr(v) for v in values))
-    expected = runs.study(state.parse_params("flow", query)[0], values, name).configs[0]
+    expected = settings.study(settings.parse_params("flow", query)[0], values, name).configs[0]
     assert _printed_config(msg, tmp_path / "series.txt").to_dict() == expected.to_dict()
 
 
@@ -184,14 +175,14 @@ def test_no_cell_selected(app):
 
 
 def test_diverged_run_is_reported(app):
-    at = app("error_flow.py", cells="rnn", T="30", H="8", ws="3", steps="20", batch="8", lr="1", clip="0",
-             opt="sgd").run()
+    # SGD with momentum at lr 1, no clipping, weight scale 3: the RNN's loss overflows at step 132 of 300
+    query = dict(cells="rnn", T="20", H="8", ws="3", opt="momentum", lr="1", clip="0", steps="300", batch="8")
+    at = app("error_flow.py", **query).run()
     assert not at.exception
-    # either it diverged (and says so) or it stayed finite; a diverged run must be named in an error
-    from lstmlab.ui import runs
-
-    if any("diverged" in e.value for e in at.error):
-        assert "RNN" in " ".join(e.value for e in at.error)
+    errors = [e.value for e in at.error]
+    assert len(errors) == 1 and errors[0].startswith("**RNN** diverged: diverged at step 132: non-finite loss")
+    assert "(training diverged)" in at.info[0].value
+    assert at.get("vega_lite_chart")  # the tables up to the diverging step are still drawn
 
 
 @pytest.mark.parametrize("content, expect", [
@@ -202,6 +193,8 @@ def test_diverged_run_is_reported(app):
     (b"v\n" + b"1.2345678\n" * 250_000, "MB"),
     (b"v\n" + b"1\n" * 100_001, "rows"),
     (b"\xff\xfe\x00bad", "could not be read"),
+    (b"v\n" + (b"9" * 400 + b"\n") * 30, "float range"),
+    (b"v,t\n" + b"".join(f"{(-1) ** i * 1e308!r},{i}\n".encode() for i in range(30)), "z\\-scored"),
 ])
 def test_bad_uploads_show_a_message_and_change_nothing(app, content, expect):
     at = app("error_flow.py", task="forecast", **TINY).run()
@@ -215,8 +208,6 @@ def test_bad_uploads_show_a_message_and_change_nothing(app, content, expect):
 
 
 def test_good_upload_is_used_by_the_forecast_task(app):
-    import numpy as np
-
     at = app("error_flow.py", task="forecast", **TINY).run()
     synthetic = at.info[0].value
     series = "\n".join(f"{np.sin(i / 3):.5f},{i}" for i in range(200))
@@ -241,3 +232,23 @@ def test_settings_variants_draw_without_error(app, extra):
         assert not at.exception, (page, extra)
         assert not at.error, (page, [e.value for e in at.error])
         assert at.get("vega_lite_chart")
+
+
+def test_a_huge_number_in_the_url_falls_back_to_the_default(app):
+    at = app("error_flow.py", **{**TINY, "T": "9" * 309}).run()
+    assert not at.exception
+    assert any("`T`" in w.value and "outside" in w.value for w in at.warning)
+    assert at.query_params["T"] == "100"
+
+
+def test_an_uploaded_file_name_is_escaped(app):
+    at = app("error_flow.py", task="forecast", **TINY).run()
+    name = "![px](http:⁄⁄evil.example⁄p.png)[click](http:⁄⁄evil.example).csv"
+    at.file_uploader(key="forecast.file").set_value((name, b"", "text/csv")).run()
+    assert not at.exception
+    assert "![px](" not in at.error[0].value and r"\!\[px\]\(" in at.error[0].value
+    series = "\n".join(f"{np.sin(i / 3):.5f}" for i in range(200))
+    at.file_uploader(key="forecast.file").set_value((name, ("y\n" + series).encode(), "text/csv")).run()
+    assert not at.exception and not at.error
+    using = next(c.value for c in at.caption if c.value.startswith("Using"))
+    assert "![px](" not in using and r"\!\[px\]\(" in using

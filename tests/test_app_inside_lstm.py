@@ -1,10 +1,13 @@
-"""AppTest: the Inside the LSTM page (freshly initialised, trained and stored networks), and its probes."""
+"""AppTest: the Inside the LSTM page (freshly initialised, trained and stored networks)."""
 
 import numpy as np
 import pytest
 
+from lstmlab import bptt, probes
 from lstmlab.config import RunConfig
-from lstmlab.ui import probes
+from lstmlab.store import RunStore
+from lstmlab.tasks import get_task
+from lstmlab.train import model_spec, train
 
 # Learns the adding problem in about 0.3 s: held-out MSE 0.008 against the 0.167 baseline.
 TRAINED = dict(net="trained", T="20", H="8", steps="300")
@@ -15,8 +18,6 @@ def _metrics(at) -> dict:
 
 
 def _store(tmp_path):
-    from lstmlab.store import RunStore
-
     return RunStore(tmp_path / "runs.db")
 
 
@@ -125,8 +126,6 @@ def test_oversized_training_is_refused(app):
 
 
 def _save_trained(tmp_path, with_params=True, **config):
-    from lstmlab.train import train
-
     run = train(RunConfig(task="adding", seq_len=20, hidden_size=8, steps=40, batch_size=16, record_every=20,
                           eval_size=16, **config))
     if not with_params:
@@ -147,17 +146,18 @@ def test_stored_run_is_inspected_with_its_own_parameters(app, tmp_path):
     assert at.query_params["run"] == run.run_id
     assert at.info[0].value.startswith("Stored run ") and "trained 40 steps" in at.info[0].value
     assert not [w for w in list(at.slider) + list(at.selectbox) if w.key in ("inside.T", "inside.task")]
-    # the page's numbers are those of the stored parameters on a fresh batch of seed 3
-    out = probes.lstm_inside(run.config, run.params, 3, batch=64)
-    assert _metrics(at)["Loss on this batch (seed 3)"].value == f"{out['loss']:.3g}"
+    # the page's numbers are those of the stored parameters on a fresh batch of seed 3, recomputed here with the
+    # core's BPTT pass on the task's own batch (not with the probe the page calls)
+    x, y = get_task(run.config).sample(np.random.default_rng(3), 64)
+    res = bptt(model_spec(run.config), run.params, x, y, loss="mse")
+    assert _metrics(at)["Loss on this batch (seed 3)"].value == f"{res.loss:.3g}"
     table = at.dataframe[0].value.set_index("gate")
     t = at.slider(key="inside.t").value
-    assert table.loc["forget gate f", "mean"] == pytest.approx(out["gates"]["f"][t - 1, 0].mean(), rel=1e-12)
+    assert table.loc["forget gate f", "mean"] == pytest.approx(res.gates["f"][0, t - 1, 0].mean(), rel=1e-12)
+    assert table.loc["cell state c", "‖δ‖"] == pytest.approx(np.linalg.norm(res.dc[0, t - 1, 0]), rel=1e-12)
 
 
 def test_stored_run_shows_its_own_settings_not_the_page_defaults(app, tmp_path):
-    from lstmlab.train import train
-
     run = train(RunConfig(task="recall", seq_len=30, hidden_size=8, weight_scale=0.5, steps=10, batch_size=8,
                           record_every=5, eval_size=8))
     _store(tmp_path).save(run)
@@ -181,8 +181,6 @@ def test_stored_run_shows_its_own_settings_not_the_page_defaults(app, tmp_path):
 @pytest.mark.parametrize("shape, limit", [(dict(seq_len=401, hidden_size=4), "sequence length 401 > 400"),
                                           (dict(seq_len=10, hidden_size=129), "hidden size 129 > 128")])
 def test_stored_run_beyond_the_interactive_limits_is_refused(app, tmp_path, shape, limit):
-    from lstmlab.train import train
-
     run = train(RunConfig(task="adding", steps=0, batch_size=2, record_every=1, eval_size=2, **shape))
     _store(tmp_path).save(run)
     at = app("inside_lstm.py", net="stored").run()
@@ -218,66 +216,12 @@ def test_no_stored_run_says_how_to_get_one(app):
     assert not at.get("vega_lite_chart")
 
 
-# ---------------------------------------------------------------------------------------------- probes (pure)
-def _out(f_means: list[float], T: int = 6, B: int = 3, seed: int = 0) -> dict:
-    rng = np.random.default_rng(seed)
-    H = len(f_means)
-    gates = {g: rng.random((T, B, H)) for g in ("i", "f", "n", "o")}
-    gates["f"] = np.clip(np.asarray(f_means) + 0.01 * rng.standard_normal((T, B, H)), 0, 1)
-    return {"gates": gates, "dgates": {g: rng.standard_normal((T, B, H)) for g in gates},
-            "c": rng.standard_normal((T, B, H)), "dc": rng.standard_normal((T, B, H)),
-            "h": rng.standard_normal((T, B, H)), "dh": rng.standard_normal((T, B, H)), "loss": 1.0}
-
-
-def test_open_units_are_the_most_open_forget_gates():
-    out = _out([0.2, 0.9, 0.5, 0.99, 0.1, 0.3, 0.7, 0.4])
-    assert probes.open_units(out).tolist() == [3, 1]  # a quarter of 8 units, most open first
-    assert probes.open_units(out, 3).tolist() == [3, 1, 6]
-    assert probes.open_units(_out([0.5, 0.6]), None).tolist() == [1]  # at least one
-    assert probes.units_label([3, 1]) == "3, 1" and probes.units_label(range(8)).endswith(", …")
-
-
-def test_units_summary_reads_forget_gates_and_the_carousel():
-    out = _out([0.2, 0.9, 0.5, 0.99])
-    out["dc"][:, :, 1] = 0.0
-    out["dc"][:, :, 3] = 2.0  # unit 3 carries its error unchanged, unit 1 has none
-    s = probes.units_summary(out, [3, 1])
-    assert s["forget_mean"] == pytest.approx(out["gates"]["f"][..., [3, 1]].mean())
-    assert s["carousel"] == pytest.approx(1.0)
-    out["dc"][0, :, 3] = 0.2
-    assert probes.units_summary(out, [3], example=1)["carousel"] == pytest.approx(0.1)
-    out["dc"][-1] = 0.0
-    assert np.isnan(probes.units_summary(out, [3])["carousel"])
-
-
-def test_inside_tables_add_the_memory_units():
-    out = _out([0.2, 0.9, 0.5, 0.99])
-    plain = probes.inside_tables(out, 1)
-    tables = probes.inside_tables(out, 1, units=[3, 1])
-    assert set(plain["means"]["units"]) == {"all units"}
-    mem = tables["means"][tables["means"]["units"] == "memory units"]
-    assert set(mem["name"]) == {"forget gate f"}
-    np.testing.assert_allclose(mem["value"], out["gates"]["f"][:, 1, [3, 1]].mean(axis=1))
-    dc = tables["norms"][(tables["norms"]["units"] == "memory units")]
-    np.testing.assert_allclose(dc["value"], np.linalg.norm(out["dc"][:, 1, [3, 1]], axis=1))
-    assert len(tables["norms"]) == len(plain["norms"]) + 6
-
-
-def test_lstm_inside_runs_the_given_parameters_or_the_initialisation():
-    from lstmlab import bptt
-    from lstmlab.tasks import get_task
-    from lstmlab.train import initial_params, model_spec, train
-
-    c = RunConfig(task="recall", seq_len=10, hidden_size=5, steps=5, batch_size=4, record_every=5, eval_size=4)
-    run = train(c)
-    x, y = get_task(c).sample(np.random.default_rng(7), 4)
-    for params, given in ((run.params, run.params), (initial_params(c), None)):
-        res = bptt(model_spec(c), params, x, y, loss="xent")
-        out = probes.lstm_inside(c, given, 7, batch=4)
-        assert out["loss"] == res.loss
-        np.testing.assert_array_equal(out["dc"], res.dc[0])
-        np.testing.assert_array_equal(out["gates"]["f"], res.gates["f"][0])
-    with pytest.raises(ValueError, match="LSTM"):
-        probes.lstm_inside(c.replace(cell="gru"), None, 0)
-    with pytest.raises(ValueError, match="layer"):
-        probes.lstm_inside(c, None, 0, layer=1)
+def test_a_stored_run_name_is_escaped_in_the_sentence_above_the_charts(app, tmp_path):
+    run = train(RunConfig(task="adding", seq_len=20, hidden_size=8, steps=4, batch_size=4, record_every=2,
+                          eval_size=4))
+    run.name = "[click here](http://evil.example)"
+    _store(tmp_path).save(run)
+    at = app("inside_lstm.py", net="stored").run()
+    assert not at.exception
+    info = at.info[0].value.replace("\u2060", "")  # the word joiners that keep a URL from being linked
+    assert r"Stored run \[click here\]\(http\:" in info and "[click here](" not in info

@@ -1,5 +1,8 @@
 """AppTest: the Phase map page."""
 
+from lstmlab import limits, settings
+from lstmlab.config import CELLS
+
 SMALL = dict(nw="3", nT="2", Tmax="20", H="4")
 
 
@@ -44,9 +47,7 @@ def test_bad_query_params_warn(app):
 
 
 def test_no_dead_work_limit_the_controls_cannot_reach():
-    from lstmlab.ui import limits, state
-
     assert not hasattr(limits, "PHASE_MAX_WORK") and not hasattr(limits, "phase_work")
-    fields = {f.name: f for f in state.FIELDS["phase"]}
-    largest = len(state.CELLS) * fields["nw"].hi * fields["Tmax"].hi * fields["H"].hi * limits.PHASE_BATCH
+    fields = {f.name: f for f in settings.FIELDS["phase"]}
+    largest = len(CELLS) * fields["nw"].hi * fields["Tmax"].hi * fields["H"].hi * limits.PHASE_BATCH
     assert largest == 15_360_000  # the figure the comment in limits.py quotes

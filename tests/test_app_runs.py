@@ -157,3 +157,25 @@ def test_unreadable_store_shows_a_message(app, tmp_path, monkeypatch):
     at = app("runs.py").run()
     assert not at.exception
     assert "cannot be read" in at.error[0].value
+
+
+def test_a_stored_run_name_is_escaped_where_it_reaches_markdown(app):
+    at = _with_runs(app)
+    ids = list(at.dataframe[0].value["id"])
+    at.multiselect(key="runs_selected").set_value(ids[:1]).run()
+    at.text_input(key="runs.new_name").set_value("![px](http://evil.example/p.png) [click](http://evil.example)")
+    at.button(key="FormSubmitter:runs.rename_form-Rename").click().run()
+    at.multiselect(key="runs_selected").set_value(ids[:1]).run()
+    assert not at.exception
+    reading = at.info[0].value.replace("\u2060", "")  # the word joiners that keep a URL from being linked
+    assert r"\!\[px\]\(http\:" in reading and "![px](" not in reading and "[click](" not in reading
+
+
+def test_a_password_in_the_store_url_reaches_no_page(app, monkeypatch):
+    monkeypatch.setenv("LSTMLAB_DB", "postgresql+psycopg://alice:s3cret@127.0.0.1:9/runs")
+    at = app("runs.py").run()
+    assert not at.exception
+    shown = " ".join(e.value for e in list(at.caption) + list(at.sidebar.caption) + list(at.error) + list(at.markdown))
+    assert "s3cret" not in shown
+    assert "postgresql+psycopg://alice:***@127.0.0.1:9/runs" in shown  # the sidebar and the error say which store
+    assert "cannot be read" in at.error[0].value

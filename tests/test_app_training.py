@@ -52,41 +52,9 @@ def test_baselines_and_sigma_max_are_named_for_what_they_are(app):
     assert "dashed: input-blind predictor" in " ".join(m.value for m in at.markdown)
 
 
-def test_network_sentence_names_the_tasks_baseline_predictor():
-    from lstmlab.config import RunConfig
-    from lstmlab.train import train
-    from lstmlab.ui import runs
-
-    for task, name in (("forecast", "window-mean predictor"), ("adding", "input-blind predictor")):
-        config = RunConfig(task=task, seq_len=12, hidden_size=4, steps=2, batch_size=4, record_every=1,
-                           eval_size=4)
-        text = runs.network_text(config, train(config))
-        assert f"({name}: " in text and text.count("input-blind") == (task == "adding")
-
-
 def test_error_flow_names_the_reference_line(app):
     at = app("error_flow.py", cells="rnn", **TINY).run()
     assert not at.exception
     specs = " ".join(c.proto.spec for c in at.get("vega_lite_chart"))
     assert "w^lag, w = initial weight scale" in specs and "RNN envelope" not in specs
     assert any("initial weight scale" in c.value and "gaussian" in c.value for c in at.caption)
-
-
-def test_long_tables_are_thinned_by_one_helper_keeping_both_ends():
-    import numpy as np
-    import pandas as pd
-
-    from lstmlab.ui import shaping
-
-    assert shaping.even_index(5, 10).tolist() == [0, 1, 2, 3, 4]
-    idx = shaping.even_index(1001, 7)
-    assert idx[0] == 0 and idx[-1] == 1000 and len(idx) == 7 and (np.diff(idx) > 0).all()
-    n = 2000
-    steps = pd.DataFrame({"step": np.arange(1, n + 1), "loss": np.linspace(1, 0.1, n), "metric": 0.5,
-                          "grad_norm": 1.0, "clipped": False, "gnorm:l0.Wh": 1.0, "sigma_max:l0": 1.0})
-    for long in (shaping.training_long({"a": steps}, {"a": steps.iloc[:0]}, "loss", max_points=50),
-                 shaping.gradnorm_long({"a": steps}, max_points=50), shaping.melt_prefixed(steps, "gnorm:", 50),
-                 shaping.series_long({"a": steps}, ["sigma_max:l0"], max_points=50)):
-        assert set(long["step"]) >= {1, n} and long["step"].nunique() <= 50
-    grid = shaping.grid_long(np.arange(300 * 100.0).reshape(300, 100), "r", "c", max_rows=20, max_cols=10)
-    assert grid["r"].nunique() == 20 and grid["c"].nunique() == 10 and grid["r"].max() == 299

@@ -1,5 +1,7 @@
 """AppTest: the landing page (Why gradients vanish)."""
 
+from lstmlab import limits, settings
+
 
 def test_landing_is_default_and_shows_powers(app):
     at = app().run()
@@ -54,9 +56,24 @@ def test_see_it_in_a_real_network_opens_error_flow_with_matching_settings(app):
 
 
 def test_link_caps_settings_to_the_interactive_limits():
-    from lstmlab.ui import limits, state
-
-    q = state.flow_link(1.5, 1000)
+    q = settings.flow_link(1.5, 1000)
     assert q["T"] == str(limits.SEQ_LEN_MAX) and q["ws"] == "1.5" and q["cells"] == "rnn,lstm"
-    values, warnings = state.parse_params("flow", q)
+    values, warnings = settings.parse_params("flow", q)
     assert not warnings and values["T"] == limits.SEQ_LEN_MAX
+
+
+def test_an_unknown_parameter_name_cannot_put_links_or_images_on_the_page(app):
+    name = "x`![px](http://evil.example/p.png)[click here](http://evil.example)"
+    at = app(**{name: "1"}).run()
+    assert not at.exception
+    warning = at.warning[0].value
+    assert warning.count("`") == 2  # the name stays inside one code span, where nothing is rendered
+    assert warning == ("Ignored unknown URL parameter "
+                       "`x'![px](http://evil.example/p.png)[click here](http://evil.example)`.")
+
+
+def test_a_bad_value_is_echoed_escaped(app):
+    at = app(w="[click here](http://evil.example)").run()
+    assert not at.exception
+    warning = at.warning[0].value.replace("\u2060", "")  # the word joiners that keep a URL from being linked
+    assert r"\[click here\]\(http\:" in warning and "[click here](" not in warning

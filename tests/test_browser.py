@@ -16,6 +16,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
@@ -257,6 +258,23 @@ def test_inside_lstm_trained_network(server, browser):
     lines = [line for line in forget.splitlines() if line.strip()]  # label, value, delta
     assert float(lines[1]) > 0.85 and lines[2].startswith("+") and "vs initialised" in lines[2]
     _shot(page, "inside_lstm")
+    ctx.close()
+
+
+def test_a_shared_link_cannot_put_links_or_images_on_the_page(server, browser):
+    """An unknown parameter's name and a bad value are shown as text: no image is fetched, no link drawn."""
+    ctx, page = _page(browser)
+    name = urllib.parse.quote("x`![px](http://evil.example/p.png)[click here](http://evil.example)")
+    value = urllib.parse.quote("![px](http://evil.example/q.png) www.e.x")
+    page.goto(f"{server}/?{name}=1&w={value}")
+    _wait_idle(page)
+    alerts = page.locator("[data-testid='stAlert']")
+    assert alerts.count() == 2
+    text = " ".join(alerts.all_inner_texts()).replace("\u2060", "")  # word joiners keep bare URLs text
+    assert "[click here](http://evil.example)" in text and "![px](http://evil.example/q.png)" in text
+    assert page.locator("[data-testid='stAlert'] img").count() == 0
+    assert page.locator("[data-testid='stAlert'] a").count() == 0
+    _no_exception(page)
     ctx.close()
 
 

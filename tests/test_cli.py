@@ -30,8 +30,9 @@ def call(*argv: str) -> tuple[int, str, str]:
 
 
 @pytest.fixture
-def db(tmp_path):
-    return str(tmp_path / "cli.db")
+def db(store_url):
+    """Every CLI test runs against a SQLite file and a PostgreSQL database."""
+    return store_url
 
 
 def run_id_of(stdout: str) -> str:
@@ -187,7 +188,8 @@ def test_unknown_run_id(db, argv):
     call("--db", db, "run", *TINY, "-q")
     code, out, err = call("--db", db, *argv)
     assert code == 1
-    assert err == f"lstmlab: error: no run with id or id prefix 'deadbeef' in RunStore('sqlite:///{db}')\n"
+    assert err.startswith("lstmlab: error: no run with id or id prefix 'deadbeef' in RunStore('"), err
+    assert err.endswith(f"{db.rsplit('/', 1)[-1]}')\n") and err.count("\n") == 1, err
 
 
 def test_ctrl_c_stops_and_saves(tmp_path):
@@ -237,3 +239,19 @@ def test_progress_bar_formats():
     bar(10, 10, {"loss": 0.5})
     bar.close()
     assert tty.getvalue().startswith("\r[" + "#" * 30 + "] 100% 10/10 loss 0.5") and tty.getvalue().endswith("\n")
+
+
+@pytest.mark.parametrize("argv, fragment", [
+    (["ls", "--seq-len", "99999999999999999999999"],
+     "ls --seq-len 99999999999999999999999: expected an integer from 1 to 5000"),
+    (["ls", "--seq-len", "abc"], "ls --seq-len abc: expected an integer from 1 to 5000"),
+    (["ls", "--cell", "elman"], "ls --cell elman: expected one of 'rnn', 'lstm', 'gru'"),
+    (["ls", "--weight-scale", "-2"], "ls --weight-scale -2: expected a number in (0, 10]"),
+    (["ls", "--limit", "-1"], "argument -n/--limit: '-1': expected a whole number >= 1"),
+    (["ls", "--limit", "x"], "argument -n/--limit: 'x': expected a whole number >= 1"),
+])
+def test_bad_ls_filters_name_the_flag_the_value_and_what_was_expected(db, argv, fragment):
+    call("--db", db, "run", *TINY, "-q")
+    code, out, err = call("--db", db, *argv)
+    assert code == 2 and out == ""
+    assert err == f"lstmlab: error: {fragment}\n"

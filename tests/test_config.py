@@ -7,7 +7,11 @@ import sys
 import numpy as np
 import pytest
 
+from lstmlab import cells, config, params, spec
+from lstmlab.cli import build_parser
 from lstmlab.config import RunConfig
+from lstmlab.settings import FIELDS
+from lstmlab.train import train
 
 CONTRACT_DEFAULTS = dict(
     cell="lstm", task="adding", seq_len=100, hidden_size=32, layers=1, weight_scale=1.0, init="orthogonal",
@@ -154,3 +158,50 @@ def test_configs_whose_pass_would_not_fit_in_memory_are_refused():
     assert ok.pass_bytes() == 24 * 1000 * 64 * 128 * 1 * 8
     with pytest.raises(ValueError, match="about 5.9 GiB; expected at most 4 GiB"):
         ok.replace(eval_size=256)
+
+
+def test_every_choice_has_one_owner():
+    assert config.CELLS == tuple(cells.GATES) and spec.CELL_NAMES is config.CELLS
+    assert params.INITS is config.INITS and spec.DTYPES is config.DTYPES
+    run_flags = build_parser()._subparsers._group_actions[0].choices["run"]
+    for field, choices in config.CHOICES.items():
+        flag = next(a for a in run_flags._actions if a.dest == field)
+        assert flag.metavar == "{" + ",".join(choices) + "}"
+    study = {f.name: f for f in FIELDS["flow"]}
+    assert study["cells"].choices == config.CELLS and study["opt"].choices == config.OPTIMIZERS
+    assert study["task"].choices == config.TASKS and study["init"].choices == config.INITS
+
+
+@pytest.mark.parametrize("field", ["weight_scale", "forget_bias", "lr", "momentum", "clip", "noise"])
+def test_an_integer_too_large_for_a_float_is_refused_naming_the_field(field):
+    with pytest.raises(ValueError, match=f"^{field}=9{{10}}.*: expected "):
+        RunConfig(**{field: 10**400 - 1})
+
+
+@pytest.mark.parametrize("series", [
+    [1e308 * (1 if i % 2 else -1) for i in range(30)],  # the mean and the spread overflow
+    [5e-324 * (i % 3) for i in range(30)],  # denormal: the squares of the spread underflow to 0
+    [1e-300 * (i % 3) for i in range(30)],
+    [1e200 * (i % 3) for i in range(30)],  # the squares of the spread overflow: every z-score would be 0
+])
+def test_a_series_that_cannot_be_z_scored_is_refused(series):
+    with pytest.raises(ValueError, match=r"^series: .*expected"):
+        RunConfig(task="forecast", seq_len=10, series=series)
+
+
+def test_a_wide_but_representable_series_is_accepted_and_trains():
+    for scale in (1e-100, 1e100):
+        config = RunConfig(task="forecast", seq_len=10, series=[scale * (i % 3) for i in range(30)], steps=2,
+                           batch_size=4, eval_size=4, hidden_size=4)
+        assert train(config).status == "finished"
+
+
+def test_noise_that_would_overflow_the_synthetic_series_is_refused():
+    with pytest.raises(ValueError, match=r"^noise=1e\+308: expected"):
+        RunConfig(task="forecast", noise=1e308)
+
+
+@pytest.mark.parametrize("series", [np.array(5.0), np.float64(5.0), np.array([[1.0, 2.0], [3.0, 4.0]])])
+def test_a_series_that_is_not_a_flat_sequence_is_refused_naming_the_field(series):
+    with pytest.raises(ValueError, match=r"(?s)^series=.*: expected .*sequence of finite numbers"):
+        RunConfig(task="forecast", seq_len=2, series=series)

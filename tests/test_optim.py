@@ -4,6 +4,7 @@ import math
 import numpy as np
 import pytest
 
+from lstmlab.config import OPTIMIZERS
 from lstmlab.optim import Adam, Momentum, SGD, clip_by_global_norm, global_norm, l2_norm, make_optimizer
 
 
@@ -161,3 +162,10 @@ def test_clip_matches_torch(max_norm):
     for t, k in zip(tp, g):
         # torch divides by (norm + 1e-6): agreement to ~1e-6 relative
         np.testing.assert_allclose(out[k], t.grad.numpy(), rtol=1e-6)
+
+
+def test_make_optimizer_accepts_exactly_the_configs_choices():
+    for name in OPTIMIZERS:
+        assert make_optimizer(name, 0.1).init({"w": np.zeros(2)})["t"] == 0
+    with pytest.raises(ValueError, match="optimizer='rmsprop': expected one of 'sgd', 'momentum', 'adam', 'nesterov'"):
+        make_optimizer("rmsprop", 0.1)

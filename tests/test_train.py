@@ -5,9 +5,10 @@ import pandas as pd
 import pytest
 
 from lstmlab import ModelSpec, bptt, init_params
+from lstmlab.analysis import mean_l2, sigma_max
 from lstmlab.config import RunConfig
 from lstmlab.tasks import get_task
-from lstmlab.train import Run, initial_params, mean_l2, model_spec, sigma_max, train
+from lstmlab.train import Run, initial_params, model_spec, train
 
 TINY = dict(seq_len=6, hidden_size=4, batch_size=4, steps=7, record_every=3, eval_size=5)
 PARAMS = {
@@ -303,40 +304,3 @@ def test_update_to_non_finite_params_is_discarded(monkeypatch):
     assert run.status == "diverged" and "step 3" in run.message and "parameters" in run.message
     assert len(run.steps) == 3 and np.isfinite(run.steps["loss"]).all()
     assert all(np.array_equal(run.params[k], v) for k, v in seen[2].items())  # before the third update
-
-
-def test_sigma_max_is_the_largest_over_gate_blocks():
-    from lstmlab.train import sigma_max
-
-    rng = np.random.default_rng(0)
-    blocks = [rng.standard_normal((6, 6)) for _ in range(4)]
-    expected = max(np.linalg.svd(b, compute_uv=False)[0] for b in blocks)
-    assert sigma_max(np.concatenate(blocks, axis=1)) == pytest.approx(expected, rel=1e-12)
-    # orthogonal init: every block's singular values equal the weight scale, in every cell
-    for cell in ("rnn", "lstm", "gru"):
-        run = train(RunConfig(cell=cell, task="adding", seq_len=5, hidden_size=8, steps=1, weight_scale=0.7))
-        assert run.steps["sigma_max:l0"].iloc[0] == pytest.approx(0.7, rel=1e-12)
-
-
-def test_mean_l2_keeps_tiny_and_huge_norms():
-    from lstmlab.train import mean_l2
-
-    a = np.zeros((1, 3, 2, 4))
-    a[0, 0] = 3e-200  # squares underflow to 0 in float64
-    a[0, 1] = 3e200  # squares overflow
-    a[0, 2, 0, 0] = np.inf
-    out = mean_l2(a)
-    np.testing.assert_allclose(out[0, :2], [6e-200, 6e200], rtol=1e-12)  # sqrt(4) * 3e±200
-    assert np.isinf(out[0, 2])
-
-
-def test_flow_ratio_first_over_last():
-    from lstmlab.train import flow_ratio
-
-    flow = pd.DataFrame({"step": [0] * 3 + [5] * 3, "layer": [0] * 6, "t": [1, 2, 3] * 2,
-                         "dh_norm": [1e-3, 0.5, 2.0, 0.0, 1.0, 0.0]})
-    assert flow_ratio(flow, 0, 0) == pytest.approx(5e-4)
-    assert np.isnan(flow_ratio(flow, 5, 0))  # last is 0: undefined
-    assert np.isnan(flow_ratio(flow, 7, 0))  # not recorded
-    flow.loc[3, "dh_norm"], flow.loc[5, "dh_norm"] = 0.0, 4.0
-    assert flow_ratio(flow, 5, 0) == 0.0  # vanished

@@ -1,5 +1,4 @@
-"""Streamlit dashboard helpers: widgets, charts, caching and URL state.
-
-This is the only part of lstmlab that imports streamlit. Pages in ``pages/`` import it; the rest of the library
-never does.
+"""The dashboard's Streamlit components: the study form, the run pickers, the upload box, chart builders, URL state
+and the cached calls into the core. Pages in ``pages/`` own their views and import these; this is the only part of
+lstmlab that imports streamlit.
 """

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import streamlit as st
 
-from lstmlab.ui import limits as L
-from lstmlab.ui import probes
+from lstmlab import analysis, probes
+from lstmlab import limits as L
+from lstmlab.runtime import fast_loops
 
 
 @st.cache_data(max_entries=L.CACHE_MAX_ENTRIES, show_spinner="Initialising networks and backpropagating…")
@@ -19,8 +20,6 @@ def phase_map(cells: tuple, scales: tuple, lengths: tuple, hidden: int, init: st
 
 @st.cache_data(max_entries=L.CACHE_MAX_ENTRIES, show_spinner=False)
 def spectrum(cell: str, weight_scale: float, seq_len: int, hidden: int, init: str, forget_bias: float, seed: int):
-    from lstmlab.runtime import fast_loops
-
     with fast_loops():
         return probes.spectrum(cell, weight_scale, seq_len, hidden, init, forget_bias, seed)
 
@@ -33,3 +32,9 @@ def lstm_inside(network: str, seed: int, layer: int, _config, _params=None) -> d
     initialisation of ``_config`` (``_params`` None), "trained:<config key>" or "run:<run id>" for trained ones.
     """
     return probes.lstm_inside(_config, _params, seed, layer=layer, batch=L.INSIDE_BATCH_MAX)
+
+
+@st.cache_data(max_entries=L.CACHE_MAX_ENTRIES, show_spinner=False)
+def task_info(key: str, _config) -> dict:
+    """analysis.task_info of a config, cached by its key (a forecast task builds its series)."""
+    return analysis.task_info(_config)

@@ -1,4 +1,4 @@
-"""Altair chart builders. Each takes a tidy DataFrame (see lstmlab.ui.shaping) and returns a chart; none draws.
+"""Altair chart builders. Each takes a tidy DataFrame (see lstmlab.tables) and returns a chart; none draws.
 
 Conventions: log axes show 10^k ticks; every axis names its quantity and unit; values that cannot be drawn on a log
 axis (0, inf, NaN) are drawn at the edge of the plot with a distinct marker and named in the legend and tooltip.
@@ -11,14 +11,17 @@ import altair as alt
 import numpy as np
 import pandas as pd
 
-from lstmlab.ui.shaping import NAN, OK, OVERFLOW, VANISHED
+from lstmlab.config import CELLS
+from lstmlab.settings import CELL_LABELS
+from lstmlab.tables import NAN, OK, OVERFLOW, VANISHED
 
 LOG_AXIS = alt.Axis(format=".0e", labelOverlap=True)
 STATE_SCALE = alt.Scale(domain=[VANISHED, OVERFLOW, NAN], range=["#8c8c8c", "#d62728", "#e377c2"])
 STATE_SHAPES = alt.Scale(domain=[VANISHED, OVERFLOW, NAN], range=["triangle-down", "triangle-up", "cross"])
-CELL_ORDER = ["RNN", "LSTM", "GRU"]
+CELL_ORDER = [CELL_LABELS[c] for c in CELLS]
 PHASE_COLOR_CAP = 20.0  # decades; beyond it the phase map's colour saturates (tooltips keep the value)
-CELL_COLORS = {"RNN": "#e4572e", "LSTM": "#1f77b4", "GRU": "#2ca02c"}  # fixed: a cell keeps its colour everywhere
+# fixed: a cell keeps its colour everywhere (RNN, LSTM, GRU)
+CELL_COLORS = dict(zip(CELL_ORDER, ("#e4572e", "#1f77b4", "#2ca02c"), strict=True))
 LAG_TITLE = "lag T − t (time steps between h_t and the loss at T)"
 
 

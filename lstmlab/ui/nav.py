@@ -3,6 +3,7 @@
 from pathlib import Path
 
 import streamlit as st
+from streamlit.runtime.pages_manager import PagesManager  # private: the flag below has no public API
 
 PAGES = (
     ("pages/why.py", "Why gradients vanish", ":material/trending_down:"),
@@ -15,17 +16,18 @@ PAGES = (
 
 
 def ensure_router() -> None:
-    """Call first in every page file.
+    """Call first in every page file: the dashboard's one work-around, guarded by
+    tests/test_browser.py::test_first_visit_by_deep_link_uses_the_navigation.
 
-    Streamlit treats an app with a ``pages/`` folder as a legacy multipage app until the entrypoint has called
-    st.navigation once in the process (and AppTest resets that before every run). A visit that goes straight to a
-    page's URL would then run the page file alone: Streamlit's folder-listing sidebar, no page config, no
-    session set-up. In that case run the entrypoint here, in this same script run (so widget events such as a
-    form submission are kept): it calls st.navigation, which resolves the URL to this page and runs it; then
-    stop the outer execution.
+    Streamlit (1.67) has no supported switch for this: it treats an app with a ``pages/`` folder beside the
+    entrypoint as a legacy multipage app (PagesManager.uses_pages_directory, set from the folder's existence)
+    until the entrypoint has called st.navigation once in the process (and AppTest resets that before every
+    run). A visit that goes straight to a page's URL would then run the page file alone: Streamlit's
+    folder-listing sidebar, no page config, no session set-up. In that case run the entrypoint here, in this
+    same script run (so widget events such as a form submission are kept): it calls st.navigation, which
+    resolves the URL to this page and runs it; then stop the outer execution. Renaming ``pages/`` would make
+    this unnecessary.
     """
-    from streamlit.runtime.pages_manager import PagesManager
-
     if not PagesManager.uses_pages_directory:
         return
     PagesManager.uses_pages_directory = False

@@ -1,24 +1,25 @@
 """Probes for the Phase map and Inside the LSTM pages: one forward/backward pass of a network, no training
 (Inside the LSTM may be handed trained parameters). Pure functions over lstmlab's core API (no streamlit); the
-cached wrappers are in lstmlab.ui.cached.
+dashboard caches them in lstmlab.ui.cached.
 """
 
 from __future__ import annotations
 
-import math
 
 import numpy as np
 import pandas as pd
 
-from lstmlab.ui import limits as L
-from lstmlab.ui import shaping
+from . import ModelSpec, bptt, init_params, jacobian_spectrum
+from . import limits as L
+from . import tables
+from .analysis import mean_l2, norm_ratio
+from .config import RunConfig
+from .tasks import get_task
+from .train import initial_params, model_spec
 
 
 def _adding_batch(seq_len: int, batch: int, seed: int, dtype: str = "float64"):
     """(x, y, task) of the adding problem: the inputs every probe uses."""
-    from lstmlab.config import RunConfig
-    from lstmlab.tasks import get_task
-
     task = get_task(RunConfig(task="adding", seq_len=seq_len, dtype=dtype))
     x, y = task.sample(np.random.default_rng(seed), batch)
     return x, y, task
@@ -45,9 +46,6 @@ def phase_map(cells: list[str], scales: list[float], lengths: list[int], hidden:
     inputs. Columns: cell, weight_scale, seq_len, ratio, log10_ratio, state, and rectangle edges w_lo, w_hi,
     T_lo, T_hi (midpoints between grid values; lengths geometrically).
     """
-    from lstmlab import ModelSpec, bptt, init_params
-    from lstmlab.train import mean_l2
-
     T_max = max(lengths)
     x, y, task = _adding_batch(T_max, batch, seed)
     s = np.asarray(scales, dtype=float)
@@ -71,14 +69,11 @@ def phase_map(cells: list[str], scales: list[float], lengths: list[int], hidden:
                 norms = mean_l2(np.asarray(res.dh[0], dtype=float)[None])[0]  # (T,), tiny norms kept
                 last = float(norms[-1])
                 for j, T in enumerate(lengths):
-                    # flow_ratio's rule: no ratio when the last is 0 or not finite, or the first is NaN
-                    first = float(norms[T_max - T])
-                    defined = last != 0 and math.isfinite(last) and not math.isnan(first)
-                    ratio = first / last if defined else float("nan")
+                    ratio = norm_ratio(float(norms[T_max - T]), last)
                     rows.append((cell.upper(), w, T, ratio, w_edges[i], w_edges[i + 1], t_edges[j], t_edges[j + 1]))
     df = pd.DataFrame(rows, columns=["cell", "weight_scale", "seq_len", "ratio", "w_lo", "w_hi", "T_lo", "T_hi"])
-    df["log10_ratio"] = shaping.log10_safe(df["ratio"].to_numpy())
-    df["state"] = shaping.value_state(df["ratio"].to_numpy())
+    df["log10_ratio"] = tables.log10_safe(df["ratio"].to_numpy())
+    df["state"] = tables.value_state(df["ratio"].to_numpy())
     return df
 
 
@@ -88,8 +83,6 @@ def spectrum(cell: str, weight_scale: float, seq_len: int, hidden: int, init: st
 
     Columns: lag, which ("largest", "median", "smallest", and for the RNN "bound w^lag"), value, plot/state.
     """
-    from lstmlab import ModelSpec, init_params, jacobian_spectrum
-
     x, _, task = _adding_batch(seq_len, 1, seed)
     spec = ModelSpec(cell=cell, input_size=task.input_size, hidden_size=hidden, output_size=task.output_size,
                      layers=1, head=task.head)
@@ -107,8 +100,8 @@ def spectrum(cell: str, weight_scale: float, seq_len: int, hidden: int, init: st
             parts.append(pd.DataFrame({"lag": lags, "which": f"bound {weight_scale:g}^lag",
                                        "value": np.power(float(weight_scale), lags.astype(float))}))
     df = pd.concat(parts, ignore_index=True)
-    keep = shaping.lag_sample(len(lags), L.LINE_MAX_LAGS)
-    return shaping.log_safe(df[df["lag"].isin(keep)], "value")
+    keep = tables.lag_sample(len(lags), L.LINE_MAX_LAGS)
+    return tables.log_safe(df[df["lag"].isin(keep)], "value")
 
 
 def lstm_inside(config, params: dict | None, seed: int, layer: int = 0, batch: int = 16) -> dict:
@@ -119,10 +112,6 @@ def lstm_inside(config, params: dict | None, seed: int, layer: int = 0, batch: i
     starts from. Returns numpy arrays of ``layer``: gates {g: (T, B, H)}, dgates {g: (T, B, H)}, c, dc, h, dh
     (T, B, H), and loss (float).
     """
-    from lstmlab import bptt
-    from lstmlab.tasks import get_task
-    from lstmlab.train import initial_params, model_spec
-
     if config.cell != "lstm":
         raise ValueError(f"cell={config.cell!r}: Inside the LSTM shows LSTM networks only")
     if not 0 <= int(layer) < config.layers:
@@ -173,8 +162,8 @@ def inside_tables(out: dict, example: int, units=None) -> dict[str, pd.DataFrame
     ``units`` "all units"); with ``units`` (e.g. open_units(out)) also the forget gate and ‖δc‖ over those units
     alone ("memory units")."""
     ex = int(example)
-    grids = {g: shaping.grid_long(out["gates"][g][:, ex, :], "t", "unit") for g in out["gates"]}
-    grids["c"] = shaping.grid_long(out["c"][:, ex, :], "t", "unit")
+    grids = {g: tables.grid_long(out["gates"][g][:, ex, :], "t", "unit") for g in out["gates"]}
+    grids["c"] = tables.grid_long(out["c"][:, ex, :], "t", "unit")
     for grid in grids.values():
         grid["t"] += 1  # time steps are 1..T
     T = out["c"].shape[0]
@@ -196,7 +185,7 @@ def inside_tables(out: dict, example: int, units=None) -> dict[str, pd.DataFrame
         means.append(mean("f", u, MEMORY_UNITS))
         norms.append(norm(DC_NAME, out["dc"], u, MEMORY_UNITS))
     return {"grids": grids, "means": pd.concat(means, ignore_index=True),
-            "norms": shaping.log_safe(pd.concat(norms, ignore_index=True), "value")}
+            "norms": tables.log_safe(pd.concat(norms, ignore_index=True), "value")}
 
 
 DC_NAME = "δc (cell state)"

@@ -1,4 +1,4 @@
-"""Table shaping for the charts: pure pandas/numpy, no streamlit.
+"""Chart tables: long-format pandas tables of recorded runs and probes, ready for a chart (no plotting here).
 
 Every chart on a log axis goes through :func:`log_safe`, which keeps a value's meaning when it cannot be drawn:
 exact zeros (vanished) are drawn at a floor below the data and labelled "vanished (0)", inf is drawn at a ceiling and
@@ -13,29 +13,13 @@ import math
 import numpy as np
 import pandas as pd
 
-from lstmlab.ui import limits as L
+from . import limits as L
 
 OK = "finite"
 VANISHED = "vanished (0)"
 OVERFLOW = "overflow (inf)"
 NAN = "NaN"
 STATES = (OK, VANISHED, OVERFLOW, NAN)
-
-
-# ---------------------------------------------------------------------------------------------------------- numbers
-def fmt(x: float, digits: int = 3) -> str:
-    """A number for a sentence: 2.66e-05, 0.41, 1.38e+04; zeros, inf and NaN spelled out."""
-    if x is None or (isinstance(x, float) and math.isnan(x)):
-        return "NaN"
-    x = float(x)
-    if x == 0:
-        return "0 (vanished)"
-    if math.isinf(x):
-        return "∞ (overflow)" if x > 0 else "-∞ (overflow)"
-    a = abs(x)
-    if 1e-3 <= a < 1e4:
-        return f"{x:.{digits}g}"
-    return f"{x:.{max(digits - 1, 1)}e}"
 
 
 def power_table(w: float, T: int) -> pd.DataFrame:
@@ -265,36 +249,6 @@ def heatmap_table(flows: dict[str, pd.DataFrame], col: str = "dh_norm", layer: i
                                df["lag_lo"].astype(str) + "–" + (df["lag_hi"] - 1).astype(str),
                                df["lag_lo"].astype(str))
     return df
-
-
-def ratio_text(r: float) -> str:
-    """A ratio of two norms for a sentence: "undefined" when it is NaN (lstmlab.train.flow_ratio: nothing
-    reached the last step, or a norm is not finite), else fmt()."""
-    return "undefined" if r is None or math.isnan(float(r)) else fmt(r)
-
-
-def reading(flows: dict[str, pd.DataFrame], statuses: dict[str, str] | None = None, layer: int = 0) -> str:
-    """One sentence read from the data: per cell, error at the first step as a fraction of its value at the last."""
-    from lstmlab.train import flow_ratio
-
-    parts = []
-    statuses = statuses or {}
-    for label, flow in flows.items():
-        steps = recorded_steps(flow)
-        if not steps:
-            continue
-        r0 = flow_ratio(flow, steps[0], layer)
-        r1 = flow_ratio(flow, steps[-1], layer)
-        txt = f"**{label}**: {ratio_text(r0)} at initialisation"
-        if steps[-1] != steps[0]:
-            txt += f", {ratio_text(r1)} after {steps[-1]} steps"
-        if statuses.get(label) == "diverged":
-            txt += " (training diverged)"
-        parts.append(txt)
-    if not parts:
-        return ""
-    return ("Error at the first time step as a fraction of its value at the last (‖∂L/∂h₁‖ / ‖∂L/∂h_T‖) — "
-            + "; ".join(parts) + ".")
 
 
 # ---------------------------------------------------------------------------------------------------------- training

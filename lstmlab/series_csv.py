@@ -1,4 +1,4 @@
-"""Reading a user's CSV for the forecast task (no streamlit): every failure is a ValueError with a message a
+"""A series for the forecast task from a user's CSV file (no streamlit): every failure is a ValueError with a message a
 person can act on."""
 
 from __future__ import annotations
@@ -8,7 +8,8 @@ import io
 import numpy as np
 import pandas as pd
 
-from lstmlab.ui import limits as L
+from . import limits as L
+from .config import zscore_problem
 
 
 def read_csv(data: bytes, name: str = "upload.csv") -> pd.DataFrame:
@@ -29,7 +30,11 @@ def read_csv(data: bytes, name: str = "upload.csv") -> pd.DataFrame:
                          f"{L.UPLOAD_MAX_ROWS:,}. Use the CLI for longer series.")
     numeric = {}
     for col in df.columns:
-        v = pd.to_numeric(df[col], errors="coerce")
+        try:
+            v = pd.to_numeric(df[col], errors="coerce")
+        except OverflowError:  # integers of hundreds of digits: Python ints that no float can hold
+            raise ValueError(f"{name}: column {str(col)!r} holds numbers beyond the float range (about ±1.8e308); "
+                             "rescale them.") from None
         if v.notna().sum() >= max(2, int(0.9 * len(df))):  # a column that is (almost) all numbers
             numeric[str(col)] = v.to_numpy(dtype=float)
     if not numeric:
@@ -49,4 +54,7 @@ def series_from(df: pd.DataFrame, column: str, seq_len: int) -> tuple[float, ...
                          f"{seq_len} needs at least {need}. Shorten the sequence or upload a longer series.")
     if float(v.max()) == float(v.min()):
         raise ValueError(f"column {column!r} is constant; a series needs some variation to forecast.")
+    problem = zscore_problem(v)
+    if problem:
+        raise ValueError(f"column {column!r} {problem}.")
     return tuple(v.tolist())

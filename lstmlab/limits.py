@@ -1,4 +1,4 @@
-"""Every limit the dashboard enforces, in one place.
+"""Every limit the dashboard enforces, in one place (the library's own bounds are in lstmlab.config).
 
 Interactive requests are bounded so that a run finishes while a person waits; anything larger belongs to the CLI
 (``python -m lstmlab run ...``), which has no such limits.
@@ -60,10 +60,11 @@ def study_work(seq_len: int, hidden_size: int, layers: int, steps: int, batch_si
 
 
 def too_big_message(work: int, limit: int, what: str, cli_hint: str, after: str = "") -> str:
-    """The refusal shown when a request exceeds an interactive limit."""
+    """The refusal shown when a request exceeds an interactive limit (Markdown; ``cli_hint`` is the command as a
+    code span)."""
     return (
         f"This {what} is too large for an interactive session: {work:,} work units "
         f"(sequence length × hidden size × layers × steps × batch × cells) against a limit of {limit:,}. "
-        f"Reduce it, or run it from the command line: `{cli_hint}`{after}"
+        f"Reduce it, or run it from the command line: {cli_hint}{after}"
     )
 

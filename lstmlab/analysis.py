@@ -1,0 +1,113 @@
+"""Error-flow analysis shared by train(), the CLI and the dashboard: norms, ratios and run summaries.
+
+Pure numpy/pandas over the tables ``train()`` records (``Run.steps``, ``Run.flow``, ``Run.eval``); no plotting,
+no streamlit.
+"""
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .config import RunConfig
+from .tasks import get_task
+
+
+def sigma_max(W: np.ndarray) -> float:
+    """Largest singular value over the gate blocks of W (H, G*H).
+
+    Each (H, H) block is one gate's recurrent matrix, the factor that multiplies the error on its way back
+    through that gate; with orthogonal or identity init every block's singular values equal the weight scale.
+    Computed as sqrt(lambda_max(B B^T)) per block, cheaper than an SVD and exact to rounding for the top
+    singular value.
+    """
+    W = np.asarray(W, dtype=np.float64)
+    if not np.isfinite(W).all():
+        return math.nan
+    H = W.shape[0]
+    best = 0.0
+    for g in range(W.shape[1] // H):
+        block = W[:, g * H : (g + 1) * H]
+        with np.errstate(over="ignore", invalid="ignore"):
+            gram = block @ block.T
+        try:
+            if np.isfinite(gram).all():
+                top = math.sqrt(max(float(np.linalg.eigvalsh(gram)[-1]), 0.0))
+            else:
+                top = float(np.linalg.norm(block, 2))  # huge but finite weights: squares overflow, the SVD does not
+        except np.linalg.LinAlgError:
+            return math.nan
+        best = max(best, top)
+    return best
+
+
+def mean_l2(a: np.ndarray) -> np.ndarray:
+    """(L, T, B, H) -> (L, T): L2 norm over the hidden units, averaged over the batch.
+
+    Each row is scaled by its largest magnitude before squaring, so neither huge values (squares overflow)
+    nor tiny ones (squares underflow to 0 below about 1e-154) lose their norm; 0 stays 0, inf and NaN
+    propagate.
+    """
+    a = np.asarray(a, dtype=np.float64)
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
+        m = np.max(np.abs(a), axis=-1, keepdims=True)
+        scale = np.where((m > 0) & np.isfinite(m), m, 1.0)
+        r = a / scale
+        norms = scale[..., 0] * np.sqrt(np.einsum("ltbh,ltbh->ltb", r, r))
+    return norms.mean(axis=-1)
+
+
+def flow_ratio(flow: pd.DataFrame, step: int, layer: int, column: str = "dh_norm") -> float:
+    """||dL/dh_1|| / ||dL/dh_T|| (or another flow column) at one recording step and layer.
+
+    The first over the last time step: how much of the error at the loss reaches the start of the sequence.
+    0 when the first is 0 (vanished), inf when the first overflowed; NaN when the step or layer was not
+    recorded, the first is NaN, or the last is 0 or not finite (no ratio is defined).
+    """
+    rows = flow[(flow["step"] == step) & (flow["layer"] == layer)]
+    if rows.empty:
+        return math.nan
+    return norm_ratio(float(rows.loc[rows["t"].idxmin(), column]), float(rows.loc[rows["t"].idxmax(), column]))
+
+
+def norm_ratio(first: float, last: float) -> float:
+    """first / last of two error norms: 0 when the first vanished, inf when it overflowed; NaN when no ratio is
+    defined (the last is 0 or not finite, or the first is NaN)."""
+    if last == 0.0 or not math.isfinite(last) or math.isnan(first):
+        return math.nan
+    return first / last
+
+
+def task_info(config: RunConfig) -> dict[str, Any]:
+    """What a run's losses are read against: the task's baseline loss and the name of its baseline predictor,
+    the metric's name and its chance level, and the loss ("mse" or "xent")."""
+    task = get_task(config)
+    return {"baseline": float(task.baseline), "baseline_name": str(task.baseline_name),
+            "metric_name": task.metric_name, "chance_metric": float(task.chance_metric), "loss": task.loss}
+
+
+def summary(run: Any) -> dict[str, Any]:
+    """Headline numbers of a run: status, losses against the task baseline, metric, error-flow ratios.
+
+    ``flow_ratio`` maps each layer to (first recorded step, its ratio, last recorded step, its ratio).
+    """
+    info = task_info(run.config)
+    steps, ev, flow = run.steps, run.eval, run.flow
+    out: dict[str, Any] = {
+        "status": run.status, "message": run.message, "wall_time": float(run.wall_time),
+        "steps_done": int(steps["step"].iloc[-1]) if len(steps) else 0,
+        "train_loss": float(steps["loss"].iloc[-1]) if len(steps) else math.nan,
+        "eval_loss": float(ev["loss"].iloc[-1]) if len(ev) else math.nan,
+        "baseline": info["baseline"], "metric_name": info["metric_name"],
+        "metric": float(ev["metric"].iloc[-1]) if len(ev) else math.nan,
+        "chance_metric": info["chance_metric"],
+        "flow_ratio": {},
+    }
+    if len(flow):
+        first, last = int(flow["step"].min()), int(flow["step"].max())
+        for layer in sorted(flow["layer"].unique()):
+            out["flow_ratio"][int(layer)] = (
+                first, flow_ratio(flow, first, layer), last, flow_ratio(flow, last, layer))
+    return out

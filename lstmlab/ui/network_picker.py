@@ -1,0 +1,132 @@
+"""Which LSTM Inside the LSTM shows: freshly initialised, trained with the page's settings, or a stored run; its
+controls, and the network they name."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import streamlit as st
+
+from lstmlab import limits as L
+from lstmlab import settings
+from lstmlab.config import INITS, RunConfig
+from lstmlab.settings import INSIDE_TASKS, NETWORK_LABELS, NETWORKS, TASK_LABELS
+from lstmlab.text import escape_markdown, network_text, run_label
+from lstmlab.ui import run_picker, run_store, state, study
+from lstmlab.ui.widgets import show_error
+
+
+@dataclass(frozen=True)
+class Network:
+    """The LSTM Inside the LSTM shows: its config, its parameters (None: the config's initialisation), the cache
+    key of those parameters ("init:…", "trained:…" or "run:…") and a sentence saying what it is."""
+
+    kind: str  # "init" | "trained" | "stored"
+    key: str
+    config: RunConfig
+    params: dict | None
+    text: str
+
+
+def pick_network(values: dict) -> tuple[dict, Network]:
+    """Controls of Inside the LSTM and the network they name: freshly initialised, trained with the page's
+    settings (the Error flow page's cached training path, saved to the run store) or a stored LSTM run.
+
+    Returns (applied settings, network); puts the settings in the URL. Stops the page with a message when there
+    is nothing to show (invalid or oversized settings, no stored run, an unreadable store).
+    """
+    kind = network_ui(values)
+    run_id = ""
+    if kind == "stored":
+        try:
+            rows = run_store.stored_lstm_runs()
+        except ValueError as e:
+            show_error(e)
+            st.stop()
+        if rows.empty:
+            st.info("No stored LSTM run has its parameters yet. Choose *Trained with these settings* (the run is "
+                    "saved to the run store), or train an LSTM on the Error flow page or with "
+                    "`python -m lstmlab run --cell lstm`.", icon=":material/inventory_2:")
+            controls_ui(values, kind)
+            st.stop()
+        labels = {r["id"]: f"{run_label(r)} · {r['task']}, {r['steps']} steps, {r['status']}"
+                  for r in rows.to_dict("records")}
+        run_id = run_picker.stored_run_ui(list(labels), labels)
+    values = controls_ui(values, kind)
+    values["run"] = run_id or values.get("run", "")
+    state.write_params("inside", values)
+
+    if kind == "stored":
+        row = rows.set_index("id").loc[run_id]
+        too_big = [f"sequence length {int(row['seq_len'])} > {L.INSIDE_T_MAX}"
+                   if int(row["seq_len"]) > L.INSIDE_T_MAX else "",
+                   f"hidden size {int(row['hidden_size'])} > {L.HIDDEN_MAX}"
+                   if int(row["hidden_size"]) > L.HIDDEN_MAX else ""]
+        if any(too_big):
+            st.error(f"This run is too large to inspect here: {' and '.join(t for t in too_big if t)} (Inside the "
+                     f"LSTM runs a batch of {L.INSIDE_BATCH_MAX} through sequences of at most "
+                     f"{L.INSIDE_T_MAX} steps and {L.HIDDEN_MAX} hidden units). Choose a smaller run, or "
+                     f"train one with `python -m lstmlab run --cell lstm --seq-len {L.INSIDE_T_MAX} "
+                     f"--hidden-size {L.HIDDEN_MAX}` or less.", icon=":material/block:")
+            st.stop()
+        try:
+            run = run_store.load_run(run_id, row["name"], row["tags"])
+        except KeyError:
+            st.warning("That run was deleted meanwhile.")
+            st.stop()
+        source = f"Stored run {escape_markdown(run_label(row.to_dict() | {'id': run_id}))}: "
+        return values, Network("stored", f"run:{run_id}", run.config, run.params,
+                               network_text(run.config, run, source))
+    try:
+        config = settings.inside_config(values)
+    except ValueError as e:
+        show_error(e)
+        st.stop()
+    if kind == "init":
+        return values, Network("init", "init:" + config.replace(steps=0, record_every=1).key, config, None,
+                               network_text(config))
+    run = study.study_results(settings.inside_study_values(values), None, "")["LSTM"]
+    text = network_text(config, run) + f" Trained in {run.wall_time:.1f} s (cached)."
+    return values, Network("trained", f"trained:{config.key}", config, run.params, text)
+
+
+def network_ui(values: dict) -> str:
+    """Which network Inside the LSTM shows ("init", "trained" or "stored"); seeds the page's widgets first."""
+    state.seed_widgets("inside", values)
+    return st.radio("Network", NETWORKS, key=state.widget_key("inside", "net"), format_func=NETWORK_LABELS.get,
+                    horizontal=True,
+                    help="Freshly initialised: the network before any update. Trained: trained on the task below "
+                         "with these settings (Adam, the Error flow page's defaults), cached and saved to the run "
+                         "store. A stored run: any LSTM run of the run store saved with its parameters.")
+
+
+def controls_ui(values: dict, net: str = "init") -> dict:
+    """Controls of Inside the LSTM (they apply at once: a pass is cheap, training is cached): returns the
+    settings. A stored run has its own settings (the sentence above the charts says them), so only the batch
+    seed and the example are drawn, and only those (with the network and the run) are returned."""
+    k = lambda name: state.widget_key("inside", name)  # noqa: E731
+    run = str(st.session_state.get(k("run")) or values.get("run", ""))
+    if net == "stored":
+        d1, d2 = st.columns(2)
+        seed = d1.number_input("Seed of the batch", L.SEED_MIN, L.SEED_MAX, step=1, key=k("seed"),
+                               help="The fresh task batch the stored network is run on here.")
+        ex = d2.number_input("Example in the batch", 0, L.INSIDE_BATCH_MAX - 1, step=1, key=k("ex"))
+        return {"net": net, "run": run, "seed": int(seed), "ex": int(ex)}
+    c1, c2, c3, c4, c5 = st.columns([1.2, 1, 1, 1, 0.8])
+    task = c1.selectbox("Task", INSIDE_TASKS, key=k("task"), format_func=TASK_LABELS.get)
+    T = c2.slider("Sequence length T", L.SEQ_LEN_MIN, L.INSIDE_T_MAX, key=k("T"))
+    ws = c3.slider("Weight scale", L.WEIGHT_SCALE_MIN, L.WEIGHT_SCALE_MAX, step=0.05, key=k("ws"))
+    fb = c4.slider("Forget bias", L.FORGET_BIAS_MIN, L.FORGET_BIAS_MAX, step=0.5, key=k("fb"),
+                   help="σ(forget bias) is the forget gate's value before any input: 1 → 0.73, 3 → 0.95.")
+    steps = c5.number_input("Training steps", L.STEPS_MIN, L.STEPS_MAX, step=100, key=k("steps"),
+                            disabled=net != "trained",
+                            help="Adam updates of the trained network (batch 32, learning rate 0.01, clip 1).")
+    with st.expander("More"):
+        d1, d2, d3, d4 = st.columns(4)
+        H = d1.slider("Hidden size", L.HIDDEN_MIN, L.HIDDEN_MAX, key=k("H"))
+        init = d2.selectbox("Init of W_h", INITS, key=k("init"))
+        seed = d3.number_input("Seed", L.SEED_MIN, L.SEED_MAX, step=1, key=k("seed"),
+                               help="Initialisation and training data, and the batch the network is run on here.")
+        ex = d4.number_input("Example in the batch", 0, L.INSIDE_BATCH_MAX - 1, step=1, key=k("ex"))
+    return {"net": net, "steps": int(steps), "run": run, "T": int(T), "H": int(H), "ws": float(ws), "init": init,
+            "fb": float(fb), "task": task, "seed": int(seed), "ex": int(ex)}

@@ -1,0 +1,117 @@
+"""The run store as the dashboard uses it: one cached connection, runs listed, loaded (cached), edited and
+exported. Failures to reach the store become ValueErrors a page shows."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from lstmlab import export
+from lstmlab import limits as L
+from lstmlab.store import RunStore, default_url, display_location
+from lstmlab.text import escape_markdown, run_label
+
+
+def shown_url(location: str | None = None) -> str:
+    """The store location as a page may show it (default: the current one), its password hidden."""
+    try:
+        return display_location(default_url() if location is None else location)
+    except Exception:  # not a location the store can read: say nothing of it
+        return "(an unreadable store location)"
+
+
+@st.cache_resource(show_spinner=False)
+def _store(url: str) -> RunStore:
+    return RunStore(url)
+
+
+def store() -> RunStore:
+    """The run store named by $LSTMLAB_DB (or the default location)."""
+    return _store(default_url())
+
+
+def stored_lstm_runs() -> pd.DataFrame:
+    """Stored LSTM runs that have their parameters, newest first (RunStore.list() rows); ValueError if the store
+    cannot be read."""
+    try:
+        return store().list(cell="lstm", with_params=True)
+    except Exception as e:  # an unreachable or unreadable database: say which, do not crash the page
+        raise ValueError(f"The run store at {shown_url()} cannot be read ({type(e).__name__}). "
+                         "Set LSTMLAB_DB to a readable path.") from None
+
+
+def list_runs(query: str = "") -> pd.DataFrame:
+    """Runs in the store, newest first, filtered by ``query`` (case-insensitive; matches name, tags, cell, task,
+    status or id prefix), with a readable ``created`` column (naive UTC: the page labels it so)."""
+    try:
+        df = store().list()
+    except Exception as e:  # an unreachable or unreadable database: say which, do not crash the page
+        raise ValueError(f"The run store at {shown_url()} cannot be read ({type(e).__name__}: "
+                         f"{error_line(e)}). Set LSTMLAB_DB to a writable path.") from None
+    if df.empty:
+        return df.assign(created=pd.Series(dtype="datetime64[ns]"))
+    df = df.assign(created=pd.to_datetime(df["created_at"], unit="s").dt.floor("s"))
+    q = (query or "").strip().lower()
+    if q:
+        hay = (df["name"].astype(str) + " " + df["tags"].astype(str) + " " + df["cell"].astype(str) + " "
+               + df["task"].astype(str) + " " + df["status"].astype(str) + " " + df["id"].astype(str)).str.lower()
+        df = df[hay.str.contains(q, regex=False)]
+    return df.reset_index(drop=True)
+
+
+@st.cache_data(max_entries=L.CACHE_MAX_ENTRIES, show_spinner=False)
+def load_run(run_id: str, name: str = "", tags: str = ""):
+    """A stored run, cached (name and tags are part of the cache key so a rename or re-tag is seen)."""
+    return store().load(run_id)
+
+
+def error_line(e: Exception) -> str:
+    """The first line of an error's message, with the store URL's password (if it quotes one) hidden."""
+    line = str(e).splitlines()[0] if str(e) else ""
+    return line.replace(default_url(), shown_url())
+
+
+def load_runs(rows: pd.DataFrame) -> dict:
+    """{label: Run} for rows of list_runs(); runs deleted meanwhile are skipped."""
+    out = {}
+    for _, r in rows.iterrows():
+        try:
+            out[run_label(r.to_dict())] = load_run(r["id"], r["name"], r["tags"])
+        except KeyError:
+            continue
+    return out
+
+
+def apply_action(action: str, arg, run_ids: list[str]) -> str:
+    """Rename / tag / delete in the store; returns a confirmation, or an error prefixed with "!" (Markdown)."""
+    s = store()
+    try:
+        if action == "rename":
+            if len(run_ids) != 1:
+                return "!Select exactly one run to rename."
+            s.rename(run_ids[0], str(arg).strip())
+            return "Renamed."
+        if action == "tag":
+            for rid in run_ids:
+                s.tag(rid, arg)
+            return f"Tagged {len(run_ids)} run(s)."
+        if action == "delete":
+            for rid in run_ids:
+                s.delete(rid)  # the run picker drops ids no longer in the store on the next run
+            return f"Deleted {len(run_ids)} run(s)."
+        if action == "unconfirmed":
+            return "!Tick the confirmation box to delete."
+    except (KeyError, ValueError) as e:  # the message may quote the name or tag given
+        return f"!{escape_markdown(e)}"
+    return f"!Unknown action {action!r}."
+
+
+def csv_export(runs: dict, table: str):
+    """A callable building the CSV text of one table (steps, flow or eval) of ``runs`` when called:
+    st.download_button's deferred data."""
+    return lambda: export.table_csv(list(runs.values()), table)
+
+
+def zip_export(runs: dict):
+    """A callable building the zip bundle (runs.csv + steps/flow/eval CSVs) of ``runs`` when called."""
+    return lambda: export.zip_bundle(list(runs.values()))

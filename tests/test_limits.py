@@ -1,0 +1,14 @@
+"""lstmlab.limits: the work budget of a dashboard study and the refusal that names the CLI command."""
+
+from lstmlab import limits
+
+
+def test_study_work_counts_every_compared_cell_and_at_least_one_step():
+    assert limits.study_work(100, 32, 2, 50, 16, 3) == 100 * 32 * 2 * 50 * 16 * 3
+    assert limits.study_work(10, 4, 1, 0, 8, 1) == 10 * 4 * 8  # steps 0 still runs the initial pass
+
+
+def test_the_refusal_names_the_work_the_limit_and_the_command():
+    text = limits.too_big_message(1_234_567, 1_000, "study", "`python -m lstmlab run --seq-len 400`", " Then X.")
+    assert "1,234,567 work units" in text and "limit of 1,000" in text
+    assert text.endswith("`python -m lstmlab run --seq-len 400` Then X.")

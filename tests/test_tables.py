@@ -1,0 +1,33 @@
+"""lstmlab.tables: long tables for the charts, log-safe values and thinning."""
+
+import numpy as np
+import pandas as pd
+
+from lstmlab import tables
+
+
+def test_long_tables_are_thinned_by_one_helper_keeping_both_ends():
+    assert tables.even_index(5, 10).tolist() == [0, 1, 2, 3, 4]
+    idx = tables.even_index(1001, 7)
+    assert idx[0] == 0 and idx[-1] == 1000 and len(idx) == 7 and (np.diff(idx) > 0).all()
+    n = 2000
+    steps = pd.DataFrame({"step": np.arange(1, n + 1), "loss": np.linspace(1, 0.1, n), "metric": 0.5,
+                          "grad_norm": 1.0, "clipped": False, "gnorm:l0.Wh": 1.0, "sigma_max:l0": 1.0})
+    for long in (tables.training_long({"a": steps}, {"a": steps.iloc[:0]}, "loss", max_points=50),
+                 tables.gradnorm_long({"a": steps}, max_points=50), tables.melt_prefixed(steps, "gnorm:", 50),
+                 tables.series_long({"a": steps}, ["sigma_max:l0"], max_points=50)):
+        assert set(long["step"]) >= {1, n} and long["step"].nunique() <= 50
+    grid = tables.grid_long(np.arange(300 * 100.0).reshape(300, 100), "r", "c", max_rows=20, max_cols=10)
+    assert grid["r"].nunique() == 20 and grid["c"].nunique() == 10 and grid["r"].max() == 299
+
+
+def test_log_safe_marks_what_a_log_axis_cannot_draw():
+    df = tables.log_safe(pd.DataFrame({"v": [1e-3, 0.0, np.inf, np.nan, 10.0]}), "v")
+    assert list(df["state_v"]) == [tables.OK, tables.VANISHED, tables.OVERFLOW, tables.NAN, tables.OK]
+    assert (df["plot_v"] > 0).all()
+    assert df["plot_v"].iloc[1] == 1e-4 and df["plot_v"].iloc[2] == 100.0  # a decade outside the data
+
+
+def test_power_table_is_w_to_the_k():
+    df = tables.power_table(0.5, 4)
+    assert list(df["value"]) == [1.0, 0.5, 0.25, 0.125, 0.0625] and list(df["k"]) == [0, 1, 2, 3, 4]

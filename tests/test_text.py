@@ -1,0 +1,54 @@
+"""lstmlab.text: numbers, labels and sentences for people."""
+
+import math
+import re
+
+import pandas as pd
+
+from lstmlab import text
+from lstmlab.config import RunConfig
+from lstmlab.train import train
+
+
+def test_a_ratio_over_a_zero_last_norm_reads_undefined_not_overflow():
+    T = 5
+    flow = pd.DataFrame({"step": [0] * T, "layer": [0] * T, "t": range(1, T + 1), "lag": range(T - 1, -1, -1),
+                         "dh_norm": [1e-3, 1e-3, 1e-3, 1e-3, 0.0], "dc_norm": [float("nan")] * T})
+    said = text.reading({"RNN": flow})
+    assert "**RNN**: undefined at initialisation" in said and "overflow" not in said and "∞" not in said
+
+
+def test_network_sentence_names_the_tasks_baseline_predictor():
+    for task, name in (("forecast", "window-mean predictor"), ("adding", "input-blind predictor")):
+        config = RunConfig(task=task, seq_len=12, hidden_size=4, steps=2, batch_size=4, record_every=1,
+                           eval_size=4)
+        said = text.network_text(config, train(config))
+        assert f"({name}: " in said and said.count("input-blind") == (task == "adding")
+
+
+def test_numbers_for_sentences_name_zero_inf_and_nan():
+    assert text.fmt(0.0) == "0 (vanished)" and text.fmt(float("inf")) == "∞ (overflow)"
+    assert text.fmt(float("nan")) == "NaN" and text.fmt(2.66e-5) == "2.66e-05" and text.fmt(0.41) == "0.41"
+    assert text.ratio_text(float("nan")) == "undefined" and text.ratio_text(0.5) == "0.5"
+    assert text.power_value(0.9**100) == "2.66e-05" and text.power_value(1.1**100) == "13780.6"
+    assert text.power_value(0.0) == "0 (underflow)" and text.power_value(math.inf) == "∞ (overflow)"
+    assert text.half_life(0.5) == "the error halves every 1 steps" and "keeps its size" in text.half_life(1.0)
+
+
+def test_run_label_prefers_the_name():
+    row = {"id": "abcdef123", "name": "", "cell": "lstm", "seq_len": 50, "weight_scale": 0.9}
+    assert text.run_label(row) == "LSTM T=50 w=0.9 · abcdef"
+    assert text.run_label({**row, "name": "mine"}) == "mine · abcdef"
+
+
+def test_escape_markdown_leaves_no_markup_and_no_way_out_of_a_code_span():
+    attack = "x![px](http://evil.example/p.png)[click here](http://evil.example) *b* <u> $x$ :red[y]\nz"
+    out = text.escape_markdown(attack)
+    assert re.fullmatch(r"(?:[^!-/:-@\[-`{-~\s\u2060]|\u2060?\\[!-/:-@\[-`{-~]| )*", out)  # all escaped
+    assert "\n" not in out and out.replace("\\", "").replace("\u2060", "") == attack.replace("\n", " ")
+    # bare URLs and addresses: a word joiner breaks "http://", "www." and "a@b" for the autolinker
+    assert "http\u2060\\:" in out and "evil\u2060\\.example" in out
+    assert text.escape_markdown("www.x a@b") == "www\u2060\\.x a\u2060\\@b"
+    code = text.escape_markdown("a`b![px](http://e)", code=True)
+    assert code == "`a'b![px](http://e)`"  # one code span: nothing in it is rendered
+    assert text.escape_markdown("n" * 100, limit=10) == "n" * 9 + "…"
