@@ -48,18 +48,19 @@ def _check_spec(spec) -> None:
 
 
 def torch_shapes(spec: ModelSpec, rnn_prefix: str = "rnn.", head_prefix: str = "head.") -> dict[str, tuple[int, ...]]:
-    """Key -> shape of every tensor in the state dict of :func:`build_torch_model`."""
+    """Key -> shape of every tensor in the state dict of :func:`build_torch_model`: the spec's own shapes
+    (:meth:`ModelSpec.param_shapes`) in PyTorch's (out, in) layout, with one bias per layer split into
+    ``bias_ih`` and ``bias_hh``."""
     _check_spec(spec)
-    H, GH = spec.hidden_size, len(spec.gates) * spec.hidden_size
+    ours = spec.param_shapes()
     shapes: dict[str, tuple[int, ...]] = {}
     for k in range(spec.layers):
-        fan_in = spec.input_size if k == 0 else H
-        shapes[f"{rnn_prefix}weight_ih_l{k}"] = (GH, fan_in)
-        shapes[f"{rnn_prefix}weight_hh_l{k}"] = (GH, H)
-        shapes[f"{rnn_prefix}bias_ih_l{k}"] = (GH,)
-        shapes[f"{rnn_prefix}bias_hh_l{k}"] = (GH,)
-    shapes[f"{head_prefix}weight"] = (spec.output_size, H)
-    shapes[f"{head_prefix}bias"] = (spec.output_size,)
+        shapes[f"{rnn_prefix}weight_ih_l{k}"] = ours[f"l{k}.Wx"][::-1]
+        shapes[f"{rnn_prefix}weight_hh_l{k}"] = ours[f"l{k}.Wh"][::-1]
+        shapes[f"{rnn_prefix}bias_ih_l{k}"] = ours[f"l{k}.b"]
+        shapes[f"{rnn_prefix}bias_hh_l{k}"] = ours[f"l{k}.b"]
+    shapes[f"{head_prefix}weight"] = ours["head.W"][::-1]
+    shapes[f"{head_prefix}bias"] = ours["head.b"]
     return shapes
 
 
