@@ -1,0 +1,278 @@
+"""Load on one dashboard server: concurrent sessions over Streamlit's own WebSocket protocol plus real Chromium
+contexts, against ``streamlit run streamlit_app.py`` on loopback.
+
+Phases, all on one server started here (run store: a fresh SQLite file, or --store):
+  warm-up  one session opens every view once, so that its results are cached (these cold times are printed too);
+  cached   --sessions WebSocket sessions (bench/stclient.py) held open together, each opening --views cached views
+           in a random order with a think time of --think s (uniform 0.5x to 1.5x) between them, while --browsers
+           Chromium contexts each load the Error flow page --browser-views times.
+
+Measured: time to a *drawn* view, from the request to the run's ``script_finished`` with a chart received
+(WebSocket; bench/stclient.py), or from navigation to the page idle with every chart rendered (Chromium);
+/_stcore/health latency, probed every 100 ms from a separate process; the server's RSS (psutil); errors (a run
+that did not finish, an exception or error alert on a page, a lost connection, a failed health probe).
+Targets: 0 errors, p95 of a cached view <= 2 s with 20 sessions, health <= 100 ms.
+
+    python bench/load_sessions.py [--sessions 20] [--views 8] [--think 1.0] [--browsers 3] [--json out.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import multiprocessing as mp
+import os
+import shutil
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import psutil
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bench.bench_core import machine  # noqa: E402 - after the path set-up above
+from bench.stclient import Session, View  # noqa: E402
+from bench.stserver import health_seconds, serve  # noqa: E402
+
+# (URL path, query string) of the views a session opens: every page with its default settings ("" = the default
+# page, Why gradients vanish); the Runs page draws no chart, so it is not a "drawn view".
+VIEWS = (("", ""), ("error_flow", ""), ("training", ""), ("inside_lstm", ""), ("phase_map", ""))
+BROWSER_PAGE, BROWSER_CHARTS = "error_flow", 4  # charts the default Error flow page draws
+IDLE = "[data-testid='stApp'][data-test-script-state='notRunning']"
+HEALTH_EVERY_S = 0.1
+
+
+@dataclass
+class Phase:
+    """What one phase measured: drawn-view times, first-view (connect + run) times, problems, time window."""
+
+    name: str
+    start: float = 0.0
+    end: float = 0.0
+    views: list[View] = field(default_factory=list)
+    browser: list[float] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+
+def percentiles(xs) -> str:
+    if len(xs) == 0:
+        return "none"
+    p50, p95 = np.percentile(xs, [50, 95])
+    return f"p50 {p50:.3f} s, p95 {p95:.3f} s, max {max(xs):.3f} s (n={len(xs)})"
+
+
+def probe_health(url: str, stop, conn) -> None:
+    """In its own process (so the load generator's event loop does not delay it): GET /_stcore/health every
+    HEALTH_EVERY_S until ``stop`` is set; sends [(wall time, seconds or None, error)] through ``conn``."""
+    out = []
+    while not stop.is_set():
+        t = time.time()
+        try:
+            out.append((t, health_seconds(url), ""))
+        except OSError as e:
+            out.append((t, None, f"{type(e).__name__}: {e}"))
+        time.sleep(max(0.0, HEALTH_EVERY_S - (time.time() - t)))
+    conn.send(out)
+
+
+def browser_loads(url: str, contexts: int, loads: int, timeout_s: float, conn) -> None:
+    """In its own process: ``contexts`` Chromium contexts at once, each loading the Error flow page ``loads``
+    times; sends ([seconds to drawn], [problems]) through ``conn``."""
+    from playwright.async_api import async_playwright  # optional: only this phase needs a browser
+
+    async def one(browser, i):
+        times, problems = [], []
+        ctx = await browser.new_context(viewport={"width": 1400, "height": 1000})
+        page = await ctx.new_page()
+        for _ in range(loads):
+            t0 = time.perf_counter()
+            try:
+                await page.goto(f"{url}/{BROWSER_PAGE}")
+                await page.wait_for_function(
+                    "([idle, n]) => document.querySelector(idle) !== null && "
+                    "document.querySelectorAll('.vega-embed canvas, .vega-embed svg.marks').length >= n",
+                    arg=[IDLE, BROWSER_CHARTS], timeout=timeout_s * 1000)
+                times.append(time.perf_counter() - t0)
+                n_exc = await page.locator("[data-testid='stException']").count()
+                if n_exc:
+                    problems.append(f"browser {i}: {n_exc} exception(s) on the page")
+            except Exception as e:  # noqa: BLE001 - a timeout or a crashed page is a reported error
+                problems.append(f"browser {i}: {type(e).__name__}: {str(e).splitlines()[0]}")
+        await ctx.close()
+        return times, problems
+
+    async def main():
+        async with async_playwright() as p:
+            browser = await p.chromium.launch(executable_path=shutil.which("chromium"),
+                                              args=["--no-sandbox", "--disable-gpu"])
+            results = await asyncio.gather(*(one(browser, i) for i in range(contexts)))
+            await browser.close()
+        conn.send(([t for ts, _ in results for t in ts], [p for _, ps in results for p in ps]))
+
+    asyncio.run(main())
+
+
+async def session_views(url: str, views, think: float, delay: float, rng: np.random.Generator,
+                        timeout: float) -> tuple[float, list[View], list[str]]:
+    """One session: wait ``delay``, connect, open ``views`` in turn with think times; returns (seconds to the
+    first drawn view including the connection, views, problems)."""
+    await asyncio.sleep(delay)
+    t0 = time.perf_counter()
+    out: list[View] = []
+    try:
+        async with Session(url, timeout=timeout) as s:
+            for i, (page, query) in enumerate(views):
+                if i:
+                    await asyncio.sleep(think * rng.uniform(0.5, 1.5))
+                out.append(await s.view(page, query))
+                if i == 0:
+                    first = time.perf_counter() - t0
+    except OSError as e:
+        return float("nan"), out, [f"connect: {type(e).__name__}: {e}"]
+    problems = [f"{v.page or 'why'}: {p}" for v in out for p in v.problems]
+    problems += [f"{v.page or 'why'}: status {v.status}" for v in out if not v.drawn and not v.problems]
+    return first, out, problems
+
+
+async def cached_phase(url: str, args, rng: np.random.Generator) -> tuple[Phase, list[float]]:
+    phase = Phase("cached", start=time.time())
+    plans = []
+    for _ in range(args.sessions):
+        order = [VIEWS[k] for k in rng.integers(0, len(VIEWS), size=args.views)]
+        plans.append((order, np.random.default_rng(rng.integers(2**32))))
+    results = await asyncio.gather(*(
+        session_views(url, order, args.think, i * args.ramp / max(1, args.sessions), r, args.timeout)
+        for i, (order, r) in enumerate(plans)))
+    firsts = []
+    for first, views, problems in results:
+        firsts.append(first)
+        phase.views += views[1:]  # the first view includes the connection: reported apart
+        phase.problems += problems
+    phase.end = time.time()
+    return phase, firsts
+
+
+async def sample_rss(pid: int, samples: list, stop: asyncio.Event) -> None:
+    """Append (wall time, server RSS bytes, RSS of its child processes) every 0.5 s until ``stop``."""
+    server = psutil.Process(pid)
+    while not stop.is_set():
+        try:
+            kids = sum(c.memory_info().rss for c in server.children(recursive=True))
+            samples.append((time.time(), server.memory_info().rss, kids))
+        except psutil.Error:
+            pass
+        try:
+            await asyncio.wait_for(stop.wait(), 0.5)
+        except TimeoutError:
+            pass
+
+
+def report_health(probes, phase: Phase) -> list[str]:
+    inside = [(dt, err) for t, dt, err in probes if phase.start <= t <= phase.end]
+    ok = [dt for dt, _ in inside if dt is not None]
+    failed = [err for dt, err in inside if dt is None]
+    if ok:
+        p50, p95 = np.percentile(ok, [50, 95]) * 1000
+        print(f"  health during {phase.name}: p50 {p50:.1f} ms, p95 {p95:.1f} ms, max {max(ok) * 1000:.1f} ms, "
+              f"over 100 ms: {sum(dt > 0.1 for dt in ok)} of {len(ok)}")
+    return [f"health: {e}" for e in failed]
+
+
+async def run(url: str, pid: int, args) -> dict:
+    rng = np.random.default_rng(args.seed)
+    ctx = mp.get_context("spawn")
+    stop_probe, (probe_rx, probe_tx) = ctx.Event(), ctx.Pipe(duplex=False)
+    prober = ctx.Process(target=probe_health, args=(url, stop_probe, probe_tx), daemon=True)
+    prober.start()
+    rss, stop_rss = [], asyncio.Event()
+    sampler = asyncio.create_task(sample_rss(pid, rss, stop_rss))
+
+    warm = Phase("warm-up", start=time.time())
+    async with Session(url, timeout=args.timeout) as s:
+        for page, query in VIEWS:
+            v = await s.view(page, query)
+            warm.views.append(v)
+            warm.problems += [f"warm-up {page or 'why'}: {p}" for p in v.problems]
+    warm.end = time.time()
+
+    browser_rx = None
+    if args.browsers:
+        browser_rx, browser_tx = ctx.Pipe(duplex=False)
+        browser = ctx.Process(target=browser_loads,
+                              args=(url, args.browsers, args.browser_views, args.timeout, browser_tx), daemon=True)
+        browser.start()
+    cached, firsts = await cached_phase(url, args, rng)
+    if browser_rx is not None:
+        times, problems = await asyncio.to_thread(browser_rx.recv)
+        browser.join()
+        cached.browser, cached.problems = times, cached.problems + problems
+        cached.end = time.time()
+
+    stop_probe.set()
+    probes = probe_rx.recv()
+    prober.join()
+    stop_rss.set()
+    await sampler
+
+    print(f"\ncold views (warm-up, one session): "
+          + ", ".join(f"{v.page or 'why'} {v.seconds:.2f} s" for v in warm.views))
+    print(f"cached views over WebSocket, {args.sessions} sessions x {args.views} views, think {args.think:g} s:")
+    times = [v.seconds for v in cached.views if v.drawn]
+    print(f"  drawn view: {percentiles(times)}")
+    for page, _ in VIEWS:
+        print(f"    {page or 'why':12s} {percentiles([v.seconds for v in cached.views if v.drawn and v.page == page])}")
+    print(f"  first view of a session (connect + run): {percentiles([f for f in firsts if f == f])}")
+    if args.browsers:
+        print(f"Chromium, {args.browsers} contexts x {args.browser_views} loads of {BROWSER_PAGE}, at the same time: "
+              f"{percentiles(cached.browser)}")
+    errors = warm.problems + cached.problems
+    errors += report_health(probes, warm) + report_health(probes, cached)
+    server_rss = [r for _, r, _ in rss]
+    kids_rss = [k for _, _, k in rss]
+    mib = 2**20
+    print(f"server RSS: start {server_rss[0] / mib:.0f} MiB, peak {max(server_rss) / mib:.0f} MiB, "
+          f"end {server_rss[-1] / mib:.0f} MiB; its child processes peak {max(kids_rss) / mib:.0f} MiB")
+    print(f"errors: {len(errors)}")
+    for e in errors[:20]:
+        print("  " + e)
+    return {
+        "machine": machine(), "load_average": os.getloadavg(), "args": vars(args),
+        "cold": {v.page or "why": v.seconds for v in warm.views},
+        "cached_view_s": times, "first_view_s": firsts, "browser_s": cached.browser,
+        "health_s": [(t, dt) for t, dt, _ in probes], "rss": rss, "errors": errors,
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--sessions", type=int, default=20)
+    ap.add_argument("--views", type=int, default=8, help="views per session, the first one reported apart")
+    ap.add_argument("--think", type=float, default=1.0, help="mean seconds between two views of a session")
+    ap.add_argument("--ramp", type=float, default=2.0, help="seconds over which the sessions connect")
+    ap.add_argument("--browsers", type=int, default=3, help="Chromium contexts (0: none)")
+    ap.add_argument("--browser-views", type=int, default=2)
+    ap.add_argument("--timeout", type=float, default=120.0, help="seconds a view may take before it is an error")
+    ap.add_argument("--store", default="", help="run store URL (default: a fresh SQLite file)")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--json", default="", help="write every measurement to this file")
+    args = ap.parse_args()
+    if args.browsers and shutil.which("chromium") is None:
+        ap.error("--browsers: chromium not found (run bash scripts/setup.sh, or pass --browsers 0)")
+    print(f"machine: {machine()}; load average {os.getloadavg()[0]:.2f} before")
+    with tempfile.TemporaryDirectory() as tmp:
+        env = {"LSTMLAB_DB": args.store or str(Path(tmp) / "runs.db")}
+        with serve(Path(tmp) / "streamlit.log", env) as (url, pid):
+            result = asyncio.run(run(url, pid, args))
+    print(f"load average {os.getloadavg()[0]:.2f} after (1 min)")
+    if args.json:
+        Path(args.json).write_text(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()

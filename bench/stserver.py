@@ -1,0 +1,64 @@
+"""Start the dashboard as ``streamlit run streamlit_app.py`` on a free loopback port, and probe its health
+endpoint, for the load benchmark and its test."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def health_seconds(url: str, timeout: float = 5.0) -> float:
+    """Seconds one GET of ``url``/_stcore/health took; raises OSError unless it answered "ok"."""
+    t0 = time.perf_counter()
+    with urllib.request.urlopen(url + "/_stcore/health", timeout=timeout) as r:
+        body = r.read().decode().strip()
+    if body != "ok":
+        raise OSError(f"/_stcore/health answered {body!r}, expected 'ok'")
+    return time.perf_counter() - t0
+
+
+@contextlib.contextmanager
+def serve(log_path: Path, env: dict[str, str], start_timeout: float = 60.0):
+    """Run the dashboard with ``env`` added to this process's environment, its output in ``log_path``; yields
+    (base URL, server process id) once /_stcore/health answers, and stops the server on exit."""
+    port = free_port()
+    full_env = dict(os.environ, PYTHONPATH=str(ROOT), **env)
+    with open(log_path, "w") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.headless", "true",
+             "--server.port", str(port), "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false"],
+            cwd=ROOT, env=full_env, stdout=log, stderr=subprocess.STDOUT,
+        )
+        url = f"http://127.0.0.1:{port}"
+        try:
+            deadline = time.monotonic() + start_timeout
+            while True:
+                try:
+                    health_seconds(url, timeout=2)
+                    break
+                except OSError:
+                    if proc.poll() is not None or time.monotonic() > deadline:
+                        raise RuntimeError("streamlit did not start:\n" + log_path.read_text()) from None
+                    time.sleep(0.2)
+            yield url, proc.pid
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
