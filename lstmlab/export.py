@@ -97,7 +97,12 @@ def table_csv(runs: Any, table: str) -> str:
     Lines end in CRLF (RFC 4180): the csv writer quotes every cell holding a character of the line terminator,
     so a CR inside a cell is quoted like a LF; spreadsheets end a row at a bare CR too.
     """
-    return neutralise(export_tables(runs, table)).to_csv(index=False, lineterminator="\r\n")
+    return frame_csv(export_tables(runs, table))
+
+
+def frame_csv(df: pd.DataFrame) -> str:
+    """CSV text of any table the lab computes from runs (a sweep summary, say), written like table_csv."""
+    return neutralise(df).to_csv(index=False, lineterminator="\r\n")
 
 
 def zip_bundle(runs: Any) -> bytes:

@@ -1,7 +1,8 @@
 """Every limit the dashboard enforces, in one place (the library's own bounds are in lstmlab.config).
 
 Interactive requests are bounded so that a run finishes while a person waits; anything larger belongs to the CLI
-(``python -m lstmlab run ...``), which has no such limits.
+(``python -m lstmlab run ...``), which has no such limits. Runs trained as jobs are further bounded by how many
+jobs one session and the whole server may have queued or running at once (:func:`jobs_refusal`).
 """
 
 # Landing page: the scalar recurrence w^k.
@@ -23,6 +24,13 @@ SEED_MIN, SEED_MAX = 0, 2**31 - 1
 # Work budget of one study: sum over the compared cells of seq_len * hidden_size * layers * steps * batch_size.
 # An LSTM runs about 1.3e7 units/s in numpy on a 2-core machine, so the limit is about 25 s of training.
 MAX_WORK = 300_000_000
+
+# Jobs in flight: a session (one browser tab's person) and the whole server (every session together) may have at
+# most this many jobs running and this many queued (submitted, waiting for a worker) at once. A study submits one
+# job per compared cell, so a session can run one three-cell study and queue the next; the server's running limit
+# is a bound on top of the worker pool (one worker per core), its queue limit keeps a crowd from burying the pool.
+SESSION_MAX_RUNNING, SESSION_MAX_QUEUED = 3, 6
+SERVER_MAX_RUNNING, SERVER_MAX_QUEUED = 16, 48
 
 # Recording of the error flow during a dashboard run: about this many snapshots on a held-out batch of EVAL_SIZE.
 FLOW_RECORDS = 12
@@ -68,3 +76,20 @@ def too_big_message(work: int, limit: int, what: str, cli_hint: str, after: str 
         f"Reduce it, or run it from the command line: {cli_hint}{after}"
     )
 
+
+
+def jobs_refusal(new: int, session: tuple[int, int], server: tuple[int, int]) -> str:
+    """Why ``new`` more jobs may not be submitted now, or "" if they may.
+
+    ``session`` and ``server`` are (running, queued) counts of the jobs already in flight; the new jobs join the
+    queue, and a job counts against a running limit as soon as it may start, so a session may hold at most
+    SESSION_MAX_RUNNING + SESSION_MAX_QUEUED jobs in flight, the server likewise.
+    """
+    for who, (running, queued), max_run, max_queue in (
+            ("this session", session, SESSION_MAX_RUNNING, SESSION_MAX_QUEUED),
+            ("this server (all sessions together)", server, SERVER_MAX_RUNNING, SERVER_MAX_QUEUED)):
+        if running + queued + new > max_run + max_queue:
+            return (f"Too many jobs in flight for {who}: {running} running and {queued} queued, and this would "
+                    f"add {new}; the limit is {max_run} running and {max_queue} queued. Wait for some to finish "
+                    "or stop them, or run larger experiments from the command line (python -m lstmlab submit).")
+    return ""

@@ -9,8 +9,8 @@ from typing import Any
 
 import pandas as pd
 
-from .analysis import flow_ratio, task_info
-from .config import RunConfig
+from .analysis import Recovery, flow_ratio, task_info
+from .config import LEFT_BASELINE, RunConfig
 from .tables import recorded_steps
 
 
@@ -83,8 +83,10 @@ def ratio_text(r: float) -> str:
     return "undefined" if r is None or math.isnan(float(r)) else fmt(r)
 
 
-def reading(flows: dict[str, pd.DataFrame], statuses: dict[str, str] | None = None, layer: int = 0) -> str:
-    """One sentence read from the data: per cell, error at the first step as a fraction of its value at the last."""
+def reading(flows: dict[str, pd.DataFrame], statuses: dict[str, str] | None = None, layer: int = 0,
+            recoveries: dict[str, Recovery | None] | None = None) -> str:
+    """One sentence read from the data: per cell, error at the first step as a fraction of its value at the last;
+    then, per cell in ``recoveries`` whose ratio collapsed, when it collapsed and recovered (recovery_text)."""
     parts = []
     statuses = statuses or {}
     for label, flow in flows.items():
@@ -101,8 +103,34 @@ def reading(flows: dict[str, pd.DataFrame], statuses: dict[str, str] | None = No
         parts.append(txt)
     if not parts:
         return ""
+    told = [recovery_text(label, rec) for label, rec in (recoveries or {}).items() if rec is not None]
     return ("Error at the first time step as a fraction of its value at the last (‖∂L/∂h₁‖ / ‖∂L/∂h_T‖) — "
-            + "; ".join(parts) + ".")
+            + "; ".join(parts) + "." + "".join(" " + t for t in told))
+
+
+def recovery_text(label: str, rec: Recovery) -> str:
+    """The collapse and recovery of a run's first-step error as a sentence (lstmlab.analysis.recovery), e.g.
+    "The LSTM's error reaching t = 1 collapsed to 3.0e-09 by step 100 and recovered to 0.16 at step 400, when its
+    held-out loss fell below half the baseline (0.056 against 0.167)."."""
+    said = (f"The {escape_markdown(label)}'s error reaching t = 1 collapsed to {fmt(rec.collapse_ratio, 2)} by step "
+            f"{rec.collapse_step}")
+    below = f"below {_fraction(LEFT_BASELINE)}the baseline ({fmt(rec.left_baseline_loss)} against {fmt(rec.baseline)})"
+    if rec.recovery_step is None:
+        said += " and has not recovered"
+        if rec.left_baseline_step is not None:
+            said += f"; its held-out loss fell {below} at step {rec.left_baseline_step}"
+        return said + "."
+    said += f" and recovered to {fmt(rec.recovery_ratio, 2)} at step {rec.recovery_step}"
+    if rec.left_baseline_step == rec.recovery_step:
+        return said + f", when its held-out loss fell {below}."
+    if rec.left_baseline_step is None:
+        return said + f"; its held-out loss has stayed above {_fraction(LEFT_BASELINE)}the baseline."
+    return said + f"; its held-out loss fell {below} at step {rec.left_baseline_step}."
+
+
+def _fraction(x: float) -> str:
+    """A fraction of a quantity in words: "half ", "0.3 × ", "" for 1."""
+    return {1.0: "", 0.5: "half "}.get(float(x), f"{x:g} × ")
 
 
 TASK_PHRASES = {"adding": "the adding problem", "recall": "first-symbol recall", "copy": "the copy task",

@@ -2,8 +2,8 @@
 
 import streamlit as st
 
-from lstmlab import settings, tables, text
-from lstmlab.ui import charts, equations, nav, study, widgets
+from lstmlab import analysis, settings, tables, text
+from lstmlab.ui import cached, charts, equations, nav, study, widgets
 
 nav.ensure_router()
 
@@ -27,7 +27,10 @@ for label, run in runs.items():
 if not flows:
     st.info("No error flow was recorded.")
     st.stop()
-st.info(text.reading(flows, {label: run.status for label, run in runs.items()}, layer), icon=":material/insights:")
+recoveries = {label: analysis.recovery(run.flow, run.eval, cached.task_info(run.config.key, run.config)["baseline"],
+                                      layer) for label, run in runs.items() if label in flows}
+st.info(text.reading(flows, {label: run.status for label, run in runs.items()}, layer, recoveries),
+        icon=":material/insights:")
 st.caption("Trained in " + ", ".join(f"{label} {run.wall_time:.1f} s" for label, run in runs.items())
            + "; these settings are cached, so coming back to them is instant.")
 
