@@ -30,6 +30,7 @@ NETWORK_LABELS = {"init": "Freshly initialised", "trained": "Trained with these 
 # Inside the LSTM, trained network: 600 Adam steps teach a 16-unit LSTM the adding problem at T = 50 for seeds
 # 0-3 (held-out MSE 0.002-0.02 against the 0.167 baseline; 200 steps do not); about 1.7 s on a 2-core machine.
 INSIDE_TRAIN_STEPS = 600
+RUN_OWNERS = ("everyone", "mine")  # Runs page, signed in: whose runs are listed
 _RUN_FIELD_TYPES = {f.name: str(f.type) for f in dataclasses.fields(RunConfig)}
 
 
@@ -166,7 +167,7 @@ FIELDS: dict[str, tuple[Field, ...]] = {
         run_field("forget_bias", 1.0, L.FORGET_BIAS_MIN, L.FORGET_BIAS_MAX),
         run_field("seed", 0, L.SEED_MIN, L.SEED_MAX),
     ),
-    "runs": (Field("q", "str", ""),),
+    "runs": (Field("q", "str", ""), Field("who", "choice", "everyone", choices=RUN_OWNERS)),
 }
 
 

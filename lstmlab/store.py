@@ -157,6 +157,11 @@ class Actor:
             raise ValueError(f"Actor.email: expected the signed-in user's email, got {self.email!r}")
 
 
+def may_change(actor: Actor | None, owner: str) -> bool:
+    """Whether ``actor`` may rename, tag, delete or replace a run owned by ``owner`` (the rule ``Actor`` states)."""
+    return actor is None or actor.is_admin or bool(owner) and owner == actor.email
+
+
 class StoreError(Exception):
     """The run store cannot be opened or used: a bad location, an unreachable server, a refused login, a
     missing driver, an unreadable or foreign file, a read-only store, a schema newer than this code.
@@ -466,7 +471,7 @@ class RunStore:
         not ``action`` it."""
         cols = runs_table.c
         row = conn.execute(sa.select(cols.owner, cols.name).where(cols.id == run_id)).first()
-        if row is None or actor is None or actor.is_admin or (row.owner and row.owner == actor.email):
+        if row is None or may_change(actor, row.owner):
             return None if row is None else row.owner
         whose = f"it belongs to {row.owner}" if row.owner else "it was saved without sign-in, so only an admin may"
         raise PermissionError(f"{actor.email} may not {action} run {run_id} ({row.name!r}): {whose}")

@@ -3,7 +3,9 @@
 import streamlit as st
 
 from lstmlab import tables, text
-from lstmlab.ui import charts, nav, run_picker, run_store, state, widgets
+from lstmlab.settings import RUN_OWNERS
+from lstmlab.store import may_change
+from lstmlab.ui import auth, charts, nav, run_picker, run_store, state, widgets
 
 nav.ensure_router()
 
@@ -11,46 +13,60 @@ RUN_TABLE_COLUMNS = ["name", "tags", "cell", "task", "seq_len", "hidden_size", "
                      "optimizer", "lr", "steps", "seed", "status", "created", "wall_time", "id"]
 
 
-def runs_filter_ui(values: dict) -> str:
-    """Text filter of the Runs page (seeded from the URL): returns the query."""
+def runs_filter_ui(values: dict, signed_in: bool) -> tuple[str, str]:
+    """Filters of the Runs page (seeded from the URL): returns (text query, whose runs: "everyone" or "mine").
+    Without sign-in every run is listed and only the text filter is drawn."""
     state.seed_widgets("runs", values)
-    return st.text_input("Filter runs", key=state.widget_key("runs", "q"),
-                         placeholder="name, tag, cell, task, status or id",
-                         help="Case-insensitive; matches any of these columns.")
+    c1, c2 = st.columns([3, 1]) if signed_in else (st.container(), None)
+    query = c1.text_input("Filter runs", key=state.widget_key("runs", "q"),
+                          placeholder="name, tag, cell, task, status or id",
+                          help="Case-insensitive; matches any of these columns.")
+    if c2 is None:
+        return query, "everyone"
+    who = c2.segmented_control("Show runs of", RUN_OWNERS, key=state.widget_key("runs", "who"),
+                               required=True, help="Everyone's runs, or only the runs you saved.")
+    return query, who
 
 
-def run_actions_ui(selected: list[str], labels: dict[str, str]) -> tuple[str, object]:
-    """Rename, tag and delete controls for the selected runs: returns (action, argument) or ("", None)."""
+def run_actions_ui(selected: list[str], labels: dict[str, str], read_only: list[str]) -> tuple[str, object]:
+    """Rename, tag and delete controls for the selected runs, disabled when any of them is ``read_only`` (another
+    user's): returns (action, argument) or ("", None)."""
     if not selected:
         return "", None
+    if read_only:
+        st.caption(f"{len(read_only)} of the selected runs belong to someone else: you may compare and export "
+                   "them, not rename, tag or delete them.")
+    locked = bool(read_only)
     c1, c2, c3 = st.columns(3)
     with c1.form("runs.rename_form", border=True):
-        name = st.text_input("New name", key="runs.new_name", disabled=len(selected) != 1,
+        name = st.text_input("New name", key="runs.new_name", disabled=len(selected) != 1 or locked,
                              help="Select exactly one run to rename it.")
-        if st.form_submit_button("Rename", disabled=len(selected) != 1):
+        if st.form_submit_button("Rename", disabled=len(selected) != 1 or locked):
             return "rename", name
     with c2.form("runs.tag_form", border=True):
-        tags = st.text_input("Tags (comma-separated, replace the current ones)", key="runs.new_tags")
-        if st.form_submit_button(f"Tag {len(selected)} run(s)"):
+        tags = st.text_input("Tags (comma-separated, replace the current ones)", key="runs.new_tags",
+                             disabled=locked)
+        if st.form_submit_button(f"Tag {len(selected)} run(s)", disabled=locked):
             return "tag", [t.strip() for t in tags.split(",") if t.strip()]
     with c3.form("runs.delete_form", border=True):
-        sure = st.checkbox(f"Yes, delete {len(selected)} run(s) for good", key="runs.confirm_delete")
-        if st.form_submit_button("Delete", type="primary"):
+        sure = st.checkbox(f"Yes, delete {len(selected)} run(s) for good", key="runs.confirm_delete",
+                           disabled=locked)
+        if st.form_submit_button("Delete", type="primary", disabled=locked):
             return ("delete", None) if sure else ("unconfirmed", None)
     return "", None
-
 
 
 st.title("Runs")
 st.markdown("Every run trained in the dashboard (and by `python -m lstmlab run`) is kept in the run store. "
             "Select runs to overlay their error flow and loss, export them as CSV, or rename, tag and delete them.")
 
+actor = auth.actor()
 values = state.read_params("runs")
-query = runs_filter_ui(values)
-state.write_params("runs", {"q": query})
+query, who = runs_filter_ui(values, signed_in=actor is not None)
+state.write_params("runs", {"q": query, **({"who": who} if actor is not None else {})})
 
 try:
-    table = run_store.list_runs(query)
+    table = run_store.list_runs(query, owner=actor.email if actor is not None and who == "mine" else None)
 except ValueError as e:
     widgets.show_error(e)
     st.stop()
@@ -58,7 +74,8 @@ if table.empty:
     st.info("No runs match." if query else "No runs yet: train some on the Error flow page.",
             icon=":material/inventory_2:")
     st.stop()
-st.dataframe(table[RUN_TABLE_COLUMNS], hide_index=True, width="stretch",
+columns = RUN_TABLE_COLUMNS if actor is None else ["owner", *RUN_TABLE_COLUMNS]
+st.dataframe(table[columns], hide_index=True, width="stretch",
              column_config={"wall_time": st.column_config.NumberColumn("wall time (s)", format="%.1f"),
                             "weight_scale": st.column_config.NumberColumn("weight scale", format="%.3g"),
                             "lr": st.column_config.NumberColumn(format="%.2g"),
@@ -72,9 +89,10 @@ if not selected:
     st.caption("Select runs above to compare, export or edit them.")
     st.stop()
 
-action, arg = run_actions_ui(selected, labels)
+owners = dict(zip(table["id"], table["owner"]))
+action, arg = run_actions_ui(selected, labels, [r for r in selected if not may_change(actor, owners[r])])
 if action:
-    message = run_store.apply_action(action, arg, selected)
+    message = run_store.apply_action(action, arg, selected, actor=actor)
     if message.startswith("!"):
         st.error(message[1:], icon=":material/error:")
     else:

@@ -11,10 +11,15 @@
 #   postgres  LSTMLAB_TEST_POSTGRES_URL=postgresql+psycopg://postgres@127.0.0.1:PORT/lstmlab_test
 #             a throwaway PostgreSQL 15 cluster: superuser `postgres` trusted on loopback, every other
 #             role must give its password (scram-sha-256), fsync off.
+#   oidc      LSTMLAB_TEST_OIDC_URL=http://127.0.0.1:PORT
+#             an OpenID Connect provider for the sign-in tests (oidc-provider-mock from requirements-dev.txt, run
+#             by the repository's .venv, or by $OIDC_PYTHON): any client id and secret; its login form's
+#             subject becomes the user's email.
 set -euo pipefail
 
 PG_BIN="${PG_BIN:-/usr/lib/postgresql/15/bin}"
-SERVICES=(postgres)
+OIDC_PYTHON="${OIDC_PYTHON:-$(cd "$(dirname "$0")/.." && pwd)/.venv/bin/python}"
+SERVICES=(postgres oidc)
 
 if [ "$#" -eq 0 ]; then
   echo "usage: bash scripts/with_services.sh CMD [ARGS...]" >&2
@@ -84,6 +89,31 @@ HBA
   as_user postgres "$PG_BIN/createdb" -h 127.0.0.1 -p "$port" -U "$user" "$db"
   export LSTMLAB_TEST_POSTGRES_URL="postgresql+psycopg://$user@127.0.0.1:$port/$db"
   echo "with_services.sh: postgres on 127.0.0.1:$port (LSTMLAB_TEST_POSTGRES_URL)" >&2
+}
+
+start_oidc() {
+  local dir="$WORK/oidc" port pid i
+  if ! "$OIDC_PYTHON" -c "import oidc_provider_mock" 2>/dev/null; then
+    echo "with_services.sh: no oidc-provider-mock for $OIDC_PYTHON (run scripts/setup.sh)" >&2
+    return 1
+  fi
+  mkdir "$dir"
+  port="$(free_port)"
+  "$OIDC_PYTHON" -m oidc_provider_mock --host 127.0.0.1 --port "$port" >"$dir/server.log" 2>&1 &
+  pid=$!
+  STOPS+=("kill $pid; wait $pid")
+  for ((i = 0; i < 100; i++)); do
+    if "$OIDC_PYTHON" -c "import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=1)" \
+        "http://127.0.0.1:$port/.well-known/openid-configuration" 2>/dev/null; then
+      export LSTMLAB_TEST_OIDC_URL="http://127.0.0.1:$port"
+      echo "with_services.sh: oidc provider on 127.0.0.1:$port (LSTMLAB_TEST_OIDC_URL)" >&2
+      return 0
+    fi
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  cat "$dir/server.log" >&2
+  return 1
 }
 
 for service in "${SERVICES[@]}"; do

@@ -8,7 +8,7 @@ import streamlit as st
 
 from lstmlab import export
 from lstmlab import limits as L
-from lstmlab.store import RunStore, default_url, display_location
+from lstmlab.store import Actor, RunStore, default_url, display_location
 from lstmlab.text import escape_markdown, run_label
 
 
@@ -40,11 +40,12 @@ def stored_lstm_runs() -> pd.DataFrame:
                          "Set LSTMLAB_DB to a readable path.") from None
 
 
-def list_runs(query: str = "") -> pd.DataFrame:
+def list_runs(query: str = "", owner: str | None = None) -> pd.DataFrame:
     """Runs in the store, newest first, filtered by ``query`` (case-insensitive; matches name, tags, cell, task,
-    status or id prefix), with a readable ``created`` column (naive UTC: the page labels it so)."""
+    status or id prefix) and ``owner`` (an email; None = everyone's), with a readable ``created`` column (naive UTC:
+    the page labels it so)."""
     try:
-        df = store().list()
+        df = store().list(owner=owner)
     except Exception as e:  # an unreachable or unreadable database: say which, do not crash the page
         raise ValueError(f"The run store at {shown_url()} cannot be read ({type(e).__name__}: "
                          f"{error_line(e)}). Set LSTMLAB_DB to a writable path.") from None
@@ -82,26 +83,27 @@ def load_runs(rows: pd.DataFrame) -> dict:
     return out
 
 
-def apply_action(action: str, arg, run_ids: list[str]) -> str:
-    """Rename / tag / delete in the store; returns a confirmation, or an error prefixed with "!" (Markdown)."""
+def apply_action(action: str, arg, run_ids: list[str], actor: Actor | None = None) -> str:
+    """Rename / tag / delete in the store as ``actor`` (the store refuses what they may not change); returns a
+    confirmation, or an error prefixed with "!" (Markdown)."""
     s = store()
     try:
         if action == "rename":
             if len(run_ids) != 1:
                 return "!Select exactly one run to rename."
-            s.rename(run_ids[0], str(arg).strip())
+            s.rename(run_ids[0], str(arg).strip(), actor=actor)
             return "Renamed."
         if action == "tag":
             for rid in run_ids:
-                s.tag(rid, arg)
+                s.tag(rid, arg, actor=actor)
             return f"Tagged {len(run_ids)} run(s)."
         if action == "delete":
             for rid in run_ids:
-                s.delete(rid)  # the run picker drops ids no longer in the store on the next run
+                s.delete(rid, actor=actor)  # the run picker drops ids no longer in the store on the next run
             return f"Deleted {len(run_ids)} run(s)."
         if action == "unconfirmed":
             return "!Tick the confirmation box to delete."
-    except (KeyError, ValueError) as e:  # the message may quote the name or tag given
+    except (KeyError, ValueError, PermissionError) as e:  # the message may quote the name, tag or owner
         return f"!{escape_markdown(e)}"
     return f"!Unknown action {action!r}."
 

@@ -13,6 +13,7 @@ from lstmlab import train
 from lstmlab.settings import CELL_LABELS, Study
 from lstmlab.store import default_url
 from lstmlab.text import escape_markdown
+from lstmlab.ui import auth
 from lstmlab.ui.run_store import error_line, store
 
 
@@ -39,12 +40,13 @@ def _saved() -> set:
 
 
 def _save_once(run) -> str:
-    """Save a freshly trained run unless this process already did; "" or the reason it was not saved."""
+    """Save a freshly trained run unless this process already did, owned by the signed-in user; "" or the reason
+    it was not saved."""
     mark = (default_url(), str(run.run_id))
     if mark in _saved():
         return ""
     try:
-        store().save(run)
+        store().save(run, actor=auth.actor())
     except Exception as e:  # the run is still shown; the page says it was not saved
         return f"{type(e).__name__}: {error_line(e)}"
     _saved().add(mark)
