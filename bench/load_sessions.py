@@ -13,7 +13,7 @@ Measured: time to a *drawn* view, from the request to the run's ``script_finishe
 that did not finish, an exception or error alert on a page, a lost connection, a failed health probe).
 Targets: 0 errors, p95 of a cached view <= 2 s with 20 sessions, health <= 100 ms.
 
-    python bench/load_sessions.py [--sessions 20] [--views 8] [--think 1.0] [--browsers 3] [--json out.json]
+    python bench/load_sessions.py [--sessions 20] [--views 6] [--think 10] [--browsers 3] [--json out.json]
 """
 
 from __future__ import annotations
@@ -90,6 +90,7 @@ def browser_loads(url: str, contexts: int, loads: int, timeout_s: float, conn) -
         times, problems = [], []
         ctx = await browser.new_context(viewport={"width": 1400, "height": 1000})
         page = await ctx.new_page()
+        page.set_default_timeout(timeout_s * 1000)
         for _ in range(loads):
             t0 = time.perf_counter()
             try:
@@ -207,12 +208,15 @@ async def run(url: str, pid: int, args) -> dict:
         browser = ctx.Process(target=browser_loads,
                               args=(url, args.browsers, args.browser_views, args.timeout, browser_tx), daemon=True)
         browser.start()
+    server = psutil.Process(pid)
+    cpu0 = sum(server.cpu_times()[:2])
     cached, firsts = await cached_phase(url, args, rng)
     if browser_rx is not None:
         times, problems = await asyncio.to_thread(browser_rx.recv)
         browser.join()
         cached.browser, cached.problems = times, cached.problems + problems
         cached.end = time.time()
+    cpu = sum(server.cpu_times()[:2]) - cpu0
 
     stop_probe.set()
     probes = probe_rx.recv()
@@ -228,6 +232,9 @@ async def run(url: str, pid: int, args) -> dict:
     for page, _ in VIEWS:
         print(f"    {page or 'why':12s} {percentiles([v.seconds for v in cached.views if v.drawn and v.page == page])}")
     print(f"  first view of a session (connect + run): {percentiles([f for f in firsts if f == f])}")
+    n_views = len(cached.views) + len(firsts) + len(cached.browser)
+    print(f"  server CPU: {cpu:.1f} s for {n_views} views, {cpu / n_views * 1000:.0f} ms a view, over "
+          f"{cached.end - cached.start:.0f} s")
     if args.browsers:
         print(f"Chromium, {args.browsers} contexts x {args.browser_views} loads of {BROWSER_PAGE}, at the same time: "
               f"{percentiles(cached.browser)}")
@@ -243,7 +250,7 @@ async def run(url: str, pid: int, args) -> dict:
         print("  " + e)
     return {
         "machine": machine(), "load_average": os.getloadavg(), "args": vars(args),
-        "cold": {v.page or "why": v.seconds for v in warm.views},
+        "cold": {v.page or "why": v.seconds for v in warm.views}, "server_cpu_s": cpu,
         "cached_view_s": times, "first_view_s": firsts, "browser_s": cached.browser,
         "health_s": [(t, dt) for t, dt, _ in probes], "rss": rss, "errors": errors,
     }
@@ -252,13 +259,15 @@ async def run(url: str, pid: int, args) -> dict:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sessions", type=int, default=20)
-    ap.add_argument("--views", type=int, default=8, help="views per session, the first one reported apart")
-    ap.add_argument("--think", type=float, default=1.0, help="mean seconds between two views of a session")
-    ap.add_argument("--ramp", type=float, default=2.0, help="seconds over which the sessions connect")
+    ap.add_argument("--views", type=int, default=6, help="views per session, the first one reported apart")
+    ap.add_argument("--think", type=float, default=10.0, help="mean seconds between two views of a session")
+    ap.add_argument("--ramp", type=float, default=10.0, help="seconds over which the sessions connect")
     ap.add_argument("--browsers", type=int, default=3, help="Chromium contexts (0: none)")
     ap.add_argument("--browser-views", type=int, default=2)
     ap.add_argument("--timeout", type=float, default=120.0, help="seconds a view may take before it is an error")
     ap.add_argument("--store", default="", help="run store URL (default: a fresh SQLite file)")
+    ap.add_argument("--option", action="append", default=[],
+                    help="a streamlit run option for the server, e.g. --option=--runner.postScriptGC=false")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--json", default="", help="write every measurement to this file")
     args = ap.parse_args()
@@ -267,7 +276,7 @@ def main() -> None:
     print(f"machine: {machine()}; load average {os.getloadavg()[0]:.2f} before")
     with tempfile.TemporaryDirectory() as tmp:
         env = {"LSTMLAB_DB": args.store or str(Path(tmp) / "runs.db")}
-        with serve(Path(tmp) / "streamlit.log", env) as (url, pid):
+        with serve(Path(tmp) / "streamlit.log", env, options=tuple(args.option)) as (url, pid):
             result = asyncio.run(run(url, pid, args))
     print(f"load average {os.getloadavg()[0]:.2f} after (1 min)")
     if args.json:
