@@ -1,25 +1,30 @@
-"""Load on one dashboard server: concurrent sessions over Streamlit's own WebSocket protocol plus real Chromium
+"""Load on a dashboard server: concurrent sessions over Streamlit's own WebSocket protocol plus real Chromium
 contexts, against ``streamlit run streamlit_app.py`` on loopback.
 
-Phases, all on one server started here (run store: a fresh SQLite file, or --store):
+Phases, on one server started here (or --servers sharing the run store: a fresh SQLite file, or --store):
   warm-up  one session opens every view once, so that its results are cached (these cold times are printed too);
-  cached   --sessions WebSocket sessions (bench/stclient.py) held open together, each opening --views cached views
+  load     --sessions WebSocket sessions (bench/stclient.py) held open together, each opening --views cached views
            in a random order with a think time of --think s (uniform 0.5x to 1.5x) between them, while --browsers
-           Chromium contexts each load the Error flow page --browser-views times.
+           Chromium contexts each load the Error flow page --browser-views times, and --jobs more sessions each
+           open an Error flow study no one ran (its own seed), whose runs the page submits as jobs, and follow it.
 
 Measured: time to a *drawn* view, from the request to the run's ``script_finished`` with a chart received
-(WebSocket; bench/stclient.py), or from navigation to the page idle with every chart rendered (Chromium);
-/_stcore/health latency, probed every 100 ms from a separate process; the server's RSS (psutil); errors (a run
-that did not finish, an exception or error alert on a page, a lost connection, a failed health probe).
-Targets: 0 errors, p95 of a cached view <= 2 s with 20 sessions, health <= 100 ms.
+(WebSocket; bench/stclient.py), or from navigation to the page idle with every chart rendered (Chromium); time
+from opening a new study to its first chart (the page redraws while its jobs run); /_stcore/health latency,
+probed every 100 ms from a separate process; the servers' CPU time and RSS, and their child processes' (the job
+workers) RSS (psutil); errors (a run that did not finish, an exception or error alert on a page, a lost
+connection, a failed health probe). Targets: 0 errors, p95 of a cached view <= 2 s with 20 sessions, health
+<= 100 ms while jobs train.
 
-    python bench/load_sessions.py [--sessions 20] [--views 6] [--think 10] [--browsers 3] [--json out.json]
+    python bench/load_sessions.py [--sessions 20] [--views 6] [--think 10] [--browsers 3] [--jobs 4]
+                                  [--servers 1] [--json out.json]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import multiprocessing as mp
 import os
@@ -32,6 +37,7 @@ from pathlib import Path
 
 import numpy as np
 import psutil
+from websockets.exceptions import WebSocketException
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -44,6 +50,7 @@ from bench.stserver import health_seconds, serve  # noqa: E402
 # page, Why gradients vanish); the Runs page draws no chart, so it is not a "drawn view".
 VIEWS = (("", ""), ("error_flow", ""), ("training", ""), ("inside_lstm", ""), ("phase_map", ""))
 BROWSER_PAGE, BROWSER_CHARTS = "error_flow", 4  # charts the default Error flow page draws
+LIVE_PAGE = "error_flow"  # a live study: its default settings with a seed of its own
 IDLE = "[data-testid='stApp'][data-test-script-state='notRunning']"
 HEALTH_EVERY_S = 0.1
 
@@ -57,6 +64,7 @@ class Phase:
     end: float = 0.0
     views: list[View] = field(default_factory=list)
     browser: list[float] = field(default_factory=list)
+    live: list[View] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
 
 
@@ -81,9 +89,9 @@ def probe_health(url: str, stop, conn) -> None:
     conn.send(out)
 
 
-def browser_loads(url: str, contexts: int, loads: int, timeout_s: float, conn) -> None:
-    """In its own process: ``contexts`` Chromium contexts at once, each loading the Error flow page ``loads``
-    times; sends ([seconds to drawn], [problems]) through ``conn``."""
+def browser_loads(urls: list[str], contexts: int, loads: int, timeout_s: float, conn) -> None:
+    """In its own process: ``contexts`` Chromium contexts at once (on the servers in turn), each loading the Error
+    flow page ``loads`` times; sends ([seconds to drawn], [problems]) through ``conn``."""
     from playwright.async_api import async_playwright  # optional: only this phase needs a browser
 
     async def one(browser, i):
@@ -94,7 +102,7 @@ def browser_loads(url: str, contexts: int, loads: int, timeout_s: float, conn) -
         for _ in range(loads):
             t0 = time.perf_counter()
             try:
-                await page.goto(f"{url}/{BROWSER_PAGE}")
+                await page.goto(f"{urls[i % len(urls)]}/{BROWSER_PAGE}")
                 await page.wait_for_function(
                     "([idle, n]) => document.querySelector(idle) !== null && "
                     "document.querySelectorAll('.vega-embed canvas, .vega-embed svg.marks').length >= n",
@@ -134,44 +142,80 @@ async def session_views(url: str, views, think: float, delay: float, rng: np.ran
                 out.append(await s.view(page, query))
                 if i == 0:
                     first = time.perf_counter() - t0
-    except OSError as e:
+    except (OSError, WebSocketException) as e:
         return float("nan"), out, [f"connect: {type(e).__name__}: {e}"]
     problems = [f"{v.page or 'why'}: {p}" for v in out for p in v.problems]
     problems += [f"{v.page or 'why'}: status {v.status}" for v in out if not v.drawn and not v.problems]
     return first, out, problems
 
 
-async def cached_phase(url: str, args, rng: np.random.Generator) -> tuple[Phase, list[float]]:
-    phase = Phase("cached", start=time.time())
+async def live_study(url: str, seed: int, delay: float, timeout: float) -> tuple[View | None, list[str]]:
+    """One session that waits ``delay``, then opens the default Error flow study with ``seed``: a study no one
+    ran, so the page submits its jobs; follows the page until its first chart."""
+    await asyncio.sleep(delay)
+    try:
+        async with Session(url, timeout=timeout) as s:
+            v = await s.follow(LIVE_PAGE, f"seed={seed}")
+    except (OSError, WebSocketException) as e:
+        return None, [f"live study {seed}: connect: {type(e).__name__}: {e}"]
+    return v, [f"live study {seed}: {p}" for p in v.problems]
+
+
+async def load_phase(urls: list[str], args, rng: np.random.Generator) -> tuple[Phase, list[float]]:
+    """The cached-view sessions and the live studies, spread over the ramp and over the servers in turn; returns
+    the phase and each cached-view session's first-view time."""
+    phase = Phase("load", start=time.time())
     plans = []
     for _ in range(args.sessions):
         order = [VIEWS[k] for k in rng.integers(0, len(VIEWS), size=args.views)]
         plans.append((order, np.random.default_rng(rng.integers(2**32))))
-    results = await asyncio.gather(*(
-        session_views(url, order, args.think, i * args.ramp / max(1, args.sessions), r, args.timeout)
+    sessions = asyncio.gather(*(
+        session_views(urls[i % len(urls)], order, args.think, i * args.ramp / max(1, args.sessions), r,
+                      args.timeout)
         for i, (order, r) in enumerate(plans)))
+    studies = asyncio.gather(*(
+        live_study(urls[i % len(urls)], i + 1, (i + 0.5) * args.ramp / max(1, args.jobs), args.timeout)
+        for i in range(args.jobs)))
+    results, live = await asyncio.gather(sessions, studies)
     firsts = []
     for first, views, problems in results:
         firsts.append(first)
         phase.views += views[1:]  # the first view includes the connection: reported apart
         phase.problems += problems
+    for view, problems in live:
+        phase.live += [view] if view is not None else []
+        phase.problems += problems
     phase.end = time.time()
     return phase, firsts
 
 
-async def sample_rss(pid: int, samples: list, stop: asyncio.Event) -> None:
-    """Append (wall time, server RSS bytes, RSS of its child processes) every 0.5 s until ``stop``."""
-    server = psutil.Process(pid)
-    while not stop.is_set():
-        try:
-            kids = sum(c.memory_info().rss for c in server.children(recursive=True))
-            samples.append((time.time(), server.memory_info().rss, kids))
-        except psutil.Error:
-            pass
-        try:
-            await asyncio.wait_for(stop.wait(), 0.5)
-        except TimeoutError:
-            pass
+class Servers:
+    """Resource use of the server processes: CPU seconds so far, and RSS sampled every 0.5 s by ``sample``."""
+
+    def __init__(self, pids: list[int]):
+        self.procs = [psutil.Process(pid) for pid in pids]
+        self.rss: list[tuple[float, int, int]] = []  # (wall time, servers' RSS, RSS of their child processes)
+
+    def cpu_seconds(self) -> float:
+        return sum(sum(p.cpu_times()[:2]) for p in self.procs)
+
+    async def sample(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            try:
+                kids = sum(c.memory_info().rss for p in self.procs for c in p.children(recursive=True))
+                self.rss.append((time.time(), sum(p.memory_info().rss for p in self.procs), kids))
+            except psutil.Error:
+                pass
+            try:
+                await asyncio.wait_for(stop.wait(), 0.5)
+            except TimeoutError:
+                pass
+
+    def report(self) -> None:
+        mib = 2**20
+        rss, kids = [r for _, r, _ in self.rss], [k for _, _, k in self.rss]
+        print(f"server RSS: start {rss[0] / mib:.0f} MiB, peak {max(rss) / mib:.0f} MiB, end {rss[-1] / mib:.0f} MiB; "
+              f"its child processes peak {max(kids) / mib:.0f} MiB")
 
 
 def report_health(probes, phase: Phase) -> list[str]:
@@ -185,38 +229,64 @@ def report_health(probes, phase: Phase) -> list[str]:
     return [f"health: {e}" for e in failed]
 
 
-async def run(url: str, pid: int, args) -> dict:
+async def warm_up(urls: list[str], timeout: float) -> Phase:
+    """Every view once on every server (each has its own result cache; the run store is shared)."""
+    warm = Phase("warm-up", start=time.time())
+    for url in urls:
+        async with Session(url, timeout=timeout) as s:
+            for page, query in VIEWS:
+                v = await s.view(page, query)
+                warm.views.append(v)
+                warm.problems += [f"warm-up {page or 'why'}: {p}" for p in v.problems]
+    warm.end = time.time()
+    return warm
+
+
+def report_views(warm: Phase, loaded: Phase, firsts: list[float], cpu: float, args) -> list[float]:
+    print("\ncold views (warm-up, one session): "
+          + ", ".join(f"{v.page or 'why'} {v.seconds:.2f} s" for v in warm.views))
+    print(f"cached views over WebSocket, {args.sessions} sessions x {args.views} views, think {args.think:g} s, "
+          f"{args.servers} server(s):")
+    times = [v.seconds for v in loaded.views if v.drawn]
+    print(f"  drawn view: {percentiles(times)}")
+    for page, _ in VIEWS:
+        print(f"    {page or 'why':12s} {percentiles([v.seconds for v in loaded.views if v.drawn and v.page == page])}")
+    print(f"  first view of a session (connect + run): {percentiles([f for f in firsts if f == f])}")
+    n_views = len(loaded.views) + len(firsts) + len(loaded.browser)
+    print(f"  server CPU: {cpu:.1f} s for {n_views} views, {cpu / n_views * 1000:.0f} ms a view, over "
+          f"{loaded.end - loaded.start:.0f} s" + (f" (and {len(loaded.live)} live studies' redraws)" if args.jobs else ""))
+    if args.jobs:
+        print(f"first live chart of a submitted study, {args.jobs} studies (two jobs each) during that load: "
+              f"{percentiles([v.first_chart for v in loaded.live if v.first_chart is not None])}")
+    if args.browsers:
+        print(f"Chromium, {args.browsers} contexts x {args.browser_views} loads of {BROWSER_PAGE}, at the same time: "
+              f"{percentiles(loaded.browser)}")
+    return times
+
+
+async def run(urls: list[str], pids: list[int], args) -> dict:
     rng = np.random.default_rng(args.seed)
     ctx = mp.get_context("spawn")
     stop_probe, (probe_rx, probe_tx) = ctx.Event(), ctx.Pipe(duplex=False)
-    prober = ctx.Process(target=probe_health, args=(url, stop_probe, probe_tx), daemon=True)
+    prober = ctx.Process(target=probe_health, args=(urls[0], stop_probe, probe_tx), daemon=True)
     prober.start()
-    rss, stop_rss = [], asyncio.Event()
-    sampler = asyncio.create_task(sample_rss(pid, rss, stop_rss))
+    servers, stop_rss = Servers(pids), asyncio.Event()
+    sampler = asyncio.create_task(servers.sample(stop_rss))
 
-    warm = Phase("warm-up", start=time.time())
-    async with Session(url, timeout=args.timeout) as s:
-        for page, query in VIEWS:
-            v = await s.view(page, query)
-            warm.views.append(v)
-            warm.problems += [f"warm-up {page or 'why'}: {p}" for p in v.problems]
-    warm.end = time.time()
-
-    browser_rx = None
+    warm = await warm_up(urls, args.timeout)
     if args.browsers:
         browser_rx, browser_tx = ctx.Pipe(duplex=False)
         browser = ctx.Process(target=browser_loads,
-                              args=(url, args.browsers, args.browser_views, args.timeout, browser_tx), daemon=True)
+                              args=(urls, args.browsers, args.browser_views, args.timeout, browser_tx), daemon=True)
         browser.start()
-    server = psutil.Process(pid)
-    cpu0 = sum(server.cpu_times()[:2])
-    cached, firsts = await cached_phase(url, args, rng)
-    if browser_rx is not None:
-        times, problems = await asyncio.to_thread(browser_rx.recv)
+    cpu0 = servers.cpu_seconds()
+    loaded, firsts = await load_phase(urls, args, rng)
+    if args.browsers:
+        loaded.browser, problems = await asyncio.to_thread(browser_rx.recv)
         browser.join()
-        cached.browser, cached.problems = times, cached.problems + problems
-        cached.end = time.time()
-    cpu = sum(server.cpu_times()[:2]) - cpu0
+        loaded.problems += problems
+        loaded.end = time.time()
+    cpu = servers.cpu_seconds() - cpu0
 
     stop_probe.set()
     probes = probe_rx.recv()
@@ -224,35 +294,18 @@ async def run(url: str, pid: int, args) -> dict:
     stop_rss.set()
     await sampler
 
-    print(f"\ncold views (warm-up, one session): "
-          + ", ".join(f"{v.page or 'why'} {v.seconds:.2f} s" for v in warm.views))
-    print(f"cached views over WebSocket, {args.sessions} sessions x {args.views} views, think {args.think:g} s:")
-    times = [v.seconds for v in cached.views if v.drawn]
-    print(f"  drawn view: {percentiles(times)}")
-    for page, _ in VIEWS:
-        print(f"    {page or 'why':12s} {percentiles([v.seconds for v in cached.views if v.drawn and v.page == page])}")
-    print(f"  first view of a session (connect + run): {percentiles([f for f in firsts if f == f])}")
-    n_views = len(cached.views) + len(firsts) + len(cached.browser)
-    print(f"  server CPU: {cpu:.1f} s for {n_views} views, {cpu / n_views * 1000:.0f} ms a view, over "
-          f"{cached.end - cached.start:.0f} s")
-    if args.browsers:
-        print(f"Chromium, {args.browsers} contexts x {args.browser_views} loads of {BROWSER_PAGE}, at the same time: "
-              f"{percentiles(cached.browser)}")
-    errors = warm.problems + cached.problems
-    errors += report_health(probes, warm) + report_health(probes, cached)
-    server_rss = [r for _, r, _ in rss]
-    kids_rss = [k for _, _, k in rss]
-    mib = 2**20
-    print(f"server RSS: start {server_rss[0] / mib:.0f} MiB, peak {max(server_rss) / mib:.0f} MiB, "
-          f"end {server_rss[-1] / mib:.0f} MiB; its child processes peak {max(kids_rss) / mib:.0f} MiB")
+    times = report_views(warm, loaded, firsts, cpu, args)
+    errors = warm.problems + loaded.problems + report_health(probes, warm) + report_health(probes, loaded)
+    servers.report()
     print(f"errors: {len(errors)}")
     for e in errors[:20]:
         print("  " + e)
     return {
         "machine": machine(), "load_average": os.getloadavg(), "args": vars(args),
         "cold": {v.page or "why": v.seconds for v in warm.views}, "server_cpu_s": cpu,
-        "cached_view_s": times, "first_view_s": firsts, "browser_s": cached.browser,
-        "health_s": [(t, dt) for t, dt, _ in probes], "rss": rss, "errors": errors,
+        "cached_view_s": times, "first_view_s": firsts, "browser_s": loaded.browser,
+        "live_first_chart_s": [v.first_chart for v in loaded.live],
+        "health_s": [(t, dt) for t, dt, _ in probes], "rss": servers.rss, "errors": errors,
     }
 
 
@@ -263,7 +316,10 @@ def main() -> None:
     ap.add_argument("--think", type=float, default=10.0, help="mean seconds between two views of a session")
     ap.add_argument("--ramp", type=float, default=10.0, help="seconds over which the sessions connect")
     ap.add_argument("--browsers", type=int, default=3, help="Chromium contexts (0: none)")
+    ap.add_argument("--jobs", type=int, default=4, help="studies submitted as jobs during the load (0: none)")
     ap.add_argument("--browser-views", type=int, default=2)
+    ap.add_argument("--servers", type=int, default=1,
+                    help="server processes sharing the run store; sessions and browsers go to them in turn")
     ap.add_argument("--timeout", type=float, default=120.0, help="seconds a view may take before it is an error")
     ap.add_argument("--store", default="", help="run store URL (default: a fresh SQLite file)")
     ap.add_argument("--option", action="append", default=[],
@@ -273,11 +329,14 @@ def main() -> None:
     args = ap.parse_args()
     if args.browsers and shutil.which("chromium") is None:
         ap.error("--browsers: chromium not found (run bash scripts/setup.sh, or pass --browsers 0)")
+    if args.servers < 1:
+        ap.error(f"--servers: expected 1 or more, got {args.servers}")
     print(f"machine: {machine()}; load average {os.getloadavg()[0]:.2f} before")
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp, contextlib.ExitStack() as stack:
         env = {"LSTMLAB_DB": args.store or str(Path(tmp) / "runs.db")}
-        with serve(Path(tmp) / "streamlit.log", env, options=tuple(args.option)) as (url, pid):
-            result = asyncio.run(run(url, pid, args))
+        started = [stack.enter_context(serve(Path(tmp) / f"streamlit-{i}.log", env, options=tuple(args.option)))
+                   for i in range(args.servers)]
+        result = asyncio.run(run([url for url, _ in started], [pid for _, pid in started], args))
     print(f"load average {os.getloadavg()[0]:.2f} after (1 min)")
     if args.json:
         Path(args.json).write_text(json.dumps(result))

@@ -8,6 +8,8 @@ message the server marked cacheable and lists their hashes in the next request, 
 
 A view is *drawn* when its script run finished successfully and at least one chart (a ``vega_lite_chart`` delta,
 what ``st.altair_chart`` sends) arrived during it. Exceptions and error alerts shown on the page are collected.
+``follow`` stays on a live page instead: like the browser, it reruns the page's fragments at the intervals the
+server asked for (``auto_rerun`` messages, from ``st.fragment(run_every=...)``) until the first chart arrives.
 
     async with Session("http://127.0.0.1:8501") as s:
         view = await s.view("error_flow", "T=50")
@@ -40,6 +42,7 @@ class View:
     status: the ``script_finished`` status name, or "timeout" / "closed" when none arrived;
     elements: count of each element type drawn (``vega_lite_chart``, ``markdown``, ...);
     refs: how many messages came as a ``ref_hash`` to one the client already had;
+    first_chart: seconds from the request to the first chart;
     problems: exception messages, error alerts, unknown ``ref_hash`` references, a missing page.
     """
 
@@ -48,6 +51,7 @@ class View:
     status: str = ""
     elements: Counter = field(default_factory=Counter)
     refs: int = 0
+    first_chart: float | None = None
     problems: list[str] = field(default_factory=list)
 
     @property
@@ -69,13 +73,17 @@ def stream_url(base_url: str) -> str:
 
 
 class Session:
-    """One browser-like session: a WebSocket held open for its whole life; ``view`` runs pages on it in turn."""
+    """One browser-like session: a WebSocket held open for its whole life; ``view`` and ``follow`` run pages on it
+    in turn."""
 
     def __init__(self, base_url: str, timeout: float = 60.0):
         self.url = stream_url(base_url)
         self.timeout = timeout
         self.session_id = ""
+        self._page_hash = ""  # page_script_hash of the page last run: a fragment's rerun names it
+        self._query = ""
         self._cache: dict[str, ForwardMsg] = {}  # hash -> message the server marked cacheable
+        self._auto: dict[str, list[float]] = {}  # fragment id -> [interval s, next due (monotonic)]
         self._ws = None
 
     async def __aenter__(self) -> Session:
@@ -89,49 +97,102 @@ class Session:
     async def view(self, page: str, query: str = "") -> View:
         """Run ``page`` (its URL path, e.g. "error_flow") with ``query`` (a URL query string without "?") and
         wait for the run to finish; never raises for a failed run, it reports it in the returned View."""
+        return await self._open(page, query, follow=False)
+
+    async def follow(self, page: str, query: str = "") -> View:
+        """Open ``page`` as a browser tab would and stay on it, rerunning its fragments when the server asked for
+        it (``st.fragment(run_every=...)`` sends ``auto_rerun``; the browser keeps the timer), until the first
+        chart arrives: ``View.first_chart`` is the seconds from the request to that chart."""
+        return await self._open(page, query, follow=True)
+
+    async def _open(self, page: str, query: str, follow: bool) -> View:
         out = View(page)
-        msg = BackMsg()
+        self._auto.clear()  # a new page: the browser drops the last page's fragment timers
+        self._query = query
+        msg = self._rerun()
         msg.rerun_script.page_name = page
-        msg.rerun_script.query_string = query
-        msg.rerun_script.cached_message_hashes.extend(self._cache)
         t0 = time.perf_counter()
         await self._ws.send(msg.SerializeToString())
         try:
-            await asyncio.wait_for(self._read_run(out), self.timeout)
+            await self._read(out, t0, follow)
         except TimeoutError:
             out.status = "timeout"
-            out.problems.append(f"no script_finished within {self.timeout:g} s")
+            out.problems.append(f"{'no chart' if follow else 'no script_finished'} within {self.timeout:g} s")
         except (ConnectionClosed, OSError) as e:
             out.status = "closed"
             out.problems.append(f"connection lost: {type(e).__name__}: {e}")
         out.seconds = time.perf_counter() - t0
         return out
 
-    async def _read_run(self, out: View) -> None:
+    def _rerun(self, fragment_id: str = "") -> BackMsg:
+        msg = BackMsg()
+        msg.rerun_script.query_string = self._query
+        msg.rerun_script.cached_message_hashes.extend(self._cache)
+        if fragment_id:
+            msg.rerun_script.page_script_hash = self._page_hash
+            msg.rerun_script.fragment_id = fragment_id
+            msg.rerun_script.is_auto_rerun = True
+        return msg
+
+    async def _read(self, out: View, t0: float, follow: bool) -> None:
+        deadline = time.monotonic() + self.timeout
         while True:
+            finished = self._handle(await self._next(deadline, follow), out)
+            if out.charts and out.first_chart is None:
+                out.first_chart = time.perf_counter() - t0
+            if (follow and out.first_chart is not None) or (finished and not follow):
+                return
+
+    async def _next(self, deadline: float, follow: bool) -> ForwardMsg:
+        """The next message; while following a page, send each fragment's rerun when it is due."""
+        while True:
+            now = time.monotonic()
+            if now >= deadline:
+                raise TimeoutError
+            wait = deadline - now
+            if follow and self._auto:
+                for fragment_id, timer in self._auto.items():
+                    if timer[1] <= now:
+                        timer[1] = now + timer[0]
+                        await self._ws.send(self._rerun(fragment_id).SerializeToString())
+                wait = min(wait, min(t[1] for t in self._auto.values()) - now)
+            try:
+                data = await asyncio.wait_for(self._ws.recv(), max(wait, 0.0))  # cancelling recv() loses nothing
+            except TimeoutError:
+                continue
             m = ForwardMsg()
-            m.ParseFromString(await self._ws.recv())
-            if m.metadata.cacheable and m.hash:
-                self._cache[m.hash] = m
+            m.ParseFromString(data)
+            return m
+
+    def _handle(self, m: ForwardMsg, out: View) -> bool:
+        """Record one message in ``out``; True when it ends a script run (not one cut short by a rerun)."""
+        if m.metadata.cacheable and m.hash:
+            self._cache[m.hash] = m
+        kind = m.WhichOneof("type")
+        if kind == "ref_hash":
+            if m.ref_hash not in self._cache:
+                out.problems.append(f"ref_hash {m.ref_hash} of a message never received")
+                return False
+            out.refs += 1
+            m = self._cache[m.ref_hash]
             kind = m.WhichOneof("type")
-            if kind == "ref_hash":
-                if m.ref_hash not in self._cache:
-                    out.problems.append(f"ref_hash {m.ref_hash} of a message never received")
-                    continue
-                out.refs += 1
-                m = self._cache[m.ref_hash]
-                kind = m.WhichOneof("type")
-            if kind == "new_session":
-                if m.new_session.HasField("initialize"):
-                    self.session_id = m.new_session.initialize.session_id
-            elif kind == "delta":
-                self._record_delta(m, out)
-            elif kind == "page_not_found":
-                out.problems.append(f"page not found: {m.page_not_found.page_name!r}")
-            elif kind == "script_finished":
-                out.status = FINISHED[m.script_finished]
-                if out.status != "FINISHED_EARLY_FOR_RERUN":
-                    return
+        if kind == "new_session":
+            self._page_hash = m.new_session.page_script_hash
+            if m.new_session.HasField("initialize"):
+                self.session_id = m.new_session.initialize.session_id
+        elif kind == "delta":
+            self._record_delta(m, out)
+        elif kind == "auto_rerun":
+            self._auto[m.auto_rerun.fragment_id] = [m.auto_rerun.interval, time.monotonic() + m.auto_rerun.interval]
+        elif kind == "stop_auto_rerun":
+            for fragment_id in m.stop_auto_rerun.fragment_ids:
+                self._auto.pop(fragment_id, None)
+        elif kind == "page_not_found":
+            out.problems.append(f"page not found: {m.page_not_found.page_name!r}")
+        elif kind == "script_finished":
+            out.status = FINISHED[m.script_finished]
+            return out.status != "FINISHED_EARLY_FOR_RERUN"
+        return False
 
     @staticmethod
     def _record_delta(m: ForwardMsg, out: View) -> None:

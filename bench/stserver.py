@@ -32,15 +32,17 @@ def health_seconds(url: str, timeout: float = 5.0) -> float:
 
 
 @contextlib.contextmanager
-def serve(log_path: Path, env: dict[str, str], start_timeout: float = 60.0, options: tuple[str, ...] = ()):
-    """Run the dashboard with ``env`` added to this process's environment and extra command-line ``options``
-    (e.g. ``("--secrets.files", path)`` or ``("--runner.postScriptGC=false",)``), its output in ``log_path``;
-    yields (base URL, server process id) once /_stcore/health answers, and stops the server on exit."""
+def serve(log_path: Path, env: dict[str, str], start_timeout: float = 60.0, options: tuple[str, ...] = (),
+          app: str = "streamlit_app.py"):
+    """Run the dashboard (or another ``app``, a path from the repository root) with ``env`` added to this
+    process's environment and extra command-line ``options`` (e.g. ``("--secrets.files", path)`` or
+    ``("--runner.postScriptGC=false",)``), its output in ``log_path``; yields (base URL, server process id) once
+    /_stcore/health answers, and stops the server on exit."""
     port = free_port()
     full_env = dict(os.environ, PYTHONPATH=str(ROOT), **env)
     with open(log_path, "w") as log:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.headless", "true",
+            [sys.executable, "-m", "streamlit", "run", app, "--server.headless", "true",
              "--server.port", str(port), "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false",
              *options],
             cwd=ROOT, env=full_env, stdout=log, stderr=subprocess.STDOUT,

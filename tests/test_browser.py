@@ -96,9 +96,11 @@ def _shot(page, name, readme=True):
 
 
 def _charts_rendered(page, n_min):
+    # _wait_idle may see the idle state from before the script run started: on a loaded machine the run and the
+    # rendering together take tens of seconds
     page.wait_for_function(
         "n => document.querySelectorAll('.vega-embed canvas, .vega-embed svg.marks').length >= n", arg=n_min,
-        timeout=30_000,
+        timeout=120_000,
     )
     return page.locator(".vega-embed").count()
 

@@ -1,6 +1,6 @@
-"""The load benchmark's WebSocket client (bench/stclient.py) against a real ``streamlit run`` server: a session
-gets drawn views, reuses the messages it already holds, and reports a missing page and a refused setting as
-problems rather than as drawn views."""
+"""The load benchmark's WebSocket client (bench/stclient.py) against real ``streamlit run`` servers: a session
+gets drawn views, reuses the messages it already holds, reports a missing page and a refused setting as problems
+rather than as drawn views, and follows a live page through its fragment's reruns."""
 
 import asyncio
 
@@ -21,10 +21,17 @@ def server(tmp_path_factory):
         yield url
 
 
-def _views(url, *requests):
+@pytest.fixture(scope="module")
+def live_server(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("load_client_live")
+    with serve(tmp / "streamlit.log", {}, app="tests/data/live_app.py") as (url, _pid):
+        yield url
+
+
+def _views(url, *requests, follow=False):
     async def go():
         async with Session(url, timeout=60) as s:
-            return [await s.view(page, query) for page, query in requests]
+            return [await (s.follow if follow else s.view)(page, query) for page, query in requests]
 
     return asyncio.run(go())
 
@@ -47,6 +54,16 @@ def test_a_missing_page_and_a_refused_setting_are_problems_not_drawn_views(serve
     assert not refused.drawn
     assert any(p.startswith("error shown") and "too large for an interactive session" in p
                for p in refused.problems), refused.problems
+
+
+def test_following_a_live_page_reruns_its_fragment_until_the_chart_arrives(live_server):
+    # a plain view ends with the first script run, before the fragment drew anything
+    (first,) = _views(live_server, ("", ""))
+    assert first.status == "FINISHED_SUCCESSFULLY" and first.charts == 0 and first.first_chart is None
+    # following: the client reruns the fragment every 0.2 s as asked; the chart comes with its third run
+    (live,) = _views(live_server, ("", ""), follow=True)
+    assert live.charts == 1 and not live.problems
+    assert 0.4 <= live.first_chart <= live.seconds < 30
 
 
 def test_stream_url_refuses_an_address_that_is_not_http():
