@@ -143,7 +143,7 @@ async def session_views(url: str, views, think: float, delay: float, rng: np.ran
                 if i == 0:
                     first = time.perf_counter() - t0
     except (OSError, WebSocketException) as e:
-        return float("nan"), out, [f"connect: {type(e).__name__}: {e}"]
+        return float("nan"), out, [f"session: {type(e).__name__}: {e}"]
     problems = [f"{v.page or 'why'}: {p}" for v in out for p in v.problems]
     problems += [f"{v.page or 'why'}: status {v.status}" for v in out if not v.drawn and not v.problems]
     return first, out, problems
@@ -157,7 +157,7 @@ async def live_study(url: str, seed: int, delay: float, timeout: float) -> tuple
         async with Session(url, timeout=timeout) as s:
             v = await s.follow(LIVE_PAGE, f"seed={seed}")
     except (OSError, WebSocketException) as e:
-        return None, [f"live study {seed}: connect: {type(e).__name__}: {e}"]
+        return None, [f"live study {seed}: {type(e).__name__}: {e}"]
     return v, [f"live study {seed}: {p}" for p in v.problems]
 
 

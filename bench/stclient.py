@@ -87,8 +87,10 @@ class Session:
         self._ws = None
 
     async def __aenter__(self) -> Session:
-        # "streamlit" is the subprotocol the frontend asks for; the server echoes the first entry.
-        self._ws = await connect(self.url, subprotocols=["streamlit"], max_size=None, open_timeout=self.timeout)
+        # "streamlit" is the subprotocol the frontend asks for; the server echoes the first entry. No keepalive
+        # pings of our own: a browser sends none, and a busy server answering late would cut the connection.
+        self._ws = await connect(self.url, subprotocols=["streamlit"], max_size=None, open_timeout=self.timeout,
+                                 ping_interval=None)
         return self
 
     async def __aexit__(self, *exc) -> None:
@@ -112,8 +114,8 @@ class Session:
         msg = self._rerun()
         msg.rerun_script.page_name = page
         t0 = time.perf_counter()
-        await self._ws.send(msg.SerializeToString())
         try:
+            await self._ws.send(msg.SerializeToString())
             await self._read(out, t0, follow)
         except TimeoutError:
             out.status = "timeout"
