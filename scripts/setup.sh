@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
-# Set up a test environment from this repository's files alone: a fresh .venv with the pinned
-# requirements, PyTorch's CPU build (the reference the gradient tests compare against), Debian's
-# Chromium for the browser test and Debian's PostgreSQL server for the store tests
-# (scripts/with_services.sh starts a throwaway cluster of it).
+# Set up a test environment from this repository's files alone: a fresh .venv with the runtime the Docker
+# image has (scripts/install.sh), the test requirements, PyTorch's CPU build (the reference the gradient
+# tests compare against), Debian's Chromium for the browser test and Debian's PostgreSQL server for the
+# store tests (scripts/with_services.sh starts a throwaway cluster of it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 python3 -m venv .venv
-.venv/bin/python -m pip install --quiet --upgrade pip
+bash scripts/install.sh .venv/bin/python  # what the Docker image installs
 .venv/bin/python -m pip install --quiet -r requirements-dev.txt
 .venv/bin/python -m pip install --quiet torch==2.13.0
 

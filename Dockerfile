@@ -1,0 +1,24 @@
+# lstmlab for a team: one image for the dashboard and the Dask scheduler and workers (compose.yaml starts them).
+# Its install steps are scripts/install.sh, which scripts/setup.sh (and so every test run) also runs.
+FROM python:3.11-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 \
+    STREAMLIT_SERVER_ADDRESS=0.0.0.0 STREAMLIT_SERVER_PORT=8501 \
+    STREAMLIT_SERVER_HEADLESS=true STREAMLIT_BROWSER_GATHER_USAGE_STATS=false
+WORKDIR /app
+
+COPY requirements.txt pyproject.toml README.md ./
+COPY scripts/install.sh scripts/
+COPY lstmlab/ lstmlab/
+RUN bash scripts/install.sh /usr/local/bin/python
+
+COPY streamlit_app.py ./
+COPY pages/ pages/
+COPY .streamlit/config.toml .streamlit/
+RUN useradd --create-home --uid 1000 lstmlab
+USER lstmlab
+
+EXPOSE 8501
+HEALTHCHECK --interval=30s --timeout=5s --start-period=30s \
+  CMD ["python", "-c", "import sys, urllib.request; sys.exit(urllib.request.urlopen('http://127.0.0.1:8501/_stcore/health', timeout=4).read() != b'ok')"]
+CMD ["streamlit", "run", "streamlit_app.py"]
