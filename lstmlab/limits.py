@@ -32,6 +32,13 @@ MAX_WORK = 300_000_000
 SESSION_MAX_RUNNING, SESSION_MAX_QUEUED = 3, 6
 SERVER_MAX_RUNNING, SERVER_MAX_QUEUED = 16, 48
 
+# Quotas of one signed-in user over all their sessions and the command line (lstmlab.quotas, checked when a job is
+# submitted; admins and anonymous use have none): one session's worth of jobs in flight, and training time started
+# in the last USER_WINDOW_S (a rolling day). Two hours is about 300 of the largest interactive studies.
+USER_MAX_RUNNING, USER_MAX_QUEUED = SESSION_MAX_RUNNING, SESSION_MAX_QUEUED
+USER_COMPUTE_S = 2 * 3600
+USER_WINDOW_S = 24 * 3600
+
 # Recording of the error flow during a dashboard run: about this many snapshots on a held-out batch of EVAL_SIZE.
 FLOW_RECORDS = 12
 EVAL_SIZE = 64
