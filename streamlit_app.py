@@ -2,8 +2,10 @@
 
 import streamlit as st
 
+from lstmlab.runtime import configure_worker
 from lstmlab.ui import auth, nav, state, widgets
 
+configure_worker(warm="background")  # once per server process; later reruns return at once
 st.set_page_config(page_title="lstmlab · error flow in recurrent networks", page_icon=":material/timeline:",
                    layout="wide")
 state.init_session()

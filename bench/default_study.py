@@ -25,6 +25,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from lstmlab import analysis, settings  # noqa: E402 - after the path set-up above
+from lstmlab.runtime import configure_worker  # noqa: E402
 from lstmlab.store import RunStore  # noqa: E402
 from lstmlab.train import train  # noqa: E402
 
@@ -63,7 +64,7 @@ def main() -> None:
     todo = [c for c in configs if not store.find(c, status="finished")]
     t0 = time.perf_counter()
     if todo:
-        with ProcessPoolExecutor(args.workers, mp_context=mp.get_context("spawn")) as pool:
+        with ProcessPoolExecutor(args.workers, mp_context=mp.get_context("spawn"), initializer=configure_worker) as pool:
             for c, (_, wall) in zip(todo, pool.map(_train_and_save, todo, [args.db] * len(todo))):
                 print(f"trained {c.cell} seed {c.seed}: {wall:.1f} s", flush=True)
         print(f"all {len(todo)} runs on {args.workers} workers: {time.perf_counter() - t0:.1f} s wall")

@@ -42,7 +42,7 @@ from websockets.exceptions import WebSocketException
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.bench_core import machine  # noqa: E402 - after the path set-up above
+from bench.common import machine  # noqa: E402 - after the path set-up above
 from bench.stclient import Session, View  # noqa: E402
 from bench.stserver import health_seconds, serve  # noqa: E402
 

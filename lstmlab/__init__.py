@@ -4,7 +4,7 @@ Pure numpy RNN, LSTM and GRU with hand-written backpropagation through time
 that records dL/dh_t and dL/dc_t at every step.
 """
 
-from .cells import GATES
+from .config import GATES
 from .gradcheck import GradCheck, grad_check
 from .jacobian import jacobian_spectrum
 from .model import BPTTResult, bptt, forward

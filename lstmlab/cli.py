@@ -24,6 +24,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from lstmlab import export
 from lstmlab.analysis import summary
 from lstmlab.config import CHOICES, RunConfig, check_field
+from lstmlab.runtime import configure_worker
 from lstmlab.store import FILTER_FIELDS, RunStore, StoreError
 from lstmlab.train import STATUSES, train
 
@@ -301,6 +302,7 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: Text
     err = sys.stderr if err is None else err
     debug = bool(os.environ.get("LSTMLAB_DEBUG"))
     try:
+        configure_worker(warm="off")  # the kernels a command needs load at its first pass
         args = build_parser().parse_args(argv)
         with RunStore(args.db) as store:
             return _COMMANDS[args.command](args, store, out, err)

@@ -17,15 +17,19 @@ from typing import Any
 
 import numpy as np
 
-from .cells import GATES
-
 # Every choice a run can make, declared once; params, optim, tasks, the CLI flags, the dashboard's URL state and
 # the run store take them from here. The order is the order people are offered them in.
+# Each cell's gate blocks, side by side in its weight matrices in this order (PyTorch's).
+GATES: dict[str, tuple[str, ...]] = {"rnn": ("h",), "lstm": ("i", "f", "n", "o"), "gru": ("r", "z", "n")}
 CELLS = tuple(GATES)  # a cell exists where its gates are declared: ("rnn", "lstm", "gru")
 TASKS = ("adding", "recall", "copy", "forecast")
 OPTIMIZERS = ("sgd", "momentum", "adam", "nesterov")
 INITS = ("orthogonal", "gaussian", "identity")
 DTYPES = ("float64", "float32")
+# The code that runs BPTT passes (lstmlab.engines), the first the default. Chosen per process by the environment
+# variable ENGINE_VARIABLE, not per run: engines agree to rounding, and the run store records which one trained a run.
+ENGINES = ("compiled", "reference")
+ENGINE_VARIABLE = "LSTMLAB_ENGINE"
 
 # Short names of RunConfig fields in the dashboard's URLs (``?T=100&ws=0.9``); other fields keep their own name.
 URL_NAMES = {"seq_len": "T", "hidden_size": "H", "weight_scale": "ws", "forget_bias": "fb", "optimizer": "opt",

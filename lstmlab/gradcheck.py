@@ -43,20 +43,21 @@ def grad_check(
     eps: float = 1e-6,
     max_per_param: int | None = None,
     seed=0,
+    engine: str | None = None,
 ) -> GradCheck:
     """Compare every (or ``max_per_param`` random) gradient entries with central differences.
 
-    Run it in float64: in float32 the differences are dominated by rounding.
+    Run it in float64: in float32 the differences are dominated by rounding. ``engine``: see lstmlab.engines.
     """
     work = {k: np.array(v, dtype=np.float64) for k, v in spec.check_params(params).items()}
     spec64 = ModelSpec(**{**spec.__dict__, "dtype": "float64"})
     x = check_x(spec64, x)
     y = check_y(spec64, y, loss, x.shape[0], x.shape[1])
-    analytic = bptt(spec64, work, x, y, loss).grads
+    analytic = bptt(spec64, work, x, y, loss, engine=engine).grads
     rng = as_generator(seed)
 
     def f() -> float:
-        return loss_fn(forward(spec64, work, x), y, loss)[0]
+        return loss_fn(forward(spec64, work, x, engine=engine), y, loss)[0]
 
     errors, checked = {}, {}
     for name, arr in work.items():

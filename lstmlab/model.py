@@ -1,4 +1,7 @@
-"""The one shared unroll and backpropagation-through-time loop, with heads and losses.
+"""A whole pass: stacked layers, the head, the loss and backpropagation through time.
+
+An engine (:mod:`lstmlab.engines`) steps each layer through time, forward and backward; everything here
+is batched over all T steps and shared by the engines: input projections, head, loss and weight gradients.
 
 Shapes: T time steps, B examples, H hidden units, G gate blocks, O outputs,
 L layers. ``x`` is (T, B, input_size); hidden states are (L, T, B, H).
@@ -10,9 +13,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .cells import CELLS, Cell, Tape
+from . import engines
+from .engines.base import Unroll
 from .spec import LOSSES, ModelSpec
-from .runtime import fast_loops
 
 
 @dataclass(frozen=True, eq=False)
@@ -109,164 +112,103 @@ def metric_fn(y_hat: np.ndarray, y: np.ndarray, loss: str) -> float:
     return float(np.mean(np.argmax(y_hat, axis=-1) == y))
 
 
-# ---------------------------------------------------------------- the loop
+# ---------------------------------------------------------------- the pass
 
 
-def layer_params(cell: Cell, params: dict, k: int) -> dict:
-    """What layer k's step functions read: Wh, its transpose, Wh with halved sigmoid blocks, the gate affine map, bhn.
-
-    The steps call ``np.dot`` with an output argument: for these small
-    operands it costs about two thirds of ``np.matmul``'s call overhead.
-    """
-    Wh = params[f"l{k}.Wh"]
-    scale, shift = cell.gate_affine(Wh.shape[0], Wh.dtype)
-    p = {"Wh": Wh, "WhT": np.ascontiguousarray(Wh.T), "Whs": Wh * scale, "scale": scale, "shift": shift}
-    if f"l{k}.bhn" in params:
-        p["bhn"] = params[f"l{k}.bhn"]
-    return p
-
-
-def input_projection(xin: np.ndarray, Wx, b, p: dict) -> np.ndarray:
-    """x_t Wx + b for all T steps in one (T*B, in) @ (in, G*H) matmul, sigmoid blocks halved."""
+def input_projection(xin: np.ndarray, Wx: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """xw_t = x_t Wx + b for all T steps in one (T*B, in) @ (in, G*H) product: (T, B, G*H)."""
     T, B, _ = xin.shape
-    xw = xin.reshape(T * B, -1) @ (Wx * p["scale"])
-    xw += b * p["scale"]
-    return xw.reshape(T, B, -1)
+    return (xin.reshape(T * B, -1) @ Wx + b).reshape(T, B, -1)
 
 
-def run_tape(cell: Cell, tape: Tape, p: dict) -> Tape:
-    """Step the cell through every time step of ``tape``, from the initial state in its row 0."""
-    for j in range(tape.xw.shape[0]):
-        cell.forward(tape, j, p)
-    return tape
-
-
-def unroll_layer(cell: Cell, xin: np.ndarray, Wx, b, p: dict, h0=None, c0=None) -> Tape:
-    """Run one layer over all T steps of ``xin`` (T, B, in) and return its tape.
-
-    ``h0``/``c0`` (B, H) set the initial state (zero by default).
-    """
-    T, B, _ = xin.shape
-    (tape,), _ = cell.new_tapes(1, T, B, p["Wh"].shape[0], xin.dtype)
-    tape.xw = input_projection(xin, Wx, b, p)
-    if h0 is not None:
-        tape.h[0] = h0
-    if c0 is not None:
-        tape.c[0] = c0
-    return run_tape(cell, tape, p)
-
-
-def _forward_all(spec: ModelSpec, params: dict, x: np.ndarray):
-    """Unroll every layer bottom-up.
-
-    Returns [(input, tape, p)] per layer, the (L, ...) arrays behind the
-    tapes, the head's input features and y_hat. Layer k's input projection
-    needs layer k-1's states, so the tapes are filled one layer after another.
-    """
-    cell = CELLS[spec.cell]
-    T, B, _ = x.shape
-    tapes, stacked = cell.new_tapes(spec.layers, T, B, spec.hidden_size, x.dtype)
-    layers = []
+def _forward_all(spec: ModelSpec, params: dict, x: np.ndarray, engine) -> tuple[list, list[Unroll], np.ndarray]:
+    """Unroll every layer bottom-up: each layer's input, its Unroll, and y_hat."""
+    inputs, runs = [], []
     inp = x
-    for k, tape in enumerate(tapes):
-        p = layer_params(cell, params, k)
-        tape.xw = input_projection(inp, params[f"l{k}.Wx"], params[f"l{k}.b"], p)
-        run_tape(cell, tape, p)
-        layers.append((inp, tape, p))
-        inp = tape.h[1:]
+    for k in range(spec.layers):
+        xw = input_projection(inp, params[f"l{k}.Wx"], params[f"l{k}.b"])
+        run = engine.unroll(spec.cell, xw, params[f"l{k}.Wh"], params.get(f"l{k}.bhn"))
+        inputs.append(inp)
+        runs.append(run)
+        inp = run.h[1:]
     feats = inp[-1] if spec.head == "last" else inp
-    y_hat = feats @ params["head.W"] + params["head.b"]
-    return layers, stacked, feats, y_hat
+    return inputs, runs, feats @ params["head.W"] + params["head.b"]
 
 
-def forward(spec: ModelSpec, params: dict, x) -> np.ndarray:
-    """Predictions only: (B, O) for head "last", (T, B, O) for "all"."""
+def forward(spec: ModelSpec, params: dict, x, engine: str | None = None) -> np.ndarray:
+    """Predictions only: (B, O) for head "last", (T, B, O) for "all". ``engine``: see lstmlab.engines."""
     params = spec.check_params(params)
     x = check_x(spec, x)
-    with fast_loops():
-        return _forward_all(spec, params, x)[3]
+    return _forward_all(spec, params, x, engines.get(engine))[2]
 
 
-def bptt(spec: ModelSpec, params: dict, x, y, loss: str = "mse") -> BPTTResult:
+def bptt(spec: ModelSpec, params: dict, x, y, loss: str = "mse", engine: str | None = None) -> BPTTResult:
     """Forward pass, loss and backpropagation through time, recording the error flow.
 
-    Per layer k, from the top down, over t = T ... 1:
-        dh_t = inject_t + dh_prev_{t+1}      total dL/dh_t (inject: from the head or the layer above)
-        (dh_prev_t, dc_prev_t) = cell.backward(tape, t, dh_t, dc_prev_{t+1})
-    then, batched over all steps:
-        dWh = sum_t h_{t-1}^T dhh_t,  dWx = sum_t x_t^T dxw_t,  db = sum_t dxw_t,
-        inject for layer k-1 = dxw Wx^T.
+    Per layer k, from the top down, the engine runs over t = T ... 1
+        dh_t = inject_t + dL/dh_t through h_{t+1}      (inject: from the head or the layer above)
+    and then, summed over all steps:
+        dWh = sum_t h_{t-1}^T dhh_t,  dWx = sum_t x_t^T da_t,  db = sum_t da_t,  (GRU) dbhn = sum_t dhh_n,t
+        inject for layer k-1 = da Wx^T.
+    ``engine``: a name from ``config.ENGINES``, by default the environment's choice (see lstmlab.engines).
     """
     if not isinstance(spec, ModelSpec):
         raise ValueError(f"spec: expected a ModelSpec, got {type(spec).__name__}")
+    eng = engines.get(engine)
     params = spec.check_params(params)
     x = check_x(spec, x)
     y = check_y(spec, y, loss, x.shape[0], x.shape[1])
-    with fast_loops():
-        return _bptt(spec, params, x, y, loss)
+    return _bptt(spec, params, x, y, loss, eng)
 
 
-COEFFICIENT_BYTES = 2**20  # cache-sized blocks of backward coefficients once a layer's exceed this
-
-
-def coefficient_chunk(tape: Tape) -> int:
-    """Steps per block of backward coefficients.
-
-    The coefficients of all T steps are formed in one batched pass when they
-    fit in cache; past that, in blocks of about COEFFICIENT_BYTES formed just
-    before the time loop reaches them, so they are read back from cache rather
-    than from memory: at T=1000, B=32 in float64 an LSTM pass took 552 ms
-    instead of 722 ms at H=128 and 215 ms instead of 239 ms at H=64.
-    """
-    T, B, GH = tape.g.shape
-    per_step = B * GH * tape.g.itemsize
-    if T * per_step <= 4 * COEFFICIENT_BYTES:
-        return T
-    return max(8, COEFFICIENT_BYTES // per_step)
-
-
-def _bptt(spec: ModelSpec, params: dict, x: np.ndarray, y: np.ndarray, loss: str) -> BPTTResult:
+def _bptt(spec: ModelSpec, params: dict, x: np.ndarray, y: np.ndarray, loss: str, engine) -> BPTTResult:
     T, B, _ = x.shape
-    cell = CELLS[spec.cell]
-    L, H, dtype = spec.layers, spec.hidden_size, spec.np_dtype
-
-    layers, stacked, feats, y_hat = _forward_all(spec, params, x)
+    H, O = spec.hidden_size, spec.output_size
+    inputs, runs, y_hat = _forward_all(spec, params, x, engine)
     value, dy = loss_fn(y_hat, y, loss)
 
-    grads: dict[str, np.ndarray] = {}
-    grads["head.W"] = feats.reshape(-1, H).T @ dy.reshape(-1, spec.output_size)
-    grads["head.b"] = dy.reshape(-1, spec.output_size).sum(axis=0)
-    inject = np.zeros((T, B, H), dtype=dtype)
+    feats = runs[-1].h[-1] if spec.head == "last" else runs[-1].h[1:]
+    grads: dict[str, np.ndarray] = {
+        "head.W": feats.reshape(-1, H).T @ dy.reshape(-1, O),
+        "head.b": bias_sum(dy.reshape(-1, O)),
+    }
+    inject = np.zeros((T, B, H), dtype=x.dtype)
     if spec.head == "last":
         inject[-1] = dy @ params["head.W"].T
     else:
         inject[:] = dy @ params["head.W"].T
 
-    dh_all = np.empty((L, T, B, H), dtype=dtype)
-    for k in reversed(range(L)):
-        xin, tape, p = layers[k]
-        chunk = coefficient_chunk(tape)
-        dh_prev = np.zeros((B, H), dtype=dtype)
-        dc_prev = np.zeros((B, H), dtype=dtype) if cell.has_cell_state else None
-        for j in reversed(range(T)):
-            if j == T - 1 or (j + 1) % chunk == 0:
-                cell.prepare_backward(tape, j - j % chunk, j + 1)
-            dh = dh_all[k, j]
-            np.add(inject[j], dh_prev, out=dh)
-            dh_prev, dc_prev = cell.backward(tape, j, dh, dc_prev, p)
-        GH = tape.dxw.shape[-1]
-        grads[f"l{k}.Wh"] = tape.h[:-1].reshape(-1, H).T @ tape.dhh.reshape(-1, GH)
-        grads[f"l{k}.Wx"] = xin.reshape(T * B, -1).T @ tape.dxw.reshape(T * B, GH)
-        grads[f"l{k}.b"] = tape.dxw.sum(axis=(0, 1))
+    flows = [None] * spec.layers
+    for k in reversed(range(spec.layers)):
+        flow = flows[k] = engine.backprop(spec.cell, runs[k], inject, params[f"l{k}.Wh"])
+        GH = flow.da.shape[2]
+        grads[f"l{k}.Wh"] = runs[k].h[:-1].reshape(-1, H).T @ flow.dhh.reshape(-1, GH)
+        grads[f"l{k}.Wx"] = inputs[k].reshape(T * B, -1).T @ flow.da.reshape(T * B, GH)
+        grads[f"l{k}.b"] = bias_sum(flow.da.reshape(T * B, GH))
         if spec.cell == "gru":
-            grads[f"l{k}.bhn"] = tape.dhh[:, :, 2 * H :].sum(axis=(0, 1))
+            grads[f"l{k}.bhn"] = bias_sum(flow.dhh[:, :, 2 * H :].reshape(T * B, H))
         if k > 0:
-            inject = tape.dxw @ params[f"l{k}.Wx"].T
+            inject = flow.da @ params[f"l{k}.Wx"].T
 
-    h_all, acts, dacts = stacked["h"][:, 1:], stacked["g"], stacked["dxw"]
-    c_all = stacked["c"][:, 1:] if cell.has_cell_state else None
-    dc_all = stacked["dc"]
-    gates = {g: acts[..., j * H : (j + 1) * H] for j, g in enumerate(cell.gates)}
-    dgates = {g: dacts[..., j * H : (j + 1) * H] for j, g in enumerate(cell.gates)}
-    ordered = {name: grads[name] for name in spec.param_shapes()}
-    return BPTTResult(value, ordered, h_all, dh_all, c_all, dc_all, gates, dgates, y_hat)
+    acts = np.stack([r.gates for r in runs])
+    dacts = np.stack([f.da for f in flows])
+    gates = {g: acts[..., j * H : (j + 1) * H] for j, g in enumerate(spec.gates)}
+    dgates = {g: dacts[..., j * H : (j + 1) * H] for j, g in enumerate(spec.gates)}
+    lstm = spec.cell == "lstm"
+    return BPTTResult(
+        loss=value,
+        grads={name: grads[name] for name in spec.param_shapes()},
+        h=np.stack([r.h[1:] for r in runs]),
+        dh=np.stack([f.dh for f in flows]),
+        c=np.stack([r.c[1:] for r in runs]) if lstm else None,
+        dc=np.stack([f.dc for f in flows]) if lstm else None,
+        gates=gates,
+        dgates=dgates,
+        y_hat=y_hat,
+    )
+
+
+def bias_sum(d: np.ndarray) -> np.ndarray:
+    """Column sums of an (N, K) gradient, accumulated in float64 whatever its dtype (float32 sums of many
+    small terms would double the error), returned in its dtype."""
+    return d.sum(axis=0, dtype=np.float64).astype(d.dtype, copy=False)

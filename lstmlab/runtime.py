@@ -1,21 +1,22 @@
-"""Process settings that the recurrent loops need to run at full speed.
+"""Process setup for the programs that run BPTT passes: called once by each entry point, never by the library.
 
-A BPTT pass is a long chain of small matmuls over freshly allocated (T, B, H)
-arrays. Two defaults of the platform cost more than the arithmetic:
+:func:`configure_worker` is called by the CLI, the dashboard's server start and the job workers. No library
+call (bptt, forward, train) changes process-wide state; what a process needs to run passes at full speed is
+set here, once:
 
-- Multithreaded BLAS gains little on small matmuls even on an idle machine
-  and loses badly on a busy one: on a loaded 2-core machine one LSTM pass
-  (T=100, B=64, H=32) took 46-128 ms with one BLAS thread and 205-340 ms with
-  two. Passes run with one BLAS thread; parallelism belongs across runs.
-- glibc serves large blocks by mmap and returns them to the kernel when freed,
-  so each pass faults its arrays in again, page by page: about 4,200 minor
-  page faults and half the CPU time of an LSTM pass at T=100, B=32, H=32 in
-  float64 (21 ms of CPU against 10.5 ms once the heap keeps its memory); at
-  T=1000, H=128 about 14,700 faults and 876 ms against 540 faults and 560 ms.
-  :func:`fast_loops` therefore has glibc, once per process, serve every block
-  from the heap and keep up to TRIM_THRESHOLD of freed memory for the next
-  pass: a process holds on to the memory of its largest pass, up to 2 GiB.
-  Set LSTMLAB_KEEP_HEAP=0 to leave the allocator as it is.
+- One BLAS thread. Multithreaded BLAS gains little on the small matmuls of a pass even on an idle machine
+  and loses badly on a busy one: on a loaded 2-core machine one LSTM pass (T=100, B=64, H=32) took 46-128 ms
+  with one BLAS thread and 205-340 ms with two. Parallelism belongs across runs.
+- Every BLAS library loaded, SciPy's own OpenBLAS too: numba's ``np.dot`` calls SciPy's BLAS, which has a
+  thread pool of its own that a limit set before it was loaded would not see (5-10x slowdowns from
+  oversubscription). The compiled engine loads it on import, before the limit is set.
+- The compiled engine's kernels loaded from their disk cache (compiled on the first run of a machine), so no
+  user waits for them at the first pass: now, in a background thread (the dashboard's server) or not at all.
+- glibc's heap keeps freed memory. By default glibc serves large blocks by mmap and returns them to the
+  kernel when freed, so each pass faults its arrays in again, page by page: about 4,200 minor page faults
+  and half the CPU time of an LSTM pass at T=100, B=32, H=32 in float64. With every block served from the
+  heap and up to TRIM_THRESHOLD of freed memory kept for the next pass, a process holds on to the memory of
+  its largest pass, up to 2 GiB. Set LSTMLAB_KEEP_HEAP=0 to leave the allocator as it is.
 """
 
 from __future__ import annotations
@@ -23,25 +24,46 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import os
-from contextlib import contextmanager
-from functools import lru_cache
+import threading
 
-from threadpoolctl import ThreadpoolController
+from threadpoolctl import threadpool_limits
+
+from . import engines
 
 _M_TRIM_THRESHOLD, _M_MMAP_MAX = -1, -4
 TRIM_THRESHOLD = 2 * 2**30  # free heap kept for the next pass before memory goes back to the kernel
+KEEP_HEAP_VARIABLE = "LSTMLAB_KEEP_HEAP"
 
 
-@lru_cache(maxsize=1)
-def _controller() -> ThreadpoolController:
-    """Set up once per process: the BLAS thread controller and glibc's heap."""
-    _keep_heap()
-    return ThreadpoolController()  # inspecting the loaded libraries costs ~0.2 ms: do it once
+WARM_CHOICES = ("now", "background", "off")
+_setup: dict = {}
+_lock = threading.Lock()
+
+
+def configure_worker(warm: str = "now") -> dict:
+    """Set this process up for BPTT passes; the process-wide part runs once, later calls only report it.
+
+    ``warm``: load the chosen engine's compiled kernels "now", in a "background" thread, or "off" (they
+    load at their first pass). Returns what was done: {"blas_threads": 1, "keep_heap": bool, "warm": ...}.
+    """
+    if warm not in WARM_CHOICES:
+        raise ValueError(f"warm={warm!r}: expected one of {', '.join(map(repr, WARM_CHOICES))}")
+    with _lock:
+        if not _setup:
+            threadpool_limits(limits=1, user_api="blas")
+            _setup.update(blas_threads=1, keep_heap=_keep_heap(), warm="off")
+        if warm != "off" and _setup["warm"] == "off":
+            if warm == "now":
+                engines.warm()
+            else:  # an unknown LSTMLAB_ENGINE is then reported by the first pass, where a page shows errors
+                threading.Thread(target=engines.warm, name="lstmlab-warm", daemon=True).start()
+            _setup["warm"] = warm
+        return dict(_setup)
 
 
 def _keep_heap() -> bool:
     """Serve all blocks from glibc's heap and keep freed memory; False where nothing changed."""
-    if os.environ.get("LSTMLAB_KEEP_HEAP", "1") == "0":
+    if os.environ.get(KEEP_HEAP_VARIABLE, "1") == "0":
         return False
     name = ctypes.util.find_library("c")
     if not name:
@@ -52,10 +74,3 @@ def _keep_heap() -> bool:
         return False  # not glibc
     mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
     return bool(mallopt(_M_MMAP_MAX, 0)) and bool(mallopt(_M_TRIM_THRESHOLD, TRIM_THRESHOLD))
-
-
-@contextmanager
-def fast_loops():
-    """One BLAS thread inside the block (about 13 us to enter and leave); on first use, glibc's heap kept."""
-    with _controller().limit(limits=1, user_api="blas"):
-        yield

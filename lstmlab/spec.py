@@ -6,8 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .cells import GATES
-from .config import CELLS as CELL_NAMES, DTYPES
+from .config import CELLS as CELL_NAMES, DTYPES, GATES
 
 HEADS = ("last", "all")
 LOSSES = ("mse", "xent")

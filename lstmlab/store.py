@@ -50,8 +50,7 @@ import sqlalchemy as sa
 from sqlalchemy import event
 
 from lstmlab import migrations
-from lstmlab.cells import GATES
-from lstmlab.config import RunConfig
+from lstmlab.config import GATES, RunConfig
 from lstmlab.train import STEPS_FIXED_COLUMNS, Run
 
 DEFAULT_DB = os.path.join("lstmlab-data", "runs.db")

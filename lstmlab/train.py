@@ -22,7 +22,7 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
-from . import GATES, ModelSpec, bptt, init_params
+from . import GATES, ModelSpec, bptt, engines, init_params
 from .analysis import mean_l2, sigma_max
 from .config import RunConfig
 from .optim import clip_by_global_norm, l2_norm, make_optimizer
@@ -41,6 +41,8 @@ class Run:
     completed update: for a finished or stopped run those the last eval/flow snapshot was taken at, for a
     diverged run the last finite ones (before the update that diverged; the diverging step's steps row was
     computed at exactly these). ``None`` for a run stored without parameters.
+    ``engine`` and ``engine_version`` name the code that computed it (lstmlab.engines; "" if unknown): the same
+    config gives bit-identical tables on the same engine and version, and tables that differ by rounding on another.
     """
 
     run_id: str
@@ -55,6 +57,8 @@ class Run:
     flow: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)
     eval: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)
     params: dict[str, np.ndarray] | None = field(default=None, repr=False)
+    engine: str = ""
+    engine_version: str = ""
 
 
 EVAL_COLUMNS = ("step", "loss", "metric")
@@ -92,7 +96,8 @@ def flow_columns(config: RunConfig) -> list[str]:
     return ["step", "layer", "t", "lag", "dh_norm", "dc_norm"] + [f"dg_{g}" for g in GATES[config.cell]]
 
 
-def train(config: RunConfig, progress: Progress | None = None, should_stop: Callable[[], bool] | None = None) -> Run:
+def train(config: RunConfig, progress: Progress | None = None, should_stop: Callable[[], bool] | None = None,
+          engine: str | None = None) -> Run:
     """Train the config's model on its task; never raises on divergence.
 
     progress(done, total, metrics) is called after every step with metrics
@@ -101,9 +106,11 @@ def train(config: RunConfig, progress: Progress | None = None, should_stop: Call
     snapshot is taken at the last completed step). A NaN/inf loss, gradient or parameter ends it with
     status "diverged", keeping every row recorded so far including the diverging step's; the run's
     ``params`` are then the last finite ones (the update that produced NaN/inf is discarded).
+    ``engine``: a name from ``config.ENGINES``, by default the environment's choice (lstmlab.engines).
     """
     if not isinstance(config, RunConfig):
         raise ValueError(f"config: expected a RunConfig, got {type(config).__name__}")
+    engine = engines.engine_name(engine)
     created_at, t0 = time.time(), time.perf_counter()
     task = get_task(config)
     spec = _spec(config, task)
@@ -123,7 +130,7 @@ def train(config: RunConfig, progress: Progress | None = None, should_stop: Call
     flows: list[dict[str, np.ndarray]] = []
 
     def snapshot(step: int) -> None:
-        res = bptt(spec, params, x_eval, y_eval, loss=task.loss)
+        res = bptt(spec, params, x_eval, y_eval, loss=task.loss, engine=engine)
         evals.append((step, float(res.loss), task.metric(res.y_hat, y_eval)))
         flows.append(_flow_block(step, res, spec))
 
@@ -136,7 +143,7 @@ def train(config: RunConfig, progress: Progress | None = None, should_stop: Call
                 break
             i = step - 1
             x, y = task.sample(data_rng, config.batch_size)
-            res = bptt(spec, params, x, y, loss=task.loss)
+            res = bptt(spec, params, x, y, loss=task.loss, engine=engine)
             norms = [l2_norm(res.grads[k]) for k in names]
             gnorm = math.hypot(*norms)
             cols["loss"][i], cols["metric"][i], cols["grad_norm"][i] = res.loss, task.metric(res.y_hat, y), gnorm
@@ -178,7 +185,8 @@ def train(config: RunConfig, progress: Progress | None = None, should_stop: Call
     flow = pd.DataFrame({c: np.concatenate([f[c] for f in flows]) for c in flow_columns(config)})
     return Run(run_id=uuid.uuid4().hex, config=config, status=status, message=message, created_at=created_at,
                wall_time=time.perf_counter() - t0, steps=steps, flow=flow, eval=eval_df,
-               params={k: params[k] for k in sorted(params)})
+               params={k: params[k] for k in sorted(params)}, engine=engine,
+               engine_version=engines.version(engine))
 
 
 def _spec(config: RunConfig, task) -> ModelSpec:

@@ -11,6 +11,14 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from lstmlab.config import ENGINES  # noqa: E402  (after the path is set)
+
+
+@pytest.fixture(params=ENGINES)
+def engine(request) -> str:
+    """Each engine by name (tests that take it run once per engine)."""
+    return request.param
+
 
 @pytest.fixture
 def app(tmp_path, monkeypatch):

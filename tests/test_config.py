@@ -7,7 +7,7 @@ import sys
 import numpy as np
 import pytest
 
-from lstmlab import cells, config, params, spec
+from lstmlab import config, engines, params, spec
 from lstmlab.cli import build_parser
 from lstmlab.config import RunConfig
 from lstmlab.settings import FIELDS
@@ -161,7 +161,8 @@ def test_configs_whose_pass_would_not_fit_in_memory_are_refused():
 
 
 def test_every_choice_has_one_owner():
-    assert config.CELLS == tuple(cells.GATES) and spec.CELL_NAMES is config.CELLS
+    assert config.CELLS == tuple(config.GATES) and spec.CELL_NAMES is config.CELLS and spec.GATES is config.GATES
+    assert engines.ENGINES is config.ENGINES
     assert params.INITS is config.INITS and spec.DTYPES is config.DTYPES
     run_flags = build_parser()._subparsers._group_actions[0].choices["run"]
     for field, choices in config.CHOICES.items():

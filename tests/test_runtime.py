@@ -1,27 +1,56 @@
-"""The process settings behind fast BPTT passes."""
+"""The process setup that entry points call once, and the library never does."""
 
+import json
 import os
 import subprocess
 import sys
 
+import pytest
+
+from lstmlab import runtime
+
+SETUP = """
+import json
 from threadpoolctl import threadpool_info
+from lstmlab import runtime
 
-from lstmlab.runtime import fast_loops
+def blas():
+    return {lib["filepath"]: lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"}
+
+before = blas()
+import numpy as np
+from lstmlab import ModelSpec, bptt, init_params
+spec = ModelSpec(cell="lstm", input_size=2, hidden_size=4, output_size=1)
+bptt(spec, init_params(spec), np.ones((3, 2, 2)), np.ones((2, 1)))
+after_pass = blas()
+first = runtime.configure_worker(warm="off")
+print(json.dumps({"before": before, "after_pass": after_pass, "after_setup": blas(), "first": first,
+                  "again": runtime.configure_worker(warm="off")}))
+"""
 
 
-def test_fast_loops_limits_blas_to_one_thread_inside_only():
-    before = [lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"]
-    with fast_loops():
-        inside = [lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"]
-    after = [lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"]
-    assert inside and all(n == 1 for n in inside)
-    assert after == before
+def run_setup() -> dict:
+    env = {**os.environ, "OMP_NUM_THREADS": "2", "OPENBLAS_NUM_THREADS": "2"}
+    out = subprocess.run([sys.executable, "-c", SETUP], capture_output=True, text=True, check=True, env=env)
+    return json.loads(out.stdout)
+
+
+def test_a_pass_leaves_blas_alone_and_configure_worker_sets_one_thread_once():
+    r = run_setup()
+    # numpy's OpenBLAS and SciPy's own (which the compiled engine's np.dot calls), both loaded by the import
+    assert any("numpy" in path for path in r["before"]) and any("scipy.libs" in path for path in r["before"])
+    assert all(n == 2 for n in r["before"].values())
+    assert r["after_pass"] == r["before"]  # the library changed nothing process-wide
+    assert r["after_setup"].keys() == r["before"].keys() and all(n == 1 for n in r["after_setup"].values())
+    assert r["first"]["blas_threads"] == 1 and r["again"] == r["first"]
 
 
 PASSES = """
 import resource, sys
 import numpy as np
 from lstmlab import ModelSpec, bptt, init_params
+from lstmlab.runtime import configure_worker
+configure_worker()
 spec = ModelSpec(cell="lstm", input_size=2, hidden_size=32, output_size=1)
 p = init_params(spec, seed=0)
 rng = np.random.default_rng(0)
@@ -40,8 +69,13 @@ def faults_per_pass(env_value: str) -> float:
     return float(out.stdout)
 
 
-def test_passes_reuse_the_heap_instead_of_faulting_memory_in():
+def test_configured_processes_reuse_the_heap_instead_of_faulting_memory_in():
     """With the heap kept, a repeated pass maps no new pages; with the allocator left alone it faults thousands."""
     kept, default = faults_per_pass("1"), faults_per_pass("0")
     assert kept < 100
     assert default > 10 * max(kept, 10)
+
+
+def test_an_unknown_warm_choice_is_refused():
+    with pytest.raises(ValueError, match=r"^warm='soon': expected one of 'now', 'background', 'off'$"):
+        runtime.configure_worker(warm="soon")

@@ -271,10 +271,10 @@ def assert_close(ours, ref, what: str, rtol: float = RTOL) -> None:
 
 
 @pytest.fixture(params=CASES, ids=IDS)
-def case(request):
+def case(request, engine):
     spec, params, x, y = make_problem(*request.param)
     loss = request.param[3]
-    res = bptt(spec, params, x, y, loss=loss)
+    res = bptt(spec, params, x, y, loss=loss, engine=engine)
     return spec, params, x, y, loss, res
 
 
@@ -326,10 +326,10 @@ def test_whole_sequence_modules_agree(case):
         assert_close(res.grads[name], ref["grads"][name], f"grads[{name}] (nn module)")
 
 
-def test_reference_detects_a_wrong_gradient():
+def test_reference_detects_a_wrong_gradient(engine):
     """The comparison has teeth: a 1e-7 relative change in one entry of one gradient fails it."""
     spec, params, x, y = make_problem("lstm", 2, "all", "mse")
-    res = bptt(spec, params, x, y, loss="mse")
+    res = bptt(spec, params, x, y, loss="mse", engine=engine)
     ref = unrolled_torch_cells(spec, params, x, y, "mse")
     bad = res.grads["l0.Wh"].copy()
     bad[1, 2] *= 1 + 1e-7

@@ -1,8 +1,4 @@
-"""Cached probes (st.cache_data, bounded): returning to a setting of Phase map or Inside the LSTM is instant.
-
-BPTT passes run with one BLAS thread inside the core (lstmlab.runtime); the Jacobian spectrum goes through the
-cells directly, so it takes the same setting here.
-"""
+"""Cached probes (st.cache_data, bounded): returning to a setting of Phase map or Inside the LSTM is instant."""
 
 from __future__ import annotations
 
@@ -10,7 +6,6 @@ import streamlit as st
 
 from lstmlab import analysis, probes
 from lstmlab import limits as L
-from lstmlab.runtime import fast_loops
 
 
 @st.cache_data(max_entries=L.CACHE_MAX_ENTRIES, show_spinner="Initialising networks and backpropagating…")
@@ -20,8 +15,7 @@ def phase_map(cells: tuple, scales: tuple, lengths: tuple, hidden: int, init: st
 
 @st.cache_data(max_entries=L.CACHE_MAX_ENTRIES, show_spinner=False)
 def spectrum(cell: str, weight_scale: float, seq_len: int, hidden: int, init: str, forget_bias: float, seed: int):
-    with fast_loops():
-        return probes.spectrum(cell, weight_scale, seq_len, hidden, init, forget_bias, seed)
+    return probes.spectrum(cell, weight_scale, seq_len, hidden, init, forget_bias, seed)
 
 
 @st.cache_data(max_entries=L.CACHE_MAX_ENTRIES, show_spinner=False)

@@ -1,5 +1,13 @@
-r"""LaTeX shown beside the plots (st.latex). Symbols follow lstmlab.model: h_t hidden state, c_t cell state,
-W_x / W_h input and recurrent weights, σ the logistic sigmoid, ⊙ the elementwise product."""
+r"""LaTeX shown beside the plots (st.latex), and the code that computes it. Symbols follow lstmlab.model: h_t hidden
+state, c_t cell state, W_x / W_h input and recurrent weights, σ the logistic sigmoid, ⊙ the elementwise product."""
+
+import inspect
+
+from lstmlab.engines import reference
+
+# The LSTM equations as the reference engine writes them, one line per equation.
+LSTM_CODE_FILE = "lstmlab/engines/reference.py"
+LSTM_CODE = "\n\n".join(inspect.getsource(f) for f in (reference.lstm_step_forward, reference.lstm_step_backward))
 
 RNN_FORWARD = r"h_t = \tanh\!\left(W_x^\top x_t + W_h^\top h_{t-1} + b\right)"
 

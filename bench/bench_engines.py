@@ -1,0 +1,130 @@
+"""One LSTM forward + BPTT pass with the error-flow capture: lstmlab's engines against PyTorch.
+
+Per shape, all timed in turns in this process (medians of the repeats; each ratio from the medians of the
+same row):
+
+- ``compiled``, ``reference``: lstmlab's engines (one BLAS thread, as runtime.configure_worker sets);
+- ``fused``: torch ``nn.LSTM`` forward + ``backward()`` (its default threads), no capture;
+- ``capture``: a torch ``LSTMCell`` loop with ``retain_grad()`` on every h_t and c_t, which is what a user
+  writes to get the histories lstmlab records.
+
+Torch gets lstmlab's own weights through ``torch_interop.to_state_dict`` (its default init drives the float32
+T = 1000 backward into denormals, 5x slower, which would flatter lstmlab). The script also measures this
+machine's matrix-product speed (GFLOP/s, one thread) and the matmul work of a pass, giving the fastest a pass
+could be (the "limit" column).
+
+    python bench/bench_engines.py            # the grid T in {100, 1000} x H in {32, 64, 128, 256} x {f64, f32}
+    python bench/bench_engines.py --quick    # T = 100 only
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+from threadpoolctl import threadpool_limits
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.common import load, machine, median_times  # noqa: E402
+from lstmlab import ModelSpec, bptt, init_params  # noqa: E402
+from lstmlab.runtime import configure_worker  # noqa: E402
+from lstmlab.torch_interop import to_state_dict  # noqa: E402
+
+B, I, O = 32, 2, 1
+
+
+def gflops(dtype: str, n: int = 1024, repeats: int = 5) -> float:
+    """numpy's matrix-product speed, one thread, on (n, n) operands."""
+    a = np.random.default_rng(0).standard_normal((n, n)).astype(dtype)
+    with threadpool_limits(1, user_api="blas"):
+        t = median_times([lambda: a @ a], repeats, warmup=1)[0]
+    return 2 * n**3 / t / 1e9
+
+
+def pass_flops(T: int, H: int) -> float:
+    """Matmul work of an LSTM pass: per step h Wh forward, da Wh^T backward, and dWh's share (8 B H^2 each)."""
+    return 3 * T * 8 * B * H * H
+
+
+def torch_fused(spec, params, x, y):
+    sd = to_state_dict(spec, params, rnn_prefix="", head_prefix="head.")
+    lstm = torch.nn.LSTM(I, spec.hidden_size).to(getattr(torch, spec.dtype))
+    lstm.load_state_dict({k: v for k, v in sd.items() if not k.startswith("head.")})
+    W, b = sd["head.weight"].requires_grad_(), sd["head.bias"].requires_grad_()
+    xt, yt = torch.from_numpy(x), torch.from_numpy(y)
+
+    def step():
+        lstm.zero_grad(set_to_none=True)
+        W.grad = b.grad = None
+        out, _ = lstm(xt)
+        torch.nn.functional.mse_loss(torch.nn.functional.linear(out[-1], W, b), yt).backward()
+
+    return step
+
+
+def torch_capture(spec, params, x, y):
+    sd = to_state_dict(spec, params, rnn_prefix="", head_prefix="head.")
+    cell = torch.nn.LSTMCell(I, spec.hidden_size).to(getattr(torch, spec.dtype))
+    cell.load_state_dict({k[: -len("_l0")]: v for k, v in sd.items() if k.endswith("_l0")})
+    W, b = sd["head.weight"].requires_grad_(), sd["head.bias"].requires_grad_()
+    xt, yt = torch.from_numpy(x), torch.from_numpy(y)
+    T, H = x.shape[0], spec.hidden_size
+
+    def step():
+        cell.zero_grad(set_to_none=True)
+        W.grad = b.grad = None
+        h = torch.zeros(B, H, dtype=xt.dtype)
+        c = torch.zeros(B, H, dtype=xt.dtype)
+        hs, cs = [], []
+        for t in range(T):
+            h, c = cell(xt[t], (h, c))
+            h.retain_grad()
+            c.retain_grad()
+            hs.append(h)
+            cs.append(c)
+        torch.nn.functional.mse_loss(torch.nn.functional.linear(h, W, b), yt).backward()
+        return [v.grad for v in hs], [v.grad for v in cs]
+
+    return step
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--quick", action="store_true", help="T = 100 only")
+    ap.add_argument("--repeats", type=int, default=7)
+    args = ap.parse_args()
+    configure_worker()
+    print(f"machine: {machine()}; load average {load()}")
+    print(f"numpy {np.__version__}, torch {torch.__version__} ({torch.get_num_threads()} threads)")
+    peak = {d: gflops(d) for d in ("float64", "float32")}
+    print(f"matrix product, one thread, 1024^2: float64 {peak['float64']:.0f} GFLOP/s, "
+          f"float32 {peak['float32']:.0f} GFLOP/s")
+    print("\n| T | H | dtype | compiled ms | reference ms | torch fused ms | torch capture ms | fused / compiled "
+          "| capture / compiled | matmul limit ms |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for T in (100,) if args.quick else (100, 1000):
+        for H in (32, 64, 128, 256):
+            for dtype in ("float64", "float32"):
+                rng = np.random.default_rng(0)
+                spec = ModelSpec(cell="lstm", input_size=I, hidden_size=H, output_size=O, dtype=dtype)
+                params = init_params(spec, seed=0)
+                x = rng.standard_normal((T, B, I)).astype(dtype)
+                y = rng.standard_normal((B, O)).astype(dtype)
+                repeats = args.repeats if T * H <= 100 * 256 else max(3, args.repeats // 2)
+                fns = [lambda: bptt(spec, params, x, y, "mse", engine="compiled"),
+                       lambda: bptt(spec, params, x, y, "mse", engine="reference"),
+                       torch_fused(spec, params, x, y), torch_capture(spec, params, x, y)]
+                comp, ref, fused, capture = median_times(fns, repeats)
+                limit = pass_flops(T, H) / (peak[dtype] * 1e9)
+                print(f"| {T} | {H} | {dtype} | {comp * 1e3:.1f} | {ref * 1e3:.1f} | {fused * 1e3:.1f} | "
+                      f"{capture * 1e3:.1f} | {fused / comp:.2f} | {capture / comp:.2f} | {limit * 1e3:.1f} |",
+                      flush=True)
+    print(f"\nload average at the end: {load()}")
+
+
+if __name__ == "__main__":
+    main()

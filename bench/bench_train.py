@@ -1,0 +1,110 @@
+"""Training at the engines' speed: one default training step split by part, and the default story.
+
+- Step profile: each part of one step of the default run (LSTM, adding, T = 100, H = 32, batch 64, Adam,
+  clipping at 1), timed on its own, medians, with the held-out snapshot (bptt on the eval batch of 256 and the
+  flow rows) counted at its share, one in ``record_every`` steps.
+- Default story: an LSTM on adding T = 100 until its held-out MSE is below 0.01 (checked at every snapshot,
+  every 25 steps), then the RNN for as many steps; wall time and steps/s of both, per engine.
+
+    python bench/bench_train.py
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.common import load, machine, median_times  # noqa: E402
+from lstmlab import bptt  # noqa: E402
+from lstmlab.analysis import sigma_max  # noqa: E402
+from lstmlab.config import ENGINES, RunConfig  # noqa: E402
+from lstmlab.optim import clip_by_global_norm, l2_norm, make_optimizer  # noqa: E402
+from lstmlab.runtime import configure_worker  # noqa: E402
+from lstmlab.tasks import get_task  # noqa: E402
+from lstmlab.train import _flow_block, initial_params, model_spec, train  # noqa: E402
+
+TARGET_MSE = 0.01
+
+
+def step_profile(engine: str, repeats: int = 30) -> dict[str, float]:
+    """Seconds per step of each part of a default training step."""
+    config = RunConfig()
+    task, spec = get_task(config), model_spec(config)
+    params = initial_params(config, spec)
+    rng = np.random.default_rng(0)
+    x, y = task.sample(rng, config.batch_size)
+    x_eval, y_eval = task.sample(rng, config.eval_size)
+    res = bptt(spec, params, x, y, task.loss, engine=engine)
+    names = sorted(params)
+    opt = make_optimizer(config.optimizer, config.lr, config.momentum)
+    state = opt.init(params)
+    grads, _, _ = clip_by_global_norm(res.grads, config.clip)
+
+    def snapshot():
+        r = bptt(spec, params, x_eval, y_eval, task.loss, engine=engine)
+        task.metric(r.y_hat, y_eval)
+        _flow_block(0, r, spec)
+
+    parts = {
+        "task batch": lambda: task.sample(rng, config.batch_size),
+        "bptt (engine pass)": lambda: bptt(spec, params, x, y, task.loss, engine=engine),
+        "metric and gradient norms": lambda: (task.metric(res.y_hat, y), math.hypot(*[l2_norm(res.grads[k])
+                                                                                      for k in names])),
+        "sigma_max of Wh": lambda: sigma_max(params["l0.Wh"]),
+        "clipping": lambda: clip_by_global_norm(res.grads, config.clip),
+        "optimiser (Adam)": lambda: opt.update(params, grads, state),
+        "snapshot (eval bptt + flow rows) / record_every": snapshot,
+    }
+    times = dict(zip(parts, median_times(list(parts.values()), repeats)))
+    times["snapshot (eval bptt + flow rows) / record_every"] /= config.record_every
+    return times
+
+
+def story(engine: str) -> dict[str, float]:
+    """The LSTM until held-out MSE < TARGET_MSE, then the RNN for as many steps."""
+    latest = {"eval_loss": math.inf}
+
+    def progress(done, total, metrics):
+        latest.update(metrics)
+
+    t0 = time.perf_counter()
+    lstm = train(RunConfig(cell="lstm", steps=3000), progress=progress,
+                 should_stop=lambda: latest["eval_loss"] < TARGET_MSE, engine=engine)
+    t_lstm = time.perf_counter() - t0
+    steps = int(lstm.steps["step"].iloc[-1])
+    t0 = time.perf_counter()
+    train(RunConfig(cell="rnn", steps=steps), engine=engine)
+    t_rnn = time.perf_counter() - t0
+    return {"steps": steps, "lstm_s": t_lstm, "rnn_s": t_rnn, "final_mse": float(lstm.eval["loss"].iloc[-1])}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--repeats", type=int, default=30)
+    args = ap.parse_args()
+    configure_worker()
+    print(f"machine: {machine()}; load average {load()}")
+    profiles = {e: step_profile(e, args.repeats) for e in ENGINES}
+    print("\n| part of a default training step | " + " | ".join(f"{e} ms" for e in ENGINES) + " |")
+    print("|---|" + "---|" * len(ENGINES))
+    for part in profiles[ENGINES[0]]:
+        print(f"| {part} | " + " | ".join(f"{profiles[e][part] * 1e3:.2f}" for e in ENGINES) + " |")
+    print("| total | " + " | ".join(f"{sum(profiles[e].values()) * 1e3:.2f}" for e in ENGINES) + " |")
+    print("\n| engine | LSTM steps to held-out MSE < 0.01 | LSTM wall s | LSTM steps/s | RNN wall s | RNN steps/s |")
+    print("|---|---|---|---|---|---|")
+    for e in ENGINES:
+        s = story(e)
+        print(f"| {e} | {s['steps']} (MSE {s['final_mse']:.4f}) | {s['lstm_s']:.1f} | {s['steps'] / s['lstm_s']:.0f} "
+              f"| {s['rnn_s']:.1f} | {s['steps'] / s['rnn_s']:.0f} |", flush=True)
+    print(f"\nload average at the end: {load()}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,46 @@
+"""The engines that run a layer's forward pass and backpropagation through time.
+
+``compiled`` (the default): each layer's time loop in one numba kernel (:mod:`lstmlab.engines.compiled`).
+``reference``: plain numpy, one line per equation, the code to read (:mod:`lstmlab.engines.reference`).
+The engine is chosen by name (``config.ENGINES``); by default from the environment variable
+``config.ENGINE_VARIABLE``, else the first of ``config.ENGINES``.
+
+An engine is a module with ``unroll(cell, xw, Wh, bhn, h0, c0) -> Unroll``, ``backprop(cell, run, inject, Wh)
+-> Flow`` (:mod:`lstmlab.engines.base`) and ``VERSION``; ``lstmlab.model`` does the rest of a pass (input
+projections, head, loss, weight gradients) the same way for all of them.
+"""
+
+from __future__ import annotations
+
+import os
+from types import ModuleType
+
+from ..config import ENGINE_VARIABLE, ENGINES
+from . import compiled, reference
+
+_MODULES: dict[str, ModuleType] = {"compiled": compiled, "reference": reference}
+
+
+def engine_name(name: str | None = None) -> str:
+    """``name``, or the environment's choice, or the default; ValueError naming the source if unknown."""
+    source = "engine"
+    if name is None:
+        source, name = ENGINE_VARIABLE, os.environ.get(ENGINE_VARIABLE) or ENGINES[0]
+    if name not in ENGINES:
+        raise ValueError(f"{source}={name!r}: expected one of {', '.join(map(repr, ENGINES))}")
+    return name
+
+
+def get(name: str | None = None) -> ModuleType:
+    """The engine module called ``name`` (see :func:`engine_name`)."""
+    return _MODULES[engine_name(name)]
+
+
+def version(name: str | None = None) -> str:
+    """What a run records as its engine version: the engine's own version and the libraries it runs on."""
+    return get(name).VERSION
+
+
+def warm(name: str | None = None) -> None:
+    """Have the engine ready for its first pass (the compiled one loads or compiles its kernels)."""
+    get(name).warm()

@@ -1,0 +1,41 @@
+"""What an engine hands back for one layer: the unrolled states and the backward error flow.
+
+Shapes: T steps, B examples, H units, G gate blocks. Step t = 1..T is at row t - 1 of the (T, ...)
+arrays; ``h`` and ``c`` have T + 1 rows with the initial state in row 0.
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+import numpy as np
+
+
+class Unroll(NamedTuple):
+    """One layer's forward pass.
+
+    h:     (T+1, B, H) hidden states, h[0] the initial state
+    c:     (T+1, B, H) LSTM cell states like h; None for the other cells
+    gates: (T, B, G*H) gate activations (the RNN's one gate is h_t)
+    cache: what the engine's backward pass reads besides these
+    """
+
+    h: np.ndarray
+    c: np.ndarray | None
+    gates: np.ndarray
+    cache: Any
+
+
+class Flow(NamedTuple):
+    """One layer's backward pass.
+
+    dh:  (T, B, H) total dL/dh_t (through every later step and the layers above)
+    dc:  (T, B, H) total dL/dc_t (LSTM), None otherwise
+    da:  (T, B, G*H) dL/d(pre-activation) of every gate; also dL/d(x_t Wx + b)
+    dhh: (T, B, G*H) dL/d(h_{t-1} Wh); the same array as da except for the GRU
+    """
+
+    dh: np.ndarray
+    dc: np.ndarray | None
+    da: np.ndarray
+    dhh: np.ndarray

@@ -1,0 +1,241 @@
+"""The two engines: agreement, determinism, vectorised kernels, the disk cache, the choice and its record."""
+
+import itertools
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from numba import njit
+
+from lstmlab import ModelSpec, bptt, engines, forward, init_params
+from lstmlab.config import ENGINE_VARIABLE, ENGINES, RunConfig
+from lstmlab.engines import compiled, kernels
+from lstmlab.store import RunStore
+from lstmlab.train import train
+
+CASES = list(itertools.product(("rnn", "lstm", "gru"), (1, 2, 3, 4), ("last", "all"), ("mse", "xent")))
+TOLERANCE = {"float64": 1e-12, "float32": 1e-4}
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def random_problem(cell, layers, head, loss, dtype, seed):
+    """A random shape, perturbed parameters (non-zero biases) and data of every case."""
+    rng = np.random.default_rng(seed)
+    T, B, I, H, O = (int(v) for v in (rng.integers(1, 30), rng.integers(1, 6), rng.integers(1, 4),
+                                      rng.integers(1, 20), rng.integers(1, 4)))
+    spec = ModelSpec(cell=cell, input_size=I, hidden_size=H, output_size=O, layers=layers, head=head, dtype=dtype)
+    params = init_params(spec, weight_scale=float(rng.uniform(0.5, 1.5)), seed=seed)
+    params = {k: (v + 0.3 * rng.standard_normal(v.shape)).astype(dtype) for k, v in params.items()}
+    x = (2 * rng.standard_normal((T, B, I))).astype(dtype)
+    lead = (B,) if head == "last" else (T, B)
+    y = rng.integers(0, O, lead) if loss == "xent" else rng.standard_normal(lead + (O,)).astype(dtype)
+    return spec, params, x, y
+
+
+def rel(a, b) -> float:
+    """max |a - b| / max |b| (0 for two all-zero arrays)."""
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    scale = np.max(np.abs(b)) if b.size else 0.0
+    return float(np.max(np.abs(a - b)) / scale) if scale > 0 else float(np.max(np.abs(a), initial=0.0))
+
+
+def results(res) -> dict:
+    """Every array of a BPTTResult by name."""
+    out = {"loss": res.loss, "h": res.h, "dh": res.dh, "y_hat": res.y_hat}
+    out.update({f"grads[{k}]": v for k, v in res.grads.items()})
+    out.update({f"gates[{k}]": v for k, v in res.gates.items()})
+    out.update({f"dgates[{k}]": v for k, v in res.dgates.items()})
+    if res.c is not None:
+        out.update(c=res.c, dc=res.dc)
+    return out
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("cell,layers,head,loss", CASES)
+def test_engines_agree(cell, layers, head, loss, dtype):
+    seed = CASES.index((cell, layers, head, loss)) + (0 if dtype == "float64" else 1000)
+    spec, params, x, y = random_problem(cell, layers, head, loss, dtype, seed)
+    fast = bptt(spec, params, x, y, loss, engine="compiled")
+    ref = bptt(spec, params, x, y, loss, engine="reference")
+    a, b = results(fast), results(ref)
+    assert a.keys() == b.keys()
+    for name in b:
+        assert np.asarray(a[name]).dtype == np.asarray(b[name]).dtype, name
+        assert np.shape(a[name]) == np.shape(b[name]), name
+        assert rel(a[name], b[name]) <= TOLERANCE[dtype], (name, rel(a[name], b[name]))
+    np.testing.assert_array_equal(forward(spec, params, x, engine="compiled"), fast.y_hat)
+
+
+def test_the_agreement_check_has_teeth():
+    """A wrong factor in one gate's backward step is far outside the tolerance."""
+    spec, params, x, y = random_problem("lstm", 2, "all", "mse", "float64", seed=7)
+    ref = bptt(spec, params, x, y, "mse", engine="reference")
+    bad = ref.dgates["f"] * (1 + 1e-9)
+    assert rel(bad, ref.dgates["f"]) > TOLERANCE["float64"]
+
+
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+def test_same_config_gives_bit_identical_histories_per_engine(cell, engine):
+    config = RunConfig(cell=cell, seq_len=12, hidden_size=5, steps=6, record_every=3, batch_size=4, eval_size=8,
+                       layers=2)
+    first, second = train(config, engine=engine), train(config, engine=engine)
+    for table in ("eval", "flow"):
+        assert getattr(first, table).equals(getattr(second, table)), table
+    steps = [c for c in first.steps.columns if c != "wall_time"]
+    assert first.steps[steps].equals(second.steps[steps])
+    assert first.engine == engine and first.engine_version == engines.version(engine) != ""
+
+
+def test_runs_record_their_engine_in_the_store(store_url):
+    config = RunConfig(cell="gru", seq_len=8, hidden_size=3, steps=2, record_every=1, batch_size=2, eval_size=2)
+    store = RunStore(store_url)
+    ids = {}
+    for name in ENGINES:
+        run = train(config, engine=name)
+        ids[name] = store.save(run)
+    for name, run_id in ids.items():
+        back = store.load(run_id)
+        assert (back.engine, back.engine_version) == (name, engines.version(name))
+    assert engines.version("compiled") != engines.version("reference")
+    store.close()
+
+
+def test_engine_from_the_environment_and_a_clear_error(monkeypatch):
+    spec, params, x, y = random_problem("rnn", 1, "last", "mse", "float64", seed=3)
+    monkeypatch.setenv(ENGINE_VARIABLE, "reference")
+    assert engines.engine_name() == "reference"
+    assert train(RunConfig(cell="rnn", seq_len=4, hidden_size=2, steps=1, batch_size=2, eval_size=2)).engine == (
+        "reference")
+    monkeypatch.setenv(ENGINE_VARIABLE, "cuda")
+    with pytest.raises(ValueError, match=r"^LSTMLAB_ENGINE='cuda': expected one of 'compiled', 'reference'$"):
+        bptt(spec, params, x, y)
+    with pytest.raises(ValueError, match=r"^engine='fast': expected one of"):
+        bptt(spec, params, x, y, engine="fast")
+    monkeypatch.delenv(ENGINE_VARIABLE)
+    assert engines.engine_name() == ENGINES[0] == "compiled"
+
+
+def test_float32_bias_gradients_are_summed_in_float64():
+    """Many small float32 terms: the bias gradient is the float64 sum rounded once."""
+    spec = ModelSpec(cell="rnn", input_size=1, hidden_size=2, output_size=1, head="all", dtype="float32")
+    params = init_params(spec, weight_scale=0.0, seed=0)
+    rng = np.random.default_rng(0)
+    x, y = rng.standard_normal((400, 64, 1)), rng.standard_normal((400, 64, 1))
+    res = bptt(spec, params, x, y, "mse", engine="reference")
+    exact = res.dgates["h"][0].astype(np.float64).sum(axis=(0, 1))
+    np.testing.assert_array_equal(res.grads["l0.b"], exact.astype(np.float32))
+
+
+KERNELS = ("rnn_forward", "rnn_backward", "lstm_forward", "lstm_backward", "gru_forward", "gru_backward")
+# each kernel's elementwise loops (one per gate block, state update, ...): all must vectorise
+VECTOR_LOOPS = {"rnn_forward": 1, "rnn_backward": 2, "lstm_forward": 5, "lstm_backward": 6, "gru_forward": 5,
+                "gru_backward": 5}
+
+
+# vector intrinsics the machine runs as instructions; others (llvm.tanh.v4f64, ...) become a libm call per lane
+NATIVE = ("fabs", "floor", "ceil", "copysign", "minnum", "maxnum", "minimum", "maximum", "fma", "fmuladd", "sqrt")
+
+
+def vector_loops(ir: str, dtype: str = "float64") -> int:
+    """Loops LLVM vectorised for real: ``vector.body`` blocks doing floating-point arithmetic on vectors of
+    ``dtype`` and calling only intrinsics the machine runs as vector instructions (a loop around a libm call
+    gets a vector.body too, with the call made lane by lane). In float32 a block must not touch a double:
+    a float64 constant promotes the arithmetic."""
+    lane = {"float64": "double", "float32": "float"}[dtype]
+    blocks = re.split(r"^(?=[\w.]+:)", ir, flags=re.M)
+    count = 0
+    for block in blocks:
+        if not re.match(r"vector\.body[\d.]*:", block):
+            continue
+        vector_math = re.search(rf"= f(add|sub|mul|div) <\d+ x {lane}>", block)
+        if dtype == "float32" and "double" in block:
+            continue
+        calls = re.findall(r"call [^@]*@([\w.$]+)\(", block)
+        native = rf"llvm\.({'|'.join(NATIVE)})\.v\d+f(32|64)"
+        if vector_math and all(re.fullmatch(native, c) for c in calls):
+            count += 1
+    return count
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_hot_loops_vectorise(dtype, monkeypatch):
+    """Compile fresh copies of the kernels (cached code cannot be inspected) and count LLVM's vector loops."""
+    for name in KERNELS:
+        monkeypatch.setattr(kernels, name, njit(error_model="numpy")(getattr(kernels, name).py_func))
+    for cell, G in (("rnn", 1), ("lstm", 4), ("gru", 3)):
+        Wh = np.full((3, 3 * G), 0.1, dtype=dtype)
+        run = compiled.unroll(cell, np.ones((2, 2, 3 * G), dtype=dtype), Wh, np.ones(3, dtype=dtype))
+        compiled.backprop(cell, run, np.ones((2, 2, 3), dtype=dtype), Wh)
+    for name in KERNELS:
+        kernel = getattr(kernels, name)
+        loops = vector_loops(kernel.inspect_llvm(kernel.signatures[0]), dtype)
+        assert loops >= VECTOR_LOOPS[name], f"{name}: {loops} vectorised loops, expected {VECTOR_LOOPS[name]}"
+
+
+def test_a_scalar_loop_is_detected():
+    """The count above misses a loop around a scalar libm call, and finds the same loop with our tanh."""
+
+    @njit(error_model="numpy")
+    def libm(x, out):
+        for i in range(x.shape[0]):
+            out[i] = 2.0 * np.tanh(x[i])
+
+    @njit(error_model="numpy")
+    def ours(x, out, C):
+        for i in range(x.shape[0]):
+            out[i] = 2.0 * kernels.tanh(x[i], C)
+
+    libm(np.ones(8), np.ones(8))
+    ours(np.ones(8), np.ones(8), kernels.scalars(kernels.constants(np.float64)))
+    assert vector_loops(libm.inspect_llvm(libm.signatures[0])) == 0
+    assert vector_loops(ours.inspect_llvm(ours.signatures[0])) == 1
+    x32 = np.ones(8, dtype=np.float32)
+    ours(x32, x32, kernels.scalars(kernels.constants(np.float32)))  # 2.0 is a float64: the lanes are doubles
+    assert vector_loops(ours.inspect_llvm(ours.signatures[-1]), "float32") == 0
+
+
+WARM = """
+import json
+from lstmlab.engines import compiled, kernels
+compiled.warm()
+stats = {name: getattr(kernels, name).stats for name in %r}
+print(json.dumps({name: [sum(s.cache_hits.values()), sum(s.cache_misses.values())] for name, s in stats.items()}))
+""" % (KERNELS,)
+
+
+def test_a_new_process_loads_the_kernels_from_the_disk_cache():
+    compiled.warm()  # compiles on a machine's first run, fills the cache
+    out = subprocess.run([sys.executable, "-c", WARM], capture_output=True, text=True, check=True,
+                         env={k: v for k, v in os.environ.items() if k != "NUMBA_DISABLE_JIT"})
+    stats = json.loads(out.stdout)
+    for name, (hits, misses) in stats.items():
+        assert (hits, misses) == (2, 0), name  # float64 and float32 loaded, nothing compiled
+
+
+CACHE_PATH = """
+from lstmlab.engines import kernels
+print(kernels.lstm_forward.stats.cache_path)
+"""
+
+
+def test_kernels_cache_in_the_user_cache_directory_when_the_install_is_read_only(tmp_path):
+    """Where the kernels' own __pycache__ cannot be a writable directory (here a file stands in its place, which
+    stops root too), the cache goes to the user's cache directory."""
+    shutil.copytree(ROOT / "lstmlab", tmp_path / "pkg" / "lstmlab", ignore=shutil.ignore_patterns("__pycache__"))
+    (tmp_path / "pkg" / "lstmlab" / "engines" / "__pycache__").write_text("not a directory")
+    env = {**os.environ, "PYTHONPATH": str(tmp_path / "pkg"), "XDG_CACHE_HOME": str(tmp_path / "cache"),
+           "PYTHONDONTWRITEBYTECODE": "1"}
+    env.pop("NUMBA_CACHE_DIR", None)
+    out = subprocess.run([sys.executable, "-c", CACHE_PATH], capture_output=True, text=True, check=True,
+                         env=env, cwd=tmp_path)
+    path = Path(out.stdout.strip())
+    assert path.is_relative_to(tmp_path / "cache" / "numba") and path.is_dir()
+    in_tree = subprocess.run([sys.executable, "-c", CACHE_PATH], capture_output=True, text=True, check=True,
+                             cwd=ROOT, env={k: v for k, v in os.environ.items() if k != "NUMBA_CACHE_DIR"})
+    assert Path(in_tree.stdout.strip()) == ROOT / "lstmlab" / "engines" / "__pycache__"
