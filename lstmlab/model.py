@@ -190,22 +190,27 @@ def _bptt(spec: ModelSpec, params: dict, x: np.ndarray, y: np.ndarray, loss: str
         if k > 0:
             inject = flow.da @ params[f"l{k}.Wx"].T
 
-    acts = np.stack([r.gates for r in runs])
-    dacts = np.stack([f.da for f in flows])
+    acts = stack_layers([r.gates for r in runs])
+    dacts = stack_layers([f.da for f in flows])
     gates = {g: acts[..., j * H : (j + 1) * H] for j, g in enumerate(spec.gates)}
     dgates = {g: dacts[..., j * H : (j + 1) * H] for j, g in enumerate(spec.gates)}
     lstm = spec.cell == "lstm"
     return BPTTResult(
         loss=value,
         grads={name: grads[name] for name in spec.param_shapes()},
-        h=np.stack([r.h[1:] for r in runs]),
-        dh=np.stack([f.dh for f in flows]),
-        c=np.stack([r.c[1:] for r in runs]) if lstm else None,
-        dc=np.stack([f.dc for f in flows]) if lstm else None,
+        h=stack_layers([r.h[1:] for r in runs]),
+        dh=stack_layers([f.dh for f in flows]),
+        c=stack_layers([r.c[1:] for r in runs]) if lstm else None,
+        dc=stack_layers([f.dc for f in flows]) if lstm else None,
         gates=gates,
         dgates=dgates,
         y_hat=y_hat,
     )
+
+
+def stack_layers(arrays: list[np.ndarray]) -> np.ndarray:
+    """The per-layer arrays as one (L, ...) array; a view, not a copy, for one layer."""
+    return arrays[0][None] if len(arrays) == 1 else np.stack(arrays)
 
 
 def bias_sum(d: np.ndarray) -> np.ndarray:

@@ -73,8 +73,7 @@ with right:
     st.latex(equations.LSTM_FORWARD)
     st.markdown("**Backward** (δ = ∂L/∂·)")
     st.latex(equations.LSTM_BACKWARD)
-    with st.expander(f"The same equations in code ({equations.LSTM_CODE_FILE})"):
-        st.code(equations.LSTM_CODE, language="python")
+    st.caption(equations.LSTM_CODE)
     st.markdown(f"**At time step t = {t}**")
     st.dataframe(probes.at_step(out, example, t), hide_index=True, width="stretch",
                  column_config={"mean": st.column_config.NumberColumn(format="%.3f", help="over hidden units"),

@@ -26,8 +26,9 @@ def test_draws_gates_and_equations(app):
     assert not at.exception and not at.error
     assert len(at.get("vega_lite_chart")) == 7  # means, norms, four gates, cell state
     assert len(at.latex) == 2
-    code = at.code[0].value  # the equations as the reference engine computes them
-    assert "def lstm_step_forward" in code and "def lstm_step_backward" in code and "c = f * c_prev + i * n" in code
+    code = [c.value for c in at.caption if c.value.startswith("In code:")]  # where the equations are computed
+    assert code == ["In code: `lstm_step_forward` and `lstm_step_backward` in `lstmlab/engines/reference.py`, "
+                    "one line per equation."]
     table = at.dataframe[0].value
     assert list(table["gate"])[:2] == ["input gate i", "forget gate f"]
     assert "Freshly initialised LSTM" in at.info[0].value and "no training" in at.info[0].value
