@@ -7,7 +7,8 @@ SQLite store so a second call only reads them. Prints, per seed and cell: the wa
 against the baseline, the first-step ratio ||dL/dh_1|| / ||dL/dh_T|| at the last recording, and the collapse and
 recovery found by lstmlab.analysis.recovery. A benchmark and a measurement, not a test.
 
-    python bench/default_study.py [--seeds 0,1,2,3] [--steps N] [--record-every N] [--db PATH] [--workers 2]
+    python bench/default_study.py [--seeds 0,1,2,3] [--steps N] [--record-every N] [--weight-scale W] [--db PATH]
+                                  [--workers 2]
 """
 
 from __future__ import annotations
@@ -30,10 +31,13 @@ from lstmlab.store import RunStore  # noqa: E402
 from lstmlab.train import train  # noqa: E402
 
 
-def study_configs(seed: int, steps: int | None, record_every: int | None) -> list:
-    """The default study's configs for one seed, with steps and record_every overridden when given."""
+def study_configs(seed: int, steps: int | None, record_every: int | None, weight_scale: float | None = None) -> list:
+    """The default study's configs for one seed, with steps, record_every and the weight scale overridden when
+    given (the Why page's button opens the default study at its w)."""
     values = settings.defaults("flow")
     values["seed"] = seed
+    if weight_scale is not None:
+        values["ws"] = weight_scale
     if steps is not None:
         values["steps"] = steps
     configs = settings.study(values).configs
@@ -52,6 +56,7 @@ def main() -> None:
     p.add_argument("--seeds", default="0,1,2,3")
     p.add_argument("--steps", type=int, default=None)
     p.add_argument("--record-every", type=int, default=None)
+    p.add_argument("--weight-scale", type=float, default=None)
     p.add_argument("--db", default=str(ROOT / "lstmlab-data" / "default_study.db"))
     p.add_argument("--workers", type=int, default=2)
     args = p.parse_args()
@@ -60,7 +65,7 @@ def main() -> None:
           f"Python {platform.python_version()}; load {os.getloadavg()[0]:.2f}")
     Path(args.db).parent.mkdir(parents=True, exist_ok=True)
     store = RunStore(args.db)
-    configs = [c for s in seeds for c in study_configs(s, args.steps, args.record_every)]
+    configs = [c for s in seeds for c in study_configs(s, args.steps, args.record_every, args.weight_scale)]
     todo = [c for c in configs if not store.find(c, status="finished")]
     t0 = time.perf_counter()
     if todo:
@@ -69,7 +74,8 @@ def main() -> None:
                 print(f"trained {c.cell} seed {c.seed}: {wall:.1f} s", flush=True)
         print(f"all {len(todo)} runs on {args.workers} workers: {time.perf_counter() - t0:.1f} s wall")
     c0 = configs[0]
-    print(f"\nstudy: {c0.task} T={c0.seq_len} H={c0.hidden_size} batch {c0.batch_size} steps {c0.steps} "
+    print(f"\nstudy: {c0.task} T={c0.seq_len} H={c0.hidden_size} w={c0.weight_scale:g} batch {c0.batch_size} "
+          f"steps {c0.steps} "
           f"record_every {c0.record_every} eval_size {c0.eval_size}")
     print("seed cell  wall_s  eval_loss  baseline  last_ratio  collapse(step: ratio)  recovery(step: ratio)  "
           "left_baseline_step")

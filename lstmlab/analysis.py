@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .config import COLLAPSE_DECADES, LEFT_BASELINE, RECOVERED_DECADES, RunConfig
+from .config import COLLAPSE_DECADES, LEFT_BASELINE, RECOVERED_RATIO, RunConfig
 from .tasks import get_task
 
 
@@ -119,8 +119,8 @@ class Recovery:
     """How the first-step ratio r(s) = ||dL/dh_1|| / ||dL/dh_T|| of one layer moved over training steps s.
 
     ``collapse_ratio`` is the smallest r of the run and ``collapse_step`` the first recording within a decade of
-    it; ``recovery_step`` is the first later recording where r is back within RECOVERED_DECADES of the largest r
-    after the minimum (None: never), ``recovery_ratio`` r there. ``left_baseline_step`` is the first recording whose
+    it; ``recovery_step`` is the first later recording where r is back at RECOVERED_RATIO or above (None: never),
+    ``recovery_ratio`` r there. ``left_baseline_step`` is the first recording whose
     held-out loss is below LEFT_BASELINE x ``baseline`` (None: never) and ``left_baseline_loss`` that loss.
     """
 
@@ -137,11 +137,9 @@ class Recovery:
 def recovery(flow: pd.DataFrame, evals: pd.DataFrame, baseline: float, layer: int = 0) -> Recovery | None:
     """The collapse and recovery of a run's error flow at t = 1, read from its flow and eval tables.
 
-    With r(s) the ratio at recording s, r_min its minimum and r_peak the largest r after that minimum, and
-    D = 10^COLLAPSE_DECADES: the ratio collapsed when r_min <= r(0) / D, and recovered when r_peak >= r_min * D and
-    r_peak >= r(0) / D (climbed back out of the collapse), at the first recording after the minimum with
-    r >= r_peak / 10^RECOVERED_DECADES (measured from the level it climbed back to, not from its start, which
-    differs by decades between seeds). Returns None when the ratio never collapsed (or
+    With r(s) the ratio at recording s and r_min its minimum: the ratio collapsed when
+    r_min <= r(0) / 10^COLLAPSE_DECADES, and recovered at the first recording after the minimum with
+    r >= RECOVERED_RATIO. Returns None when the ratio never collapsed (or
     r(0) is not a finite positive number: nothing to fall from). Recordings whose ratio is undefined (NaN) are
     skipped.
     """
@@ -157,10 +155,8 @@ def recovery(flow: pd.DataFrame, evals: pd.DataFrame, baseline: float, layer: in
     if r_min > r0 / 10.0**COLLAPSE_DECADES:
         return None
     collapse_step = next(s for s, r in known if r <= r_min * 10.0)
-    after = ratios[lowest + 1:]
-    recovered_at = None
-    if after.size and after.max() >= max(r_min * 10.0**COLLAPSE_DECADES, r0 / 10.0**COLLAPSE_DECADES):
-        recovered_at = lowest + 1 + int(np.argmax(after >= after.max() / 10.0**RECOVERED_DECADES))
+    back = np.flatnonzero(ratios[lowest + 1:] >= RECOVERED_RATIO)
+    recovered_at = lowest + 1 + int(back[0]) if back.size else None
     left = evals[evals["loss"] < LEFT_BASELINE * baseline].sort_values("step")
     return Recovery(
         initial_ratio=r0, collapse_step=collapse_step, collapse_ratio=r_min,
