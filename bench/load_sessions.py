@@ -253,8 +253,9 @@ def report_views(warm: Phase, loaded: Phase, firsts: list[float], cpu: float, ar
         print(f"    {page or 'why':12s} {percentiles([v.seconds for v in loaded.views if v.drawn and v.page == page])}")
     print(f"  first view of a session (connect + run): {percentiles([f for f in firsts if f == f])}")
     n_views = len(loaded.views) + len(firsts) + len(loaded.browser)
+    live = f" (and {len(loaded.live)} live studies' redraws)" if args.jobs else ""
     print(f"  server CPU: {cpu:.1f} s for {n_views} views, {cpu / n_views * 1000:.0f} ms a view, over "
-          f"{loaded.end - loaded.start:.0f} s" + (f" (and {len(loaded.live)} live studies' redraws)" if args.jobs else ""))
+          f"{loaded.end - loaded.start:.0f} s{live}")
     if args.jobs:
         print(f"first live chart of a submitted study, {args.jobs} studies (two jobs each) during that load: "
               f"{percentiles([v.first_chart for v in loaded.live if v.first_chart is not None])}")

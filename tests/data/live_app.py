@@ -14,7 +14,8 @@ def live() -> None:
     if st.session_state.fragment_runs < 3:
         st.write("waiting for the first record")
         return
-    st.altair_chart(alt.Chart(pd.DataFrame({"step": [0, 1], "loss": [1.0, 0.5]})).mark_line().encode(x="step", y="loss"))
+    data = pd.DataFrame({"step": [0, 1], "loss": [1.0, 0.5]})
+    st.altair_chart(alt.Chart(data).mark_line().encode(x="step", y="loss"))
 
 
 live()
