@@ -31,6 +31,18 @@ DTYPES = ("float64", "float32")
 ENGINES = ("compiled", "reference")
 ENGINE_VARIABLE = "LSTMLAB_ENGINE"
 
+# Life of a run in the store. A job's run is queued, then running, then ends finished, diverged, stopped or failed;
+# "lost" is never written: it is a running run whose heartbeat is older than LOST_AFTER_S (its worker died).
+STATUSES = ("queued", "running", "finished", "diverged", "stopped", "failed", "lost")
+ACTIVE_STATUSES = ("queued", "running")
+RESUBMITTABLE_STATUSES = ("lost", "stopped", "failed")
+HEARTBEAT_S = 1.0  # a running job writes its heartbeat (and reads its stop request) this often
+LOST_AFTER_S = 30.0  # silence after which a running job counts as lost: many beats, longer than any store stall
+LOST_AFTER_ENV = "LSTMLAB_LOST_AFTER_S"  # overrides LOST_AFTER_S for every store this process opens
+SCHEDULER_ENV = "LSTMLAB_SCHEDULER"  # Dask scheduler address (tcp://host:8786); unset = the local process pool
+SCHEDULER_TIMEOUT_S = 10.0  # how long connecting to a Dask scheduler may take before it counts as unreachable
+MAX_SWEEP_RUNS = 2000  # configs x seeds one sweep may hold
+
 # Short names of RunConfig fields in the dashboard's URLs (``?T=100&ws=0.9``); other fields keep their own name.
 URL_NAMES = {"seq_len": "T", "hidden_size": "H", "weight_scale": "ws", "forget_bias": "fb", "optimizer": "opt",
              "batch_size": "batch"}

@@ -9,7 +9,9 @@ Layout (tables prefixed ``lstmlab_`` so a shared database stays tidy):
 - ``lstmlab_runs``: one row per run: id, name, tags (JSON list), status, message, created_at, wall_time,
   config_json, config_key, the distinguishing config fields as real columns (``FILTER_FIELDS``), engine and
   engine_version (the code that trained it, "" if unknown), owner (the signed-in email of whoever saved it
-  first, "" without sign-in; ``Actor`` says who may change a run) and ``layout`` (JSON: column names and dtypes of the three tables, so a load restores them exactly).
+  first, "" without sign-in; ``Actor`` says who may change a run), ``layout`` (JSON: column names and dtypes of
+  the three tables, so a load restores them exactly) and the job columns: ``step`` (steps done), ``heartbeat``,
+  ``stop_requested``, ``attempt``, ``sweep``, ``worker``.
 - ``lstmlab_steps``, ``lstmlab_flow``, ``lstmlab_eval``: one row per DataFrame row, keyed by
   (run_id, pos) where pos is the row's position; the contract's fixed columns are real columns.
 - ``lstmlab_values``: long side table (run_id, tbl, pos, name, value) for every other numeric column,
@@ -25,6 +27,12 @@ IMMEDIATE``; PostgreSQL: a transaction-scoped advisory lock per run id), and a c
 half-written run absent. A load is one snapshot (SQLite: one read transaction; PostgreSQL: ``REPEATABLE
 READ``): a run being replaced or deleted meanwhile loads whole as before, whole as after, or ``KeyError``.
 
+Runs as jobs (``lstmlab.jobs``): ``queue`` writes the run row first (status "queued", de-duplicated by config key
+under a lock), ``start`` marks it running, ``append`` adds one record (steps rows since the last one, the flow
+snapshot, the eval row) per transaction, ``beat`` refreshes the heartbeat and reads the stop request,
+``finish`` writes the rest, the parameters and the final status. A running run whose heartbeat is older than
+``lost_after`` reads as "lost" (derived when read, never written). ``lstmlab_sweeps`` records named sweeps.
+
 The schema has revisions (``lstmlab.migrations``, Alembic): opening a store upgrades it to the newest one
 under a lock, so processes opening a new database at once all succeed. Opening reads only when the store
 is current, so a read-only SQLite file lists and loads. A store newer than this code is refused, untouched.
@@ -38,9 +46,13 @@ import dataclasses
 import functools
 import hashlib
 import json
+import math
 import os
+import socket
 import sqlite3
+import time
 import urllib.parse
+import uuid
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
@@ -50,8 +62,8 @@ import sqlalchemy as sa
 from sqlalchemy import event
 
 from lstmlab import migrations
-from lstmlab.config import GATES, RunConfig
-from lstmlab.train import STEPS_FIXED_COLUMNS, Run
+from lstmlab.config import ACTIVE_STATUSES, GATES, LOST_AFTER_ENV, LOST_AFTER_S, RESUBMITTABLE_STATUSES, RunConfig
+from lstmlab.train import STEPS_FIXED_COLUMNS, Record, Run, table_layout
 
 DEFAULT_DB = os.path.join("lstmlab-data", "runs.db")
 ENV_VAR = "LSTMLAB_DB"
@@ -94,9 +106,17 @@ runs_table = sa.Table(
     sa.Column("engine", sa.Text, nullable=False, server_default=""),
     sa.Column("engine_version", sa.Text, nullable=False, server_default=""),
     sa.Column("owner", sa.Text, nullable=False, server_default=""),
+    sa.Column("step", _INT, nullable=False, server_default="0"),  # steps done so far
+    sa.Column("heartbeat", _FLOAT, nullable=False, server_default="0"),  # time.time() of the job's last beat
+    sa.Column("stop_requested", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("attempt", _INT, nullable=False, server_default="0"),  # bumped by a resubmission
+    sa.Column("sweep", sa.Text, nullable=False, server_default=""),
+    sa.Column("worker", sa.Text, nullable=False, server_default=""),  # host:pid of the job's process
     sa.Index("ix_lstmlab_runs_config_key", "config_key"),
     sa.Index("ix_lstmlab_runs_created_at", "created_at"),
     sa.Index("ix_lstmlab_runs_owner", "owner"),
+    sa.Index("ix_lstmlab_runs_sweep", "sweep"),
+    sa.Index("ix_lstmlab_runs_status", "status"),
 )
 data_tables = {
     name: sa.Table(
@@ -123,6 +143,13 @@ params_table = sa.Table(
     sa.Column("shape", sa.Text, nullable=False),  # JSON list of ints
     sa.Column("dtype", sa.String(32), nullable=False),  # numpy dtype name, e.g. "float64"
     sa.Column("data", sa.LargeBinary, nullable=False),  # raw little-endian bytes, C order
+)
+sweeps_table = sa.Table(
+    "lstmlab_sweeps", metadata,
+    sa.Column("name", sa.String(100), primary_key=True),
+    sa.Column("spec", sa.Text, nullable=False),  # JSON of lstmlab.sweeps.SweepSpec: grid, seeds, fixed fields
+    sa.Column("owner", sa.Text, nullable=False, server_default=""),
+    sa.Column("created_at", _FLOAT, nullable=False),
 )
 # Kinds of numpy dtype a parameter array may have: bool, signed/unsigned int, float, complex.
 _PARAM_KINDS = "biufc"
@@ -159,6 +186,10 @@ class Actor:
 def may_change(actor: Actor | None, owner: str) -> bool:
     """Whether ``actor`` may rename, tag, delete or replace a run owned by ``owner`` (the rule ``Actor`` states)."""
     return actor is None or actor.is_admin or bool(owner) and owner == actor.email
+
+
+class StaleAttempt(Exception):
+    """A job's write refused: its run was resubmitted (a newer attempt owns it) or ended meanwhile."""
 
 
 class StoreError(Exception):
@@ -263,14 +294,17 @@ class RunStore:
     """Saves, loads, lists and edits runs in a SQL database.
 
     ``url``: a file path or SQLAlchemy URL; None -> ``$LSTMLAB_DB`` or ``./lstmlab-data/runs.db``.
+    ``lost_after``: seconds of heartbeat silence after which a running run reads as "lost" (default
+    ``$LSTMLAB_LOST_AFTER_S`` or ``config.LOST_AFTER_S``).
     Opening upgrades the schema to the newest revision; ``StoreError`` if the store cannot be opened.
     An existing SQLite file this process may not write opens read-only (``read_only``): it lists and
     loads, and a write raises ``StoreError``. ``location`` is the location as safe to show.
     One store per process (do not share it across ``fork``); threads may share it.
     """
 
-    def __init__(self, url: str | os.PathLike | None = None) -> None:
+    def __init__(self, url: str | os.PathLike | None = None, lost_after: float | None = None) -> None:
         self.url = to_sqlalchemy_url(default_url() if url is None else url)
+        self.lost_after = _lost_after() if lost_after is None else float(lost_after)
         self.location = display_location(self.url)
         self._secrets = _secrets(self.url)
         path = _sqlite_file(self.url)
@@ -415,6 +449,7 @@ class RunStore:
             "layout": json.dumps(layout),
             **{f: getattr(config, f) for f in FILTER_FIELDS},
             **{f: str(getattr(run, f, "") or "") for f in ENGINE_FIELDS},
+            "step": len(run.steps), "heartbeat": time.time(),
         }
         core_rows, value_rows = {}, []
         for name in TABLES:
@@ -481,6 +516,269 @@ class RunStore:
             conn.execute(table.delete().where(table.c.run_id == run_id))
         conn.execute(runs_table.delete().where(runs_table.c.id == run_id))
 
+    # ---- jobs: a run written as it trains ---------------------------------------------------------------
+
+    def _shown_status(self, row: Any, now: float | None = None) -> str:
+        """The status a reader sees: "lost" for a running run whose heartbeat is older than ``lost_after``."""
+        if row["status"] == "running" and row["heartbeat"] < (time.time() if now is None else now) - self.lost_after:
+            return "lost"
+        return row["status"]
+
+    def queue(self, config: RunConfig, actor: Actor | None = None, name: str = "", tags: Iterable[str] = (),
+              sweep: str = "", attach: Iterable[str] = (*ACTIVE_STATUSES, "finished", "diverged"),
+              ) -> tuple[str, int, bool]:
+        """The run of ``config`` a job should fill: ``(run_id, attempt, created)``.
+
+        Under a lock on ``config.key`` (SQLite's write lock; a PostgreSQL advisory lock), the newest run of the
+        key whose status is in ``attach`` is returned (created False); if there is none a new run row is
+        written with status "queued" (created True). So of two processes queueing one config at once, one
+        creates the run and the other attaches to it.
+        """
+        if not isinstance(config, RunConfig):
+            raise ValueError(f"config: expected a RunConfig, got {type(config).__name__}")
+        if isinstance(tags, str):
+            tags = [tags]
+        attach = tuple(attach)
+        cols = runs_table.c
+        now = time.time()
+        row = {
+            "id": uuid.uuid4().hex, "name": str(name or ""), "tags": json.dumps([str(t) for t in tags]),
+            "status": "queued", "message": "", "created_at": now, "wall_time": 0.0,
+            "config_key": config.key, "config_json": json.dumps(config.to_dict(), sort_keys=True),
+            "layout": json.dumps(table_layout(config)), **{f: getattr(config, f) for f in FILTER_FIELDS},
+            "owner": actor.email if actor else "", "step": 0, "heartbeat": now, "stop_requested": False,
+            "attempt": 0, "sweep": str(sweep or ""),
+        }
+        with self._writing() as conn:
+            if self._postgres:
+                conn.execute(sa.select(sa.func.pg_advisory_xact_lock(_lock_key(f"lstmlab key {config.key}"))))
+            found = conn.execute(
+                sa.select(cols.id, cols.status, cols.heartbeat, cols.attempt)
+                .where(cols.config_key == config.key).order_by(cols.created_at.desc())
+            ).mappings().all()
+            for r in found:
+                if self._shown_status(r, now) in attach:
+                    return r["id"], r["attempt"], False
+            conn.execute(runs_table.insert(), [row])
+        return row["id"], 0, True
+
+    def discard(self, run_id: str, attempt: int) -> None:
+        """Remove a queued run no job ever took (its hand-over to an executor failed)."""
+        cols = runs_table.c
+        with self._writing(run_id) as conn:
+            found = conn.execute(sa.select(cols.status, cols.attempt).where(cols.id == run_id)).first()
+            if found is not None and found.status == "queued" and found.attempt == attempt:
+                if attempt == 0:
+                    self._delete_rows(conn, run_id)
+                else:
+                    conn.execute(runs_table.update().where(cols.id == run_id).values(
+                        status="failed", message="could not be handed to a worker: resubmit it"))
+
+    def fail_queued(self, run_id: str, attempt: int, message: str) -> None:
+        """Mark a run failed if ``attempt`` is still queued (its worker went away before starting it)."""
+        cols = runs_table.c
+        with self._writing(run_id) as conn:
+            conn.execute(runs_table.update().where(cols.id == run_id, cols.attempt == attempt, cols.status == "queued")
+                         .values(status="failed", message=str(message)))
+
+    def config(self, run_id: str) -> RunConfig:
+        """The config of a run (id or unique prefix); ``KeyError`` if unknown."""
+        with self._reading() as conn:
+            full = self._resolve(conn, run_id)
+            text = conn.execute(sa.select(runs_table.c.config_json).where(runs_table.c.id == full)).scalar_one()
+        return RunConfig.from_dict(json.loads(text))
+
+    def start(self, run_id: str, attempt: int) -> int | None:
+        """Mark a queued (or, when a job is retried, running) run as running for ``attempt``; returns the step of
+        its last stored record (-1: none), which a resumed job skips up to. None: nothing to do (the run is
+        gone, finished, stopped, or belongs to a newer attempt)."""
+        cols = runs_table.c
+        with self._writing(run_id) as conn:
+            found = conn.execute(sa.select(cols.status, cols.attempt, cols.stop_requested)
+                                 .where(cols.id == run_id)).first()
+            if found is None or found.attempt != attempt or found.status not in ACTIVE_STATUSES:
+                return None
+            where = runs_table.update().where(cols.id == run_id)
+            if found.stop_requested:
+                conn.execute(where.values(status="stopped", message="stopped before it started"))
+                return None
+            conn.execute(where.values(status="running", heartbeat=time.time(), message="",
+                                      worker=f"{socket.gethostname()}:{os.getpid()}"))
+            last = conn.execute(sa.select(sa.func.max(data_tables["eval"].c.step))
+                                .where(data_tables["eval"].c.run_id == run_id)).scalar()
+        return -1 if last is None else int(last)
+
+    def _claim(self, conn: sa.Connection, run_id: str, attempt: int) -> bool:
+        """Check that ``attempt`` still owns the running run; returns its stop request, else ``StaleAttempt``."""
+        cols = runs_table.c
+        found = conn.execute(sa.select(cols.status, cols.attempt, cols.stop_requested)
+                             .where(cols.id == run_id)).first()
+        if found is None or found.attempt != attempt or found.status != "running":
+            raise StaleAttempt(f"run {run_id} attempt {attempt} no longer owns the run")
+        return bool(found.stop_requested)
+
+    def beat(self, run_id: str, attempt: int, step: int) -> bool:
+        """A running job's heartbeat with its progress; returns whether a stop was requested."""
+        with self._writing(run_id) as conn:
+            stop = self._claim(conn, run_id, attempt)
+            conn.execute(runs_table.update().where(runs_table.c.id == run_id)
+                         .values(heartbeat=time.time(), step=int(step)))
+        return stop
+
+    def append(self, run_id: str, attempt: int, record: Record) -> bool:
+        """Add one record (its steps rows, flow rows and eval row) in one transaction; returns whether a stop
+        was requested. Readers see the whole record or none of it."""
+        with self._writing(run_id) as conn:
+            stop = self._claim(conn, run_id, attempt)
+            self._append_rows(conn, run_id, {name: getattr(record, name) for name in TABLES})
+            step = conn.execute(sa.select(sa.func.count()).select_from(data_tables["steps"])
+                                .where(data_tables["steps"].c.run_id == run_id)).scalar()
+            conn.execute(runs_table.update().where(runs_table.c.id == run_id)
+                         .values(heartbeat=time.time(), step=int(step)))
+        return stop
+
+    def finish(self, run_id: str, attempt: int, run: Any) -> None:
+        """End a job: the rows of ``run``'s tables not streamed yet, its parameters, status, message and wall
+        time, in one transaction."""
+        param_rows = _param_rows(run_id, getattr(run, "params", None))
+        with self._writing(run_id) as conn:
+            self._claim(conn, run_id, attempt)
+            counts = self._counts(conn, run_id)
+            self._append_rows(conn, run_id, {name: getattr(run, name).iloc[counts[name]:] for name in TABLES})
+            conn.execute(params_table.delete().where(params_table.c.run_id == run_id))
+            if param_rows:
+                conn.execute(params_table.insert(), param_rows)
+            conn.execute(runs_table.update().where(runs_table.c.id == run_id).values(
+                status=str(run.status), message=str(run.message or ""), wall_time=float(run.wall_time),
+                step=len(run.steps), heartbeat=time.time(),
+                **{f: str(getattr(run, f, "") or "") for f in ENGINE_FIELDS}))
+
+    def fail(self, run_id: str, attempt: int, message: str) -> None:
+        """End a job that raised: status "failed" with ``message`` (records written so far stay)."""
+        cols = runs_table.c
+        with self._writing(run_id) as conn:
+            conn.execute(runs_table.update().where(cols.id == run_id, cols.attempt == attempt,
+                                                   cols.status.in_(ACTIVE_STATUSES))
+                         .values(status="failed", message=str(message), heartbeat=time.time()))
+
+    def request_stop(self, run_id: str, actor: Actor | None = None) -> tuple[str, str]:
+        """Ask a run to stop: a running job stops at its next step; a queued or lost run is stopped at once.
+        Returns (full id, status after the request). ``PermissionError`` if ``actor`` may not."""
+        cols = runs_table.c
+        with self._changing(run_id, actor, "stop") as (conn, full):
+            row = conn.execute(sa.select(cols.status, cols.heartbeat, cols.step).where(cols.id == full)).mappings().one()
+            status = self._shown_status(row)
+            where = runs_table.update().where(cols.id == full)
+            if status == "running":
+                conn.execute(where.values(stop_requested=True))
+            elif status in ("queued", "lost"):
+                status = "stopped"
+                conn.execute(where.values(status=status, stop_requested=True,
+                                          message=f"stopped after {row['step']} steps"))
+        return full, status
+
+    def requeue(self, run_id: str, actor: Actor | None = None) -> tuple[str, int]:
+        """Queue a lost, stopped or failed run again: returns (full id, the new attempt).
+
+        The run keeps its records up to the last one a job writes in any case (step 0, every
+        ``record_every`` steps); a stopped run's final snapshot off that grid and its parameters go. The job
+        then resumes after the kept records. ``ValueError`` for other statuses; ``PermissionError`` if
+        ``actor`` may not.
+        """
+        cols = runs_table.c
+        with self._changing(run_id, actor, "resubmit") as (conn, full):
+            row = conn.execute(sa.select(runs_table).where(cols.id == full)).mappings().one()
+            status = self._shown_status(row)
+            if status not in RESUBMITTABLE_STATUSES:
+                raise ValueError(f"run {full} is {status}: only {', '.join(RESUBMITTABLE_STATUSES)} runs can be "
+                                 "resubmitted")
+            config = RunConfig.from_dict(json.loads(row["config_json"]))
+            ev = data_tables["eval"].c
+            kept = -1
+            for (step,) in conn.execute(sa.select(ev.step).where(ev.run_id == full).order_by(ev.pos)):
+                if not (step == 0 or step % config.record_every == 0 or step == config.steps):
+                    break
+                kept = step
+            self._truncate(conn, full, kept)
+            conn.execute(params_table.delete().where(params_table.c.run_id == full))
+            attempt = row["attempt"] + 1
+            conn.execute(runs_table.update().where(cols.id == full).values(
+                status="queued", message="", attempt=attempt, stop_requested=False, heartbeat=time.time(),
+                step=max(kept, 0)))
+        return full, attempt
+
+    def progress(self, run_id: str) -> dict[str, Any]:
+        """A cheap read for polling: id, name, status (with "lost"), message, step, steps, heartbeat,
+        stop_requested, sweep, wall_time, worker (host:pid of the job's process). ``KeyError`` if unknown."""
+        cols = runs_table.c
+        with self._reading() as conn:
+            full = self._resolve(conn, run_id)
+            row = conn.execute(sa.select(cols.id, cols.name, cols.status, cols.message, cols.step, cols.steps,
+                                         cols.heartbeat, cols.stop_requested, cols.sweep, cols.wall_time,
+                                         cols.worker)
+                               .where(cols.id == full)).mappings().one()
+        return {**row, "status": self._shown_status(row), "stop_requested": bool(row["stop_requested"])}
+
+    def record_sweep(self, name: str, spec: str, actor: Actor | None = None) -> str:
+        """Record sweep ``name`` with its ``spec`` (JSON) unless a sweep of that name exists; returns the spec
+        stored under the name (the existing one if there was one)."""
+        sw = sweeps_table.c
+        with self._writing() as conn:
+            if self._postgres:
+                conn.execute(sa.select(sa.func.pg_advisory_xact_lock(_lock_key(f"lstmlab sweep {name}"))))
+            found = conn.execute(sa.select(sw.spec).where(sw.name == name)).scalar()
+            if found is not None:
+                return found
+            conn.execute(sweeps_table.insert().values(name=name, spec=spec, owner=actor.email if actor else "",
+                                                      created_at=time.time()))
+        return spec
+
+    def sweep_spec(self, name: str) -> str:
+        """The spec (JSON) of sweep ``name``; ``KeyError`` if there is none."""
+        with self._reading() as conn:
+            found = conn.execute(sa.select(sweeps_table.c.spec).where(sweeps_table.c.name == name)).scalar()
+        if found is None:
+            raise KeyError(f"no sweep named {name!r} in {self!r}")
+        return found
+
+    def sweeps(self) -> pd.DataFrame:
+        """The recorded sweeps, newest first: name, owner, created_at, spec (JSON)."""
+        sw = sweeps_table.c
+        with self._reading() as conn:
+            rows = conn.execute(sa.select(sw.name, sw.owner, sw.created_at, sw.spec)
+                                .order_by(sw.created_at.desc(), sw.name)).all()
+        return pd.DataFrame(rows, columns=["name", "owner", "created_at", "spec"])
+
+    @staticmethod
+    def _counts(conn: sa.Connection, run_id: str) -> dict[str, int]:
+        return {name: conn.execute(sa.select(sa.func.count()).select_from(data_tables[name])
+                                   .where(data_tables[name].c.run_id == run_id)).scalar()
+                for name in TABLES}
+
+    def _append_rows(self, conn: sa.Connection, run_id: str, frames: dict[str, pd.DataFrame]) -> None:
+        """Insert DataFrame rows after the rows each table of ``run_id`` holds."""
+        counts = self._counts(conn, run_id)
+        for name, df in frames.items():
+            if len(df) == 0:
+                continue
+            core, values = _split_rows(run_id, name, df, start=counts[name])
+            conn.execute(data_tables[name].insert(), core)
+            if values:
+                conn.execute(values_table.insert(), values)
+
+    @staticmethod
+    def _truncate(conn: sa.Connection, run_id: str, last_step: int) -> None:
+        """Drop every row after the record at ``last_step`` (-1: all rows)."""
+        for name in TABLES:
+            table = data_tables[name]
+            first = conn.execute(sa.select(sa.func.min(table.c.pos))
+                                 .where(table.c.run_id == run_id, table.c.step > last_step)).scalar()
+            if first is None:
+                continue
+            v = values_table.c
+            conn.execute(values_table.delete().where(v.run_id == run_id, v.tbl == name, v.pos >= first))
+            conn.execute(table.delete().where(table.c.run_id == run_id, table.c.pos >= first))
+
     # ---- reading -------------------------------------------------------------------------------------
 
     def resolve(self, run_id: str) -> str:
@@ -515,7 +813,8 @@ class RunStore:
         """The stored run as a ``Run`` whose tables equal the saved ones (dtypes and column order included) and
         whose ``params`` equal the saved arrays (dtype, shape and order; ``None`` if saved without).
 
-        Read in one snapshot: a run replaced or deleted meanwhile loads whole or raises ``KeyError``.
+        Read in one snapshot: a run replaced or deleted meanwhile loads whole or raises ``KeyError``; a job's
+        run loads as streamed so far (whole records only), with status "lost" once its heartbeat is too old.
         """
         with self._reading() as conn:
             full = self._resolve(conn, run_id)
@@ -527,7 +826,7 @@ class RunStore:
         extras = {f: row[f] for f in RUN_EXTRAS}
         run = Run(
             run_id=row["id"], config=RunConfig.from_dict(json.loads(row["config_json"])),
-            status=row["status"], message=row["message"], created_at=row["created_at"],
+            status=self._shown_status(row), message=row["message"], created_at=row["created_at"],
             wall_time=row["wall_time"], name=row["name"], tags=tuple(json.loads(row["tags"])), **tables,
             params=params, **{f: v for f, v in extras.items() if f in declared},
         )
@@ -553,19 +852,24 @@ class RunStore:
     def list(self, tag: str | None = None, name: str | None = None, with_params: bool | None = None,
              **filters: Any) -> pd.DataFrame:
         """One row per run, newest first: id, name, tags (comma-separated), status, message, created_at,
-        wall_time, config_key, every scalar ``RunConfig`` field and owner.
+        wall_time, config_key, every scalar ``RunConfig`` field, owner, step (steps done) and sweep. A running
+        run whose heartbeat is older than ``lost_after`` is listed with status "lost".
 
-        Filters: ``status``, ``owner`` and any of ``FILTER_FIELDS`` (a value or a list of accepted values) run in SQL;
+        Filters: ``status`` (the shown one), ``owner``, ``sweep`` and any of ``FILTER_FIELDS`` (a value or a list
+        of accepted values) run in SQL;
         ``tag`` keeps runs carrying that tag, ``name`` runs whose name contains that text; ``with_params``
         True keeps runs stored with their parameters, False those without.
         """
-        unknown = sorted(set(filters) - set(FILTER_FIELDS) - {"status", "config_key", "owner"})
+        unknown = sorted(set(filters) - set(FILTER_FIELDS) - {"status", "config_key", "owner", "sweep"})
         if unknown:
             raise ValueError(f"unknown run filter(s) {unknown}: expected some of "
                              f"{['status', 'tag', 'name', 'owner', *FILTER_FIELDS]}")
         cols = runs_table.c
         query = sa.select(cols.id, cols.name, cols.tags, cols.status, cols.message, cols.created_at,
-                          cols.wall_time, cols.config_key, cols.config_json, cols.owner)
+                          cols.wall_time, cols.config_key, cols.config_json, cols.owner, cols.step, cols.heartbeat,
+                          cols.sweep)
+        status = filters.pop("status", None)  # "lost" is derived: filtered below
+        statuses = None if status is None else set(status if isinstance(status, (list, tuple, set)) else [status])
         for field, value in filters.items():
             if value is None:
                 continue
@@ -577,7 +881,11 @@ class RunStore:
         with self._reading() as conn:
             rows = conn.execute(query.order_by(cols.created_at.desc(), cols.id)).mappings().all()
         records = []
+        now = time.time()
         for r in rows:
+            shown = self._shown_status(r, now)
+            if statuses is not None and shown not in statuses:
+                continue
             tags = json.loads(r["tags"])
             if tag is not None and tag not in tags:
                 continue
@@ -585,11 +893,25 @@ class RunStore:
                 continue
             config = json.loads(r["config_json"])
             records.append({
-                "id": r["id"], "name": r["name"], "tags": ",".join(tags), "status": r["status"],
+                "id": r["id"], "name": r["name"], "tags": ",".join(tags), "status": shown,
                 "message": r["message"], "created_at": r["created_at"], "wall_time": r["wall_time"],
                 "config_key": r["config_key"], **_scalar_config(config), "owner": r["owner"],
+                "step": r["step"], "sweep": r["sweep"],
             })
         return pd.DataFrame.from_records(records, columns=list_columns())
+
+
+def _lost_after() -> float:
+    text = os.environ.get(LOST_AFTER_ENV)
+    if not text:
+        return LOST_AFTER_S
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value > 0):
+        raise ValueError(f"{LOST_AFTER_ENV}={text!r}: expected a number of seconds > 0")
+    return value
 
 
 def _scrub(text: str, secrets: Iterable[str]) -> str:
@@ -601,7 +923,7 @@ def _scrub(text: str, secrets: Iterable[str]) -> str:
 def list_columns() -> list[str]:
     """Columns of ``RunStore.list()``."""
     return ["id", "name", "tags", "status", "message", "created_at", "wall_time", "config_key",
-            *scalar_config_fields(), "owner"]
+            *scalar_config_fields(), "owner", "step", "sweep"]
 
 
 def scalar_config_fields() -> list[str]:
@@ -628,20 +950,21 @@ def _layout(name: str, df: pd.DataFrame) -> list[list[str]]:
     return layout
 
 
-def _split_rows(run_id: str, name: str, df: pd.DataFrame) -> tuple[list[dict], list[dict]]:
-    """Rows of the core table and of the long values table for one DataFrame (NaN -> None)."""
+def _split_rows(run_id: str, name: str, df: pd.DataFrame, start: int = 0) -> tuple[list[dict], list[dict]]:
+    """Rows of the core table and of the long values table for one DataFrame (NaN -> None), at positions
+    ``start``, ``start + 1``, ..."""
     core = [c for c in df.columns if c in _CORE[name]]
     extra = [c for c in df.columns if c not in _CORE[name]]
     n = len(df)
     columns = [[None if v != v else v for v in df[c].tolist()] for c in core]  # tolist: Python scalars
     keys = ["run_id", "pos", *core]
-    core_rows = [dict(zip(keys, (run_id, i, *values))) for i, values in enumerate(zip(*columns))] if core else [
-        {"run_id": run_id, "pos": i} for i in range(n)]
+    core_rows = [dict(zip(keys, (run_id, i, *values))) for i, values in enumerate(zip(*columns), start)] if core else [
+        {"run_id": run_id, "pos": i} for i in range(start, start + n)]
     value_rows = []
     for col in extra:
         values = df[col].to_numpy(dtype=np.float64, na_value=np.nan).tolist()
         value_rows.extend({"run_id": run_id, "tbl": name, "pos": i, "name": str(col), "value": None if v != v else v}
-                          for i, v in enumerate(values))
+                          for i, v in enumerate(values, start))
     return core_rows, value_rows
 
 

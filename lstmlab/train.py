@@ -32,6 +32,22 @@ STATUSES = ("finished", "diverged", "stopped")
 Progress = Callable[[int, int, dict], None]
 
 
+@dataclass(frozen=True)
+class Record:
+    """One snapshot of a run as it trains, handed to ``train(..., on_record=)``: the ``steps`` rows since the
+    previous record (none for step 0), the ``flow`` rows and the ``eval`` row of the snapshot at ``step``.
+    Concatenated in order, the records of a run give its tables (a diverged run's steps rows after its last
+    snapshot come only with the returned ``Run``)."""
+
+    step: int
+    steps: pd.DataFrame
+    flow: pd.DataFrame
+    eval: pd.DataFrame
+
+
+OnRecord = Callable[[Record], None]
+
+
 @dataclass
 class Run:
     """A finished, diverged or stopped training run, its three tables (schemas: ``steps_columns``,
@@ -91,13 +107,22 @@ def steps_columns(config: RunConfig, spec: ModelSpec | None = None) -> list[str]
             + [f"sigma_max:l{k}" for k in range(config.layers)])
 
 
+def table_layout(config: RunConfig) -> dict[str, list[list[str]]]:
+    """Column names and dtypes of the three tables ``train(config)`` returns, as the run store records them:
+    {"steps" | "flow" | "eval": [[column, dtype], ...]}."""
+    ints = {"step", "layer", "t", "lag"}
+    dtype = {"clipped": "bool", **{c: "int64" for c in ints}}
+    return {name: [[c, dtype.get(c, "float64")] for c in cols] for name, cols in (
+        ("steps", steps_columns(config)), ("flow", flow_columns(config)), ("eval", list(EVAL_COLUMNS)))}
+
+
 def flow_columns(config: RunConfig) -> list[str]:
     """Column order of ``Run.flow`` for this config (one ``dg_<gate>`` per gate, GATES order)."""
     return ["step", "layer", "t", "lag", "dh_norm", "dc_norm"] + [f"dg_{g}" for g in GATES[config.cell]]
 
 
 def train(config: RunConfig, progress: Progress | None = None, should_stop: Callable[[], bool] | None = None,
-          engine: str | None = None) -> Run:
+          on_record: OnRecord | None = None, engine: str | None = None) -> Run:
     """Train the config's model on its task; never raises on divergence.
 
     progress(done, total, metrics) is called after every step with metrics
@@ -107,6 +132,8 @@ def train(config: RunConfig, progress: Progress | None = None, should_stop: Call
     status "diverged", keeping every row recorded so far including the diverging step's; the run's
     ``params`` are then the last finite ones (the update that produced NaN/inf is discarded).
     ``engine``: a name from ``config.ENGINES``, by default the environment's choice (lstmlab.engines).
+    on_record(Record) is called at every snapshot (step 0, every ``record_every`` steps, the last step, the
+    step a run stopped at), so a caller can stream the run while it trains.
     """
     if not isinstance(config, RunConfig):
         raise ValueError(f"config: expected a RunConfig, got {type(config).__name__}")
@@ -129,10 +156,20 @@ def train(config: RunConfig, progress: Progress | None = None, should_stop: Call
     evals: list[tuple[int, float, float]] = []
     flows: list[dict[str, np.ndarray]] = []
 
+    recorded = 0  # steps rows handed to on_record so far
+
     def snapshot(step: int) -> None:
+        nonlocal recorded
         res = bptt(spec, params, x_eval, y_eval, loss=task.loss, engine=engine)
         evals.append((step, float(res.loss), task.metric(res.y_hat, y_eval)))
         flows.append(_flow_block(step, res, spec))
+        if on_record is not None:
+            on_record(Record(
+                step=step, steps=pd.DataFrame({c: v[recorded:step] for c, v in cols.items()}),
+                flow=pd.DataFrame(flows[-1], columns=flow_columns(config)),
+                eval=_eval_frame(evals[-1:]),
+            ))
+            recorded = step
 
     status, message, done = "finished", "", 0
     with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
@@ -181,12 +218,16 @@ def train(config: RunConfig, progress: Progress | None = None, should_stop: Call
         message = f"finished {n} steps"
 
     steps = pd.DataFrame({c: v[:done] for c, v in cols.items()})
-    eval_df = pd.DataFrame(evals, columns=list(EVAL_COLUMNS)).astype({"step": np.int64})
+    eval_df = _eval_frame(evals)
     flow = pd.DataFrame({c: np.concatenate([f[c] for f in flows]) for c in flow_columns(config)})
     return Run(run_id=uuid.uuid4().hex, config=config, status=status, message=message, created_at=created_at,
                wall_time=time.perf_counter() - t0, steps=steps, flow=flow, eval=eval_df,
                params={k: params[k] for k in sorted(params)}, engine=engine,
                engine_version=engines.version(engine))
+
+
+def _eval_frame(evals: list[tuple[int, float, float]]) -> pd.DataFrame:
+    return pd.DataFrame(evals, columns=list(EVAL_COLUMNS)).astype({"step": np.int64})
 
 
 def _spec(config: RunConfig, task) -> ModelSpec:

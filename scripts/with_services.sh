@@ -15,11 +15,16 @@
 #             an OpenID Connect provider for the sign-in tests (oidc-provider-mock from requirements-dev.txt, run
 #             by the repository's .venv, or by $OIDC_PYTHON): any client id and secret; its login form's
 #             subject becomes the user's email.
+#   dask      LSTMLAB_TEST_SCHEDULER=tcp://127.0.0.1:PORT
+#             a Dask scheduler and two workers (one thread each), run by DASK_PYTHON (default: the
+#             repository's .venv), from the repository so that the workers import this lstmlab.
 set -euo pipefail
 
+REPO="$(cd "$(dirname "$0")/.." && pwd)"
 PG_BIN="${PG_BIN:-/usr/lib/postgresql/15/bin}"
-OIDC_PYTHON="${OIDC_PYTHON:-$(cd "$(dirname "$0")/.." && pwd)/.venv/bin/python}"
-SERVICES=(postgres oidc)
+OIDC_PYTHON="${OIDC_PYTHON:-$REPO/.venv/bin/python}"
+DASK_PYTHON="${DASK_PYTHON:-$REPO/.venv/bin/python}"
+SERVICES=(postgres oidc dask)
 
 if [ "$#" -eq 0 ]; then
   echo "usage: bash scripts/with_services.sh CMD [ARGS...]" >&2
@@ -114,6 +119,31 @@ start_oidc() {
   done
   cat "$dir/server.log" >&2
   return 1
+}
+
+start_dask() {
+  local dir="$WORK/dask" port
+  if ! "$DASK_PYTHON" -c "import distributed" 2>/dev/null; then
+    echo "with_services.sh: $DASK_PYTHON cannot import distributed (run scripts/setup.sh)" >&2
+    return 1
+  fi
+  mkdir -m 700 "$dir"
+  port="$(free_port)"
+  (cd "$REPO" && exec "$DASK_PYTHON" -m distributed.cli.dask_scheduler --host 127.0.0.1 --port "$port" \
+    --no-dashboard --no-show >"$dir/scheduler.log" 2>&1) &
+  STOPS+=("kill -TERM $! && wait $!")
+  (cd "$REPO" && PYTHONPATH="$REPO${PYTHONPATH:+:$PYTHONPATH}" exec "$DASK_PYTHON" -m distributed.cli.dask_worker \
+    "tcp://127.0.0.1:$port" --nworkers 2 --nthreads 1 --no-dashboard --local-directory "$dir" \
+    --host 127.0.0.1 >"$dir/workers.log" 2>&1) &
+  STOPS+=("kill -TERM $! && wait $!")
+  "$DASK_PYTHON" -c "
+import sys
+from distributed import Client
+with Client(sys.argv[1], timeout=60) as client:
+    client.wait_for_workers(2, timeout=60)
+" "tcp://127.0.0.1:$port" || { cat "$dir/scheduler.log" "$dir/workers.log" >&2; return 1; }
+  export LSTMLAB_TEST_SCHEDULER="tcp://127.0.0.1:$port"
+  echo "with_services.sh: dask scheduler on 127.0.0.1:$port with 2 workers (LSTMLAB_TEST_SCHEDULER)" >&2
 }
 
 for service in "${SERVICES[@]}"; do

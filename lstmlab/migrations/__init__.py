@@ -9,6 +9,8 @@ lstmlab table, so another Alembic-managed application may share the database).
   which creates only the tables it lacks, so such a store is recognised as revision 0001.
 - ``0002``: ``engine`` and ``engine_version`` text columns on ``lstmlab_runs`` ("" for older runs).
 - ``0003``: ``owner`` on ``lstmlab_runs`` (the signed-in email; "" for older runs and anonymous ones), indexed.
+- ``0004``: runs as jobs: ``step``, ``heartbeat``, ``stop_requested``, ``attempt``, ``sweep`` and ``worker`` on
+  ``lstmlab_runs`` (0 / "" for older runs), and the table ``lstmlab_sweeps`` (name, spec, owner, created_at).
 
 A new revision is a new file in ``versions/`` (the next number as ``revision``, the previous one as
 ``down_revision``); ``RunStore`` upgrades every store it opens to ``HEAD``.

@@ -1,0 +1,276 @@
+"""Runs as jobs: submitted, trained by a worker process, streamed into the run store, watched by anyone.
+
+    submit(config) ── queued run row ──> executor ──> worker: _run_job ── train(config, on_record=...)
+                                                                │ each record: one transaction
+                                                                │ heartbeat every HEARTBEAT_S (reads stop requests)
+                                                                └ final status + parameters
+
+Executors are ``concurrent.futures.Executor`` s: without a setting one local process pool (``forkserver``
+context, one worker per core) shared by every caller in the process; with ``scheduler=`` or
+``$LSTMLAB_SCHEDULER`` (``tcp://host:8786``) a Dask cluster through ``distributed.Client(...).get_executor``,
+submitting impure tasks (de-duplication is ours, by ``config.key``). Worker processes call
+``runtime.configure_worker()`` once (BLAS at one thread, the heap kept); the submitting process never trains.
+
+The store is the only channel between a job and its watchers: a run is "queued", then "running", then
+"finished", "diverged", "stopped" or "failed" (with the message); a running run whose heartbeat is older than
+``LOST_AFTER_S`` reads as "lost" and may be resubmitted, which resumes it after its last stored record. Each
+resubmission is a new attempt; a write of an older attempt is refused (``store.StaleAttempt``), so a worker
+thought dead cannot write into a resumed run.
+"""
+from __future__ import annotations
+
+import concurrent.futures
+import functools
+import multiprocessing
+import os
+import signal
+import threading
+import time
+from concurrent.futures.process import BrokenProcessPool
+from typing import Any, Callable, Iterable
+
+from lstmlab.config import HEARTBEAT_S, LOST_AFTER_S, SCHEDULER_ENV, SCHEDULER_TIMEOUT_S, RunConfig
+from lstmlab.runtime import configure_worker
+from lstmlab.store import Actor, RunStore, StaleAttempt, StoreError
+from lstmlab.train import Record, train
+
+try:  # quotas are enforced where the module is installed; without it submit has no quota check
+    from lstmlab import quotas
+except ImportError:
+    quotas = None
+
+__all__ = ["HEARTBEAT_S", "LOST_AFTER_S", "FINAL_STATUSES", "JobError", "get_executor", "submit", "stop",
+           "resubmit", "wait"]
+
+FINAL_STATUSES = ("finished", "diverged", "stopped", "failed", "lost")  # a run in one of these changes no more
+POLL_S = 0.2  # how often wait() reads a run's progress
+
+
+class JobError(Exception):
+    """A job cannot be submitted: the scheduler is unreachable (the message names its address), a worker
+    refused it, a sweep is malformed. The message is fit to show as is."""
+
+
+# ---- executors ------------------------------------------------------------------------------------------
+
+_lock = threading.Lock()
+_pool: concurrent.futures.ProcessPoolExecutor | None = None
+_clients: dict[str, Any] = {}
+
+
+def get_executor(scheduler: str | None = None) -> concurrent.futures.Executor:
+    """The executor jobs go to: the Dask cluster at ``scheduler`` (or ``$LSTMLAB_SCHEDULER``), else the
+    process's shared local pool. ``JobError`` naming the address if the scheduler cannot be reached within
+    ``SCHEDULER_TIMEOUT_S``."""
+    address = scheduler or os.environ.get(SCHEDULER_ENV) or ""
+    return _dask_executor(address.strip()) if address.strip() else _local_pool()
+
+
+def _local_pool(renew: bool = False) -> concurrent.futures.ProcessPoolExecutor:
+    """One pool per process, started on first use; ``renew`` replaces a pool broken by a dead worker."""
+    global _pool
+    with _lock:
+        if _pool is None or renew:
+            if _pool is not None:
+                _pool.shutdown(wait=False, cancel_futures=False)
+            # forkserver: workers start from a clean single-threaded process, never a fork of a threaded server
+            _pool = concurrent.futures.ProcessPoolExecutor(
+                max_workers=os.cpu_count() or 1, mp_context=multiprocessing.get_context("forkserver"),
+                initializer=_pool_worker_start)
+        return _pool
+
+
+def _pool_worker_start() -> None:
+    """A local pool worker ignores Ctrl-C meant for its parent (a stop goes through the store) and sets
+    itself up for training."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    configure_worker()
+
+
+def _dask_executor(address: str) -> concurrent.futures.Executor:
+    with _lock:
+        client = _clients.get(address)
+        if client is None or client.status not in ("running", "connecting"):
+            client = _clients[address] = _connect(address)
+    return client.get_executor(pure=False)
+
+
+def _connect(address: str) -> Any:
+    import distributed  # optional dependency (the "dask" extra), needed only by processes that use a cluster
+
+    try:
+        return distributed.Client(address, timeout=SCHEDULER_TIMEOUT_S, set_as_default=False)
+    except (OSError, TimeoutError, ValueError) as e:
+        raise JobError(f"cannot reach the Dask scheduler at {address} within {SCHEDULER_TIMEOUT_S:g} s "
+                       f"({type(e).__name__}): is `dask scheduler` running there, and is the address right?") from None
+
+
+def shutdown() -> None:
+    """Stop the local pool and close the Dask clients of this process (workers finish their current job)."""
+    global _pool
+    with _lock:
+        if _pool is not None:
+            _pool.shutdown(wait=False, cancel_futures=True)
+            _pool = None
+        for client in _clients.values():
+            client.close()
+        _clients.clear()
+
+
+# ---- submitting ---------------------------------------------------------------------------------------
+
+@functools.lru_cache(maxsize=16)
+def _store(store_url: str) -> RunStore:
+    """One store per URL and process (its connection pool serves every thread)."""
+    return RunStore(store_url)
+
+
+def submit(config: RunConfig, *, store_url: str, actor: Actor | None = None, name: str = "",
+           tags: Iterable[str] = (), scheduler: str | None = None, sweep: str = "") -> str:
+    """Queue ``config`` as a job; returns its run id.
+
+    The run row (status "queued") is written before the job is handed to the executor. A config whose key
+    already has a queued, running, finished or diverged run attaches to it (its id is returned, nothing is
+    trained); two processes submitting one config at once train it once. An unreachable scheduler raises
+    ``JobError`` before anything is written; a hand-over that fails removes the queued row again.
+    """
+    executor = get_executor(scheduler)
+    store = _store(str(store_url))
+    if quotas is not None:
+        quotas.check(store, actor, config)
+    run_id, attempt, created = store.queue(config, actor=actor, name=name, tags=tags, sweep=sweep)
+    if created:
+        _hand_over(executor, scheduler, store, run_id, attempt)
+    return run_id
+
+
+def resubmit(run_id: str, *, store_url: str, actor: Actor | None = None, scheduler: str | None = None) -> str:
+    """Queue a lost, stopped or failed run again (same id): the job resumes after its last stored record.
+    ``ValueError`` for a run in another state, ``PermissionError`` if ``actor`` may not change it."""
+    executor = get_executor(scheduler)
+    store = _store(str(store_url))
+    full, attempt = store.requeue(run_id, actor=actor)
+    _hand_over(executor, scheduler, store, full, attempt)
+    return full
+
+
+def _hand_over(executor: concurrent.futures.Executor, scheduler: str | None, store: RunStore, run_id: str,
+               attempt: int) -> None:
+    try:
+        future = executor.submit(_run_job, run_id, attempt, store.url.render_as_string(hide_password=False))
+    except BrokenProcessPool:  # a worker of the local pool died earlier: start a fresh pool, once
+        future = _retry_on_new_pool(store, run_id, attempt)
+    except Exception as e:
+        store.discard(run_id, attempt)
+        raise JobError(f"the executor refused run {run_id}: {type(e).__name__}: {e}") from None
+    future.add_done_callback(functools.partial(_after_job, store, run_id, attempt))
+
+
+def _retry_on_new_pool(store: RunStore, run_id: str, attempt: int) -> concurrent.futures.Future:
+    try:
+        return _local_pool(renew=True).submit(_run_job, run_id, attempt, store.url.render_as_string(hide_password=False))
+    except Exception as e:
+        store.discard(run_id, attempt)
+        raise JobError(f"the local worker pool refused run {run_id}: {type(e).__name__}: {e}") from None
+
+
+def _after_job(store: RunStore, run_id: str, attempt: int, future: concurrent.futures.Future) -> None:
+    """A job whose worker died before it started would stay queued for ever: mark it failed. (A job that
+    started and then lost its worker becomes "lost" by its heartbeat.)"""
+    if future.cancelled() or future.exception() is not None:
+        why = "cancelled" if future.cancelled() else f"{type(future.exception()).__name__}: {future.exception()}"
+        try:
+            store.fail_queued(run_id, attempt, f"its worker went away before it started ({why}): resubmit it")
+        except StoreError:
+            pass  # the store is unreachable from here too; the run stays queued until resubmitted
+
+
+def stop(run_id: str, *, store_url: str, actor: Actor | None = None) -> str:
+    """Ask a run to stop: a running job stops at its next step (keeping what it recorded), a queued or lost
+    run is marked stopped at once. Returns the status after the request. ``PermissionError`` if ``actor``
+    may not change the run."""
+    return _store(str(store_url)).request_stop(run_id, actor=actor)[1]
+
+
+def wait(run_id: str, *, store_url: str, timeout: float | None = None,
+         on_progress: Callable[[dict], None] | None = None) -> str:
+    """Follow a run until it is finished, diverged, stopped, failed or lost; returns that status.
+
+    on_progress(progress) gets ``RunStore.progress`` at every poll (every ``POLL_S``). ``TimeoutError``
+    after ``timeout`` seconds."""
+    store = _store(str(store_url))
+    deadline = None if timeout is None else time.monotonic() + timeout
+    while True:
+        progress = store.progress(run_id)
+        if on_progress is not None:
+            on_progress(progress)
+        if progress["status"] in FINAL_STATUSES:
+            return progress["status"]
+        if deadline is not None and time.monotonic() > deadline:
+            raise TimeoutError(f"run {progress['id']} is still {progress['status']} after {timeout:g} s")
+        time.sleep(POLL_S)
+
+
+# ---- the job, in a worker process -------------------------------------------------------------------------
+
+def _run_job(run_id: str, attempt: int, store_url: str) -> str:
+    """Train a queued run into the store; returns its final status ("superseded" if a newer attempt took it)."""
+    configure_worker()
+    store = _store(store_url)
+    resume_after = store.start(run_id, attempt)
+    if resume_after is None:
+        return "skipped"
+    config = store.config(run_id)
+    beat = _Heartbeat(store, run_id, attempt)
+
+    def on_record(record: Record) -> None:
+        if record.step > resume_after and store.append(run_id, attempt, record):
+            beat.stop_requested = True
+
+    try:
+        with beat:
+            run = train(config, progress=beat.progress, should_stop=beat.should_stop, on_record=on_record)
+        store.finish(run_id, attempt, run)
+        return run.status
+    except StaleAttempt:
+        return "superseded"
+    except Exception as e:  # noqa: BLE001 -- any failure of a job is recorded in its run, not lost in a worker log
+        store.fail(run_id, attempt, f"{type(e).__name__}: {e}")
+        return "failed"
+
+
+class _Heartbeat:
+    """A thread that writes the job's heartbeat and step every HEARTBEAT_S and reads its stop request."""
+
+    def __init__(self, store: RunStore, run_id: str, attempt: int) -> None:
+        self.store, self.run_id, self.attempt = store, run_id, attempt
+        self.step = 0
+        self.stop_requested = False
+        self.stale = False
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name=f"heartbeat {run_id}", daemon=True)
+
+    def progress(self, done: int, total: int, metrics: dict) -> None:
+        self.step = done
+
+    def should_stop(self) -> bool:
+        return self.stop_requested or self.stale
+
+    def _loop(self) -> None:
+        while not self._done.wait(HEARTBEAT_S):
+            try:
+                if self.store.beat(self.run_id, self.attempt, self.step):
+                    self.stop_requested = True
+            except StaleAttempt:
+                self.stale = True
+                return
+            except StoreError:
+                continue  # a store hiccup: the next beat tries again; a long outage makes the run lost
+
+    def __enter__(self) -> _Heartbeat:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self._done.set()
+        self._thread.join()

@@ -1,0 +1,232 @@
+"""Runs as jobs on the local process pool and on a Dask cluster: lifecycle, streaming, stop, de-duplication,
+divergence, a worker killed mid-run, resubmission. Each on a SQLite file and a PostgreSQL database.
+
+The expected tables are those of ``train(config)`` in this process: a job must store exactly them."""
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from lstmlab import jobs
+from lstmlab.config import LOST_AFTER_ENV, RunConfig
+from lstmlab.store import Actor, RunStore
+from lstmlab.train import train
+
+TINY = dict(cell="lstm", task="adding", seq_len=10, hidden_size=8, batch_size=8, eval_size=16, record_every=10)
+WALL = ["wall_time"]  # the only column that differs between two trainings of one config
+DIVERGES = RunConfig(cell="rnn", task="adding", seq_len=10, hidden_size=8, weight_scale=3.0, clip=0.0,
+                     optimizer="sgd", lr=10.0, steps=200, batch_size=8, record_every=5, eval_size=8)
+SCHEDULER_ENV = "LSTMLAB_TEST_SCHEDULER"
+
+
+@pytest.fixture(scope="module")
+def dask_scheduler():
+    """The address of a Dask scheduler with 2 one-thread workers: $LSTMLAB_TEST_SCHEDULER (started by
+    scripts/with_services.sh), else a LocalCluster on loopback for this module."""
+    address = os.environ.get(SCHEDULER_ENV)
+    if address:
+        yield address
+        return
+    from distributed import LocalCluster
+
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+                      dashboard_address=None) as cluster:
+        yield cluster.scheduler_address
+
+
+@pytest.fixture(params=["pool", "dask"])
+def scheduler(request):
+    """None (the local process pool) or the address of a Dask scheduler."""
+    return None if request.param == "pool" else request.getfixturevalue("dask_scheduler")
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _shutdown_executors():
+    yield
+    jobs.shutdown()
+
+
+def assert_same_tables(got, want, rows: dict[str, int] | None = None) -> None:
+    """got's tables equal want's (or their first ``rows[name]`` rows), wall_time aside."""
+    for name in ("steps", "flow", "eval"):
+        expected = getattr(want, name)
+        if rows is not None:
+            expected = expected.iloc[: rows[name]]
+        a, b = getattr(got, name), expected.reset_index(drop=True)
+        pd.testing.assert_frame_equal(a.drop(columns=[c for c in WALL if c in a]),
+                                      b.drop(columns=[c for c in WALL if c in b]), check_exact=True)
+
+
+def wait_until(predicate, timeout: float = 60.0, what: str = "condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def test_records_concatenate_to_the_run_tables():
+    """train(on_record=) hands over every row exactly once, in order; a diverged run's rows after its last
+    snapshot come only with the run."""
+    for config, stop_at in ((RunConfig(**TINY, steps=25), None), (RunConfig(**TINY, steps=40), 17), (DIVERGES, None)):
+        records = []
+        run = train(config, on_record=records.append,
+                    should_stop=None if stop_at is None else lambda: len(records) and records[-1].step >= stop_at)
+        steps = pd.concat([r.steps for r in records], ignore_index=True)
+        assert [r.step for r in records] == run.eval["step"].tolist()
+        pd.testing.assert_frame_equal(pd.concat([r.eval for r in records], ignore_index=True), run.eval)
+        pd.testing.assert_frame_equal(pd.concat([r.flow for r in records], ignore_index=True), run.flow)
+        pd.testing.assert_frame_equal(steps, run.steps.iloc[: len(steps)])
+        if run.status == "diverged":
+            assert len(steps) < len(run.steps)
+        else:
+            assert len(steps) == len(run.steps)
+
+
+def test_lifecycle_finished_run_equals_training_in_process(store_url, scheduler):
+    config = RunConfig(**TINY, steps=30, seed=1)
+    run_id = jobs.submit(config, store_url=store_url, name="first", tags=("a",), scheduler=scheduler)
+    store = RunStore(store_url)
+    assert store.progress(run_id)["status"] in ("queued", "running", "finished")
+    seen = []
+    assert jobs.wait(run_id, store_url=store_url, timeout=300, on_progress=seen.append) == "finished"
+    assert seen[-1]["step"] == 30 and seen[-1]["steps"] == 30
+    run, want = store.load(run_id), train(config)
+    assert (run.status, run.name, run.tags, run.message) == ("finished", "first", ("a",), "finished 30 steps")
+    assert_same_tables(run, want)
+    assert all(np.array_equal(run.params[k], want.params[k]) for k in want.params)
+    assert store.progress(run_id)["worker"].split(":")[-1] != str(os.getpid())  # trained elsewhere
+    # the same config again attaches to the finished run, whatever the executor
+    assert jobs.submit(config, store_url=store_url, scheduler=scheduler) == run_id
+    assert len(store.list()) == 1
+
+
+def test_stop_keeps_what_was_recorded(store_url, scheduler):
+    config = RunConfig(**TINY, steps=100_000, seed=2)
+    run_id = jobs.submit(config, store_url=store_url, scheduler=scheduler)
+    store = RunStore(store_url)
+    wait_until(lambda: store.progress(run_id)["step"] >= 20, what="20 steps")
+    assert jobs.stop(run_id, store_url=store_url) == "running"
+    assert jobs.wait(run_id, store_url=store_url, timeout=60) == "stopped"
+    run = store.load(run_id)
+    n = len(run.steps)
+    assert run.message == f"stopped after {n} of 100000 steps" and run.eval["step"].iloc[-1] == n
+    want = train(config.replace(steps=n))
+    # the same rows as a run of exactly n steps; its snapshot at n is the stopped run's last
+    assert_same_tables(run, want)
+
+
+def test_stop_of_a_queued_run_and_permissions(store_url):
+    store = RunStore(store_url)
+    alice, bob = Actor("alice@example.org"), Actor("bob@example.org")
+    run_id, _, created = store.queue(RunConfig(**TINY, steps=10), actor=alice)  # queued, never handed over
+    assert created
+    with pytest.raises(PermissionError, match="bob@example.org may not stop"):
+        jobs.stop(run_id, store_url=store_url, actor=bob)
+    assert store.progress(run_id)["status"] == "queued"
+    assert jobs.stop(run_id, store_url=store_url, actor=alice) == "stopped"
+    with pytest.raises(PermissionError, match="bob@example.org may not resubmit"):
+        jobs.resubmit(run_id, store_url=store_url, actor=bob)
+    assert jobs.resubmit(run_id, store_url=store_url, actor=alice) == run_id
+    assert jobs.wait(run_id, store_url=store_url, timeout=60) == "finished"
+    with pytest.raises(ValueError, match="is finished: only lost, stopped, failed runs can be resubmitted"):
+        jobs.resubmit(run_id, store_url=store_url, actor=alice)
+
+
+def test_diverging_run(store_url, scheduler):
+    run_id = jobs.submit(DIVERGES, store_url=store_url, scheduler=scheduler)
+    assert jobs.wait(run_id, store_url=store_url, timeout=60) == "diverged"
+    run, want = RunStore(store_url).load(run_id), train(DIVERGES)
+    assert run.message == want.message and "diverged at step" in run.message
+    assert_same_tables(run, want)
+    assert all(np.array_equal(run.params[k], want.params[k]) for k in want.params)
+
+
+def test_concurrent_submissions_train_once(store_url):
+    """Eight threads, each with its own store connection, submit one config at once: one run, one id."""
+    config = RunConfig(**TINY, steps=10, seed=3)
+    barrier = threading.Barrier(8)
+    ids = []
+
+    def submit():
+        store = RunStore(store_url)
+        barrier.wait()
+        ids.append(store.queue(config))
+        store.close()
+
+    threads = [threading.Thread(target=submit) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len({i for i, _, _ in ids}) == 1 and sum(created for _, _, created in ids) == 1
+    assert len(RunStore(store_url).list(config_key=config.key)) == 1
+
+
+def test_a_polling_reader_sees_whole_records_growing(store_url):
+    config = RunConfig(**{**TINY, "record_every": 4}, steps=120, seed=4)
+    run_id = jobs.submit(config, store_url=store_url)
+    store = RunStore(store_url)
+    looks = []
+    while True:
+        status = store.progress(run_id)["status"]
+        run = store.load(run_id)
+        looks.append((len(run.steps), len(run.flow), len(run.eval), run))
+        if status in jobs.FINAL_STATUSES:
+            break
+        time.sleep(0.02)
+    want = train(config)
+    assert looks[-1][3].status == "finished"
+    growing = [n for _, _, n, _ in looks]
+    assert growing == sorted(growing) and len(set(growing)) > 3  # it was watched while it grew
+    for n_steps, n_flow, n_eval, run in looks:
+        if n_eval:  # whole records: the steps up to the last snapshot, a flow block per snapshot
+            assert n_steps == run.eval["step"].iloc[-1] and n_flow == n_eval * config.seq_len
+        assert_same_tables(run, want, rows={"steps": n_steps, "flow": n_flow, "eval": n_eval})
+
+
+def test_killed_worker_is_lost_then_resubmission_finishes_it(store_url, monkeypatch):
+    monkeypatch.setenv(LOST_AFTER_ENV, "2")
+    config = RunConfig(**{**TINY, "record_every": 30}, steps=600, seed=5)
+    run_id = jobs.submit(config, store_url=store_url)
+    store = RunStore(store_url)
+    wait_until(lambda: store.progress(run_id)["step"] > 30, what="the record at step 30")
+    pid = int(store.progress(run_id)["worker"].rsplit(":", 1)[1])
+    os.kill(pid, signal.SIGKILL)
+    assert jobs.wait(run_id, store_url=store_url, timeout=30) == "lost"
+    lost = store.load(run_id)
+    want = train(config)
+    rows = {"steps": len(lost.steps), "flow": len(lost.flow), "eval": len(lost.eval)}
+    assert lost.status == "lost" and rows["eval"] >= 2 and rows["steps"] == lost.eval["step"].iloc[-1]
+    assert_same_tables(lost, want, rows=rows)  # every record written before the kill is intact
+    other, _, created = store.queue(config)  # a lost run is not attached to
+    assert created and other != run_id
+    store.delete(other)
+    assert jobs.resubmit(run_id, store_url=store_url) == run_id  # the broken pool is replaced
+    assert jobs.wait(run_id, store_url=store_url, timeout=300) == "finished"
+    assert_same_tables(store.load(run_id), want)
+
+
+def test_dask_reruns_a_killed_workers_job_which_resumes(store_url, dask_scheduler):
+    config = RunConfig(**{**TINY, "record_every": 30}, steps=600, seed=6)
+    run_id = jobs.submit(config, store_url=store_url, scheduler=dask_scheduler)
+    store = RunStore(store_url)
+    wait_until(lambda: store.progress(run_id)["step"] > 30, what="the record at step 30")
+    os.kill(int(store.progress(run_id)["worker"].rsplit(":", 1)[1]), signal.SIGKILL)
+    assert jobs.wait(run_id, store_url=store_url, timeout=300) == "finished"
+    assert_same_tables(store.load(run_id), train(config))
+
+
+def test_unreachable_scheduler_names_the_address_and_submits_nothing(tmp_path):
+    db = str(tmp_path / "runs.db")
+    with pytest.raises(jobs.JobError, match=r"cannot reach the Dask scheduler at tcp://127\.0\.0\.1:9"):
+        jobs.submit(RunConfig(**TINY, steps=5), store_url=db, scheduler="tcp://127.0.0.1:9")
+    assert RunStore(db).list().empty
