@@ -1,6 +1,9 @@
-"""Command line interface: ``python -m lstmlab {run,ls,show,export,rm,rename,tag} ...``.
+"""Command line interface: ``python -m lstmlab {run,submit,sweep,ls,show,stop,resubmit,export,rm,rename,tag} ...``.
 
-The ``run`` flags are derived from the ``RunConfig`` dataclass fields, so they never drift from it.
+``run`` trains in this process; ``submit`` and ``sweep`` queue jobs (``lstmlab.jobs``) on the Dask scheduler named
+by ``--scheduler`` or ``$LSTMLAB_SCHEDULER``, else on a local process pool that lives as long as the command, which
+therefore follows its jobs to the end. The config flags are derived from the ``RunConfig`` dataclass fields, so
+they never drift from it.
 Errors a user can cause (bad flags, invalid config values, unknown run ids) print one line,
 ``lstmlab: error: ...``, on stderr and exit non-zero: 2 for usage errors, 1 for the rest.
 Set ``LSTMLAB_DEBUG=1`` to get tracebacks instead.
@@ -21,12 +24,12 @@ from typing import Any, Callable, Sequence, TextIO
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from lstmlab import export
+from lstmlab import export, jobs, sweeps
 from lstmlab.analysis import summary
-from lstmlab.config import CHOICES, RunConfig, check_field
+from lstmlab.config import CHOICES, SCHEDULER_ENV, STATUSES, RunConfig, check_field
 from lstmlab.runtime import configure_worker
 from lstmlab.store import FILTER_FIELDS, RunStore, StoreError
-from lstmlab.train import STATUSES, train
+from lstmlab.train import train
 
 PROG = "lstmlab"
 SERIES_FILE = "FILE"  # the placeholder command_line prints for a series that exists only in memory
@@ -139,18 +142,31 @@ def series_note(config: RunConfig, quote: Callable[[str], str] = str) -> str:
             f"({len(config.series):,} values).")
 
 
-def add_config_flags(parser: argparse.ArgumentParser) -> None:
-    """One flag per ``RunConfig`` field (``--seq-len``, alias ``--seq_len``); unset flags keep the default."""
-    group = parser.add_argument_group("run config (RunConfig fields)")
+def add_config_flags(parser: argparse.ArgumentParser, lists: bool = False) -> None:
+    """One flag per ``RunConfig`` field (``--seq-len``, alias ``--seq_len``); unset flags keep the default.
+    ``lists``: each flag takes comma-separated values, kept as text (a sweep's grid); no ``--series``."""
+    group = parser.add_argument_group("sweep grid (RunConfig fields, comma-separated values)" if lists
+                                      else "run config (RunConfig fields)")
     for field in dataclasses.fields(RunConfig):
         default = field.default
+        if lists and field.name not in sweeps.SWEEP_FIELDS:
+            continue
         choices = CHOICES.get(field.name)
         metavar = "{" + ",".join(choices) + "}" if choices else field.name.upper()
         help_text = "numbers separated by commas, or @FILE" if field.name == "series" else None
+        if lists:
+            metavar, help_text = f"{metavar}[,...]", "one value or a comma-separated list"
         group.add_argument(
-            *_flag(field.name), dest=field.name, type=_field_parser(field), default=argparse.SUPPRESS,
-            metavar=metavar, help=f"{help_text + '; ' if help_text else ''}default: {default!r}",
+            *_flag(field.name), dest=field.name, type=str if lists else _field_parser(field),
+            default=argparse.SUPPRESS, metavar=metavar,
+            help=f"{help_text + '; ' if help_text else ''}default: {default!r}",
         )
+
+
+def _add_scheduler_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                        help=f"Dask scheduler, e.g. tcp://host:8786 (default: ${SCHEDULER_ENV}; unset: a local "
+                             "process pool that lives as long as this command)")
 
 
 # ---- parser ---------------------------------------------------------------------------------------------
@@ -174,6 +190,33 @@ def build_parser() -> argparse.ArgumentParser:
                    help="if a finished run of this exact config is stored, show it instead of training")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
 
+    p = sub.add_parser("submit", parents=[db_parent], help="queue one config as a job and print its run id")
+    add_config_flags(p)
+    p.add_argument("--name", default="", help="display name of the run")
+    p.add_argument("--tag", action="append", default=[], help="tag the run (repeatable)")
+    p.add_argument("--wait", action="store_true", help="follow the job to its end with a progress bar")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    _add_scheduler_flag(p)
+
+    p = sub.add_parser("sweep", parents=[db_parent],
+                       help="queue a named grid of configs x seeds (re-run it to resume: only missing or lost runs "
+                            "are submitted)")
+    add_config_flags(p, lists=True)
+    p.add_argument("--seeds", type=_positive_int, default=None, metavar="N", help="seeds 0..N-1 for every grid point")
+    p.add_argument("--name", required=True, help="name of the sweep (its runs are tagged sweep:NAME)")
+    p.add_argument("--wait", action="store_true", help="follow the sweep to its end with a progress bar")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    _add_scheduler_flag(p)
+
+    p = sub.add_parser("stop", parents=[db_parent], help="stop a queued or running job (it keeps what it recorded)")
+    p.add_argument("run", metavar="RUN", help="run id or unique id prefix")
+
+    p = sub.add_parser("resubmit", parents=[db_parent], help="queue a lost, stopped or failed run again")
+    p.add_argument("run", metavar="RUN", help="run id or unique id prefix")
+    p.add_argument("--wait", action="store_true", help="follow the job to its end with a progress bar")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    _add_scheduler_flag(p)
+
     p = sub.add_parser("ls", parents=[db_parent], help="list stored runs (newest first)")
     fields = {f.name: f for f in dataclasses.fields(RunConfig)}
     for name in FILTER_FIELDS:
@@ -182,6 +225,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--status", action="append", choices=STATUSES)
     p.add_argument("--tag", help="keep runs carrying this tag")
     p.add_argument("--name", help="keep runs whose name contains this text")
+    p.add_argument("--sweep", help="keep the runs of this sweep")
     p.add_argument("-n", "--limit", type=_positive_int, default=None, help="show at most this many runs")
     p.add_argument("--full-ids", action="store_true", help="print whole run ids")
 
@@ -232,8 +276,105 @@ def _cmd_run(args: argparse.Namespace, store: Any, out: TextIO, err: TextIO) -> 
     return 130 if stopper.interrupted else 0
 
 
+def _config_of(args: argparse.Namespace) -> RunConfig:
+    return RunConfig(**{f.name: getattr(args, f.name) for f in dataclasses.fields(RunConfig) if hasattr(args, f.name)})
+
+
+def _local(args: argparse.Namespace) -> bool:
+    """Whether the jobs run in this command's own process pool (no scheduler named anywhere)."""
+    return not (args.scheduler or os.environ.get(SCHEDULER_ENV))
+
+
+def _cmd_submit(args: argparse.Namespace, store: Any, out: TextIO, err: TextIO) -> int:
+    config = _config_of(args)
+    url = store.url.render_as_string(hide_password=False)
+    before = set(store.find(config))
+    run_id = jobs.submit(config, store_url=url, name=args.name, tags=tuple(args.tag), scheduler=args.scheduler)
+    attached = f" ({store.progress(run_id)['status']}: this config was submitted before)" if run_id in before else ""
+    print(f"run {run_id}{attached}", file=out)
+    out.flush()
+    if not (args.wait or _local(args)):
+        return 0
+    return _follow(run_id, url, store, out, err, quiet=args.quiet)
+
+
+def _cmd_resubmit(args: argparse.Namespace, store: Any, out: TextIO, err: TextIO) -> int:
+    url = store.url.render_as_string(hide_password=False)
+    run_id = jobs.resubmit(args.run, store_url=url, scheduler=args.scheduler)
+    print(f"resubmitted {run_id}", file=out)
+    out.flush()
+    if not (args.wait or _local(args)):
+        return 0
+    return _follow(run_id, url, store, out, err, quiet=args.quiet)
+
+
+def _follow(run_id: str, url: str, store: Any, out: TextIO, err: TextIO, quiet: bool) -> int:
+    """Follow a job with a progress bar, then print its summary. Ctrl-C leaves a job on a scheduler running and
+    asks one of this command's pool to stop."""
+    bar = ProgressBar(store.progress(run_id)["steps"], err, enabled=not quiet)
+    try:
+        status = jobs.wait(run_id, store_url=url, on_progress=bar)
+    except KeyboardInterrupt:
+        bar.close()
+        print(f"stopping run {run_id}", file=err)
+        jobs.stop(run_id, store_url=url)
+        status = jobs.wait(run_id, store_url=url)
+    bar.close()
+    _print_summary(store.load(run_id), out)
+    return 0 if status in ("finished", "diverged", "stopped") else 1
+
+
+def _cmd_sweep(args: argparse.Namespace, store: Any, out: TextIO, err: TextIO) -> int:
+    given = {f: getattr(args, f) for f in sweeps.SWEEP_FIELDS if hasattr(args, f)}
+    grid = {f: v for f, v in given.items() if "," in v or f == "seed"}
+    fixed = {f: _typed_value(f, v) for f, v in given.items() if f not in grid}
+    spec = sweeps.make_spec(args.name, grid, seeds=args.seeds, fixed=fixed)
+    url = store.url.render_as_string(hide_password=False)
+    done = sweeps.submit_sweep(spec, store_url=url, scheduler=args.scheduler)
+    total = sum(len(v) for v in done.values())
+    print(f"sweep {_printable(spec.name)}: {total} runs: {len(done['submitted'])} submitted, "
+          f"{len(done['resubmitted'])} resubmitted (lost), {len(done['present'])} already there", file=out)
+    out.flush()
+    if not (args.wait or _local(args)):
+        return 0
+    bar = ProgressBar(sum(c.steps for c in spec.configs()), err, enabled=not args.quiet)
+    ids = [i for v in done.values() for i in v]
+    try:
+        while True:
+            progress = sweeps.sweep_progress(store, spec.name)
+            bar(progress["steps_done"])
+            if all(store.progress(i)["status"] in jobs.FINAL_STATUSES for i in ids):
+                break
+            time.sleep(jobs.POLL_S * 5)
+    except KeyboardInterrupt:
+        bar.close()
+        print(f"stopping the sweep's runs", file=err)
+        for run_id in ids:
+            jobs.stop(run_id, store_url=url)
+        return 130
+    bar.close()
+    counts = sweeps.sweep_progress(store, spec.name)
+    print(", ".join(f"{counts[s]} {s}" for s in STATUSES if counts[s]), file=out)
+    return 0 if counts["failed"] == counts["lost"] == 0 else 1
+
+
+def _typed_value(field: str, text: str) -> Any:
+    return _field_parser({f.name: f for f in dataclasses.fields(RunConfig)}[field])(text)
+
+
+def _cmd_stop(args: argparse.Namespace, store: Any, out: TextIO, err: TextIO) -> int:
+    url = store.url.render_as_string(hide_password=False)
+    run_id = store.resolve(args.run)
+    status = jobs.stop(run_id, store_url=url)
+    said = {"running": "stop requested: it stops at its next step", "stopped": "stopped"}
+    print(f"{run_id}: {said.get(status, f'{status}: nothing to stop')}", file=out)
+    return 0
+
+
 def _cmd_ls(args: argparse.Namespace, store: Any, out: TextIO, err: TextIO) -> int:
     filters = {name: getattr(args, name) for name in FILTER_FIELDS if getattr(args, name)}
+    if args.sweep:
+        filters["sweep"] = args.sweep
     df = store.list(tag=args.tag, name=args.name, status=args.status, **filters)
     if args.limit is not None:
         df = df.head(args.limit)
@@ -292,7 +433,8 @@ def _cmd_tag(args: argparse.Namespace, store: Any, out: TextIO, err: TextIO) -> 
     return 0
 
 
-_COMMANDS = {"run": _cmd_run, "ls": _cmd_ls, "show": _cmd_show, "export": _cmd_export, "rm": _cmd_rm,
+_COMMANDS = {"run": _cmd_run, "submit": _cmd_submit, "sweep": _cmd_sweep, "stop": _cmd_stop,
+             "resubmit": _cmd_resubmit, "ls": _cmd_ls, "show": _cmd_show, "export": _cmd_export, "rm": _cmd_rm,
              "rename": _cmd_rename, "tag": _cmd_tag}
 
 
@@ -306,6 +448,7 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: Text
         args = build_parser().parse_args(argv)
         with RunStore(args.db) as store:
             return _COMMANDS[args.command](args, store, out, err)
+
     except SystemExit as e:  # --help
         return e.code if isinstance(e.code, int) else 0
     except UsageError as e:
@@ -320,7 +463,7 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: Text
         if debug:
             raise
         return _fail(err, str(e.args[0]) if e.args else "not found", 1)
-    except (StoreError, PermissionError) as e:  # messages written for the user, with any password hidden
+    except (StoreError, PermissionError, jobs.JobError) as e:  # messages written for the user, passwords hidden
         if debug:
             raise
         return _fail(err, str(e), 1)
@@ -328,6 +471,8 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: Text
         if debug:
             raise
         return _fail(err, f"{type(e).__name__}: {e}", 1)
+    finally:
+        jobs.shutdown()
 
 
 def _fail(err: TextIO, message: str, code: int) -> int:
@@ -366,8 +511,9 @@ def format_runs(df: Any, full_ids: bool = False) -> str:
         created=df["created_at"].map(_when),
         wall=df["wall_time"].map(lambda v: f"{v:.1f}s"),
         lr=df["lr"].map(lambda v: f"{v:g}"),
+        progress=df["step"].astype(str) + "/" + df["steps"].astype(str),
     )
-    cols = {"id": "id", "name": "name", "status": "status", "cell": "cell", "task": "task", "seq_len": "T",
+    cols = {"id": "id", "name": "name", "status": "status", "progress": "step", "cell": "cell", "task": "task", "seq_len": "T",
             "hidden_size": "H", "layers": "L", "optimizer": "opt", "lr": "lr", "steps": "steps", "seed": "seed",
             "created": "created", "wall": "wall", "tags": "tags"}
     return view[list(cols)].rename(columns=cols).to_string(index=False)

@@ -7,8 +7,8 @@
 
 Executors are ``concurrent.futures.Executor`` s: without a setting one local process pool (``forkserver``
 context, one worker per core) shared by every caller in the process; with ``scheduler=`` or
-``$LSTMLAB_SCHEDULER`` (``tcp://host:8786``) a Dask cluster through ``distributed.Client(...).get_executor``,
-submitting impure tasks (de-duplication is ours, by ``config.key``). Worker processes call
+``$LSTMLAB_SCHEDULER`` (``tcp://host:8786``) a Dask cluster (``DaskExecutor``: impure tasks, since
+de-duplication is ours, by ``config.key``, and fire-and-forget, so a job outlives the process that submitted it). Worker processes call
 ``runtime.configure_worker()`` once (BLAS at one thread, the heap kept); the submitting process never trains.
 
 The store is the only channel between a job and its watchers: a run is "queued", then "running", then
@@ -55,7 +55,38 @@ class JobError(Exception):
 
 _lock = threading.Lock()
 _pool: concurrent.futures.ProcessPoolExecutor | None = None
-_clients: dict[str, Any] = {}
+_clients: dict[str, Any] = {}  # address -> distributed.Client
+
+
+class DaskExecutor(concurrent.futures.Executor):
+    """The jobs' executor on a Dask cluster: ``client.submit(..., pure=False)`` marked fire-and-forget.
+
+    Unlike ``Client.get_executor`` the scheduler keeps a task when the submitting client goes away (a ``submit``
+    from the command line, a restarted dashboard): the job's run lives in the store, not in the client.
+    """
+
+    def __init__(self, client: Any) -> None:
+        self.client = client
+
+    def submit(self, fn: Callable, /, *args: Any, **kwargs: Any) -> concurrent.futures.Future:
+        import distributed  # optional dependency (the "dask" extra), needed only by processes that use a cluster
+
+        future = self.client.submit(fn, *args, pure=False, **kwargs)
+        distributed.fire_and_forget(future)
+        mirror: concurrent.futures.Future = concurrent.futures.Future()
+        future.add_done_callback(functools.partial(_mirror_outcome, mirror))
+        return mirror
+
+
+def _mirror_outcome(mirror: concurrent.futures.Future, future: Any) -> None:
+    """Copy a finished Dask future's outcome to a concurrent.futures.Future. A cancellation is not copied: it
+    comes from the client closing, while the scheduler runs the fire-and-forget task all the same."""
+    if future.cancelled():
+        return
+    if future.status == "finished":
+        mirror.set_result(future.result())
+    else:
+        mirror.set_exception(future.exception())
 
 
 def get_executor(scheduler: str | None = None) -> concurrent.futures.Executor:
@@ -87,12 +118,12 @@ def _pool_worker_start() -> None:
     configure_worker()
 
 
-def _dask_executor(address: str) -> concurrent.futures.Executor:
+def _dask_executor(address: str) -> DaskExecutor:
     with _lock:
         client = _clients.get(address)
         if client is None or client.status not in ("running", "connecting"):
             client = _clients[address] = _connect(address)
-    return client.get_executor(pure=False)
+    return DaskExecutor(client)
 
 
 def _connect(address: str) -> Any:
@@ -106,7 +137,9 @@ def _connect(address: str) -> Any:
 
 
 def shutdown() -> None:
-    """Stop the local pool and close the Dask clients of this process (workers finish their current job)."""
+    """Stop the local pool (its workers finish their current job; queued jobs are cancelled) and close the Dask
+    clients of this process. A process that submitted to Dask calls it before it exits: a client hands its
+    last submissions to the scheduler when it closes (the jobs then run without it)."""
     global _pool
     with _lock:
         if _pool is not None:

@@ -709,7 +709,8 @@ class RunStore:
 
     def progress(self, run_id: str) -> dict[str, Any]:
         """A cheap read for polling: id, name, status (with "lost"), message, step, steps, heartbeat,
-        stop_requested, sweep, wall_time, worker (host:pid of the job's process). ``KeyError`` if unknown."""
+        stop_requested, sweep, wall_time, worker (host:pid of the job's process), records (eval rows stored).
+        ``KeyError`` if unknown."""
         cols = runs_table.c
         with self._reading() as conn:
             full = self._resolve(conn, run_id)
@@ -717,7 +718,11 @@ class RunStore:
                                          cols.heartbeat, cols.stop_requested, cols.sweep, cols.wall_time,
                                          cols.worker)
                                .where(cols.id == full)).mappings().one()
-        return {**row, "status": self._shown_status(row), "stop_requested": bool(row["stop_requested"])}
+            ev = data_tables["eval"].c
+            records = conn.execute(sa.select(sa.func.count()).select_from(data_tables["eval"])
+                                   .where(ev.run_id == full)).scalar()
+        return {**row, "status": self._shown_status(row), "stop_requested": bool(row["stop_requested"]),
+                "records": int(records)}
 
     def record_sweep(self, name: str, spec: str, actor: Actor | None = None) -> str:
         """Record sweep ``name`` with its ``spec`` (JSON) unless a sweep of that name exists; returns the spec
