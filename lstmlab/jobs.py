@@ -29,15 +29,11 @@ import time
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any, Callable, Iterable
 
+from lstmlab import quotas
 from lstmlab.config import HEARTBEAT_S, LOST_AFTER_S, SCHEDULER_ENV, SCHEDULER_TIMEOUT_S, RunConfig
 from lstmlab.runtime import configure_worker
 from lstmlab.store import Actor, RunStore, StaleAttempt, StoreError
 from lstmlab.train import Record, train
-
-try:  # quotas are enforced where the module is installed; without it submit has no quota check
-    from lstmlab import quotas
-except ImportError:
-    quotas = None
 
 __all__ = ["HEARTBEAT_S", "LOST_AFTER_S", "FINAL_STATUSES", "JobError", "get_executor", "submit", "stop",
            "resubmit", "wait"]
@@ -169,8 +165,7 @@ def submit(config: RunConfig, *, store_url: str, actor: Actor | None = None, nam
     """
     executor = get_executor(scheduler)
     store = _store(str(store_url))
-    if quotas is not None:
-        quotas.check(store, actor, config)
+    quotas.check(store, actor, config)
     run_id, attempt, created = store.queue(config, actor=actor, name=name, tags=tags, sweep=sweep)
     if created:
         _hand_over(executor, scheduler, store, run_id, attempt)

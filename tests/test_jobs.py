@@ -13,10 +13,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from lstmlab import jobs
+from lstmlab import jobs, quotas
+from lstmlab import limits as L
 from lstmlab.config import LOST_AFTER_ENV, RunConfig
 from lstmlab.store import Actor, RunStore
 from lstmlab.train import train
+from test_store import make_run
 
 TINY = dict(cell="lstm", task="adding", seq_len=10, hidden_size=8, batch_size=8, eval_size=16, record_every=10)
 WALL = ["wall_time"]  # the only column that differs between two trainings of one config
@@ -230,3 +232,21 @@ def test_unreachable_scheduler_names_the_address_and_submits_nothing(tmp_path):
     with pytest.raises(jobs.JobError, match=r"cannot reach the Dask scheduler at tcp://127\.0\.0\.1:9"):
         jobs.submit(RunConfig(**TINY, steps=5), store_url=db, scheduler="tcp://127.0.0.1:9")
     assert RunStore(db).list().empty
+
+
+def test_submit_over_a_quota_is_refused_and_writes_nothing(store_url):
+    alice = Actor("alice@lab.example")
+    with RunStore(store_url) as store:
+        for i in range(L.USER_MAX_QUEUED):
+            run = make_run(700 + i, steps=3)
+            run.status = "queued"
+            store.save(run, actor=alice)
+        before = len(store.list())
+    with pytest.raises(quotas.QuotaExceeded, match="queued"):
+        jobs.submit(RunConfig(seed=77, steps=5, **TINY), store_url=store_url, actor=alice)
+    with RunStore(store_url) as store:
+        assert len(store.list()) == before
+    # an admin is not held by the quota: the same submission is queued and trains
+    run_id = jobs.submit(RunConfig(seed=77, steps=5, **TINY), store_url=store_url,
+                         actor=Actor("root@lab.example", is_admin=True))
+    assert jobs.wait(run_id, store_url=store_url, timeout=120) == "finished"
