@@ -24,7 +24,7 @@ from typing import Any, Callable, Sequence, TextIO
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from lstmlab import export, jobs, sweeps
+from lstmlab import export, jobs, sweep_summary, sweeps
 from lstmlab.analysis import summary
 from lstmlab.config import CHOICES, SCHEDULER_ENV, STATUSES, RunConfig, check_field
 from lstmlab.runtime import configure_worker
@@ -229,6 +229,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-n", "--limit", type=_positive_int, default=None, help="show at most this many runs")
     p.add_argument("--full-ids", action="store_true", help="print whole run ids")
 
+    p = sub.add_parser("sweeps", parents=[db_parent], help="list the sweeps, or show what one found")
+    p.add_argument("action", choices=("ls", "show"), help="ls: the sweeps and their runs; show: one's summary")
+    p.add_argument("name", nargs="?", metavar="NAME", help="the sweep to show")
+    p.add_argument("--csv", metavar="PATH", help="show: also write the summary per grid point as CSV")
+
     p = sub.add_parser("show", parents=[db_parent], help="config and summary of a run")
     p.add_argument("run", metavar="RUN", help="run id or unique id prefix")
 
@@ -403,6 +408,55 @@ def _cmd_show(args: argparse.Namespace, store: Any, out: TextIO, err: TextIO) ->
     return 0
 
 
+def _cmd_sweeps(args: argparse.Namespace, store: Any, out: TextIO, err: TextIO) -> int:
+    if args.action == "ls":
+        names = sweep_summary.sweep_names(store)
+        if not names:
+            print("no sweeps", file=out)
+        for name in names:
+            print(_sweep_line(store, name), file=out)
+        return 0
+    if not args.name:
+        raise UsageError("sweeps show: expected the NAME of a sweep (python -m lstmlab sweeps ls lists them)")
+    if args.name not in sweep_summary.sweep_names(store):
+        raise KeyError(f"no sweep named {args.name!r} (python -m lstmlab sweeps ls lists them)")
+    summary = _print_sweep_summary(store, args.name, out)
+    if args.csv:
+        Path(args.csv).write_text(export.frame_csv(summary), encoding="utf-8", newline="")
+        print(f"wrote {args.csv}", file=out)
+    return 0
+
+
+def _sweep_line(store: Any, name: str) -> str:
+    counts = store.list(sweep=name)["status"].value_counts()  # most frequent first
+    return f"{_printable(name)}: {int(counts.sum())} runs" + "".join(f", {int(n)} {s}" for s, n in counts.items())
+
+
+def _print_sweep_summary(store: Any, name: str, out: TextIO) -> Any:
+    """Print what sweep ``name`` found (lstmlab.sweep_summary): per grid point the median held-out loss over seeds,
+    its spread and the verdict, then the longest sequence length each cell solved. Returns the summary table."""
+    rows = store.list(sweep=name)
+    summary = sweep_summary.summarise(sweep_summary.run_outcomes(store.load(i) for i in rows["id"]))
+    print(f"sweep {_sweep_line(store, name)}", file=out)
+    if summary.empty:
+        return summary
+    view = summary.assign(
+        cell=summary["cell"].str.upper(), w=summary["weight_scale"].map(lambda v: f"{v:g}"),
+        seeds=summary["solved_runs"].astype(str) + "/" + summary["done"].astype(str),
+        loss=summary["eval_loss_median"].map(lambda v: f"{v:.3g}"),
+        spread=[f"{lo:.3g}..{hi:.3g}" for lo, hi in zip(summary["eval_loss_min"], summary["eval_loss_max"])],
+        ratio=summary["loss_over_baseline"].map(lambda v: f"{v:.3g}"))
+    cols = {"cell": "cell", "seq_len": "T", "w": "w", "seeds": "solved", "loss": "median loss",
+            "spread": "min..max", "ratio": "/baseline", "verdict": "verdict"}
+    print(view[list(cols)].rename(columns=cols).to_string(index=False), file=out)
+    print("\nlongest sequence length solved", file=out)
+    for r in sweep_summary.longest_solved(summary).itertuples():
+        at = f" (weight scale {r.weight_scale:g}, median loss {r.eval_loss_median:.3g})" if r.longest_solved else ""
+        solved = f"T={r.longest_solved}{at}" if r.longest_solved else "none"
+        print(f"  {r.cell.upper():<5} {solved}; longest tried T={r.longest_tried}", file=out)
+    return summary
+
+
 def _cmd_export(args: argparse.Namespace, store: Any, out: TextIO, err: TextIO) -> int:
     runs = [store.load(r) for r in args.runs]
     if args.output is None:
@@ -434,8 +488,8 @@ def _cmd_tag(args: argparse.Namespace, store: Any, out: TextIO, err: TextIO) -> 
 
 
 _COMMANDS = {"run": _cmd_run, "submit": _cmd_submit, "sweep": _cmd_sweep, "stop": _cmd_stop,
-             "resubmit": _cmd_resubmit, "ls": _cmd_ls, "show": _cmd_show, "export": _cmd_export, "rm": _cmd_rm,
-             "rename": _cmd_rename, "tag": _cmd_tag}
+             "resubmit": _cmd_resubmit, "ls": _cmd_ls, "show": _cmd_show, "sweeps": _cmd_sweeps,
+             "export": _cmd_export, "rm": _cmd_rm, "rename": _cmd_rename, "tag": _cmd_tag}
 
 
 def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: TextIO | None = None) -> int:

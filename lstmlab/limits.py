@@ -22,8 +22,9 @@ CLIP_MIN, CLIP_MAX = 0.0, 100.0
 SEED_MIN, SEED_MAX = 0, 2**31 - 1
 
 # Work budget of one study: sum over the compared cells of seq_len * hidden_size * layers * steps * batch_size.
-# An LSTM runs about 1.3e7 units/s in numpy on a 2-core machine, so the limit is about 25 s of training.
-MAX_WORK = 300_000_000
+# Studies train as jobs on the worker pool, not in the page; an LSTM runs about 1.3e7 units/s per worker in numpy,
+# so the limit is about 2.5 minutes of one worker (the default study is 2e8 units).
+MAX_WORK = 2_000_000_000
 
 # Jobs in flight: a session (one browser tab's person) and the whole server (every session together) may have at
 # most this many jobs running and this many queued (submitted, waiting for a worker) at once. A study submits one
@@ -39,8 +40,16 @@ USER_MAX_RUNNING, USER_MAX_QUEUED = SESSION_MAX_RUNNING, SESSION_MAX_QUEUED
 USER_COMPUTE_S = 2 * 3600
 USER_WINDOW_S = 24 * 3600
 
-# Recording of the error flow during a dashboard run: about this many snapshots on a held-out batch of EVAL_SIZE.
-FLOW_RECORDS = 12
+# Pages showing runs in flight redraw from the store this often; a freshly submitted study waits up to
+# FIRST_RECORD_WAIT_S (polling every FIRST_RECORD_POLL_S) for its first records so its charts come in the same
+# page run. A sweep's run outcomes are cached per run and progress (at most SWEEP_CACHE_ENTRIES).
+LIVE_REFRESH_S = 1.0
+FIRST_RECORD_WAIT_S, FIRST_RECORD_POLL_S = 3.0, 0.05
+SWEEP_CACHE_ENTRIES = 4096
+
+# Recording of the error flow during a dashboard run: about this many snapshots on a held-out batch of EVAL_SIZE
+# (each costs about two training steps; 40 over the default study's 1,000 steps resolve its recovery to 25 steps).
+FLOW_RECORDS = 40
 EVAL_SIZE = 64
 
 # Error-flow charts: Altair ships every row to the browser, so heatmaps are binned to at most this many cells.

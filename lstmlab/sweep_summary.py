@@ -1,6 +1,7 @@
 """What a sweep found: per cell, held-out loss and a solved/unsolved verdict over sequence length x weight scale,
 the median over seeds with its spread, and the longest sequence length each cell solved (the lab's version of
-Hochreiter & Schmidhuber's 1997 comparison). Pure pandas over runs; no streamlit, no store.
+Hochreiter & Schmidhuber's 1997 comparison). Pure pandas over runs (sweep_names reads a store it is handed); no
+streamlit.
 
 A run's outcome is its last held-out loss against its task's baseline (the loss of the best input-blind
 predictor): a loss below SOLVED_FRACTION x baseline solves the task. A diverged or failed run solved nothing
@@ -27,6 +28,14 @@ LONGEST_COLUMNS = ["cell", "longest_solved", "weight_scale", "eval_loss_median",
 ENDED = ("finished", "stopped", "diverged", "failed")  # has an outcome; queued, running and lost runs do not yet
 FAILED = ("diverged", "failed")  # ended without a usable network: solved nothing
 VERDICTS = ("solved", "unsolved", "pending")
+
+
+def sweep_names(store: Any) -> list[str]:
+    """Names of the sweeps in a run store (lstmlab.store.RunStore): those recorded with their spec, newest first,
+    then those only named by the runs submitted under them."""
+    recorded = [str(n) for n in store.sweeps()["name"]]
+    named = sorted(str(n) for n in store.list()["sweep"].dropna().unique() if n)
+    return recorded + [n for n in named if n not in recorded]
 
 
 def run_outcomes(runs: Iterable[Any]) -> pd.DataFrame:

@@ -342,3 +342,29 @@ def series_long(steps: dict[str, pd.DataFrame], cols: list[str], max_points: int
     if not rows:
         return pd.DataFrame(columns=["name", "run", "part", "step", "value", "plot_value", "state_value"])
     return log_safe(pd.concat(rows, ignore_index=True), "value")
+
+
+# ---------------------------------------------------------------------------------------------------------- sweeps
+SWEEP_MARKS = {"solved": "✓", "unsolved": "✗", "pending": "…"}
+SWEEP_RATIO_FLOOR = 1e-4  # held-out loss / baseline below this is drawn at it (colour); the tooltip keeps the value
+
+
+def sweep_map_table(summary: pd.DataFrame) -> pd.DataFrame:
+    """The sweep summary (lstmlab.sweep_summary.summarise) ready for the trained phase map: per row the cell,
+    log10 of the median held-out loss over the baseline, clamped to [log10 SWEEP_RATIO_FLOOR, 1] for colour (a loss
+    that overflowed or diverged is drawn at the top, marked "diverged"), the verdict's mark and the spread as text."""
+    ratio = summary["loss_over_baseline"].to_numpy(dtype=float)
+    finite = np.isfinite(ratio)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        log_ratio = np.where(finite & (ratio > 0), np.log10(np.where(ratio > 0, ratio, 1.0)), -np.inf)
+    log_ratio = np.where(np.isnan(ratio), np.nan, np.clip(log_ratio, math.log10(SWEEP_RATIO_FLOOR), 1.0))
+    return pd.DataFrame({
+        "cell": summary["cell"], "seq_len": summary["seq_len"],
+        "weight_scale": summary["weight_scale"], "log10_ratio": log_ratio,
+        "loss": summary["eval_loss_median"].map(lambda v: f"{v:.3g}"),
+        "spread": [f"{lo:.3g} … {hi:.3g}" for lo, hi in zip(summary["eval_loss_min"], summary["eval_loss_max"])],
+        "seeds": [f"{s} of {d} solved ({n} runs)" for s, d, n in zip(summary["solved_runs"], summary["done"],
+                                                                     summary["runs"])],
+        "verdict": summary["verdict"], "mark": summary["verdict"].map(SWEEP_MARKS),
+        "note": np.where(np.isinf(ratio), "diverged", ""),
+    })

@@ -3,7 +3,8 @@
 import streamlit as st
 
 from lstmlab import analysis, settings, tables, text
-from lstmlab.ui import cached, charts, equations, nav, study, widgets
+from lstmlab.config import ACTIVE_STATUSES
+from lstmlab.ui import cached, charts, equations, live, nav, study, widgets
 
 nav.ensure_router()
 
@@ -14,59 +15,66 @@ st.markdown(
     "training."
 )
 
-values, runs = study.study_page("flow")
+values, ids = study.study_page("flow")
 layer = widgets.layer_ui(values["layers"], key="flow.layer")
 
-flows = {label: run.flow for label, run in runs.items() if run.flow is not None and not run.flow.empty}
-for label, run in runs.items():
-    if run.status == "diverged":
-        st.error(f"**{label}** diverged: {run.message}. Its tables end at the diverging step; non-finite "
-                 "values are marked on the charts.", icon=":material/warning:")
-    elif run.status == "stopped":
-        st.warning(f"**{label}** was stopped early: {run.message}.")
-if not flows:
-    st.info("No error flow was recorded.")
-    st.stop()
-recoveries = {label: analysis.recovery(run.flow, run.eval, cached.task_info(run.config.key, run.config)["baseline"],
-                                      layer) for label, run in runs.items() if label in flows}
-st.info(text.reading(flows, {label: run.status for label, run in runs.items()}, layer, recoveries),
-        icon=":material/insights:")
-st.caption("Trained in " + ", ".join(f"{label} {run.wall_time:.1f} s" for label, run in runs.items())
-           + "; these settings are cached, so coming back to them is instant.")
 
-lines = tables.flow_lines(flows, layer=layer, weight_scale=values["ws"])
-domain = charts.lines_domain(lines)
-st.subheader("Error reaching each time step")
-st.caption("‖∂L/∂h_t‖ against the lag T − t on a log axis. A straight falling line is geometric vanishing; "
-           "dashed: the RNN's reference line ‖∂L/∂h_T‖·w^lag with w the initial weight scale (γ = 1 for "
-           "tanh). With orthogonal or identity init w is σ_max(W_h) at init, so the line is an upper bound "
-           "there; with gaussian init w is about the spectral radius and σ_max(W_h) is larger.")
-phases = list(dict.fromkeys(lines["phase"]))
-for col, phase in zip(st.columns(len(phases)), phases):
-    col.markdown(f"**{phase[0].upper() + phase[1:]}**")
-    col.altair_chart(charts.flow_lag_chart(lines, phase, domain, phase), width="stretch")
+def draw(runs: dict) -> None:
+    """The charts and the reading of the runs as the store holds them now."""
+    flows = {label: run.flow for label, run in runs.items() if run.flow is not None and not run.flow.empty}
+    for label, run in runs.items():
+        if run.status == "diverged":
+            st.error(f"**{label}** diverged: {run.message}. Its tables end at the diverging step; non-finite "
+                     "values are marked on the charts.", icon=":material/warning:")
+    if not flows:
+        st.info("No error flow was recorded yet.")
+        return
+    baselines = {label: cached.task_info(run.config.key, run.config)["baseline"] for label, run in runs.items()}
+    recoveries = {label: analysis.recovery(run.flow, run.eval, baselines[label], layer)
+                  for label, run in runs.items() if label in flows}
+    st.info(text.reading(flows, {label: run.status for label, run in runs.items()}, layer, recoveries),
+            icon=":material/insights:")
+    ended = {label: run for label, run in runs.items() if run.status not in ACTIVE_STATUSES}
+    if ended:
+        st.caption("Trained in " + ", ".join(f"{label} {run.wall_time:.1f} s" for label, run in ended.items())
+                   + "; the runs are kept in the run store, so coming back to these settings is instant.")
 
-heat = tables.heatmap_table(flows, layer=layer)
-if not heat.empty and heat["step"].nunique() > 1:
-    st.subheader("How the error flow changes during training")
-    st.caption("log10 ‖∂L/∂h_t‖ over training step (x) and lag (y), one shared colour scale; long sequences "
-               "are binned into log-spaced lag ranges (geometric mean). Grey: exactly zero; red: overflow; "
-               "pink: NaN.")
-    st.altair_chart(charts.flow_heatmap(heat, charts.heat_domain(heat),
-                                        width={1: 640, 2: 390}.get(len(flows), 260)), width="content")
+    lines = tables.flow_lines(flows, layer=layer, weight_scale=values["ws"])
+    domain = charts.lines_domain(lines)
+    st.subheader("Error reaching each time step")
+    st.caption("‖∂L/∂h_t‖ against the lag T − t on a log axis. A straight falling line is geometric vanishing; "
+               "dashed: the RNN's reference line ‖∂L/∂h_T‖·w^lag with w the initial weight scale (γ = 1 for "
+               "tanh). With orthogonal or identity init w is σ_max(W_h) at init, so the line is an upper bound "
+               "there; with gaussian init w is about the spectral radius and σ_max(W_h) is larger.")
+    phases = list(dict.fromkeys(lines["phase"]))
+    for col, phase in zip(st.columns(len(phases)), phases):
+        col.markdown(f"**{phase[0].upper() + phase[1:]}**")
+        col.altair_chart(charts.flow_lag_chart(lines, phase, domain, phase), width="stretch")
 
-if "LSTM" in flows:
-    st.subheader("LSTM: the cell state carries the error")
-    c1, c2 = st.columns([3, 2])
-    c1.markdown("**‖∂L/∂h_t‖ and ‖∂L/∂c_t‖ against lag**")
-    c1.altair_chart(charts.cell_state_chart(tables.lstm_cell_lines(flows["LSTM"], layer),
-                                            "LSTM error on the hidden state and on the cell state"),
-                    width="stretch")
-    with c2:
-        st.latex(equations.LSTM_CEC)
-        st.markdown("Along the cell state, each step back multiplies the error by the forget gate f_t only. "
-                    "With f_t near 1 (forget bias > 0) ‖∂L/∂c_t‖ stays flat over long lags while "
-                    "‖∂L/∂h_t‖ also collects what the gates pass back.")
+    heat = tables.heatmap_table(flows, layer=layer)
+    if not heat.empty and heat["step"].nunique() > 1:
+        st.subheader("How the error flow changes during training")
+        st.caption("log10 ‖∂L/∂h_t‖ over training step (x) and lag (y), one shared colour scale; long sequences "
+                   "are binned into log-spaced lag ranges (geometric mean). Grey: exactly zero; red: overflow; "
+                   f"pink: NaN. {heat['step'].nunique()} recordings, up to training step {int(heat['step'].max())}.")
+        st.altair_chart(charts.flow_heatmap(heat, charts.heat_domain(heat),
+                                            width={1: 640, 2: 390}.get(len(flows), 260)), width="content")
+
+    if "LSTM" in flows:
+        st.subheader("LSTM: the cell state carries the error")
+        c1, c2 = st.columns([3, 2])
+        c1.markdown("**‖∂L/∂h_t‖ and ‖∂L/∂c_t‖ against lag**")
+        c1.altair_chart(charts.cell_state_chart(tables.lstm_cell_lines(flows["LSTM"], layer),
+                                                "LSTM error on the hidden state and on the cell state"),
+                        width="stretch")
+        with c2:
+            st.latex(equations.LSTM_CEC)
+            st.markdown("Along the cell state, each step back multiplies the error by the forget gate f_t only. "
+                        "With f_t near 1 (forget bias > 0) ‖∂L/∂c_t‖ stays flat over long lags while "
+                        "‖∂L/∂h_t‖ also collects what the gates pass back.")
+
+
+live.show(ids, draw)
 
 st.page_link("pages/training.py", label="Loss, gradients and σ_max(W_h) of these runs",
              icon=":material/show_chart:", query_params=settings.format_params("training", values))

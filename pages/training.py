@@ -4,7 +4,7 @@ current study."""
 import streamlit as st
 
 from lstmlab import settings, tables, text
-from lstmlab.ui import cached, charts, nav, study
+from lstmlab.ui import cached, charts, live, nav, study
 
 nav.ensure_router()
 
@@ -15,68 +15,72 @@ st.markdown(
     "Error flow."
 )
 
-values, runs = study.study_page("training")
-if not runs:
-    st.info("No runs to show.")
-    st.stop()
-first = next(iter(runs.values()))
-info = cached.task_info(first.config.key, first.config)
-for label, run in runs.items():
-    if run.status == "diverged":
-        st.error(f"**{label}** diverged: {run.message}.", icon=":material/warning:")
-cols = st.columns(len(runs))
-for col, (label, run) in zip(cols, runs.items()):
-    ev = run.eval
-    last = float(ev["loss"].iloc[-1]) if len(ev) else float("nan")
-    metric = float(ev["metric"].iloc[-1]) if len(ev) else float("nan")
-    col.metric(f"{label}: held-out loss", text.fmt(last), help=f"Baseline {info['baseline']:.4g}",
-               delta=f"{last - info['baseline']:+.3g} vs baseline", delta_color="inverse")
-    col.caption(f"{info['metric_name']}: {text.fmt(metric)} (chance {text.fmt(info['chance_metric'])}); "
-                f"{run.message}; {run.wall_time:.1f} s")
+values, ids = study.study_page("training")
 
-steps = {label: run.steps for label, run in runs.items()}
-evals = {label: run.eval for label, run in runs.items()}
-c1, c2 = st.columns(2)
-with c1:
-    st.markdown(f"**Loss** (thin: training batch, points: held-out batch, dashed: {info['baseline_name']})")
-    st.altair_chart(charts.training_chart(tables.training_long(steps, evals, "loss"), "",
-                                          f"loss ({info['loss']}, log scale)", info["baseline"], log=True,
-                                          baseline_label=info["baseline_name"]), width="stretch")
-with c2:
-    st.markdown(f"**{'MSE' if info['metric_name'] == 'mse' else info['metric_name'].capitalize()}** "
-                f"(dashed: {info['baseline_name']})")
-    st.altair_chart(charts.training_chart(tables.training_long(steps, evals, "metric"), "",
-                                          info["metric_name"], info["chance_metric"],
-                                          log=info["metric_name"] == "mse",
-                                          baseline_label="chance / baseline"), width="stretch")
-c3, c4 = st.columns(2)
-with c3:
-    st.markdown("**Global gradient norm** (diamonds: steps where it was clipped)")
-    st.altair_chart(charts.gradnorm_chart(tables.gradnorm_long(steps), first.config.clip, ""),
-                    width="stretch")
-    n_clipped = {label: int(run.steps["clipped"].sum()) if len(run.steps) else 0 for label, run in runs.items()}
-    st.caption("Clipped steps: " + ", ".join(f"{k} {v} of {len(runs[k].steps)}" for k, v in n_clipped.items()))
-with c4:
-    st.markdown("**Largest singular value of W_h's gate blocks** (σ_max over the layer's gate blocks; "
-                "1/γ = 1 is the vanishing/exploding boundary)")
-    st.caption("At orthogonal or identity init every gate block has σ_max = the weight scale; at gaussian "
-               "init the spectral radius is about the weight scale and σ_max is larger.")
-    sig_cols = [f"sigma_max:l{k}" for k in range(values["layers"])]
-    st.altair_chart(charts.prefixed_chart(tables.series_long(steps, sig_cols), "",
-                                          "σ_max of W_h's gate blocks", log=False, color_title="run, layer",
-                                          by_run=True), width="stretch")
-st.markdown("**Gradient norm per parameter** (before clipping)")
-pcols = st.columns(min(len(runs), 3))
-for col, (label, run) in zip(pcols * 3, runs.items()):
-    with col:
-        st.caption(label)
-        st.altair_chart(charts.prefixed_chart(tables.melt_prefixed(run.steps, "gnorm:"), "",
-                                              "‖∂L/∂θ‖ (log scale)", log=True), width="stretch")
-if "LSTM" in runs and runs["LSTM"].steps["forget_mean"].notna().any():
-    st.markdown("**LSTM mean forget gate** over training (1 = the carousel keeps everything)")
-    st.altair_chart(charts.prefixed_chart(tables.series_long({"LSTM": runs["LSTM"].steps}, ["forget_mean"]),
-                                          "", "mean f_t over batch, steps and units", log=False,
-                                          color_title="run", by_run=True), width="stretch")
+
+def draw(runs: dict) -> None:
+    """Loss, gradient and σ_max charts of the runs as the store holds them now."""
+    first = next(iter(runs.values()))
+    info = cached.task_info(first.config.key, first.config)
+    for label, run in runs.items():
+        if run.status == "diverged":
+            st.error(f"**{label}** diverged: {run.message}.", icon=":material/warning:")
+    cols = st.columns(len(runs))
+    for col, (label, run) in zip(cols, runs.items()):
+        ev = run.eval
+        last = float(ev["loss"].iloc[-1]) if len(ev) else float("nan")
+        metric = float(ev["metric"].iloc[-1]) if len(ev) else float("nan")
+        col.metric(f"{label}: held-out loss", text.fmt(last), help=f"Baseline {info['baseline']:.4g}",
+                   delta=f"{last - info['baseline']:+.3g} vs baseline", delta_color="inverse")
+        col.caption(f"{info['metric_name']}: {text.fmt(metric)} (chance {text.fmt(info['chance_metric'])}); "
+                    f"{run.message}; {run.wall_time:.1f} s")
+
+    steps = {label: run.steps for label, run in runs.items()}
+    evals = {label: run.eval for label, run in runs.items()}
+    c1, c2 = st.columns(2)
+    with c1:
+        st.markdown(f"**Loss** (thin: training batch, points: held-out batch, dashed: {info['baseline_name']})")
+        st.altair_chart(charts.training_chart(tables.training_long(steps, evals, "loss"), "",
+                                              f"loss ({info['loss']}, log scale)", info["baseline"], log=True,
+                                              baseline_label=info["baseline_name"]), width="stretch")
+    with c2:
+        st.markdown(f"**{'MSE' if info['metric_name'] == 'mse' else info['metric_name'].capitalize()}** "
+                    f"(dashed: {info['baseline_name']})")
+        st.altair_chart(charts.training_chart(tables.training_long(steps, evals, "metric"), "",
+                                              info["metric_name"], info["chance_metric"],
+                                              log=info["metric_name"] == "mse",
+                                              baseline_label="chance / baseline"), width="stretch")
+    c3, c4 = st.columns(2)
+    with c3:
+        st.markdown("**Global gradient norm** (diamonds: steps where it was clipped)")
+        st.altair_chart(charts.gradnorm_chart(tables.gradnorm_long(steps), first.config.clip, ""),
+                        width="stretch")
+        n_clipped = {label: int(run.steps["clipped"].sum()) if len(run.steps) else 0 for label, run in runs.items()}
+        st.caption("Clipped steps: " + ", ".join(f"{k} {v} of {len(runs[k].steps)}" for k, v in n_clipped.items()))
+    with c4:
+        st.markdown("**Largest singular value of W_h's gate blocks** (σ_max over the layer's gate blocks; "
+                    "1/γ = 1 is the vanishing/exploding boundary)")
+        st.caption("At orthogonal or identity init every gate block has σ_max = the weight scale; at gaussian "
+                   "init the spectral radius is about the weight scale and σ_max is larger.")
+        sig_cols = [f"sigma_max:l{k}" for k in range(values["layers"])]
+        st.altair_chart(charts.prefixed_chart(tables.series_long(steps, sig_cols), "",
+                                              "σ_max of W_h's gate blocks", log=False, color_title="run, layer",
+                                              by_run=True), width="stretch")
+    st.markdown("**Gradient norm per parameter** (before clipping)")
+    pcols = st.columns(min(len(runs), 3))
+    for col, (label, run) in zip(pcols * 3, runs.items()):
+        with col:
+            st.caption(label)
+            st.altair_chart(charts.prefixed_chart(tables.melt_prefixed(run.steps, "gnorm:"), "",
+                                                  "‖∂L/∂θ‖ (log scale)", log=True), width="stretch")
+    if "LSTM" in runs and runs["LSTM"].steps["forget_mean"].notna().any():
+        st.markdown("**LSTM mean forget gate** over training (1 = the carousel keeps everything)")
+        st.altair_chart(charts.prefixed_chart(tables.series_long({"LSTM": runs["LSTM"].steps}, ["forget_mean"]),
+                                              "", "mean f_t over batch, steps and units", log=False,
+                                              color_title="run", by_run=True), width="stretch")
+
+
+live.show(ids, draw)
 
 st.page_link("pages/error_flow.py", label="Error flow of these runs", icon=":material/stacked_line_chart:",
              query_params=settings.format_params("flow", values))

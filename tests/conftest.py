@@ -1,7 +1,10 @@
 """Shared pytest fixtures."""
 
+import itertools
+import json
 import os
 import sys
+import time
 import uuid
 from pathlib import Path
 
@@ -11,7 +14,9 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from lstmlab.config import ENGINES  # noqa: E402  (after the path is set)
+from lstmlab import jobs  # noqa: E402 - this checkout's lstmlab, found through the path above
+from lstmlab.config import ENGINES, RunConfig  # noqa: E402
+from lstmlab.store import RunStore, StoreError  # noqa: E402
 
 
 @pytest.fixture(params=ENGINES)
@@ -24,7 +29,9 @@ def engine(request) -> str:
 def app(tmp_path, monkeypatch):
     """Factory of AppTest instances of the dashboard, with empty Streamlit caches and a run store in tmp_path.
 
-    ``app(page=None, **query)`` returns an AppTest not yet run; ``page`` is a file under pages/ to start on.
+    ``app(page=None, settle=True, **query)`` returns an AppTest not yet run; ``page`` is a file under pages/ to start
+    on. With ``settle`` every run of the app (``at.run()``, a click's run) is repeated until no job is in flight in the
+    run store, so a test reads the runs the workers finished.
     """
     import streamlit as st
     from streamlit.testing.v1 import AppTest
@@ -33,8 +40,10 @@ def app(tmp_path, monkeypatch):
     st.cache_data.clear()
     st.cache_resource.clear()
 
-    def make(page=None, **query):
+    def make(page=None, settle=True, **query):
         at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=60)
+        if settle:
+            at._run = _settling(at._run)
         for k, v in query.items():
             at.query_params[k] = str(v)
         if page is not None:
@@ -42,8 +51,50 @@ def app(tmp_path, monkeypatch):
         return at
 
     yield make
+    deadline = time.monotonic() + SETTLE_S
+    while _jobs_in_flight() and time.monotonic() < deadline:  # leave no worker busy with this test's runs
+        time.sleep(0.2)
     st.cache_data.clear()
     st.cache_resource.clear()
+
+
+SETTLE_S = 300  # how long an app test waits for the jobs its page submitted (a loaded machine is slow)
+
+
+def _settling(run_once):
+    """AppTest's internal run, repeated until the page has drawn a run store ($LSTMLAB_DB) in which no job is in
+    flight and nothing changed while it drew."""
+
+    def run(widget_state=None, timeout=None):
+        deadline = time.monotonic() + SETTLE_S
+        before = _store_state()
+        tree = run_once(widget_state, timeout=timeout)
+        while True:
+            while _jobs_in_flight():
+                assert time.monotonic() < deadline, f"jobs still in flight after {SETTLE_S} s"
+                time.sleep(0.2)
+            after = _store_state()
+            if after == before:
+                return tree
+            before = after
+            tree = run_once(None, timeout=timeout)
+
+    return run
+
+
+def _store_state():
+    """(id, status, step) of every run in the run store, or None without a readable store."""
+    try:
+        with RunStore(os.environ["LSTMLAB_DB"]) as store:
+            listed = store.list()
+            return tuple(sorted(zip(listed["id"], listed["status"], listed["step"])))
+    except (StoreError, KeyError):
+        return None
+
+
+def _jobs_in_flight() -> bool:
+    state = _store_state()
+    return state is not None and any(status in ("queued", "running") for _, status, _ in state)
 
 
 POSTGRES_ENV = "LSTMLAB_TEST_POSTGRES_URL"
@@ -84,3 +135,25 @@ def store_url(request, tmp_path):
     if request.param == "sqlite":
         return str(tmp_path / "runs.db")
     return request.getfixturevalue("postgres_url")
+
+
+
+SWEEP_GRID = {"cell": ("rnn", "lstm"), "seq_len": (5, 10), "weight_scale": (0.5, 1.0)}
+SWEEP_FIXED = dict(steps=20, hidden_size=4, batch_size=8, eval_size=8, record_every=10)
+
+
+@pytest.fixture
+def tiny_sweep(tmp_path, monkeypatch):
+    """Sweep "tiny" (2 cells x 2 lengths x 2 scales x 2 seeds) submitted as jobs under its name and trained to the
+    end on the local worker pool, in a run store in tmp_path that $LSTMLAB_DB names; returns that store."""
+    url = str(tmp_path / "runs.db")
+    monkeypatch.setenv("LSTMLAB_DB", url)
+    store = RunStore(url)
+    store.record_sweep("tiny", json.dumps({"grid": [[k, list(v)] for k, v in SWEEP_GRID.items()], "seeds": [0, 1],
+                                           "fixed": sorted(SWEEP_FIXED.items())}))
+    ids = [jobs.submit(RunConfig(cell=c, seq_len=T, weight_scale=w, seed=seed, **SWEEP_FIXED), store_url=url,
+                       sweep="tiny")
+           for c, T, w, seed in itertools.product(*SWEEP_GRID.values(), (0, 1))]
+    for run_id in ids:
+        assert jobs.wait(run_id, store_url=url, timeout=SETTLE_S) == "finished"
+    return store

@@ -149,18 +149,47 @@ def test_landing_page_renders(server, browser):
     ctx.close()
 
 
-def test_error_flow_default_study(server, browser):
+RECORDINGS = re.compile(r"(\d+) recordings, up to training step (\d+)")
+LONG = 1_200_000  # ms: the default study trains 1,000 steps of an RNN and an LSTM on a shared, loaded machine
+
+
+def _recordings(page) -> int:
+    """Training-step columns of the Error flow heatmap, as its caption counts them (0 before there is one)."""
+    found = RECORDINGS.search(" ".join(page.locator("[data-testid='stCaptionContainer']").all_inner_texts()))
+    return int(found[1]) if found else 0
+
+
+def _final_ratio(reading: str, cell: str) -> float:
+    """The first-step ratio the reading gives for ``cell`` after training ("0 (vanished)" reads 0)."""
+    found = re.search(rf"{cell}: \S+(?: \(vanished\))? at initialisation, (\S+)(?: \(vanished\))? after \d+ steps",
+                      reading)
+    assert found, reading
+    return float(found[1])
+
+
+def test_error_flow_default_study_grows_live_and_names_the_recovery(server, browser):
+    """The default study runs as jobs: the heatmap gains training-step columns while it trains, the final reading
+    names the step where the LSTM's first-step error recovered, and it shows the contrast the page is about."""
     ctx, page = _page(browser, height=2400)
     page.goto(server + "/error_flow")
-    page.wait_for_selector("[data-testid='stProgress']", timeout=60_000)  # the default study trains
-    _wait_idle(page, timeout=120_000)
-    page.get_by_role("button", name="Train and compare").click()
-    _wait_idle(page, timeout=120_000)
-    n = _charts_rendered(page, 4)
-    assert n >= 4  # two error-vs-lag panels, the heatmaps, the LSTM cell-state chart
+    page.wait_for_function(
+        "re => document.body.innerText.match(new RegExp(re))", arg=RECORDINGS.pattern, timeout=LONG)
+    earlier = _recordings(page)
+    page.wait_for_function(
+        "([re, n]) => { const m = document.body.innerText.match(new RegExp(re)); return m && +m[1] > n; }",
+        arg=[RECORDINGS.pattern, earlier], timeout=LONG)
+    assert _recordings(page) > earlier >= 2
+    _shot(page, "error_flow_live", readme=False)
+    page.wait_for_function("() => document.body.innerText.includes('Trained in')", timeout=LONG)
+    _wait_idle(page)
+    _charts_rendered(page, 4)
     _no_exception(page)
-    text = page.locator("[data-testid='stAlert']").first.inner_text()
-    assert "RNN" in text and "LSTM" in text
+    reading = page.locator("[data-testid='stAlert']").filter(has_text="at initialisation").first.inner_text()
+    recovered = re.search(r"LSTM's error reaching t = 1 collapsed to \S+ by step \d+ and recovered to \S+ at step "
+                          r"(\d+)", reading)
+    assert recovered and 0 < int(recovered[1]) <= 1000, reading
+    assert _final_ratio(reading, "LSTM") > 1e-2 and _final_ratio(reading, "RNN") < 1e-6
+    assert _recordings(page) == 41  # step 0 and every 25 steps
     assert "cells=rnn%2Clstm" in page.url or "cells=rnn,lstm" in page.url
     _shot(page, "error_flow")
     ctx.close()

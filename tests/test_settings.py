@@ -30,7 +30,7 @@ def test_study_builds_one_config_per_cell_from_the_url_names():
     c = study.configs[1]
     assert (c.seq_len, c.weight_scale, c.hidden_size, c.forget_bias, c.optimizer, c.batch_size, c.steps) == \
         (40, 0.8, 8, 2.0, "sgd", 16, 24)
-    assert c.record_every == 2 and c.eval_size == limits.EVAL_SIZE
+    assert c.record_every == 1 and c.eval_size == limits.EVAL_SIZE  # 24 steps, FLOW_RECORDS = 40: every step
     assert study.work == 40 * 8 * 1 * 24 * 16 * 2
     with pytest.raises(ValueError, match="at least one cell"):
         settings.study({**values, "cells": []})

@@ -11,7 +11,7 @@ import altair as alt
 import numpy as np
 import pandas as pd
 
-from lstmlab.config import CELLS
+from lstmlab.config import CELLS, SOLVED_FRACTION
 from lstmlab.settings import CELL_LABELS
 from lstmlab.tables import NAN, OK, OVERFLOW, VANISHED
 
@@ -341,3 +341,33 @@ def per_step_chart(df: pd.DataFrame, y_title: str, log: bool, title: str = "", c
         layers.append(alt.Chart(pd.DataFrame({"t": [marker_t]})).mark_rule(strokeDash=[3, 3], color="#888888")
                       .encode(x="t:Q", tooltip=[alt.Tooltip("t:Q", title="inspected step")]))
     return alt.layer(*layers).properties(title=title, height=300)
+
+
+def sweep_map_chart(df: pd.DataFrame, width: int = 260) -> alt.Chart:
+    """The trained phase map of a sweep (lstmlab.tables.sweep_map_table): per cell a panel over weight scale (x) ×
+    sequence length (y), coloured by log10 of the median held-out loss over the task's baseline, marked with the
+    verdict (✓ solved, ✗ unsolved, … pending). The colour scale turns at the solved threshold, SOLVED_FRACTION."""
+    cells = [c for c in CELLS if c in set(df["cell"])]
+    d = df.assign(label=df["cell"].map(CELL_LABELS))
+    floor = float(np.nanmin(d["log10_ratio"])) if d["log10_ratio"].notna().any() else -4.0
+    mid = float(np.log10(SOLVED_FRACTION))
+    tt = [alt.Tooltip("label:N", title="cell"), alt.Tooltip("seq_len:O", title="T"),
+          alt.Tooltip("weight_scale:O", title="weight scale"), alt.Tooltip("verdict:N"),
+          alt.Tooltip("loss:N", title="median held-out loss"), alt.Tooltip("spread:N", title="over seeds"),
+          alt.Tooltip("seeds:N"), alt.Tooltip("note:N")]
+    x = alt.X("weight_scale:O", title="initial weight scale", axis=alt.Axis(labelAngle=0))
+    y = alt.Y("seq_len:O", title="sequence length T", sort="descending")
+    panels = []
+    for cell in cells:
+        base = alt.Chart(d[d["cell"] == cell])
+        rect = base.mark_rect(stroke="#ffffff", strokeWidth=1).encode(
+            x=x, y=y, tooltip=tt,
+            color=alt.Color("log10_ratio:Q", title="log10 (median held-out loss / baseline)",
+                            scale=alt.Scale(scheme="blueorange", domain=[min(floor, mid - 1.0), 1.0], domainMid=mid,
+                                            clamp=True)))
+        mark = base.mark_text(fontSize=16, fontWeight="bold").encode(
+            x=x, y=y, text="mark:N", tooltip=tt,
+            color=alt.condition(alt.datum.verdict == "solved", alt.value("#ffffff"), alt.value("#222222")))
+        panels.append(alt.layer(rect, mark).properties(title=CELL_LABELS[cell], width=width, height=220))
+    return (alt.hconcat(*panels).resolve_scale(color="shared")
+            .configure_legend(orient="bottom", direction="horizontal", gradientLength=300, titleLimit=400))

@@ -12,6 +12,7 @@ PAGES = (
     ("pages/inside_lstm.py", "Inside the LSTM", ":material/memory:"),
     ("pages/phase_map.py", "Phase map", ":material/grid_on:"),
     ("pages/runs.py", "Runs", ":material/inventory_2:"),
+    ("pages/sweeps.py", "Sweeps", ":material/view_module:"),
 )
 
 

@@ -12,7 +12,7 @@ from lstmlab import settings
 from lstmlab.config import INITS, RunConfig
 from lstmlab.settings import INSIDE_TASKS, NETWORK_LABELS, NETWORKS, TASK_LABELS
 from lstmlab.text import escape_markdown, network_text, run_label
-from lstmlab.ui import run_picker, run_store, state, study
+from lstmlab.ui import live, run_picker, run_store, state, study
 from lstmlab.ui.widgets import show_error
 
 
@@ -85,8 +85,13 @@ def pick_network(values: dict) -> tuple[dict, Network]:
     if kind == "init":
         return values, Network("init", "init:" + config.replace(steps=0, record_every=1).key, config, None,
                                network_text(config))
-    run = study.study_results(settings.inside_study_values(values), None, "")["LSTM"]
-    text = network_text(config, run) + f" Trained in {run.wall_time:.1f} s (cached)."
+    run_id = study.study_results(settings.inside_study_values(values), None, "")["LSTM"]
+    run = live.ended_run(run_id, "Training the LSTM")
+    if run.params is None:
+        st.warning(f"The LSTM's training run ended without its parameters ({escape_markdown(run.status)}: "
+                   f"{escape_markdown(run.message)}); resubmit it on the Error flow page.", icon=":material/warning:")
+        st.stop()
+    text = network_text(config, run) + f" Trained in {run.wall_time:.1f} s (kept in the run store)."
     return values, Network("trained", f"trained:{config.key}", config, run.params, text)
 
 

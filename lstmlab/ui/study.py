@@ -1,5 +1,5 @@
-"""The study shared by Error flow and Training: its form, its forecast upload, and its runs (trained, or fetched
-from the cache or the run store), or the reason the page stops."""
+"""The study shared by Error flow and Training: its form, its forecast upload, and its runs (found in the run
+store or submitted as jobs), or the reason the page stops."""
 
 from __future__ import annotations
 
@@ -10,15 +10,15 @@ from lstmlab import limits as L
 from lstmlab.config import CELLS, INITS, OPTIMIZERS, TASKS
 from lstmlab.settings import CELL_LABELS, TASK_LABELS
 from lstmlab.text import escape_markdown
-from lstmlab.ui import state, training, upload_box
+from lstmlab.ui import live, state, upload_box
 
 
 def study_page(page: str) -> tuple[dict, dict]:
     """The settings form of a study page ("flow" or "training") and its runs: reads the URL (or the session's
     last study), draws the form and the forecast upload, applies the form when submitted, writes the URL,
-    remembers the study for the other study page, and trains or fetches the runs.
+    remembers the study for the other study page, and finds or submits the runs.
 
-    Returns (applied settings, {cell label: Run}); stops the page with a message on a bad or oversized request.
+    Returns (applied settings, {cell label: run id}); stops the page with a message on a bad or oversized request.
     """
     values = state.read_params(page)
     submitted, edited = study_form_ui(page, values)
@@ -31,8 +31,8 @@ def study_page(page: str) -> tuple[dict, dict]:
 
 
 def study_results(values: dict, series, series_name: str) -> dict:
-    """Train (or fetch) the study of ``values`` and return {cell label: Run}; on a bad or oversized request show
-    why and stop the page."""
+    """{cell label: run id} of the study of ``values``: its stored runs, or jobs submitted for them (lstmlab.ui.live);
+    on a bad or oversized request show why and stop the page."""
     try:
         study = settings.study(values, series, series_name)
     except ValueError as e:
@@ -47,10 +47,7 @@ def study_results(values: dict, series, series_name: str) -> dict:
         command = escape_markdown(cli.command_line(study.configs[0]), code=True)
         st.error(L.too_big_message(study.work, L.MAX_WORK, "study", command, after), icon=":material/block:")
         st.stop()
-    results, messages = training.train_study(study)
-    for m in messages:
-        st.warning(m)
-    return results
+    return live.study_runs(study)
 
 
 def study_form_ui(page: str, values: dict, submit_label: str = "Train and compare") -> tuple[bool, dict]:

@@ -1,0 +1,110 @@
+"""The live dashboard in Chromium against one server with the embedded worker pool:
+
+1. time from pressing "Train and compare" on Error flow to the first drawn chart of the submitted (running) jobs,
+   for a fresh study each time (a new seed; default shapes: RNN + LSTM, T = 100, H = 32, batch 32; 200 steps so each
+   repetition ends before the next), median over --repeats; target <= 1 s;
+2. the default study (1,000 steps) from opening the page on an empty store to both runs finished, wall time, and
+   the runs' own training times from the store.
+
+A benchmark, not a test; prints the machine and its load.
+
+    python bench/bench_live.py [--repeats 5] [--skip-default]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from stserver import serve  # noqa: E402 - after the path set-up above
+
+from lstmlab.store import RunStore  # noqa: E402
+
+IDLE = "[data-testid='stApp'][data-test-script-state='notRunning']"
+READING = "[data-testid='stAlert']:has-text('at initialisation')"
+
+
+def _settled(page, store: RunStore, timeout: float = 600) -> None:
+    deadline = time.monotonic() + timeout
+    while not store.list(status=["queued", "running"]).empty:
+        if time.monotonic() > deadline:
+            raise TimeoutError("runs still in flight")
+        time.sleep(0.2)
+    page.wait_for_selector(IDLE, timeout=60_000)
+
+
+def first_chart_times(page, url: str, store: RunStore, repeats: int) -> list[float]:
+    """Seconds from the click on Train to the first chart of the new study's running jobs."""
+    page.goto(url + "/error_flow?steps=200&seed=1000")
+    page.wait_for_selector(READING, timeout=600_000)
+    _settled(page, store)
+    page.get_by_text("Advanced").click()
+    times = []
+    for seed in range(1001, 1001 + repeats):
+        page.get_by_label("Seed").fill(str(seed))
+        before = page.locator(READING).first.inner_text()
+        t0 = time.perf_counter()
+        page.get_by_role("button", name="Train and compare").click()
+        page.wait_for_function(
+            """before => { const a = [...document.querySelectorAll("[data-testid='stAlert']")]
+                             .find(e => e.innerText.includes('at initialisation'));
+                           const charts = document.querySelectorAll('.vega-embed canvas, .vega-embed svg.marks');
+                           return a && a.innerText !== before && charts.length > 0; }""",
+            arg=before, timeout=120_000, polling=20)
+        times.append(time.perf_counter() - t0)
+        print(f"seed {seed}: first chart after {times[-1]:.2f} s", flush=True)
+        _settled(page, store)
+    return times
+
+
+def default_study(page, url: str, store: RunStore) -> tuple[float, list]:
+    """(seconds from opening Error flow on an empty store to its default study finished, [(cell, wall_time)])."""
+    t0 = time.perf_counter()
+    page.goto(url + "/error_flow")
+    page.wait_for_function("() => document.body.innerText.includes('Trained in')", timeout=3_600_000, polling=200)
+    wall = time.perf_counter() - t0
+    runs = store.list()
+    return wall, list(zip(runs["cell"], runs["wall_time"]))
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--repeats", type=int, default=5)
+    p.add_argument("--skip-default", action="store_true")
+    args = p.parse_args()
+    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+          f"Python {platform.python_version()}; load {os.getloadavg()[0]:.2f}")
+    from playwright.sync_api import sync_playwright
+
+    with tempfile.TemporaryDirectory() as tmp, sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=shutil.which("chromium"), args=["--no-sandbox"])
+        if not args.skip_default:
+            db = Path(tmp) / "default.db"
+            with serve(Path(tmp) / "default.log", {"LSTMLAB_DB": str(db)}) as (url, _):
+                page = browser.new_page(viewport={"width": 1500, "height": 1200})
+                wall, runs = default_study(page, url, RunStore(db))
+                print(f"default study: {wall:.1f} s from opening the page to both runs finished; training "
+                      + ", ".join(f"{c} {w:.1f} s" for c, w in runs) + f" (load {os.getloadavg()[0]:.2f})")
+                page.close()
+        db = Path(tmp) / "first.db"
+        with serve(Path(tmp) / "first.log", {"LSTMLAB_DB": str(db)}) as (url, _):
+            page = browser.new_page(viewport={"width": 1500, "height": 1200})
+            times = first_chart_times(page, url, RunStore(db), args.repeats)
+            print(f"Train -> first chart of the running jobs: median {statistics.median(times):.2f} s, "
+                  f"min {min(times):.2f}, max {max(times):.2f} over {len(times)} (load {os.getloadavg()[0]:.2f})")
+        browser.close()
+
+
+if __name__ == "__main__":
+    main()

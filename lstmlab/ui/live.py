@@ -1,0 +1,181 @@
+"""Runs as jobs on a page: a study's configs are found in the run store or submitted as jobs, and the page draws
+what the store holds, redrawing while any of them is queued or running. The server process never trains: workers
+do (lstmlab.jobs), and the store is where the page, the workers and other sessions meet, so closing the tab does
+not stop a run and the same URL elsewhere shows it where it is.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import Callable
+
+import streamlit as st
+
+from lstmlab import jobs
+from lstmlab import limits as L
+from lstmlab.config import ACTIVE_STATUSES, RESUBMITTABLE_STATUSES
+from lstmlab.settings import CELL_LABELS, Study
+from lstmlab.store import default_url
+from lstmlab.text import escape_markdown
+from lstmlab.ui import auth
+from lstmlab.ui.run_store import error_line, store
+
+
+@st.cache_resource(show_spinner=False)
+def warm_workers() -> None:
+    """Start the job executor's workers once per server process, before anyone presses Train: a worker's start
+    (a fresh interpreter, numpy, its one-time set-up) takes seconds, a submission to a started one milliseconds."""
+    try:
+        executor = jobs.get_executor()
+        for _ in range(os.cpu_count() or 1):
+            executor.submit(os.getpid)
+    except jobs.JobError:
+        pass  # an unreachable scheduler is reported where a study is submitted
+
+
+@st.cache_resource(show_spinner=False)
+def _server_runs() -> set:
+    """Ids of the runs this server process submitted, for every session (the server's limits)."""
+    return set()
+
+
+def _in_flight(run_ids: set) -> tuple[int, int]:
+    """(running, queued) among ``run_ids``; ids of runs that ended (or vanished) are dropped from the set."""
+    counts = {"running": 0, "queued": 0}
+    for run_id in list(run_ids):
+        try:
+            status = store().progress(run_id)["status"]
+        except KeyError:
+            status = "deleted"
+        if status in counts:
+            counts[status] += 1
+        else:
+            run_ids.discard(run_id)
+    return counts["running"], counts["queued"]
+
+
+def study_runs(study: Study) -> dict[str, str]:
+    """{cell label: run id} of a study: the newest stored run of each config (whatever its status), or a job
+    submitted for it. Stops the page with the reason when the new jobs would exceed the session's or the server's
+    limits (lstmlab.limits.jobs_refusal) or cannot be submitted."""
+    mine = st.session_state["job_ids"]
+    try:
+        found = {c.key: next(iter(store().find(c)), None) for c in study.configs}
+        new = [c for c in study.configs if found[c.key] is None]
+        if new:
+            refusal = L.jobs_refusal(len(new), _in_flight(mine), _in_flight(_server_runs()))
+            if refusal:
+                st.error(refusal, icon=":material/block:")
+                st.stop()
+        ids = {}
+        for c in study.configs:
+            run_id = found[c.key] or jobs.submit(c, store_url=default_url(), actor=auth.actor())
+            if found[c.key] is None:
+                mine.add(run_id)
+                _server_runs().add(run_id)
+            ids[CELL_LABELS[c.cell]] = run_id
+    except jobs.JobError as e:
+        st.error(f"The runs could not be submitted: {escape_markdown(e)}", icon=":material/error:")
+        st.stop()
+    except Exception as e:  # an unreachable or unwritable store: say which, never a traceback
+        st.error(f"The run store cannot be used ({type(e).__name__}: {escape_markdown(error_line(e))}).",
+                 icon=":material/error:")
+        st.stop()
+    return ids
+
+
+def load_runs(ids: dict[str, str]) -> dict:
+    """{label: Run} as the store holds them now (a running run: what it has streamed so far)."""
+    return {label: store().load(run_id) for label, run_id in ids.items()}
+
+
+def wait_for_first_record(ids: dict[str, str], timeout: float = L.FIRST_RECORD_WAIT_S) -> None:
+    """Wait until every run has its first record (or has ended), at most ``timeout`` seconds, so a freshly submitted
+    study draws its first charts in this script run rather than a refresh later."""
+    deadline = time.monotonic() + timeout
+    pending = dict(ids)
+    while pending and time.monotonic() < deadline:
+        for label, run_id in list(pending.items()):
+            run = store().load(run_id)
+            if run.status not in ACTIVE_STATUSES or len(run.eval):
+                del pending[label]
+        if pending:
+            time.sleep(L.FIRST_RECORD_POLL_S)
+
+
+def ended_run(run_id: str, what: str):
+    """The run once it has ended, following it with a progress bar until then: for a page that needs a whole run
+    (its final parameters). The script waits; a worker trains."""
+    bar = None
+    while (p := store().progress(run_id))["status"] in ACTIVE_STATUSES:
+        said = f"{what}: {p['status']}, step {p['step']:,} of {p['steps']:,}"
+        if bar is None:
+            bar = st.progress(0.0, text=said)
+        bar.progress(min(p["step"] / max(p["steps"], 1), 1.0), text=said)
+        time.sleep(L.LIVE_REFRESH_S / 4)
+    if bar is not None:
+        bar.empty()
+    return store().load(run_id)
+
+
+def show(ids: dict[str, str], draw: Callable[[dict], None]) -> None:
+    """Draw the runs of ``ids`` with ``draw({label: Run})``, each with its progress and Stop or Resubmit button
+    above the charts, redrawn while any of them is queued or running (:func:`refreshing`)."""
+    wait_for_first_record(ids)
+
+    def view() -> bool:
+        runs = load_runs(ids)
+        job_controls_ui(runs)
+        draw(runs)
+        return any(run.status in ACTIVE_STATUSES for run in runs.values())
+
+    refreshing(view, lambda: any(store().progress(i)["status"] in ACTIVE_STATUSES for i in ids.values()))
+
+
+def refreshing(view: Callable[[], bool], in_flight: Callable[[], bool]) -> None:
+    """Run ``view()`` (it draws, and returns whether anything it shows is still in flight) in a fragment that
+    reruns every LIVE_REFRESH_S while ``in_flight()`` was true when the page ran: only this part of the page
+    redraws. When the view reports that everything ended, the whole page reruns once and stops refreshing."""
+    active = in_flight()
+
+    def fragment() -> None:
+        if not view() and active:
+            st.rerun(scope="app")
+
+    st.fragment(fragment, run_every=L.LIVE_REFRESH_S if active else None)()
+
+
+def job_controls_ui(runs: dict) -> None:
+    """One line per run in flight or resubmittable: its progress and a Stop or Resubmit button. The store decides
+    whether this session's user may change the run (PermissionError is shown, not raised)."""
+    for label, run in runs.items():
+        if run.status not in (*ACTIVE_STATUSES, *RESUBMITTABLE_STATUSES):
+            continue
+        done, total = int(len(run.steps)), max(int(run.config.steps), 1)
+        c1, c2 = st.columns([5, 1], vertical_alignment="center")
+        if run.status in ACTIVE_STATUSES:
+            c1.progress(min(done / total, 1.0),
+                        text=f"**{escape_markdown(label)}** {run.status}: step {done:,} of {run.config.steps:,}")
+            if c2.button("Stop", key=f"stop.{run.run_id}", icon=":material/stop:",
+                         help="Ask the worker to stop this run after its current step; what it recorded is kept."):
+                _act(jobs.stop, run.run_id, f"{label} asked to stop")
+        else:
+            c1.warning(f"**{escape_markdown(label)}** is {run.status} at step {done:,} of {run.config.steps:,}"
+                       f"{': ' + escape_markdown(run.message) if run.message else ''}.", icon=":material/pause:")
+            if c2.button("Resubmit", key=f"resubmit.{run.run_id}", icon=":material/replay:",
+                         help="Queue this run again: it continues after its last stored record."):
+                _act(jobs.resubmit, run.run_id, f"{label} resubmitted")
+
+
+def _act(action, run_id: str, done: str) -> None:
+    try:
+        action(run_id, store_url=default_url(), actor=auth.actor())
+    except PermissionError as e:
+        st.error(escape_markdown(e), icon=":material/lock:")
+        return
+    except (ValueError, jobs.JobError) as e:
+        st.error(escape_markdown(e), icon=":material/error:")
+        return
+    st.toast(done)
+    st.rerun(scope="app")
