@@ -40,6 +40,9 @@ def draw(runs: dict) -> None:
                    + "; the runs are kept in the run store, so coming back to these settings is instant.")
 
     lines = tables.flow_lines(flows, layer=layer, weight_scale=values["ws"])
+    # runs still in flight end at different steps: one panel for every run's latest recording
+    latest = "after training" if not any(r.status in ACTIVE_STATUSES for r in runs.values()) else "latest recording"
+    lines["phase"] = lines["phase"].where(lines["phase"] == "at initialisation", latest)
     domain = charts.lines_domain(lines)
     st.subheader("Error reaching each time step")
     st.caption("‖∂L/∂h_t‖ against the lag T − t on a log axis. A straight falling line is geometric vanishing; "
