@@ -142,13 +142,15 @@ def flow_lines(flows: dict[str, pd.DataFrame], layer: int = 0, weight_scale: flo
     return df
 
 
-def lstm_cell_lines(flow: pd.DataFrame, layer: int = 0, max_lags: int = L.LINE_MAX_LAGS) -> pd.DataFrame:
-    """‖∂L/∂h_t‖ and ‖∂L/∂c_t‖ vs lag for an LSTM flow table, at initialisation and after training."""
+def lstm_cell_lines(flow: pd.DataFrame, layer: int = 0, max_lags: int = L.LINE_MAX_LAGS,
+                    training: bool = False) -> pd.DataFrame:
+    """‖∂L/∂h_t‖ and ‖∂L/∂c_t‖ vs lag for an LSTM flow table, at initialisation and at the last recording ("after
+    training", or "latest recording" while the run is still ``training``)."""
     steps = recorded_steps(flow)
     rows = []
     phases = [(steps[0], "at initialisation")]
     if steps[-1] != steps[0]:
-        phases.append((steps[-1], f"after training ({steps[-1]} steps)"))
+        phases.append((steps[-1], f"{'latest recording' if training else 'after training'} ({steps[-1]} steps)"))
     for step, phase in phases:
         p = profile(flow, step, layer)
         keep = lag_sample(int(p["lag"].max()) + 1, max_lags)

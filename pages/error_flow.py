@@ -67,7 +67,8 @@ def draw(runs: dict) -> None:
         st.subheader("LSTM: the cell state carries the error")
         c1, c2 = st.columns([3, 2])
         c1.markdown("**‖∂L/∂h_t‖ and ‖∂L/∂c_t‖ against lag**")
-        c1.altair_chart(charts.cell_state_chart(tables.lstm_cell_lines(flows["LSTM"], layer),
+        lstm_training = runs["LSTM"].status in ACTIVE_STATUSES
+        c1.altair_chart(charts.cell_state_chart(tables.lstm_cell_lines(flows["LSTM"], layer, training=lstm_training),
                                                 "LSTM error on the hidden state and on the cell state"),
                         width="stretch")
         with c2:

@@ -180,7 +180,8 @@ def test_error_flow_default_study_grows_live_and_names_the_recovery(server, brow
         arg=[RECORDINGS.pattern, earlier], timeout=LONG)
     assert _recordings(page) > earlier >= 2
     _shot(page, "error_flow_live", readme=False)
-    page.wait_for_function("() => document.body.innerText.includes('Trained in')", timeout=LONG)
+    page.wait_for_function("() => /Trained in RNN [0-9.]+ s, LSTM [0-9.]+ s/.test(document.body.innerText)",
+                           timeout=LONG)  # both runs ended: the page stops refreshing
     _wait_idle(page)
     _charts_rendered(page, 4)
     _no_exception(page)

@@ -25,7 +25,9 @@ def test_sweeps_ls_and_show_print_the_summary_and_write_csv(tiny_sweep, tmp_path
     lines = out.splitlines()
     assert lines[0] == "sweep tiny: 16 runs, 16 finished"
     assert lines[1].split() == ["cell", "T", "w", "solved", "median", "loss", "min..max", "/baseline", "verdict"]
-    assert len([line for line in lines if line.split()[-1:] in (["solved"], ["unsolved"])]) == 8  # grid points
+    grid_rows = [line.split() for line in lines[2:lines.index("longest sequence length solved") - 1]]
+    assert len(grid_rows) == 8 and all(row[0] in ("RNN", "LSTM") and row[-1] in ("solved", "unsolved")
+                                       for row in grid_rows)
     assert "longest sequence length solved" in out and f"wrote {csv}" in out
     table = pd.read_csv(csv)
     runs = [tiny_sweep.load(i) for i in tiny_sweep.list()["id"]]

@@ -31,3 +31,14 @@ def test_log_safe_marks_what_a_log_axis_cannot_draw():
 def test_power_table_is_w_to_the_k():
     df = tables.power_table(0.5, 4)
     assert list(df["value"]) == [1.0, 0.5, 0.25, 0.125, 0.0625] and list(df["k"]) == [0, 1, 2, 3, 4]
+
+
+def test_lstm_cell_lines_name_the_last_recording_by_whether_the_run_still_trains():
+    flow = pd.DataFrame({"step": np.repeat([0, 25], 3), "layer": 0, "lag": np.tile([0, 1, 2], 2),
+                         "dh_norm": [1.0, 0.5, 0.25, 1.0, 0.9, 0.8], "dc_norm": [2.0, 1.0, 0.5, 2.0, 1.9, 1.8]})
+    ended = tables.lstm_cell_lines(flow)
+    live = tables.lstm_cell_lines(flow, training=True)
+    assert sorted(set(ended["phase"])) == ["after training (25 steps)", "at initialisation"]
+    assert sorted(set(live["phase"])) == ["at initialisation", "latest recording (25 steps)"]
+    cell_late = live[(live["phase"] == "latest recording (25 steps)") & live["quantity"].str.contains("cell")]
+    assert cell_late.sort_values("lag")["value"].tolist() == [2.0, 1.9, 1.8]
