@@ -178,6 +178,31 @@ def test_hot_loops_vectorise(dtype, monkeypatch):
         assert loops >= VECTOR_LOOPS[name], f"{name}: {loops} vectorised loops, expected {VECTOR_LOOPS[name]}"
 
 
+@njit(error_model="numpy", fastmath={"contract"})
+def kernel_tanh(x, out, K):
+    C = kernels.scalars(K)  # made here: a tuple handed in from Python would hold float64s
+    for i in range(x.shape[0]):
+        out[i] = kernels.tanh(x[i], C)
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_kernel_tanh_is_within_4_ulp_of_the_exact_value(dtype):
+    """Against tanh in extended precision, on random, tiny, clamped and special arguments."""
+    rng = np.random.default_rng(0)
+    tiny = np.finfo(dtype).tiny
+    x = np.concatenate([4 * rng.standard_normal(20_000), np.linspace(-1e-6, 1e-6, 1001), np.linspace(-30, 30, 3001),
+                        [tiny, -tiny, 1e-30, 1e30, -1e300]]).astype(dtype)
+    out = np.empty_like(x)
+    kernel_tanh(x, out, kernels.constants(dtype))
+    exact = np.tanh(x.astype(np.longdouble))
+    ulps = np.abs(out.astype(np.longdouble) - exact) / np.spacing(np.abs(exact.astype(dtype))).astype(np.longdouble)
+    assert ulps.max() <= 4, (float(ulps.max()), x[np.argmax(ulps)])
+    special = np.array([0.0, -0.0, np.inf, -np.inf, np.nan], dtype=dtype)
+    kernel_tanh(special, out[:5], kernels.constants(dtype))
+    np.testing.assert_array_equal(out[:5], [0.0, -0.0, 1.0, -1.0, np.nan])
+    assert np.signbit(out[1])
+
+
 def test_a_scalar_loop_is_detected():
     """The count above misses a loop around a scalar libm call, and finds the same loop with our tanh."""
 
