@@ -118,7 +118,9 @@ def metric_fn(y_hat: np.ndarray, y: np.ndarray, loss: str) -> float:
 def input_projection(xin: np.ndarray, Wx: np.ndarray, b: np.ndarray) -> np.ndarray:
     """xw_t = x_t Wx + b for all T steps in one (T*B, in) @ (in, G*H) product: (T, B, G*H)."""
     T, B, _ = xin.shape
-    return (xin.reshape(T * B, -1) @ Wx + b).reshape(T, B, -1)
+    xw = xin.reshape(T * B, -1) @ Wx
+    xw += b
+    return xw.reshape(T, B, -1)
 
 
 def _forward_all(spec: ModelSpec, params: dict, x: np.ndarray, engine) -> tuple[list, list[Unroll], np.ndarray]:
@@ -127,7 +129,7 @@ def _forward_all(spec: ModelSpec, params: dict, x: np.ndarray, engine) -> tuple[
     inp = x
     for k in range(spec.layers):
         xw = input_projection(inp, params[f"l{k}.Wx"], params[f"l{k}.b"])
-        run = engine.unroll(spec.cell, xw, params[f"l{k}.Wh"], params.get(f"l{k}.bhn"))
+        run = engine.unroll(spec.cell, xw, params[f"l{k}.Wh"], params.get(f"l{k}.bhn"), overwrite_xw=True)
         inputs.append(inp)
         runs.append(run)
         inp = run.h[1:]
@@ -180,7 +182,7 @@ def _bptt(spec: ModelSpec, params: dict, x: np.ndarray, y: np.ndarray, loss: str
 
     flows = [None] * spec.layers
     for k in reversed(range(spec.layers)):
-        flow = flows[k] = engine.backprop(spec.cell, runs[k], inject, params[f"l{k}.Wh"])
+        flow = flows[k] = engine.backprop(spec.cell, runs[k], inject, params[f"l{k}.Wh"], overwrite_inject=True)
         GH = flow.da.shape[2]
         grads[f"l{k}.Wh"] = runs[k].h[:-1].reshape(-1, H).T @ flow.dhh.reshape(-1, GH)
         grads[f"l{k}.Wx"] = inputs[k].reshape(T * B, -1).T @ flow.da.reshape(T * B, GH)

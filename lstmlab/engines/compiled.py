@@ -24,51 +24,64 @@ VERSION = f"1 (numba {numba.__version__}, numpy {np.__version__})"
 _CONSTANTS = {np.dtype(d): kernels.constants(d) for d in (np.float64, np.float32)}
 
 
-def unroll(cell: str, xw: np.ndarray, Wh: np.ndarray, bhn=None, h0=None, c0=None) -> Unroll:
+def unroll(cell: str, xw: np.ndarray, Wh: np.ndarray, bhn=None, h0=None, c0=None,
+           overwrite_xw: bool = False) -> Unroll:
     """Run one layer over every step of ``xw`` (T, B, G*H) from ``h0``, ``c0`` (B, H), zero by default.
 
     The cache is (tanh(c_t),) for the LSTM, (hn_t,) for the GRU (the candidate's hidden part), () for the RNN.
+    ``overwrite_xw``: the gates may be computed in xw's memory (the caller has no further use for it).
     """
     T, B, GH = xw.shape
     H = Wh.shape[0]
     dtype = xw.dtype
     K = _CONSTANTS[dtype]
-    xw, Wh = np.ascontiguousarray(xw), np.ascontiguousarray(Wh)
+    Wh = np.ascontiguousarray(Wh)
     h = np.empty((T + 1, B, H), dtype=dtype)
     h[0] = 0.0 if h0 is None else h0
     if cell == "rnn":
-        kernels.rnn_forward(xw, Wh, h, K)
+        h[1:] = xw
+        kernels.rnn_forward(Wh, h, K)
         return Unroll(h, None, h[1:], ())
-    gates = np.empty((T, B, GH), dtype=dtype)
+    gates = _own(xw, overwrite_xw)
     aux = np.empty((T, B, H), dtype=dtype)
     if cell == "lstm":
         c = np.empty((T + 1, B, H), dtype=dtype)
         c[0] = 0.0 if c0 is None else c0
-        kernels.lstm_forward(xw, Wh, h, c, gates, aux, K)
+        kernels.lstm_forward(Wh, h, c, gates, aux, K)
         return Unroll(h, c, gates, (aux,))
-    kernels.gru_forward(xw, Wh, np.ascontiguousarray(bhn), h, gates, aux, K)
+    kernels.gru_forward(Wh, np.ascontiguousarray(bhn), h, gates, aux, K)
     return Unroll(h, None, gates, (aux,))
 
 
-def backprop(cell: str, run: Unroll, inject: np.ndarray, Wh: np.ndarray) -> Flow:
-    """Backpropagation through time over one layer, t = T ... 1 (see reference.backprop)."""
+def backprop(cell: str, run: Unroll, inject: np.ndarray, Wh: np.ndarray, overwrite_inject: bool = False) -> Flow:
+    """Backpropagation through time over one layer, t = T ... 1 (see reference.backprop).
+
+    ``overwrite_inject``: dL/dh_t may be accumulated in inject's memory (the caller has no further use for it).
+    """
     T, B, H = inject.shape
     GH = run.gates.shape[2]
     dtype = inject.dtype
     K = _CONSTANTS[dtype]
-    inject, Wh = np.ascontiguousarray(inject), np.ascontiguousarray(Wh)
-    dh = np.empty((T, B, H), dtype=dtype)
+    Wh = np.ascontiguousarray(Wh)
+    dh = _own(inject, overwrite_inject)
     da = np.empty((T, B, GH), dtype=dtype)
     if cell == "rnn":
-        kernels.rnn_backward(run.h, Wh, inject, dh, da, K)
+        kernels.rnn_backward(run.h, Wh, dh, da, K)
         return Flow(dh, None, da, da)
     if cell == "lstm":
         dc = np.empty((T, B, H), dtype=dtype)
-        kernels.lstm_backward(run.c, run.gates, run.cache[0], Wh, inject, dh, dc, da, K)
+        kernels.lstm_backward(run.c, run.gates, run.cache[0], Wh, dh, dc, da, K)
         return Flow(dh, dc, da, da)
     dhh = np.empty((T, B, GH), dtype=dtype)
-    kernels.gru_backward(run.h, run.gates, run.cache[0], Wh, inject, dh, da, dhh, K)
+    kernels.gru_backward(run.h, run.gates, run.cache[0], Wh, dh, da, dhh, K)
     return Flow(dh, None, da, dhh)
+
+
+def _own(a: np.ndarray, overwrite: bool) -> np.ndarray:
+    """``a`` itself when it may be overwritten and is a writable C-contiguous array, else a C-contiguous copy."""
+    if overwrite and a.flags.c_contiguous and a.flags.writeable:
+        return a
+    return np.array(a, order="C")
 
 
 def warm() -> None:

@@ -8,6 +8,8 @@ measurement (a test checks the first in the compiled IR):
   several blocks in one loop, a ``range(kH, (k+1)H)`` or two views of one array at different steps stop
   LLVM from vectorising it (about 5x slower);
 - no per-row views: each one costs atomic reference counting, about 10 us per step;
+- no temporaries in the time loop: the matrix products add into the arrays that hold the step's inputs
+  (:func:`matmul_add`), so the gates are computed in place over x_t Wx + b and dL/dh_t over inject_t;
 - no float literals: a float64 literal in a float32 kernel promotes the arithmetic to float64, so every
   constant comes from the table ``K`` of the kernel's dtype (:func:`constants`);
 - tanh is computed here (:func:`tanh`) because a call to libm's stops vectorisation; sigma(a) is
@@ -25,7 +27,9 @@ import math
 import numpy as np
 from llvmlite import ir
 from numba import njit, types
+from numba.core import cgutils
 from numba.extending import intrinsic, overload
+from numba.np.linalg import check_blas_return, ensure_blas, get_blas_kind, make_constant_slot
 
 # The kernels' constants, in their dtype: a table K made once per dtype (:func:`constants`) and read by each
 # kernel into a tuple of scalars (:func:`scalars`) that the elementwise helpers take. An array argument to an
@@ -113,60 +117,108 @@ def sigmoid(a, C):
     return C[2] * (C[0] + tanh(C[2] * a, C))
 
 
+# ------------------------------------------------------- matrix products
+
+
+@intrinsic
+def _gemm_add(typingctx, a, b, c):
+    """c += a @ b by the BLAS numba's np.dot calls (gemm with beta = 1); shapes are the caller's to check."""
+    operands = (a, b, c)
+    if not all(isinstance(m, types.Array) and m.ndim == 2 and m.dtype == c.dtype for m in operands):
+        return None
+    if not isinstance(c.dtype, types.Float) or c.layout != "C" or a.layout not in "CF" or b.layout not in "CF":
+        return None
+
+    def codegen(context, builder, sig, args):
+        ensure_blas()
+        char, intp = ir.IntType(8), cgutils.intp_t
+        voidp = char.as_pointer()
+        fnty = ir.FunctionType(ir.IntType(32), [char, char, char, intp, intp, intp, voidp, voidp, intp, voidp,
+                                                 intp, voidp, voidp, intp])
+        fn = cgutils.get_or_insert_function(builder.module, fnty, "numba_xxgemm")
+        arrays = [context.make_array(t)(context, builder, v) for t, v in zip(sig.args, args)]
+        (m, k), (_, n) = (cgutils.unpack_tuple(builder, arr.shape) for arr in arrays[:2])
+
+        def operand(ty, arr):  # BLAS is column-major: a C-contiguous (r, s) array is its (s, r) transpose
+            rows, cols = cgutils.unpack_tuple(builder, arr.shape)
+            trans = ir.Constant(char, ord("n" if ty.layout == "C" else "t"))
+            return trans, builder.bitcast(arr.data, voidp), cols if ty.layout == "C" else rows
+
+        (ta, pa, lda), (tb, pb, ldb), (_, pc, ldc) = (operand(t, arr) for t, arr in zip(sig.args, arrays))
+        one = builder.bitcast(make_constant_slot(context, builder, c.dtype, 1.0), voidp)
+        kind = ir.Constant(char, ord(get_blas_kind(c.dtype)))
+        # c^T = b^T a^T in column-major terms
+        res = builder.call(fn, (kind, tb, ta, n, m, k, one, pb, ldb, pa, lda, one, pc, ldc))
+        check_blas_return(context, builder, res)
+        return context.get_dummy_value()
+
+    return types.none(a, b, c), codegen
+
+
+@njit(**OPTIONS)
+def matmul_add(a, b, c):
+    """c += a @ b: (m, k) @ (k, n) into (m, n), a and b C- or F-contiguous (a transpose is free), c C-contiguous."""
+    m, k = a.shape
+    n = b.shape[1]
+    if b.shape[0] != k or c.shape[0] != m or c.shape[1] != n:
+        raise ValueError("matmul_add: shapes do not fit (m, k) @ (k, n) into (m, n)")
+    if m > 0 and n > 0 and k > 0:
+        _gemm_add(a, b, c)
+
+
 # --------------------------------------------------------------------- RNN
 
 
 @njit(**OPTIONS)
-def rnn_forward(xw, Wh, h, K):
-    """h_t = tanh(xw_t + h_{t-1} Wh), for t = 1..T into h[1:] (h[0] holds h_0)."""
+def rnn_forward(Wh, h, K):
+    """h_t = tanh(xw_t + h_{t-1} Wh), t = 1..T, in place: h[0] holds h_0 and h[1:] holds xw on entry."""
     C = scalars(K)
-    T, B, H = xw.shape
+    T, B, H = h.shape[0] - 1, h.shape[1], h.shape[2]
     for t in range(T):
-        a = np.dot(h[t], Wh)
+        matmul_add(h[t], Wh, h[t + 1])
         for b in range(B):
             for j in range(H):
-                h[t + 1, b, j] = tanh(xw[t, b, j] + a[b, j], C)
+                h[t + 1, b, j] = tanh(h[t + 1, b, j], C)
 
 
 @njit(**OPTIONS)
-def rnn_backward(h, Wh, inject, dh, da, K):
-    """dh_t = inject_t + da_{t+1} Wh^T;  da_t = dh_t (1 - h_t^2), for t = T..1."""
+def rnn_backward(h, Wh, dh, da, K):
+    """For t = T..1: da_t = dh_t (1 - h_t^2), then dh_{t-1} += da_t Wh^T; dh holds inject on entry."""
     C = scalars(K)
     one = C[0]
-    T, B, H = inject.shape
-    WhT = np.ascontiguousarray(Wh.T)
-    back = np.zeros((B, H), dtype=inject.dtype)
+    T, B, H = dh.shape
+    WhT = Wh.T
     for t in range(T - 1, -1, -1):
         for b in range(B):
             for j in range(H):
-                dh[t, b, j] = inject[t, b, j] + back[b, j]
-            for j in range(H):
                 ht = h[t + 1, b, j]
                 da[t, b, j] = dh[t, b, j] * (one - ht * ht)
-        back = np.dot(da[t], WhT)
+        if t > 0:
+            matmul_add(da[t], WhT, dh[t - 1])
 
 
 # -------------------------------------------------------------------- LSTM
 
 
 @njit(**OPTIONS)
-def lstm_forward(xw, Wh, h, c, g, tc, K):
+def lstm_forward(Wh, h, c, g, tc, K):
     """i, f, o = sigma(a_i, a_f, a_o), n = tanh(a_n) with a = xw_t + h_{t-1} Wh; c_t = f c_{t-1} + i n;
-    h_t = o tanh(c_t). Fills h[1:], c[1:], the gates g (T, B, 4H) = [i f n o] and tc = tanh(c_t)."""
+    h_t = o tanh(c_t). g (T, B, 4H) holds xw on entry and the gates [i f n o] on return; fills h[1:],
+    c[1:] and tc = tanh(c_t)."""
     C = scalars(K)
-    T, B, G = xw.shape
+    T, B, G = g.shape
     H = G // 4
     for t in range(T):
-        a = np.dot(h[t], Wh)
+        matmul_add(h[t], Wh, g[t])
         for b in range(B):
             for j in range(H):
-                g[t, b, j] = sigmoid(xw[t, b, j] + a[b, j], C)
+                g[t, b, j] = sigmoid(g[t, b, j], C)
             for j in range(H):
-                g[t, b, H + j] = sigmoid(xw[t, b, H + j] + a[b, H + j], C)
+                g[t, b, H + j] = sigmoid(g[t, b, H + j], C)
             for j in range(H):
-                g[t, b, 2 * H + j] = tanh(xw[t, b, 2 * H + j] + a[b, 2 * H + j], C)
+                g[t, b, 2 * H + j] = tanh(g[t, b, 2 * H + j], C)
             for j in range(H):
-                g[t, b, 3 * H + j] = sigmoid(xw[t, b, 3 * H + j] + a[b, 3 * H + j], C)
+                g[t, b, 3 * H + j] = sigmoid(g[t, b, 3 * H + j], C)
             for j in range(H):
                 ct = g[t, b, H + j] * c[t, b, j] + g[t, b, j] * g[t, b, 2 * H + j]
                 c[t + 1, b, j] = ct
@@ -176,20 +228,18 @@ def lstm_forward(xw, Wh, h, c, g, tc, K):
 
 
 @njit(**OPTIONS)
-def lstm_backward(c, g, tc, Wh, inject, dh, dc, da, K):
-    """For t = T..1: dh_t = inject_t + da_{t+1} Wh^T; dc_t = dc_{t+1} f_{t+1} + dh_t o (1 - tanh(c_t)^2);
-    da = [dc n i(1-i), dc c_{t-1} f(1-f), dc i (1-n^2), dh tanh(c_t) o(1-o)]."""
+def lstm_backward(c, g, tc, Wh, dh, dc, da, K):
+    """For t = T..1: dc_t = dc_{t+1} f_{t+1} + dh_t o (1 - tanh(c_t)^2);
+    da = [dc n i(1-i), dc c_{t-1} f(1-f), dc i (1-n^2), dh tanh(c_t) o(1-o)]; dh_{t-1} += da_t Wh^T.
+    dh holds inject on entry."""
     C = scalars(K)
     one = C[0]
     T, B, G = da.shape
     H = G // 4
-    WhT = np.ascontiguousarray(Wh.T)
-    back = np.zeros((B, H), dtype=inject.dtype)
-    carry = np.zeros((B, H), dtype=inject.dtype)  # dc_{t+1} f_{t+1}
+    WhT = Wh.T
+    carry = np.zeros((B, H), dtype=dh.dtype)  # dc_{t+1} f_{t+1}
     for t in range(T - 1, -1, -1):
         for b in range(B):
-            for j in range(H):
-                dh[t, b, j] = inject[t, b, j] + back[b, j]
             for j in range(H):
                 tct = tc[t, b, j]
                 dc[t, b, j] = carry[b, j] + dh[t, b, j] * g[t, b, 3 * H + j] * (one - tct * tct)
@@ -206,50 +256,54 @@ def lstm_backward(c, g, tc, Wh, inject, dh, dc, da, K):
             for j in range(H):
                 o = g[t, b, 3 * H + j]
                 da[t, b, 3 * H + j] = dh[t, b, j] * tc[t, b, j] * o * (one - o)
-        back = np.dot(da[t], WhT)
+        if t > 0:
+            matmul_add(da[t], WhT, dh[t - 1])
 
 
 # --------------------------------------------------------------------- GRU
 
 
 @njit(**OPTIONS)
-def gru_forward(xw, Wh, bhn, h, g, hn, K):
+def gru_forward(Wh, bhn, h, g, hn, K):
     """hh = h_{t-1} Wh; r = sigma(xw_r + hh_r), z = sigma(xw_z + hh_z), hn = hh_n + bhn,
-    n = tanh(xw_n + r hn), h_t = (1 - z) n + z h_{t-1}. Fills h[1:], g (T, B, 3H) = [r z n] and hn."""
+    n = tanh(xw_n + r hn), h_t = (1 - z) n + z h_{t-1}. g (T, B, 3H) holds xw on entry and the gates
+    [r z n] on return; fills h[1:] and hn."""
     C = scalars(K)
     one = C[0]
-    T, B, G = xw.shape
+    T, B, G = g.shape
     H = G // 3
+    hh = np.empty((B, G), dtype=g.dtype)
     for t in range(T):
-        hh = np.dot(h[t], Wh)
+        np.dot(h[t], Wh, hh)
         for b in range(B):
             for j in range(H):
-                g[t, b, j] = sigmoid(xw[t, b, j] + hh[b, j], C)
+                g[t, b, j] = sigmoid(g[t, b, j] + hh[b, j], C)
             for j in range(H):
-                g[t, b, H + j] = sigmoid(xw[t, b, H + j] + hh[b, H + j], C)
+                g[t, b, H + j] = sigmoid(g[t, b, H + j] + hh[b, H + j], C)
             for j in range(H):
                 hn[t, b, j] = hh[b, 2 * H + j] + bhn[j]
             for j in range(H):
-                g[t, b, 2 * H + j] = tanh(xw[t, b, 2 * H + j] + g[t, b, j] * hn[t, b, j], C)
+                g[t, b, 2 * H + j] = tanh(g[t, b, 2 * H + j] + g[t, b, j] * hn[t, b, j], C)
             for j in range(H):
                 n = g[t, b, 2 * H + j]
                 h[t + 1, b, j] = (one - g[t, b, H + j]) * n + g[t, b, H + j] * h[t, b, j]
 
 
 @njit(**OPTIONS)
-def gru_backward(h, g, hn, Wh, inject, dh, da, dhh, K):
-    """For t = T..1: dh_t = inject_t + dh_{t+1} z_{t+1} + dhh_{t+1} Wh^T;
-    da_n = dh (1-z)(1-n^2), da_r = da_n hn r(1-r), da_z = dh (h_{t-1} - n) z(1-z); dhh = [da_r, da_z, da_n r]."""
+def gru_backward(h, g, hn, Wh, dh, da, dhh, K):
+    """For t = T..1: dh_t += dh_{t+1} z_{t+1} (with dhh_{t+1} Wh^T added at step t+1);
+    da_n = dh (1-z)(1-n^2), da_r = da_n hn r(1-r), da_z = dh (h_{t-1} - n) z(1-z); dhh = [da_r, da_z, da_n r].
+    dh holds inject on entry."""
     C = scalars(K)
     one = C[0]
     T, B, G = da.shape
     H = G // 3
-    WhT = np.ascontiguousarray(Wh.T)
-    back = np.zeros((B, H), dtype=inject.dtype)
+    WhT = Wh.T
+    carry = np.zeros((B, H), dtype=dh.dtype)  # dh_{t+1} z_{t+1}
     for t in range(T - 1, -1, -1):
         for b in range(B):
             for j in range(H):
-                dh[t, b, j] = inject[t, b, j] + back[b, j]
+                dh[t, b, j] += carry[b, j]
             for j in range(H):
                 n = g[t, b, 2 * H + j]
                 da[t, b, 2 * H + j] = dh[t, b, j] * (one - g[t, b, H + j]) * (one - n * n)
@@ -262,7 +316,6 @@ def gru_backward(h, g, hn, Wh, inject, dh, da, dhh, K):
                 z = g[t, b, H + j]
                 da[t, b, H + j] = dh[t, b, j] * (h[t, b, j] - g[t, b, 2 * H + j]) * z * (one - z)
                 dhh[t, b, H + j] = da[t, b, H + j]
-        back = np.dot(dhh[t], WhT)
-        for b in range(B):
-            for j in range(H):
-                back[b, j] += dh[t, b, j] * g[t, b, H + j]
+                carry[b, j] = dh[t, b, j] * z
+        if t > 0:
+            matmul_add(dhh[t], WhT, dh[t - 1])

@@ -172,10 +172,12 @@ STEPS: dict[str, Steps] = {
 }
 
 
-def unroll(cell: str, xw: np.ndarray, Wh: np.ndarray, bhn=None, h0=None, c0=None) -> Unroll:
+def unroll(cell: str, xw: np.ndarray, Wh: np.ndarray, bhn=None, h0=None, c0=None,
+           overwrite_xw: bool = False) -> Unroll:
     """Run one layer over every step of ``xw`` (T, B, G*H) from the state ``h0``, ``c0`` (B, H), zero by default.
 
-    The cache is the list of the T step caches.
+    The cache is the list of the T step caches. ``overwrite_xw`` is part of the engine interface; this engine
+    never overwrites its inputs.
     """
     T, B, GH = xw.shape
     H = Wh.shape[0]
@@ -197,11 +199,11 @@ def unroll(cell: str, xw: np.ndarray, Wh: np.ndarray, bhn=None, h0=None, c0=None
     return Unroll(h, c, gates, caches)
 
 
-def backprop(cell: str, run: Unroll, inject: np.ndarray, Wh: np.ndarray) -> Flow:
+def backprop(cell: str, run: Unroll, inject: np.ndarray, Wh: np.ndarray, overwrite_inject: bool = False) -> Flow:
     """Backpropagation through time over one layer, t = T ... 1.
 
     dh_t = inject_t + dL/dh_t through h_{t+1}, where ``inject`` (T, B, H) is what reaches h_t directly
-    (from the head or from the layer above).
+    (from the head or from the layer above). ``overwrite_inject``: as ``overwrite_xw`` in :func:`unroll`.
     """
     T, B, H = inject.shape
     GH = run.gates.shape[2]
