@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from .engines import reference
-from .model import _forward_all, check_x, input_projection
+from .model import _forward_all, check_x
 from .spec import ModelSpec
 
 MAX_STATE = 1024
@@ -42,8 +42,8 @@ def jacobian_spectrum(spec: ModelSpec, params: dict, x, layer: int = 0, example:
     inputs, _, _ = _forward_all(spec, params, x[:, example : example + 1], reference)
     xin = np.repeat(inputs[layer], S, axis=1)  # (T, S, in): the example once per state unit
     Wh = params[f"l{layer}.Wh"]
-    xw = input_projection(xin, params[f"l{layer}.Wx"], params[f"l{layer}.b"])
-    run = reference.unroll(spec.cell, xw, Wh, params.get(f"l{layer}.bhn"))
+    run = reference.unroll(spec.cell, xin, params[f"l{layer}.Wx"], params[f"l{layer}.b"], Wh,
+                           params.get(f"l{layer}.bhn"))
     step_backward = reference.STEPS[spec.cell].backward
 
     eye = np.eye(S, dtype=spec.np_dtype)

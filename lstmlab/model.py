@@ -1,7 +1,7 @@
 """A whole pass: stacked layers, the head, the loss and backpropagation through time.
 
-An engine (:mod:`lstmlab.engines`) steps each layer through time, forward and backward; everything here
-is batched over all T steps and shared by the engines: input projections, head, loss and weight gradients.
+An engine (:mod:`lstmlab.engines`) steps each layer through time, forward and backward, its input projection
+included; everything here is batched over all T steps and shared by the engines: head, loss and weight gradients.
 
 Shapes: T time steps, B examples, H hidden units, G gate blocks, O outputs,
 L layers. ``x`` is (T, B, input_size); hidden states are (L, T, B, H).
@@ -115,21 +115,13 @@ def metric_fn(y_hat: np.ndarray, y: np.ndarray, loss: str) -> float:
 # ---------------------------------------------------------------- the pass
 
 
-def input_projection(xin: np.ndarray, Wx: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """xw_t = x_t Wx + b for all T steps in one (T*B, in) @ (in, G*H) product: (T, B, G*H)."""
-    T, B, _ = xin.shape
-    xw = xin.reshape(T * B, -1) @ Wx
-    xw += b
-    return xw.reshape(T, B, -1)
-
-
 def _forward_all(spec: ModelSpec, params: dict, x: np.ndarray, engine) -> tuple[list, list[Unroll], np.ndarray]:
     """Unroll every layer bottom-up: each layer's input, its Unroll, and y_hat."""
     inputs, runs = [], []
     inp = x
     for k in range(spec.layers):
-        xw = input_projection(inp, params[f"l{k}.Wx"], params[f"l{k}.b"])
-        run = engine.unroll(spec.cell, xw, params[f"l{k}.Wh"], params.get(f"l{k}.bhn"), overwrite_xw=True)
+        run = engine.unroll(spec.cell, inp, params[f"l{k}.Wx"], params[f"l{k}.b"], params[f"l{k}.Wh"],
+                            params.get(f"l{k}.bhn"))
         inputs.append(inp)
         runs.append(run)
         inp = run.h[1:]

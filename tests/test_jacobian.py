@@ -5,7 +5,6 @@ import pytest
 
 from lstmlab import ModelSpec, bptt, init_params, jacobian_spectrum
 from lstmlab.engines import reference
-from lstmlab.model import input_projection
 
 
 def test_rnn_spectrum_equals_explicit_product():
@@ -49,8 +48,8 @@ def test_gated_spectrum_matches_finite_differences(cell):
         h0 = c0 = None
         if state is not None:
             h0, c0 = state[None, :H], (state[None, H:] if lstm else None)
-        xw = input_projection(x[steps], params["l0.Wx"], params["l0.b"])
-        out = reference.unroll(cell, xw, params["l0.Wh"], params.get("l0.bhn"), h0=h0, c0=c0)
+        out = reference.unroll(cell, x[steps], params["l0.Wx"], params["l0.b"], params["l0.Wh"], params.get("l0.bhn"),
+                               h0=h0, c0=c0)
         return np.concatenate([out.h[-1, 0], out.c[-1, 0]]) if lstm else out.h[-1, 0]
 
     base = run(slice(0, T - k))

@@ -5,10 +5,11 @@
 The engine is chosen by name (``config.ENGINES``); by default from the environment variable
 ``config.ENGINE_VARIABLE``, else the first of ``config.ENGINES``.
 
-An engine is a module with ``unroll(cell, xw, Wh, bhn, h0, c0, overwrite_xw) -> Unroll``, ``backprop(cell, run,
-inject, Wh, overwrite_inject) -> Flow`` (:mod:`lstmlab.engines.base`) and ``VERSION``; with ``overwrite_*`` true
-the engine may compute its results in that input's memory (SciPy's ``overwrite_a``). ``lstmlab.model`` does the
-rest of a pass (input projections, head, loss, weight gradients) the same way for all of them.
+An engine is a module with ``unroll(cell, x, Wx, b, Wh, bhn, h0, c0) -> Unroll`` (one layer forward, its
+input projection x_t Wx + b included), ``backprop(cell, run, inject, Wh, overwrite_inject) -> Flow``
+(:mod:`lstmlab.engines.base`; with ``overwrite_inject`` true the engine may accumulate dL/dh_t in inject's memory,
+like SciPy's ``overwrite_a``) and ``VERSION``; ``lstmlab.model`` does the rest of a pass (head, loss, weight
+gradients) the same way for all of them.
 """
 
 from __future__ import annotations

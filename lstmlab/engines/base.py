@@ -39,3 +39,11 @@ class Flow(NamedTuple):
     dc: np.ndarray | None
     da: np.ndarray
     dhh: np.ndarray
+
+
+def input_projection(x: np.ndarray, Wx: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """xw_t = x_t Wx + b for all T steps in one (T*B, I) @ (I, G*H) product: (T, B, G*H)."""
+    T, B, _ = x.shape
+    xw = x.reshape(T * B, -1) @ Wx
+    xw += b
+    return xw.reshape(T, B, -1)

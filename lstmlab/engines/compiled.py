@@ -24,32 +24,30 @@ VERSION = f"1 (numba {numba.__version__}, numpy {np.__version__})"
 _CONSTANTS = {np.dtype(d): kernels.constants(d) for d in (np.float64, np.float32)}
 
 
-def unroll(cell: str, xw: np.ndarray, Wh: np.ndarray, bhn=None, h0=None, c0=None,
-           overwrite_xw: bool = False) -> Unroll:
-    """Run one layer over every step of ``xw`` (T, B, G*H) from ``h0``, ``c0`` (B, H), zero by default.
+def unroll(cell: str, x: np.ndarray, Wx: np.ndarray, b: np.ndarray, Wh: np.ndarray, bhn=None, h0=None,
+           c0=None) -> Unroll:
+    """Run one layer over every step of its input ``x`` (T, B, I) from ``h0``, ``c0`` (B, H), zero by default.
 
     The cache is (tanh(c_t),) for the LSTM, (hn_t,) for the GRU (the candidate's hidden part), () for the RNN.
-    ``overwrite_xw``: the gates may be computed in xw's memory (the caller has no further use for it).
     """
-    T, B, GH = xw.shape
-    H = Wh.shape[0]
-    dtype = xw.dtype
+    T, B, _ = x.shape
+    H, GH = Wh.shape
+    dtype = x.dtype
     K = _CONSTANTS[dtype]
-    Wh = np.ascontiguousarray(Wh)
+    x, Wx, b, Wh = (np.ascontiguousarray(a) for a in (x, Wx, b, Wh))
     h = np.empty((T + 1, B, H), dtype=dtype)
     h[0] = 0.0 if h0 is None else h0
     if cell == "rnn":
-        h[1:] = xw
-        kernels.rnn_forward(Wh, h, K)
+        kernels.rnn_forward(x, Wx, b, Wh, h, K)
         return Unroll(h, None, h[1:], ())
-    gates = _own(xw, overwrite_xw)
+    gates = np.empty((T, B, GH), dtype=dtype)
     aux = np.empty((T, B, H), dtype=dtype)
     if cell == "lstm":
         c = np.empty((T + 1, B, H), dtype=dtype)
         c[0] = 0.0 if c0 is None else c0
-        kernels.lstm_forward(Wh, h, c, gates, aux, K)
+        kernels.lstm_forward(x, Wx, b, Wh, h, c, gates, aux, K)
         return Unroll(h, c, gates, (aux,))
-    kernels.gru_forward(Wh, np.ascontiguousarray(bhn), h, gates, aux, K)
+    kernels.gru_forward(x, Wx, b, Wh, np.ascontiguousarray(bhn), h, gates, aux, K)
     return Unroll(h, None, gates, (aux,))
 
 
@@ -88,6 +86,6 @@ def warm() -> None:
     """Compile (or load from the disk cache) every kernel for both dtypes with a one-unit pass."""
     for dtype in _CONSTANTS:
         for cell, G in (("rnn", 1), ("lstm", 4), ("gru", 3)):
-            Wh = np.zeros((1, G), dtype=dtype)
-            run = unroll(cell, np.zeros((1, 1, G), dtype=dtype), Wh, np.zeros(1, dtype=dtype))
+            Wx, b, Wh = np.zeros((1, G), dtype=dtype), np.zeros(G, dtype=dtype), np.zeros((1, G), dtype=dtype)
+            run = unroll(cell, np.zeros((1, 1, 1), dtype=dtype), Wx, b, Wh, np.zeros(1, dtype=dtype))
             backprop(cell, run, np.zeros((1, 1, 1), dtype=dtype), Wh)

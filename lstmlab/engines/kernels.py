@@ -8,8 +8,9 @@ measurement (a test checks the first in the compiled IR):
   several blocks in one loop, a ``range(kH, (k+1)H)`` or two views of one array at different steps stop
   LLVM from vectorising it (about 5x slower);
 - no per-row views: each one costs atomic reference counting, about 10 us per step;
-- no temporaries in the time loop: the matrix products add into the arrays that hold the step's inputs
-  (:func:`matmul_add`), so the gates are computed in place over x_t Wx + b and dL/dh_t over inject_t;
+- no temporaries in the time loop and no (T, B, G*H) array of x_t Wx + b: each step computes its input
+  part into the gates' rows (:func:`input_step`), the matrix product adds h_{t-1} Wh to them in place
+  (:func:`matmul_add`, gemm with beta = 1), and dL/dh_{t-1} accumulates over inject_{t-1} likewise;
 - no float literals: a float64 literal in a float32 kernel promotes the arithmetic to float64, so every
   constant comes from the table ``K`` of the kernel's dtype (:func:`constants`);
 - tanh is computed here (:func:`tanh`) because a call to libm's stops vectorisation; sigma(a) is
@@ -166,15 +167,37 @@ def matmul_add(a, b, c):
         _gemm_add(a, b, c)
 
 
+SMALL_INPUT = 8  # up to this many inputs, x_t Wx is a loop here (a gemm with k <= 8 is mostly call overhead)
+
+
+@njit(**OPTIONS)
+def input_step(x, Wx, bias, out):
+    """out = x Wx + bias for one step: (B, I) @ (I, G*H) + (G*H,) into (B, G*H)."""
+    B, I = x.shape
+    GH = out.shape[1]
+    for b in range(B):
+        for j in range(GH):
+            out[b, j] = bias[j]
+    if I > SMALL_INPUT:
+        matmul_add(x, Wx, out)
+        return
+    for b in range(B):
+        for i in range(I):
+            xi = x[b, i]
+            for j in range(GH):
+                out[b, j] += xi * Wx[i, j]
+
+
 # --------------------------------------------------------------------- RNN
 
 
 @njit(**OPTIONS)
-def rnn_forward(Wh, h, K):
-    """h_t = tanh(xw_t + h_{t-1} Wh), t = 1..T, in place: h[0] holds h_0 and h[1:] holds xw on entry."""
+def rnn_forward(x, Wx, bias, Wh, h, K):
+    """h_t = tanh(x_t Wx + b + h_{t-1} Wh), t = 1..T, into h[1:] (h[0] holds h_0)."""
     C = scalars(K)
     T, B, H = h.shape[0] - 1, h.shape[1], h.shape[2]
     for t in range(T):
+        input_step(x[t], Wx, bias, h[t + 1])
         matmul_add(h[t], Wh, h[t + 1])
         for b in range(B):
             for j in range(H):
@@ -201,14 +224,14 @@ def rnn_backward(h, Wh, dh, da, K):
 
 
 @njit(**OPTIONS)
-def lstm_forward(Wh, h, c, g, tc, K):
-    """i, f, o = sigma(a_i, a_f, a_o), n = tanh(a_n) with a = xw_t + h_{t-1} Wh; c_t = f c_{t-1} + i n;
-    h_t = o tanh(c_t). g (T, B, 4H) holds xw on entry and the gates [i f n o] on return; fills h[1:],
-    c[1:] and tc = tanh(c_t)."""
+def lstm_forward(x, Wx, bias, Wh, h, c, g, tc, K):
+    """i, f, o = sigma(a_i, a_f, a_o), n = tanh(a_n) with a = x_t Wx + b + h_{t-1} Wh; c_t = f c_{t-1} + i n;
+    h_t = o tanh(c_t). Fills h[1:], c[1:], the gates g (T, B, 4H) = [i f n o] and tc = tanh(c_t)."""
     C = scalars(K)
     T, B, G = g.shape
     H = G // 4
     for t in range(T):
+        input_step(x[t], Wx, bias, g[t])
         matmul_add(h[t], Wh, g[t])
         for b in range(B):
             for j in range(H):
@@ -264,16 +287,16 @@ def lstm_backward(c, g, tc, Wh, dh, dc, da, K):
 
 
 @njit(**OPTIONS)
-def gru_forward(Wh, bhn, h, g, hn, K):
-    """hh = h_{t-1} Wh; r = sigma(xw_r + hh_r), z = sigma(xw_z + hh_z), hn = hh_n + bhn,
-    n = tanh(xw_n + r hn), h_t = (1 - z) n + z h_{t-1}. g (T, B, 3H) holds xw on entry and the gates
-    [r z n] on return; fills h[1:] and hn."""
+def gru_forward(x, Wx, bias, Wh, bhn, h, g, hn, K):
+    """xw = x_t Wx + b, hh = h_{t-1} Wh; r = sigma(xw_r + hh_r), z = sigma(xw_z + hh_z), hn = hh_n + bhn,
+    n = tanh(xw_n + r hn), h_t = (1 - z) n + z h_{t-1}. Fills h[1:], g (T, B, 3H) = [r z n] and hn."""
     C = scalars(K)
     one = C[0]
     T, B, G = g.shape
     H = G // 3
     hh = np.empty((B, G), dtype=g.dtype)
     for t in range(T):
+        input_step(x[t], Wx, bias, g[t])
         np.dot(h[t], Wh, hh)
         for b in range(B):
             for j in range(H):

@@ -24,7 +24,7 @@ from typing import Callable, NamedTuple
 import numpy as np
 
 from ..config import GATES
-from .base import Flow, Unroll
+from .base import Flow, Unroll, input_projection
 
 VERSION = f"1 (numpy {np.__version__})"
 
@@ -172,13 +172,14 @@ STEPS: dict[str, Steps] = {
 }
 
 
-def unroll(cell: str, xw: np.ndarray, Wh: np.ndarray, bhn=None, h0=None, c0=None,
-           overwrite_xw: bool = False) -> Unroll:
-    """Run one layer over every step of ``xw`` (T, B, G*H) from the state ``h0``, ``c0`` (B, H), zero by default.
+def unroll(cell: str, x: np.ndarray, Wx: np.ndarray, b: np.ndarray, Wh: np.ndarray, bhn=None, h0=None,
+           c0=None) -> Unroll:
+    """Run one layer over every step of its input ``x`` (T, B, I) from the state ``h0``, ``c0`` (B, H), zero by
+    default. The input part of every pre-activation, xw_t = x_t Wx + b, is computed for all steps at once.
 
-    The cache is the list of the T step caches. ``overwrite_xw`` is part of the engine interface; this engine
-    never overwrites its inputs.
+    The cache is the list of the T step caches.
     """
+    xw = input_projection(x, Wx, b)
     T, B, GH = xw.shape
     H = Wh.shape[0]
     lstm = cell == "lstm"
@@ -203,7 +204,8 @@ def backprop(cell: str, run: Unroll, inject: np.ndarray, Wh: np.ndarray, overwri
     """Backpropagation through time over one layer, t = T ... 1.
 
     dh_t = inject_t + dL/dh_t through h_{t+1}, where ``inject`` (T, B, H) is what reaches h_t directly
-    (from the head or from the layer above). ``overwrite_inject``: as ``overwrite_xw`` in :func:`unroll`.
+    (from the head or from the layer above). ``overwrite_inject`` is part of the engine interface; this
+    engine never overwrites its inputs.
     """
     T, B, H = inject.shape
     GH = run.gates.shape[2]
