@@ -5,6 +5,8 @@
   flow rows) counted at its share, one in ``record_every`` steps.
 - Default story: an LSTM on adding T = 100 until its held-out MSE is below 0.01 (checked at every snapshot,
   every 25 steps), then the RNN for as many steps; wall time and steps/s of both, per engine.
+- Start: a new process importing the compiled engine and readying its kernels for both dtypes
+  (``compiled.warm``), cold (an empty disk cache: every kernel compiled) and then with the cache filled.
 
     python bench/bench_train.py
 """
@@ -13,7 +15,10 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
+import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -31,6 +36,15 @@ from lstmlab.tasks import get_task  # noqa: E402
 from lstmlab.train import _flow_block, initial_params, model_spec, train  # noqa: E402
 
 TARGET_MSE = 0.01
+ROOT = Path(__file__).resolve().parents[1]
+START = """
+import time
+t0 = time.perf_counter()
+from lstmlab.engines import compiled
+t1 = time.perf_counter()
+compiled.warm()
+print(t1 - t0, time.perf_counter() - t1, time.process_time())
+"""
 
 
 def step_profile(engine: str, repeats: int = 30) -> dict[str, float]:
@@ -85,12 +99,32 @@ def story(engine: str) -> dict[str, float]:
     return {"steps": steps, "lstm_s": t_lstm, "rnn_s": t_rnn, "final_mse": float(lstm.eval["loss"].iloc[-1])}
 
 
+def start_times() -> dict[str, tuple[float, float, float, float]]:
+    """(process wall s, import s, warm s, process CPU s) of a new process readying the compiled engine, with an
+    empty disk cache ("cold") and then with the cache it filled ("warm cache"). On a busy machine the CPU
+    seconds say what the wall times would be on an idle one."""
+    with tempfile.TemporaryDirectory() as cache:
+        env = {**os.environ, "NUMBA_CACHE_DIR": cache,
+               "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
+        times = {}
+        for name in ("cold", "warm cache"):
+            t0 = time.perf_counter()
+            out = subprocess.run([sys.executable, "-c", START], env=env, capture_output=True, text=True, check=True)
+            imported, warmed, cpu = map(float, out.stdout.split())
+            times[name] = (time.perf_counter() - t0, imported, warmed, cpu)
+    return times
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--repeats", type=int, default=30)
     args = ap.parse_args()
     configure_worker()
     print(f"machine: {machine()}; load average {load()}")
+    print("\n| compiled engine in a new process | process wall s | import s | kernels ready (warm) s | process CPU s |")
+    print("|---|---|---|---|---|")
+    for name, (wall, imported, warmed, cpu) in start_times().items():
+        print(f"| {name} | {wall:.2f} | {imported:.2f} | {warmed:.2f} | {cpu:.2f} |", flush=True)
     profiles = {e: step_profile(e, args.repeats) for e in ENGINES}
     print("\n| part of a default training step | " + " | ".join(f"{e} ms" for e in ENGINES) + " |")
     print("|---|" + "---|" * len(ENGINES))
