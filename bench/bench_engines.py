@@ -3,7 +3,8 @@
 Per shape, all timed in turns in this process (medians of the repeats; each ratio from the medians of the
 same row):
 
-- ``compiled``, ``reference``: lstmlab's engines (one BLAS thread, as runtime.configure_worker sets);
+- ``compiled``, ``reference``: lstmlab's engines (one BLAS thread, as runtime.configure_worker sets); the
+  compiled pass also in CPU time (one thread), the figure a busy machine distorts least;
 - ``fused``: torch ``nn.LSTM`` forward + ``backward()`` (its default threads), no capture;
 - ``capture``: a torch ``LSTMCell`` loop with ``retain_grad()`` on every h_t and c_t, which is what a user
   writes to get the histories lstmlab records.
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -38,10 +40,11 @@ B, I, O = 32, 2, 1
 
 
 def gflops(dtype: str, n: int = 1024, repeats: int = 5) -> float:
-    """numpy's matrix-product speed, one thread, on (n, n) operands."""
+    """numpy's matrix-product speed, one thread, on (n, n) operands, per second of CPU time (what the machine
+    can do, however busy)."""
     a = np.random.default_rng(0).standard_normal((n, n)).astype(dtype)
     with threadpool_limits(1, user_api="blas"):
-        t = median_times([lambda: a @ a], repeats, warmup=1)[0]
+        t = median_times([lambda: a @ a], repeats, warmup=1, clock=time.thread_time)[0]
     return 2 * n**3 / t / 1e9
 
 
@@ -104,8 +107,8 @@ def main() -> None:
     print(f"matrix product, one thread, 1024^2: float64 {peak['float64']:.0f} GFLOP/s, "
           f"float32 {peak['float32']:.0f} GFLOP/s")
     print("\n| T | H | dtype | compiled ms | reference ms | torch fused ms | torch capture ms | fused / compiled "
-          "| capture / compiled | matmul limit ms |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
+          "| capture / compiled | matmul limit ms | compiled CPU ms |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     for T in (100,) if args.quick else (100, 1000):
         for H in (32, 64, 128, 256):
             for dtype in ("float64", "float32"):
@@ -119,10 +122,11 @@ def main() -> None:
                        lambda: bptt(spec, params, x, y, "mse", engine="reference"),
                        torch_fused(spec, params, x, y), torch_capture(spec, params, x, y)]
                 comp, ref, fused, capture = median_times(fns, repeats)
+                cpu = median_times(fns[:1], repeats, warmup=0, clock=time.thread_time)[0]
                 limit = pass_flops(T, H) / (peak[dtype] * 1e9)
                 print(f"| {T} | {H} | {dtype} | {comp * 1e3:.1f} | {ref * 1e3:.1f} | {fused * 1e3:.1f} | "
-                      f"{capture * 1e3:.1f} | {fused / comp:.2f} | {capture / comp:.2f} | {limit * 1e3:.1f} |",
-                      flush=True)
+                      f"{capture * 1e3:.1f} | {fused / comp:.2f} | {capture / comp:.2f} | {limit * 1e3:.1f} | "
+                      f"{cpu * 1e3:.1f} |", flush=True)
     print(f"\nload average at the end: {load()}")
 
 
