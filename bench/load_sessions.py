@@ -2,7 +2,9 @@
 contexts, against ``streamlit run streamlit_app.py`` on loopback.
 
 Phases, on one server started here (or --servers sharing the run store: a fresh SQLite file, or --store):
-  warm-up  one session opens every view once, so that its results are cached (these cold times are printed too);
+  warm-up  one session opens every view once, so that its results are cached: a study page submits its runs as
+           jobs, and the view is followed until they finished and drawn again (these cold times are printed too);
+  solo     that session opens each view --solo times in a row, alone: the server CPU of one cached view per page;
   load     --sessions WebSocket sessions (bench/stclient.py) held open together, each opening --views cached views
            in a random order with a think time of --think s (uniform 0.5x to 1.5x) between them, while --browsers
            Chromium contexts each load the Error flow page --browser-views times, and --jobs more sessions each
@@ -14,10 +16,10 @@ from opening a new study to its first chart (the page redraws while its jobs run
 probed every 100 ms from a separate process; the servers' CPU time and RSS, and their child processes' (the job
 workers) RSS (psutil); errors (a run that did not finish, an exception or error alert on a page, a lost
 connection, a failed health probe). Targets: 0 errors, p95 of a cached view <= 2 s with 20 sessions, health
-<= 100 ms while jobs train.
+<= 100 ms while jobs train. Ends with the measurements as rows of the README's table.
 
     python bench/load_sessions.py [--sessions 20] [--views 6] [--think 10] [--browsers 3] [--jobs 4]
-                                  [--servers 1] [--json out.json]
+                                  [--servers 1] [--solo 5] [--store URL] [--json out.json]
 """
 
 from __future__ import annotations
@@ -45,6 +47,8 @@ sys.path.insert(0, str(ROOT))
 from bench.common import machine  # noqa: E402 - after the path set-up above
 from bench.stclient import Session, View  # noqa: E402
 from bench.stserver import health_seconds, serve  # noqa: E402
+from lstmlab.config import ACTIVE_STATUSES  # noqa: E402
+from lstmlab.store import RunStore  # noqa: E402
 
 # (URL path, query string) of the views a session opens: every page with its default settings ("" = the default
 # page, Why gradients vanish); the Runs page draws no chart, so it is not a "drawn view".
@@ -73,6 +77,14 @@ def percentiles(xs) -> str:
         return "none"
     p50, p95 = np.percentile(xs, [50, 95])
     return f"p50 {p50:.3f} s, p95 {p95:.3f} s, max {max(xs):.3f} s (n={len(xs)})"
+
+
+def short(xs, unit: str = "s", scale: float = 1.0, digits: int = 2) -> str:
+    """"p50 …, p95 … (n)" for a README table cell."""
+    if len(xs) == 0:
+        return "none"
+    p50, p95 = np.percentile(xs, [50, 95]) * scale
+    return f"p50 {p50:.{digits}f} {unit}, p95 {p95:.{digits}f} {unit} ({len(xs)})"
 
 
 def probe_health(url: str, stop, conn) -> None:
@@ -229,17 +241,49 @@ def report_health(probes, phase: Phase) -> list[str]:
     return [f"health: {e}" for e in failed]
 
 
-async def warm_up(urls: list[str], timeout: float) -> Phase:
-    """Every view once on every server (each has its own result cache; the run store is shared)."""
+async def settled(store: RunStore, timeout: float) -> bool:
+    """Wait until no run in the store is queued or running (at most ``timeout`` s); whether any was."""
+    deadline, waited = time.monotonic() + timeout, False
+    while not store.list(status=list(ACTIVE_STATUSES)).empty:
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"runs still in flight after {timeout:g} s")
+        waited = True
+        await asyncio.sleep(0.5)
+    return waited
+
+
+async def warm_up(urls: list[str], store_url: str, args) -> Phase:
+    """Every view once on every server (each has its own result cache; the run store is shared). A view whose page
+    submitted jobs is followed until they finished and opened again: its time is from the request to that drawn
+    view, the training included."""
     warm = Phase("warm-up", start=time.time())
-    for url in urls:
-        async with Session(url, timeout=timeout) as s:
-            for page, query in VIEWS:
-                v = await s.view(page, query)
-                warm.views.append(v)
-                warm.problems += [f"warm-up {page or 'why'}: {p}" for p in v.problems]
+    with RunStore(store_url) as store:
+        for url in urls:
+            async with Session(url, timeout=args.timeout) as s:
+                for page, query in VIEWS:
+                    t0 = time.perf_counter()
+                    v = await s.view(page, query)
+                    if await settled(store, args.train_timeout):
+                        v = await s.view(page, query)
+                    v.seconds = time.perf_counter() - t0
+                    warm.views.append(v)
+                    warm.problems += [f"warm-up {page or 'why'}: {p}" for p in v.problems]
     warm.end = time.time()
     return warm
+
+
+async def solo_costs(url: str, servers: Servers, args) -> dict[str, float]:
+    """{page: server CPU seconds per cached view}, one session alone opening each view --solo times in a row."""
+    costs = {}
+    async with Session(url, timeout=args.timeout) as s:
+        for page, query in VIEWS:
+            cpu0 = servers.cpu_seconds()
+            for _ in range(args.solo):
+                await s.view(page, query)
+            costs[page or "why"] = (servers.cpu_seconds() - cpu0) / max(args.solo, 1)
+    print("server CPU per cached view, one session alone: "
+          + ", ".join(f"{page} {c * 1000:.0f} ms" for page, c in costs.items()))
+    return costs
 
 
 def report_views(warm: Phase, loaded: Phase, firsts: list[float], cpu: float, args) -> list[float]:
@@ -265,7 +309,38 @@ def report_views(warm: Phase, loaded: Phase, firsts: list[float], cpu: float, ar
     return times
 
 
-async def run(urls: list[str], pids: list[int], args) -> dict:
+def readme_table(warm: Phase, solo: dict[str, float], loaded: Phase, firsts: list[float], cpu: float, probes,
+                 servers: Servers, errors: list[str], args) -> None:
+    """The measurements as rows of the README's table (Markdown)."""
+    health = [dt for t, dt, _ in probes if loaded.start <= t <= loaded.end and dt is not None]
+    views = [v.seconds for v in loaded.views if v.drawn]
+    by_page = {page or "why": [v.seconds for v in loaded.views if v.drawn and v.page == page] for page, _ in VIEWS}
+    slowest = max(by_page, key=lambda p: np.percentile(by_page[p], 95) if by_page[p] else 0.0)
+    n_views = len(loaded.views) + len(firsts) + len(loaded.browser)
+    rss = [r / 2**20 for _, r, _ in servers.rss]
+    rows = [
+        (f"cached view, {args.sessions} WebSocket sessions", short(views), "p95 ≤ 2 s"),
+        (f"the slowest page's ({slowest})", short(by_page[slowest]), ""),
+        ("first view of a session (connect + run)", short([f for f in firsts if f == f]), ""),
+        (f"Chromium, {BROWSER_PAGE} ({args.browsers} contexts × {args.browser_views})", short(loaded.browser), ""),
+        (f"first live chart of a submitted study ({args.jobs} studies, 2 jobs each)",
+         short([v.first_chart for v in loaded.live if v.first_chart is not None]), ""),
+        ("`/_stcore/health` during the load", short(health, "ms", 1000, 0)
+         + f", {sum(dt > 0.1 for dt in health)} over 100 ms", "≤ 100 ms"),
+        ("server CPU per view during the load", f"{cpu / max(n_views, 1) * 1000:.0f} ms", ""),
+        ("server CPU per cached view, one session alone",
+         ", ".join(f"{page} {c * 1000:.0f} ms" for page, c in solo.items()), ""),
+        ("server RSS (start, peak, end)", f"{rss[0]:.0f}, {max(rss):.0f}, {rss[-1]:.0f} MiB", ""),
+        ("cold views (one session, jobs trained first)",
+         ", ".join(f"{v.page or 'why'} {v.seconds:.1f} s" for v in warm.views), ""),
+        ("errors", str(len(errors)), "0"),
+    ]
+    print(f"\n| measure (load average {os.getloadavg()[0]:.1f} after) | measured | target |\n|---|---|---|")
+    for row in rows:
+        print("| " + " | ".join(row) + " |")
+
+
+async def run(urls: list[str], pids: list[int], store_url: str, args) -> dict:
     rng = np.random.default_rng(args.seed)
     ctx = mp.get_context("spawn")
     stop_probe, (probe_rx, probe_tx) = ctx.Event(), ctx.Pipe(duplex=False)
@@ -274,7 +349,8 @@ async def run(urls: list[str], pids: list[int], args) -> dict:
     servers, stop_rss = Servers(pids), asyncio.Event()
     sampler = asyncio.create_task(servers.sample(stop_rss))
 
-    warm = await warm_up(urls, args.timeout)
+    warm = await warm_up(urls, store_url, args)
+    solo = await solo_costs(urls[0], servers, args)
     if args.browsers:
         browser_rx, browser_tx = ctx.Pipe(duplex=False)
         browser = ctx.Process(target=browser_loads,
@@ -301,9 +377,10 @@ async def run(urls: list[str], pids: list[int], args) -> dict:
     print(f"errors: {len(errors)}")
     for e in errors[:20]:
         print("  " + e)
+    readme_table(warm, solo, loaded, firsts, cpu, probes, servers, errors, args)
     return {
         "machine": machine(), "load_average": os.getloadavg(), "args": vars(args),
-        "cold": {v.page or "why": v.seconds for v in warm.views}, "server_cpu_s": cpu,
+        "cold": {v.page or "why": v.seconds for v in warm.views}, "server_cpu_s": cpu, "solo_cpu_s": solo,
         "cached_view_s": times, "first_view_s": firsts, "browser_s": loaded.browser,
         "live_first_chart_s": [v.first_chart for v in loaded.live],
         "health_s": [(t, dt) for t, dt, _ in probes], "rss": servers.rss, "errors": errors,
@@ -322,9 +399,13 @@ def main() -> None:
     ap.add_argument("--servers", type=int, default=1,
                     help="server processes sharing the run store; sessions and browsers go to them in turn")
     ap.add_argument("--timeout", type=float, default=120.0, help="seconds a view may take before it is an error")
+    ap.add_argument("--train-timeout", type=float, default=900.0,
+                    help="seconds the warm-up waits for the jobs of a cold study view")
     ap.add_argument("--store", default="", help="run store URL (default: a fresh SQLite file)")
     ap.add_argument("--option", action="append", default=[],
                     help="a streamlit run option for the server, e.g. --option=--runner.postScriptGC=false")
+    ap.add_argument("--solo", type=int, default=5,
+                    help="cached views of each page one session opens alone before the load, for their server CPU")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--json", default="", help="write every measurement to this file")
     args = ap.parse_args()
@@ -337,7 +418,7 @@ def main() -> None:
         env = {"LSTMLAB_DB": args.store or str(Path(tmp) / "runs.db")}
         started = [stack.enter_context(serve(Path(tmp) / f"streamlit-{i}.log", env, options=tuple(args.option)))
                    for i in range(args.servers)]
-        result = asyncio.run(run([url for url, _ in started], [pid for _, pid in started], args))
+        result = asyncio.run(run([url for url, _ in started], [pid for _, pid in started], env["LSTMLAB_DB"], args))
     print(f"load average {os.getloadavg()[0]:.2f} after (1 min)")
     if args.json:
         Path(args.json).write_text(json.dumps(result))

@@ -19,8 +19,26 @@ values, ids = study.study_page("flow")
 layer = widgets.layer_ui(values["layers"], key="flow.layer")
 
 
+def flow_reading(runs: dict) -> str:
+    """The reading of the runs' error flow at ``layer`` (text.reading with each run's recovery)."""
+    flows = {label: run.flow for label, run in runs.items() if run.flow is not None and not run.flow.empty}
+    baselines = {label: cached.task_info(run.config.key, run.config)["baseline"] for label, run in runs.items()}
+    recoveries = {label: analysis.recovery(run.flow, run.eval, baselines[label], layer)
+                  for label, run in runs.items() if label in flows}
+    return text.reading(flows, {label: run.status for label, run in runs.items()}, layer, recoveries)
+
+
+def flow_lines(flows: dict, latest: str):
+    """(lines, log-axis domain): the lag lines of each phase (tables.flow_lines), where runs still in flight, which
+    end at different steps, share one panel of their ``latest`` recording."""
+    lines = tables.flow_lines(flows, layer=layer, weight_scale=values["ws"])
+    lines["phase"] = lines["phase"].where(lines["phase"] == "at initialisation", latest)
+    return lines, charts.lines_domain(lines)
+
+
 def draw(runs: dict) -> None:
-    """The charts and the reading of the runs as the store holds them now."""
+    """The charts and the reading of the runs as the store holds them now, each built once per state of the runs
+    and settings for every session (lstmlab.ui.cached)."""
     flows = {label: run.flow for label, run in runs.items() if run.flow is not None and not run.flow.empty}
     for label, run in runs.items():
         if run.status == "diverged":
@@ -29,21 +47,15 @@ def draw(runs: dict) -> None:
     if not flows:
         st.info("No error flow was recorded yet.")
         return
-    baselines = {label: cached.task_info(run.config.key, run.config)["baseline"] for label, run in runs.items()}
-    recoveries = {label: analysis.recovery(run.flow, run.eval, baselines[label], layer)
-                  for label, run in runs.items() if label in flows}
-    st.info(text.reading(flows, {label: run.status for label, run in runs.items()}, layer, recoveries),
-            icon=":material/insights:")
+    key = (live.runs_key(runs), layer, values["ws"])
+    st.info(cached.memo("flow.reading", key, lambda: flow_reading(runs)), icon=":material/insights:")
     ended = {label: run for label, run in runs.items() if run.status not in ACTIVE_STATUSES}
     if ended:
         st.caption("Trained in " + ", ".join(f"{label} {run.wall_time:.1f} s" for label, run in ended.items())
                    + "; the runs are kept in the run store, so coming back to these settings is instant.")
 
-    lines = tables.flow_lines(flows, layer=layer, weight_scale=values["ws"])
-    # runs still in flight end at different steps: one panel for every run's latest recording
     latest = "after training" if not any(r.status in ACTIVE_STATUSES for r in runs.values()) else "latest recording"
-    lines["phase"] = lines["phase"].where(lines["phase"] == "at initialisation", latest)
-    domain = charts.lines_domain(lines)
+    lines, domain = cached.memo("flow.lines", key, lambda: flow_lines(flows, latest))
     st.subheader("Error reaching each time step")
     st.caption("‖∂L/∂h_t‖ against the lag T − t on a log axis. A straight falling line is geometric vanishing; "
                "dashed: the RNN's reference line ‖∂L/∂h_T‖·w^lag with w the initial weight scale (γ = 1 for "
@@ -52,25 +64,26 @@ def draw(runs: dict) -> None:
     phases = list(dict.fromkeys(lines["phase"]))
     for col, phase in zip(st.columns(len(phases)), phases):
         col.markdown(f"**{phase[0].upper() + phase[1:]}**")
-        col.altair_chart(charts.flow_lag_chart(lines, phase, domain, phase), width="stretch")
+        cached.chart(col, "flow.lag", (key, phase), lambda phase=phase: charts.flow_lag_chart(lines, phase, domain,
+                                                                                              phase))
 
-    heat = tables.heatmap_table(flows, layer=layer)
+    heat = cached.memo("flow.heat", key, lambda: tables.heatmap_table(flows, layer=layer))
     if not heat.empty and heat["step"].nunique() > 1:
         st.subheader("How the error flow changes during training")
         st.caption("log10 ‖∂L/∂h_t‖ over training step (x) and lag (y), one shared colour scale; long sequences "
                    "are binned into log-spaced lag ranges (geometric mean). Grey: exactly zero; red: overflow; "
                    f"pink: NaN. {heat['step'].nunique()} recordings, up to training step {int(heat['step'].max())}.")
-        st.altair_chart(charts.flow_heatmap(heat, charts.heat_domain(heat),
-                                            width={1: 640, 2: 390}.get(len(flows), 260)), width="content")
+        cached.chart(st, "flow.heatmap", key, lambda: charts.flow_heatmap(
+            heat, charts.heat_domain(heat), width={1: 640, 2: 390}.get(len(flows), 260)), width="content")
 
     if "LSTM" in flows:
         st.subheader("LSTM: the cell state carries the error")
         c1, c2 = st.columns([3, 2])
         c1.markdown("**‖∂L/∂h_t‖ and ‖∂L/∂c_t‖ against lag**")
-        lstm_training = runs["LSTM"].status in ACTIVE_STATUSES
-        c1.altair_chart(charts.cell_state_chart(tables.lstm_cell_lines(flows["LSTM"], layer, training=lstm_training),
-                                                "LSTM error on the hidden state and on the cell state"),
-                        width="stretch")
+        training = runs["LSTM"].status in ACTIVE_STATUSES  # in the key already: the runs' statuses
+        cached.chart(c1, "flow.cell_state", key, lambda: charts.cell_state_chart(
+            tables.lstm_cell_lines(flows["LSTM"], layer, training=training),
+            "LSTM error on the hidden state and on the cell state"))
         with c2:
             st.latex(equations.LSTM_CEC)
             st.markdown("Along the cell state, each step back multiplies the error by the forget gate f_t only. "

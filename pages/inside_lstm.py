@@ -36,7 +36,8 @@ except ValueError as e:
     widgets.show_error(e)
     st.stop()
 units = probes.open_units(out)
-charted = probes.inside_tables(out, example, units)
+inside_key = (net.key, int(seed), int(layer), int(example))  # names everything drawn below but t
+charted = cached.memo("inside.tables", inside_key, lambda: probes.inside_tables(out, example, units))
 grids = charted["grids"]
 
 st.info(net.text, icon=":material/memory:")
@@ -63,11 +64,11 @@ t = time_step_ui(T)
 left, right = st.columns([3, 2])
 with left:
     st.markdown("**Mean gate activation over the hidden units, per time step**")
-    st.altair_chart(charts.per_step_chart(charted["means"], "mean activation over units", log=False,
-                                          marker_t=t), width="stretch")
+    cached.chart(st, "inside.means", (inside_key, t), lambda: charts.per_step_chart(
+        charted["means"], "mean activation over units", log=False, marker_t=t))
     st.markdown("**Norm of the error reaching each gate's pre-activation, and the states**")
-    st.altair_chart(charts.per_step_chart(charted["norms"], "‖δ‖ over hidden units (log scale)", log=True,
-                                          color_title="error signal", marker_t=t), width="stretch")
+    cached.chart(st, "inside.norms", (inside_key, t), lambda: charts.per_step_chart(
+        charted["norms"], "‖δ‖ over hidden units (log scale)", log=True, color_title="error signal", marker_t=t))
 with right:
     st.markdown("**Forward**")
     st.latex(equations.LSTM_FORWARD)
@@ -89,7 +90,9 @@ specs = [("i", "i_t", "viridis", (0, 1), None), ("f", "f_t", "viridis", (0, 1), 
 for idx, (g, title, scheme, dom, mid) in enumerate(specs):
     with cols[idx % 2]:
         st.caption(f"{probes.GATE_NAMES[g]}: {equations.GATE_TEXT[g]}")
-        st.altair_chart(charts.gate_heatmap(grids[g], title, scheme, dom, mid, width=420), width="content")
+        cached.chart(st, "inside.gate", (inside_key, g), lambda g=g, title=title, scheme=scheme, dom=dom, mid=mid:
+                     charts.gate_heatmap(grids[g], title, scheme, dom, mid, width=420), width="content")
 m = float(max(abs(grids["c"]["value"].min()), abs(grids["c"]["value"].max()), 1e-12))
 st.caption("cell state c_t = f_t ⊙ c_{t−1} + i_t ⊙ n_t")
-st.altair_chart(charts.gate_heatmap(grids["c"], "c_t", "redblue", (-m, m), 0, width=880), width="content")
+cached.chart(st, "inside.cell", inside_key, lambda: charts.gate_heatmap(grids["c"], "c_t", "redblue", (-m, m), 0,
+                                                                       width=880), width="content")

@@ -70,10 +70,11 @@ else:
     scales = probes.phase_scales(values["wmin"], values["wmax"], values["nw"])
     lengths = probes.phase_lengths(values["Tmax"], values["nT"])
     try:
-        grid = cached.phase_map(tuple(values["cells"]), tuple(scales), tuple(lengths), values["H"],
-                                values["init"], values["fb"], values["seed"])
-        st.altair_chart(charts.phase_map_chart(grid, width={1: 600, 2: 380}.get(len(values["cells"]), 260)),
-                        width="content")
+        probe = (tuple(values["cells"]), tuple(scales), tuple(lengths), values["H"], values["init"], values["fb"],
+                 values["seed"])
+        grid = cached.phase_map(*probe)
+        cached.chart(st, "phase.map", probe, lambda: charts.phase_map_chart(
+            grid, width={1: 600, 2: 380}.get(len(values["cells"]), 260)), width="content")
     except ValueError as e:
         st.error(str(e), icon=":material/error:")
 st.caption(
@@ -90,6 +91,7 @@ st.markdown("Singular values of the product of recurrent Jacobians ∂s_T/∂s_{
 cell, ws, T = spectrum_ui(1.0, 100)
 try:
     spectrum = cached.spectrum(cell, ws, T, values["H"], values["init"], values["fb"], values["seed"])
-    st.altair_chart(charts.spectrum_chart(spectrum), width="stretch")
+    cached.chart(st, "phase.spectrum", (cell, ws, T, values["H"], values["init"], values["fb"], values["seed"]),
+                 lambda: charts.spectrum_chart(spectrum))
 except ValueError as e:
     st.error(str(e), icon=":material/error:")

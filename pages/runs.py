@@ -5,7 +5,7 @@ import streamlit as st
 from lstmlab import tables, text
 from lstmlab.settings import RUN_OWNERS
 from lstmlab.store import may_change
-from lstmlab.ui import auth, charts, nav, run_picker, run_store, state, widgets
+from lstmlab.ui import auth, cached, charts, live, nav, run_picker, run_store, state, widgets
 
 nav.ensure_router()
 
@@ -26,6 +26,14 @@ def runs_filter_ui(values: dict, signed_in: bool) -> tuple[str, str]:
     who = c2.segmented_control("Show runs of", RUN_OWNERS, key=state.widget_key("runs", "who"),
                                required=True, help="Everyone's runs, or only the runs you saved.")
     return query, who
+
+
+def overlay_lines(flows: dict):
+    """(lines, log-axis domain) of the selected runs' error flow at layer 0: initialisation and each run's last
+    recording, without the RNN reference line (the runs' weight scales differ)."""
+    lines = tables.flow_lines(flows, layer=0, weight_scale=None)
+    lines["phase"] = lines["phase"].where(lines["phase"] == "at initialisation", "after training")
+    return lines, charts.lines_domain(lines)
 
 
 def run_actions_ui(selected: list[str], labels: dict[str, str], read_only: list[str]) -> tuple[str, object]:
@@ -108,19 +116,19 @@ for col, tbl in zip((d1, d2, d3), ("steps", "flow", "eval")):
 d4.download_button("All tables (zip)", run_store.zip_export(chosen), file_name="lstmlab-runs.zip",
                    mime="application/zip", on_click="ignore", icon=":material/folder_zip:", key="runs.dl_zip")
 flows = {label: run.flow for label, run in chosen.items() if run.flow is not None and not run.flow.empty}
+key = live.runs_key(chosen)  # the overlay's tables and charts are built once per selection and state of its runs
 if flows:
-    st.info(text.reading(flows, {label: run.status for label, run in chosen.items()}),
-            icon=":material/insights:")
-    lines = tables.flow_lines(flows, layer=0, weight_scale=None)
-    lines["phase"] = lines["phase"].where(lines["phase"] == "at initialisation", "after training")
-    domain = charts.lines_domain(lines)
+    st.info(cached.memo("runs.reading", key, lambda: text.reading(
+        flows, {label: run.status for label, run in chosen.items()})), icon=":material/insights:")
+    lines, domain = cached.memo("runs.lines", key, lambda: overlay_lines(flows))
     cols = st.columns(2)
     for col, phase in zip(cols, ["at initialisation", "after training"]):
         if (lines["phase"] == phase).any():
             col.markdown(f"**Error reaching each time step, {phase}** (layer 0)")
-            col.altair_chart(charts.flow_lag_chart(lines, phase, domain, phase), width="stretch")
+            cached.chart(col, "runs.lag", (key, phase), lambda phase=phase: charts.flow_lag_chart(
+                lines, phase, domain, phase))
 steps = {label: run.steps for label, run in chosen.items()}
 evals = {label: run.eval for label, run in chosen.items()}
 st.markdown("**Loss** (thin: training batch, points: held-out batch)")
-st.altair_chart(charts.training_chart(tables.training_long(steps, evals, "loss"), "", "loss (log scale)",
-                                      None, log=True), width="stretch")
+cached.chart(st, "runs.loss", key, lambda: charts.training_chart(tables.training_long(steps, evals, "loss"), "",
+                                                                 "loss (log scale)", None, log=True))

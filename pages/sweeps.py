@@ -1,12 +1,13 @@
 """Sweeps: a named grid of configs × seeds trained as jobs; its progress, the trained phase map with verdicts and the
 longest sequence length each cell solved."""
 
+import pandas as pd
 import streamlit as st
 
 from lstmlab import export, sweep_summary, tables, text
 from lstmlab.config import SOLVED_FRACTION
 from lstmlab.settings import CELL_LABELS
-from lstmlab.ui import charts, live, nav, state, sweep_data
+from lstmlab.ui import cached, charts, live, nav, state, sweep_data
 
 nav.ensure_router()
 
@@ -56,7 +57,8 @@ def draw() -> bool:
     st.caption("Colour: log10 of the median held-out loss over the baseline (blue: below the solved threshold; "
                "orange: at the baseline). ✓ solved, ✗ unsolved, … runs still in flight. Hover a square for the "
                "spread over seeds. Other swept settings are pooled with the seeds.")
-    st.altair_chart(charts.sweep_map_chart(tables.sweep_map_table(summary)), width="content")
+    cached.chart(st, "sweeps.map", tuple(pd.util.hash_pandas_object(summary, index=False)),
+                 lambda: charts.sweep_map_chart(tables.sweep_map_table(summary)), width="content")
     st.subheader("Longest sequence length solved")
     longest = sweep_summary.longest_solved(summary)
     st.dataframe(longest.assign(cell=longest["cell"].map(CELL_LABELS)), hide_index=True, column_config={

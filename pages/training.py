@@ -19,7 +19,8 @@ values, ids = study.study_page("training")
 
 
 def draw(runs: dict) -> None:
-    """Loss, gradient and σ_max charts of the runs as the store holds them now."""
+    """Loss, gradient and σ_max charts of the runs as the store holds them now, each built once per state of
+    the runs for every session (lstmlab.ui.cached)."""
     first = next(iter(runs.values()))
     info = cached.task_info(first.config.key, first.config)
     for label, run in runs.items():
@@ -37,24 +38,24 @@ def draw(runs: dict) -> None:
 
     steps = {label: run.steps for label, run in runs.items()}
     evals = {label: run.eval for label, run in runs.items()}
+    key = live.runs_key(runs)
     c1, c2 = st.columns(2)
     with c1:
         st.markdown(f"**Loss** (thin: training batch, points: held-out batch, dashed: {info['baseline_name']})")
-        st.altair_chart(charts.training_chart(tables.training_long(steps, evals, "loss"), "",
-                                              f"loss ({info['loss']}, log scale)", info["baseline"], log=True,
-                                              baseline_label=info["baseline_name"]), width="stretch")
+        cached.chart(st, "training.loss", key, lambda: charts.training_chart(
+            tables.training_long(steps, evals, "loss"), "", f"loss ({info['loss']}, log scale)", info["baseline"],
+            log=True, baseline_label=info["baseline_name"]))
     with c2:
         st.markdown(f"**{'MSE' if info['metric_name'] == 'mse' else info['metric_name'].capitalize()}** "
                     f"(dashed: {info['baseline_name']})")
-        st.altair_chart(charts.training_chart(tables.training_long(steps, evals, "metric"), "",
-                                              info["metric_name"], info["chance_metric"],
-                                              log=info["metric_name"] == "mse",
-                                              baseline_label="chance / baseline"), width="stretch")
+        cached.chart(st, "training.metric", key, lambda: charts.training_chart(
+            tables.training_long(steps, evals, "metric"), "", info["metric_name"], info["chance_metric"],
+            log=info["metric_name"] == "mse", baseline_label="chance / baseline"))
     c3, c4 = st.columns(2)
     with c3:
         st.markdown("**Global gradient norm** (diamonds: steps where it was clipped)")
-        st.altair_chart(charts.gradnorm_chart(tables.gradnorm_long(steps), first.config.clip, ""),
-                        width="stretch")
+        cached.chart(st, "training.gradnorm", key, lambda: charts.gradnorm_chart(tables.gradnorm_long(steps),
+                                                                                 first.config.clip, ""))
         n_clipped = {label: int(run.steps["clipped"].sum()) if len(run.steps) else 0 for label, run in runs.items()}
         st.caption("Clipped steps: " + ", ".join(f"{k} {v} of {len(runs[k].steps)}" for k, v in n_clipped.items()))
     with c4:
@@ -63,21 +64,21 @@ def draw(runs: dict) -> None:
         st.caption("At orthogonal or identity init every gate block has σ_max = the weight scale; at gaussian "
                    "init the spectral radius is about the weight scale and σ_max is larger.")
         sig_cols = [f"sigma_max:l{k}" for k in range(values["layers"])]
-        st.altair_chart(charts.prefixed_chart(tables.series_long(steps, sig_cols), "",
-                                              "σ_max of W_h's gate blocks", log=False, color_title="run, layer",
-                                              by_run=True), width="stretch")
+        cached.chart(st, "training.sigma", (key, tuple(sig_cols)), lambda: charts.prefixed_chart(
+            tables.series_long(steps, sig_cols), "", "σ_max of W_h's gate blocks", log=False,
+            color_title="run, layer", by_run=True))
     st.markdown("**Gradient norm per parameter** (before clipping)")
     pcols = st.columns(min(len(runs), 3))
     for col, (label, run) in zip(pcols * 3, runs.items()):
         with col:
             st.caption(label)
-            st.altair_chart(charts.prefixed_chart(tables.melt_prefixed(run.steps, "gnorm:"), "",
-                                                  "‖∂L/∂θ‖ (log scale)", log=True), width="stretch")
+            cached.chart(st, "training.gnorm", (key, label), lambda run=run: charts.prefixed_chart(
+                tables.melt_prefixed(run.steps, "gnorm:"), "", "‖∂L/∂θ‖ (log scale)", log=True))
     if "LSTM" in runs and runs["LSTM"].steps["forget_mean"].notna().any():
         st.markdown("**LSTM mean forget gate** over training (1 = the carousel keeps everything)")
-        st.altair_chart(charts.prefixed_chart(tables.series_long({"LSTM": runs["LSTM"].steps}, ["forget_mean"]),
-                                              "", "mean f_t over batch, steps and units", log=False,
-                                              color_title="run", by_run=True), width="stretch")
+        cached.chart(st, "training.forget", key, lambda: charts.prefixed_chart(
+            tables.series_long({"LSTM": runs["LSTM"].steps}, ["forget_mean"]), "",
+            "mean f_t over batch, steps and units", log=False, color_title="run", by_run=True))
 
 
 live.show(ids, draw)

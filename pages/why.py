@@ -4,7 +4,7 @@ import streamlit as st
 
 from lstmlab import limits as L
 from lstmlab import settings, tables, text
-from lstmlab.ui import charts, equations, nav, state
+from lstmlab.ui import cached, charts, equations, nav, state
 
 nav.ensure_router()
 
@@ -44,7 +44,7 @@ c2.metric(f"0.9^{T}", text.power_value(0.9**T), help="A contracting recurrence f
 c3.metric(f"1.1^{T}", text.power_value(1.1**T), help="An expanding recurrence for comparison.")
 st.caption(f"At w = {w:g}, {text.half_life(w)}.")
 
-st.altair_chart(charts.power_chart(table, w), width="stretch")
+cached.chart(st, "why.power", (w, T), lambda: charts.power_chart(table, w))
 if st.button("See it in a real network", icon=":material/arrow_forward:", type="primary",
              help="Open Error flow with an RNN and an LSTM at weight scale w and sequence length T "
                   "(T capped at the interactive limit)."):

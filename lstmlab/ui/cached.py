@@ -1,8 +1,23 @@
-"""Cached probes (st.cache_data, bounded): returning to a setting of Phase map or Inside the LSTM is instant."""
+"""Results kept for every session of the server process (st.cache_data, bounded): probes (returning to a setting
+of Phase map or Inside the LSTM is instant), and what a page draws from them or from stored runs.
+
+A drawn chart is built once per key (:func:`chart`): its table, the Altair chart and the Vega-Lite spec Streamlit
+draws (the conversion validates the chart against Vega-Lite's JSON schema under a process-wide lock) are made on
+the first view and reused by every later one, in any session. Keys name everything the chart is built from: a
+stored run by its id and how much of it is recorded (lstmlab.ui.live.runs_key), so a run in flight is rebuilt only
+when it recorded something new; settings by value.
+"""
 
 from __future__ import annotations
 
+from typing import Any, Callable, Hashable
+
+import altair as alt
 import streamlit as st
+
+# The conversion st.altair_chart runs on every call (Altair's to_dict with Streamlit's theme handling and its data
+# as Arrow datasets, under Streamlit's lock): run once per key here so the cached spec draws exactly the same chart.
+from streamlit.elements.vega_charts import _convert_altair_to_vega_lite_spec
 
 from lstmlab import analysis, probes
 from lstmlab import limits as L
@@ -32,3 +47,28 @@ def lstm_inside(network: str, seed: int, layer: int, _config, _params=None) -> d
 def task_info(key: str, _config) -> dict:
     """analysis.task_info of a config, cached by its key (a forecast task builds its series)."""
     return analysis.task_info(_config)
+
+
+def vega_lite_spec(chart: alt.TopLevelMixin) -> dict:
+    """The Vega-Lite spec ``st.altair_chart(chart)`` draws (its data as Arrow IPC bytes under ``datasets``),
+    for ``st.vega_lite_chart``."""
+    return _convert_altair_to_vega_lite_spec(chart)
+
+
+@st.cache_data(max_entries=L.VIEW_CACHE_ENTRIES, show_spinner=False)
+def memo(name: str, key: Hashable, _build: Callable[[], Any]) -> Any:
+    """``_build()``, computed once per (``name``, ``key``) for every session: ``key`` must name everything
+    ``_build`` reads (each call returns a copy)."""
+    return _build()
+
+
+@st.cache_data(max_entries=L.VIEW_CACHE_ENTRIES, show_spinner=False)
+def _spec(name: str, key: Hashable, _build: Callable[[], alt.TopLevelMixin]) -> dict:
+    return vega_lite_spec(_build())
+
+
+def chart(where, name: str, key: Hashable, build: Callable[[], alt.TopLevelMixin], width="stretch") -> None:
+    """Draw the chart ``build()`` returns in ``where`` (``st`` or a container), building it and its Vega-Lite spec
+    once per (``name``, ``key``) for every session; ``key`` must name everything ``build`` reads. Drawn as
+    ``st.altair_chart(build(), width=width)`` would draw it, theme included."""
+    where.vega_lite_chart(_spec(name, key, build), width=width)

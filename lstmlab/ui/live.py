@@ -86,8 +86,27 @@ def study_runs(study: Study) -> dict[str, str]:
 
 
 def load_runs(ids: dict[str, str]) -> dict:
-    """{label: Run} as the store holds them now (a running run: what it has streamed so far)."""
-    return {label: store().load(run_id) for label, run_id in ids.items()}
+    """{label: Run} as the store holds them now (a running run: what it has streamed so far). A run is read from
+    the store once per state (:func:`_load`); a view of runs that did not change since reads only their progress."""
+    runs = {}
+    for label, run_id in ids.items():
+        p = store().progress(run_id)
+        runs[label] = _load(p["id"], p["status"], p["records"], p["message"], p["wall_time"], p["name"])
+    return runs
+
+
+@st.cache_data(max_entries=L.VIEW_CACHE_ENTRIES, show_spinner=False)
+def _load(run_id: str, status: str, records: int, message: str, wall_time: float, name: str):
+    """The stored run in the state named by its progress: a record (its steps, flow and eval rows) is written in
+    one transaction and counted in ``records``; the last rows and the parameters come with the final status."""
+    return store().load(run_id)
+
+
+def runs_key(runs: dict) -> tuple:
+    """What the views of ``runs`` ({label: Run}) are built from, as a cache key (lstmlab.ui.cached.chart): each
+    label with its run's id, status and how much of it is recorded."""
+    return tuple((label, run.run_id, run.status, len(run.eval), len(run.steps), run.message, run.wall_time)
+                 for label, run in runs.items())
 
 
 def wait_for_first_record(ids: dict[str, str], timeout: float = L.FIRST_RECORD_WAIT_S) -> None:
@@ -95,13 +114,14 @@ def wait_for_first_record(ids: dict[str, str], timeout: float = L.FIRST_RECORD_W
     study draws its first charts in this script run rather than a refresh later."""
     deadline = time.monotonic() + timeout
     pending = dict(ids)
-    while pending and time.monotonic() < deadline:
+    while pending:
         for label, run_id in list(pending.items()):
-            run = store().load(run_id)
-            if run.status not in ACTIVE_STATUSES or len(run.eval):
+            p = store().progress(run_id)
+            if p["status"] not in ACTIVE_STATUSES or p["records"]:
                 del pending[label]
-        if pending:
-            time.sleep(L.FIRST_RECORD_POLL_S)
+        if not pending or time.monotonic() >= deadline:
+            return
+        time.sleep(L.FIRST_RECORD_POLL_S)
 
 
 def ended_run(run_id: str, what: str):
