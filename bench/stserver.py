@@ -12,6 +12,8 @@ import time
 import urllib.request
 from pathlib import Path
 
+import psutil
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -37,7 +39,8 @@ def serve(log_path: Path, env: dict[str, str], start_timeout: float = 60.0, opti
     """Run the dashboard (or another ``app``, a path from the repository root) with ``env`` added to this
     process's environment and extra command-line ``options`` (e.g. ``("--secrets.files", path)`` or
     ``("--runner.postScriptGC=false",)``), its output in ``log_path``; yields (base URL, server process id) once
-    /_stcore/health answers, and stops the server on exit."""
+    /_stcore/health answers, and stops the server on exit with the processes it started (its job workers, which
+    would otherwise train on)."""
     port = free_port()
     full_env = dict(os.environ, PYTHONPATH=str(ROOT), **env)
     with open(log_path, "w") as log:
@@ -60,9 +63,19 @@ def serve(log_path: Path, env: dict[str, str], start_timeout: float = 60.0, opti
                     time.sleep(0.2)
             yield url, proc.pid
         finally:
+            try:
+                children = psutil.Process(proc.pid).children(recursive=True)
+            except psutil.NoSuchProcess:
+                children = []
             proc.terminate()
             try:
                 proc.wait(timeout=15)
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
+            for child in children:
+                with contextlib.suppress(psutil.NoSuchProcess):
+                    child.terminate()
+            for child in psutil.wait_procs(children, timeout=10)[1]:
+                with contextlib.suppress(psutil.NoSuchProcess):
+                    child.kill()
