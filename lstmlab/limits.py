@@ -77,8 +77,8 @@ UPLOAD_MIN_ROWS_OVER_SEQ = 2  # a series needs at least seq_len + this many fini
 # Run cache (per process): entries kept by st.cache_data.
 CACHE_MAX_ENTRIES = 64
 # Drawn views (per process, lstmlab.ui.cached.chart and memo): tables and chart specs, a few kB to about 1 MB each
-# (a heatmap of a long run); the default views take about 60 entries, every run in flight a few per record.
-VIEW_CACHE_ENTRIES = 512
+# (a heatmap of a long run); the default views take about 30 entries, every run in flight a few per record.
+VIEW_CACHE_ENTRIES = 256
 
 
 def study_work(seq_len: int, hidden_size: int, layers: int, steps: int, batch_size: int, n_cells: int) -> int:

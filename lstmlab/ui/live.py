@@ -95,7 +95,7 @@ def load_runs(ids: dict[str, str]) -> dict:
     return runs
 
 
-@st.cache_data(max_entries=L.VIEW_CACHE_ENTRIES, show_spinner=False)
+@st.cache_data(max_entries=L.CACHE_MAX_ENTRIES, show_spinner=False)
 def _load(run_id: str, status: str, records: int, message: str, wall_time: float, name: str):
     """The stored run in the state named by its progress: a record (its steps, flow and eval rows) is written in
     one transaction and counted in ``records``; the last rows and the parameters come with the final status."""
