@@ -1,9 +1,12 @@
 """Jobs: per-job overhead on the local process pool and on Dask, and sweep throughput on 2 Dask workers.
 
 - Overhead: wall time from ``jobs.submit`` to the job's first record (step 0) readable in the store, for a tiny
-  config, after one warm-up job (the pool's processes and the Dask workers are up); beside it the time the
-  same first record takes in this process (``train`` to its first ``on_record``), so the difference is what
-  the job machinery costs.
+  config, split where the run turns "running" (before: the run row written, the hand-over, a worker taking it
+  and marking it running; after: the worker training up to its first record and writing it). Warm: every worker
+  of the executor has run a job before (the dashboard starts its pool's workers when it starts); beside it the
+  time the same first record takes in this process (``train`` to its first ``on_record``), so the difference is
+  what the job machinery costs. Cold: the first job of a fresh local pool (what a ``submit`` command pays: its
+  pool's worker starts, imports lstmlab and loads the compiled kernels).
 - Throughput: the same configs (distinct seeds) trained one after the other in this process, then as jobs on a
   Dask cluster of 2 one-thread workers; ratio = serial time / Dask time, from the medians of the rounds, serial
   and Dask rounds interleaved so that load changes hit both alike.
@@ -23,9 +26,8 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_core import machine  # noqa: E402 - after the path set-up above
+from bench.common import load, machine  # noqa: E402 - after the path set-up above
 from lstmlab import jobs  # noqa: E402
 from lstmlab.config import SCHEDULER_ENV, RunConfig  # noqa: E402
 from lstmlab.runtime import configure_worker  # noqa: E402
@@ -35,19 +37,22 @@ from lstmlab.train import train  # noqa: E402
 TINY = RunConfig(cell="lstm", task="adding", seq_len=20, hidden_size=8, batch_size=8, eval_size=16, steps=1)
 SWEEP = RunConfig(cell="lstm", task="adding", seq_len=50, hidden_size=32, batch_size=32, eval_size=64, steps=100,
                   record_every=25)
+POLL_S = 0.002
 
 
-def first_record_s(config: RunConfig, db: str, scheduler: str | None) -> float:
-    """Seconds from submit to the first record being readable in the store."""
-    store = RunStore(db)
+def first_record_s(config: RunConfig, store: RunStore, scheduler: str | None) -> tuple[float, float]:
+    """(seconds from submit to the run reading "running", to its first record readable in the store)."""
+    url = store.url.render_as_string(hide_password=False)
     t0 = time.perf_counter()
-    run_id = jobs.submit(config, store_url=db, scheduler=scheduler)
-    while store.progress(run_id)["records"] < 1:
-        time.sleep(0.002)
-    elapsed = time.perf_counter() - t0
-    jobs.wait(run_id, store_url=db)
-    store.close()
-    return elapsed
+    run_id = jobs.submit(config, store_url=url, scheduler=scheduler)
+    running = None
+    while (p := store.progress(run_id))["records"] < 1:
+        if running is None and p["status"] != "queued":
+            running = time.perf_counter() - t0
+        time.sleep(POLL_S)
+    first = time.perf_counter() - t0
+    jobs.wait(run_id, store_url=url)
+    return first if running is None else running, first
 
 
 def in_process_first_record_s(config: RunConfig) -> float:
@@ -68,15 +73,35 @@ def in_process_first_record_s(config: RunConfig) -> float:
     return seen[0]
 
 
+def warm(store: RunStore, scheduler: str | None, seed: int) -> None:
+    """Run one job on every worker of the executor at once (a worker's first job loads what it needs)."""
+    url = store.url.render_as_string(hide_password=False)
+    ids = [jobs.submit(TINY.replace(seed=seed + i, steps=30), store_url=url, scheduler=scheduler)
+           for i in range(2 if scheduler else os.cpu_count() or 1)]
+    for run_id in ids:
+        jobs.wait(run_id, store_url=url)
+
+
 def overhead(scheduler: str | None, label: str, repeats: int, tmp: Path) -> None:
-    times = []
-    for i in range(repeats + 1):
-        t = first_record_s(TINY.replace(seed=1000 + i), str(tmp / f"overhead-{label}.db"), scheduler)
-        if i:  # the first job starts the pool's processes / warms the workers
-            times.append(t)
+    store = RunStore(tmp / f"overhead-{label}.db")
+    warm(store, scheduler, 900)
+    times = [first_record_s(TINY.replace(seed=1000 + i), store, scheduler) for i in range(repeats)]
     local = statistics.median(in_process_first_record_s(TINY.replace(seed=i)) for i in range(repeats))
-    med = statistics.median(times)
-    print(f"| {label} | {med * 1000:.0f} | {local * 1000:.0f} | {(med - local) * 1000:.0f} |")
+    running, first = (statistics.median(t) for t in zip(*times))
+    print(f"| {label}, warm workers | {running * 1000:.0f} | {(first - running) * 1000:.0f} | {first * 1000:.0f} "
+          f"| {local * 1000:.0f} | {(first - local) * 1000:.0f} |", flush=True)
+
+
+def cold_pool(repeats: int, tmp: Path) -> None:
+    """The first job of a fresh local pool, each time in a new pool."""
+    store = RunStore(tmp / "cold.db")
+    times = []
+    for i in range(repeats):
+        jobs.shutdown()
+        times.append(first_record_s(TINY.replace(seed=2000 + i), store, None))
+    running, first = (statistics.median(t) for t in zip(*times))
+    print(f"| local pool, its first job | {running * 1000:.0f} | {(first - running) * 1000:.0f} | "
+          f"{first * 1000:.0f} | | |", flush=True)
 
 
 def throughput(scheduler: str, runs: int, rounds: int, tmp: Path) -> None:
@@ -93,9 +118,11 @@ def throughput(scheduler: str, runs: int, rounds: int, tmp: Path) -> None:
         for run_id in ids:
             jobs.wait(run_id, store_url=db)
         dask.append(time.perf_counter() - t0)
+        print(f"round {r + 1}: serial {serial[-1]:.2f} s, Dask {dask[-1]:.2f} s (load {load()})", file=sys.stderr,
+              flush=True)
     s, d = statistics.median(serial), statistics.median(dask)
-    print(f"| {runs} x {SWEEP.cell} T={SWEEP.seq_len} H={SWEEP.hidden_size} B={SWEEP.batch_size}, "
-          f"{SWEEP.steps} steps | {s:.2f} | {d:.2f} | {s / d:.2f} |")
+    print(f"| {runs} × {SWEEP.cell.upper()}, T = {SWEEP.seq_len}, H = {SWEEP.hidden_size}, B = {SWEEP.batch_size}, "
+          f"{SWEEP.steps} steps | {s:.1f} s | {d:.1f} s | {s / d:.2f}× |", flush=True)
 
 
 def main() -> None:
@@ -104,7 +131,7 @@ def main() -> None:
     args = parser.parse_args()
     repeats, runs, rounds = (5, 6, 2) if args.quick else (11, 12, 3)
     configure_worker()  # this process trains the serial baseline, as a worker would
-    print(f"machine: {machine()}; load average at start: {os.getloadavg()[0]:.2f}")
+    print(f"machine: {machine()}; load average at start: {load()}")
     address = os.environ.get(SCHEDULER_ENV)
     cluster = None
     if not address:
@@ -115,18 +142,22 @@ def main() -> None:
         address = cluster.scheduler_address
     try:
         with tempfile.TemporaryDirectory() as tmp:
-            print("\n| executor | submit -> first record ms | same record in process ms | overhead ms |")
-            print("|---|---|---|---|")
+            print(f"\nper-job overhead, medians of {repeats} jobs (ms):\n")
+            print("| executor | submit → running | running → first record | submit → first record "
+                  "| same record in process | overhead |")
+            print("|---|---|---|---|---|---|")
             overhead(None, "local pool", repeats, Path(tmp))
             overhead(address, "Dask", repeats, Path(tmp))
-            print("\n| runs | serial s | 2 Dask workers s | speed-up |")
+            cold_pool(max(repeats // 2, 3), Path(tmp))
+            print(f"\nsweep throughput, medians of {rounds} rounds:\n")
+            print("| runs | serial | 2 Dask workers | speed-up |")
             print("|---|---|---|---|")
             throughput(address, runs, rounds, Path(tmp))
     finally:
         jobs.shutdown()
         if cluster is not None:
             cluster.close()
-    print(f"\nload average at end: {os.getloadavg()[0]:.2f}")
+    print(f"\nload average at end: {load()}")
 
 
 if __name__ == "__main__":

@@ -2,7 +2,8 @@
 
 ``run`` trains in this process; ``submit`` and ``sweep`` queue jobs (``lstmlab.jobs``) on the Dask scheduler named
 by ``--scheduler`` or ``$LSTMLAB_SCHEDULER``, else on a local process pool that lives as long as the command, which
-therefore follows its jobs to the end. The config flags are derived from the ``RunConfig`` dataclass fields, so
+therefore follows its jobs to the end (to queue jobs and return, name a scheduler: its queue outlives the command;
+the jobs of a command that is killed read as lost after ``LOST_AFTER_S`` and can be resubmitted). The config flags are derived from the ``RunConfig`` dataclass fields, so
 they never drift from it.
 Errors a user can cause (bad flags, invalid config values, unknown run ids) print one line,
 ``lstmlab: error: ...``, on stderr and exit non-zero: 2 for usage errors, 1 for the rest.
@@ -26,7 +27,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from lstmlab import export, jobs, sweep_summary, sweeps
 from lstmlab.analysis import summary
-from lstmlab.config import CHOICES, SCHEDULER_ENV, STATUSES, RunConfig, check_field
+from lstmlab.config import CHOICES, LOST_AFTER_S, SCHEDULER_ENV, STATUSES, RunConfig, check_field
 from lstmlab.runtime import configure_worker
 from lstmlab.store import FILTER_FIELDS, RunStore, StoreError
 from lstmlab.train import train
@@ -166,7 +167,9 @@ def add_config_flags(parser: argparse.ArgumentParser, lists: bool = False) -> No
 def _add_scheduler_flag(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--scheduler", default=None, metavar="ADDRESS",
                         help=f"Dask scheduler, e.g. tcp://host:8786 (default: ${SCHEDULER_ENV}; unset: a local "
-                             "process pool that lives as long as this command)")
+                             "process pool that lives as long as this command, which therefore follows its jobs to "
+                             "the end, --wait or not: to queue jobs and return, name a scheduler; if the command is "
+                             f"killed, its queued jobs read as lost after {LOST_AFTER_S:g} s and can be resubmitted)")
 
 
 # ---- parser ---------------------------------------------------------------------------------------------
@@ -190,7 +193,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="if a finished run of this exact config is stored, show it instead of training")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
 
-    p = sub.add_parser("submit", parents=[db_parent], help="queue one config as a job and print its run id")
+    p = sub.add_parser("submit", parents=[db_parent],
+                       help="queue one config as a job and print its run id (without a scheduler: train it in this "
+                            "command's own pool, following it to the end)")
     add_config_flags(p)
     p.add_argument("--name", default="", help="display name of the run")
     p.add_argument("--tag", action="append", default=[], help="tag the run (repeatable)")

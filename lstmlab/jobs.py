@@ -16,14 +16,22 @@ The store is the only channel between a job and its watchers: a run is "queued",
 ``LOST_AFTER_S`` reads as "lost" and may be resubmitted, which resumes it after its last stored record. Each
 resubmission is a new attempt; a write of an older attempt is refused (``store.StaleAttempt``), so a worker
 thought dead cannot write into a resumed run.
+
+No run waits for ever. A run queued in a process's local pool waits in that process: while the pool holds jobs of
+a store, a thread of the process beats their heartbeat (``_QueueKeeper``), so when the process goes away (a
+restarted server, kill -9) its queued runs read as "lost" after ``LOST_AFTER_S`` and may be resubmitted; its
+workers finish the job they run and then exit. A run queued on a Dask scheduler waits in the scheduler, which
+outlives the process that submitted it and keeps it queued (``queued_on`` says where).
 """
 from __future__ import annotations
 
 import concurrent.futures
 import functools
 import multiprocessing
+import multiprocessing.connection
 import os
 import signal
+import socket
 import threading
 import time
 from concurrent.futures.process import BrokenProcessPool
@@ -32,7 +40,7 @@ from typing import Any, Callable, Iterable
 from lstmlab import quotas
 from lstmlab.config import HEARTBEAT_S, LOST_AFTER_S, SCHEDULER_ENV, SCHEDULER_TIMEOUT_S, RunConfig
 from lstmlab.runtime import configure_worker
-from lstmlab.store import Actor, RunStore, StaleAttempt, StoreError
+from lstmlab.store import DASK_QUEUE, POOL_QUEUE, Actor, RunStore, StaleAttempt, StoreError
 from lstmlab.train import Record, train
 
 __all__ = ["HEARTBEAT_S", "LOST_AFTER_S", "FINAL_STATUSES", "JobError", "get_executor", "submit", "stop",
@@ -61,8 +69,8 @@ class DaskExecutor(concurrent.futures.Executor):
     from the command line, a restarted dashboard): the job's run lives in the store, not in the client.
     """
 
-    def __init__(self, client: Any) -> None:
-        self.client = client
+    def __init__(self, client: Any, address: str) -> None:
+        self.client, self.address = client, address
 
     def submit(self, fn: Callable, /, *args: Any, **kwargs: Any) -> concurrent.futures.Future:
         import distributed  # optional dependency (the "dask" extra), needed only by processes that use a cluster
@@ -108,10 +116,85 @@ def _local_pool(renew: bool = False) -> concurrent.futures.ProcessPoolExecutor:
 
 
 def _pool_worker_start() -> None:
-    """A local pool worker ignores Ctrl-C meant for its parent (a stop goes through the store) and sets
-    itself up for training."""
+    """A local pool worker ignores Ctrl-C meant for its parent (a stop goes through the store), sets itself up
+    for training and exits when its parent is gone."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     configure_worker()
+    threading.Thread(target=_exit_with_parent, name="lstmlab-orphan-watch", daemon=True).start()
+
+
+_job_lock = threading.Lock()  # held by a pool worker while it runs a job
+
+
+def _exit_with_parent() -> None:
+    """End this pool worker once the process that owns its pool is gone (killed, say): nobody would ever hand
+    it another job. A job it is running finishes first; the jobs left in the dead pool read as lost."""
+    parent = multiprocessing.parent_process()
+    if parent is None:
+        return
+    multiprocessing.connection.wait([parent.sentinel])
+    _job_lock.acquire()
+    os._exit(0)
+
+
+def _run_pool_job(run_id: str, attempt: int, store_url: str) -> str:
+    """``_run_job`` in a pool worker, which starts no job once its pool's process is gone (the run stays queued
+    and so reads as lost)."""
+    with _job_lock:
+        parent = multiprocessing.parent_process()
+        if parent is not None and not parent.is_alive():
+            return "orphaned"
+        return _run_job(run_id, attempt, store_url)
+
+
+def _queued_on(executor: concurrent.futures.Executor) -> str:
+    """Where a job handed to ``executor`` waits: "dask ADDRESS" or "pool HOST:PID" (this process's pool)."""
+    return f"{DASK_QUEUE} {executor.address}" if isinstance(executor, DaskExecutor) else _pool_queue()
+
+
+def _pool_queue() -> str:
+    return f"{POOL_QUEUE} {socket.gethostname()}:{os.getpid()}"
+
+
+class _QueueKeeper:
+    """Keeps fresh the heartbeat of the runs queued in this process's pool: a thread beats them every HEARTBEAT_S
+    while the pool holds jobs of a store, so they read as lost once this process is gone."""
+
+    def __init__(self) -> None:
+        self._waiting: dict[RunStore, int] = {}  # store -> jobs handed to the pool and not done
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+
+    def add(self, store: RunStore) -> None:
+        with self._lock:
+            self._waiting[store] = self._waiting.get(store, 0) + 1
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._loop, name="lstmlab-queue-keeper", daemon=True)
+                self._thread.start()
+
+    def done(self, store: RunStore, _future: concurrent.futures.Future | None = None) -> None:
+        with self._lock:
+            self._waiting[store] -= 1
+            if not self._waiting[store]:
+                del self._waiting[store]
+
+    def _loop(self) -> None:
+        label = _pool_queue()
+        while True:
+            time.sleep(HEARTBEAT_S)
+            with self._lock:
+                stores = list(self._waiting)
+                if not stores:
+                    self._thread = None
+                    return
+            for store in stores:
+                try:
+                    store.beat_queued(label)
+                except StoreError:
+                    pass  # a store hiccup: the next beat tries again; a long outage makes the queued runs lost
+
+
+_keeper = _QueueKeeper()
 
 
 def _dask_executor(address: str) -> DaskExecutor:
@@ -119,17 +202,20 @@ def _dask_executor(address: str) -> DaskExecutor:
         client = _clients.get(address)
         if client is None or client.status not in ("running", "connecting"):
             client = _clients[address] = _connect(address)
-    return DaskExecutor(client)
+    return DaskExecutor(client, address)
 
 
 def _connect(address: str) -> Any:
     import distributed  # optional dependency (the "dask" extra), needed only by processes that use a cluster
+    from lstmlab.dask_setup import WorkerSetup  # imports distributed
 
     try:
-        return distributed.Client(address, timeout=SCHEDULER_TIMEOUT_S, set_as_default=False)
+        client = distributed.Client(address, timeout=SCHEDULER_TIMEOUT_S, set_as_default=False)
     except (OSError, TimeoutError, ValueError) as e:
         raise JobError(f"cannot reach the Dask scheduler at {address} within {SCHEDULER_TIMEOUT_S:g} s "
                        f"({type(e).__name__}): is `dask scheduler` running there, and is the address right?") from None
+    client.register_plugin(WorkerSetup())  # each worker loads its kernels when it joins, not in its first job
+    return client
 
 
 def shutdown() -> None:
@@ -166,40 +252,54 @@ def submit(config: RunConfig, *, store_url: str, actor: Actor | None = None, nam
     executor = get_executor(scheduler)
     store = _store(str(store_url))
     quotas.check(store, actor, config)
-    run_id, attempt, created = store.queue(config, actor=actor, name=name, tags=tags, sweep=sweep)
+    run_id, attempt, created = store.queue(config, actor=actor, name=name, tags=tags, sweep=sweep,
+                                           queued_on=_queued_on(executor))
     if created:
-        _hand_over(executor, scheduler, store, run_id, attempt)
+        _hand_over(executor, store, run_id, attempt)
     return run_id
 
 
 def resubmit(run_id: str, *, store_url: str, actor: Actor | None = None, scheduler: str | None = None) -> str:
     """Queue a lost, stopped or failed run again (same id): the job resumes after its last stored record.
-    ``ValueError`` for a run in another state, ``PermissionError`` if ``actor`` may not change it."""
+    ``ValueError`` for a run in another state, ``PermissionError`` if ``actor`` may not change it,
+    ``quotas.QuotaExceeded`` if it would take ``actor`` over a quota (nothing changes then)."""
     executor = get_executor(scheduler)
     store = _store(str(store_url))
-    full, attempt = store.requeue(run_id, actor=actor)
-    _hand_over(executor, scheduler, store, full, attempt)
+    quotas.check(store, actor, store.config(run_id), resubmission=True)
+    full, attempt = store.requeue(run_id, actor=actor, queued_on=_queued_on(executor))
+    _hand_over(executor, store, full, attempt)
     return full
 
 
-def _hand_over(executor: concurrent.futures.Executor, scheduler: str | None, store: RunStore, run_id: str,
-               attempt: int) -> None:
+def _hand_over(executor: concurrent.futures.Executor, store: RunStore, run_id: str, attempt: int) -> None:
+    pool = not isinstance(executor, DaskExecutor)
+    if pool:
+        _keeper.add(store)  # before the job can end, which calls done
     try:
-        future = executor.submit(_run_job, run_id, attempt, store.url.render_as_string(hide_password=False))
-    except BrokenProcessPool:  # a worker of the local pool died earlier: start a fresh pool, once
-        future = _retry_on_new_pool(store, run_id, attempt)
-    except Exception as e:
-        store.discard(run_id, attempt)
-        raise JobError(f"the executor refused run {run_id}: {type(e).__name__}: {e}") from None
+        future = _submit(executor, pool, store, run_id, attempt)
+    except JobError:
+        if pool:
+            _keeper.done(store)
+        raise
+    if pool:
+        future.add_done_callback(functools.partial(_keeper.done, store))
     future.add_done_callback(functools.partial(_after_job, store, run_id, attempt))
 
 
-def _retry_on_new_pool(store: RunStore, run_id: str, attempt: int) -> concurrent.futures.Future:
+def _submit(executor: concurrent.futures.Executor, pool: bool, store: RunStore, run_id: str,
+            attempt: int) -> concurrent.futures.Future:
+    url = store.url.render_as_string(hide_password=False)
     try:
-        return _local_pool(renew=True).submit(_run_job, run_id, attempt, store.url.render_as_string(hide_password=False))
+        return executor.submit(_run_pool_job if pool else _run_job, run_id, attempt, url)
+    except BrokenProcessPool:  # a worker of the local pool died earlier: start a fresh pool, once
+        try:
+            return _local_pool(renew=True).submit(_run_pool_job, run_id, attempt, url)
+        except Exception as e:
+            store.discard(run_id, attempt)
+            raise JobError(f"the local worker pool refused run {run_id}: {type(e).__name__}: {e}") from None
     except Exception as e:
         store.discard(run_id, attempt)
-        raise JobError(f"the local worker pool refused run {run_id}: {type(e).__name__}: {e}") from None
+        raise JobError(f"the executor refused run {run_id}: {type(e).__name__}: {e}") from None
 
 
 def _after_job(store: RunStore, run_id: str, attempt: int, future: concurrent.futures.Future) -> None:

@@ -14,7 +14,8 @@ The limits (``lstmlab.limits``, beside the dashboard's per-session and per-serve
   ``USER_COMPUTE_S``; an ended run counts its wall time, a running one the time since it was queued.
 
 A submission of a config that already has a queued, running, finished or diverged run attaches to that run and
-trains nothing, so it passes whatever the usage.
+trains nothing, so it passes whatever the usage. A resubmission (of a lost, stopped or failed run) always trains:
+it is checked like a new job.
 """
 
 from __future__ import annotations
@@ -70,11 +71,13 @@ def _training_seconds(status: str, created_at: float, wall_time: float, now: flo
     return max(now - created_at, 0.0) if status == "running" else max(float(wall_time), 0.0)
 
 
-def check(store: RunStore, actor: Actor | None, config: RunConfig, now: float | None = None) -> None:
-    """``QuotaExceeded`` if ``actor`` may not submit ``config`` now (the rules are in the module docstring)."""
+def check(store: RunStore, actor: Actor | None, config: RunConfig, now: float | None = None,
+          resubmission: bool = False) -> None:
+    """``QuotaExceeded`` if ``actor`` may not submit ``config`` now, or resubmit a run of it (``resubmission``);
+    the rules are in the module docstring."""
     if actor is None or actor.is_admin:
         return
-    if len(store.list(config_key=config.key, status=list(ATTACHING_STATUSES))):
+    if not resubmission and len(store.list(config_key=config.key, status=list(ATTACHING_STATUSES))):
         return
     u = usage(store, actor.email, now)
     if u.queued >= L.USER_MAX_QUEUED:

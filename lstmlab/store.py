@@ -11,7 +11,7 @@ Layout (tables prefixed ``lstmlab_`` so a shared database stays tidy):
   engine_version (the code that trained it, "" if unknown), owner (the signed-in email of whoever saved it
   first, "" without sign-in; ``Actor`` says who may change a run), ``layout`` (JSON: column names and dtypes of
   the three tables, so a load restores them exactly) and the job columns: ``step`` (steps done), ``heartbeat``,
-  ``stop_requested``, ``attempt``, ``sweep``, ``worker``.
+  ``stop_requested``, ``attempt``, ``sweep``, ``worker``, ``queued_on`` (where a queued run waits).
 - ``lstmlab_steps``, ``lstmlab_flow``, ``lstmlab_eval``: one row per DataFrame row, keyed by
   (run_id, pos) where pos is the row's position; the contract's fixed columns are real columns.
 - ``lstmlab_values``: long side table (run_id, tbl, pos, name, value) for every other numeric column,
@@ -31,7 +31,10 @@ Runs as jobs (``lstmlab.jobs``): ``queue`` writes the run row first (status "que
 under a lock), ``start`` marks it running, ``append`` adds one record (steps rows since the last one, the flow
 snapshot, the eval row) per transaction, ``beat`` refreshes the heartbeat and reads the stop request,
 ``finish`` writes the rest, the parameters and the final status. A running run whose heartbeat is older than
-``lost_after`` reads as "lost" (derived when read, never written). ``lstmlab_sweeps`` records named sweeps.
+``lost_after`` reads as "lost" (derived when read, never written), and so does a queued run waiting in a process's
+own pool (``queued_on`` "pool HOST:PID"), whose heartbeat that process keeps fresh (``beat_queued``) as long as it
+lives. A run queued on a Dask scheduler ("dask ADDRESS") belongs to the scheduler, which outlives the process that
+submitted it: it stays queued while its heartbeat ages. ``lstmlab_sweeps`` records named sweeps.
 
 The schema has revisions (``lstmlab.migrations``, Alembic): opening a store upgrades it to the newest one
 under a lock, so processes opening a new database at once all succeed. Opening reads only when the store
@@ -112,6 +115,7 @@ runs_table = sa.Table(
     sa.Column("attempt", _INT, nullable=False, server_default="0"),  # bumped by a resubmission
     sa.Column("sweep", sa.Text, nullable=False, server_default=""),
     sa.Column("worker", sa.Text, nullable=False, server_default=""),  # host:pid of the job's process
+    sa.Column("queued_on", sa.Text, nullable=False, server_default=""),  # "pool HOST:PID" or "dask ADDRESS"
     sa.Index("ix_lstmlab_runs_config_key", "config_key"),
     sa.Index("ix_lstmlab_runs_created_at", "created_at"),
     sa.Index("ix_lstmlab_runs_owner", "owner"),
@@ -156,6 +160,9 @@ _PARAM_KINDS = "biufc"
 ENGINE_FIELDS = ("engine", "engine_version")
 # Columns of lstmlab_runs a load gives back as attributes of the Run besides its own fields.
 RUN_EXTRAS = (*ENGINE_FIELDS, "owner")
+
+
+POOL_QUEUE, DASK_QUEUE = "pool", "dask"  # first word of queued_on: a process's own pool, a Dask scheduler
 
 
 def _lock_key(name: str) -> int:
@@ -519,15 +526,19 @@ class RunStore:
     # ---- jobs: a run written as it trains ---------------------------------------------------------------
 
     def _shown_status(self, row: Any, now: float | None = None) -> str:
-        """The status a reader sees: "lost" for a running run whose heartbeat is older than ``lost_after``."""
-        if row["status"] == "running" and row["heartbeat"] < (time.time() if now is None else now) - self.lost_after:
+        """The status a reader sees: "lost" for a running run whose heartbeat is older than ``lost_after``, and
+        for a queued one as silent unless a Dask scheduler holds it (see the module docstring)."""
+        silent = row["heartbeat"] < (time.time() if now is None else now) - self.lost_after
+        if silent and (row["status"] == "running" or row["status"] == "queued"
+                       and row["queued_on"].split(" ", 1)[0] != DASK_QUEUE):
             return "lost"
         return row["status"]
 
     def queue(self, config: RunConfig, actor: Actor | None = None, name: str = "", tags: Iterable[str] = (),
               sweep: str = "", attach: Iterable[str] = (*ACTIVE_STATUSES, "finished", "diverged"),
-              ) -> tuple[str, int, bool]:
-        """The run of ``config`` a job should fill: ``(run_id, attempt, created)``.
+              queued_on: str = "") -> tuple[str, int, bool]:
+        """The run of ``config`` a job should fill: ``(run_id, attempt, created)``; a new run waits on
+        ``queued_on`` ("pool HOST:PID" or "dask ADDRESS"; "" counts as a pool).
 
         Under a lock on ``config.key`` (SQLite's write lock; a PostgreSQL advisory lock), the newest run of the
         key whose status is in ``attach`` is returned (created False); if there is none a new run row is
@@ -547,13 +558,13 @@ class RunStore:
             "config_key": config.key, "config_json": json.dumps(config.to_dict(), sort_keys=True),
             "layout": json.dumps(table_layout(config)), **{f: getattr(config, f) for f in FILTER_FIELDS},
             "owner": actor.email if actor else "", "step": 0, "heartbeat": now, "stop_requested": False,
-            "attempt": 0, "sweep": str(sweep or ""),
+            "attempt": 0, "sweep": str(sweep or ""), "queued_on": str(queued_on),
         }
         with self._writing() as conn:
             if self._postgres:
                 conn.execute(sa.select(sa.func.pg_advisory_xact_lock(_lock_key(f"lstmlab key {config.key}"))))
             found = conn.execute(
-                sa.select(cols.id, cols.status, cols.heartbeat, cols.attempt)
+                sa.select(cols.id, cols.status, cols.heartbeat, cols.attempt, cols.queued_on)
                 .where(cols.config_key == config.key).order_by(cols.created_at.desc())
             ).mappings().all()
             for r in found:
@@ -617,6 +628,13 @@ class RunStore:
             raise StaleAttempt(f"run {run_id} attempt {attempt} no longer owns the run")
         return bool(found.stop_requested)
 
+    def beat_queued(self, queued_on: str) -> int:
+        """Refresh the heartbeat of every run still queued on ``queued_on``; returns how many there are."""
+        cols = runs_table.c
+        with self._writing() as conn:
+            return conn.execute(runs_table.update().where(cols.status == "queued", cols.queued_on == queued_on)
+                                .values(heartbeat=time.time())).rowcount
+
     def beat(self, run_id: str, attempt: int, step: int) -> bool:
         """A running job's heartbeat with its progress; returns whether a stop was requested."""
         with self._writing(run_id) as conn:
@@ -666,7 +684,8 @@ class RunStore:
         Returns (full id, status after the request). ``PermissionError`` if ``actor`` may not."""
         cols = runs_table.c
         with self._changing(run_id, actor, "stop") as (conn, full):
-            row = conn.execute(sa.select(cols.status, cols.heartbeat, cols.step).where(cols.id == full)).mappings().one()
+            row = conn.execute(sa.select(cols.status, cols.heartbeat, cols.queued_on, cols.step)
+                               .where(cols.id == full)).mappings().one()
             status = self._shown_status(row)
             where = runs_table.update().where(cols.id == full)
             if status == "running":
@@ -677,8 +696,9 @@ class RunStore:
                                           message=f"stopped after {row['step']} steps"))
         return full, status
 
-    def requeue(self, run_id: str, actor: Actor | None = None) -> tuple[str, int]:
-        """Queue a lost, stopped or failed run again: returns (full id, the new attempt).
+    def requeue(self, run_id: str, actor: Actor | None = None, queued_on: str = "") -> tuple[str, int]:
+        """Queue a lost, stopped or failed run again, to wait on ``queued_on`` (as ``queue``): returns (full id,
+        the new attempt).
 
         The run keeps its records up to the last one a job writes in any case (step 0, every
         ``record_every`` steps); a stopped run's final snapshot off that grid and its parameters go. The job
@@ -704,19 +724,20 @@ class RunStore:
             attempt = row["attempt"] + 1
             conn.execute(runs_table.update().where(cols.id == full).values(
                 status="queued", message="", attempt=attempt, stop_requested=False, heartbeat=time.time(),
-                step=max(kept, 0)))
+                step=max(kept, 0), queued_on=str(queued_on)))
         return full, attempt
 
     def progress(self, run_id: str) -> dict[str, Any]:
         """A cheap read for polling: id, name, status (with "lost"), message, step, steps, heartbeat,
-        stop_requested, sweep, wall_time, worker (host:pid of the job's process), records (eval rows stored).
+        stop_requested, sweep, wall_time, worker (host:pid of the job's process), queued_on, records (eval rows
+        stored).
         ``KeyError`` if unknown."""
         cols = runs_table.c
         with self._reading() as conn:
             full = self._resolve(conn, run_id)
             row = conn.execute(sa.select(cols.id, cols.name, cols.status, cols.message, cols.step, cols.steps,
                                          cols.heartbeat, cols.stop_requested, cols.sweep, cols.wall_time,
-                                         cols.worker)
+                                         cols.worker, cols.queued_on)
                                .where(cols.id == full)).mappings().one()
             ev = data_tables["eval"].c
             records = conn.execute(sa.select(sa.func.count()).select_from(data_tables["eval"])
@@ -872,7 +893,7 @@ class RunStore:
         cols = runs_table.c
         query = sa.select(cols.id, cols.name, cols.tags, cols.status, cols.message, cols.created_at,
                           cols.wall_time, cols.config_key, cols.config_json, cols.owner, cols.step, cols.heartbeat,
-                          cols.sweep)
+                          cols.sweep, cols.queued_on)
         status = filters.pop("status", None)  # "lost" is derived: filtered below
         statuses = None if status is None else set(status if isinstance(status, (list, tuple, set)) else [status])
         for field, value in filters.items():

@@ -6,8 +6,11 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
 import threading
 import time
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -16,6 +19,7 @@ import pytest
 from lstmlab import jobs, quotas
 from lstmlab import limits as L
 from lstmlab.config import LOST_AFTER_ENV, RunConfig
+from lstmlab.runtime import configure_worker
 from lstmlab.store import Actor, RunStore
 from lstmlab.train import train
 from test_store import make_run
@@ -25,6 +29,7 @@ WALL = ["wall_time"]  # the only column that differs between two trainings of on
 DIVERGES = RunConfig(cell="rnn", task="adding", seq_len=10, hidden_size=8, weight_scale=3.0, clip=0.0,
                      optimizer="sgd", lr=10.0, steps=200, batch_size=8, record_every=5, eval_size=8)
 SCHEDULER_ENV = "LSTMLAB_TEST_SCHEDULER"
+ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
@@ -250,3 +255,22 @@ def test_submit_over_a_quota_is_refused_and_writes_nothing(store_url):
     run_id = jobs.submit(RunConfig(seed=77, steps=5, **TINY), store_url=store_url,
                          actor=Actor("root@lab.example", is_admin=True))
     assert jobs.wait(run_id, store_url=store_url, timeout=120) == "finished"
+
+
+def test_a_dask_worker_is_set_up_when_it_joins_before_any_job(dask_scheduler):
+    """Connecting registers lstmlab's worker plugin with the cluster: a worker that joins later loads its kernels in
+    the background as it joins (a job would have loaded them "now", in the job)."""
+    client = jobs.get_executor(dask_scheduler).client
+    before = set(client.scheduler_info()["workers"])
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+    worker = subprocess.Popen([sys.executable, "-m", "distributed.cli.dask_worker", dask_scheduler, "--nworkers", "1",
+                               "--nthreads", "1", "--no-dashboard"], env=env,
+                              stderr=subprocess.DEVNULL)
+    try:
+        client.wait_for_workers(len(before) + 1, timeout=120)
+        (fresh,) = set(client.scheduler_info()["workers"]) - before
+        setup = client.run(configure_worker, "off", workers=[fresh])[fresh]  # "off": only reports the set-up
+        assert setup["blas_threads"] == 1 and setup["warm"] == "background"
+    finally:
+        worker.terminate()
+        worker.wait(timeout=60)
