@@ -41,6 +41,7 @@ LOST_AFTER_S = 30.0  # silence after which a running job counts as lost: many be
 LOST_AFTER_ENV = "LSTMLAB_LOST_AFTER_S"  # overrides LOST_AFTER_S for every store this process opens
 SCHEDULER_ENV = "LSTMLAB_SCHEDULER"  # Dask scheduler address (tcp://host:8786); unset = the local process pool
 SCHEDULER_TIMEOUT_S = 10.0  # how long connecting to a Dask scheduler may take before it counts as unreachable
+SCHEDULER_TAKE_S = 120.0  # how long a submission waits for the scheduler to take its task (the first imports lstmlab)
 MAX_SWEEP_RUNS = 2000  # configs x seeds one sweep may hold
 
 # Short names of RunConfig fields in the dashboard's URLs (``?T=100&ws=0.9``); other fields keep their own name.

@@ -21,7 +21,10 @@ No run waits for ever. A run queued in a process's local pool waits in that proc
 a store, a thread of the process beats their heartbeat (``_QueueKeeper``), so when the process goes away (a
 restarted server, kill -9) its queued runs read as "lost" after ``LOST_AFTER_S`` and may be resubmitted; its
 workers finish the job they run and then exit. A run queued on a Dask scheduler waits in the scheduler, which
-outlives the process that submitted it and keeps it queued (``queued_on`` says where).
+outlives the process that submitted it and keeps it queued (``queued_on`` says where); if the scheduler goes away,
+its queue goes with it: ``release_forgotten`` (called by a process's first submission to a scheduler and by a
+sweep) asks the scheduler which of the runs queued on it it still holds and lets the others go, so they read as
+lost.
 """
 from __future__ import annotations
 
@@ -38,7 +41,8 @@ from concurrent.futures.process import BrokenProcessPool
 from typing import Any, Callable, Iterable
 
 from lstmlab import quotas
-from lstmlab.config import HEARTBEAT_S, LOST_AFTER_S, SCHEDULER_ENV, SCHEDULER_TIMEOUT_S, RunConfig
+from lstmlab.config import (HEARTBEAT_S, LOST_AFTER_S, SCHEDULER_ENV, SCHEDULER_TAKE_S, SCHEDULER_TIMEOUT_S,
+                            RunConfig)
 from lstmlab.runtime import configure_worker
 from lstmlab.store import DASK_QUEUE, POOL_QUEUE, Actor, RunStore, StaleAttempt, StoreError
 from lstmlab.train import Record, train
@@ -63,7 +67,8 @@ _clients: dict[str, Any] = {}  # address -> distributed.Client
 
 
 class DaskExecutor(concurrent.futures.Executor):
-    """The jobs' executor on a Dask cluster: ``client.submit(..., pure=False)`` marked fire-and-forget.
+    """The jobs' executor on a Dask cluster: ``client.submit(..., pure=False)`` marked fire-and-forget once the
+    scheduler holds the task.
 
     Unlike ``Client.get_executor`` the scheduler keeps a task when the submitting client goes away (a ``submit``
     from the command line, a restarted dashboard): the job's run lives in the store, not in the client.
@@ -73,13 +78,29 @@ class DaskExecutor(concurrent.futures.Executor):
         self.client, self.address = client, address
 
     def submit(self, fn: Callable, /, *args: Any, **kwargs: Any) -> concurrent.futures.Future:
+        return self.submit_as(None, fn, *args, **kwargs)
+
+    def submit_as(self, key: str | None, fn: Callable, /, *args: Any, **kwargs: Any) -> concurrent.futures.Future:
+        """``submit`` under the task key ``key`` (None: Dask makes one up)."""
         import distributed  # optional dependency (the "dask" extra), needed only by processes that use a cluster
 
-        future = self.client.submit(fn, *args, pure=False, **kwargs)
+        future = self.client.submit(fn, *args, key=key, pure=False, **kwargs)
+        self._wait_until_held(future.key)
         distributed.fire_and_forget(future)
         mirror: concurrent.futures.Future = concurrent.futures.Future()
         future.add_done_callback(functools.partial(_mirror_outcome, mirror))
         return mirror
+
+    def _wait_until_held(self, key: str) -> None:
+        """Wait until the scheduler holds task ``key``. It registers a submitted graph asynchronously (unpickling
+        it: its first task imports lstmlab there) and drops a fire-and-forget wish for a key it does not know yet;
+        the task would then go away with this client."""
+        deadline = time.monotonic() + SCHEDULER_TAKE_S
+        while self.client.sync(self.client.scheduler.get_task_status, keys=[key])[key] is None:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"the scheduler at {self.address} did not take task {key} within "
+                                   f"{SCHEDULER_TAKE_S:g} s")
+            time.sleep(POLL_S / 40)
 
 
 def _mirror_outcome(mirror: concurrent.futures.Future, future: Any) -> None:
@@ -154,6 +175,35 @@ def _queued_on(executor: concurrent.futures.Executor) -> str:
 
 def _pool_queue() -> str:
     return f"{POOL_QUEUE} {socket.gethostname()}:{os.getpid()}"
+
+
+def _task_key(run_id: str, attempt: int) -> str:
+    """The Dask task key of a run's attempt, by which the scheduler is asked whether it still holds it."""
+    return f"lstmlab-run-{run_id}-{attempt}"
+
+
+_released: set[tuple[str, int]] = set()  # (store URL, id of the Dask client) already checked by this process
+
+
+def release_forgotten(store_url: str, scheduler: str | None = None) -> list[str]:
+    """Let go of the runs queued on the Dask scheduler at ``scheduler`` (or ``$LSTMLAB_SCHEDULER``) that it no
+    longer holds (it was restarted, say): they read as lost then, and can be resubmitted. Only runs queued longer
+    than ``LOST_AFTER_S`` ago are asked about (a fresh submission may not have reached the scheduler yet).
+    Returns their ids; [] without a scheduler."""
+    executor = get_executor(scheduler)
+    if not isinstance(executor, DaskExecutor):
+        return []
+    store = _store(str(store_url))
+    waiting = {_task_key(run_id, attempt): (run_id, attempt)
+               for run_id, attempt in store.waiting(_queued_on(executor), older_than=store.lost_after)}
+    if not waiting:
+        return []
+    client = executor.client
+    states = client.sync(client.scheduler.get_task_status, keys=list(waiting))
+    gone = [waiting[key] for key, state in states.items() if state is None]
+    for run_id, attempt in gone:
+        store.release_queued(run_id, attempt)
+    return [run_id for run_id, _ in gone]
 
 
 class _QueueKeeper:
@@ -251,6 +301,9 @@ def submit(config: RunConfig, *, store_url: str, actor: Actor | None = None, nam
     """
     executor = get_executor(scheduler)
     store = _store(str(store_url))
+    if isinstance(executor, DaskExecutor) and (str(store_url), id(executor.client)) not in _released:
+        release_forgotten(store_url, scheduler)  # once per store and connection: a queued run may be attached to
+        _released.add((str(store_url), id(executor.client)))
     quotas.check(store, actor, config)
     run_id, attempt, created = store.queue(config, actor=actor, name=name, tags=tags, sweep=sweep,
                                            queued_on=_queued_on(executor))
@@ -290,7 +343,9 @@ def _submit(executor: concurrent.futures.Executor, pool: bool, store: RunStore, 
             attempt: int) -> concurrent.futures.Future:
     url = store.url.render_as_string(hide_password=False)
     try:
-        return executor.submit(_run_pool_job if pool else _run_job, run_id, attempt, url)
+        if not pool:
+            return executor.submit_as(_task_key(run_id, attempt), _run_job, run_id, attempt, url)
+        return executor.submit(_run_pool_job, run_id, attempt, url)
     except BrokenProcessPool:  # a worker of the local pool died earlier: start a fresh pool, once
         try:
             return _local_pool(renew=True).submit(_run_pool_job, run_id, attempt, url)

@@ -33,8 +33,9 @@ snapshot, the eval row) per transaction, ``beat`` refreshes the heartbeat and re
 ``finish`` writes the rest, the parameters and the final status. A running run whose heartbeat is older than
 ``lost_after`` reads as "lost" (derived when read, never written), and so does a queued run waiting in a process's
 own pool (``queued_on`` "pool HOST:PID"), whose heartbeat that process keeps fresh (``beat_queued``) as long as it
-lives. A run queued on a Dask scheduler ("dask ADDRESS") belongs to the scheduler, which outlives the process that
-submitted it: it stays queued while its heartbeat ages. ``lstmlab_sweeps`` records named sweeps.
+lives, or nowhere ("": a run its queue let go, ``release_queued``). A run queued on a Dask scheduler ("dask
+ADDRESS") belongs to the scheduler, which outlives the process that submitted it: it stays queued while its
+heartbeat ages. ``lstmlab_sweeps`` records named sweeps.
 
 The schema has revisions (``lstmlab.migrations``, Alembic): opening a store upgrades it to the newest one
 under a lock, so processes opening a new database at once all succeed. Opening reads only when the store
@@ -634,6 +635,23 @@ class RunStore:
         with self._writing() as conn:
             return conn.execute(runs_table.update().where(cols.status == "queued", cols.queued_on == queued_on)
                                 .values(heartbeat=time.time())).rowcount
+
+    def waiting(self, queued_on: str, older_than: float = 0.0) -> list[tuple[str, int]]:
+        """(run id, attempt) of the runs queued on ``queued_on`` whose heartbeat is older than ``older_than`` s."""
+        cols = runs_table.c
+        with self._reading() as conn:
+            rows = conn.execute(sa.select(cols.id, cols.attempt).where(
+                cols.status == "queued", cols.queued_on == queued_on,
+                cols.heartbeat < time.time() - older_than).order_by(cols.created_at)).all()
+        return [(r.id, int(r.attempt)) for r in rows]
+
+    def release_queued(self, run_id: str, attempt: int) -> None:
+        """Let go of ``attempt`` of a queued run whose queue no longer holds it: it then waits nowhere (queued_on
+        ""), so it reads as lost once its heartbeat is older than ``lost_after``."""
+        cols = runs_table.c
+        with self._writing(run_id) as conn:
+            conn.execute(runs_table.update().where(cols.id == run_id, cols.attempt == attempt,
+                                                   cols.status == "queued").values(queued_on=""))
 
     def beat(self, run_id: str, attempt: int, step: int) -> bool:
         """A running job's heartbeat with its progress; returns whether a stop was requested."""

@@ -115,7 +115,7 @@ def submit_sweep(spec: SweepSpec, *, store_url: str, actor: Actor | None = None,
     happened to them: {"submitted": [...], "resubmitted": [...], "present": [...]} (present: queued, running or
     ended). The spec is recorded under its name first; a different spec under that name is a ``SweepError``."""
     configs = spec.configs()
-    jobs.get_executor(scheduler)  # an unreachable scheduler fails here, before anything is written
+    jobs.release_forgotten(store_url, scheduler)  # an unreachable scheduler fails here, before anything is written
     store = RunStore(store_url)
     try:
         recorded = store.record_sweep(spec.name, spec.to_json(), actor=actor)

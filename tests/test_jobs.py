@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -274,3 +275,50 @@ def test_a_dask_worker_is_set_up_when_it_joins_before_any_job(dask_scheduler):
     finally:
         worker.terminate()
         worker.wait(timeout=60)
+
+
+def _start_scheduler(port: int) -> subprocess.Popen:
+    """A Dask scheduler without workers on loopback, once it accepts clients."""
+    proc = subprocess.Popen([sys.executable, "-m", "distributed.cli.dask_scheduler", "--host", "127.0.0.1", "--port",
+                             str(port), "--no-dashboard"], stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while True:
+        try:
+            jobs.get_executor(f"tcp://127.0.0.1:{port}")
+            return proc
+        except jobs.JobError:
+            if time.monotonic() > deadline:
+                proc.kill()
+                raise
+
+
+def test_runs_queued_on_a_scheduler_that_went_away_read_as_lost_and_resubmission_finishes_them(
+        store_url, dask_scheduler, monkeypatch):
+    monkeypatch.setenv(LOST_AFTER_ENV, "6")  # a submission may take seconds to reach the scheduler on a busy machine
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    address = f"tcp://127.0.0.1:{port}"
+    scheduler = _start_scheduler(port)  # no workers: what is submitted to it waits there
+    store = RunStore(store_url)
+    try:
+        ids = [jobs.submit(RunConfig(**TINY, steps=10, seed=s), store_url=store_url, scheduler=address) for s in (60, 61)]
+        time.sleep(8)  # silent for longer than LOST_AFTER: the scheduler holds them, so they are queued
+        assert jobs.release_forgotten(store_url, address) == []
+        assert [store.progress(i)["status"] for i in ids] == ["queued"] * 2
+    finally:
+        scheduler.kill()
+        scheduler.wait()
+    jobs.shutdown()  # the clients of this process, one of them to the dead scheduler
+    scheduler = _start_scheduler(port)  # a new scheduler at the same address, which knows nothing of them
+    try:
+        assert sorted(jobs.release_forgotten(store_url, address)) == sorted(ids)
+        assert [store.progress(i)["status"] for i in ids] == ["lost"] * 2
+    finally:
+        jobs.shutdown()
+        scheduler.kill()
+        scheduler.wait()
+    for run_id in ids:
+        assert jobs.resubmit(run_id, store_url=store_url, scheduler=dask_scheduler) == run_id
+    for run_id in ids:
+        assert jobs.wait(run_id, store_url=store_url, timeout=300) == "finished"
