@@ -6,7 +6,7 @@
 2. the default study (1,000 steps) from opening the page on an empty store to both runs finished, wall time, and
    the runs' own training times from the store.
 
-A benchmark, not a test; prints the machine and its load.
+A benchmark, not a test; prints the machine, its load and a table for the README.
 
     python bench/bench_live.py [--repeats 5] [--skip-default]
 """
@@ -14,8 +14,6 @@ A benchmark, not a test; prints the machine and its load.
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import shutil
 import statistics
 import sys
@@ -27,7 +25,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from stserver import serve  # noqa: E402 - after the path set-up above
+from bench.common import load, machine  # noqa: E402 - after the path set-up above
+from stserver import serve  # noqa: E402
 
 from lstmlab.store import RunStore  # noqa: E402
 
@@ -83,8 +82,8 @@ def main() -> None:
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--skip-default", action="store_true")
     args = p.parse_args()
-    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
-          f"Python {platform.python_version()}; load {os.getloadavg()[0]:.2f}")
+    print(f"machine: {machine()}; load average at start: {load()}", flush=True)
+    rows = []
     from playwright.sync_api import sync_playwright
 
     with tempfile.TemporaryDirectory() as tmp, sync_playwright() as pw:
@@ -94,16 +93,19 @@ def main() -> None:
             with serve(Path(tmp) / "default.log", {"LSTMLAB_DB": str(db)}) as (url, _):
                 page = browser.new_page(viewport={"width": 1500, "height": 1200})
                 wall, runs = default_study(page, url, RunStore(db))
-                print(f"default study: {wall:.1f} s from opening the page to both runs finished; training "
-                      + ", ".join(f"{c} {w:.1f} s" for c, w in runs) + f" (load {os.getloadavg()[0]:.2f})")
+                rows.append(f"| default study (1,000 steps), page opened → both runs finished | {wall:.1f} s (training: "
+                            + ", ".join(f"{c.upper()} {w:.1f} s" for c, w in runs) + f") | reported | {load()} |")
+                print(rows[-1], flush=True)
                 page.close()
         db = Path(tmp) / "first.db"
         with serve(Path(tmp) / "first.log", {"LSTMLAB_DB": str(db)}) as (url, _):
             page = browser.new_page(viewport={"width": 1500, "height": 1200})
             times = first_chart_times(page, url, RunStore(db), args.repeats)
-            print(f"Train -> first chart of the running jobs: median {statistics.median(times):.2f} s, "
-                  f"min {min(times):.2f}, max {max(times):.2f} over {len(times)} (load {os.getloadavg()[0]:.2f})")
+            rows.append(f"| Train → first chart of the running jobs, median of {len(times)} | "
+                        f"{statistics.median(times):.2f} s ({min(times):.2f}-{max(times):.2f}) | ≤ 1 s | {load()} |")
         browser.close()
+    print("\n| measure | measured | target | load average (1, 5, 15 min) after |\n|---|---|---|---|")
+    print("\n".join(rows))
 
 
 if __name__ == "__main__":
