@@ -62,11 +62,13 @@ def test_queued_runs_of_a_killed_process_become_lost_and_resubmission_finishes_t
         proc.kill()
         proc.wait()
     # the pool's workers outlive it: each finishes its running job (stopped here), starts no other, and exits
-    wait_until(lambda: all(store.progress(i)["status"] == "lost" for i in ids["short"]), timeout=LOST_AFTER + 30,
-               what="the queued runs to read as lost")
-    assert all(store.progress(i)["status"] == "running" for i in ids["long"])
-    for run_id in ids["long"]:
-        assert jobs.stop(run_id, store_url=store_url) == "running"
+    try:
+        wait_until(lambda: all(store.progress(i)["status"] == "lost" for i in ids["short"]),
+                   timeout=LOST_AFTER + 30, what="the queued runs to read as lost")
+        assert all(store.progress(i)["status"] == "running" for i in ids["long"])
+    finally:  # whatever failed above, the long jobs stop, so the dead pool's workers do not train on for hours
+        for run_id in ids["long"]:
+            jobs.stop(run_id, store_url=store_url)
     for run_id in ids["long"]:
         assert jobs.wait(run_id, store_url=store_url, timeout=60) == "stopped"
     wait_until(lambda: all(_gone(pid) for pid in workers), timeout=30, what="the dead pool's workers to exit")
