@@ -71,7 +71,9 @@ def default_study(page, url: str, store: RunStore) -> tuple[float, list]:
     """(seconds from opening Error flow on an empty store to its default study finished, [(cell, wall_time)])."""
     t0 = time.perf_counter()
     page.goto(url + "/error_flow")
-    page.wait_for_function("() => document.body.innerText.includes('Trained in')", timeout=3_600_000, polling=200)
+    # "Trained in" lists each run as it ends: wait until it names both
+    page.wait_for_function("() => /Trained in RNN [0-9.]+ s, LSTM [0-9.]+ s/.test(document.body.innerText)",
+                           timeout=3_600_000, polling=200)
     wall = time.perf_counter() - t0
     runs = store.list()
     return wall, list(zip(runs["cell"], runs["wall_time"]))
