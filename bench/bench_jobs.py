@@ -9,7 +9,10 @@
   pool's worker starts, imports lstmlab and loads the compiled kernels).
 - Throughput: the same configs (distinct seeds) trained one after the other in this process, then as jobs on a
   Dask cluster of 2 one-thread workers; ratio = serial time / Dask time, from the medians of the rounds, serial
-  and Dask rounds interleaved so that load changes hit both alike.
+  and Dask rounds interleaved so that load changes hit both alike. Beside them, what the machine itself allows:
+  the same configs split over 2 plain processes (each trains its half in a loop, as the serial baseline does, with
+  no store, scheduler or job around it), and the CPU time the serial baseline used, so that a speed-up short of
+  2× can be told apart into the machine's two cores not scaling and the job machinery's cost.
 
     python bench/bench_jobs.py                  # LocalCluster on loopback
     python bench/bench_jobs.py --quick          # fewer repeats and runs
@@ -18,11 +21,13 @@
 from __future__ import annotations
 
 import argparse
+import multiprocessing as mp
 import os
 import statistics
 import sys
 import tempfile
 import time
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -104,25 +109,39 @@ def cold_pool(repeats: int, tmp: Path) -> None:
           f"{first * 1000:.0f} | | |", flush=True)
 
 
+def train_all(configs: list[RunConfig]) -> tuple[float, float]:
+    """(wall, CPU seconds) to train ``configs`` one after the other in this process, without a store."""
+    configure_worker()
+    t0, cpu0 = time.perf_counter(), time.process_time()
+    for c in configs:
+        train(c)
+    return time.perf_counter() - t0, time.process_time() - cpu0
+
+
 def throughput(scheduler: str, runs: int, rounds: int, tmp: Path) -> None:
     configs = [SWEEP.replace(seed=s) for s in range(runs)]
-    serial, dask = [], []
-    for r in range(rounds):
-        t0 = time.perf_counter()
-        for c in configs:
-            train(c)
-        serial.append(time.perf_counter() - t0)
-        db = str(tmp / f"sweep-{r}.db")
-        t0 = time.perf_counter()
-        ids = [jobs.submit(c, store_url=db, scheduler=scheduler) for c in configs]
-        for run_id in ids:
-            jobs.wait(run_id, store_url=db)
-        dask.append(time.perf_counter() - t0)
-        print(f"round {r + 1}: serial {serial[-1]:.2f} s, Dask {dask[-1]:.2f} s (load {load()})", file=sys.stderr,
-              flush=True)
-    s, d = statistics.median(serial), statistics.median(dask)
+    serial, cpu, plain, dask = [], [], [], []
+    with ProcessPoolExecutor(2, mp_context=mp.get_context("spawn")) as pool:
+        list(pool.map(train_all, [configs[:1], configs[1:2]]))  # each process imports and loads its kernels
+        for r in range(rounds):
+            wall, used = train_all(configs)
+            serial.append(wall)
+            cpu.append(used)
+            t0 = time.perf_counter()
+            list(pool.map(train_all, [configs[0::2], configs[1::2]]))
+            plain.append(time.perf_counter() - t0)
+            db = str(tmp / f"sweep-{r}.db")
+            t0 = time.perf_counter()
+            ids = [jobs.submit(c, store_url=db, scheduler=scheduler) for c in configs]
+            for run_id in ids:
+                jobs.wait(run_id, store_url=db)
+            dask.append(time.perf_counter() - t0)
+            print(f"round {r + 1}: serial {serial[-1]:.2f} s (CPU {cpu[-1]:.2f} s), 2 plain processes "
+                  f"{plain[-1]:.2f} s, Dask {dask[-1]:.2f} s (load {load()})", file=sys.stderr, flush=True)
+    s, c, p, d = (statistics.median(x) for x in (serial, cpu, plain, dask))
     print(f"| {runs} × {SWEEP.cell.upper()}, T = {SWEEP.seq_len}, H = {SWEEP.hidden_size}, B = {SWEEP.batch_size}, "
-          f"{SWEEP.steps} steps | {s:.1f} s | {d:.1f} s | {s / d:.2f}× |", flush=True)
+          f"{SWEEP.steps} steps | {s:.1f} s (CPU {c:.1f} s) | {p:.1f} s ({s / p:.2f}×) | {d:.1f} s | {s / d:.2f}× "
+          f"| {p / d:.2f} |", flush=True)
 
 
 def main() -> None:
@@ -150,8 +169,9 @@ def main() -> None:
             overhead(address, "Dask", repeats, Path(tmp))
             cold_pool(max(repeats // 2, 3), Path(tmp))
             print(f"\nsweep throughput, medians of {rounds} rounds:\n")
-            print("| runs | serial | 2 Dask workers | speed-up |")
-            print("|---|---|---|---|")
+            print("| runs | serial, in this process | 2 plain processes (speed-up) | 2 Dask workers | speed-up "
+                  "| Dask's share of the plain processes' speed |")
+            print("|---|---|---|---|---|---|")
             throughput(address, runs, rounds, Path(tmp))
     finally:
         jobs.shutdown()

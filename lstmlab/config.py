@@ -36,6 +36,7 @@ ENGINE_VARIABLE = "LSTMLAB_ENGINE"
 STATUSES = ("queued", "running", "finished", "diverged", "stopped", "failed", "lost")
 ACTIVE_STATUSES = ("queued", "running")
 RESUBMITTABLE_STATUSES = ("lost", "stopped", "failed")
+POOL_WORKER_NICE = 10  # niceness a local pool worker adds to itself: the server that owns the pool and its pages come first
 HEARTBEAT_S = 1.0  # a running job writes its heartbeat (and reads its stop request) this often
 LOST_AFTER_S = 30.0  # silence after which a running job counts as lost: many beats, longer than any store stall
 LOST_AFTER_ENV = "LSTMLAB_LOST_AFTER_S"  # overrides LOST_AFTER_S for every store this process opens

@@ -41,8 +41,8 @@ from concurrent.futures.process import BrokenProcessPool
 from typing import Any, Callable, Iterable
 
 from lstmlab import quotas
-from lstmlab.config import (HEARTBEAT_S, LOST_AFTER_S, SCHEDULER_ENV, SCHEDULER_TAKE_S, SCHEDULER_TIMEOUT_S,
-                            RunConfig)
+from lstmlab.config import (HEARTBEAT_S, LOST_AFTER_S, POOL_WORKER_NICE, SCHEDULER_ENV, SCHEDULER_TAKE_S,
+                            SCHEDULER_TIMEOUT_S, RunConfig)
 from lstmlab.runtime import configure_worker
 from lstmlab.store import DASK_QUEUE, POOL_QUEUE, Actor, RunStore, StaleAttempt, StoreError
 from lstmlab.train import Record, train
@@ -137,9 +137,12 @@ def _local_pool(renew: bool = False) -> concurrent.futures.ProcessPoolExecutor:
 
 
 def _pool_worker_start() -> None:
-    """A local pool worker ignores Ctrl-C meant for its parent (a stop goes through the store), sets itself up
-    for training and exits when its parent is gone."""
+    """A local pool worker ignores Ctrl-C meant for its parent (a stop goes through the store), gives way on the
+    CPU to the process that owns the pool (POOL_WORKER_NICE: a dashboard server stays responsive while its
+    workers keep every core busy; an otherwise idle machine still runs them at full speed), sets itself up for
+    training and exits when its parent is gone."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    os.nice(POOL_WORKER_NICE)
     configure_worker()
     threading.Thread(target=_exit_with_parent, name="lstmlab-orphan-watch", daemon=True).start()
 

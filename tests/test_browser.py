@@ -51,6 +51,7 @@ def requirements():
         pytest.skip(reason)
 
 
+SERVER_LOG: list[Path] = []
 IDLE = "[data-testid='stApp'][data-test-script-state='notRunning']"
 
 
@@ -58,6 +59,7 @@ IDLE = "[data-testid='stApp'][data-test-script-state='notRunning']"
 def server(requirements, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("browser")
     with serve(tmp / "streamlit.log", {"LSTMLAB_DB": str(tmp / "runs.db")}) as (url, _pid):
+        SERVER_LOG.append(tmp / "streamlit.log")
         yield url
 
 
@@ -83,7 +85,30 @@ def _page(browser, dark=False, height=1100):
 def _wait_idle(page, timeout=60_000):
     page.wait_for_selector("[data-testid='stApp']", timeout=timeout)
     page.wait_for_timeout(300)  # let a rerun start before waiting for its end
-    page.wait_for_selector(IDLE, timeout=timeout)
+    try:
+        page.wait_for_selector(IDLE, timeout=timeout)
+    except Exception:
+        _not_idle(page)
+
+
+def _not_idle(page):
+    """Fail with what the page shows, a screenshot and the end of the server's log."""
+    OUT.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(OUT / "not_idle.png"), full_page=True)
+    log = SERVER_LOG[-1].read_text()[-5000:] if SERVER_LOG else ""
+    raise AssertionError(f"{page.url} did not settle; it shows:\n{page.evaluate('document.body.innerText')}\n"
+                         f"server log:\n{log}")
+
+
+def _wait_trained(page, *cells):
+    """Wait until the study page lists every run of ``cells`` as trained (it refreshes while any is in flight),
+    then for the page to be idle."""
+    pattern = "Trained in " + ", ".join(rf"{cell} [0-9.]+ s" for cell in cells)
+    try:
+        page.wait_for_function("re => new RegExp(re).test(document.body.innerText)", arg=pattern, timeout=LONG)
+    except Exception:
+        _not_idle(page)
+    _wait_idle(page)
 
 
 def _shot(page, name, readme=True):
@@ -180,9 +205,7 @@ def test_error_flow_default_study_grows_live_and_names_the_recovery(server, brow
         arg=[RECORDINGS.pattern, earlier], timeout=LONG)
     assert _recordings(page) > earlier >= 2
     _shot(page, "error_flow_live", readme=False)
-    page.wait_for_function("() => /Trained in RNN [0-9.]+ s, LSTM [0-9.]+ s/.test(document.body.innerText)",
-                           timeout=LONG)  # both runs ended: the page stops refreshing
-    _wait_idle(page)
+    _wait_trained(page, "RNN", "LSTM")  # both runs ended: the page stops refreshing
     _charts_rendered(page, 4)
     _no_exception(page)
     reading = page.locator("[data-testid='stAlert']").filter(has_text="at initialisation").first.inner_text()
@@ -226,7 +249,7 @@ def test_dark_theme(server, browser):
 def test_runs_page_overlays_stored_runs(server, browser):
     ctx, page = _page(browser, height=2000)
     page.goto(server + "/error_flow?cells=rnn,lstm,gru&T=60&H=8&steps=30&batch=16")
-    _wait_idle(page, timeout=120_000)
+    _wait_trained(page, "RNN", "LSTM", "GRU")
     page.goto(server + "/runs")
     _wait_idle(page)
     page.wait_for_selector("[data-testid='stDataFrame']", timeout=30_000)  # the grid renders after the run

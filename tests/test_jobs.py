@@ -258,6 +258,17 @@ def test_submit_over_a_quota_is_refused_and_writes_nothing(store_url):
     assert jobs.wait(run_id, store_url=store_url, timeout=120) == "finished"
 
 
+def test_local_pool_workers_give_way_to_the_process_that_owns_them():
+    """A pool worker runs POOL_WORKER_NICE below its parent (the dashboard server), capped at the lowest priority."""
+    from lstmlab.config import POOL_WORKER_NICE
+
+    assert POOL_WORKER_NICE > 0
+    mine = os.getpriority(os.PRIO_PROCESS, 0)
+    workers = {jobs.get_executor().submit(os.getpriority, os.PRIO_PROCESS, 0).result(timeout=600) for _ in range(4)}
+    assert workers == {min(mine + POOL_WORKER_NICE, 19)}
+    assert os.getpriority(os.PRIO_PROCESS, 0) == mine  # the caller's own priority is untouched
+
+
 def test_a_dask_worker_is_set_up_when_it_joins_before_any_job(dask_scheduler):
     """Connecting registers lstmlab's worker plugin with the cluster: a worker that joins later loads its kernels in
     the background as it joins (a job would have loaded them "now", in the job)."""
