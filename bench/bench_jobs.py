@@ -12,7 +12,9 @@
   and Dask rounds interleaved so that load changes hit both alike. Beside them, what the machine itself allows:
   the same configs split over 2 plain processes (each trains its half in a loop, as the serial baseline does, with
   no store, scheduler or job around it), and the CPU time the serial baseline used, so that a speed-up short of
-  2× can be told apart into the machine's two cores not scaling and the job machinery's cost.
+  2× can be told apart into the machine's two cores not scaling and the job machinery's cost. The serial
+  baseline is measured twice: in memory only, and with each run saved to a store when it has trained (what
+  ``lstmlab run`` does), since the jobs' output is the same runs in a store.
 
     python bench/bench_jobs.py                  # LocalCluster on loopback
     python bench/bench_jobs.py --quick          # fewer repeats and runs
@@ -109,44 +111,53 @@ def cold_pool(repeats: int, tmp: Path) -> None:
           f"{first * 1000:.0f} | | |", flush=True)
 
 
-def train_all(configs: list[RunConfig]) -> tuple[float, float]:
-    """(wall, CPU seconds) to train ``configs`` one after the other in this process, without a store."""
+def train_all(configs: list[RunConfig], db: str | None = None) -> tuple[float, float]:
+    """(wall, CPU seconds) to train ``configs`` one after the other in this process, each saved to the store at
+    ``db`` when it has trained (as ``lstmlab run`` does), or kept in memory only (``db`` None)."""
     configure_worker()
+    store = RunStore(db) if db else None
     t0, cpu0 = time.perf_counter(), time.process_time()
     for c in configs:
-        train(c)
+        run = train(c)
+        if store is not None:
+            store.save(run)
     return time.perf_counter() - t0, time.process_time() - cpu0
 
 
-def throughput(scheduler: str, runs: int, rounds: int, tmp: Path) -> None:
-    configs = [SWEEP.replace(seed=s) for s in range(runs)]
-    serial, cpu, plain, dask = [], [], [], []
+def throughput(scheduler: str, steps: int, runs: int, rounds: int, tmp: Path) -> None:
+    configs = [SWEEP.replace(seed=s, steps=steps) for s in range(runs)]
+    serial, saved, cpu, plain, dask = [], [], [], [], []
     with ProcessPoolExecutor(2, mp_context=mp.get_context("spawn")) as pool:
         list(pool.map(train_all, [configs[:1], configs[1:2]]))  # each process imports and loads its kernels
         for r in range(rounds):
             wall, used = train_all(configs)
             serial.append(wall)
             cpu.append(used)
+            saved.append(train_all(configs, str(tmp / f"serial-{steps}-{r}.db"))[0])
             t0 = time.perf_counter()
             list(pool.map(train_all, [configs[0::2], configs[1::2]]))
             plain.append(time.perf_counter() - t0)
-            db = str(tmp / f"sweep-{r}.db")
+            db = str(tmp / f"sweep-{steps}-{r}.db")
             t0 = time.perf_counter()
             ids = [jobs.submit(c, store_url=db, scheduler=scheduler) for c in configs]
             for run_id in ids:
                 jobs.wait(run_id, store_url=db)
             dask.append(time.perf_counter() - t0)
-            print(f"round {r + 1}: serial {serial[-1]:.2f} s (CPU {cpu[-1]:.2f} s), 2 plain processes "
-                  f"{plain[-1]:.2f} s, Dask {dask[-1]:.2f} s (load {load()})", file=sys.stderr, flush=True)
-    s, c, p, d = (statistics.median(x) for x in (serial, cpu, plain, dask))
+            print(f"round {r + 1}: serial {serial[-1]:.2f} s (CPU {cpu[-1]:.2f} s), serial and saved {saved[-1]:.2f} s, "
+                  f"2 plain processes {plain[-1]:.2f} s, Dask {dask[-1]:.2f} s (load {load()})", file=sys.stderr,
+                  flush=True)
+    s, v, c, p, d = (statistics.median(x) for x in (serial, saved, cpu, plain, dask))
     print(f"| {runs} × {SWEEP.cell.upper()}, T = {SWEEP.seq_len}, H = {SWEEP.hidden_size}, B = {SWEEP.batch_size}, "
-          f"{SWEEP.steps} steps | {s:.1f} s (CPU {c:.1f} s) | {p:.1f} s ({s / p:.2f}×) | {d:.1f} s | {s / d:.2f}× "
-          f"| {p / d:.2f} |", flush=True)
+          f"{steps} steps | {s:.2f} s (CPU {c:.2f} s) | {v:.2f} s | {p:.2f} s ({s / p:.2f}×) | {d:.2f} s "
+          f"| {s / d:.2f}× | {v / d:.2f}× |", flush=True)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--steps", default="100,400",
+                        help="training steps of the sweep's runs, one throughput row each (comma-separated)")
+    parser.add_argument("--throughput-only", action="store_true", help="skip the per-job overhead")
     args = parser.parse_args()
     repeats, runs, rounds = (5, 6, 2) if args.quick else (11, 12, 3)
     configure_worker()  # this process trains the serial baseline, as a worker would
@@ -161,18 +172,20 @@ def main() -> None:
         address = cluster.scheduler_address
     try:
         with tempfile.TemporaryDirectory() as tmp:
-            print(f"\nper-job overhead, medians of {repeats} jobs (ms):\n")
-            print("| executor | submit → running | running → first record | submit → first record "
-                  "| same record in process | overhead |")
-            print("|---|---|---|---|---|---|")
-            overhead(None, "local pool", repeats, Path(tmp))
-            overhead(address, "Dask", repeats, Path(tmp))
-            cold_pool(max(repeats // 2, 3), Path(tmp))
+            if not args.throughput_only:
+                print(f"\nper-job overhead, medians of {repeats} jobs (ms):\n")
+                print("| executor | submit → running | running → first record | submit → first record "
+                      "| same record in process | overhead |")
+                print("|---|---|---|---|---|---|")
+                overhead(None, "local pool", repeats, Path(tmp))
+                overhead(address, "Dask", repeats, Path(tmp))
+                cold_pool(max(repeats // 2, 3), Path(tmp))
             print(f"\nsweep throughput, medians of {rounds} rounds:\n")
-            print("| runs | serial, in this process | 2 plain processes (speed-up) | 2 Dask workers | speed-up "
-                  "| Dask's share of the plain processes' speed |")
-            print("|---|---|---|---|---|---|")
-            throughput(address, runs, rounds, Path(tmp))
+            print("| runs | serial, in memory | serial, each run saved | 2 plain processes, in memory (speed-up) "
+                  "| 2 Dask workers, streamed into the store | speed-up vs in memory | vs saved |")
+            print("|---|---|---|---|---|---|---|")
+            for steps in (int(n) for n in args.steps.split(",")):
+                throughput(address, steps, runs, rounds, Path(tmp))
     finally:
         jobs.shutdown()
         if cluster is not None:

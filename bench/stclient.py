@@ -81,7 +81,7 @@ class Session:
         self.timeout = timeout
         self.session_id = ""
         self._page_hash = ""  # page_script_hash of the page last run: a fragment's rerun names it
-        self._query = ""
+        self._query, self._page = "", ""
         self._cache: dict[str, ForwardMsg] = {}  # hash -> message the server marked cacheable
         self._auto: dict[str, list[float]] = {}  # fragment id -> [interval s, next due (monotonic)]
         self._ws = None
@@ -110,7 +110,7 @@ class Session:
     async def _open(self, page: str, query: str, follow: bool) -> View:
         out = View(page)
         self._auto.clear()  # a new page: the browser drops the last page's fragment timers
-        self._query = query
+        self._query, self._page = query, page
         msg = self._rerun()
         msg.rerun_script.page_name = page
         t0 = time.perf_counter()
@@ -131,7 +131,9 @@ class Session:
         msg.rerun_script.query_string = self._query
         msg.rerun_script.cached_message_hashes.extend(self._cache)
         if fragment_id:
+            # as the browser does: the page too, which a full-app rerun the fragment asks for (st.rerun) runs
             msg.rerun_script.page_script_hash = self._page_hash
+            msg.rerun_script.page_name = self._page
             msg.rerun_script.fragment_id = fragment_id
             msg.rerun_script.is_auto_rerun = True
         return msg
@@ -182,6 +184,8 @@ class Session:
             self._page_hash = m.new_session.page_script_hash
             if m.new_session.HasField("initialize"):
                 self.session_id = m.new_session.initialize.session_id
+        elif kind == "navigation":  # the page that runs (new_session names the main script's)
+            self._page_hash = m.navigation.page_script_hash
         elif kind == "delta":
             self._record_delta(m, out)
         elif kind == "auto_rerun":

@@ -4,6 +4,11 @@ Registered by ``lstmlab.jobs`` when it connects to a scheduler (idempotent: once
 first), so a worker's one-time set-up (BLAS at one thread, the heap kept, the compiled kernels loaded from their
 disk cache: about a second) happens before its first job rather than inside it. Needs ``distributed`` (the
 "dask" extra); imported only by processes that use a cluster.
+
+The plugin also stops the worker's statistical profiler (``distributed.worker.profile``), which samples the
+running task's stack every 10 ms from the worker's event loop: on a 2-core machine, 12 short training jobs on 2
+workers took 9 % more CPU per worker with it (5.3 s against 4.85 s) and 0.5 s more wall time. Training jobs hold
+the GIL in long stretches of numpy and compiled code, where its samples tell nothing a job's own timings do not.
 """
 from __future__ import annotations
 
@@ -14,6 +19,7 @@ import distributed
 from lstmlab.runtime import configure_worker
 
 PLUGIN_NAME = "lstmlab-worker-setup"
+PROFILER_CALLBACKS = ("profile", "profile-cycle")  # a Worker's periodic callbacks of its statistical profiler
 
 
 class WorkerSetup(distributed.WorkerPlugin):
@@ -25,3 +31,7 @@ class WorkerSetup(distributed.WorkerPlugin):
 
     def setup(self, worker: Any) -> None:
         configure_worker(warm="background")
+        for name in PROFILER_CALLBACKS:
+            callback = worker.periodic_callbacks.pop(name, None)
+            if callback is not None:
+                callback.stop()

@@ -271,7 +271,8 @@ def test_local_pool_workers_give_way_to_the_process_that_owns_them():
 
 def test_a_dask_worker_is_set_up_when_it_joins_before_any_job(dask_scheduler):
     """Connecting registers lstmlab's worker plugin with the cluster: a worker that joins later loads its kernels in
-    the background as it joins (a job would have loaded them "now", in the job)."""
+    the background as it joins (a job would have loaded them "now", in the job) and runs without Dask's
+    statistical profiler."""
     client = jobs.get_executor(dask_scheduler).client
     before = set(client.scheduler_info()["workers"])
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
@@ -283,6 +284,8 @@ def test_a_dask_worker_is_set_up_when_it_joins_before_any_job(dask_scheduler):
         (fresh,) = set(client.scheduler_info()["workers"]) - before
         setup = client.run(configure_worker, "off", workers=[fresh])[fresh]  # "off": only reports the set-up
         assert setup["blas_threads"] == 1 and setup["warm"] == "background"
+        callbacks = client.run(lambda dask_worker: sorted(dask_worker.periodic_callbacks), workers=[fresh])[fresh]
+        assert "heartbeat" in callbacks and not {"profile", "profile-cycle"} & set(callbacks)  # the profiler stopped
     finally:
         worker.terminate()
         worker.wait(timeout=60)
