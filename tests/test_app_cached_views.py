@@ -135,3 +135,34 @@ def test_the_cached_spec_is_what_altair_chart_draws():
     assert drawn[0] != drawn[2]
     assert '"hconcat"' in drawn[2][0] and drawn[2][1]  # the phase map's panels, its data in Arrow datasets
     assert all(theme == "streamlit" for _, _, theme in drawn)
+
+
+@pytest.mark.usefixtures("app")  # $LSTMLAB_DB in tmp_path, empty caches
+def test_refreshes_share_one_reading_of_a_running_run_per_interval(tmp_path):
+    """A page run reads the store now; refreshes (shared=True) share one reading per LIVE_REFRESH_S among every
+    session, so sessions watching a run in flight rebuild its charts once per interval, not once per refresh each."""
+    import time
+
+    from lstmlab import limits as L
+    from lstmlab.ui import live
+
+    values, _ = settings.parse_params("flow", dict(cells="lstm", **TINY) | {"steps": "8"})
+    config = settings.study(values).configs[0]
+    records = []
+    train(config, on_record=records.append)
+    store = RunStore(tmp_path / "runs.db")
+    run_id, attempt, _ = store.queue(config)
+    store.start(run_id, attempt)
+    store.append(run_id, attempt, records[0])
+    ids = {"LSTM": run_id}
+
+    t0 = time.monotonic()
+    first = live.load_runs(ids, shared=True)["LSTM"]
+    store.append(run_id, attempt, records[1])
+    again = live.load_runs(ids, shared=True)["LSTM"]
+    now = live.load_runs(ids)["LSTM"]
+    assert time.monotonic() - t0 < L.LIVE_REFRESH_S  # the shared reading cannot have expired yet
+    assert len(first.eval) == len(again.eval) == 1  # the shared reading: the state before the append
+    assert len(now.eval) == 2  # a page run's own reading
+    time.sleep(L.LIVE_REFRESH_S * 1.1)
+    assert len(live.load_runs(ids, shared=True)["LSTM"].eval) == 2  # the next interval's reading

@@ -85,14 +85,29 @@ def study_runs(study: Study) -> dict[str, str]:
     return ids
 
 
-def load_runs(ids: dict[str, str]) -> dict:
-    """{label: Run} as the store holds them now (a running run: what it has streamed so far). A run is read from
-    the store once per state (:func:`_load`); a view of runs that did not change since reads only their progress."""
-    runs = {}
-    for label, run_id in ids.items():
-        p = store().progress(run_id)
-        runs[label] = _load(p["id"], p["status"], p["records"], p["message"], p["wall_time"], p["name"])
-    return runs
+_STATE = ("id", "status", "records", "message", "wall_time", "name")  # what names a run's state (:func:`_load`)
+
+
+def load_runs(ids: dict[str, str], shared: bool = False) -> dict:
+    """{label: Run} as the store holds them (a running run: what it has streamed so far): now, or with ``shared``
+    as one reading per LIVE_REFRESH_S for every session (:func:`_progress`). A run is read from the store once per
+    state (:func:`_load`); a view of runs that did not change since reads only their progress."""
+    if shared:
+        progress = _progress(tuple(ids.values()))
+    else:
+        progress = {run_id: tuple(p[f] for f in _STATE) for run_id in ids.values()
+                    for p in [store().progress(run_id)]}
+    return {label: _load(*progress[run_id]) for label, run_id in ids.items()}
+
+
+@st.cache_data(ttl=L.LIVE_REFRESH_S, max_entries=L.CACHE_MAX_ENTRIES, show_spinner=False)
+def _progress(run_ids: tuple[str, ...]) -> dict[str, tuple]:
+    """{run id: the arguments of :func:`_load` naming its state}, read from the store at most once per
+    LIVE_REFRESH_S for every session refreshing a view of these runs. Runs in flight record about every second: a
+    refresh reading their progress itself would see a state of its own, and each session watching would rebuild
+    every chart (half a second of the server's CPU for the default study) for a state no other session draws.
+    From one shared reading they rebuild once per interval, however many watch."""
+    return {run_id: tuple(p[f] for f in _STATE) for run_id in run_ids for p in [store().progress(run_id)]}
 
 
 @st.cache_data(max_entries=L.CACHE_MAX_ENTRIES, show_spinner=False)
@@ -143,9 +158,11 @@ def show(ids: dict[str, str], draw: Callable[[dict], None]) -> None:
     """Draw the runs of ``ids`` with ``draw({label: Run})``, each with its progress and Stop or Resubmit button
     above the charts, redrawn while any of them is queued or running (:func:`refreshing`)."""
     wait_for_first_record(ids)
+    page_run = {"drawn": False}  # the page run draws what the store holds now; the fragment's refreshes share
 
     def view() -> bool:
-        runs = load_runs(ids)
+        runs = load_runs(ids, shared=page_run["drawn"])
+        page_run["drawn"] = True
         job_controls_ui(runs)
         draw(runs)
         return any(run.status in ACTIVE_STATUSES for run in runs.values())
