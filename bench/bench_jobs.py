@@ -143,9 +143,9 @@ def throughput(scheduler: str, steps: int, runs: int, rounds: int, tmp: Path) ->
             for run_id in ids:
                 jobs.wait(run_id, store_url=db)
             dask.append(time.perf_counter() - t0)
-            print(f"round {r + 1}: serial {serial[-1]:.2f} s (CPU {cpu[-1]:.2f} s), serial and saved {saved[-1]:.2f} s, "
-                  f"2 plain processes {plain[-1]:.2f} s, Dask {dask[-1]:.2f} s (load {load()})", file=sys.stderr,
-                  flush=True)
+            print(f"round {r + 1}: serial {serial[-1]:.2f} s (CPU {cpu[-1]:.2f} s), serial and saved "
+                  f"{saved[-1]:.2f} s, 2 plain processes {plain[-1]:.2f} s, Dask {dask[-1]:.2f} s (load {load()})",
+                  file=sys.stderr, flush=True)
     s, v, c, p, d = (statistics.median(x) for x in (serial, saved, cpu, plain, dask))
     print(f"| {runs} × {SWEEP.cell.upper()}, T = {SWEEP.seq_len}, H = {SWEEP.hidden_size}, B = {SWEEP.batch_size}, "
           f"{steps} steps | {s:.2f} s (CPU {c:.2f} s) | {v:.2f} s | {p:.2f} s ({s / p:.2f}×) | {d:.2f} s "
