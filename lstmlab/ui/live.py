@@ -92,22 +92,23 @@ def load_runs(ids: dict[str, str], shared: bool = False) -> dict:
     """{label: Run} as the store holds them (a running run: what it has streamed so far): now, or with ``shared``
     as one reading per LIVE_REFRESH_S for every session (:func:`_progress`). A run is read from the store once per
     state (:func:`_load`); a view of runs that did not change since reads only their progress."""
-    if shared:
-        progress = _progress(tuple(ids.values()))
-    else:
-        progress = {run_id: tuple(p[f] for f in _STATE) for run_id in ids.values()
-                    for p in [store().progress(run_id)]}
+    progress = (_progress if shared else _read_progress)(tuple(ids.values()))
     return {label: _load(*progress[run_id]) for label, run_id in ids.items()}
+
+
+def _read_progress(run_ids: tuple[str, ...]) -> dict[str, tuple]:
+    """{run id: the arguments of :func:`_load` naming its state}, as the store holds it now."""
+    return {run_id: tuple(p[f] for f in _STATE) for run_id in run_ids for p in [store().progress(run_id)]}
 
 
 @st.cache_data(ttl=L.LIVE_REFRESH_S, max_entries=L.CACHE_MAX_ENTRIES, show_spinner=False)
 def _progress(run_ids: tuple[str, ...]) -> dict[str, tuple]:
-    """{run id: the arguments of :func:`_load` naming its state}, read from the store at most once per
-    LIVE_REFRESH_S for every session refreshing a view of these runs. Runs in flight record about every second: a
-    refresh reading their progress itself would see a state of its own, and each session watching would rebuild
-    every chart (half a second of the server's CPU for the default study) for a state no other session draws.
-    From one shared reading they rebuild once per interval, however many watch."""
-    return {run_id: tuple(p[f] for f in _STATE) for run_id in run_ids for p in [store().progress(run_id)]}
+    """:func:`_read_progress`, read from the store at most once per LIVE_REFRESH_S for every session refreshing a
+    view of these runs. Runs in flight record about every second: a refresh reading their progress itself would see
+    a state of its own, and each session watching would rebuild every chart (half a second of the server's CPU for
+    the default study) for a state no other session draws. From one shared reading they rebuild once per interval,
+    however many watch."""
+    return _read_progress(run_ids)
 
 
 @st.cache_data(max_entries=L.CACHE_MAX_ENTRIES, show_spinner=False)
