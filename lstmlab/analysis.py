@@ -28,36 +28,44 @@ def sigma_max(W: np.ndarray) -> float:
     if not np.isfinite(W).all():
         return math.nan
     H = W.shape[0]
-    best = 0.0
-    for g in range(W.shape[1] // H):
-        block = W[:, g * H : (g + 1) * H]
-        with np.errstate(over="ignore", invalid="ignore"):
-            gram = block @ block.T
-        try:
-            if np.isfinite(gram).all():
-                top = math.sqrt(max(float(np.linalg.eigvalsh(gram)[-1]), 0.0))
-            else:
-                top = float(np.linalg.norm(block, 2))  # huge but finite weights: squares overflow, the SVD does not
-        except np.linalg.LinAlgError:
-            return math.nan
-        best = max(best, top)
-    return best
+    blocks = W.reshape(H, -1, H).transpose(1, 0, 2)  # (G, H, H)
+    with np.errstate(over="ignore", invalid="ignore"):
+        grams = blocks @ blocks.transpose(0, 2, 1)
+    try:
+        if np.isfinite(grams).all():
+            top = np.sqrt(np.maximum(np.linalg.eigvalsh(grams)[:, -1], 0.0))
+        else:  # huge but finite weights: squares overflow, the SVD does not
+            top = np.linalg.norm(blocks, 2, axis=(1, 2))
+    except np.linalg.LinAlgError:
+        return math.nan
+    return float(top.max())
+
+
+# A row whose sum of squares is finite and at least SUMSQ_SAFE lost nothing that matters to overflow or underflow:
+# no square overflowed, and a square rounded or flushed by underflow (below 2^-1022) is under 2^-222 of the sum.
+SUMSQ_SAFE = 2.0**-800
 
 
 def mean_l2(a: np.ndarray) -> np.ndarray:
-    """(L, T, B, H) -> (L, T): L2 norm over the hidden units, averaged over the batch.
+    """(L, T, B, ..., H) -> (L, T, ...): L2 norm over the last axis (the hidden units), averaged over the batch
+    (axis 2), e.g. (L, T, B, H) -> (L, T), or (L, T, B, G, H) -> (L, T, G) for G gate blocks at once.
 
-    Each row is scaled by its largest magnitude before squaring, so neither huge values (squares overflow)
-    nor tiny ones (squares underflow to 0 below about 1e-154) lose their norm; 0 stays 0, inf and NaN
-    propagate.
+    Rows are summed as they are; a row whose sum of squares overflowed, underflowed or came out tiny is
+    summed again scaled by its largest magnitude, so neither huge values nor tiny ones (below about 1e-154
+    their squares underflow to 0) lose their norm; 0 stays 0, inf and NaN propagate.
     """
     a = np.asarray(a, dtype=np.float64)
     with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
-        m = np.max(np.abs(a), axis=-1, keepdims=True)
-        scale = np.where((m > 0) & np.isfinite(m), m, 1.0)
-        r = a / scale
-        norms = scale[..., 0] * np.sqrt(np.einsum("ltbh,ltbh->ltb", r, r))
-    return norms.mean(axis=-1)
+        sumsq = np.einsum("...h,...h->...", a, a)
+        norms = np.sqrt(sumsq)
+        redo = ~(sumsq >= SUMSQ_SAFE) | ~np.isfinite(sumsq)
+        if redo.any():
+            rows = a[redo]
+            m = np.max(np.abs(rows), axis=-1, keepdims=True)
+            scale = np.where((m > 0) & np.isfinite(m), m, 1.0)
+            r = rows / scale
+            norms[redo] = scale[:, 0] * np.sqrt(np.einsum("nh,nh->n", r, r))
+    return norms.mean(axis=2)
 
 
 def flow_ratio(flow: pd.DataFrame, step: int, layer: int, column: str = "dh_norm") -> float:

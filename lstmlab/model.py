@@ -29,6 +29,8 @@ class BPTTResult:
     c, dc:  (L, T, B, H) LSTM cell states and total dL/dc_t; None otherwise
     gates:  gate name -> (L, T, B, H) activations
     dgates: gate name -> (L, T, B, H) dL/d(pre-activation of the gate)
+    acts, dacts: (L, T, B, G*H) every gate's activations and dL/d(pre-activation), blocks in the order of
+            ``spec.gates``: the arrays ``gates`` and ``dgates`` are views of
     y_hat:  predictions, (B, O) for head "last", (T, B, O) for "all"; logits for "xent"
     """
 
@@ -41,6 +43,8 @@ class BPTTResult:
     gates: dict
     dgates: dict
     y_hat: np.ndarray
+    acts: np.ndarray
+    dacts: np.ndarray
 
 
 # ------------------------------------------------------------------ checking
@@ -174,11 +178,15 @@ def _bptt(spec: ModelSpec, params: dict, x: np.ndarray, y: np.ndarray, loss: str
 
     flows = [None] * spec.layers
     for k in reversed(range(spec.layers)):
-        flow = flows[k] = engine.backprop(spec.cell, runs[k], inject, params[f"l{k}.Wh"], overwrite_inject=True)
+        flow = flows[k] = engine.backprop(spec.cell, runs[k], inject, params[f"l{k}.Wh"], overwrite_inject=True,
+                                          x=inputs[k])
         GH = flow.da.shape[2]
         grads[f"l{k}.Wh"] = runs[k].h[:-1].reshape(-1, H).T @ flow.dhh.reshape(-1, GH)
-        grads[f"l{k}.Wx"] = inputs[k].reshape(T * B, -1).T @ flow.da.reshape(T * B, GH)
-        grads[f"l{k}.b"] = bias_sum(flow.da.reshape(T * B, GH))
+        if flow.dWx is None:
+            grads[f"l{k}.Wx"] = inputs[k].reshape(T * B, -1).T @ flow.da.reshape(T * B, GH)
+            grads[f"l{k}.b"] = bias_sum(flow.da.reshape(T * B, GH))
+        else:
+            grads[f"l{k}.Wx"], grads[f"l{k}.b"] = flow.dWx, flow.db
         if spec.cell == "gru":
             grads[f"l{k}.bhn"] = bias_sum(flow.dhh[:, :, 2 * H :].reshape(T * B, H))
         if k > 0:
@@ -199,6 +207,8 @@ def _bptt(spec: ModelSpec, params: dict, x: np.ndarray, y: np.ndarray, loss: str
         gates=gates,
         dgates=dgates,
         y_hat=y_hat,
+        acts=acts,
+        dacts=dacts,
     )
 
 

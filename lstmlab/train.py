@@ -255,6 +255,8 @@ def _flow_block(step: int, res, spec: ModelSpec) -> dict[str, np.ndarray]:
         "dh_norm": mean_l2(res.dh).ravel(),
         "dc_norm": mean_l2(res.dc).ravel() if res.dc is not None else np.full(L * T, np.nan),
     }
-    for g in spec.gates:
-        block[f"dg_{g}"] = mean_l2(res.dgates[g]).ravel()
+    G, H = len(spec.gates), spec.hidden_size
+    dg = mean_l2(res.dacts.reshape(L, T, res.dacts.shape[2], G, H))  # (L, T, G): contiguous rows, one pass
+    for j, g in enumerate(spec.gates):
+        block[f"dg_{g}"] = dg[..., j].ravel()
     return block

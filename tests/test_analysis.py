@@ -32,6 +32,26 @@ def test_mean_l2_keeps_tiny_and_huge_norms():
     assert np.isinf(out[0, 2])
 
 
+def test_mean_l2_matches_hypot_row_by_row_with_extreme_rows_mixed_in():
+    rng = np.random.default_rng(3)
+    a = rng.standard_normal((2, 3, 4, 5, 6))
+    a[0, 1, 2, 3] *= 1e-200  # squares underflow
+    a[1, 2, 0, 1] *= 1e200  # squares overflow
+    a[1, 0, 3, 4] = 0.0
+    a[0, 2, 1, 0, 5] = np.inf
+    a[1, 1, 1, 2, 0] = np.nan
+    a[0, 0, 0, 0, :3] = 5e-324  # denormal
+    want = np.empty(a.shape[:-1])
+    for idx in np.ndindex(*a.shape[:-1]):
+        want[idx] = math.hypot(*a[idx])
+    want = want.mean(axis=2)  # over the batch
+    got = mean_l2(a)
+    assert got.shape == (2, 3, 5)
+    np.testing.assert_allclose(got, want, rtol=1e-13)  # NaN where want is NaN, inf where inf
+    # (L, T, B, H) rows as before: one gate block of the 5-d array
+    np.testing.assert_allclose(mean_l2(a[:, :, :, 3]), want[:, :, 3], rtol=1e-13)
+
+
 def test_flow_ratio_first_over_last():
     flow = pd.DataFrame({"step": [0] * 3 + [5] * 3, "layer": [0] * 6, "t": [1, 2, 3] * 2,
                          "dh_norm": [1e-3, 0.5, 2.0, 0.0, 1.0, 0.0]})

@@ -136,21 +136,36 @@ def test_the_compiled_engine_overwrites_inject_only_when_allowed(cell):
     assert np.shares_memory(flow2.dh, inject)
 
 
-def test_float32_bias_gradients_are_summed_in_float64():
-    """Many small float32 terms: the bias gradient is the float64 sum rounded once."""
+def float32_sum_problem(engine):
+    """A float32 pass over 400 x 64 steps and examples, and its dL/da_t and inputs in float64."""
     spec = ModelSpec(cell="rnn", input_size=1, hidden_size=2, output_size=1, head="all", dtype="float32")
     params = init_params(spec, weight_scale=0.0, seed=0)
     rng = np.random.default_rng(0)
     x, y = rng.standard_normal((400, 64, 1)), rng.standard_normal((400, 64, 1))
-    res = bptt(spec, params, x, y, "mse", engine="reference")
-    exact = res.dgates["h"][0].astype(np.float64).sum(axis=(0, 1))
-    np.testing.assert_array_equal(res.grads["l0.b"], exact.astype(np.float32))
+    res = bptt(spec, params, x, y, "mse", engine=engine)
+    return res, res.dgates["h"][0].astype(np.float64), x.astype(np.float32).astype(np.float64)
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_float32_bias_gradients_are_summed_in_float64(engine):
+    """Many small float32 terms: the bias gradient is the float64 sum rounded once."""
+    res, da, _ = float32_sum_problem(engine)
+    np.testing.assert_array_equal(res.grads["l0.b"], da.sum(axis=(0, 1)).astype(np.float32))
+
+
+def test_compiled_float32_input_weight_gradients_are_summed_in_float64():
+    """The compiled engine sums x_t^T da_t for a small input in its kernel, in float64, rounded once."""
+    res, da, x = float32_sum_problem("compiled")
+    np.testing.assert_allclose(res.grads["l0.Wx"], np.einsum("tbi,tbj->ij", x, da), rtol=2**-24)
 
 
 KERNELS = ("rnn_forward", "rnn_backward", "lstm_forward", "lstm_backward", "gru_forward", "gru_backward")
+HELPERS = ("input_grads",)  # called from the kernels only: compiled into them, not loaded on their own
 # each kernel's elementwise loops (one per gate block, state update, ...): all must vectorise
 VECTOR_LOOPS = {"rnn_forward": 1, "rnn_backward": 1, "lstm_forward": 5, "lstm_backward": 5, "gru_forward": 5,
-                "gru_backward": 4}
+                "gru_backward": 4, "input_grads": 2}
+# kernels whose arithmetic is float64 in either dtype (sums kept in float64)
+FLOAT64_SUMS = ("input_grads",)
 
 
 # vector intrinsics the machine runs as instructions; others (llvm.tanh.v4f64, ...) become a libm call per lane
@@ -181,15 +196,15 @@ def vector_loops(ir: str, dtype: str = "float64") -> int:
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 def test_hot_loops_vectorise(dtype, monkeypatch):
     """Compile fresh copies of the kernels (cached code cannot be inspected) and count LLVM's vector loops."""
-    for name in KERNELS:
+    for name in KERNELS + HELPERS:
         monkeypatch.setattr(kernels, name, njit(error_model="numpy")(getattr(kernels, name).py_func))
     for cell, G in (("rnn", 1), ("lstm", 4), ("gru", 3)):
         Wx, b, Wh = (np.full(shape, 0.1, dtype=dtype) for shape in ((2, 3 * G), 3 * G, (3, 3 * G)))
         run = compiled.unroll(cell, np.ones((2, 2, 2), dtype=dtype), Wx, b, Wh, np.ones(3, dtype=dtype))
-        compiled.backprop(cell, run, np.ones((2, 2, 3), dtype=dtype), Wh)
-    for name in KERNELS:
+        compiled.backprop(cell, run, np.ones((2, 2, 3), dtype=dtype), Wh, x=np.ones((2, 2, 2), dtype=dtype))
+    for name in KERNELS + HELPERS:
         kernel = getattr(kernels, name)
-        loops = vector_loops(kernel.inspect_llvm(kernel.signatures[0]), dtype)
+        loops = vector_loops(kernel.inspect_llvm(kernel.signatures[0]), "float64" if name in FLOAT64_SUMS else dtype)
         assert loops >= VECTOR_LOOPS[name], f"{name}: {loops} vectorised loops, expected {VECTOR_LOOPS[name]}"
 
 

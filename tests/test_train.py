@@ -94,8 +94,9 @@ def test_rows_agree_with_an_independent_recomputation():
         assert flow0["dh_norm"].iloc[t] == pytest.approx(want_dh, rel=1e-12)
         want_dc = np.mean([np.sqrt(np.sum(ev.dc[0, t, b] ** 2)) for b in range(7)])
         assert flow0["dc_norm"].iloc[t] == pytest.approx(want_dc, rel=1e-12)
-        want_df = np.mean([np.sqrt(np.sum(ev.dgates["f"][0, t, b] ** 2)) for b in range(7)])
-        assert flow0["dg_f"].iloc[t] == pytest.approx(want_df, rel=1e-12)
+        for g in ("i", "f", "n", "o"):
+            want_dg = np.mean([np.sqrt(np.sum(ev.dgates[g][0, t, b] ** 2)) for b in range(7)])
+            assert flow0[f"dg_{g}"].iloc[t] == pytest.approx(want_dg, rel=1e-12)
 
 
 def test_learns_adding_far_below_baseline():

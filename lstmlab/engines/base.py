@@ -33,12 +33,16 @@ class Flow(NamedTuple):
     dc:  (T, B, H) total dL/dc_t (LSTM), None otherwise
     da:  (T, B, G*H) dL/d(pre-activation) of every gate; also dL/d(x_t Wx + b)
     dhh: (T, B, G*H) dL/d(h_{t-1} Wh); the same array as da except for the GRU
+    dWx, db: (I, G*H) and (G*H,) sum_t x_t^T da_t and sum_t da_t when the engine summed them on its way
+             (given the layer's input), else None
     """
 
     dh: np.ndarray
     dc: np.ndarray | None
     da: np.ndarray
     dhh: np.ndarray
+    dWx: np.ndarray | None = None
+    db: np.ndarray | None = None
 
 
 def input_projection(x: np.ndarray, Wx: np.ndarray, b: np.ndarray) -> np.ndarray:

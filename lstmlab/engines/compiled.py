@@ -51,10 +51,13 @@ def unroll(cell: str, x: np.ndarray, Wx: np.ndarray, b: np.ndarray, Wh: np.ndarr
     return Unroll(h, None, gates, (aux,))
 
 
-def backprop(cell: str, run: Unroll, inject: np.ndarray, Wh: np.ndarray, overwrite_inject: bool = False) -> Flow:
+def backprop(cell: str, run: Unroll, inject: np.ndarray, Wh: np.ndarray, overwrite_inject: bool = False,
+             x: np.ndarray | None = None) -> Flow:
     """Backpropagation through time over one layer, t = T ... 1 (see reference.backprop).
 
     ``overwrite_inject``: dL/dh_t may be accumulated in inject's memory (the caller has no further use for it).
+    ``x``: the layer's input (T, B, I); with I <= kernels.SMALL_INPUT the kernel sums dWx and db step by step
+    (in float64, returned in the dtype), else the flow leaves them to the caller.
     """
     T, B, H = inject.shape
     GH = run.gates.shape[2]
@@ -63,16 +66,26 @@ def backprop(cell: str, run: Unroll, inject: np.ndarray, Wh: np.ndarray, overwri
     Wh = np.ascontiguousarray(Wh)
     dh = _own(inject, overwrite_inject)
     da = np.empty((T, B, GH), dtype=dtype)
+    sums = x is not None and x.shape[2] <= kernels.SMALL_INPUT
+    if sums:
+        x = np.ascontiguousarray(x, dtype=dtype)
+        dWx, db = np.zeros((x.shape[2], GH)), np.zeros(GH)
+    else:
+        x, dWx, db = np.empty((0, B, 1), dtype=dtype), np.empty((0, GH)), np.empty(0)
+    dc = dhh = None
     if cell == "rnn":
-        kernels.rnn_backward(run.h, Wh, dh, da, K)
-        return Flow(dh, None, da, da)
-    if cell == "lstm":
+        kernels.rnn_backward(run.h, Wh, dh, da, x, dWx, db, K)
+        dhh = da
+    elif cell == "lstm":
         dc = np.empty((T, B, H), dtype=dtype)
-        kernels.lstm_backward(run.c, run.gates, run.cache[0], Wh, dh, dc, da, K)
-        return Flow(dh, dc, da, da)
-    dhh = np.empty((T, B, GH), dtype=dtype)
-    kernels.gru_backward(run.h, run.gates, run.cache[0], Wh, dh, da, dhh, K)
-    return Flow(dh, None, da, dhh)
+        kernels.lstm_backward(run.c, run.gates, run.cache[0], Wh, dh, dc, da, x, dWx, db, K)
+        dhh = da
+    else:
+        dhh = np.empty((T, B, GH), dtype=dtype)
+        kernels.gru_backward(run.h, run.gates, run.cache[0], Wh, dh, da, dhh, x, dWx, db, K)
+    if not sums:
+        return Flow(dh, dc, da, dhh)
+    return Flow(dh, dc, da, dhh, dWx.astype(dtype, copy=False), db.astype(dtype, copy=False))
 
 
 def _own(a: np.ndarray, overwrite: bool) -> np.ndarray:
@@ -88,4 +101,5 @@ def warm() -> None:
         for cell, G in (("rnn", 1), ("lstm", 4), ("gru", 3)):
             Wx, b, Wh = np.zeros((1, G), dtype=dtype), np.zeros(G, dtype=dtype), np.zeros((1, G), dtype=dtype)
             run = unroll(cell, np.zeros((1, 1, 1), dtype=dtype), Wx, b, Wh, np.zeros(1, dtype=dtype))
-            backprop(cell, run, np.zeros((1, 1, 1), dtype=dtype), Wh)
+            for x in (None, np.zeros((1, 1, 1), dtype=dtype)):  # the kernel's two signatures of x
+                backprop(cell, run, np.zeros((1, 1, 1), dtype=dtype), Wh, x=x)

@@ -188,6 +188,24 @@ def input_step(x, Wx, bias, out):
                 out[b, j] += xi * Wx[i, j]
 
 
+@njit(**OPTIONS)
+def input_grads(x, da, dWx, db):
+    """dWx += x^T da and db += column sums of da for one step: (B, I), (B, G*H) into (I, G*H), (G*H,).
+
+    Called with float64 dWx, db in either dtype: the sums over T*B rows keep float64 accuracy, and they run
+    on da_t while it is in cache (a separate pass over (T*B, G*H) after the loop costs about 3x more).
+    """
+    B, I = x.shape
+    GH = da.shape[1]
+    for b in range(B):
+        for j in range(GH):
+            db[j] += da[b, j]
+        for i in range(I):
+            xi = x[b, i]
+            for j in range(GH):
+                dWx[i, j] += xi * da[b, j]
+
+
 # --------------------------------------------------------------------- RNN
 
 
@@ -205,8 +223,9 @@ def rnn_forward(x, Wx, bias, Wh, h, K):
 
 
 @njit(**OPTIONS)
-def rnn_backward(h, Wh, dh, da, K):
-    """For t = T..1: da_t = dh_t (1 - h_t^2), then dh_{t-1} += da_t Wh^T; dh holds inject on entry."""
+def rnn_backward(h, Wh, dh, da, x, dWx, db, K):
+    """For t = T..1: da_t = dh_t (1 - h_t^2), then dh_{t-1} += da_t Wh^T; dh holds inject on entry.
+    dWx, db: :func:`input_grads` of every step, unless x has no rows (the caller sums them)."""
     C = scalars(K)
     one = C[0]
     T, B, H = dh.shape
@@ -218,6 +237,8 @@ def rnn_backward(h, Wh, dh, da, K):
                 da[t, b, j] = dh[t, b, j] * (one - ht * ht)
         if t > 0:
             matmul_add(da[t], WhT, dh[t - 1])
+        if x.shape[0] > 0:
+            input_grads(x[t], da[t], dWx, db)
 
 
 # -------------------------------------------------------------------- LSTM
@@ -251,10 +272,10 @@ def lstm_forward(x, Wx, bias, Wh, h, c, g, tc, K):
 
 
 @njit(**OPTIONS)
-def lstm_backward(c, g, tc, Wh, dh, dc, da, K):
+def lstm_backward(c, g, tc, Wh, dh, dc, da, x, dWx, db, K):
     """For t = T..1: dc_t = dc_{t+1} f_{t+1} + dh_t o (1 - tanh(c_t)^2);
     da = [dc n i(1-i), dc c_{t-1} f(1-f), dc i (1-n^2), dh tanh(c_t) o(1-o)]; dh_{t-1} += da_t Wh^T.
-    dh holds inject on entry."""
+    dh holds inject on entry; dWx, db as in :func:`rnn_backward`."""
     C = scalars(K)
     one = C[0]
     T, B, G = da.shape
@@ -281,6 +302,8 @@ def lstm_backward(c, g, tc, Wh, dh, dc, da, K):
                 da[t, b, 3 * H + j] = dh[t, b, j] * tc[t, b, j] * o * (one - o)
         if t > 0:
             matmul_add(da[t], WhT, dh[t - 1])
+        if x.shape[0] > 0:
+            input_grads(x[t], da[t], dWx, db)
 
 
 # --------------------------------------------------------------------- GRU
@@ -313,10 +336,10 @@ def gru_forward(x, Wx, bias, Wh, bhn, h, g, hn, K):
 
 
 @njit(**OPTIONS)
-def gru_backward(h, g, hn, Wh, dh, da, dhh, K):
+def gru_backward(h, g, hn, Wh, dh, da, dhh, x, dWx, db, K):
     """For t = T..1: dh_t += dh_{t+1} z_{t+1} (with dhh_{t+1} Wh^T added at step t+1);
     da_n = dh (1-z)(1-n^2), da_r = da_n hn r(1-r), da_z = dh (h_{t-1} - n) z(1-z); dhh = [da_r, da_z, da_n r].
-    dh holds inject on entry."""
+    dh holds inject on entry; dWx, db as in :func:`rnn_backward`."""
     C = scalars(K)
     one = C[0]
     T, B, G = da.shape
@@ -342,3 +365,5 @@ def gru_backward(h, g, hn, Wh, dh, da, dhh, K):
                 carry[b, j] = dh[t, b, j] * z
         if t > 0:
             matmul_add(dhh[t], WhT, dh[t - 1])
+        if x.shape[0] > 0:
+            input_grads(x[t], da[t], dWx, db)

@@ -200,12 +200,13 @@ def unroll(cell: str, x: np.ndarray, Wx: np.ndarray, b: np.ndarray, Wh: np.ndarr
     return Unroll(h, c, gates, caches)
 
 
-def backprop(cell: str, run: Unroll, inject: np.ndarray, Wh: np.ndarray, overwrite_inject: bool = False) -> Flow:
+def backprop(cell: str, run: Unroll, inject: np.ndarray, Wh: np.ndarray, overwrite_inject: bool = False,
+             x: np.ndarray | None = None) -> Flow:
     """Backpropagation through time over one layer, t = T ... 1.
 
     dh_t = inject_t + dL/dh_t through h_{t+1}, where ``inject`` (T, B, H) is what reaches h_t directly
-    (from the head or from the layer above). ``overwrite_inject`` is part of the engine interface; this
-    engine never overwrites its inputs.
+    (from the head or from the layer above). ``overwrite_inject`` and ``x`` are part of the engine interface;
+    this engine never overwrites its inputs and leaves the weight gradients to lstmlab.model.
     """
     T, B, H = inject.shape
     GH = run.gates.shape[2]
