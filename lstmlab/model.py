@@ -23,7 +23,7 @@ class BPTTResult:
     """Everything one forward + backward pass computes.
 
     loss:   mean loss (float)
-    grads:  dL/dparam for every parameter, same keys and shapes as params
+    grads:  dL/dparam for every parameter, same keys and shapes as params (empty: ``weight_grads=False``)
     h, dh:  (L, T, B, H) hidden states and the total dL/dh_t (through all later
             steps and all layers above)
     c, dc:  (L, T, B, H) LSTM cell states and total dL/dc_t; None otherwise
@@ -140,7 +140,8 @@ def forward(spec: ModelSpec, params: dict, x, engine: str | None = None) -> np.n
     return _forward_all(spec, params, x, engines.get(engine))[2]
 
 
-def bptt(spec: ModelSpec, params: dict, x, y, loss: str = "mse", engine: str | None = None) -> BPTTResult:
+def bptt(spec: ModelSpec, params: dict, x, y, loss: str = "mse", engine: str | None = None,
+         weight_grads: bool = True) -> BPTTResult:
     """Forward pass, loss and backpropagation through time, recording the error flow.
 
     Per layer k, from the top down, the engine runs over t = T ... 1
@@ -149,6 +150,7 @@ def bptt(spec: ModelSpec, params: dict, x, y, loss: str = "mse", engine: str | N
         dWh = sum_t h_{t-1}^T dhh_t,  dWx = sum_t x_t^T da_t,  db = sum_t da_t,  (GRU) dbhn = sum_t dhh_n,t
         inject for layer k-1 = da Wx^T.
     ``engine``: a name from ``config.ENGINES``, by default the environment's choice (see lstmlab.engines).
+    ``weight_grads=False``: the error flow alone (a held-out snapshot), ``grads`` left empty.
     """
     if not isinstance(spec, ModelSpec):
         raise ValueError(f"spec: expected a ModelSpec, got {type(spec).__name__}")
@@ -156,20 +158,21 @@ def bptt(spec: ModelSpec, params: dict, x, y, loss: str = "mse", engine: str | N
     params = spec.check_params(params)
     x = check_x(spec, x)
     y = check_y(spec, y, loss, x.shape[0], x.shape[1])
-    return _bptt(spec, params, x, y, loss, eng)
+    return _bptt(spec, params, x, y, loss, eng, weight_grads)
 
 
-def _bptt(spec: ModelSpec, params: dict, x: np.ndarray, y: np.ndarray, loss: str, engine) -> BPTTResult:
+def _bptt(spec: ModelSpec, params: dict, x: np.ndarray, y: np.ndarray, loss: str, engine,
+          weight_grads: bool = True) -> BPTTResult:
     T, B, _ = x.shape
     H, O = spec.hidden_size, spec.output_size
     inputs, runs, y_hat = _forward_all(spec, params, x, engine)
     value, dy = loss_fn(y_hat, y, loss)
 
     feats = runs[-1].h[-1] if spec.head == "last" else runs[-1].h[1:]
-    grads: dict[str, np.ndarray] = {
-        "head.W": feats.reshape(-1, H).T @ dy.reshape(-1, O),
-        "head.b": bias_sum(dy.reshape(-1, O)),
-    }
+    grads: dict[str, np.ndarray] = {}
+    if weight_grads:
+        grads["head.W"] = feats.reshape(-1, H).T @ dy.reshape(-1, O)
+        grads["head.b"] = bias_sum(dy.reshape(-1, O))
     inject = np.zeros((T, B, H), dtype=x.dtype)
     if spec.head == "last":
         inject[-1] = dy @ params["head.W"].T
@@ -179,16 +182,9 @@ def _bptt(spec: ModelSpec, params: dict, x: np.ndarray, y: np.ndarray, loss: str
     flows = [None] * spec.layers
     for k in reversed(range(spec.layers)):
         flow = flows[k] = engine.backprop(spec.cell, runs[k], inject, params[f"l{k}.Wh"], overwrite_inject=True,
-                                          x=inputs[k])
-        GH = flow.da.shape[2]
-        grads[f"l{k}.Wh"] = runs[k].h[:-1].reshape(-1, H).T @ flow.dhh.reshape(-1, GH)
-        if flow.dWx is None:
-            grads[f"l{k}.Wx"] = inputs[k].reshape(T * B, -1).T @ flow.da.reshape(T * B, GH)
-            grads[f"l{k}.b"] = bias_sum(flow.da.reshape(T * B, GH))
-        else:
-            grads[f"l{k}.Wx"], grads[f"l{k}.b"] = flow.dWx, flow.db
-        if spec.cell == "gru":
-            grads[f"l{k}.bhn"] = bias_sum(flow.dhh[:, :, 2 * H :].reshape(T * B, H))
+                                          x=inputs[k] if weight_grads else None)
+        if weight_grads:
+            grads.update(_layer_grads(spec, k, inputs[k], runs[k], flow))
         if k > 0:
             inject = flow.da @ params[f"l{k}.Wx"].T
 
@@ -199,7 +195,7 @@ def _bptt(spec: ModelSpec, params: dict, x: np.ndarray, y: np.ndarray, loss: str
     lstm = spec.cell == "lstm"
     return BPTTResult(
         loss=value,
-        grads={name: grads[name] for name in spec.param_shapes()},
+        grads={name: grads[name] for name in spec.param_shapes()} if weight_grads else {},
         h=stack_layers([r.h[1:] for r in runs]),
         dh=stack_layers([f.dh for f in flows]),
         c=stack_layers([r.c[1:] for r in runs]) if lstm else None,
@@ -210,6 +206,21 @@ def _bptt(spec: ModelSpec, params: dict, x: np.ndarray, y: np.ndarray, loss: str
         acts=acts,
         dacts=dacts,
     )
+
+
+def _layer_grads(spec: ModelSpec, k: int, inp: np.ndarray, run: Unroll, flow) -> dict[str, np.ndarray]:
+    """Layer k's weight gradients, summed over every step (those the engine summed on its way as it did)."""
+    T, B, _ = inp.shape
+    H, GH = spec.hidden_size, flow.da.shape[2]
+    grads = {f"l{k}.Wh": run.h[:-1].reshape(-1, H).T @ flow.dhh.reshape(-1, GH)}
+    if flow.dWx is None:
+        grads[f"l{k}.Wx"] = inp.reshape(T * B, -1).T @ flow.da.reshape(T * B, GH)
+        grads[f"l{k}.b"] = bias_sum(flow.da.reshape(T * B, GH))
+    else:
+        grads[f"l{k}.Wx"], grads[f"l{k}.b"] = flow.dWx, flow.db
+    if spec.cell == "gru":
+        grads[f"l{k}.bhn"] = bias_sum(flow.dhh[:, :, 2 * H :].reshape(T * B, H))
+    return grads
 
 
 def stack_layers(arrays: list[np.ndarray]) -> np.ndarray:

@@ -160,7 +160,7 @@ def train(config: RunConfig, progress: Progress | None = None, should_stop: Call
 
     def snapshot(step: int) -> None:
         nonlocal recorded
-        res = bptt(spec, params, x_eval, y_eval, loss=task.loss, engine=engine)
+        res = bptt(spec, params, x_eval, y_eval, loss=task.loss, engine=engine, weight_grads=False)
         evals.append((step, float(res.loss), task.metric(res.y_hat, y_eval)))
         flows.append(_flow_block(step, res, spec))
         if on_record is not None:

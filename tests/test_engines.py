@@ -72,6 +72,20 @@ def test_engines_agree(cell, layers, head, loss, dtype):
     np.testing.assert_array_equal(forward(spec, params, x, engine="compiled"), fast.y_hat)
 
 
+@pytest.mark.parametrize("engine", ENGINES)
+@pytest.mark.parametrize("cell,layers,head,loss", [("lstm", 2, "last", "mse"), ("gru", 3, "all", "xent"),
+                                                   ("rnn", 1, "all", "mse")])
+def test_the_error_flow_without_weight_gradients_is_the_same_flow(engine, cell, layers, head, loss):
+    spec, params, x, y = random_problem(cell, layers, head, loss, "float64", seed=7)
+    full = results(bptt(spec, params, x, y, loss, engine=engine))
+    res = bptt(spec, params, x, y, loss, engine=engine, weight_grads=False)
+    assert res.grads == {}
+    flow = results(res)
+    assert flow.keys() == {k for k in full if not k.startswith("grads[")}
+    for name in flow:
+        np.testing.assert_array_equal(flow[name], full[name], err_msg=name)
+
+
 def test_the_agreement_check_has_teeth():
     """A wrong factor in one gate's backward step is far outside the tolerance."""
     spec, params, x, y = random_problem("lstm", 2, "all", "mse", "float64", seed=7)
