@@ -12,7 +12,8 @@ same row):
 Torch gets lstmlab's own weights through ``torch_interop.to_state_dict`` (its default init drives the float32
 T = 1000 backward into denormals, 5x slower, which would flatter lstmlab). The script also measures this
 machine's matrix-product speed (GFLOP/s, one thread) and the matmul work of a pass, giving the fastest a pass
-could be (the "limit" column).
+could be at the speed of big products (the "limit" column), and the "floor": the pass's own products and
+activations timed alone at its shapes on one thread (bench.floor).
 
     python bench/bench_engines.py            # the grid T in {100, 1000} x H in {32, 64, 128, 256} x {f64, f32}
     python bench/bench_engines.py --quick    # T = 100 only
@@ -32,6 +33,7 @@ from threadpoolctl import threadpool_limits
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import load, machine, median_times  # noqa: E402
+from bench.floor import pass_floor  # noqa: E402
 from lstmlab import ModelSpec, bptt, init_params  # noqa: E402
 from lstmlab.runtime import configure_worker  # noqa: E402
 from lstmlab.torch_interop import to_state_dict  # noqa: E402
@@ -107,8 +109,8 @@ def main() -> None:
     print(f"matrix product, one thread, 1024^2: float64 {peak['float64']:.0f} GFLOP/s, "
           f"float32 {peak['float32']:.0f} GFLOP/s")
     print("\n| T | H | dtype | compiled ms | reference ms | torch fused ms | torch capture ms | fused / compiled "
-          "| capture / compiled | matmul limit ms | compiled CPU ms |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
+          "| capture / compiled | matmul limit ms | floor ms | compiled CPU ms |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for T in (100,) if args.quick else (100, 1000):
         for H in (32, 64, 128, 256):
             for dtype in ("float64", "float32"):
@@ -124,9 +126,10 @@ def main() -> None:
                 comp, ref, fused, capture = median_times(fns, repeats)
                 cpu = median_times(fns[:1], repeats, warmup=0, clock=time.thread_time)[0]
                 limit = pass_flops(T, H) / (peak[dtype] * 1e9)
+                floor = sum(pass_floor(T, B, H, dtype, repeats).values())
                 print(f"| {T} | {H} | {dtype} | {comp * 1e3:.1f} | {ref * 1e3:.1f} | {fused * 1e3:.1f} | "
                       f"{capture * 1e3:.1f} | {fused / comp:.2f} | {capture / comp:.2f} | {limit * 1e3:.1f} | "
-                      f"{cpu * 1e3:.1f} |", flush=True)
+                      f"{floor * 1e3:.1f} | {cpu * 1e3:.1f} |", flush=True)
     print(f"\nload average at the end: {load()}")
 
 

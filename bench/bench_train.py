@@ -27,6 +27,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import load, machine, median_times  # noqa: E402
+from bench.floor import pass_floor  # noqa: E402
 from lstmlab import bptt  # noqa: E402
 from lstmlab.analysis import sigma_max  # noqa: E402
 from lstmlab.config import ENGINES, RunConfig  # noqa: E402
@@ -36,6 +37,7 @@ from lstmlab.tasks import get_task  # noqa: E402
 from lstmlab.train import _flow_block, initial_params, model_spec, train  # noqa: E402
 
 TARGET_MSE = 0.01
+TARGET_S = 5.0  # the LSTM's wall time the default story should take
 ROOT = Path(__file__).resolve().parents[1]
 START = """
 import time
@@ -79,6 +81,18 @@ def step_profile(engine: str, repeats: int = 30, clock=time.perf_counter) -> dic
     times = dict(zip(parts, median_times(list(parts.values()), repeats, clock=clock)))
     times["snapshot (eval bptt + flow rows) / record_every"] /= config.record_every
     return times
+
+
+def step_floor(repeats: int = 30) -> dict[str, float]:
+    """Seconds per default training step that no engine on one thread of this machine goes below: its pass's
+    floor (bench.floor: products and activations at the step's shapes) plus the held-out snapshot's (batch
+    eval_size, no weight gradients) at its share of one in record_every steps."""
+    config = RunConfig()
+    T, H = config.seq_len, config.hidden_size
+    floor = pass_floor(T, config.batch_size, H, config.dtype, repeats)
+    snapshot = pass_floor(T, config.eval_size, H, config.dtype, repeats, weight_grads=False)
+    floor["snapshot's products and activations / record_every"] = sum(snapshot.values()) / config.record_every
+    return floor
 
 
 def story(engine: str) -> dict[str, float]:
@@ -133,11 +147,20 @@ def main() -> None:
     for part in profiles[ENGINES[0]]:
         print(f"| {part} | " + " | ".join(f"{p[part] * 1e3:.2f}" for p in profiles.values()) + " |")
     print("| total | " + " | ".join(f"{sum(p.values()) * 1e3:.2f}" for p in profiles.values()) + " |")
+    floor = step_floor(args.repeats)
+    print("\n| the step's floor on one thread: part alone | ms |")
+    print("|---|---|")
+    for part, t in floor.items():
+        print(f"| {part} | {t * 1e3:.2f} |")
+    print(f"| floor of a step | {sum(floor.values()) * 1e3:.2f} |", flush=True)
     print("\n| engine | LSTM steps to held-out MSE < 0.01 | LSTM wall s | LSTM CPU s | LSTM steps/s | RNN wall s "
           "| RNN steps/s |")
     print("|---|---|---|---|---|---|---|")
     for e in ENGINES:
         s = story(e)
+        if e == "compiled":
+            print(f"(floor for these {s['steps']} steps: {sum(floor.values()) * s['steps']:.1f} s; "
+                  f"{TARGET_S:g} s needs {TARGET_S / s['steps'] * 1e3:.1f} ms a step)")
         print(f"| {e} | {s['steps']} (MSE {s['final_mse']:.4f}) | {s['lstm_s']:.1f} | {s['lstm_cpu_s']:.1f} "
               f"| {s['steps'] / s['lstm_s']:.0f} | {s['rnn_s']:.1f} | {s['steps'] / s['rnn_s']:.0f} |", flush=True)
     print(f"\nload average at the end: {load()}")

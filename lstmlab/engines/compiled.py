@@ -19,7 +19,7 @@ import scipy.linalg.cython_blas  # noqa: F401  the BLAS numba's np.dot calls: lo
 from . import kernels
 from .base import Flow, Unroll
 
-VERSION = f"1 (numba {numba.__version__}, numpy {np.__version__})"
+VERSION = f"2 (numba {numba.__version__}, numpy {np.__version__})"
 
 _CONSTANTS = {np.dtype(d): kernels.constants(d) for d in (np.float64, np.float32)}
 

@@ -26,7 +26,7 @@ import numpy as np
 from ..config import GATES
 from .base import Flow, Unroll, input_projection
 
-VERSION = f"1 (numpy {np.__version__})"
+VERSION = f"2 (numpy {np.__version__})"
 
 
 def warm() -> None:
