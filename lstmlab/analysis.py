@@ -81,6 +81,17 @@ def flow_ratio(flow: pd.DataFrame, step: int, layer: int, column: str = "dh_norm
     return norm_ratio(float(rows.loc[rows["t"].idxmin(), column]), float(rows.loc[rows["t"].idxmax(), column]))
 
 
+def flow_ratios(flow: pd.DataFrame, layer: int, column: str = "dh_norm") -> pd.Series:
+    """:func:`flow_ratio` at every recorded step of ``layer`` in one pass: a Series indexed by step, ascending."""
+    f = flow[flow["layer"] == layer].sort_values(["step", "t"], kind="stable")
+    first = f.drop_duplicates("step", keep="first").set_index("step")[column].astype(float)
+    last = f.drop_duplicates("step", keep="last").set_index("step")[column].astype(float)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        ratio = first / last
+    undefined = (last == 0.0) | ~np.isfinite(last) | first.isna()
+    return ratio.mask(undefined, math.nan).rename(column)
+
+
 def norm_ratio(first: float, last: float) -> float:
     """first / last of two error norms: 0 when the first vanished, inf when it overflowed; NaN when no ratio is
     defined (the last is 0 or not finite, or the first is NaN)."""
@@ -151,9 +162,7 @@ def recovery(flow: pd.DataFrame, evals: pd.DataFrame, baseline: float, layer: in
     r(0) is not a finite positive number: nothing to fall from). Recordings whose ratio is undefined (NaN) are
     skipped.
     """
-    f = flow[flow["layer"] == layer]
-    steps = sorted(int(s) for s in f["step"].unique())
-    known = [(s, r) for s in steps if not math.isnan(r := flow_ratio(f, s, layer))]
+    known = [(int(s), float(r)) for s, r in flow_ratios(flow, layer).items() if not math.isnan(r)]
     if len(known) < 2 or not (math.isfinite(known[0][1]) and known[0][1] > 0):
         return None
     r0 = known[0][1]

@@ -213,36 +213,35 @@ def heatmap_table(flows: dict[str, pd.DataFrame], col: str = "dh_norm", layer: i
         lo_e, hi_e = _step_edges(steps)
         T = int(f["lag"].max()) + 1
         bins = lag_bins(T, max_lags)
+        nb, ns = len(bins), len(steps)
         bin_of = np.empty(T, dtype=int)
         for i, (a, b) in enumerate(bins):
             bin_of[a:b] = i
-        for s, slo, shi in zip(steps, lo_e, hi_e):
-            p = f[f["step"] == s]
-            lag = p["lag"].to_numpy()
-            v = p[col].to_numpy(dtype=float)
-            b = bin_of[lag]
-            nb = len(bins)
-            pos = np.isfinite(v) & (v > 0)
-            logv = np.where(pos, np.log10(np.where(pos, v, 1.0)), 0.0)
-            sum_log = np.bincount(b, weights=logv, minlength=nb)
-            n_pos = np.bincount(b, weights=pos.astype(float), minlength=nb)
-            n_inf = np.bincount(b, weights=np.isinf(v).astype(float), minlength=nb)
-            n_nan = np.bincount(b, weights=np.isnan(v).astype(float), minlength=nb)
-            n_all = np.bincount(b, minlength=nb)
-            with np.errstate(invalid="ignore", divide="ignore"):
-                mean_log = np.where(n_pos > 0, sum_log / np.maximum(n_pos, 1), np.nan)
-            state = np.full(nb, OK, dtype=object)
-            state[(n_pos == 0) & (n_all > 0)] = VANISHED
-            state[n_inf > 0] = OVERFLOW
-            state[n_nan > 0] = NAN
-            mean_log[state != OK] = np.nan
-            present = n_all > 0
-            out.append(pd.DataFrame({
-                "cell": label, "step": s, "step_lo": slo, "step_hi": shi,
-                "lag_lo": [bins[i][0] for i in range(nb)], "lag_hi": [bins[i][1] for i in range(nb)],
-                "log10": mean_log, "value": np.where(state == OK, 10.0 ** np.nan_to_num(mean_log), np.nan),
-                "state": state,
-            })[present])
+        f = f[f["step"].isin(steps)]
+        v = f[col].to_numpy(dtype=float)
+        cell = np.searchsorted(steps, f["step"].to_numpy()) * nb + bin_of[f["lag"].to_numpy()]  # (step, bin) index
+
+        def per_cell(weights=None):
+            return np.bincount(cell, weights=weights, minlength=ns * nb)
+
+        pos = np.isfinite(v) & (v > 0)
+        sum_log = per_cell(np.where(pos, np.log10(np.where(pos, v, 1.0)), 0.0))
+        n_pos, n_all = per_cell(pos.astype(float)), per_cell()
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mean_log = np.where(n_pos > 0, sum_log / np.maximum(n_pos, 1), np.nan)
+        state = np.full(ns * nb, OK, dtype=object)
+        state[(n_pos == 0) & (n_all > 0)] = VANISHED
+        state[per_cell(np.isinf(v).astype(float)) > 0] = OVERFLOW
+        state[per_cell(np.isnan(v).astype(float)) > 0] = NAN
+        mean_log[state != OK] = np.nan
+        lag_lo, lag_hi = (np.array([b[k] for b in bins]) for k in (0, 1))
+        out.append(pd.DataFrame({
+            "cell": label, "step": np.repeat(np.asarray(steps, dtype=np.int64), nb),
+            "step_lo": np.repeat(lo_e, nb), "step_hi": np.repeat(hi_e, nb),
+            "lag_lo": np.tile(lag_lo, ns), "lag_hi": np.tile(lag_hi, ns),
+            "log10": mean_log, "value": np.where(state == OK, 10.0 ** np.nan_to_num(mean_log), np.nan),
+            "state": state,
+        })[n_all > 0])
     if not out:
         return pd.DataFrame(columns=["cell", "step", "step_lo", "step_hi", "lag_lo", "lag_hi", "log10", "value",
                                      "state"])

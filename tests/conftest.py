@@ -42,6 +42,7 @@ def app(tmp_path, monkeypatch):
 
     def make(page=None, settle=True, **query):
         at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=60)
+        at._run = _validating_charts(at._run)
         if settle:
             at._run = _settling(at._run)
         for k, v in query.items():
@@ -59,6 +60,30 @@ def app(tmp_path, monkeypatch):
 
 
 SETTLE_S = 300  # how long an app test waits for the jobs its page submitted (a loaded machine is slow)
+
+
+_VEGA_LITE_SCHEMA = []  # the Vega-Lite JSON schema's validator, made on first use
+
+
+def _validating_charts(run_once):
+    """AppTest's internal run, followed by a check of every chart the page drew against Vega-Lite's JSON schema (the
+    dashboard draws its cached specs without Altair's validation: lstmlab.ui.cached)."""
+
+    def run(widget_state=None, timeout=None):
+        tree = run_once(widget_state, timeout=timeout)
+        if not _VEGA_LITE_SCHEMA:
+            import jsonschema
+            from altair.vegalite.v6.schema.core import load_schema
+
+            schema = load_schema()
+            _VEGA_LITE_SCHEMA.append(jsonschema.validators.validator_for(schema)(schema))
+        for chart in tree.get("vega_lite_chart"):
+            spec = json.loads(chart.proto.spec)
+            errors = [e.message for e in _VEGA_LITE_SCHEMA[0].iter_errors(spec)]
+            assert not errors, f"a chart is not valid Vega-Lite: {errors[:3]} in {json.dumps(spec)[:400]}"
+        return tree
+
+    return run
 
 
 def _settling(run_once):

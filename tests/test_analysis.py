@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from lstmlab.analysis import flow_ratio, mean_l2, norm_ratio, sigma_max, summary, task_info
+from lstmlab.analysis import flow_ratio, flow_ratios, mean_l2, norm_ratio, sigma_max, summary, task_info
 from lstmlab.config import RunConfig
 from lstmlab.train import train
 
@@ -60,6 +60,24 @@ def test_flow_ratio_first_over_last():
     assert np.isnan(flow_ratio(flow, 7, 0))  # not recorded
     flow.loc[3, "dh_norm"], flow.loc[5, "dh_norm"] = 0.0, 4.0
     assert flow_ratio(flow, 5, 0) == 0.0  # vanished
+
+
+def test_flow_ratios_are_flow_ratio_at_every_step():
+    rng = np.random.default_rng(2)
+    rows = [(s, k, t, float(rng.uniform(0, 2))) for s in (0, 5, 10, 15, 20) for k in (0, 1) for t in range(1, 7)]
+    flow = pd.DataFrame(rows, columns=["step", "layer", "t", "dh_norm"]).sample(frac=1.0, random_state=0)
+    at = (flow["layer"] == 1)
+    flow.loc[at & (flow["step"] == 5) & (flow["t"] == 1), "dh_norm"] = 0.0  # vanished: 0
+    flow.loc[at & (flow["step"] == 10) & (flow["t"] == 6), "dh_norm"] = 0.0  # last 0: undefined
+    flow.loc[at & (flow["step"] == 15) & (flow["t"] == 1), "dh_norm"] = np.inf  # overflowed: inf
+    flow.loc[at & (flow["step"] == 20) & (flow["t"] == 1), "dh_norm"] = np.nan  # undefined
+    for layer in (0, 1):
+        got = flow_ratios(flow, layer)
+        assert list(got.index) == [0, 5, 10, 15, 20]
+        for step, r in got.items():
+            want = flow_ratio(flow, step, layer)
+            assert (math.isnan(r) and math.isnan(want)) or r == want, (layer, step, r, want)
+    assert flow_ratios(flow, 1).loc[5] == 0.0 and math.isinf(flow_ratios(flow, 1).loc[15])
 
 
 def test_task_info_names_the_baseline_of_each_task():

@@ -1,7 +1,10 @@
 """lstmlab.tables: long tables for the charts, log-safe values and thinning."""
 
+import math
+
 import numpy as np
 import pandas as pd
+import pytest
 
 from lstmlab import tables
 
@@ -42,3 +45,43 @@ def test_lstm_cell_lines_name_the_last_recording_by_whether_the_run_still_trains
     assert sorted(set(live["phase"])) == ["at initialisation", "latest recording (25 steps)"]
     cell_late = live[(live["phase"] == "latest recording (25 steps)") & live["quantity"].str.contains("cell")]
     assert cell_late.sort_values("lag")["value"].tolist() == [2.0, 1.9, 1.8]
+
+
+def test_heatmap_table_bins_every_recording_like_a_plain_loop():
+    """Binned log10 geometric means and states against a row-by-row computation, with zeros, inf and NaN in the
+    flow, thinned steps and log-spaced lag bins."""
+    rng = np.random.default_rng(5)
+    T, recorded = 40, list(range(0, 300, 10))
+    rows = [(s, 0, T - lag, lag, v) for s in recorded for lag in range(T)
+            for v in [float(10.0 ** rng.uniform(-30, 3))]]
+    flow = pd.DataFrame(rows, columns=["step", "layer", "t", "lag", "dh_norm"])
+    steps = tables.thin_steps(recorded, 8)
+    bins = tables.lag_bins(T, 12)
+    assert len(steps) == 8 and len(bins) < T
+    flow.loc[(flow["step"] == steps[1]) & (flow["lag"] >= bins[-2][0]), "dh_norm"] = 0.0  # two vanished bins
+    flow.loc[(flow["step"] == steps[2]) & (flow["lag"] == 35), "dh_norm"] = np.inf
+    flow.loc[(flow["step"] == steps[3]) & (flow["lag"] == 3), "dh_norm"] = np.nan
+    flow.loc[(flow["step"] == steps[4]) & (flow["lag"] == 31), "dh_norm"] = 0.0  # a zero among positives: left out
+    flow.loc[(flow["step"] == steps[5]) & (flow["lag"] == 33), "dh_norm"] = np.nan  # a bin with NaN and inf: NaN
+    flow.loc[(flow["step"] == steps[5]) & (flow["lag"] == 34), "dh_norm"] = np.inf
+    got = tables.heatmap_table({"RNN": flow}, max_lags=12, max_steps=8)
+    assert set(got["state"]) == {tables.OK, tables.VANISHED, tables.OVERFLOW, tables.NAN}
+    assert list(got["step"].unique()) == steps and len(got) == len(steps) * len(bins)
+    for (s, lo, hi), row in zip([(s, a, b) for s in steps for a, b in bins], got.itertuples()):
+        assert (row.step, row.lag_lo, row.lag_hi) == (s, lo, hi)
+        v = [float(x) for x in flow[(flow["step"] == s) & (flow["lag"] >= lo) & (flow["lag"] < hi)]["dh_norm"]]
+        if any(math.isnan(x) for x in v):
+            want = (tables.NAN, None)
+        elif any(math.isinf(x) for x in v):
+            want = (tables.OVERFLOW, None)
+        elif not any(x > 0 for x in v):
+            want = (tables.VANISHED, None)
+        else:
+            logs = [math.log10(x) for x in v if x > 0]
+            want = (tables.OK, sum(logs) / len(logs))
+        assert row.state == want[0], (s, lo)
+        if want[1] is None:
+            assert math.isnan(row.log10) and math.isnan(row.value), (s, lo, want)
+        else:
+            assert row.log10 == pytest.approx(want[1], rel=1e-12, abs=1e-12), (s, lo)
+            assert row.value == pytest.approx(10.0 ** want[1], rel=1e-11)

@@ -2,22 +2,25 @@
 of Phase map or Inside the LSTM is instant), and what a page draws from them or from stored runs.
 
 A drawn chart is built once per key (:func:`chart`): its table, the Altair chart and the Vega-Lite spec Streamlit
-draws (the conversion validates the chart against Vega-Lite's JSON schema under a process-wide lock) are made on
-the first view and reused by every later one, in any session. Keys name everything the chart is built from: a
+draws are made on the first view and reused by every later one, in any session. The spec is Streamlit's conversion
+without Altair's validation against Vega-Lite's JSON schema, which took a third of a live redraw's CPU under a
+process-wide lock; the tests validate every chart the pages draw instead (tests/conftest.py). Keys name everything the chart is built from: a
 stored run by its id and how much of it is recorded (lstmlab.ui.live.runs_key), so a run in flight is rebuilt only
 when it recorded something new; settings by value.
 """
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any, Callable, Hashable
 
 import altair as alt
 import streamlit as st
 
-# The conversion st.altair_chart runs on every call (Altair's to_dict with Streamlit's theme handling and its data
-# as Arrow datasets, under Streamlit's lock): run once per key here so the cached spec draws exactly the same chart.
-from streamlit.elements.vega_charts import _convert_altair_to_vega_lite_spec
+# What st.altair_chart's conversion uses (Altair's to_dict with Streamlit's theme handling and its data as Arrow
+# datasets, under Streamlit's lock for Altair's global settings): run once per key here, so the cached spec draws
+# exactly the same chart (tested against Streamlit's own conversion).
+from streamlit.elements.vega_charts import _altair_globals_lock, _to_arrow_dataset
 
 from lstmlab import analysis, probes
 from lstmlab import limits as L
@@ -50,9 +53,16 @@ def task_info(key: str, _config) -> dict:
 
 
 def vega_lite_spec(chart: alt.TopLevelMixin) -> dict:
-    """The Vega-Lite spec ``st.altair_chart(chart)`` draws (its data as Arrow IPC bytes under ``datasets``),
-    for ``st.vega_lite_chart``."""
-    return _convert_altair_to_vega_lite_spec(chart)
+    """The Vega-Lite spec ``st.altair_chart(chart)`` draws (its data as Arrow IPC bytes under ``datasets``), for
+    ``st.vega_lite_chart``: Streamlit's conversion, with Altair's schema validation left to the tests."""
+    datasets: dict = {}
+    alt.data_transformers.register("to_arrow_dataset", _to_arrow_dataset)
+    with _altair_globals_lock:
+        theme = alt.theme.enable("none") if alt.theme.active == "default" else contextlib.nullcontext()
+        with theme, alt.data_transformers.enable("to_arrow_dataset", datasets=datasets):
+            spec = chart.to_dict(validate=False)
+    spec["datasets"] = {**spec.get("datasets", {}), **datasets}
+    return spec
 
 
 @st.cache_data(max_entries=L.VIEW_CACHE_ENTRIES, show_spinner=False)
