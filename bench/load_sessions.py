@@ -18,6 +18,11 @@ workers) RSS (psutil); errors (a run that did not finish, an exception or error 
 connection, a failed health probe). Targets: 0 errors, p95 of a cached view <= 2 s with 20 sessions, health
 <= 100 ms while jobs train. Ends with the measurements as rows of the README's table.
 
+Clients share the servers' cores here, where a team's browsers would run on their own machines: the load client and
+its Chromium contexts run --client-nice (10) below the servers, so they take what the servers leave (as the servers'
+job workers do, lstmlab.config.POOL_WORKER_NICE); the health prober keeps the servers' priority. --client-nice 0
+measures everything competing alike.
+
     python bench/load_sessions.py [--sessions 20] [--views 6] [--think 10] [--browsers 3] [--jobs 4]
                                   [--servers 1] [--solo 5] [--store URL] [--json out.json]
 """
@@ -346,6 +351,7 @@ async def run(urls: list[str], pids: list[int], store_url: str, args) -> dict:
     stop_probe, (probe_rx, probe_tx) = ctx.Event(), ctx.Pipe(duplex=False)
     prober = ctx.Process(target=probe_health, args=(urls[0], stop_probe, probe_tx), daemon=True)
     prober.start()
+    os.nice(args.client_nice)  # this client and the browsers it starts from here on; the servers and prober keep theirs
     servers, stop_rss = Servers(pids), asyncio.Event()
     sampler = asyncio.create_task(servers.sample(stop_rss))
 
@@ -406,6 +412,8 @@ def main() -> None:
                     help="a streamlit run option for the server, e.g. --option=--runner.postScriptGC=false")
     ap.add_argument("--solo", type=int, default=5,
                     help="cached views of each page one session opens alone before the load, for their server CPU")
+    ap.add_argument("--client-nice", type=int, default=10,
+                    help="niceness added to the load client and its Chromium contexts (0: the servers' priority)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--json", default="", help="write every measurement to this file")
     args = ap.parse_args()
@@ -413,7 +421,7 @@ def main() -> None:
         ap.error("--browsers: chromium not found (run bash scripts/setup.sh, or pass --browsers 0)")
     if args.servers < 1:
         ap.error(f"--servers: expected 1 or more, got {args.servers}")
-    print(f"machine: {machine()}; load average {os.getloadavg()[0]:.2f} before")
+    print(f"machine: {machine()}; load average {os.getloadavg()[0]:.2f} before; clients at nice +{args.client_nice}")
     with tempfile.TemporaryDirectory() as tmp, contextlib.ExitStack() as stack:
         env = {"LSTMLAB_DB": args.store or str(Path(tmp) / "runs.db")}
         started = [stack.enter_context(serve(Path(tmp) / f"streamlit-{i}.log", env, options=tuple(args.option)))
