@@ -5,7 +5,7 @@ import sys
 
 import streamlit as st
 
-from lstmlab.runtime import configure_worker
+from lstmlab.runtime import configure_server, configure_worker
 from lstmlab.ui import auth, live, nav, state, widgets
 
 # Streamlit runs this script as the process's __main__ module. A job worker process started meanwhile would re-run
@@ -14,6 +14,7 @@ from lstmlab.ui import auth, live, nav, state, widgets
 sys.modules["__main__"].__spec__ = importlib.machinery.ModuleSpec("__main__", None)
 
 configure_worker(warm="background")  # once per server process; later reruns return at once
+configure_server()
 st.set_page_config(page_title="lstmlab · error flow in recurrent networks", page_icon=":material/timeline:",
                    layout="wide")
 state.init_session()

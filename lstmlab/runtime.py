@@ -17,6 +17,10 @@ set here, once:
   and half the CPU time of an LSTM pass at T=100, B=32, H=32 in float64. With every block served from the
   heap and up to TRIM_THRESHOLD of freed memory kept for the next pass, a process holds on to the memory of
   its largest pass, up to 2 GiB. Set LSTMLAB_KEEP_HEAP=0 to leave the allocator as it is.
+
+:func:`configure_server` is called by the dashboard's server besides: its event loop answers every session and
+/_stcore/health while the sessions' script threads draw, so it waits for the GIL at most SERVER_SWITCH_INTERVAL_S
+(Python's default, 5 ms, let a health check wait hundreds of milliseconds behind a few redrawing sessions).
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import os
+import sys
 import threading
 
 from threadpoolctl import threadpool_limits
@@ -35,6 +40,7 @@ TRIM_THRESHOLD = 2 * 2**30  # free heap kept for the next pass before memory goe
 KEEP_HEAP_VARIABLE = "LSTMLAB_KEEP_HEAP"
 
 
+SERVER_SWITCH_INTERVAL_S = 0.001
 WARM_CHOICES = ("now", "background", "off")
 _setup: dict = {}
 _lock = threading.Lock()
@@ -59,6 +65,12 @@ def configure_worker(warm: str = "now") -> dict:
                 threading.Thread(target=engines.warm, name="lstmlab-warm", daemon=True).start()
             _setup["warm"] = warm
         return dict(_setup)
+
+
+def configure_server() -> float:
+    """Set the dashboard server's GIL switch interval to SERVER_SWITCH_INTERVAL_S; returns the interval."""
+    sys.setswitchinterval(SERVER_SWITCH_INTERVAL_S)
+    return sys.getswitchinterval()
 
 
 def _keep_heap() -> bool:
