@@ -19,12 +19,13 @@ connection, a failed health probe). Targets: 0 errors, p95 of a cached view <= 2
 <= 100 ms while jobs train. Ends with the measurements as rows of the README's table.
 
 Clients share the servers' cores here, where a team's browsers would run on their own machines: the load client and
-its Chromium contexts run --client-nice (10) below the servers, so they take what the servers leave (as the servers'
-job workers do, lstmlab.config.POOL_WORKER_NICE); the health prober keeps the servers' priority. --client-nice 0
-measures everything competing alike.
+its Chromium processes run --client-nice (10) below the servers, so they take what the servers leave (as the servers'
+job workers do, lstmlab.config.POOL_WORKER_NICE); Chromium's sessions get that niceness for their scheduler
+autogroups too (:func:`renice_children`). The health prober keeps the servers' priority. --client-nice 0 measures
+everything competing alike.
 
     python bench/load_sessions.py [--sessions 20] [--views 6] [--think 10] [--browsers 3] [--jobs 4]
-                                  [--servers 1] [--solo 5] [--store URL] [--json out.json]
+                                  [--servers 1] [--solo 5] [--client-nice 10] [--store URL] [--json out.json]
 """
 
 from __future__ import annotations
@@ -106,9 +107,27 @@ def probe_health(url: str, stop, conn) -> None:
     conn.send(out)
 
 
-def browser_loads(urls: list[str], contexts: int, loads: int, timeout_s: float, conn) -> None:
+async def renice_children(nice: int, stop: asyncio.Event) -> None:
+    """Until ``stop``: give every process this one started (Chromium's, as they appear) at least ``nice``, and the
+    same to the scheduler's autogroup of each (Chromium starts its processes in sessions of their own, and with
+    autogroups, Linux's default, a niceness only counts within its session: each browser process would otherwise
+    get as much CPU as the whole server with its workers)."""
+    seen: set[int] = set()
+    while not stop.is_set():
+        for child in psutil.Process().children(recursive=True):
+            if child.pid in seen:
+                continue
+            seen.add(child.pid)
+            with contextlib.suppress(psutil.Error, OSError):
+                child.nice(max(child.nice(), nice))
+                Path(f"/proc/{child.pid}/autogroup").write_text(str(nice))
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), 0.2)
+
+
+def browser_loads(urls: list[str], contexts: int, loads: int, timeout_s: float, nice: int, conn) -> None:
     """In its own process: ``contexts`` Chromium contexts at once (on the servers in turn), each loading the Error
-    flow page ``loads`` times; sends ([seconds to drawn], [problems]) through ``conn``."""
+    flow page ``loads`` times, its processes at ``nice``; sends ([seconds to drawn], [problems]) through ``conn``."""
     from playwright.async_api import async_playwright  # optional: only this phase needs a browser
 
     async def one(browser, i):
@@ -134,11 +153,16 @@ def browser_loads(urls: list[str], contexts: int, loads: int, timeout_s: float, 
         return times, problems
 
     async def main():
+        stop = asyncio.Event()
+        renicing = asyncio.create_task(renice_children(nice, stop)) if nice else None
         async with async_playwright() as p:
             browser = await p.chromium.launch(executable_path=shutil.which("chromium"),
                                               args=["--no-sandbox", "--disable-gpu"])
             results = await asyncio.gather(*(one(browser, i) for i in range(contexts)))
             await browser.close()
+        stop.set()
+        if renicing is not None:
+            await renicing
         conn.send(([t for ts, _ in results for t in ts], [p for _, ps in results for p in ps]))
 
     asyncio.run(main())
@@ -360,7 +384,8 @@ async def run(urls: list[str], pids: list[int], store_url: str, args) -> dict:
     if args.browsers:
         browser_rx, browser_tx = ctx.Pipe(duplex=False)
         browser = ctx.Process(target=browser_loads,
-                              args=(urls, args.browsers, args.browser_views, args.timeout, browser_tx), daemon=True)
+                              args=(urls, args.browsers, args.browser_views, args.timeout, args.client_nice,
+                                    browser_tx), daemon=True)
         browser.start()
     cpu0 = servers.cpu_seconds()
     loaded, firsts = await load_phase(urls, args, rng)

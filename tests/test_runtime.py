@@ -17,15 +17,20 @@ from lstmlab import runtime
 def blas():
     return {lib["filepath"]: lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"}
 
-before = blas()
+import sys
+before, interval = blas(), {"start": sys.getswitchinterval()}
 import numpy as np
 from lstmlab import ModelSpec, bptt, init_params
 spec = ModelSpec(cell="lstm", input_size=2, hidden_size=4, output_size=1)
 bptt(spec, init_params(spec), np.ones((3, 2, 2)), np.ones((2, 1)))
 after_pass = blas()
+interval["after_pass"] = sys.getswitchinterval()
 first = runtime.configure_worker(warm="off")
+interval["after_worker"] = sys.getswitchinterval()
+interval["configure_server"] = runtime.configure_server()
+interval["after_server"] = sys.getswitchinterval()
 print(json.dumps({"before": before, "after_pass": after_pass, "after_setup": blas(), "first": first,
-                  "again": runtime.configure_worker(warm="off")}))
+                  "again": runtime.configure_worker(warm="off"), "interval": interval}))
 """
 
 
@@ -43,6 +48,22 @@ def test_a_pass_leaves_blas_alone_and_configure_worker_sets_one_thread_once():
     assert r["after_pass"] == r["before"]  # the library changed nothing process-wide
     assert r["after_setup"].keys() == r["before"].keys() and all(n == 1 for n in r["after_setup"].values())
     assert r["first"]["blas_threads"] == 1 and r["again"] == r["first"]
+
+
+def test_only_configure_server_changes_the_gil_switch_interval():
+    i = run_setup()["interval"]
+    assert i["start"] == i["after_pass"] == i["after_worker"] == 0.005  # Python's default, left alone
+    assert i["configure_server"] == i["after_server"] == runtime.SERVER_SWITCH_INTERVAL_S < 0.005
+
+
+def test_the_dashboard_configures_its_server(app):
+    before = sys.getswitchinterval()
+    try:
+        sys.setswitchinterval(0.005)
+        app().run()
+        assert sys.getswitchinterval() == runtime.SERVER_SWITCH_INTERVAL_S
+    finally:
+        sys.setswitchinterval(before)
 
 
 PASSES = """
