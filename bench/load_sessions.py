@@ -108,19 +108,21 @@ def probe_health(url: str, stop, conn) -> None:
 
 
 async def renice_children(nice: int, stop: asyncio.Event) -> None:
-    """Until ``stop``: give every process this one started (Chromium's, as they appear) at least ``nice``, and the
-    same to the scheduler's autogroup of each (Chromium starts its processes in sessions of their own, and with
-    autogroups, Linux's default, a niceness only counts within its session: each browser process would otherwise
-    get as much CPU as the whole server with its workers)."""
-    seen: set[int] = set()
+    """Until ``stop``: keep every process this one started (Chromium's, as they appear) at ``nice`` or more, and the
+    scheduler autogroups of the sessions they start at ``nice`` (Chromium runs its processes in sessions of their
+    own, and with autogroups, Linux's default, a niceness counts only within its session: each browser session
+    would otherwise get as much CPU as the whole server with its workers). Chromium raises some of its processes'
+    priority itself, so this looks again every 0.2 s. This process's own session (the servers') is left alone."""
+    ours, sessions = os.getsid(0), set()
     while not stop.is_set():
         for child in psutil.Process().children(recursive=True):
-            if child.pid in seen:
-                continue
-            seen.add(child.pid)
             with contextlib.suppress(psutil.Error, OSError):
-                child.nice(max(child.nice(), nice))
-                Path(f"/proc/{child.pid}/autogroup").write_text(str(nice))
+                if child.nice() < nice:
+                    child.nice(nice)
+                sid = os.getsid(child.pid)
+                if sid != ours and sid not in sessions:
+                    Path(f"/proc/{child.pid}/autogroup").write_text(str(nice))
+                    sessions.add(sid)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), 0.2)
 
