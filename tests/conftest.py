@@ -1,5 +1,6 @@
 """Shared pytest fixtures."""
 
+import functools
 import itertools
 import json
 import os
@@ -62,7 +63,14 @@ def app(tmp_path, monkeypatch):
 SETTLE_S = 300  # how long an app test waits for the jobs its page submitted (a loaded machine is slow)
 
 
-_VEGA_LITE_SCHEMA = []  # the Vega-Lite JSON schema's validator, made on first use
+@functools.cache
+def _vega_lite_validator():
+    """The validator of Vega-Lite's JSON schema, made on first use."""
+    import jsonschema
+    from altair.vegalite.v6.schema.core import load_schema
+
+    schema = load_schema()
+    return jsonschema.validators.validator_for(schema)(schema)
 
 
 def _validating_charts(run_once):
@@ -71,15 +79,9 @@ def _validating_charts(run_once):
 
     def run(widget_state=None, timeout=None):
         tree = run_once(widget_state, timeout=timeout)
-        if not _VEGA_LITE_SCHEMA:
-            import jsonschema
-            from altair.vegalite.v6.schema.core import load_schema
-
-            schema = load_schema()
-            _VEGA_LITE_SCHEMA.append(jsonschema.validators.validator_for(schema)(schema))
         for chart in tree.get("vega_lite_chart"):
             spec = json.loads(chart.proto.spec)
-            errors = [e.message for e in _VEGA_LITE_SCHEMA[0].iter_errors(spec)]
+            errors = [e.message for e in _vega_lite_validator().iter_errors(spec)]
             assert not errors, f"a chart is not valid Vega-Lite: {errors[:3]} in {json.dumps(spec)[:400]}"
         return tree
 

@@ -4,9 +4,9 @@ of Phase map or Inside the LSTM is instant), and what a page draws from them or 
 A drawn chart is built once per key (:func:`chart`): its table, the Altair chart and the Vega-Lite spec Streamlit
 draws are made on the first view and reused by every later one, in any session. The spec is Streamlit's conversion
 without Altair's validation against Vega-Lite's JSON schema, which took a third of a live redraw's CPU under a
-process-wide lock; the tests validate every chart the pages draw instead (tests/conftest.py). Keys name everything the chart is built from: a
-stored run by its id and how much of it is recorded (lstmlab.ui.live.runs_key), so a run in flight is rebuilt only
-when it recorded something new; settings by value.
+process-wide lock; the tests validate every chart the pages draw instead (tests/conftest.py). Keys name everything
+the chart is built from: a stored run by its id and how much of it is recorded (lstmlab.ui.live.runs_key), so a run
+in flight is rebuilt only when it recorded something new; settings by value.
 """
 
 from __future__ import annotations
@@ -24,6 +24,8 @@ from streamlit.elements.vega_charts import _altair_globals_lock, _to_arrow_datas
 
 from lstmlab import analysis, probes
 from lstmlab import limits as L
+
+alt.data_transformers.register("to_arrow_dataset", _to_arrow_dataset)  # the name and function Streamlit registers
 
 
 @st.cache_data(max_entries=L.CACHE_MAX_ENTRIES, show_spinner="Initialising networks and backpropagating…")
@@ -56,7 +58,6 @@ def vega_lite_spec(chart: alt.TopLevelMixin) -> dict:
     """The Vega-Lite spec ``st.altair_chart(chart)`` draws (its data as Arrow IPC bytes under ``datasets``), for
     ``st.vega_lite_chart``: Streamlit's conversion, with Altair's schema validation left to the tests."""
     datasets: dict = {}
-    alt.data_transformers.register("to_arrow_dataset", _to_arrow_dataset)
     with _altair_globals_lock:
         theme = alt.theme.enable("none") if alt.theme.active == "default" else contextlib.nullcontext()
         with theme, alt.data_transformers.enable("to_arrow_dataset", datasets=datasets):
