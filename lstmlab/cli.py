@@ -27,7 +27,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from lstmlab import export, jobs, sweep_summary, sweeps
 from lstmlab.analysis import summary
-from lstmlab.config import CHOICES, LOST_AFTER_S, SCHEDULER_ENV, STATUSES, RunConfig, check_field
+from lstmlab.config import CHOICES, LOST_AFTER_S, SCHEDULER_ENV, STATUSES, THREADS_VARIABLE, RunConfig, check_field
 from lstmlab.runtime import configure_worker
 from lstmlab.store import FILTER_FIELDS, RunStore, StoreError
 from lstmlab.train import train
@@ -192,6 +192,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--reuse", action="store_true",
                    help="if a finished run of this exact config is stored, show it instead of training")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--threads", type=_positive_int, default=None, metavar="N",
+                   help=f"threads the passes may use (the batch's shards side by side; the results are the same "
+                        f"for any N); default ${THREADS_VARIABLE} or 1")
 
     p = sub.add_parser("submit", parents=[db_parent],
                        help="queue one config as a job and print its run id (without a scheduler: train it in this "
@@ -274,6 +277,8 @@ def _cmd_run(args: argparse.Namespace, store: Any, out: TextIO, err: TextIO) -> 
             _print_summary(run, out)
             return 0
 
+    if args.threads is not None:
+        configure_worker(warm="off", threads=args.threads)
     bar = ProgressBar(config.steps, err, enabled=not args.quiet)
     with _StopOnInterrupt() as stopper:
         run = train(config, progress=bar, should_stop=stopper)

@@ -30,6 +30,10 @@ DTYPES = ("float64", "float32")
 # variable ENGINE_VARIABLE, not per run: engines agree to rounding, and the run store records which one trained a run.
 ENGINES = ("compiled", "reference")
 ENGINE_VARIABLE = "LSTMLAB_ENGINE"
+# Threads one pass may use (the compiled engine runs its batch's shards side by side; results do not depend on it).
+# Per process, set by its entry point: runtime.configure_worker reads THREADS_VARIABLE, else 1 (workers of a pool
+# or a Dask cluster take a core each); `lstmlab run --threads N` sets it for one run.
+THREADS_VARIABLE = "LSTMLAB_THREADS"
 
 # Life of a run in the store. A job's run is queued, then running, then ends finished, diverged, stopped or failed;
 # "lost" is never written: it is a running run whose heartbeat is older than LOST_AFTER_S (its worker died).

@@ -212,7 +212,8 @@ def _layer_grads(spec: ModelSpec, k: int, inp: np.ndarray, run: Unroll, flow) ->
     """Layer k's weight gradients, summed over every step (those the engine summed on its way as it did)."""
     T, B, _ = inp.shape
     H, GH = spec.hidden_size, flow.da.shape[2]
-    grads = {f"l{k}.Wh": run.h[:-1].reshape(-1, H).T @ flow.dhh.reshape(-1, GH)}
+    dWh = flow.dWh if flow.dWh is not None else run.h[:-1].reshape(-1, H).T @ flow.dhh.reshape(-1, GH)
+    grads = {f"l{k}.Wh": dWh}
     if flow.dWx is None:
         grads[f"l{k}.Wx"] = inp.reshape(T * B, -1).T @ flow.da.reshape(T * B, GH)
         grads[f"l{k}.b"] = bias_sum(flow.da.reshape(T * B, GH))

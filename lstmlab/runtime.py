@@ -6,7 +6,9 @@ set here, once:
 
 - One BLAS thread. Multithreaded BLAS gains little on the small matmuls of a pass even on an idle machine
   and loses badly on a busy one: on a loaded 2-core machine one LSTM pass (T=100, B=64, H=32) took 46-128 ms
-  with one BLAS thread and 205-340 ms with two. Parallelism belongs across runs.
+  with one BLAS thread and 205-340 ms with two. Parallelism belongs across runs, and within a run across
+  the shards of its batch: the compiled engine runs them in up to ``threads`` threads (one coarse step per
+  layer and direction, not one per product), from ``config.THREADS_VARIABLE``, else 1.
 - Every BLAS library loaded, SciPy's own OpenBLAS too: numba's ``np.dot`` calls SciPy's BLAS, which has a
   thread pool of its own that a limit set before it was loaded would not see (5-10x slowdowns from
   oversubscription). The compiled engine loads it on import, before the limit is set.
@@ -34,6 +36,8 @@ import threading
 from threadpoolctl import threadpool_limits
 
 from . import engines
+from .config import THREADS_VARIABLE
+from .engines import compiled
 
 _M_TRIM_THRESHOLD, _M_MMAP_MAX = -1, -4
 TRIM_THRESHOLD = 2 * 2**30  # free heap kept for the next pass before memory goes back to the kernel
@@ -46,18 +50,25 @@ _setup: dict = {}
 _lock = threading.Lock()
 
 
-def configure_worker(warm: str = "now") -> dict:
+def configure_worker(warm: str = "now", threads: int | None = None) -> dict:
     """Set this process up for BPTT passes; the process-wide part runs once, later calls only report it.
 
     ``warm``: load the chosen engine's compiled kernels "now", in a "background" thread, or "off" (they
-    load at their first pass). Returns what was done: {"blas_threads": 1, "keep_heap": bool, "warm": ...}.
+    load at their first pass). ``threads``: the threads a pass may use (see the module); None keeps what is
+    set, at the first call ``THREADS_VARIABLE`` or 1. Returns what was done:
+    {"blas_threads": 1, "keep_heap": bool, "warm": ..., "threads": n}.
     """
     if warm not in WARM_CHOICES:
         raise ValueError(f"warm={warm!r}: expected one of {', '.join(map(repr, WARM_CHOICES))}")
+    if threads is not None:
+        compiled.set_threads(threads)  # checks the value before anything is set up
     with _lock:
         if not _setup:
+            if threads is None:
+                compiled.set_threads(threads_from_environment())
             threadpool_limits(limits=1, user_api="blas")
             _setup.update(blas_threads=1, keep_heap=_keep_heap(), warm="off")
+        _setup["threads"] = compiled.threads()
         if warm != "off" and _setup["warm"] == "off":
             if warm == "now":
                 engines.warm()
@@ -65,6 +76,16 @@ def configure_worker(warm: str = "now") -> dict:
                 threading.Thread(target=engines.warm, name="lstmlab-warm", daemon=True).start()
             _setup["warm"] = warm
         return dict(_setup)
+
+
+def threads_from_environment() -> int:
+    """``THREADS_VARIABLE`` as a number of threads, 1 when unset; ValueError naming it when not a count."""
+    value = os.environ.get(THREADS_VARIABLE, "").strip()
+    if not value:
+        return 1
+    if not value.isdigit() or int(value) < 1:
+        raise ValueError(f"{THREADS_VARIABLE}={value!r}: expected an integer >= 1")
+    return int(value)
 
 
 def configure_server() -> float:

@@ -15,6 +15,7 @@ import pytest
 
 from lstmlab import cli
 from lstmlab.config import RunConfig
+from lstmlab.engines import compiled
 from lstmlab.store import RunStore
 from lstmlab.train import train
 
@@ -60,6 +61,23 @@ def test_subprocess_run_ls_show(tmp_path):
     listing = subprocess.run([sys.executable, "-m", "lstmlab", "ls"], capture_output=True, text=True, env=env,
                              timeout=60)
     assert listing.returncode == 0 and run_id[:8] in listing.stdout and "sub" in listing.stdout
+
+
+def test_subprocess_run_in_two_threads_stores_the_same_histories(tmp_path):
+    """--threads 2 on a batch of two shards: the run is the one this process trains in one thread."""
+    env = {**os.environ, "LSTMLAB_DB": str(tmp_path / "env.db"), "PYTHONPATH": str(REPO)}
+    env.pop("LSTMLAB_THREADS", None)
+    sharded = [*TINY, "--batch-size", "64", "--eval-size", "70", "--cell", "gru"]
+    proc = subprocess.run([sys.executable, "-m", "lstmlab", "run", *sharded, "-q", "--threads", "2"],
+                          capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    stored = RunStore(tmp_path / "env.db").load(run_id_of(proc.stdout))
+    assert compiled.threads() == 1
+    expected = train(RunConfig(seq_len=10, steps=20, hidden_size=4, batch_size=64, eval_size=70, record_every=5,
+                               cell="gru"))
+    pd.testing.assert_frame_equal(stored.flow, expected.flow, check_exact=True)
+    pd.testing.assert_frame_equal(stored.steps.drop(columns="wall_time"), expected.steps.drop(columns="wall_time"),
+                                  check_exact=True)
 
 
 def test_subprocess_bad_value_is_one_line(tmp_path):
@@ -168,6 +186,7 @@ def test_env_var_selects_store(tmp_path, monkeypatch):
     (["run", "--bogus", "1"], "unrecognized arguments: --bogus 1"),
     (["run", "--cell", "transformer"], "cell='transformer': expected one of 'rnn', 'lstm', 'gru'"),
     (["run", "--steps", "many"], "steps='many': expected an integer from 0 to 1000000"),
+    (["run", "--threads", "0"], "argument --threads: '0': expected a whole number >= 1"),
     (["run", "--lr", "-1"], "lr=-1.0: expected a number in (0, 10]"),
     (["run", "--task", "copy", "--seq-len", "5"], "seq_len=5: expected an integer from 21 to 5000"),
     (["run", "--seq-len"], "argument --seq-len/--seq_len: expected one argument"),

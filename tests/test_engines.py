@@ -7,6 +7,8 @@ import re
 import shutil
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -24,11 +26,11 @@ TOLERANCE = {"float64": 1e-12, "float32": 1e-4}
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def random_problem(cell, layers, head, loss, dtype, seed):
-    """A random shape, perturbed parameters (non-zero biases) and data of every case."""
+def random_problem(cell, layers, head, loss, dtype, seed, B=None):
+    """A random shape (``B`` examples if given), perturbed parameters (non-zero biases) and data of every case."""
     rng = np.random.default_rng(seed)
-    T, B, I, H, O = (int(v) for v in (rng.integers(1, 30), rng.integers(1, 6), rng.integers(1, 4),
-                                      rng.integers(1, 20), rng.integers(1, 4)))
+    T, B, I, H, O = (int(v) for v in (rng.integers(1, 30), rng.integers(1, 6) if B is None else B,
+                                      rng.integers(1, 4), rng.integers(1, 20), rng.integers(1, 4)))
     spec = ModelSpec(cell=cell, input_size=I, hidden_size=H, output_size=O, layers=layers, head=head, dtype=dtype)
     params = init_params(spec, weight_scale=float(rng.uniform(0.5, 1.5)), seed=seed)
     params = {k: (v + 0.3 * rng.standard_normal(v.shape)).astype(dtype) for k, v in params.items()}
@@ -308,3 +310,94 @@ def test_kernels_cache_in_the_user_cache_directory_when_the_install_is_read_only
     in_tree = subprocess.run([sys.executable, "-c", CACHE_PATH], capture_output=True, text=True, check=True,
                              cwd=ROOT, env={k: v for k, v in os.environ.items() if k != "NUMBA_CACHE_DIR"})
     assert Path(in_tree.stdout.strip()) == ROOT / "lstmlab" / "engines" / "__pycache__"
+
+
+# ----------------------------------------------------------------- shards and threads
+
+
+@pytest.fixture
+def threads():
+    """compiled.set_threads for one test, the process's setting restored after it."""
+    before = compiled.threads()
+    yield compiled.set_threads
+    compiled.set_threads(before)
+
+
+@pytest.mark.parametrize("B", [1, 31, 32, 63, 64, 65, 100, 1000])
+def test_shards_cut_the_batch_into_near_equal_row_ranges(B):
+    parts = compiled.shards(B)
+    assert len(parts) == min(compiled.MAX_SHARDS, max(1, B // compiled.SHARD_ROWS))
+    assert parts[0][0] == 0 and parts[-1][1] == B
+    assert all(a[1] == b[0] for a, b in zip(parts, parts[1:]))  # contiguous, no gap, no overlap
+    sizes = [b1 - b0 for b0, b1 in parts]
+    assert max(sizes) - min(sizes) <= 1 and (min(sizes) >= compiled.SHARD_ROWS or len(parts) == 1)
+
+
+SHARDED = [("lstm", 1, "last", "mse", 64), ("lstm", 2, "all", "xent", 77), ("gru", 2, "last", "mse", 70),
+           ("gru", 1, "all", "mse", 64), ("rnn", 3, "all", "mse", 65), ("rnn", 1, "last", "xent", 100)]
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("cell,layers,head,loss,B", SHARDED)
+def test_threads_change_nothing_in_a_sharded_pass(cell, layers, head, loss, B, dtype, threads):
+    """Batches of two shards, one thread and two: every array bit-identical, and the engines agree."""
+    assert len(compiled.shards(B)) == 2
+    spec, params, x, y = random_problem(cell, layers, head, loss, dtype, seed=B + layers, B=B)
+    threads(1)
+    one = results(bptt(spec, params, x, y, loss, engine="compiled"))
+    threads(2)
+    two = results(bptt(spec, params, x, y, loss, engine="compiled"))
+    flow = results(bptt(spec, params, x, y, loss, engine="compiled", weight_grads=False))
+    assert one.keys() == two.keys()
+    for name in one:
+        np.testing.assert_array_equal(two[name], one[name], err_msg=name)
+        if not name.startswith("grads"):
+            np.testing.assert_array_equal(flow[name], one[name], err_msg=name)
+    ref = results(bptt(spec, params, x, y, loss, engine="reference"))
+    for name in ref:
+        assert rel(two[name], ref[name]) <= TOLERANCE[dtype], (name, rel(two[name], ref[name]))
+
+
+def test_a_sharded_pass_runs_its_shards_in_two_threads(threads, monkeypatch):
+    """With two threads the first shard runs in the calling thread and the second in the pool's."""
+    seen = []
+    real = kernels.lstm_forward
+
+    def spy(*args):
+        seen.append((threading.get_ident(), args[-2:]))
+        return real(*args)
+
+    monkeypatch.setattr(kernels, "lstm_forward", spy)
+    spec, params, x, y = random_problem("lstm", 1, "last", "mse", "float64", seed=0, B=64)
+    threads(2)
+    forward(spec, params, x, engine="compiled")
+    assert sorted(rows for _, rows in seen) == [(0, 32), (32, 64)]
+    assert len({ident for ident, _ in seen}) == 2 and threading.get_ident() in {ident for ident, _ in seen}
+
+
+def test_the_kernels_release_the_gil():
+    for name in KERNELS:
+        assert getattr(kernels, name).targetoptions.get("nogil") is True, name
+
+
+def test_an_error_in_one_shard_is_raised_after_every_shard_has_ended(threads):
+    ended = []
+
+    def work(item):
+        if item == 0:
+            raise ValueError("shard 0 failed")
+        time.sleep(0.2)
+        ended.append(item)
+        return item
+
+    threads(2)
+    with pytest.raises(ValueError, match="shard 0 failed"):
+        compiled._each(work, [0, 1])
+    assert ended == [1]  # the other shard had finished before the error came out
+    assert compiled._each(lambda i: i * 10, [1, 2]) == [10, 20]  # the pool still works
+
+
+@pytest.mark.parametrize("bad", [0, -1, 1.5, True, "2", None])
+def test_set_threads_names_a_bad_value(bad, threads):
+    with pytest.raises(ValueError, match=r"threads=.*expected an integer >= 1"):
+        threads(bad)

@@ -100,3 +100,37 @@ def test_configured_processes_reuse_the_heap_instead_of_faulting_memory_in():
 def test_an_unknown_warm_choice_is_refused():
     with pytest.raises(ValueError, match=r"^warm='soon': expected one of 'now', 'background', 'off'$"):
         runtime.configure_worker(warm="soon")
+
+
+THREADS = """
+import json, sys
+from lstmlab import runtime
+from lstmlab.engines import compiled
+before = compiled.threads()
+try:
+    first = runtime.configure_worker(warm="off")
+except ValueError as e:
+    print(json.dumps({"error": str(e), "threads": compiled.threads()}))
+    sys.exit(0)
+later = runtime.configure_worker(warm="off", threads=2)
+print(json.dumps({"before": before, "first": first["threads"], "later": later["threads"],
+                  "again": runtime.configure_worker(warm="off")["threads"]}))
+"""
+
+
+@pytest.mark.parametrize("value, first", [(None, 1), ("3", 3), (" 2 ", 2)])
+def test_configure_worker_takes_the_threads_from_the_environment(value, first):
+    env = {k: v for k, v in os.environ.items() if k != "LSTMLAB_THREADS"}
+    if value is not None:
+        env["LSTMLAB_THREADS"] = value
+    out = json.loads(subprocess.run([sys.executable, "-c", THREADS], capture_output=True, text=True, check=True,
+                                    env=env).stdout)
+    assert out == {"before": 1, "first": first, "later": 2, "again": 2}
+
+
+@pytest.mark.parametrize("value", ["0", "-2", "two", "1.5"])
+def test_a_bad_threads_variable_is_named_and_changes_nothing(value):
+    env = {**os.environ, "LSTMLAB_THREADS": value}
+    out = json.loads(subprocess.run([sys.executable, "-c", THREADS], capture_output=True, text=True, check=True,
+                                    env=env).stdout)
+    assert out == {"error": f"LSTMLAB_THREADS={value!r}: expected an integer >= 1", "threads": 1}

@@ -35,6 +35,7 @@ class Flow(NamedTuple):
     dhh: (T, B, G*H) dL/d(h_{t-1} Wh); the same array as da except for the GRU
     dWx, db: (I, G*H) and (G*H,) sum_t x_t^T da_t and sum_t da_t when the engine summed them on its way
              (given the layer's input), else None
+    dWh: (H, G*H) sum_t h_{t-1}^T dhh_t when the engine summed it (given the layer's input), else None
     """
 
     dh: np.ndarray
@@ -43,6 +44,7 @@ class Flow(NamedTuple):
     dhh: np.ndarray
     dWx: np.ndarray | None = None
     db: np.ndarray | None = None
+    dWh: np.ndarray | None = None
 
 
 def input_projection(x: np.ndarray, Wx: np.ndarray, b: np.ndarray) -> np.ndarray:

@@ -8,9 +8,18 @@ Compiled code is cached on disk (numba's ``cache=True``): in ``__pycache__`` bes
 when that directory is writable, else in the user's cache directory (numba's own fallback for a read-only
 install), or wherever ``NUMBA_CACHE_DIR`` says. The first process to use a dtype compiles its kernels, in
 about 2-4 s each; later ones load them. :func:`warm` does that ahead of the first pass.
+
+A pass cuts its batch into shards (:func:`shards`, fixed by the batch size alone), each kernel call runs one
+shard, and with :func:`set_threads` above one the shards run side by side in threads. Every shard's rows come
+from the same calls whatever the number of threads, and the shards' partial sums (dWx, db, dWh) are added in
+shard order, so a pass gives bit-identical results with any number of threads.
 """
 
 from __future__ import annotations
+
+import threading
+from concurrent.futures import ThreadPoolExecutor, wait
+from functools import reduce
 
 import numba
 import numpy as np
@@ -19,9 +28,62 @@ import scipy.linalg.cython_blas  # noqa: F401  the BLAS numba's np.dot calls: lo
 from . import kernels
 from .base import Flow, Unroll
 
-VERSION = f"2 (numba {numba.__version__}, numpy {np.__version__})"
+VERSION = f"3 (numba {numba.__version__}, numpy {np.__version__})"
 
 _CONSTANTS = {np.dtype(d): kernels.constants(d) for d in (np.float64, np.float32)}
+
+SHARD_ROWS = 32  # fewest examples in a shard: each shard has products of its own every step, and below this
+MAX_SHARDS = 2   # size or beyond two shards their extra calls cost a one-thread pass more than a few per cent
+
+_threads = 1
+_pool: ThreadPoolExecutor | None = None
+_pool_lock = threading.Lock()
+
+
+def shards(B: int) -> list[tuple[int, int]]:
+    """The batch's shards as row ranges [b0, b1): B // SHARD_ROWS of them, 1 to MAX_SHARDS, near-equal."""
+    n = max(1, min(MAX_SHARDS, B // SHARD_ROWS))
+    return [(B * s // n, B * (s + 1) // n) for s in range(n)]
+
+
+def set_threads(n: int) -> int:
+    """How many threads a pass may run its shards in (1: the calling thread alone); returns it.
+
+    Process-wide: set by the programs' entry points (:func:`lstmlab.runtime.configure_worker`), never by a pass.
+    More threads than MAX_SHARDS are never used.
+    """
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ValueError(f"threads={n!r}: expected an integer >= 1")
+    global _threads, _pool
+    with _pool_lock:
+        if _pool is not None and n != _threads:
+            _pool.shutdown(wait=True)
+            _pool = None
+        _threads = n
+    return n
+
+
+def threads() -> int:
+    """The threads a pass may run its shards in (:func:`set_threads`)."""
+    return _threads
+
+
+def _each(fn, items: list) -> list:
+    """[fn(item) for item in items], the first in this thread and the others in the pool when threads allow;
+    returns only when every call has ended, the first exception raised."""
+    if _threads == 1 or len(items) == 1:
+        return [fn(item) for item in items]
+    global _pool
+    with _pool_lock:
+        if _pool is None:
+            _pool = ThreadPoolExecutor(min(_threads, MAX_SHARDS) - 1, thread_name_prefix="lstmlab-shard")
+        pool = _pool
+    futures = [pool.submit(fn, item) for item in items[1:]]
+    try:
+        first = fn(items[0])
+    finally:
+        wait(futures)  # no thread goes on writing into the arrays after an error here
+    return [first] + [f.result() for f in futures]
 
 
 def unroll(cell: str, x: np.ndarray, Wx: np.ndarray, b: np.ndarray, Wh: np.ndarray, bhn=None, h0=None,
@@ -38,16 +100,17 @@ def unroll(cell: str, x: np.ndarray, Wx: np.ndarray, b: np.ndarray, Wh: np.ndarr
     h = np.empty((T + 1, B, H), dtype=dtype)
     h[0] = 0.0 if h0 is None else h0
     if cell == "rnn":
-        kernels.rnn_forward(x, Wx, b, Wh, h, K)
+        _each(lambda rows: kernels.rnn_forward(x, Wx, b, Wh, h, K, *rows), shards(B))
         return Unroll(h, None, h[1:], ())
     gates = np.empty((T, B, GH), dtype=dtype)
     aux = np.empty((T, B, H), dtype=dtype)
     if cell == "lstm":
         c = np.empty((T + 1, B, H), dtype=dtype)
         c[0] = 0.0 if c0 is None else c0
-        kernels.lstm_forward(x, Wx, b, Wh, h, c, gates, aux, K)
+        _each(lambda rows: kernels.lstm_forward(x, Wx, b, Wh, h, c, gates, aux, K, *rows), shards(B))
         return Unroll(h, c, gates, (aux,))
-    kernels.gru_forward(x, Wx, b, Wh, np.ascontiguousarray(bhn), h, gates, aux, K)
+    bhn = np.ascontiguousarray(bhn)
+    _each(lambda rows: kernels.gru_forward(x, Wx, b, Wh, bhn, h, gates, aux, K, *rows), shards(B))
     return Unroll(h, None, gates, (aux,))
 
 
@@ -56,8 +119,9 @@ def backprop(cell: str, run: Unroll, inject: np.ndarray, Wh: np.ndarray, overwri
     """Backpropagation through time over one layer, t = T ... 1 (see reference.backprop).
 
     ``overwrite_inject``: dL/dh_t may be accumulated in inject's memory (the caller has no further use for it).
-    ``x``: the layer's input (T, B, I); with I <= kernels.SMALL_INPUT the kernel sums dWx and db step by step
-    (in float64, returned in the dtype), else the flow leaves them to the caller.
+    ``x``: the layer's input (T, B, I), given when the weight gradients are wanted: then dWh is summed here (in
+    the shards' time spans, side by side), and with I <= kernels.SMALL_INPUT the kernels sum dWx and db step by
+    step (in float64, returned in the dtype); otherwise the flow leaves them to the caller.
     """
     T, B, H = inject.shape
     GH = run.gates.shape[2]
@@ -66,26 +130,46 @@ def backprop(cell: str, run: Unroll, inject: np.ndarray, Wh: np.ndarray, overwri
     Wh = np.ascontiguousarray(Wh)
     dh = _own(inject, overwrite_inject)
     da = np.empty((T, B, GH), dtype=dtype)
+    parts = shards(B)
     sums = x is not None and x.shape[2] <= kernels.SMALL_INPUT
     if sums:
         x = np.ascontiguousarray(x, dtype=dtype)
-        dWx, db = np.zeros((x.shape[2], GH)), np.zeros(GH)
+        dWx, db = np.zeros((len(parts), x.shape[2], GH)), np.zeros((len(parts), GH))
     else:
-        x, dWx, db = np.empty((0, B, 1), dtype=dtype), np.empty((0, GH)), np.empty(0)
+        dWx, db = np.empty((len(parts), 0, GH)), np.empty((len(parts), 0))
+    xs = x if sums else np.empty((0, B, 1), dtype=dtype)
     dc = dhh = None
     if cell == "rnn":
-        kernels.rnn_backward(run.h, Wh, dh, da, x, dWx, db, K)
         dhh = da
+        _each(lambda s: kernels.rnn_backward(run.h, Wh, dh, da, xs, dWx[s], db[s], K, *parts[s]), list(range(len(parts))))
     elif cell == "lstm":
-        dc = np.empty((T, B, H), dtype=dtype)
-        kernels.lstm_backward(run.c, run.gates, run.cache[0], Wh, dh, dc, da, x, dWx, db, K)
-        dhh = da
+        dc, dhh = np.empty((T, B, H), dtype=dtype), da
+        _each(lambda s: kernels.lstm_backward(run.c, run.gates, run.cache[0], Wh, dh, dc, da, xs, dWx[s], db[s], K,
+                                              *parts[s]), list(range(len(parts))))
     else:
         dhh = np.empty((T, B, GH), dtype=dtype)
-        kernels.gru_backward(run.h, run.gates, run.cache[0], Wh, dh, da, dhh, x, dWx, db, K)
-    if not sums:
+        _each(lambda s: kernels.gru_backward(run.h, run.gates, run.cache[0], Wh, dh, da, dhh, xs, dWx[s], db[s], K,
+                                             *parts[s]), list(range(len(parts))))
+    if x is None:
         return Flow(dh, dc, da, dhh)
-    return Flow(dh, dc, da, dhh, dWx.astype(dtype, copy=False), db.astype(dtype, copy=False))
+    dWh = _time_sum(run.h[:-1], dhh, len(parts))
+    if not sums:
+        return Flow(dh, dc, da, dhh, dWh=dWh)
+    return Flow(dh, dc, da, dhh, _in_order(dWx).astype(dtype, copy=False), _in_order(db).astype(dtype, copy=False),
+                dWh)
+
+
+def _time_sum(a: np.ndarray, d: np.ndarray, n: int) -> np.ndarray:
+    """sum_t a_t^T d_t for (T, B, M) and (T, B, N): one product per time span of n near-equal ones (side by
+    side when threads allow), added in order. A span's rows are contiguous, unlike a shard's."""
+    T, M, N = a.shape[0], a.shape[2], d.shape[2]
+    spans = [(T * s // n, T * (s + 1) // n) for s in range(n)]
+    return _in_order(_each(lambda span: a[slice(*span)].reshape(-1, M).T @ d[slice(*span)].reshape(-1, N), spans))
+
+
+def _in_order(parts) -> np.ndarray:
+    """parts[0] + parts[1] + ..., added in that order."""
+    return reduce(np.add, parts)
 
 
 def _own(a: np.ndarray, overwrite: bool) -> np.ndarray:

@@ -18,6 +18,10 @@ measurement (a test checks the first in the compiled IR):
 - multiply-adds may fuse (``fastmath={"contract"}``, nothing else of fastmath): tanh's polynomial then runs
   in about half the time.
 
+Each kernel runs the examples b0 <= b < b1 of the batch (a shard; rows of other shards are not touched) and
+releases the GIL (``nogil``), so the shards of a pass can run in threads side by side
+(:func:`lstmlab.engines.compiled.shards`).
+
 Shapes as in :mod:`lstmlab.engines.base`: T steps, B examples, H units, G*H gate columns.
 """
 
@@ -38,7 +42,7 @@ from numba.np.linalg import check_blas_return, ensure_blas, get_blas_kind, make_
 # expm1 runs on |r| <= ln(2)/2 by its Taylor series (:func:`expm1_series`); tanh is +-1 in the dtype
 # beyond CLAMP; MAGIC rounds to an integer k and keeps k + the exponent bias in the low bits (:func:`pow2`).
 N_CONSTANTS = 21
-OPTIONS = dict(cache=True, error_model="numpy", fastmath={"contract"})
+OPTIONS = dict(cache=True, nogil=True, error_model="numpy", fastmath={"contract"})
 
 
 def constants(dtype) -> np.ndarray:
@@ -210,51 +214,52 @@ def input_grads(x, da, dWx, db):
 
 
 @njit(**OPTIONS)
-def rnn_forward(x, Wx, bias, Wh, h, K):
-    """h_t = tanh(x_t Wx + b + h_{t-1} Wh), t = 1..T, into h[1:] (h[0] holds h_0)."""
+def rnn_forward(x, Wx, bias, Wh, h, K, b0, b1):
+    """h_t = tanh(x_t Wx + b + h_{t-1} Wh), t = 1..T, into h[1:] (h[0] holds h_0), for examples b0 <= b < b1."""
     C = scalars(K)
-    T, B, H = h.shape[0] - 1, h.shape[1], h.shape[2]
+    T, H = h.shape[0] - 1, h.shape[2]
     for t in range(T):
-        input_step(x[t], Wx, bias, h[t + 1])
-        matmul_add(h[t], Wh, h[t + 1])
-        for b in range(B):
+        input_step(x[t, b0:b1], Wx, bias, h[t + 1, b0:b1])
+        matmul_add(h[t, b0:b1], Wh, h[t + 1, b0:b1])
+        for b in range(b0, b1):
             for j in range(H):
                 h[t + 1, b, j] = tanh(h[t + 1, b, j], C)
 
 
 @njit(**OPTIONS)
-def rnn_backward(h, Wh, dh, da, x, dWx, db, K):
+def rnn_backward(h, Wh, dh, da, x, dWx, db, K, b0, b1):
     """For t = T..1: da_t = dh_t (1 - h_t^2), then dh_{t-1} += da_t Wh^T; dh holds inject on entry.
-    dWx, db: :func:`input_grads` of every step, unless x has no rows (the caller sums them)."""
+    dWx, db: :func:`input_grads` of every step, unless x has no rows (the caller sums them).
+    Examples b0 <= b < b1 only (each kernel here takes such a row range: a shard of the batch)."""
     C = scalars(K)
     one = C[0]
-    T, B, H = dh.shape
+    T, H = dh.shape[0], dh.shape[2]
     WhT = Wh.T
     for t in range(T - 1, -1, -1):
-        for b in range(B):
+        for b in range(b0, b1):
             for j in range(H):
                 ht = h[t + 1, b, j]
                 da[t, b, j] = dh[t, b, j] * (one - ht * ht)
         if t > 0:
-            matmul_add(da[t], WhT, dh[t - 1])
+            matmul_add(da[t, b0:b1], WhT, dh[t - 1, b0:b1])
         if x.shape[0] > 0:
-            input_grads(x[t], da[t], dWx, db)
+            input_grads(x[t, b0:b1], da[t, b0:b1], dWx, db)
 
 
 # -------------------------------------------------------------------- LSTM
 
 
 @njit(**OPTIONS)
-def lstm_forward(x, Wx, bias, Wh, h, c, g, tc, K):
+def lstm_forward(x, Wx, bias, Wh, h, c, g, tc, K, b0, b1):
     """i, f, o = sigma(a_i, a_f, a_o), n = tanh(a_n) with a = x_t Wx + b + h_{t-1} Wh; c_t = f c_{t-1} + i n;
     h_t = o tanh(c_t). Fills h[1:], c[1:], the gates g (T, B, 4H) = [i f n o] and tc = tanh(c_t)."""
     C = scalars(K)
-    T, B, G = g.shape
+    T, G = g.shape[0], g.shape[2]
     H = G // 4
     for t in range(T):
-        input_step(x[t], Wx, bias, g[t])
-        matmul_add(h[t], Wh, g[t])
-        for b in range(B):
+        input_step(x[t, b0:b1], Wx, bias, g[t, b0:b1])
+        matmul_add(h[t, b0:b1], Wh, g[t, b0:b1])
+        for b in range(b0, b1):
             for j in range(H):
                 g[t, b, j] = sigmoid(g[t, b, j], C)
             for j in range(H):
@@ -272,28 +277,28 @@ def lstm_forward(x, Wx, bias, Wh, h, c, g, tc, K):
 
 
 @njit(**OPTIONS)
-def lstm_backward(c, g, tc, Wh, dh, dc, da, x, dWx, db, K):
+def lstm_backward(c, g, tc, Wh, dh, dc, da, x, dWx, db, K, b0, b1):
     """For t = T..1: dc_t = dc_{t+1} f_{t+1} + dh_t o (1 - tanh(c_t)^2);
     da = [dc n i(1-i), dc c_{t-1} f(1-f), dc i (1-n^2), dh tanh(c_t) o(1-o)]; dh_{t-1} += da_t Wh^T.
     dh holds inject on entry; dWx, db as in :func:`rnn_backward`."""
     C = scalars(K)
     one = C[0]
-    T, B, G = da.shape
+    T, G = da.shape[0], da.shape[2]
     H = G // 4
     WhT = Wh.T
-    carry = np.zeros((B, H), dtype=dh.dtype)  # dc_{t+1} f_{t+1}
+    carry = np.zeros((b1 - b0, H), dtype=dh.dtype)  # dc_{t+1} f_{t+1}
     for t in range(T - 1, -1, -1):
-        for b in range(B):
+        for b in range(b0, b1):
             for j in range(H):
                 tct = tc[t, b, j]
-                dc[t, b, j] = carry[b, j] + dh[t, b, j] * g[t, b, 3 * H + j] * (one - tct * tct)
+                dc[t, b, j] = carry[b - b0, j] + dh[t, b, j] * g[t, b, 3 * H + j] * (one - tct * tct)
             for j in range(H):
                 i = g[t, b, j]
                 da[t, b, j] = dc[t, b, j] * g[t, b, 2 * H + j] * i * (one - i)
             for j in range(H):
                 f = g[t, b, H + j]
                 da[t, b, H + j] = dc[t, b, j] * c[t, b, j] * f * (one - f)
-                carry[b, j] = dc[t, b, j] * f
+                carry[b - b0, j] = dc[t, b, j] * f
             for j in range(H):
                 n = g[t, b, 2 * H + j]
                 da[t, b, 2 * H + j] = dc[t, b, j] * g[t, b, j] * (one - n * n)
@@ -301,33 +306,34 @@ def lstm_backward(c, g, tc, Wh, dh, dc, da, x, dWx, db, K):
                 o = g[t, b, 3 * H + j]
                 da[t, b, 3 * H + j] = dh[t, b, j] * tc[t, b, j] * o * (one - o)
         if t > 0:
-            matmul_add(da[t], WhT, dh[t - 1])
+            matmul_add(da[t, b0:b1], WhT, dh[t - 1, b0:b1])
         if x.shape[0] > 0:
-            input_grads(x[t], da[t], dWx, db)
+            input_grads(x[t, b0:b1], da[t, b0:b1], dWx, db)
 
 
 # --------------------------------------------------------------------- GRU
 
 
 @njit(**OPTIONS)
-def gru_forward(x, Wx, bias, Wh, bhn, h, g, hn, K):
+def gru_forward(x, Wx, bias, Wh, bhn, h, g, hn, K, b0, b1):
     """xw = x_t Wx + b, hh = h_{t-1} Wh; r = sigma(xw_r + hh_r), z = sigma(xw_z + hh_z), hn = hh_n + bhn,
     n = tanh(xw_n + r hn), h_t = (1 - z) n + z h_{t-1}. Fills h[1:], g (T, B, 3H) = [r z n] and hn."""
     C = scalars(K)
     one = C[0]
-    T, B, G = g.shape
+    T, G = g.shape[0], g.shape[2]
     H = G // 3
-    hh = np.empty((B, G), dtype=g.dtype)
+    hh = np.empty((b1 - b0, G), dtype=g.dtype)
     for t in range(T):
-        input_step(x[t], Wx, bias, g[t])
-        np.dot(h[t], Wh, hh)
-        for b in range(B):
+        input_step(x[t, b0:b1], Wx, bias, g[t, b0:b1])
+        np.dot(h[t, b0:b1], Wh, hh)
+        for b in range(b0, b1):
+            r = b - b0
             for j in range(H):
-                g[t, b, j] = sigmoid(g[t, b, j] + hh[b, j], C)
+                g[t, b, j] = sigmoid(g[t, b, j] + hh[r, j], C)
             for j in range(H):
-                g[t, b, H + j] = sigmoid(g[t, b, H + j] + hh[b, H + j], C)
+                g[t, b, H + j] = sigmoid(g[t, b, H + j] + hh[r, H + j], C)
             for j in range(H):
-                hn[t, b, j] = hh[b, 2 * H + j] + bhn[j]
+                hn[t, b, j] = hh[r, 2 * H + j] + bhn[j]
             for j in range(H):
                 g[t, b, 2 * H + j] = tanh(g[t, b, 2 * H + j] + g[t, b, j] * hn[t, b, j], C)
             for j in range(H):
@@ -336,20 +342,20 @@ def gru_forward(x, Wx, bias, Wh, bhn, h, g, hn, K):
 
 
 @njit(**OPTIONS)
-def gru_backward(h, g, hn, Wh, dh, da, dhh, x, dWx, db, K):
+def gru_backward(h, g, hn, Wh, dh, da, dhh, x, dWx, db, K, b0, b1):
     """For t = T..1: dh_t += dh_{t+1} z_{t+1} (with dhh_{t+1} Wh^T added at step t+1);
     da_n = dh (1-z)(1-n^2), da_r = da_n hn r(1-r), da_z = dh (h_{t-1} - n) z(1-z); dhh = [da_r, da_z, da_n r].
     dh holds inject on entry; dWx, db as in :func:`rnn_backward`."""
     C = scalars(K)
     one = C[0]
-    T, B, G = da.shape
+    T, G = da.shape[0], da.shape[2]
     H = G // 3
     WhT = Wh.T
-    carry = np.zeros((B, H), dtype=dh.dtype)  # dh_{t+1} z_{t+1}
+    carry = np.zeros((b1 - b0, H), dtype=dh.dtype)  # dh_{t+1} z_{t+1}
     for t in range(T - 1, -1, -1):
-        for b in range(B):
+        for b in range(b0, b1):
             for j in range(H):
-                dh[t, b, j] += carry[b, j]
+                dh[t, b, j] += carry[b - b0, j]
             for j in range(H):
                 n = g[t, b, 2 * H + j]
                 da[t, b, 2 * H + j] = dh[t, b, j] * (one - g[t, b, H + j]) * (one - n * n)
@@ -362,8 +368,8 @@ def gru_backward(h, g, hn, Wh, dh, da, dhh, x, dWx, db, K):
                 z = g[t, b, H + j]
                 da[t, b, H + j] = dh[t, b, j] * (h[t, b, j] - g[t, b, 2 * H + j]) * z * (one - z)
                 dhh[t, b, H + j] = da[t, b, H + j]
-                carry[b, j] = dh[t, b, j] * z
+                carry[b - b0, j] = dh[t, b, j] * z
         if t > 0:
-            matmul_add(dhh[t], WhT, dh[t - 1])
+            matmul_add(dhh[t, b0:b1], WhT, dh[t - 1, b0:b1])
         if x.shape[0] > 0:
-            input_grads(x[t], da[t], dWx, db)
+            input_grads(x[t, b0:b1], da[t, b0:b1], dWx, db)
