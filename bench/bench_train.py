@@ -4,7 +4,10 @@
   clipping at 1), timed on its own, medians, with the held-out snapshot (bptt on the eval batch of 256 and the
   flow rows) counted at its share, one in ``record_every`` steps.
 - Default story: an LSTM on adding T = 100 until its held-out MSE is below 0.01 (checked at every snapshot,
-  every 25 steps), then the RNN for as many steps; wall time and steps/s of both, per engine.
+  every 25 steps), then the RNN for as many steps; wall time and steps/s of both, per engine, the compiled
+  one in one thread and in two (its batch's shards side by side; the same runs), ``--stories`` times each.
+- Side by side: the dashboard's default study on this machine, the RNN and the LSTM trained at the same
+  time in two processes (as two workers of the local pool run them), in one thread each and in two.
 - Start: a new process importing the compiled engine and readying its kernels for both dtypes
   (``compiled.warm``), cold (an empty disk cache: every kernel compiled) and then with the cache filled.
 
@@ -95,6 +98,29 @@ def step_floor(repeats: int = 30) -> dict[str, float]:
     return floor
 
 
+SIDE = """
+import math, sys, time
+from lstmlab.runtime import configure_worker
+configure_worker(threads=int(sys.argv[2]))
+from lstmlab.config import RunConfig
+from lstmlab.train import train
+latest = {"eval_loss": math.inf}
+stop = (lambda: latest["eval_loss"] < %r) if sys.argv[1] == "lstm" else None
+t0 = time.perf_counter()
+train(RunConfig(cell=sys.argv[1], steps=int(sys.argv[3])), progress=lambda d, n, m: latest.update(m), should_stop=stop)
+print(time.perf_counter() - t0)
+""" % TARGET_MSE
+
+
+def side_by_side(threads: int, steps: int) -> tuple[float, float]:
+    """Wall seconds of the LSTM story and of ``steps`` RNN steps trained at once in two processes."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
+    procs = [subprocess.Popen([sys.executable, "-c", SIDE, cell, str(threads), str(n)], env=env,
+                              stdout=subprocess.PIPE, text=True) for cell, n in (("lstm", 3000), ("rnn", steps))]
+    lstm, rnn = (float(p.communicate()[0]) for p in procs)
+    return lstm, rnn
+
+
 def story(engine: str) -> dict[str, float]:
     """The LSTM until held-out MSE < TARGET_MSE, then the RNN for as many steps."""
     latest = {"eval_loss": math.inf}
@@ -102,10 +128,10 @@ def story(engine: str) -> dict[str, float]:
     def progress(done, total, metrics):
         latest.update(metrics)
 
-    t0, c0 = time.perf_counter(), time.thread_time()
+    t0, c0 = time.perf_counter(), time.process_time()
     lstm = train(RunConfig(cell="lstm", steps=3000), progress=progress,
                  should_stop=lambda: latest["eval_loss"] < TARGET_MSE, engine=engine)
-    t_lstm, c_lstm = time.perf_counter() - t0, time.thread_time() - c0
+    t_lstm, c_lstm = time.perf_counter() - t0, time.process_time() - c0
     steps = int(lstm.steps["step"].iloc[-1])
     t0 = time.perf_counter()
     train(RunConfig(cell="rnn", steps=steps), engine=engine)
@@ -133,8 +159,9 @@ def start_times() -> dict[str, tuple[float, float, float, float]]:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--repeats", type=int, default=30)
+    ap.add_argument("--stories", type=int, default=3, help="default stories per compiled variant (medians)")
     args = ap.parse_args()
-    configure_worker()
+    configure_worker(threads=1)
     print(f"machine: {machine()}; load average {load()}")
     print("\n| compiled engine in a new process | process wall s | import s | kernels ready (warm) s | process CPU s |")
     print("|---|---|---|---|---|")
@@ -142,6 +169,9 @@ def main() -> None:
         print(f"| {name} | {wall:.2f} | {imported:.2f} | {warmed:.2f} | {cpu:.2f} |", flush=True)
     profiles = {e: step_profile(e, args.repeats) for e in ENGINES}
     profiles["compiled CPU"] = step_profile("compiled", args.repeats, clock=time.thread_time)
+    configure_worker(threads=2)
+    profiles["compiled, 2 threads"] = step_profile("compiled", args.repeats)
+    configure_worker(threads=1)
     print("\n| part of a default training step | " + " | ".join(f"{e} ms" for e in profiles) + " |")
     print("|---|" + "---|" * len(profiles))
     for part in profiles[ENGINES[0]]:
@@ -153,16 +183,26 @@ def main() -> None:
     for part, t in floor.items():
         print(f"| {part} | {t * 1e3:.2f} |")
     print(f"| floor of a step | {sum(floor.values()) * 1e3:.2f} |", flush=True)
-    print("\n| engine | LSTM steps to held-out MSE < 0.01 | LSTM wall s | LSTM CPU s | LSTM steps/s | RNN wall s "
-          "| RNN steps/s |")
-    print("|---|---|---|---|---|---|---|")
-    for e in ENGINES:
-        s = story(e)
-        if e == "compiled":
-            print(f"(floor for these {s['steps']} steps: {sum(floor.values()) * s['steps']:.1f} s; "
+    print("\n| engine | threads | LSTM steps to held-out MSE < 0.01 | LSTM wall s (median; all) | LSTM CPU s "
+          "| LSTM steps/s | RNN wall s | RNN steps/s |")
+    print("|---|---|---|---|---|---|---|---|")
+    for e, threads, n in (("compiled", 1, args.stories), ("compiled", 2, args.stories), ("reference", 1, 1)):
+        configure_worker(threads=threads)
+        runs = [story(e) for _ in range(n)]
+        s = sorted(runs, key=lambda r: r["lstm_s"])[len(runs) // 2]
+        if e == "compiled" and threads == 1:
+            print(f"(floor for these {s['steps']} steps on one thread: {sum(floor.values()) * s['steps']:.1f} s; "
                   f"{TARGET_S:g} s needs {TARGET_S / s['steps'] * 1e3:.1f} ms a step)")
-        print(f"| {e} | {s['steps']} (MSE {s['final_mse']:.4f}) | {s['lstm_s']:.1f} | {s['lstm_cpu_s']:.1f} "
-              f"| {s['steps'] / s['lstm_s']:.0f} | {s['rnn_s']:.1f} | {s['steps'] / s['rnn_s']:.0f} |", flush=True)
+        every = ", ".join(f"{r['lstm_s']:.1f}" for r in runs)
+        print(f"| {e} | {threads} | {s['steps']} (MSE {s['final_mse']:.4f}) | {s['lstm_s']:.1f} ({every}) "
+              f"| {s['lstm_cpu_s']:.1f} | {s['steps'] / s['lstm_s']:.0f} | {s['rnn_s']:.1f} "
+              f"| {s['steps'] / s['rnn_s']:.0f} |", flush=True)
+    configure_worker(threads=1)
+    print("\n| side by side (RNN and LSTM at once, two processes) | LSTM wall s | RNN wall s |")
+    print("|---|---|---|")
+    for threads in (1, 2):
+        lstm, rnn = side_by_side(threads, s["steps"])
+        print(f"| {threads} thread{'s' if threads > 1 else ''} each | {lstm:.1f} | {rnn:.1f} |", flush=True)
     print(f"\nload average at the end: {load()}")
 
 
