@@ -13,7 +13,8 @@ from lstmlab.ui import auth, live, nav, state, widgets
 # child); a main module whose spec is named "__main__" is skipped instead.
 sys.modules["__main__"].__spec__ = importlib.machinery.ModuleSpec("__main__", None)
 
-configure_worker(warm="background")  # once per server process; later reruns return at once
+# once per server process (later reruns return at once); its own passes are small probes, jobs train in the pool
+configure_worker(warm="background", threads=1)
 configure_server()
 st.set_page_config(page_title="lstmlab · error flow in recurrent networks", page_icon=":material/timeline:",
                    layout="wide")

@@ -31,9 +31,11 @@ DTYPES = ("float64", "float32")
 ENGINES = ("compiled", "reference")
 ENGINE_VARIABLE = "LSTMLAB_ENGINE"
 # Threads one pass may use (the compiled engine runs its batch's shards side by side; results do not depend on it).
-# Per process, set by its entry point: runtime.configure_worker reads THREADS_VARIABLE, else 1 (workers of a pool
-# or a Dask cluster take a core each); `lstmlab run --threads N` sets it for one run.
+# Per process, set by its entry point from THREADS_VARIABLE, else 1, else POOL_THREADS in a local pool's workers
+# (which run at POOL_WORKER_NICE: a job takes a second core while one is free, and two jobs per core share them
+# at no measured loss); `lstmlab run --threads N` sets it for one run.
 THREADS_VARIABLE = "LSTMLAB_THREADS"
+POOL_THREADS = 2
 
 # Life of a run in the store. A job's run is queued, then running, then ends finished, diverged, stopped or failed;
 # "lost" is never written: it is a running run whose heartbeat is older than LOST_AFTER_S (its worker died).

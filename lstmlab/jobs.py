@@ -41,9 +41,9 @@ from concurrent.futures.process import BrokenProcessPool
 from typing import Any, Callable, Iterable
 
 from lstmlab import quotas
-from lstmlab.config import (HEARTBEAT_S, LOST_AFTER_S, POOL_WORKER_NICE, SCHEDULER_ENV, SCHEDULER_TAKE_S,
-                            SCHEDULER_TIMEOUT_S, RunConfig)
-from lstmlab.runtime import configure_worker
+from lstmlab.config import (HEARTBEAT_S, LOST_AFTER_S, POOL_THREADS, POOL_WORKER_NICE, SCHEDULER_ENV,
+                            SCHEDULER_TAKE_S, SCHEDULER_TIMEOUT_S, RunConfig)
+from lstmlab.runtime import configure_worker, threads_from_environment
 from lstmlab.store import DASK_QUEUE, POOL_QUEUE, Actor, RunStore, StaleAttempt, StoreError
 from lstmlab.train import Record, train
 
@@ -127,23 +127,24 @@ def _local_pool(renew: bool = False) -> concurrent.futures.ProcessPoolExecutor:
     global _pool
     with _lock:
         if _pool is None or renew:
+            threads = threads_from_environment(default=min(POOL_THREADS, os.cpu_count() or 1))  # a bad value: here
             if _pool is not None:
                 _pool.shutdown(wait=False, cancel_futures=False)
             # forkserver: workers start from a clean single-threaded process, never a fork of a threaded server
             _pool = concurrent.futures.ProcessPoolExecutor(
                 max_workers=os.cpu_count() or 1, mp_context=multiprocessing.get_context("forkserver"),
-                initializer=_pool_worker_start)
+                initializer=_pool_worker_start, initargs=(threads,))
         return _pool
 
 
-def _pool_worker_start() -> None:
+def _pool_worker_start(threads: int) -> None:
     """A local pool worker ignores Ctrl-C meant for its parent (a stop goes through the store), gives way on the
     CPU to the process that owns the pool (POOL_WORKER_NICE: a dashboard server stays responsive while its
     workers keep every core busy; an otherwise idle machine still runs them at full speed), sets itself up for
-    training and exits when its parent is gone."""
+    training (its passes in ``threads`` threads) and exits when its parent is gone."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     os.nice(POOL_WORKER_NICE)
-    configure_worker()
+    configure_worker(threads=threads)
     threading.Thread(target=_exit_with_parent, name="lstmlab-orphan-watch", daemon=True).start()
 
 

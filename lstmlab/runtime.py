@@ -78,11 +78,11 @@ def configure_worker(warm: str = "now", threads: int | None = None) -> dict:
         return dict(_setup)
 
 
-def threads_from_environment() -> int:
-    """``THREADS_VARIABLE`` as a number of threads, 1 when unset; ValueError naming it when not a count."""
+def threads_from_environment(default: int = 1) -> int:
+    """``THREADS_VARIABLE`` as a number of threads, ``default`` when unset; ValueError naming it when not a count."""
     value = os.environ.get(THREADS_VARIABLE, "").strip()
     if not value:
-        return 1
+        return default
     if not value.isdigit() or int(value) < 1:
         raise ValueError(f"{THREADS_VARIABLE}={value!r}: expected an integer >= 1")
     return int(value)

@@ -269,6 +269,32 @@ def test_local_pool_workers_give_way_to_the_process_that_owns_them():
     assert os.getpriority(os.PRIO_PROCESS, 0) == mine  # the caller's own priority is untouched
 
 
+def test_local_pool_workers_run_their_passes_in_pool_threads_with_the_results_of_one_thread(store_url):
+    """A pool worker's passes may use POOL_THREADS threads (the cores allowing); a job whose batch has two shards
+    stores exactly what one thread trains in this process."""
+    from lstmlab.config import POOL_THREADS
+    from lstmlab.engines import compiled
+
+    expected = min(POOL_THREADS, os.cpu_count() or 1)
+    assert {jobs.get_executor().submit(compiled.threads).result(timeout=600) for _ in range(4)} == {expected}
+    assert compiled.threads() == 1
+    config = RunConfig(**{**TINY, "batch_size": 64, "eval_size": 64}, steps=12, seed=5)
+    assert len(compiled.shards(config.batch_size)) == 2
+    run_id = jobs.submit(config, store_url=store_url)
+    assert jobs.wait(run_id, store_url=store_url, timeout=300) == "finished"
+    run, want = RunStore(store_url).load(run_id), train(config)
+    assert_same_tables(run, want)
+    assert all(np.array_equal(run.params[k], want.params[k]) for k in want.params)
+
+
+def test_a_bad_threads_variable_is_named_before_a_pool_starts(monkeypatch):
+    before = jobs._local_pool()
+    monkeypatch.setenv("LSTMLAB_THREADS", "many")
+    with pytest.raises(ValueError, match=r"^LSTMLAB_THREADS='many': expected an integer >= 1$"):
+        jobs._local_pool(renew=True)
+    assert jobs._local_pool() is before and before.submit(abs, -3).result(timeout=600) == 3  # left as it was
+
+
 def test_a_dask_worker_is_set_up_when_it_joins_before_any_job(dask_scheduler):
     """Connecting registers lstmlab's worker plugin with the cluster: a worker that joins later loads its kernels in
     the background as it joins (a job would have loaded them "now", in the job) and runs without Dask's
