@@ -74,11 +74,10 @@ def _each(fn, items: list) -> list:
     if _threads == 1 or len(items) == 1:
         return [fn(item) for item in items]
     global _pool
-    with _pool_lock:
+    with _pool_lock:  # set_threads cannot shut the pool down between its start and these submissions
         if _pool is None:
             _pool = ThreadPoolExecutor(min(_threads, MAX_SHARDS) - 1, thread_name_prefix="lstmlab-shard")
-        pool = _pool
-    futures = [pool.submit(fn, item) for item in items[1:]]
+        futures = [_pool.submit(fn, item) for item in items[1:]]
     try:
         first = fn(items[0])
     finally:
@@ -99,19 +98,20 @@ def unroll(cell: str, x: np.ndarray, Wx: np.ndarray, b: np.ndarray, Wh: np.ndarr
     x, Wx, b, Wh = (np.ascontiguousarray(a) for a in (x, Wx, b, Wh))
     h = np.empty((T + 1, B, H), dtype=dtype)
     h[0] = 0.0 if h0 is None else h0
+    c, gates, cache = None, h[1:], ()
     if cell == "rnn":
-        _each(lambda rows: kernels.rnn_forward(x, Wx, b, Wh, h, K, *rows), shards(B))
-        return Unroll(h, None, h[1:], ())
-    gates = np.empty((T, B, GH), dtype=dtype)
-    aux = np.empty((T, B, H), dtype=dtype)
-    if cell == "lstm":
-        c = np.empty((T + 1, B, H), dtype=dtype)
-        c[0] = 0.0 if c0 is None else c0
-        _each(lambda rows: kernels.lstm_forward(x, Wx, b, Wh, h, c, gates, aux, K, *rows), shards(B))
-        return Unroll(h, c, gates, (aux,))
-    bhn = np.ascontiguousarray(bhn)
-    _each(lambda rows: kernels.gru_forward(x, Wx, b, Wh, bhn, h, gates, aux, K, *rows), shards(B))
-    return Unroll(h, None, gates, (aux,))
+        kernel, arrays = kernels.rnn_forward, (x, Wx, b, Wh, h)
+    else:
+        gates, aux = np.empty((T, B, GH), dtype=dtype), np.empty((T, B, H), dtype=dtype)
+        cache = (aux,)
+        if cell == "lstm":
+            c = np.empty((T + 1, B, H), dtype=dtype)
+            c[0] = 0.0 if c0 is None else c0
+            kernel, arrays = kernels.lstm_forward, (x, Wx, b, Wh, h, c, gates, aux)
+        else:
+            kernel, arrays = kernels.gru_forward, (x, Wx, b, Wh, np.ascontiguousarray(bhn), h, gates, aux)
+    _each(lambda rows: kernel(*arrays, K, *rows), shards(B))
+    return Unroll(h, c, gates, cache)
 
 
 def backprop(cell: str, run: Unroll, inject: np.ndarray, Wh: np.ndarray, overwrite_inject: bool = False,
@@ -138,18 +138,16 @@ def backprop(cell: str, run: Unroll, inject: np.ndarray, Wh: np.ndarray, overwri
     else:
         dWx, db = np.empty((len(parts), 0, GH)), np.empty((len(parts), 0))
     xs = x if sums else np.empty((0, B, 1), dtype=dtype)
-    dc = dhh = None
+    dc, dhh = None, da
     if cell == "rnn":
-        dhh = da
-        _each(lambda s: kernels.rnn_backward(run.h, Wh, dh, da, xs, dWx[s], db[s], K, *parts[s]), list(range(len(parts))))
+        kernel, arrays = kernels.rnn_backward, (run.h, Wh, dh, da)
     elif cell == "lstm":
-        dc, dhh = np.empty((T, B, H), dtype=dtype), da
-        _each(lambda s: kernels.lstm_backward(run.c, run.gates, run.cache[0], Wh, dh, dc, da, xs, dWx[s], db[s], K,
-                                              *parts[s]), list(range(len(parts))))
+        dc = np.empty((T, B, H), dtype=dtype)
+        kernel, arrays = kernels.lstm_backward, (run.c, run.gates, run.cache[0], Wh, dh, dc, da)
     else:
         dhh = np.empty((T, B, GH), dtype=dtype)
-        _each(lambda s: kernels.gru_backward(run.h, run.gates, run.cache[0], Wh, dh, da, dhh, xs, dWx[s], db[s], K,
-                                             *parts[s]), list(range(len(parts))))
+        kernel, arrays = kernels.gru_backward, (run.h, run.gates, run.cache[0], Wh, dh, da, dhh)
+    _each(lambda s: kernel(*arrays, xs, dWx[s], db[s], K, *parts[s]), list(range(len(parts))))
     if x is None:
         return Flow(dh, dc, da, dhh)
     dWh = _time_sum(run.h[:-1], dhh, len(parts))
