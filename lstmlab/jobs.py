@@ -9,7 +9,8 @@ Executors are ``concurrent.futures.Executor`` s: without a setting one local pro
 context, one worker per core) shared by every caller in the process; with ``scheduler=`` or
 ``$LSTMLAB_SCHEDULER`` (``tcp://host:8786``) a Dask cluster (``DaskExecutor``: impure tasks, since
 de-duplication is ours, by ``config.key``, and fire-and-forget, so a job outlives the process that submitted it). Worker processes call
-``runtime.configure_worker()`` once (BLAS at one thread, the heap kept); the submitting process never trains.
+``runtime.configure_worker()`` once (BLAS at one thread, the heap kept; a local pool's worker runs the shards of a
+pass in up to ``POOL_THREADS`` threads); the submitting process never trains.
 
 The store is the only channel between a job and its watchers: a run is "queued", then "running", then
 "finished", "diverged", "stopped" or "failed" (with the message); a running run whose heartbeat is older than

@@ -32,8 +32,10 @@ VERSION = f"3 (numba {numba.__version__}, numpy {np.__version__})"
 
 _CONSTANTS = {np.dtype(d): kernels.constants(d) for d in (np.float64, np.float32)}
 
-SHARD_ROWS = 32  # fewest examples in a shard: each shard has products of its own every step, and below this
-MAX_SHARDS = 2   # size or beyond two shards their extra calls cost a one-thread pass more than a few per cent
+# A shard has at least SHARD_ROWS examples and a batch at most MAX_SHARDS shards: every shard makes small products
+# of its own each step, which cost a one-thread pass 3-5 % at two shards of 32 and 9-32 % at two of 16 (measured).
+SHARD_ROWS = 32
+MAX_SHARDS = 2
 
 _threads = 1
 _pool: ThreadPoolExecutor | None = None
