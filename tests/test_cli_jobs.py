@@ -13,7 +13,7 @@ from lstmlab import jobs, sweeps
 from lstmlab.config import MAX_SWEEP_RUNS, RunConfig
 from lstmlab.store import RunStore, runs_table
 from test_cli import REPO, call, run_id_of
-from test_jobs import dask_scheduler, _shutdown_executors  # noqa: F401 -- fixtures
+from test_jobs import dask_scheduler, _shutdown_executors, wait_until  # noqa: F401 -- fixtures
 
 TINY = ["--seq-len", "6", "--hidden-size", "4", "--batch-size", "4", "--eval-size", "4", "--record-every", "5"]
 
@@ -50,14 +50,21 @@ def test_submit_stop_resubmit_on_dask(store_url, dask_scheduler):
 
 
 def test_a_job_on_dask_outlives_the_command_that_submitted_it(tmp_path, dask_scheduler):
+    """The command returns once the scheduler holds the job, which goes on training after the command ended (a job
+    too long to finish meanwhile: a short one could end while the command's interpreter shuts down)."""
     db = str(tmp_path / "runs.db")
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    proc = subprocess.run([sys.executable, "-m", "lstmlab", "--db", db, "submit", *TINY, "--steps", "300",
+    proc = subprocess.run([sys.executable, "-m", "lstmlab", "--db", db, "submit", *TINY, "--steps", "100000",
                            "--scheduler", dask_scheduler], capture_output=True, text=True, env=env, timeout=120)
     assert proc.returncode == 0, proc.stderr
     run_id = run_id_of(proc.stdout)
-    assert RunStore(db).progress(run_id)["step"] < 300  # the command did not wait for it
-    assert jobs.wait(run_id, store_url=db, timeout=300) == "finished"
+    store = RunStore(db)
+    after_exit = store.progress(run_id)
+    assert after_exit["status"] in ("queued", "running") and after_exit["step"] < 100000
+    wait_until(lambda: store.progress(run_id)["step"] >= after_exit["step"] + 20, timeout=300,
+               what="the job training on after the command ended")
+    assert call("--db", db, "stop", run_id)[0] == 0
+    assert jobs.wait(run_id, store_url=db, timeout=300) == "stopped"
 
 
 def test_sweep_end_to_end_and_resuming_submits_nothing_new(store_url, dask_scheduler):
