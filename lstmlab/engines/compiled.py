@@ -44,8 +44,12 @@ _pool_lock = threading.Lock()
 
 def shards(B: int) -> list[tuple[int, int]]:
     """The batch's shards as row ranges [b0, b1): B // SHARD_ROWS of them, 1 to MAX_SHARDS, near-equal."""
-    n = max(1, min(MAX_SHARDS, B // SHARD_ROWS))
-    return [(B * s // n, B * (s + 1) // n) for s in range(n)]
+    return _spans(B, max(1, min(MAX_SHARDS, B // SHARD_ROWS)))
+
+
+def _spans(N: int, n: int) -> list[tuple[int, int]]:
+    """range(N) cut into n near-equal ranges [start, stop), in order."""
+    return [(N * s // n, N * (s + 1) // n) for s in range(n)]
 
 
 def set_threads(n: int) -> int:
@@ -163,8 +167,8 @@ def _time_sum(a: np.ndarray, d: np.ndarray, n: int) -> np.ndarray:
     """sum_t a_t^T d_t for (T, B, M) and (T, B, N): one product per time span of n near-equal ones (side by
     side when threads allow), added in order. A span's rows are contiguous, unlike a shard's."""
     T, M, N = a.shape[0], a.shape[2], d.shape[2]
-    spans = [(T * s // n, T * (s + 1) // n) for s in range(n)]
-    return _in_order(_each(lambda span: a[slice(*span)].reshape(-1, M).T @ d[slice(*span)].reshape(-1, N), spans))
+    return _in_order(_each(lambda span: a[slice(*span)].reshape(-1, M).T @ d[slice(*span)].reshape(-1, N),
+                           _spans(T, n)))
 
 
 def _in_order(parts) -> np.ndarray:
