@@ -29,7 +29,7 @@ from lstmlab import export, jobs, sweep_summary, sweeps
 from lstmlab.analysis import summary
 from lstmlab.config import CHOICES, LOST_AFTER_S, SCHEDULER_ENV, STATUSES, THREADS_VARIABLE, RunConfig, check_field
 from lstmlab.runtime import configure_worker
-from lstmlab.store import FILTER_FIELDS, RunStore, StoreError
+from lstmlab.store import FILTER_FIELDS, RunStore, StoreError, check_labels
 from lstmlab.train import train
 
 PROG = "lstmlab"
@@ -269,6 +269,7 @@ def build_parser() -> argparse.ArgumentParser:
 def _cmd_run(args: argparse.Namespace, store: Any, out: TextIO, err: TextIO) -> int:
     field_names = [f.name for f in dataclasses.fields(RunConfig)]
     config = RunConfig(**{k: getattr(args, k) for k in field_names if hasattr(args, k)})
+    check_labels(args.name, args.tag)  # before training, not when the trained run is saved
     if args.reuse:
         found = store.find(config, status="finished")
         if found:

@@ -45,7 +45,7 @@ from lstmlab import quotas
 from lstmlab.config import (HEARTBEAT_S, LOST_AFTER_S, POOL_THREADS, POOL_WORKER_NICE, SCHEDULER_ENV,
                             SCHEDULER_TAKE_S, SCHEDULER_TIMEOUT_S, RunConfig)
 from lstmlab.runtime import configure_worker, threads_from_environment
-from lstmlab.store import DASK_QUEUE, POOL_QUEUE, Actor, RunStore, StaleAttempt, StoreError
+from lstmlab.store import DASK_QUEUE, POOL_QUEUE, Actor, RunStore, StaleAttempt, StoreError, check_labels
 from lstmlab.train import Record, train
 
 __all__ = ["HEARTBEAT_S", "LOST_AFTER_S", "FINAL_STATUSES", "JobError", "get_executor", "submit", "stop",
@@ -302,8 +302,10 @@ def submit(config: RunConfig, *, store_url: str, actor: Actor | None = None, nam
     The run row (status "queued") is written before the job is handed to the executor. A config whose key
     already has a queued, running, finished or diverged run attaches to it (its id is returned, nothing is
     trained); two processes submitting one config at once train it once. An unreachable scheduler raises
-    ``JobError`` before anything is written; a hand-over that fails removes the queued row again.
+    ``JobError`` before anything is written; a hand-over that fails removes the queued row again. A bad name or
+    tag (``store.check_labels``) is a ``ValueError`` before anything starts.
     """
+    name, tags = check_labels(name, tags)
     executor = get_executor(scheduler)
     store = _store(str(store_url))
     if isinstance(executor, DaskExecutor) and (str(store_url), id(executor.client)) not in _released:

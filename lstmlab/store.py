@@ -55,6 +55,7 @@ import os
 import socket
 import sqlite3
 import time
+import unicodedata
 import urllib.parse
 import uuid
 from pathlib import Path
@@ -174,9 +175,24 @@ def _lock_key(name: str) -> int:
 _SCHEMA_LOCK = _lock_key("lstmlab schema")
 
 
+_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+
+
+def normalise_email(email: str) -> str:
+    """The one form in which emails are compared (owners, admins, members, quotas): surrounding whitespace removed
+    and ASCII letters in lower case. Other letters are kept as they are: a full Unicode lower-casing would map some
+    of them onto ASCII ones (KELVIN SIGN -> "k"), letting a different address read as a member's."""
+    return str(email).strip().translate(_ASCII_LOWER)
+
+
 @dataclasses.dataclass(frozen=True)
 class Actor:
     """Who changes the store: a signed-in user's email, and whether the lab's config makes them an admin.
+
+    ``email`` is kept in its compared form (``normalise_email``), whatever the caller passed. ``issuer`` and
+    ``subject`` name the identity at the identity provider (the ``iss`` and ``sub`` claims; "" when the actor
+    comes from a command line or a script); runs are owned by the email, which is what the lab's admins, members
+    and quotas are written in.
 
     Methods that change a run take ``actor``; ``None`` is the local, anonymous mode, where everything is
     allowed. A signed-in user may change only the runs they own (an admin: every run); a run saved without
@@ -185,15 +201,67 @@ class Actor:
 
     email: str
     is_admin: bool = False
+    issuer: str = ""
+    subject: str = ""
 
     def __post_init__(self) -> None:
         if not isinstance(self.email, str) or not self.email.strip():
             raise ValueError(f"Actor.email: expected the signed-in user's email, got {self.email!r}")
+        object.__setattr__(self, "email", normalise_email(self.email))
 
 
 def may_change(actor: Actor | None, owner: str) -> bool:
-    """Whether ``actor`` may rename, tag, delete or replace a run owned by ``owner`` (the rule ``Actor`` states)."""
-    return actor is None or actor.is_admin or bool(owner) and owner == actor.email
+    """Whether ``actor`` may rename, tag, delete or replace a run owned by ``owner`` (the rule ``Actor`` states);
+    owners stored by earlier versions may differ from the email in case, so both are compared normalised."""
+    return actor is None or actor.is_admin or bool(owner) and normalise_email(owner) == actor.email
+
+
+NAME_MAX_CHARS = 200  # a run's name
+TAG_MAX_CHARS = 200  # one tag
+MAX_TAGS = 32  # tags on one run
+# Bidirectional embeddings, overrides and isolates, and the implicit direction marks: they reorder how the text
+# around them is displayed (a name can read differently from what it is).
+_BIDI_FORMATTING = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
+def _shown_text(value: str) -> str:
+    """``value`` as an error message quotes it: repr'd (control and formatting characters escaped), cut short."""
+    return repr(value) if len(value) <= 60 else repr(value[:57]) + "..."
+
+
+def _check_text(field: str, value: Any, limit: int) -> str:
+    if not isinstance(value, str):
+        raise ValueError(f"{field} {value!r}: expected text, got {type(value).__name__}")
+    if len(value) > limit:
+        raise ValueError(f"{field} {_shown_text(value)} has {len(value)} characters: expected at most {limit}")
+    for char in value:
+        if unicodedata.category(char) == "Cc" or char in _BIDI_FORMATTING:
+            kind = "a control" if unicodedata.category(char) == "Cc" else "a bidirectional formatting"
+            what = unicodedata.name(char, "")
+            raise ValueError(f"{field} {_shown_text(value)} contains U+{ord(char):04X}{' ' + what if what else ''}, "
+                             f"{kind} character: names and tags may not contain control or bidirectional "
+                             "formatting characters")
+    return value
+
+
+def check_labels(name: Any = "", tags: Any = ()) -> tuple[str, tuple[str, ...]]:
+    """A run's name and tags as the store keeps them: ``(name, tags)`` (None is no name, one string one tag), or
+    ValueError naming the field and the value when a name or a tag is longer than ``NAME_MAX_CHARS`` /
+    ``TAG_MAX_CHARS``, there are more than ``MAX_TAGS`` tags, or one holds a control character (Unicode category
+    Cc) or a bidirectional formatting character (U+202A-U+202E, U+2066-U+2069, U+200E, U+200F, U+061C).
+    Every store method that writes a name or tags calls it; callers may call it first to refuse early."""
+    name = _check_text("name", "" if name is None else name, NAME_MAX_CHARS)
+    if tags is None:
+        tags = ()
+    elif isinstance(tags, str):
+        tags = (tags,)
+    try:
+        tags = tuple(tags)
+    except TypeError:
+        raise ValueError(f"tags {tags!r}: expected a list of tags") from None
+    if len(tags) > MAX_TAGS:
+        raise ValueError(f"tags: {len(tags)} given, expected at most {MAX_TAGS}")
+    return name, tuple(_check_text("tag", t, TAG_MAX_CHARS) for t in tags)
 
 
 class StaleAttempt(Exception):
@@ -449,8 +517,9 @@ class RunStore:
         """
         layout = {name: _layout(name, getattr(run, name)) for name in TABLES}
         config = run.config
+        name, tags = check_labels(run.name, run.tags)
         row = {
-            "id": str(run.run_id), "name": str(run.name or ""), "tags": json.dumps(list(run.tags or ())),
+            "id": str(run.run_id), "name": name, "tags": json.dumps(list(tags)),
             "status": str(run.status), "message": str(run.message or ""),
             "created_at": float(run.created_at), "wall_time": float(run.wall_time),
             "config_key": config.key, "config_json": json.dumps(config.to_dict(), sort_keys=True),
@@ -478,15 +547,14 @@ class RunStore:
 
     def rename(self, run_id: str, name: str, actor: Actor | None = None) -> str:
         """Set a run's display name; returns the full run id. ``PermissionError`` if ``actor`` may not."""
+        name, _ = check_labels(name)
         with self._changing(run_id, actor, "rename") as (conn, full):
-            conn.execute(runs_table.update().where(runs_table.c.id == full).values(name=str(name)))
+            conn.execute(runs_table.update().where(runs_table.c.id == full).values(name=name))
         return full
 
     def tag(self, run_id: str, tags: Iterable[str], actor: Actor | None = None) -> str:
         """Replace a run's tags; returns the full run id. ``PermissionError`` if ``actor`` may not."""
-        if isinstance(tags, str):
-            tags = [tags]
-        text = json.dumps([str(t) for t in tags])
+        text = json.dumps(list(check_labels(tags=tags)[1]))
         with self._changing(run_id, actor, "tag") as (conn, full):
             conn.execute(runs_table.update().where(runs_table.c.id == full).values(tags=text))
         return full
@@ -546,13 +614,12 @@ class RunStore:
         """
         if not isinstance(config, RunConfig):
             raise ValueError(f"config: expected a RunConfig, got {type(config).__name__}")
-        if isinstance(tags, str):
-            tags = [tags]
+        name, tags = check_labels(name, tags)
         attach = tuple(attach)
         cols = runs_table.c
         now = time.time()
         row = {
-            "id": uuid.uuid4().hex, "name": str(name or ""), "tags": json.dumps([str(t) for t in tags]),
+            "id": uuid.uuid4().hex, "name": name, "tags": json.dumps(list(tags)),
             "status": "queued", "message": "", "created_at": now, "wall_time": 0.0,
             "config_key": config.key, "config_json": json.dumps(config.to_dict(), sort_keys=True),
             "layout": json.dumps(table_layout(config)), **{f: getattr(config, f) for f in FILTER_FIELDS},
@@ -913,6 +980,9 @@ class RunStore:
                           cols.sweep, cols.queued_on)
         status = filters.pop("status", None)  # "lost" is derived: filtered below
         statuses = None if status is None else set(status if isinstance(status, (list, tuple, set)) else [status])
+        owners = _owners_wanted(filters.pop("owner", None))
+        if owners is not None:  # SQL's lower() keeps a superset of the matches; normalise_email decides below
+            query = query.where(sa.func.lower(sa.func.trim(cols.owner)).in_([sa.func.lower(o) for o in owners]))
         for field, value in filters.items():
             if value is None:
                 continue
@@ -929,6 +999,8 @@ class RunStore:
             shown = self._shown_status(r, now)
             if statuses is not None and shown not in statuses:
                 continue
+            if owners is not None and normalise_email(r["owner"]) not in owners:
+                continue
             tags = json.loads(r["tags"])
             if tag is not None and tag not in tags:
                 continue
@@ -942,6 +1014,13 @@ class RunStore:
                 "step": r["step"], "sweep": r["sweep"],
             })
         return pd.DataFrame.from_records(records, columns=list_columns())
+
+
+def _owners_wanted(owner: Any) -> set[str] | None:
+    """The ``owner`` filter of ``RunStore.list`` (an email or a list of them; None: everyone's), normalised."""
+    if owner is None:
+        return None
+    return {normalise_email(o) for o in (owner if isinstance(owner, (list, tuple, set)) else [owner])}
 
 
 def _lost_after() -> float:

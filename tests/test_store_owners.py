@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from lstmlab.store import Actor, RunStore
+from lstmlab import quotas
+from lstmlab.store import Actor, RunStore, may_change, normalise_email, runs_table
 from test_store import assert_same_run, make_run
 
 ALICE, BOB = Actor("alice@lab.example"), Actor("bob@lab.example")
@@ -90,3 +91,42 @@ def test_run_saved_without_sign_in_only_an_admin_may_change(store):
 def test_actor_needs_an_email():
     with pytest.raises(ValueError, match="Actor.email"):
         Actor("  ")
+
+
+def test_actor_keeps_its_email_normalised_and_carries_the_subject():
+    bob = Actor(" Bob@LAB.Example ", issuer="http://idp.example", subject="bob-sub")
+    assert (bob.email, bob.issuer, bob.subject) == ("bob@lab.example", "http://idp.example", "bob-sub")
+    assert Actor("BOB@lab.example") == Actor("bob@lab.example")
+    # Only ASCII letters change: a KELVIN SIGN does not become the "k" of another user's address.
+    assert Actor("\u212aate@lab.example").email == "\u212aate@lab.example"
+    assert normalise_email("\u212aate@lab.example") != normalise_email("kate@lab.example")
+
+
+def _set_owner(store: RunStore, run_id: str, owner: str) -> None:
+    """What an earlier version stored: the provider's email as it came, in mixed case."""
+    with store.engine.begin() as conn:
+        conn.execute(runs_table.update().where(runs_table.c.id == run_id).values(owner=owner))
+
+
+def test_mixed_case_owners_are_one_owner_with_one_quota(store):
+    legacy, new = make_run(750), make_run(751)
+    store.save(legacy, actor=BOB)
+    _set_owner(store, legacy.run_id, "Bob@Lab.Example")
+    store.save(new, actor=Actor("BOB@lab.example"))
+    assert store.load(new.run_id).owner == "bob@lab.example"
+    for asked in ("bob@lab.example", "Bob@LAB.example", ["BOB@LAB.EXAMPLE"]):
+        assert sorted(store.list(owner=asked)["id"]) == sorted([legacy.run_id, new.run_id])
+    assert list(store.list(owner="alice@lab.example")["id"]) == []
+    store.rename(legacy.run_id, "still bob's", actor=Actor("bob@lab.example"))
+    with pytest.raises(PermissionError, match="it belongs to Bob@Lab.Example"):
+        store.rename(legacy.run_id, "not alice's", actor=ALICE)
+    assert may_change(BOB, "Bob@Lab.Example") and not may_change(ALICE, "Bob@Lab.Example")
+    usage = quotas.usage(store, "BOB@lab.example", now=max(legacy.created_at, new.created_at) + 1)
+    assert usage.compute_s == pytest.approx(legacy.wall_time + new.wall_time)
+
+
+def test_owner_filter_does_not_fold_letters_beyond_ascii(store):
+    run = make_run(752)
+    store.save(run, actor=Actor("\u00c5sa@lab.example"))  # "Å": kept as it is, as an address may differ by it
+    assert list(store.list(owner="\u00c5sa@lab.example")["id"]) == [run.run_id]
+    assert list(store.list(owner="\u00e5sa@lab.example")["id"]) == []
