@@ -25,6 +25,6 @@ page = st.navigation([gate] if gate is not None else
                      [st.Page(path, title=title, icon=icon, default=(i == 0))
                       for i, (path, title, icon) in enumerate(nav.PAGES)])
 if gate is None:
-    widgets.sidebar_ui()
+    widgets.sidebar_ui(show_store=auth.may_see_store_location())
     auth.account_ui()
 page.run()

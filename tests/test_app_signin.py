@@ -8,6 +8,7 @@ import tomllib
 from pathlib import Path
 
 import pytest
+from streamlit.testing.v1 import AppTest
 
 from lstmlab.store import Actor, RunStore
 from lstmlab.ui import auth
@@ -28,15 +29,23 @@ def runs():
                                                                                                  (801, BOB))}
 
 
+ISSUER = "http://127.0.0.1:9"
+LAB = {"members": ["@lab.example"]}
+
+
 @pytest.fixture
 def lab(app):
-    """``lab(user=None, admins=(), page=None, **query)``: an AppTest of the dashboard with sign-in configured,
-    signed in as ``user`` (None: signed out), not yet run."""
-    def make(user=None, admins=(), page=None, **query):
+    """``lab(user=None, admins=(), page=None, settings=LAB, claims=None, **query)``: an AppTest of the dashboard
+    with sign-in configured (``[lstmlab]`` ``settings`` plus ``admins``), signed in as ``user`` (None: signed out)
+    whose provider verified that email, with the provider's other ``claims`` replacing the default ones; not yet
+    run."""
+    def make(user=None, admins=(), page=None, settings=LAB, claims=None, **query):
         at = app(page, **query)
         at.secrets["auth"] = dict(AUTH)
-        at.secrets["lstmlab"] = {"admins": admins}
-        at.user = {"is_logged_in": False} if user is None else {"is_logged_in": True, "email": user, "name": user}
+        at.secrets["lstmlab"] = {"admins": admins, **settings}
+        at.user = {"is_logged_in": False} if user is None else {
+            "is_logged_in": True, "iss": ISSUER, "sub": f"sub-{user}", "email": user, "email_verified": True,
+            "name": user, **(claims or {})}
         return at
     return make
 
@@ -150,6 +159,144 @@ def test_secrets_example_configures_sign_in_and_real_secrets_stay_out_of_git():
     example = tomllib.loads((root / ".streamlit" / "secrets.toml.example").read_text())
     assert set(example["auth"]) == set(AUTH)
     assert example["auth"]["redirect_uri"].endswith("/oauth2callback")
-    assert auth.parse_admins(example["lstmlab"]) == {"ada@lab.example"}
+    people = auth.LabPeople.parse(example["lstmlab"])
+    assert (people.admins, people.members) == ({"ada@lab.example"}, {"@lab.example", "ada@uni.example"})
+    assert people.assume_email_verified is False
     ignored = subprocess.run(["git", "check-ignore", "-q", ".streamlit/secrets.toml"], cwd=root)
     assert ignored.returncode == 0
+
+
+def _refused(at) -> str:
+    """The page shown: no run, no chart, no job; its text."""
+    assert not at.exception
+    assert len(at.dataframe) == 0 and len(at.get("vega_lite_chart")) == 0 and len(at.get("multiselect")) == 0
+    assert "Sign out" in _buttons(at)
+    assert all("Run store" not in c.value for c in at.sidebar.caption)
+    return _plain(" ".join(e.value for e in (*at.title, *at.error, *at.warning)))
+
+
+def test_unverified_email_is_refused_whatever_it_claims(lab, runs):
+    forged = {"sub": "mallory-sub", "email_verified": False}
+    for page in (None, "runs.py", "error_flow.py"):
+        at = lab(ROOT_, admins=[ROOT_], page=page, claims=forged, **TINY).run()
+        shown = _refused(at)
+        assert f"signed you in as {ROOT_} but says this email address is not verified" in shown
+    at = lab(ALICE, claims={"email_verified": "false"}).run()
+    assert "is not verified" in _refused(at)
+    with RunStore(os.environ["LSTMLAB_DB"]) as s:
+        assert len(s.list()) == 2  # nothing trained by the deep link to error_flow
+
+
+def test_missing_email_verified_claim_is_refused_unless_the_host_trusts_the_provider(lab, runs):
+    at = lab(ALICE, claims={"email_verified": None}, page="runs.py").run()
+    assert "does not say whether this email address is verified" in _refused(at)
+    trusting = {**LAB, "assume_email_verified": True}
+    at = lab(ALICE, claims={"email_verified": None}, settings=trusting, page="runs.py").run()
+    assert not at.exception and len(at.dataframe) == 1
+    at = lab(ALICE, claims={"email_verified": False}, settings=trusting, page="runs.py").run()
+    assert "is not verified" in _refused(at)  # trust covers a missing claim, never a false one
+    at = lab(ALICE, settings={**LAB, "assume_email_verified": "yes"}).run()
+    assert "[lstmlab] assume_email_verified = 'yes': expected true or false" in _plain(at.error[0].value)
+
+
+def test_identity_without_email_or_subject_is_refused(lab):
+    for claims in ({"email": ""}, {"sub": ""}, {"iss": None}):
+        at = lab(ALICE, claims=claims).run()
+        assert "did not share your email address" in _refused(at)
+
+
+def test_non_member_sees_only_the_not_a_member_page(lab, runs):
+    for page in (None, "runs.py", "error_flow.py", "sweeps.py"):
+        at = lab("eve@elsewhere.example", page=page, **TINY).run()
+        shown = _refused(at)
+        assert "Not a member of this lab" in shown and "eve@elsewhere.example, which is not a member" in shown
+        assert len(at.get("button")) == 1  # sign out, and nothing to press besides
+    with RunStore(os.environ["LSTMLAB_DB"]) as s:
+        assert len(s.list()) == 2
+
+
+def test_members_by_email_domain_and_admin_enter(lab, runs):
+    settings = {"members": ["ada@uni.example", "@lab.example"]}
+    for user, admins in (("Ada@Uni.Example", ()), (ALICE, ()), ("root@ops.example", ["root@ops.example"])):
+        at = lab(user, admins=admins, settings=settings, page="runs.py").run()
+        assert not at.exception and len(at.dataframe) == 1, user
+    for user in ("eve@uni.example", "eve@sub.lab.example", "eve@lab.example.evil.example"):
+        at = lab(user, settings=settings, page="runs.py").run()
+        assert "is not a member" in _refused(at), user
+    at = lab("anyone@anywhere.example", settings={"members": ["*"]}, page="runs.py").run()
+    assert not at.exception and len(at.dataframe) == 1
+
+
+def test_sign_in_without_members_is_a_configuration_error(lab, runs):
+    for user in (None, ALICE):
+        at = lab(user, settings={}, page="runs.py").run()
+        assert not at.exception and len(at.dataframe) == 0
+        assert ("This lab's sign-in is misconfigured: secrets [lstmlab] members is not set: sign-in admits only the "
+                "lab's members") in _plain(at.error[0].value)
+    at = lab(ALICE, settings={"members": "@lab.example"}).run()
+    assert "[lstmlab] members = '@lab.example': expected a list of emails and @domains" in _plain(at.error[0].value)
+
+
+def test_store_location_only_for_admins_and_local_use(lab, app, runs):
+    location = os.environ["LSTMLAB_DB"]
+    admin = lab(ROOT_, admins=[ROOT_], page="runs.py").run()
+    assert any(location in _plain(c.value) for c in admin.sidebar.caption)
+    member = lab(ALICE, page="runs.py").run()
+    assert not member.exception and len(member.dataframe) == 1
+    assert not any("Run store" in c.value or location in _plain(c.value) for c in member.sidebar.caption)
+    local = app("runs.py").run()
+    assert any(location in _plain(c.value) for c in local.sidebar.caption)
+
+
+def test_errors_name_the_store_location_to_admins_only(lab, runs):
+    location = os.environ["LSTMLAB_DB"]
+    for user, admins, shown_location in ((ALICE, [], "the run store"), (ROOT_, [ROOT_], f"RunStore('sqlite:///{location}')")):
+        at = AppTest.from_function(_rename_a_run_deleted_meanwhile, default_timeout=30)
+        at.secrets["auth"], at.secrets["lstmlab"] = dict(AUTH), {"admins": admins, **LAB}
+        at.user = {"is_logged_in": True, "iss": ISSUER, "sub": "s", "email": user, "email_verified": True}
+        at.run()
+        assert not at.exception
+        assert _plain(at.markdown[0].value) == f"!no run with id or id prefix 'deadbeef' in {shown_location}"
+
+    Path(location).write_bytes(b"not a database " * 100)  # the store breaks
+    member = lab(ALICE, page="runs.py").run()
+    shown = " ".join(_plain(e.value) for e in member.error)
+    assert "The run store cannot be read (StoreError): the details are shown to the lab's admins" in shown
+    assert location not in shown and "runs.db" not in shown
+    admin = lab(ROOT_, admins=[ROOT_], page="runs.py").run()
+    shown = " ".join(_plain(e.value) for e in admin.error)
+    assert (f"The run store at sqlite:///{location} cannot be read (StoreError: sqlite:///{location} is not a SQLite "
+            "database") in shown
+
+
+def _rename_a_run_deleted_meanwhile():
+    """A page's action on a run that another tab deleted (what a click on a stale page reaches)."""
+    import streamlit as st
+
+    from lstmlab.ui import auth, run_store
+
+    st.markdown(run_store.apply_action("rename", "new name", ["deadbeef"], actor=auth.actor()))
+
+
+def test_parse_members_and_membership():
+    assert auth.parse_members({"members": [" Ada@Uni.Example ", "@LAB.example", "*"]}) == {
+        "ada@uni.example", "@lab.example", "*"}
+    assert auth.parse_members({"members": []}) == frozenset()  # admins only
+    with pytest.raises(ValueError, match=r"^secrets \[lstmlab\] members is not set: .* members = \[\"\*\"\]"):
+        auth.parse_members({})
+    for bad in ("@lab.example", ["lab.example"], ["ada@"], ["@"], ["a@b@c"], ["ada @uni.example"], [1], None):
+        with pytest.raises(ValueError, match=r"^secrets \[lstmlab\] members = .*: expected a list of emails and "
+                                             r"@domains"):
+            auth.parse_members({"members": bad})
+    people = auth.LabPeople.parse({"members": ["@lab.example", "ada@uni.example"], "admins": ["root@ops.example"]})
+    assert [people.is_member(e) for e in ("bob@lab.example", "BOB@LAB.EXAMPLE", "ada@uni.example", "Root@Ops.Example",
+                                          "eve@uni.example", "bob@sub.lab.example", "bob@lab.example.evil",
+                                          "\u212aate@lab.example.evil")] == [True] * 4 + [False] * 4
+    assert not people.assume_email_verified
+
+
+def test_email_verified_claim():
+    assert [auth.email_verified({"email_verified": v}) for v in (True, "true", "True", False, "false", 1, "yes")] == [
+        True, True, True, False, False, False, False]
+    assert auth.email_verified({}) is None and auth.email_verified({}, assume_verified=True) is True
+    assert auth.email_verified({"email_verified": False}, assume_verified=True) is False

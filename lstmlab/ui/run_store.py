@@ -8,8 +8,13 @@ import streamlit as st
 
 from lstmlab import export
 from lstmlab import limits as L
-from lstmlab.store import Actor, RunStore, default_url, display_location
+from sqlalchemy.exc import SQLAlchemyError
+
+from lstmlab.store import Actor, RunStore, StoreError, default_url, display_location
 from lstmlab.text import escape_markdown, run_label
+from lstmlab.ui import auth
+
+ADMINS_SEE = "the details are shown to the lab's admins"
 
 
 def shown_url(location: str | None = None) -> str:
@@ -30,14 +35,21 @@ def store() -> RunStore:
     return _store(default_url())
 
 
+def _unreadable(e: Exception, detail: str, fix: str) -> ValueError:
+    """The error a page shows when the store cannot be read: where it is and how to fix it for whom may see where
+    it is (auth.may_see_store_location), else only the kind of failure."""
+    if not auth.may_see_store_location():
+        return ValueError(f"The run store cannot be read ({type(e).__name__}): {ADMINS_SEE}.")
+    return ValueError(f"The run store at {shown_url()} cannot be read ({type(e).__name__}{detail}). {fix}")
+
+
 def stored_lstm_runs() -> pd.DataFrame:
     """Stored LSTM runs that have their parameters, newest first (RunStore.list() rows); ValueError if the store
     cannot be read."""
     try:
         return store().list(cell="lstm", with_params=True)
     except Exception as e:  # an unreachable or unreadable database: say which, do not crash the page
-        raise ValueError(f"The run store at {shown_url()} cannot be read ({type(e).__name__}). "
-                         "Set LSTMLAB_DB to a readable path.") from None
+        raise _unreadable(e, "", "Set LSTMLAB_DB to a readable path.") from None
 
 
 def list_runs(query: str = "", owner: str | None = None) -> pd.DataFrame:
@@ -47,8 +59,7 @@ def list_runs(query: str = "", owner: str | None = None) -> pd.DataFrame:
     try:
         df = store().list(owner=owner)
     except Exception as e:  # an unreachable or unreadable database: say which, do not crash the page
-        raise ValueError(f"The run store at {shown_url()} cannot be read ({type(e).__name__}: "
-                         f"{error_line(e)}). Set LSTMLAB_DB to a writable path.") from None
+        raise _unreadable(e, f": {error_line(e)}", "Set LSTMLAB_DB to a writable path.") from None
     if df.empty:
         return df.assign(created=pd.Series(dtype="datetime64[ns]"))
     df = df.assign(created=pd.to_datetime(df["created_at"], unit="s").dt.floor("s"))
@@ -67,9 +78,24 @@ def load_run(run_id: str, name: str = "", tags: str = ""):
 
 
 def error_line(e: Exception) -> str:
-    """The first line of an error's message, with the store URL's password (if it quotes one) hidden."""
+    """The first line of an error's message, with the store URL's password (if it quotes one) hidden. For a viewer
+    who may not see where the store is (auth.may_see_store_location), a failure of the store itself (its messages
+    name servers, users, files) is not described, and the location is taken out of any other message."""
+    if not auth.may_see_store_location() and isinstance(e, (StoreError, SQLAlchemyError, OSError)):
+        return ADMINS_SEE
     line = str(e).splitlines()[0] if str(e) else ""
-    return line.replace(default_url(), shown_url())
+    return hide_location(line)
+
+
+def hide_location(text: str) -> str:
+    """``text`` as this page's viewer may read it: the store's location with its password hidden, or, for a
+    viewer who may not see where the store is, "the run store" in its place."""
+    url, shown = default_url(), shown_url()
+    if auth.may_see_store_location():
+        return text if url in shown else text.replace(url, shown)  # a path is part of its shown sqlite:// URL
+    for location in (f"RunStore({shown!r})", url, shown):
+        text = text.replace(location, "the run store")
+    return text
 
 
 def load_runs(rows: pd.DataFrame) -> dict:
@@ -104,7 +130,7 @@ def apply_action(action: str, arg, run_ids: list[str], actor: Actor | None = Non
         if action == "unconfirmed":
             return "!Tick the confirmation box to delete."
     except (KeyError, ValueError, PermissionError) as e:  # the message may quote the name, tag or owner
-        return f"!{escape_markdown(e)}"
+        return f"!{escape_markdown(hide_location(str(e.args[0]) if isinstance(e, KeyError) and e.args else str(e)))}"
     return f"!Unknown action {action!r}."
 
 

@@ -10,15 +10,16 @@ from lstmlab.text import escape_markdown
 from lstmlab.ui.run_store import shown_url
 
 
-def sidebar_ui() -> None:
-    """Shared sidebar elements below the navigation."""
+def sidebar_ui(show_store: bool = True) -> None:
+    """Shared sidebar elements below the navigation; ``show_store``: name where the run store is (a hosted lab
+    shows it only to its admins)."""
     with st.sidebar:
         st.caption(
             "lstmlab trains RNN, LSTM and GRU networks with hand-written backpropagation through time in numpy "
             "and records how the error signal flows back through the steps."
         )
         db = os.environ.get("LSTMLAB_DB")
-        if db:
+        if db and show_store:
             st.caption(f"Run store: {escape_markdown(shown_url(db), code=True)}")
         st.caption("Larger experiments: `python -m lstmlab run --help`")
 
