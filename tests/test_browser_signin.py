@@ -2,18 +2,25 @@
 Connect provider on loopback (oidc-provider-mock, started by scripts/with_services.sh, which exports
 LSTMLAB_TEST_OIDC_URL).
 
-Signed out, a visitor sees a sign-in button and no run; signed in as Alice (the provider's form takes the subject,
-which becomes the email), her run is editable and Bob's read-only, a forged delete is refused by the store, a run
-she trains is saved as hers; signing out returns to the sign-in button. The browser opens the app at exactly the
-origin of ``redirect_uri`` (127.0.0.1 in both), as a deployment must: the sign-in cookie belongs to that origin.
+The provider's form takes a subject; the claims of that subject (email, email_verified) are set beforehand through the
+provider's ``PUT /users/<sub>``, and a subject never set gets ``{"email": sub}`` without ``email_verified``.
+
+Signed out, a visitor sees a sign-in button and no run; a member signed in as Alice edits her run and sees Bob's
+read-only, a forged delete is refused by the store, a run she trains is saved as hers, the store's location is not
+shown to her (an admin sees it); signing out returns to the sign-in button. A non-member, an identity whose email is
+not verified (one that claims an admin's address, one whose provider says nothing) and a lab configured without
+members see only a page saying why, deep links included. The browser opens the app at exactly the origin of
+``redirect_uri`` (127.0.0.1 in both), as a deployment must: the sign-in cookie belongs to that origin.
 
 Without Chromium, playwright or the provider these tests are skipped, naming the fix; under CI they fail.
 """
 
+import json
 import os
 import secrets
 import subprocess
 import sys
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -21,13 +28,14 @@ import sqlalchemy as sa
 
 from bench.stserver import serve
 from lstmlab.store import Actor, RunStore, runs_table
-from test_browser import _no_exception, _page, _wait_idle, browser, in_ci, requirements
+from test_browser import _no_exception, _page, _shot, _wait_idle, browser, in_ci, requirements
 from test_store import make_run
 
 __all__ = ["browser", "requirements"]  # fixtures shared with test_browser.py
 
 OIDC_ENV = "LSTMLAB_TEST_OIDC_URL"
-ALICE, BOB = "alice@lab.example", "bob@lab.example"
+ALICE, BOB, ROOT_ = "alice@lab.example", "bob@lab.example", "root@lab.example"
+MEMBERS = '["@lab.example"]'
 
 
 @pytest.fixture(scope="module")
@@ -43,40 +51,91 @@ def oidc(requirements):
     return url
 
 
-@pytest.fixture(scope="module")
-def lab(oidc, tmp_path_factory):
-    """(app URL, store URL, {owner: run id}): the dashboard with sign-in through the provider, whose store holds one
-    run of Alice's and one of Bob's."""
-    tmp = tmp_path_factory.mktemp("signin")
-    (tmp / "secrets.toml").write_text(
+def _secrets(tmp, oidc: str, lab_section: str):
+    path = tmp / "secrets.toml"
+    path.write_text(
         "[auth]\n"
         'redirect_uri = "http://127.0.0.1:{port}/oauth2callback"\n'  # Streamlit puts in the server's port
         f'cookie_secret = "{secrets.token_hex(32)}"\n'
         'client_id = "lstmlab-test"\n'
         'client_secret = "test-client-secret"\n'
         f'server_metadata_url = "{oidc}/.well-known/openid-configuration"\n'
-        "[lstmlab]\nadmins = []\n"
+        f"[lstmlab]\n{lab_section}"
     )
+    return path
+
+
+@pytest.fixture(scope="module")
+def lab(oidc, tmp_path_factory):
+    """(app URL, store URL, {owner: run id}): the dashboard with sign-in through the provider, members of
+    @lab.example and root@lab.example its admin, whose store holds one run of Alice's and one of Bob's."""
+    tmp = tmp_path_factory.mktemp("signin")
+    path = _secrets(tmp, oidc, f'members = {MEMBERS}\nadmins = ["{ROOT_}"]\n')
     db = str(tmp / "runs.db")
     with RunStore(db) as s:
         runs = {owner: s.save(make_run(seed, steps=6), actor=Actor(owner)) for seed, owner in ((810, ALICE),
                                                                                                  (811, BOB))}
-    with serve(tmp / "streamlit.log", {"LSTMLAB_DB": db}, options=("--secrets.files", str(tmp / "secrets.toml"))) \
-            as (url, _pid):
+    with serve(tmp / "streamlit.log", {"LSTMLAB_DB": db}, options=("--secrets.files", str(path))) as (url, _pid):
         yield url, db, runs
 
 
-def _sign_in(page, app_url: str, email: str) -> None:
+def _identity(oidc: str, sub: str, **claims) -> str:
+    """Give subject ``sub`` these claims at the provider (its ``PUT /users/<sub>``); returns ``sub``."""
+    request = urllib.request.Request(f"{oidc}/users/{sub}", data=json.dumps(claims).encode(), method="PUT",
+                                     headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        assert response.status == 204
+    return sub
+
+
+def _authorize(page, app_url: str, sub: str) -> None:
+    """Sign in through the provider's form as subject ``sub`` and wait for the app to settle."""
     page.goto(app_url)
     page.get_by_role("button", name="Sign in").click(timeout=60_000)
     page.wait_for_selector("input[name='sub']", timeout=30_000)  # the provider's login form
-    page.fill("input[name='sub']", email)
+    page.fill("input[name='sub']", sub)
     page.get_by_role("button", name="Authorize").click()
     page.wait_for_url(app_url + "/**", timeout=30_000)
     _wait_idle(page)
+
+
+def _sign_in(page, app_url: str, oidc: str, email: str, admin: bool = False) -> None:
+    """Sign in as a member with this verified email (the provider's subject is not the email)."""
+    _authorize(page, app_url, _identity(oidc, f"sub-{email.split('@')[0]}", email=email, email_verified=True))
     shown = page.get_by_text("Signed in as")
     shown.wait_for(timeout=30_000)
-    assert shown.inner_text().replace("\u2060", "") == f"Signed in as {email}"  # word joiners keep it text
+    role = " (admin)" if admin else ""
+    assert shown.inner_text().replace("\u2060", "") == f"Signed in as {email}{role}"  # word joiners keep it text
+
+
+def _text(page) -> str:
+    return page.evaluate("document.body.innerText").replace("\u2060", "")
+
+
+def _wait_text(page, expected: str) -> None:
+    """Wait until the page's text (without the word joiners escaping puts into emails) holds ``expected``."""
+    page.wait_for_function("t => document.body.innerText.replaceAll('\\u2060', '').includes(t)", arg=expected,
+                           timeout=30_000)
+
+
+def _shows_only(page, app_url: str, db: str, expected: str, shot: str = "") -> None:
+    """The page says ``expected`` with a sign-out button and nothing of the lab, at the app's root and at deep links
+    to pages (one that would train a run), and no run is added to the store."""
+    with RunStore(db) as s:
+        before = sorted(s.list()["id"])
+    for path in ("/runs", "/error_flow?cells=lstm&T=10&H=4&steps=3&batch=4", "/sweeps", "/sign-in", ""):
+        page.goto(app_url + path)
+        _wait_idle(page)
+        _wait_text(page, expected)
+        _no_exception(page)
+        assert page.get_by_role("button", name="Sign out").count() == 1
+        assert page.locator("[data-testid='stDataFrame'], [data-testid='stMultiSelect'], .vega-embed, "
+                            "[data-testid='stSidebarNav'], [data-testid='stForm']").count() == 0
+        assert "Run store" not in _text(page) and "runs.db" not in _text(page)
+        if shot and not path:
+            _shot(page, shot, readme=False)
+    with RunStore(db) as s:
+        assert sorted(s.list()["id"]) == before
 
 
 def _select(page, label_start: str) -> None:
@@ -100,10 +159,11 @@ def test_signed_out_sees_only_a_sign_in_button(lab, browser):
     ctx.close()
 
 
-def test_signed_in_user_edits_own_runs_only_and_signs_out(lab, browser):
+def test_signed_in_user_edits_own_runs_only_and_signs_out(lab, oidc, browser):
     url, db, runs = lab
     ctx, page = _page(browser, height=1600)
-    _sign_in(page, url, ALICE)
+    _sign_in(page, url, oidc, ALICE)
+    assert "Run store" not in _text(page) and db not in _text(page)  # a member is not told where the store is
 
     page.goto(url + "/runs")
     _wait_idle(page)
@@ -149,6 +209,64 @@ def test_signed_in_user_edits_own_runs_only_and_signs_out(lab, browser):
     _wait_idle(page)
     assert page.locator("[data-testid='stDataFrame']").count() == 0
     ctx.close()
+
+
+def test_admin_sees_where_the_store_is(lab, oidc, browser):
+    url, db, _ = lab
+    ctx, page = _page(browser)
+    _sign_in(page, url, oidc, ROOT_, admin=True)
+    page.goto(url + "/runs")
+    _wait_idle(page)
+    sidebar = page.locator("[data-testid='stSidebar']")
+    sidebar.get_by_text("Run store:").wait_for(timeout=30_000)
+    assert db in sidebar.inner_text().replace("\u2060", "")
+    ctx.close()
+
+
+def test_non_member_sees_only_the_not_a_member_page_and_signs_out(lab, oidc, browser):
+    url, db, _ = lab
+    ctx, page = _page(browser)
+    _authorize(page, url, _identity(oidc, "eve-sub", email="eve@elsewhere.example", email_verified=True))
+    _shows_only(page, url, db, "eve@elsewhere.example, which is not a member of this lab", shot="signin_not_member")
+    assert page.get_by_role("heading", name="Not a member of this lab").is_visible()
+    page.get_by_role("button", name="Sign out").click()
+    page.get_by_role("button", name="End session").click(timeout=30_000)  # the provider's own sign-out
+    page.get_by_role("button", name="Sign in").wait_for(timeout=60_000)
+    ctx.close()
+
+
+def test_unverified_email_is_refused_even_an_admins(lab, oidc, browser):
+    url, db, _ = lab
+    ctx, page = _page(browser)
+    _authorize(page, url, _identity(oidc, "mallory-sub", email=ROOT_, email_verified=False))
+    _shows_only(page, url, db, f"signed you in as {ROOT_} but says this email address is not verified",
+                shot="signin_unverified")
+    assert "(admin)" not in _text(page) and "Signed in as" not in _text(page)
+    ctx.close()
+    ctx, page = _page(browser)
+    _authorize(page, url, "carol@lab.example")  # never set: the provider sends {"email": sub}, no email_verified
+    _shows_only(page, url, db, "carol@lab.example but does not say whether this email address is verified")
+    ctx.close()
+
+
+def test_sign_in_without_members_is_a_configuration_error(oidc, browser, tmp_path):
+    path = _secrets(tmp_path, oidc, "admins = []\n")
+    db = str(tmp_path / "runs.db")
+    with RunStore(db) as s:
+        s.save(make_run(812, steps=6), actor=Actor(ALICE))
+    with serve(tmp_path / "streamlit.log", {"LSTMLAB_DB": db}, options=("--secrets.files", str(path))) as (url, _):
+        ctx, page = _page(browser)
+        for deep in ("/runs", "", "/error_flow?cells=lstm&T=10&H=4&steps=3&batch=4"):  # a deep link first
+            page.goto(url + deep)
+            page.get_by_text("This lab's sign-in is misconfigured").wait_for(timeout=60_000)
+            _wait_idle(page)
+            _no_exception(page)
+            assert "members is not set: sign-in admits only the lab's members" in _text(page)
+            assert page.get_by_role("button", name="Sign in").count() == 0
+            assert page.locator("[data-testid='stDataFrame'], [data-testid='stSidebarNav'], .vega-embed").count() == 0
+        ctx.close()
+    with RunStore(db) as s:
+        assert len(s.list()) == 1
 
 
 @pytest.mark.parametrize("ci, outcome", [("1", "error"), ("", "skipped")])
