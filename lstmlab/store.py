@@ -513,7 +513,9 @@ class RunStore:
         """Store ``run`` in one transaction (replacing any run with the same id); returns its id.
 
         A new run's owner is ``actor.email`` ("" for ``actor=None``); replacing a stored run (a new status, say)
-        keeps its owner and needs the right to change it (``Actor``), else ``PermissionError``.
+        keeps its owner and needs the right to change it (``Actor``), else ``PermissionError``. A name or tag that
+        ``check_labels`` refuses is a ``ValueError``, before anything is written (so for ``rename``, ``tag`` and
+        ``queue``).
         """
         layout = {name: _layout(name, getattr(run, name)) for name in TABLES}
         config = run.config
