@@ -13,8 +13,8 @@
 #             role must give its password (scram-sha-256), fsync off.
 #   oidc      LSTMLAB_TEST_OIDC_URL=http://127.0.0.1:PORT
 #             an OpenID Connect provider for the sign-in tests (oidc-provider-mock from requirements-dev.txt, run
-#             by the repository's .venv, or by $OIDC_PYTHON): any client id and secret; its login form's
-#             subject becomes the user's email.
+#             by the repository's .venv, or by $OIDC_PYTHON): any client id and secret; its login form takes a
+#             subject, whose claims PUT /users/SUB sets (else only "email": SUB, without email_verified).
 #   dask      LSTMLAB_TEST_SCHEDULER=tcp://127.0.0.1:PORT
 #             a Dask scheduler and two workers (one thread each), run by DASK_PYTHON (default: the
 #             repository's .venv), from the repository so that the workers import this lstmlab.

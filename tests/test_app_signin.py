@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from lstmlab.store import Actor, RunStore
+from lstmlab.store import Actor, RunStore, runs_table
 from lstmlab.ui import auth
 from test_store import make_run
 
@@ -300,3 +300,20 @@ def test_email_verified_claim():
         True, True, True, False, False, False, False]
     assert auth.email_verified({}) is None and auth.email_verified({}, assume_verified=True) is True
     assert auth.email_verified({"email_verified": False}, assume_verified=True) is False
+
+
+def test_email_case_does_not_split_a_user(lab, runs):
+    """The provider's address in another case, and an owner stored in mixed case by an earlier version: one user."""
+    with RunStore(os.environ["LSTMLAB_DB"]) as s, s.engine.begin() as conn:
+        conn.execute(runs_table.update().where(runs_table.c.id == runs[BOB]).values(owner="Bob@Lab.Example"))
+    at = lab("BOB@LAB.example", page="runs.py").run()
+    assert _plain(at.sidebar.caption[-1].value) == f"Signed in as {BOB}"
+    at.button_group(key="runs.who").set_value("mine").run()
+    assert list(at.dataframe[0].value["id"]) == [runs[BOB]]
+    at.multiselect(key="runs_selected").set_value([runs[BOB]]).run()
+    assert not any(b.disabled for b in at.get("button") if b.proto.is_form_submitter)
+    at.text_input(key="runs.new_name").set_value("bob's, whatever the case")
+    at.button(key="FormSubmitter:runs.rename_form-Rename").click().run()
+    assert not at.exception
+    with RunStore(os.environ["LSTMLAB_DB"]) as s:
+        assert s.load(runs[BOB]).name == "bob's, whatever the case"
