@@ -20,10 +20,11 @@ st.set_page_config(page_title="lstmlab · error flow in recurrent networks", pag
                    layout="wide")
 state.init_session()
 live.warm_workers()
-gate = auth.gate_page()  # a signed-out visitor of a lab with sign-in sees only this page
-page = st.navigation([gate] if gate is not None else
+gate = auth.gate_pages()  # a visitor of a lab with sign-in who may not enter sees only this, at every address
+page = st.navigation(gate if gate is not None else
                      [st.Page(path, title=title, icon=icon, default=(i == 0))
-                      for i, (path, title, icon) in enumerate(nav.PAGES)])
+                      for i, (path, title, icon) in enumerate(nav.PAGES)],
+                     position="hidden" if gate is not None else "sidebar")
 if gate is None:
     widgets.sidebar_ui(show_store=auth.may_see_store_location())
     auth.account_ui()

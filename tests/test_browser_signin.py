@@ -123,7 +123,7 @@ def _shows_only(page, app_url: str, db: str, expected: str, shot: str = "") -> N
     to pages (one that would train a run), and no run is added to the store."""
     with RunStore(db) as s:
         before = sorted(s.list()["id"])
-    for path in ("/runs", "/error_flow?cells=lstm&T=10&H=4&steps=3&batch=4", "/sweeps", "/sign-in", ""):
+    for path in ("/runs", "/error_flow?cells=lstm&T=10&H=4&steps=3&batch=4", "/sweeps", "/why", ""):
         page.goto(app_url + path)
         _wait_idle(page)
         _wait_text(page, expected)
@@ -132,6 +132,7 @@ def _shows_only(page, app_url: str, db: str, expected: str, shot: str = "") -> N
         assert page.locator("[data-testid='stDataFrame'], [data-testid='stMultiSelect'], .vega-embed, "
                             "[data-testid='stSidebarNav'], [data-testid='stForm']").count() == 0
         assert "Run store" not in _text(page) and "runs.db" not in _text(page)
+        assert "Page not found" not in _text(page)  # a deep link lands on this page itself
         if shot and not path:
             _shot(page, shot, readme=False)
     with RunStore(db) as s:
@@ -153,6 +154,7 @@ def test_signed_out_sees_only_a_sign_in_button(lab, browser):
         page.goto(url + path)
         page.get_by_role("button", name="Sign in").wait_for(timeout=60_000)
         _wait_idle(page)
+        assert "Page not found" not in _text(page)
         assert page.locator("[data-testid='stDataFrame'], [data-testid='stMultiSelect'], .vega-embed").count() == 0
         assert page.locator("[data-testid='stSidebarNav']").count() == 0
         _no_exception(page)
@@ -262,6 +264,7 @@ def test_sign_in_without_members_is_a_configuration_error(oidc, browser, tmp_pat
             _wait_idle(page)
             _no_exception(page)
             assert "members is not set: sign-in admits only the lab's members" in _text(page)
+            assert "Page not found" not in _text(page)
             assert page.get_by_role("button", name="Sign in").count() == 0
             assert page.locator("[data-testid='stDataFrame'], [data-testid='stSidebarNav'], .vega-embed").count() == 0
         ctx.close()

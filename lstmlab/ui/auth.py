@@ -24,12 +24,14 @@ from __future__ import annotations
 import dataclasses
 import re
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any, Callable
 
 import streamlit as st
 
 from lstmlab.store import Actor, normalise_email
 from lstmlab.text import escape_markdown
+from lstmlab.ui.nav import PAGES
 
 SECTION, LAB_SECTION, ADMINS_KEY = "auth", "lstmlab", "admins"
 MEMBERS_KEY, ASSUME_VERIFIED_KEY, EVERYONE = "members", "assume_email_verified", "*"
@@ -153,7 +155,7 @@ def _refusal(claims: Mapping[str, Any], lab: LabPeople) -> Callable[[], None] | 
 def actor() -> Actor | None:
     """Who acts in this session: None without sign-in, else the signed-in member (``store.Actor``: the verified
     email, admin or not, and the provider's issuer and subject). PermissionError for a visitor the gate refuses
-    (pages are not run for them: see :func:`gate_page`), so a refused identity never acts as the anonymous mode."""
+    (pages are not run for them: see :func:`gate_pages`), so a refused identity never acts as the anonymous mode."""
     if not required():
         return None
     lab = people()
@@ -228,9 +230,10 @@ def _config_error_view(message: str) -> None:
     st.error(f"This lab's sign-in is misconfigured: {escape_markdown(message)}", icon=":material/error:")
 
 
-def gate_page() -> st.Page | None:
-    """The page to show instead of the lab when sign-in is required and the visitor may not enter (signed out, an
-    email missing or not verified, not a member) or the lab's settings are wrong, else None."""
+def gate_pages() -> list[st.Page] | None:
+    """The pages to navigate instead of the lab's when sign-in is required and the visitor may not enter (signed
+    out, an email missing or not verified, not a member) or the lab's settings are wrong, else None; each shows the
+    same view (:func:`_gate`)."""
     if not required():
         return None
     try:
@@ -244,8 +247,11 @@ def gate_page() -> st.Page | None:
     return None if refusal is None else _gate(refusal)
 
 
-def _gate(view) -> st.Page:
-    return st.Page(view, title="Sign in", icon=":material/login:", default=True, url_path="sign-in")
+def _gate(view) -> list[st.Page]:
+    """The gate as the default page and under every page's own address, so that a deep link (to /runs, say) shows
+    it directly rather than after a page-not-found notice; the navigation hides them (one page to see)."""
+    return [st.Page(view, title="Sign in", icon=":material/login:", default=True, url_path="sign-in"),
+            *(st.Page(view, title="Sign in", url_path=Path(path).stem) for path, _, _ in PAGES)]
 
 
 def account_ui() -> None:
