@@ -196,9 +196,9 @@ def _sign_out_button() -> None:
 def missing_email_view() -> None:
     """Shown when the identity provider signed the user in without an email (or without naming the user), which
     this lab needs to know who the user is."""
-    st.error("Your identity provider signed you in but did not share your email address, which this lab uses to "
-             "decide who may enter and to name the owner of each run. Ask the lab's host to request the `email` "
-             "scope.", icon=":material/error:")
+    st.error("Your identity provider signed you in but did not share your email address (or did not say who you "
+             "are), which this lab uses to decide who may enter and to name the owner of each run. Ask the lab's "
+             "host to request the `email` scope.", icon=":material/error:")
     _sign_out_button()
 
 
