@@ -967,7 +967,7 @@ class RunStore:
         wall_time, config_key, every scalar ``RunConfig`` field, owner, step (steps done) and sweep. A running
         run whose heartbeat is older than ``lost_after`` is listed with status "lost".
 
-        Filters: ``status`` (the shown one), ``owner``, ``sweep`` and any of ``FILTER_FIELDS`` (a value or a list
+        Filters: ``status`` (the shown one), ``owner`` (compared as ``normalise_email`` does), ``sweep`` and any of ``FILTER_FIELDS`` (a value or a list
         of accepted values) run in SQL;
         ``tag`` keeps runs carrying that tag, ``name`` runs whose name contains that text; ``with_params``
         True keeps runs stored with their parameters, False those without.
@@ -983,8 +983,6 @@ class RunStore:
         status = filters.pop("status", None)  # "lost" is derived: filtered below
         statuses = None if status is None else set(status if isinstance(status, (list, tuple, set)) else [status])
         owners = _owners_wanted(filters.pop("owner", None))
-        if owners is not None:  # SQL's lower() keeps a superset of the matches; normalise_email decides below
-            query = query.where(sa.func.lower(sa.func.trim(cols.owner)).in_([sa.func.lower(o) for o in owners]))
         for field, value in filters.items():
             if value is None:
                 continue
@@ -994,14 +992,15 @@ class RunStore:
             stored = sa.exists().where(params_table.c.run_id == cols.id)
             query = query.where(stored if with_params else ~stored)
         with self._reading() as conn:
+            if owners is not None:  # every stored spelling of those owners (earlier versions kept the provider's)
+                spellings = conn.execute(sa.select(cols.owner).distinct()).scalars()  # from the owner index
+                query = query.where(cols.owner.in_([o for o in spellings if normalise_email(o) in owners]))
             rows = conn.execute(query.order_by(cols.created_at.desc(), cols.id)).mappings().all()
         records = []
         now = time.time()
         for r in rows:
             shown = self._shown_status(r, now)
             if statuses is not None and shown not in statuses:
-                continue
-            if owners is not None and normalise_email(r["owner"]) not in owners:
                 continue
             tags = json.loads(r["tags"])
             if tag is not None and tag not in tags:
