@@ -317,3 +317,25 @@ def test_email_case_does_not_split_a_user(lab, runs):
     assert not at.exception
     with RunStore(os.environ["LSTMLAB_DB"]) as s:
         assert s.load(runs[BOB]).name == "bob's, whatever the case"
+
+
+def _show_actor():
+    import streamlit as st
+
+    from lstmlab.ui import auth
+
+    who = auth.actor()
+    st.markdown(f"{who.email}|{who.is_admin}|{who.issuer}|{who.subject}")
+
+
+def test_actor_is_the_providers_issuer_and_subject_with_the_verified_email(app):
+    app()  # an empty run store and caches for this test
+    at = AppTest.from_function(_show_actor, default_timeout=30)
+    at.secrets["auth"], at.secrets["lstmlab"] = dict(AUTH), {"admins": ["root@lab.example"], **LAB}
+    at.user = {"is_logged_in": True, "iss": ISSUER, "sub": "248289761001", "email": "Root@Lab.Example",
+               "email_verified": True}
+    at.run()
+    assert at.markdown[0].value == f"root@lab.example|True|{ISSUER}|248289761001"
+    at.user = {**at.user, "email_verified": False}
+    at.run()
+    assert at.exception and "PermissionError" in at.exception[0].value + str(at.exception[0].proto)
