@@ -73,8 +73,14 @@ OVERFLOWS_JS = """sel => {
     const over = Math.max(r.right - b.right, b.left - r.left);
     if (over > 1) found.push(`${name(el)} is ${Math.round(over)} px wider than its block (${Math.round(r.width)} `
                              + `in ${Math.round(b.width)} px)`);
-    if (el.scrollWidth > el.clientWidth + 1 && getComputedStyle(el).overflowX !== 'visible'
-        && !el.matches("[data-testid='stDataFrame']")) {
+    if (el.matches('.katex-display')) {
+      // the equation is the row of its .base boxes; KaTeX's 2 px strut after an aligned block (.vlist-s) pokes out
+      // of them invisibly and would count in scrollWidth
+      const bases = [...el.querySelectorAll('.katex-html > .base')].map(e => e.getBoundingClientRect());
+      const hidden = Math.max(...bases.map(q => q.right - r.right), ...bases.map(q => r.left - q.left));
+      if (hidden > 1) found.push(`${name(el)} hides or scrolls ${Math.round(hidden)} px of its equation`);
+    } else if (el.scrollWidth > el.clientWidth + 1 && getComputedStyle(el).overflowX !== 'visible'
+               && !el.matches("[data-testid='stDataFrame']")) {
       found.push(`${name(el)} hides or scrolls ${el.scrollWidth - el.clientWidth} px of its content`);
     }
     if (el.matches('.vega-embed canvas, .vega-embed svg') && r.right > right + 1) {
