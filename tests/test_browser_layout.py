@@ -132,6 +132,16 @@ def _open(page, server, name, path, n_charts):
     _no_exception(page)
 
 
+def _shot_whole(page, name):
+    """Screenshot of the whole page: the main area scrolls inside the window, so the window is made as tall as it
+    (the width, and so the layout, stay as checked)."""
+    (OUT / "layout").mkdir(parents=True, exist_ok=True)
+    height = page.evaluate("document.querySelector(\"[data-testid='stMain']\").scrollHeight")
+    page.set_viewport_size({"width": page.viewport_size["width"], "height": max(height, 600)})
+    page.wait_for_timeout(1000)
+    page.screenshot(path=str(OUT / "layout" / f"{name}.png"))
+
+
 @pytest.mark.parametrize("size", SIZES)
 @pytest.mark.parametrize("name, path, n_charts", PAGES, ids=[p[0] for p in PAGES])
 def test_every_element_fits_its_block(server, browser, name, path, n_charts, size):
@@ -141,8 +151,7 @@ def test_every_element_fits_its_block(server, browser, name, path, n_charts, siz
     try:
         _open(page, server, name, path, n_charts)
         found = overflows(page)
-        (OUT / "layout").mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(OUT / "layout" / f"{name}-{size}.png"), full_page=True)
+        _shot_whole(page, f"{name}-{size}")
         assert not found, f"{name} at {size}:\n" + "\n".join(found)
     finally:
         ctx.close()

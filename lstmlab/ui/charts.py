@@ -258,7 +258,7 @@ def gradnorm_chart(df: pd.DataFrame, clip: float, title: str) -> alt.Chart:
     """Global gradient norm (before clipping) per run over steps, clipped steps marked, clip threshold ruled."""
     x = alt.X("step:Q", title="training step (parameter updates)")
     y = alt.Y("plot_value:Q", scale=alt.Scale(type="log"), axis=LOG_AXIS,
-              title="‖∇L‖ over all parameters, before clipping")
+              title="‖∇L‖ before clipping (log scale)")
     tt = [alt.Tooltip("run:N"), alt.Tooltip("step:Q"), alt.Tooltip("value:Q", title="‖∇L‖", format=".4g"),
           alt.Tooltip("clipped:N")]
     base = alt.Chart(df)
