@@ -47,7 +47,7 @@ CHECKED = ", ".join([
     ".katex-display", ".katex", ".vega-embed", ".vega-embed canvas", ".vega-embed svg",
     "[data-testid='stDataFrame']", "[data-testid='stTable']", "[data-testid='stMetric']",
     "[data-testid='stMarkdownContainer']", "[data-testid='stCaptionContainer']", "[data-testid='stAlert']",
-    "[data-testid='stCode']", "[data-testid='stImage'] img", "[data-testid='stButton']",
+    "[data-testid='stCode']", "[data-testid='stCode'] pre", "[data-testid='stImage'] img", "[data-testid='stButton']",
     "[data-testid='stDownloadButton']", "[data-testid='stPageLink']", "[data-testid='stProgress']",
 ])
 
