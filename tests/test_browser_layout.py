@@ -18,8 +18,8 @@ from bench.stserver import serve
 from lstmlab import jobs
 from lstmlab.config import RunConfig
 from lstmlab.store import RunStore
-from test_browser import OUT, SERVER_LOG, _charts_rendered, _no_exception, _wait_idle, _wait_trained, browser, \
-    requirements
+from test_browser import OUT, SERVER_LOG, _charts_rendered, _no_exception, _shot, _wait_idle, _wait_trained, \
+    browser, requirements
 
 __all__ = ["browser", "requirements"]  # fixtures shared with test_browser.py
 
@@ -132,16 +132,6 @@ def _open(page, server, name, path, n_charts):
     _no_exception(page)
 
 
-def _shot_whole(page, name):
-    """Screenshot of the whole page: the main area scrolls inside the window, so the window is made as tall as it
-    (the width, and so the layout, stay as checked)."""
-    (OUT / "layout").mkdir(parents=True, exist_ok=True)
-    height = page.evaluate("document.querySelector(\"[data-testid='stMain']\").scrollHeight")
-    page.set_viewport_size({"width": page.viewport_size["width"], "height": max(height, 600)})
-    page.wait_for_timeout(1000)
-    page.screenshot(path=str(OUT / "layout" / f"{name}.png"))
-
-
 @pytest.mark.parametrize("size", SIZES)
 @pytest.mark.parametrize("name, path, n_charts", PAGES, ids=[p[0] for p in PAGES])
 def test_every_element_fits_its_block(server, browser, name, path, n_charts, size):
@@ -151,7 +141,8 @@ def test_every_element_fits_its_block(server, browser, name, path, n_charts, siz
     try:
         _open(page, server, name, path, n_charts)
         found = overflows(page)
-        _shot_whole(page, f"{name}-{size}")
+        (OUT / "layout").mkdir(parents=True, exist_ok=True)
+        _shot(page, f"layout/{name}-{size}", readme=False)  # the whole page, at the width checked
         assert not found, f"{name} at {size}:\n" + "\n".join(found)
     finally:
         ctx.close()
