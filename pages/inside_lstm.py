@@ -61,7 +61,7 @@ m3.metric(f"‖δc_1‖ / ‖δc_T‖, {label}", text.fmt(now["carousel"]),
 T = out["c"].shape[0]
 t = time_step_ui(T)
 
-left, right = st.columns(2)  # the equations need half the width: their gate labels are cut in less
+left, right = st.columns(2)  # the forward equations with their gate labels need half the width
 with left:
     st.markdown("**Mean gate activation over the hidden units, per time step**")
     cached.chart(st, "inside.means", (inside_key, t), lambda: charts.per_step_chart(
