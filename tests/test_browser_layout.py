@@ -1,9 +1,9 @@
 """Every page fits the screen: in a real Chromium at 1400 x 1000 and 1920 x 1080, no chart, equation, table or other
 element of the dashboard is wider than the block it sits in, and no chart extends past the main area's right edge.
 
-One server for the module, on a run store seeded with a tiny sweep of the three cells (trained by real jobs before
-the server starts); the study pages train tiny runs themselves, which the Runs page then overlays. Screenshots of
-every page at both sizes go to test-output/browser/layout/.
+One server for the module, on a run store seeded with a tiny study of the three cells and a tiny sweep of them, both
+trained by real jobs before the server starts: the study pages find the study's runs, the Runs page overlays them.
+Screenshots of every page at both sizes go to test-output/browser/layout/.
 
 Without Chromium or playwright the tests are skipped, naming the fix; under CI they fail.
 """
@@ -11,11 +11,12 @@ Without Chromium or playwright the tests are skipped, naming the fix; under CI t
 import itertools
 import json
 import re
+import urllib.parse
 
 import pytest
 
 from bench.stserver import serve
-from lstmlab import jobs
+from lstmlab import jobs, settings
 from lstmlab.config import RunConfig
 from lstmlab.store import RunStore
 from test_browser import OUT, SERVER_LOG, _charts_rendered, _no_exception, _shot, _wait_idle, _wait_trained, \
@@ -29,8 +30,7 @@ SWEEP_GRID = {"cell": ("rnn", "lstm", "gru"), "seq_len": (5, 10), "weight_scale"
 SWEEP_FIXED = dict(steps=10, hidden_size=4, batch_size=8, eval_size=8, record_every=5, seed=0)
 STUDY = "cells=rnn,lstm,gru&T=30&H=8&steps=40&batch=16"
 
-# (name, path, charts the page draws at least); pages in navigation order, the study pages train their runs, which
-# the Runs page needs
+# (name, path, charts the page draws at least), in navigation order
 PAGES = [
     ("why", "/?w=1.1&T=100", 1),
     ("error_flow", f"/error_flow?{STUDY}", 4),
@@ -99,7 +99,8 @@ def overflows(page) -> list[str]:
 
 @pytest.fixture(scope="module")
 def server(requirements, tmp_path_factory):
-    """The dashboard on a run store holding sweep "layout" (3 cells x 2 lengths x 2 weight scales, trained)."""
+    """The dashboard on a run store holding the runs of STUDY and sweep "layout" (3 cells x 2 lengths x 2 weight
+    scales), trained."""
     tmp = tmp_path_factory.mktemp("layout")
     db = str(tmp / "runs.db")
     store = RunStore(db)
@@ -107,6 +108,8 @@ def server(requirements, tmp_path_factory):
                                           "fixed": sorted(SWEEP_FIXED.items())}))
     ids = [jobs.submit(RunConfig(cell=c, seq_len=T, weight_scale=w, **SWEEP_FIXED), store_url=db, sweep=SWEEP)
            for c, T, w in itertools.product(*SWEEP_GRID.values())]
+    values, _ = settings.parse_params("flow", dict(urllib.parse.parse_qsl(STUDY)))
+    ids += [jobs.submit(config, store_url=db) for config in settings.study(values).configs]  # as the pages would
     for run_id in ids:
         assert jobs.wait(run_id, store_url=db, timeout=300) == "finished"
     with serve(tmp / "streamlit.log", {"LSTMLAB_DB": db}) as (url, _pid):
