@@ -73,12 +73,15 @@ def draw(runs: dict) -> None:
         st.caption("log10 ‖∂L/∂h_t‖ over training step (x) and lag (y), one shared colour scale; long sequences "
                    "are binned into log-spaced lag ranges (geometric mean). Grey: exactly zero; red: overflow; "
                    f"pink: NaN. {heat['step'].nunique()} recordings, up to training step {int(heat['step'].max())}.")
-        cached.chart(st, "flow.heatmap", key, lambda: charts.flow_heatmap(
-            heat, charts.heat_domain(heat), width={1: 640, 2: 390}.get(len(flows), 260)), width="content")
+        domain = charts.heat_domain(heat)
+        cells = charts.panel_cells(heat)
+        for i, (col, cell) in enumerate(zip(st.columns(max(len(cells), 2)), cells)):
+            cached.chart(col, "flow.heatmap", (key, cell), lambda cell=cell, first=i == 0: charts.flow_heatmap(
+                heat, domain, cell, legend=first))
 
     if "LSTM" in flows:
         st.subheader("LSTM: the cell state carries the error")
-        c1, c2 = st.columns([3, 2])
+        c1, c2 = st.columns(2)  # the carousel's equation needs half the width
         c1.markdown("**‖∂L/∂h_t‖ and ‖∂L/∂c_t‖ against lag**")
         training = runs["LSTM"].status in ACTIVE_STATUSES  # in the key already: the runs' statuses
         cached.chart(c1, "flow.cell_state", key, lambda: charts.cell_state_chart(

@@ -61,7 +61,7 @@ m3.metric(f"‖δc_1‖ / ‖δc_T‖, {label}", text.fmt(now["carousel"]),
 T = out["c"].shape[0]
 t = time_step_ui(T)
 
-left, right = st.columns([3, 2])
+left, right = st.columns(2)  # the forward equations with their gate labels need half the width
 with left:
     st.markdown("**Mean gate activation over the hidden units, per time step**")
     cached.chart(st, "inside.means", (inside_key, t), lambda: charts.per_step_chart(
@@ -91,8 +91,7 @@ for idx, (g, title, scheme, dom, mid) in enumerate(specs):
     with cols[idx % 2]:
         st.caption(f"{probes.GATE_NAMES[g]}: {equations.GATE_TEXT[g]}")
         cached.chart(st, "inside.gate", (inside_key, g), lambda g=g, title=title, scheme=scheme, dom=dom, mid=mid:
-                     charts.gate_heatmap(grids[g], title, scheme, dom, mid, width=420), width="content")
+                     charts.gate_heatmap(grids[g], title, scheme, dom, mid))
 m = float(max(abs(grids["c"]["value"].min()), abs(grids["c"]["value"].max()), 1e-12))
 st.caption("cell state c_t = f_t ⊙ c_{t−1} + i_t ⊙ n_t")
-cached.chart(st, "inside.cell", inside_key, lambda: charts.gate_heatmap(grids["c"], "c_t", "redblue", (-m, m), 0,
-                                                                       width=880), width="content")
+cached.chart(st, "inside.cell", inside_key, lambda: charts.gate_heatmap(grids["c"], "c_t", "redblue", (-m, m), 0))

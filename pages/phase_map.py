@@ -73,8 +73,10 @@ else:
         probe = (tuple(values["cells"]), tuple(scales), tuple(lengths), values["H"], values["init"], values["fb"],
                  values["seed"])
         grid = cached.phase_map(*probe)
-        cached.chart(st, "phase.map", probe, lambda: charts.phase_map_chart(
-            grid, width={1: 600, 2: 380}.get(len(values["cells"]), 260)), width="content")
+        # a column per cell of the three, so a panel keeps its size whichever cells are chosen
+        for i, (col, cell) in enumerate(zip(st.columns(len(CELLS)), charts.panel_cells(grid))):
+            cached.chart(col, "phase.map", (probe, cell), lambda cell=cell, first=i == 0: charts.phase_map_chart(
+                grid, cell, legend=first))
     except ValueError as e:
         st.error(str(e), icon=":material/error:")
 st.caption(

@@ -5,7 +5,7 @@ import pandas as pd
 import streamlit as st
 
 from lstmlab import export, sweep_summary, tables, text
-from lstmlab.config import SOLVED_FRACTION
+from lstmlab.config import CELLS, SOLVED_FRACTION
 from lstmlab.settings import CELL_LABELS
 from lstmlab.ui import cached, charts, live, nav, state, sweep_data
 
@@ -23,7 +23,8 @@ st.code("""import itertools
 from lstmlab import jobs
 from lstmlab.config import RunConfig
 
-for cell, T, w, seed in itertools.product(("rnn", "lstm", "gru"), (10, 20, 50, 100), (0.5, 1.0, 1.5), range(3)):
+grid = itertools.product(("rnn", "lstm", "gru"), (10, 20, 50, 100), (0.5, 1.0, 1.5), range(3))
+for cell, T, w, seed in grid:
     jobs.submit(RunConfig(cell=cell, seq_len=T, weight_scale=w, seed=seed, steps=1500),
                 store_url="lstmlab-data/runs.db", sweep="lag-limit")""", language="python")
 
@@ -57,8 +58,11 @@ def draw() -> bool:
     st.caption("Colour: log10 of the median held-out loss over the baseline (blue: below the solved threshold; "
                "orange: at the baseline). ✓ solved, ✗ unsolved, … runs still in flight. Hover a square for the "
                "spread over seeds. Other swept settings are pooled with the seeds.")
-    cached.chart(st, "sweeps.map", tuple(pd.util.hash_pandas_object(summary, index=False)),
-                 lambda: charts.sweep_map_chart(tables.sweep_map_table(summary)), width="content")
+    key = tuple(pd.util.hash_pandas_object(summary, index=False))
+    table = cached.memo("sweeps.table", key, lambda: tables.sweep_map_table(summary))
+    for i, (col, cell) in enumerate(zip(st.columns(len(CELLS)), charts.panel_cells(table))):
+        cached.chart(col, "sweeps.map", (key, cell), lambda cell=cell, first=i == 0: charts.sweep_map_chart(
+            table, cell, legend=first))
     st.subheader("Longest sequence length solved")
     longest = sweep_summary.longest_solved(summary)
     st.dataframe(longest.assign(cell=longest["cell"].map(CELL_LABELS)), hide_index=True, column_config={

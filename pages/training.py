@@ -72,8 +72,9 @@ def draw(runs: dict) -> None:
     for col, (label, run) in zip(pcols * 3, runs.items()):
         with col:
             st.caption(label)
-            cached.chart(st, "training.gnorm", (key, label), lambda run=run: charts.prefixed_chart(
-                tables.melt_prefixed(run.steps, "gnorm:"), "", "‖∂L/∂θ‖ (log scale)", log=True))
+            cached.chart(st, "training.gnorm", (key, label), lambda run=run: charts.legend_below(
+                charts.prefixed_chart(tables.melt_prefixed(run.steps, "gnorm:"), "", "‖∂L/∂θ‖ (log scale)",
+                                      log=True)))
     if "LSTM" in runs and runs["LSTM"].steps["forget_mean"].notna().any():
         st.markdown("**LSTM mean forget gate** over training (1 = the carousel keeps everything)")
         cached.chart(st, "training.forget", key, lambda: charts.prefixed_chart(

@@ -46,7 +46,7 @@ def test_a_cached_view_builds_no_chart_and_draws_the_fresh_build(app, counted):
     at = app("error_flow.py", **TINY).run()
     assert not at.exception
     first = _drawn(at)
-    assert len(first) == 4 and all(counted[name] for name in FLOW_BUILDERS)
+    assert len(first) == 5 and all(counted[name] for name in FLOW_BUILDERS)  # 2 lag charts, 2 heatmaps, cell state
 
     counted.clear()
     at.run()
@@ -119,7 +119,7 @@ def _both_ways():
     built = {
         "power": lambda: charts.power_chart(tables.power_table(1.2, 300), 1.2),  # exploding: state markers
         "phase map": lambda: charts.phase_map_chart(probes.phase_map(["rnn", "lstm"], [0.5, 1.5], [10, 20], 4,
-                                                                     "orthogonal", 1.0, 0)),
+                                                                     "orthogonal", 1.0, 0), "LSTM"),
     }
     for name, build in built.items():
         st.altair_chart(build(), width="content")
@@ -133,7 +133,7 @@ def test_the_cached_spec_is_what_altair_chart_draws():
     assert len(drawn) == 4
     assert drawn[0] == drawn[1] and drawn[2] == drawn[3]
     assert drawn[0] != drawn[2]
-    assert '"hconcat"' in drawn[2][0] and drawn[2][1]  # the phase map's panels, its data in Arrow datasets
+    assert '"LSTM"' in drawn[2][0] and drawn[2][1]  # a phase map's panel, its data in Arrow datasets
     assert all(theme == "streamlit" for _, _, theme in drawn)
 
 

@@ -10,8 +10,8 @@ def test_draws_map_and_spectrum(app):
     at = app("phase_map.py", **SMALL).run()
     assert not at.exception and not at.error
     specs = at.get("vega_lite_chart")
-    assert len(specs) == 2
-    assert "redblue" in specs[0].proto.spec
+    assert len(specs) == len(CELLS) + 1  # a panel per cell (all three by default), the spectrum
+    assert all("redblue" in s.proto.spec for s in specs[:-1]) and "singular value" in specs[-1].proto.spec
 
 
 def test_form_changes_result(app):
@@ -27,10 +27,10 @@ def test_form_changes_result(app):
 
 def test_spectrum_controls_change_result(app):
     at = app("phase_map.py", **SMALL).run()
-    before = at.get("vega_lite_chart")[1].proto.spec
+    before = at.get("vega_lite_chart")[-1].proto.spec
     at.selectbox(key="phase.spec_cell").set_value("lstm").run()
     assert not at.exception
-    assert at.get("vega_lite_chart")[1].proto.spec != before
+    assert at.get("vega_lite_chart")[-1].proto.spec != before
 
 
 def test_inverted_range_is_refused(app):

@@ -16,7 +16,7 @@ def test_the_page_shows_progress_phase_map_longest_solved_and_csv(app, tiny_swee
     assert not at.exception and not at.error
     assert at.selectbox(key="sweeps.name").value == "tiny" and at.query_params["name"] == "tiny"
     assert "16 of 16 runs ended" in at.get("progress")[0].proto.text
-    assert len(at.get("vega_lite_chart")) == 1
+    assert len(at.get("vega_lite_chart")) == 2  # the trained phase map, a panel per cell
     longest, grid = at.dataframe[0].value, at.dataframe[1].value
     assert list(longest["cell"]) == ["RNN", "LSTM"]
     assert len(grid) == 8 and set(grid["verdict"]) <= {"solved", "unsolved"}

@@ -112,7 +112,13 @@ def _wait_trained(page, *cells):
 
 
 def _shot(page, name, readme=True):
+    """Screenshot of the whole page. The main area scrolls inside the window, which a full-page screenshot does not
+    follow: the window is made as tall as the main area's content first (its width, and so the layout, stay)."""
     OUT.mkdir(parents=True, exist_ok=True)
+    height = page.evaluate("document.querySelector(\"[data-testid='stMain']\").scrollHeight")
+    if height > page.viewport_size["height"]:
+        page.set_viewport_size({"width": page.viewport_size["width"], "height": height})
+        page.wait_for_timeout(1000)  # the charts redraw
     page.screenshot(path=str(OUT / f"{name}.png"), full_page=True)
     if readme and os.environ.get("LSTMLAB_README_SHOTS"):
         img = ROOT / "docs" / "img"

@@ -1,5 +1,6 @@
 """The dashboard's cached chart specs: Streamlit's own conversion of the same charts, Altair's validation aside."""
 
+import pandas as pd
 from streamlit.elements.vega_charts import _convert_altair_to_vega_lite_spec
 
 from lstmlab import tables
@@ -15,8 +16,8 @@ def test_cached_specs_are_streamlits_conversion_of_the_same_charts():
     lines = tables.flow_lines(flows, layer=0, weight_scale=1.0)
     heat = tables.heatmap_table(flows)
     built = [charts.flow_lag_chart(lines, phase, charts.lines_domain(lines), phase) for phase in lines["phase"].unique()]
-    built += [charts.flow_heatmap(heat, charts.heat_domain(heat)),
-              charts.cell_state_chart(tables.lstm_cell_lines(flows["LSTM"], 0, training=False), "cell state"),
+    built += [charts.flow_heatmap(heat, charts.heat_domain(heat), cell) for cell in charts.panel_cells(heat)]
+    built += [charts.cell_state_chart(tables.lstm_cell_lines(flows["LSTM"], 0, training=False), "cell state"),
               charts.training_chart(tables.training_long({k: r.steps for k, r in runs.items()},
                                                          {k: r.eval for k, r in runs.items()}, "loss"),
                                     "loss", "MSE", baseline=0.17, log=True),
@@ -26,3 +27,53 @@ def test_cached_specs_are_streamlits_conversion_of_the_same_charts():
         spec = cached.vega_lite_spec(chart)
         assert spec["datasets"], "the data travels as Arrow datasets"
         assert spec == _convert_altair_to_vega_lite_spec(chart)
+
+
+def _panel_specs(build, cells):
+    return [build(cell, legend=i == 0).to_dict(validate=False) for i, cell in enumerate(cells)]
+
+
+def _colour(spec):
+    """The colour encoding of a panel's first layer (the map itself)."""
+    return spec["layer"][0]["encoding"]["color"]
+
+
+def test_map_panels_share_one_colour_scale_and_take_their_columns_width():
+    """A map drawn as one chart per cell: every panel has the same colour domain (from every cell's values, here
+    spanning different ranges per cell), only the first draws the colour legend, and none fixes its width (Streamlit
+    draws it at its column's width) while each keeps its plot height."""
+    from lstmlab import probes
+
+    grid = probes.phase_map(["rnn", "lstm", "gru"], [0.5, 1.0, 1.5], [10, 20], 4, "orthogonal", 1.0, 0)
+    tiny = dict(task="adding", seq_len=8, hidden_size=4, steps=4, record_every=2, batch_size=4, eval_size=8)
+    flows = {label: train(RunConfig(cell=cell, **tiny)).flow for label, cell in (("RNN", "rnn"), ("GRU", "gru"))}
+    heat = tables.heatmap_table(flows)
+    maps = {
+        "phase map": (lambda cell, legend: charts.phase_map_chart(grid, cell, legend), grid),
+        "error-flow heatmap": (lambda cell, legend: charts.flow_heatmap(heat, charts.heat_domain(heat), cell, legend),
+                               heat),
+    }
+    for what, (build, df) in maps.items():
+        cells = charts.panel_cells(df)
+        assert cells == [c for c in ("RNN", "LSTM", "GRU") if c in set(df["cell"])], what
+        specs = _panel_specs(build, cells)
+        domains = [_colour(s)["scale"]["domain"] for s in specs]
+        assert all(d == domains[0] for d in domains), what
+        assert "legend" not in _colour(specs[0]) and all(_colour(s)["legend"] is None for s in specs[1:]), what
+        assert all("width" not in s and s["height"] > 0 and s["autosize"]["type"] == "fit-x" for s in specs), what
+        assert [s["title"] for s in specs] == cells, what
+    lo, hi = charts.heat_domain(heat)
+    assert lo <= heat["log10"].min() and heat["log10"].max() <= hi  # both cells' values, not one panel's
+
+
+def test_sweep_map_panels_share_one_colour_scale():
+    summary = pd.DataFrame({"cell": ["rnn", "rnn", "lstm", "lstm"], "seq_len": [5, 10, 5, 10],
+                            "weight_scale": [1.0] * 4, "verdict": ["unsolved", "unsolved", "solved", "solved"],
+                            "log10_ratio": [0.0, 0.1, -2.5, -1.5], "mark": ["✗", "✗", "✓", "✓"], "loss": ["1"] * 4,
+                            "spread": [""] * 4, "seeds": ["2"] * 4, "note": [""] * 4})
+    cells = charts.panel_cells(summary)
+    assert cells == ["rnn", "lstm"]
+    specs = _panel_specs(lambda cell, legend: charts.sweep_map_chart(summary, cell, legend), cells)
+    assert _colour(specs[0])["scale"]["domain"][0] == -2.5  # the floor comes from the LSTM's panel
+    assert all(_colour(s)["scale"]["domain"] == _colour(specs[0])["scale"]["domain"] for s in specs)
+    assert [s["title"] for s in specs] == ["RNN", "LSTM"] and all("width" not in s for s in specs)

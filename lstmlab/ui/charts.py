@@ -3,6 +3,11 @@
 Conventions: log axes show 10^k ticks; every axis names its quantity and unit; values that cannot be drawn on a log
 axis (0, inf, NaN) are drawn at the edge of the plot with a distinct marker and named in the legend and tooltip.
 Colours come from the Streamlit theme (light and dark) except where a fixed meaning needs a fixed colour.
+
+Charts have no fixed width: the page draws them at the width of their column (``width="stretch"``). A map with one
+panel per cell is one chart per panel (:func:`panel_cells` names them), each drawn in its own column, since
+Vega-Lite sizes a concatenation only from fixed panel widths; the panels share one colour scale through a fixed
+domain, and the first panel carries the colour legend.
 """
 
 from __future__ import annotations
@@ -23,6 +28,25 @@ PHASE_COLOR_CAP = 20.0  # decades; beyond it the phase map's colour saturates (t
 # fixed: a cell keeps its colour everywhere (RNN, LSTM, GRU)
 CELL_COLORS = dict(zip(CELL_ORDER, ("#e4572e", "#1f77b4", "#2ca02c"), strict=True))
 LAG_TITLE = "lag T − t (time steps between h_t and the loss at T)"
+PANEL_LEGEND = dict(orient="bottom", direction="horizontal", gradientLength=200, titleLimit=320, labelLimit=200)
+# Streamlit fits a chart drawn at its column's width into its height too: a panel with the legend below it would get a
+# smaller plot than the others. Fitting only the width keeps every panel's plot at the given height.
+PANEL_SIZE = alt.AutoSizeParams(type="fit-x", contains="padding")
+
+
+def legend_below(chart: alt.TopLevelMixin) -> alt.TopLevelMixin:
+    """``chart`` with its legends below the plot, for a chart in a half-width column whose legends, beside it,
+    would leave the plot a narrow strip; the plot keeps its height (see PANEL_SIZE)."""
+    return chart.properties(autosize=PANEL_SIZE).configure_legend(orient="bottom", direction="vertical",
+                                                                  labelLimit=320, titleLimit=320)
+
+
+def panel_cells(df: pd.DataFrame) -> list[str]:
+    """The values of ``df``'s ``cell`` column in the dashboard's order: RNN, LSTM, GRU (labels or keys), then any
+    other label sorted (stored runs overlaid by name)."""
+    present = set(df["cell"])
+    known = [c for c in [*CELL_ORDER, *CELLS] if c in present]
+    return known + sorted(present - set(known))
 
 
 def run_color(labels, title: str = "run") -> alt.Color:
@@ -34,15 +58,20 @@ def run_color(labels, title: str = "run") -> alt.Color:
     return alt.Color("run:N", title=title, scale=alt.Scale(scheme="tableau10"), legend=alt.Legend(labelLimit=260))
 
 
-def _state_marks(base: alt.Chart, x: alt.X, y: alt.Y, state_col: str, extra_tooltip=(), color=None) -> alt.Chart:
+def _state_marks(base: alt.Chart, x: alt.X, y: alt.Y, state_col: str, extra_tooltip=(), color=None,
+                 legend_above: bool = False) -> alt.Chart:
     """Markers for values a log axis cannot show, drawn at the plot's floor/ceiling; the shape says which.
 
     ``color``: the line's colour encoding (so a marker says whose value it is); default a fixed red.
+    ``legend_above``: their legend in one row above the plot (for a chart whose other legends are below it, where a
+    third would not fit beside them in a half-width column).
     """
     return (
         base.transform_filter(alt.datum[state_col] != OK)
         .mark_point(size=80, filled=True, opacity=0.95)
-        .encode(x=x, y=y, shape=alt.Shape(f"{state_col}:N", scale=STATE_SHAPES, title="not drawable on log axis"),
+        .encode(x=x, y=y, shape=alt.Shape(f"{state_col}:N", scale=STATE_SHAPES, title="not drawable on log axis",
+                                          legend=alt.Legend(orient="top", direction="horizontal") if legend_above
+                                          else alt.Undefined),
                 color=color if color is not None else alt.value("#d62728"),
                 tooltip=list(extra_tooltip) + [alt.Tooltip(f"{state_col}:N", title="value")])
     )
@@ -94,8 +123,8 @@ def flow_lag_chart(df: pd.DataFrame, phase: str, domain: tuple[float, float], ti
     layers = [line]
     if (d["state_value"] != OK).any():
         layers.append(_state_marks(base.transform_filter(alt.datum.kind == "measured"), x, y, "state_value", tt[:2],
-                                   color))
-    return alt.layer(*layers).properties(height=320)
+                                   color, legend_above=True))
+    return legend_below(alt.layer(*layers).properties(height=260))
 
 
 def lines_domain(df: pd.DataFrame) -> tuple[float, float]:
@@ -126,40 +155,37 @@ def cell_state_chart(df: pd.DataFrame, title: str) -> alt.Chart:
     )
     layers = [line]
     if (df["state_value"] != OK).any():
-        layers.append(_state_marks(base, x, y, "state_value", tt[:3], color))
-    return alt.layer(*layers).properties(height=320)
+        layers.append(_state_marks(base, x, y, "state_value", tt[:3], color, legend_above=True))
+    return legend_below(alt.layer(*layers).properties(height=260))
 
 
-def flow_heatmap(df: pd.DataFrame, domain: tuple[float, float], width: int = 320,
+def flow_heatmap(df: pd.DataFrame, domain: tuple[float, float], cell: str, legend: bool = True,
                  quantity: str = "‖∂L/∂h_t‖") -> alt.Chart:
-    """log10 of an error norm over (training step × lag), one panel per cell, one shared colour scale."""
-    cells = [c for c in CELL_ORDER if c in set(df["cell"])] + sorted(set(df["cell"]) - set(CELL_ORDER))
+    """log10 of an error norm over (training step × lag) for one ``cell`` of ``df`` (a panel: see
+    :func:`panel_cells`); the colour domain (log10) is fixed by the caller so that panels share one scale.
+    ``legend``: draw the colour legend below the panel."""
     tt = [alt.Tooltip("cell:N"), alt.Tooltip("step:Q", title="training step"),
           alt.Tooltip("lag_label:N", title="lag"), alt.Tooltip("value:Q", title=quantity, format=".3e"),
           alt.Tooltip("log10:Q", title=f"log10 {quantity}", format=".2f"), alt.Tooltip("state:N")]
     x = alt.X("step_lo:Q", title="training step", scale=alt.Scale(nice=False))
     x2 = alt.X2("step_hi:Q")
-    y = alt.Y("lag_lo:Q", title=LAG_TITLE, scale=alt.Scale(nice=False))
+    y = alt.Y("lag_lo:Q", title="lag T − t (time steps)", scale=alt.Scale(nice=False))
     y2 = alt.Y2("lag_hi:Q")
-    panels = []
-    for cell in cells:
-        d = df[df["cell"] == cell]
-        base = alt.Chart(d)
-        main = base.transform_filter(alt.datum.state == OK).mark_rect().encode(
-            x=x, x2=x2, y=y, y2=y2,
-            color=alt.Color("log10:Q", title=f"log10 {quantity}",
-                            scale=alt.Scale(scheme="viridis", domain=list(domain), clamp=True)),
-            tooltip=tt,
-        )
-        special = base.transform_filter(alt.datum.state != OK).mark_rect().encode(
-            x=x, x2=x2, y=y, y2=y2,
-            fill=alt.Fill("state:N", scale=STATE_SCALE, title="not finite / zero"),
-            tooltip=tt,
-        )
-        layers = [main, special] if (d["state"] != OK).any() else [main]
-        panels.append(alt.layer(*layers).properties(title=cell, width=width, height=260))
-    return (alt.hconcat(*panels).resolve_scale(color="shared", fill="shared")
-            .configure_legend(orient="bottom", direction="horizontal", gradientLength=320, titleLimit=400))
+    d = df[df["cell"] == cell]
+    base = alt.Chart(d)
+    main = base.transform_filter(alt.datum.state == OK).mark_rect().encode(
+        x=x, x2=x2, y=y, y2=y2,
+        color=alt.Color("log10:Q", title=f"log10 {quantity}", legend=alt.Undefined if legend else None,
+                        scale=alt.Scale(scheme="viridis", domain=list(domain), clamp=True)),
+        tooltip=tt,
+    )
+    special = base.transform_filter(alt.datum.state != OK).mark_rect().encode(
+        x=x, x2=x2, y=y, y2=y2,
+        fill=alt.Fill("state:N", scale=STATE_SCALE, title="not finite / zero"),
+        tooltip=tt,
+    )
+    layers = [main, special] if (d["state"] != OK).any() else [main]
+    return alt.layer(*layers).properties(title=cell, height=260, autosize=PANEL_SIZE).configure_legend(**PANEL_LEGEND)
 
 
 def heat_domain(df: pd.DataFrame) -> tuple[float, float]:
@@ -232,7 +258,7 @@ def gradnorm_chart(df: pd.DataFrame, clip: float, title: str) -> alt.Chart:
     """Global gradient norm (before clipping) per run over steps, clipped steps marked, clip threshold ruled."""
     x = alt.X("step:Q", title="training step (parameter updates)")
     y = alt.Y("plot_value:Q", scale=alt.Scale(type="log"), axis=LOG_AXIS,
-              title="‖∇L‖ over all parameters, before clipping")
+              title="‖∇L‖ before clipping (log scale)")
     tt = [alt.Tooltip("run:N"), alt.Tooltip("step:Q"), alt.Tooltip("value:Q", title="‖∇L‖", format=".4g"),
           alt.Tooltip("clipped:N")]
     base = alt.Chart(df)
@@ -250,45 +276,44 @@ def gradnorm_chart(df: pd.DataFrame, clip: float, title: str) -> alt.Chart:
     return alt.layer(*layers).properties(title=title, height=280)
 
 
-def phase_map_chart(df: pd.DataFrame, width: int = 300) -> alt.Chart:
-    """log10(‖∂L/∂h_1‖/‖∂L/∂h_T‖) over weight scale × sequence length, one panel per cell, σ_max·γ = 1 line."""
+def phase_map_chart(df: pd.DataFrame, cell: str, legend: bool = True) -> alt.Chart:
+    """log10(‖∂L/∂h_1‖/‖∂L/∂h_T‖) over weight scale × sequence length for one ``cell`` of the phase map ``df``
+    (a panel: see :func:`panel_cells`), with the σ_max·γ = 1 line. The colour domain, ±max|log10 ratio| capped at
+    PHASE_COLOR_CAP, comes from every cell of ``df``, so that panels share one scale. ``legend``: draw the colour
+    legend below the panel."""
     v = df["log10_ratio"].to_numpy(dtype=float)
     v = v[np.isfinite(v)]
     m = float(min(max(np.abs(v).max(), 1.0), PHASE_COLOR_CAP)) if v.size else 1.0
-    cells = [c for c in CELL_ORDER if c in set(df["cell"])]
     tt = [alt.Tooltip("cell:N"), alt.Tooltip("weight_scale:Q", title="weight scale", format=".3g"),
           alt.Tooltip("seq_len:Q", title="T"), alt.Tooltip("ratio:Q", title="‖∂L/∂h₁‖/‖∂L/∂h_T‖", format=".3e"),
           alt.Tooltip("log10_ratio:Q", title="log10 ratio", format=".2f"), alt.Tooltip("state:N")]
-    x = alt.X("w_lo:Q", title="initial weight scale (σ_max of W_h at orthogonal init)", scale=alt.Scale(nice=False, zero=False))
-    y = alt.Y("T_lo:Q", title="sequence length T (steps, log scale)", scale=alt.Scale(type="log", nice=False),
+    x = alt.X("w_lo:Q", title="initial weight scale",
+              scale=alt.Scale(nice=False, zero=False))
+    y = alt.Y("T_lo:Q", title="sequence length T (log scale)", scale=alt.Scale(type="log", nice=False),
               axis=alt.Axis(values=sorted(set(int(v) for v in df["seq_len"])), format="d"))
-    panels = []
-    for cell in cells:
-        d = df[df["cell"] == cell]
-        base = alt.Chart(d)
-        main = base.transform_filter(alt.datum.state == OK).mark_rect().encode(
-            x=x, x2="w_hi:Q", y=y, y2="T_hi:Q",
-            color=alt.Color("log10_ratio:Q", title=f"log10 ‖∂L/∂h₁‖/‖∂L/∂h_T‖ (clamped at ±{m:g})",
-                            scale=alt.Scale(scheme="redblue", reverse=True, domain=[-m, m], domainMid=0,
-                                            clamp=True)),
-            tooltip=tt)
-        special = base.transform_filter(alt.datum.state != OK).mark_rect().encode(
-            x=x, x2="w_hi:Q", y=y, y2="T_hi:Q", fill=alt.Fill("state:N", scale=STATE_SCALE, title="not finite"),
-            tooltip=tt)
-        rule = alt.Chart(pd.DataFrame({"w": [1.0], "label": ["σ_max(W_h)·γ = 1"]})).mark_rule(
-            strokeDash=[6, 3], strokeWidth=2.5, color="#7f7f7f").encode(
-            x="w:Q", tooltip=[alt.Tooltip("label:N", title="boundary (Pascanu et al. 2013)")])
-        layers = [main, rule] if not (d["state"] != OK).any() else [main, special, rule]
-        panels.append(alt.layer(*layers).properties(title=cell, width=width, height=260))
-    return (alt.hconcat(*panels).resolve_scale(color="shared", fill="shared")
-            .configure_legend(orient="bottom", direction="horizontal", gradientLength=320, titleLimit=400))
+    d = df[df["cell"] == cell]
+    base = alt.Chart(d)
+    main = base.transform_filter(alt.datum.state == OK).mark_rect().encode(
+        x=x, x2="w_hi:Q", y=y, y2="T_hi:Q",
+        color=alt.Color("log10_ratio:Q", title=["log10 ‖∂L/∂h₁‖/‖∂L/∂h_T‖", f"(clamped at ±{m:g})"],
+                        legend=alt.Undefined if legend else None,
+                        scale=alt.Scale(scheme="redblue", reverse=True, domain=[-m, m], domainMid=0, clamp=True)),
+        tooltip=tt)
+    special = base.transform_filter(alt.datum.state != OK).mark_rect().encode(
+        x=x, x2="w_hi:Q", y=y, y2="T_hi:Q", fill=alt.Fill("state:N", scale=STATE_SCALE, title="not finite"),
+        tooltip=tt)
+    rule = alt.Chart(pd.DataFrame({"w": [1.0], "label": ["σ_max(W_h)·γ = 1"]})).mark_rule(
+        strokeDash=[6, 3], strokeWidth=2.5, color="#7f7f7f").encode(
+        x="w:Q", tooltip=[alt.Tooltip("label:N", title="boundary (Pascanu et al. 2013)")])
+    layers = [main, rule] if not (d["state"] != OK).any() else [main, special, rule]
+    return alt.layer(*layers).properties(title=cell, height=260, autosize=PANEL_SIZE).configure_legend(**PANEL_LEGEND)
 
 
 def spectrum_chart(df: pd.DataFrame) -> alt.Chart:
     """Singular values of ∂s_T/∂s_{T-lag} against lag on a log axis (largest, median, smallest)."""
     x = alt.X("lag:Q", title=LAG_TITLE)
     y = alt.Y("plot_value:Q", scale=alt.Scale(type="log"), axis=LOG_AXIS,
-              title="singular value of ∂s_T/∂s_{T−lag} (log scale)")
+              title="singular value (log scale)")
     tt = [alt.Tooltip("which:N"), alt.Tooltip("lag:Q"), alt.Tooltip("value:Q", format=".3e")]
     base = alt.Chart(df)
     names = list(dict.fromkeys(df["which"]))
@@ -304,7 +329,7 @@ def spectrum_chart(df: pd.DataFrame) -> alt.Chart:
 
 
 def gate_heatmap(df: pd.DataFrame, value_title: str, scheme: str = "viridis", domain=None,
-                 mid: float | None = None, title: str = "", width: int = 300, height: int = 200) -> alt.Chart:
+                 mid: float | None = None, title: str = "", height: int = 200) -> alt.Chart:
     """A (time step × hidden unit) map of one quantity for one example."""
     scale = alt.Scale(scheme=scheme, domain=list(domain) if domain is not None else alt.Undefined,
                       domainMid=mid if mid is not None else alt.Undefined)
@@ -313,7 +338,7 @@ def gate_heatmap(df: pd.DataFrame, value_title: str, scheme: str = "viridis", do
         y=alt.Y("unit:O", title="hidden unit", axis=alt.Axis(labelOverlap=True)),
         color=alt.Color("value:Q", title=value_title, scale=scale),
         tooltip=[alt.Tooltip("t:O"), alt.Tooltip("unit:O"), alt.Tooltip("value:Q", format=".4g")],
-    ).properties(title=title, width=width, height=height)
+    ).properties(title=title, height=height)
 
 
 def per_step_chart(df: pd.DataFrame, y_title: str, log: bool, title: str = "", color_title: str = "gate",
@@ -336,18 +361,19 @@ def per_step_chart(df: pd.DataFrame, y_title: str, log: bool, title: str = "", c
     base = alt.Chart(df)
     layers = [base.mark_line(strokeWidth=2).encode(x=x, y=y, tooltip=tt, **enc)]
     if log and (df["state_value"] != OK).any():
-        layers.append(_state_marks(base, x, y, "state_value", tt[:2]))
+        layers.append(_state_marks(base, x, y, "state_value", tt[:2], legend_above=True))
     if marker_t is not None:
         layers.append(alt.Chart(pd.DataFrame({"t": [marker_t]})).mark_rule(strokeDash=[3, 3], color="#888888")
                       .encode(x="t:Q", tooltip=[alt.Tooltip("t:Q", title="inspected step")]))
-    return alt.layer(*layers).properties(title=title, height=300)
+    return legend_below(alt.layer(*layers).properties(title=title, height=240))
 
 
-def sweep_map_chart(df: pd.DataFrame, width: int = 260) -> alt.Chart:
-    """The trained phase map of a sweep (lstmlab.tables.sweep_map_table): per cell a panel over weight scale (x) ×
-    sequence length (y), coloured by log10 of the median held-out loss over the task's baseline, marked with the
-    verdict (✓ solved, ✗ unsolved, … pending). The colour scale turns at the solved threshold, SOLVED_FRACTION."""
-    cells = [c for c in CELLS if c in set(df["cell"])]
+def sweep_map_chart(df: pd.DataFrame, cell: str, legend: bool = True) -> alt.Chart:
+    """The trained phase map of a sweep (lstmlab.tables.sweep_map_table) for one ``cell`` (a key such as "lstm"; a
+    panel: see :func:`panel_cells`): weight scale (x) × sequence length (y), coloured by log10 of the median held-out
+    loss over the task's baseline, marked with the verdict (✓ solved, ✗ unsolved, … pending). The colour scale turns
+    at the solved threshold, SOLVED_FRACTION, and its floor comes from every cell of ``df``, so that panels share
+    one scale. ``legend``: draw the colour legend below the panel."""
     d = df.assign(label=df["cell"].map(CELL_LABELS))
     floor = float(np.nanmin(d["log10_ratio"])) if d["log10_ratio"].notna().any() else -4.0
     mid = float(np.log10(SOLVED_FRACTION))
@@ -357,17 +383,15 @@ def sweep_map_chart(df: pd.DataFrame, width: int = 260) -> alt.Chart:
           alt.Tooltip("seeds:N"), alt.Tooltip("note:N")]
     x = alt.X("weight_scale:O", title="initial weight scale", axis=alt.Axis(labelAngle=0))
     y = alt.Y("seq_len:O", title="sequence length T", sort="descending")
-    panels = []
-    for cell in cells:
-        base = alt.Chart(d[d["cell"] == cell])
-        rect = base.mark_rect(stroke="#ffffff", strokeWidth=1).encode(
-            x=x, y=y, tooltip=tt,
-            color=alt.Color("log10_ratio:Q", title="log10 (median held-out loss / baseline)",
-                            scale=alt.Scale(scheme="blueorange", domain=[min(floor, mid - 1.0), 1.0], domainMid=mid,
-                                            clamp=True)))
-        mark = base.mark_text(fontSize=16, fontWeight="bold").encode(
-            x=x, y=y, text="mark:N", tooltip=tt,
-            color=alt.condition(alt.datum.verdict == "solved", alt.value("#ffffff"), alt.value("#222222")))
-        panels.append(alt.layer(rect, mark).properties(title=CELL_LABELS[cell], width=width, height=220))
-    return (alt.hconcat(*panels).resolve_scale(color="shared")
-            .configure_legend(orient="bottom", direction="horizontal", gradientLength=300, titleLimit=400))
+    base = alt.Chart(d[d["cell"] == cell])
+    rect = base.mark_rect(stroke="#ffffff", strokeWidth=1).encode(
+        x=x, y=y, tooltip=tt,
+        color=alt.Color("log10_ratio:Q", title=["log10 (median held-out loss", "/ baseline)"],
+                        legend=alt.Undefined if legend else None,
+                        scale=alt.Scale(scheme="blueorange", domain=[min(floor, mid - 1.0), 1.0], domainMid=mid,
+                                        clamp=True)))
+    mark = base.mark_text(fontSize=16, fontWeight="bold").encode(
+        x=x, y=y, text="mark:N", tooltip=tt,
+        color=alt.condition(alt.datum.verdict == "solved", alt.value("#ffffff"), alt.value("#222222")))
+    return (alt.layer(rect, mark).properties(title=CELL_LABELS.get(cell, cell), height=220, autosize=PANEL_SIZE)
+            .configure_legend(**PANEL_LEGEND))

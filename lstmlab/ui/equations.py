@@ -9,34 +9,35 @@ from lstmlab.engines import reference
 LSTM_CODE = (f"In code: `{reference.lstm_step_forward.__name__}` and `{reference.lstm_step_backward.__name__}` in "
              f"`lstmlab/engines/{Path(reference.__file__).name}`, one line per equation.")
 
-RNN_FORWARD = r"h_t = \tanh\!\left(W_x^\top x_t + W_h^\top h_{t-1} + b\right)"
+RNN_FORWARD = r"h_t = \tanh\bigl(W_x^\top x_t + W_h^\top h_{t-1} + b\bigr)"
 
-RNN_BPTT = (
-    r"\frac{\partial L}{\partial h_t} = \frac{\partial L}{\partial h_T}"
-    r"\prod_{k=t+1}^{T} \operatorname{diag}\!\left(1 - h_k^{2}\right) W_h^{\top}"
-    r"\;=\; \frac{\partial L}{\partial h_T}\,"
-    r"\underbrace{\operatorname{diag}(1-h_T^2)W_h^\top\,\operatorname{diag}(1-h_{T-1}^2)W_h^\top"
-    r"\cdots\operatorname{diag}(1-h_{t+1}^2)W_h^\top}_{T-t\ \text{factors}}"
-)
+RNN_BPTT = r"""\begin{aligned}
+\frac{\partial L}{\partial h_t} &= \frac{\partial L}{\partial h_T}
+\prod_{k=t+1}^{T} \operatorname{diag}\bigl(1 - h_k^{2}\bigr) W_h^{\top}\\
+&= \frac{\partial L}{\partial h_T}\,\underbrace{\operatorname{diag}(1-h_T^2)\,W_h^\top
+\cdots\operatorname{diag}(1-h_{t+1}^2)\,W_h^\top}_{T-t\ \text{factors}}
+\end{aligned}"""
 
-RNN_BOUND = (
-    r"\left\|\frac{\partial L}{\partial h_t}\right\| \le \left\|\frac{\partial L}{\partial h_T}\right\|"
-    r"\left(\gamma\,\sigma_{\max}(W_h)\right)^{T-t},\qquad \gamma = \max|\tanh'| = 1"
-)
+RNN_BOUND = r"""\begin{aligned}
+\left\|\frac{\partial L}{\partial h_t}\right\| &\le \left\|\frac{\partial L}{\partial h_T}\right\|
+\left(\gamma\,\sigma_{\max}(W_h)\right)^{T-t},\\
+\gamma &= \max|\tanh'| = 1
+\end{aligned}"""
 
 SCALAR = r"h_t = w\,h_{t-1}\;\Rightarrow\;\frac{\partial h_T}{\partial h_{T-k}} = w^{k}"
 
 LSTM_FORWARD = r"""\begin{aligned}
-i_t &= \sigma\!\left(W_{xi}^\top x_t + W_{hi}^\top h_{t-1} + b_i\right) && \text{input gate}\\
-f_t &= \sigma\!\left(W_{xf}^\top x_t + W_{hf}^\top h_{t-1} + b_f\right) && \text{forget gate}\\
-n_t &= \tanh\!\left(W_{xn}^\top x_t + W_{hn}^\top h_{t-1} + b_n\right) && \text{candidate}\\
-o_t &= \sigma\!\left(W_{xo}^\top x_t + W_{ho}^\top h_{t-1} + b_o\right) && \text{output gate}\\
+i_t &= \sigma\bigl(W_{xi}^\top x_t + W_{hi}^\top h_{t-1} + b_i\bigr) && \text{input gate}\\
+f_t &= \sigma\bigl(W_{xf}^\top x_t + W_{hf}^\top h_{t-1} + b_f\bigr) && \text{forget gate}\\
+n_t &= \tanh\bigl(W_{xn}^\top x_t + W_{hn}^\top h_{t-1} + b_n\bigr) && \text{candidate}\\
+o_t &= \sigma\bigl(W_{xo}^\top x_t + W_{ho}^\top h_{t-1} + b_o\bigr) && \text{output gate}\\
 c_t &= f_t \odot c_{t-1} + i_t \odot n_t\\
 h_t &= o_t \odot \tanh(c_t)
 \end{aligned}"""
 
 LSTM_BACKWARD = r"""\begin{aligned}
-\delta c_t &= \delta h_t \odot o_t \odot \left(1-\tanh^2 c_t\right) + \delta c_{t+1} \odot f_{t+1} && \text{carousel}\\
+\delta c_t &= \delta h_t \odot o_t \odot \left(1-\tanh^2 c_t\right)
+ + \underbrace{\delta c_{t+1} \odot f_{t+1}}_{\text{carousel}}\\
 \delta o_t &= \delta h_t \odot \tanh(c_t) \odot o_t (1-o_t)\\
 \delta i_t &= \delta c_t \odot n_t \odot i_t (1-i_t)\\
 \delta f_t &= \delta c_t \odot c_{t-1} \odot f_t (1-f_t)\\
