@@ -513,7 +513,7 @@ def _run_job(run_id: str, attempt: int, store_url: str) -> str:
     except Exception as e:  # noqa: BLE001 -- any failure of a job is recorded in its run, not lost in a worker log
         message = str(e) if isinstance(e, StoreError) else f"{type(e).__name__}: {e}"
         if isinstance(e, StoreOutage):
-            message += f"; stopped at step {beat.step}: resubmit the run to resume after its last record"
+            message += "; training stopped: resubmit the run to resume after its last record"
         try:  # while the run does not read as lost yet: after that it may be resubmitted, and lost stays lost
             link.call(lambda: store.fail(run_id, attempt, message), "writing its failure",
                       until=link.last_ok + store.lost_after - HEARTBEAT_S)
