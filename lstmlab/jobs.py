@@ -16,7 +16,8 @@ The store is the only channel between a job and its watchers: a run is "queued",
 "finished", "diverged", "stopped" or "failed" (with the message); a running run whose heartbeat is older than
 ``LOST_AFTER_S`` reads as "lost" and may be resubmitted, which resumes it after its last stored record. Each
 resubmission is a new attempt; a write of an older attempt is refused (``store.StaleAttempt``), so a worker
-thought dead cannot write into a resumed run.
+thought dead cannot write into a resumed run. A job rides out a store that does not answer for up to ``OUTAGE_S``
+(``_Link``: its writes retried, training waiting at its record), then ends "failed" with the store's error.
 
 No run waits for ever. A run queued in a process's local pool waits in that process: while the pool holds jobs of
 a store, a thread of the process beats their heartbeat (``_QueueKeeper``), so when the process goes away (a
