@@ -188,7 +188,6 @@ def test_a_longer_outage_fails_the_run_with_the_stores_error(cluster):
     assert proc.returncode == 1, (out, err)
     run = store.load(run_id)
     assert run.status == "failed", run.message
-    print(run.message)
     assert f"the database server at 127.0.0.1:{cluster.port}" in run.message
     assert "the run store did not answer" in run.message and "resubmit" in run.message
     assert "status       failed (the run store did not answer" in out
@@ -202,8 +201,8 @@ def test_a_longer_outage_fails_the_run_with_the_stores_error(cluster):
 
 def test_a_store_that_stays_away_leaves_the_run_lost_and_the_command_says_why(cluster):
     url = cluster.fresh_store()
-    store = RunStore(url, lost_after=4)
-    proc = submit(url, seed=13, outage=2, lost_after=4)
+    store = RunStore(url, lost_after=6)
+    proc = submit(url, seed=13, outage=2, lost_after=6)
     run_id, _ = streaming(proc, store)
     cluster.stop()
     try:
@@ -218,7 +217,7 @@ def test_a_store_that_stays_away_leaves_the_run_lost_and_the_command_says_why(cl
     p = store.progress(run_id)
     assert p["status"] == "lost" and "lost the run store" in p["message"], p
     # resubmitted, it resumes after its last record and ends as an uninterrupted run
-    env = {**os.environ, "PYTHONPATH": str(ROOT), LOST_AFTER_ENV: "4"}
+    env = {**os.environ, "PYTHONPATH": str(ROOT), LOST_AFTER_ENV: "6"}
     done = subprocess.run([sys.executable, "-m", "lstmlab", "--db", url, "resubmit", run_id, "--wait", "-q"],
                           capture_output=True, text=True, env=env, timeout=300)
     assert done.returncode == 0, done
