@@ -47,8 +47,9 @@ from lstmlab import quotas
 from lstmlab.config import (HEARTBEAT_S, LOST_AFTER_S, OUTAGE_ENV, OUTAGE_S, POOL_THREADS, POOL_WORKER_NICE,
                             SCHEDULER_ENV, SCHEDULER_TAKE_S, SCHEDULER_TIMEOUT_S, RunConfig)
 from lstmlab.runtime import configure_worker, threads_from_environment
-from lstmlab.store import DASK_QUEUE, POOL_QUEUE, Actor, RunStore, StaleAttempt, StoreError, StoreUnavailable
+from lstmlab.store import DASK_QUEUE, POOL_QUEUE, Actor, RunStore, StaleAttempt, StoreError
 from lstmlab.train import Record, train
+from lstmlab.store import StoreUnavailable
 
 __all__ = ["HEARTBEAT_S", "LOST_AFTER_S", "FINAL_STATUSES", "JobError", "get_executor", "submit", "stop",
            "resubmit", "wait"]
