@@ -6,7 +6,8 @@ therefore follows its jobs to the end (to queue jobs and return, name a schedule
 the jobs of a command that is killed read as lost after ``LOST_AFTER_S`` and can be resubmitted). The config flags are derived from the ``RunConfig`` dataclass fields, so
 they never drift from it.
 Errors a user can cause (bad flags, invalid config values, unknown run ids) print one line,
-``lstmlab: error: ...``, on stderr and exit non-zero: 2 for usage errors, 1 for the rest.
+``lstmlab: error: ...``, on stderr and exit non-zero: 2 for usage errors, 1 for the rest; a command whose reader
+goes away (``lstmlab show ID | head``) exits quietly with 141 (128 + SIGPIPE), as other tools do.
 Set ``LSTMLAB_DEBUG=1`` to get tracebacks instead.
 """
 from __future__ import annotations
@@ -512,8 +513,16 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: Text
         configure_worker(warm="off")  # the kernels a command needs load at its first pass
         args = build_parser().parse_args(argv)
         with RunStore(args.db) as store:
-            return _COMMANDS[args.command](args, store, out, err)
+            code = _COMMANDS[args.command](args, store, out, err)
+        out.flush()  # here, so that a reader gone away (``| head``) is met below, not at the interpreter's exit
+        return code
 
+    except BrokenPipeError:  # the reader of the output went away: stop quietly, as other command-line tools do
+        if out is sys.stdout:  # the interpreter's last flush at exit would fail again, noisily
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            os.close(devnull)
+        return int(128 + signal.SIGPIPE)
     except SystemExit as e:  # --help
         return e.code if isinstance(e.code, int) else 0
     except UsageError as e:

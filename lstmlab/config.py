@@ -46,6 +46,10 @@ POOL_WORKER_NICE = 10  # niceness a local pool worker adds to itself: the server
 HEARTBEAT_S = 1.0  # a running job writes its heartbeat (and reads its stop request) this often
 LOST_AFTER_S = 30.0  # silence after which a running job counts as lost: many beats, longer than any store stall
 LOST_AFTER_ENV = "LSTMLAB_LOST_AFTER_S"  # overrides LOST_AFTER_S for every store this process opens
+# How long a job rides out an unreachable store (retrying its writes, training paused at its next record) before it
+# ends "failed" with the store's error. Below LOST_AFTER_S, so a job that rode one out beats before it reads as lost.
+OUTAGE_S = 20.0
+OUTAGE_ENV = "LSTMLAB_OUTAGE_S"  # overrides OUTAGE_S for the jobs (and the waits) of this process
 SCHEDULER_ENV = "LSTMLAB_SCHEDULER"  # Dask scheduler address (tcp://host:8786); unset = the local process pool
 SCHEDULER_TIMEOUT_S = 10.0  # how long connecting to a Dask scheduler may take before it counts as unreachable
 SCHEDULER_TAKE_S = 120.0  # how long a submission waits for the scheduler to take its task (the first imports lstmlab)

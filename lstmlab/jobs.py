@@ -16,7 +16,8 @@ The store is the only channel between a job and its watchers: a run is "queued",
 "finished", "diverged", "stopped" or "failed" (with the message); a running run whose heartbeat is older than
 ``LOST_AFTER_S`` reads as "lost" and may be resubmitted, which resumes it after its last stored record. Each
 resubmission is a new attempt; a write of an older attempt is refused (``store.StaleAttempt``), so a worker
-thought dead cannot write into a resumed run.
+thought dead cannot write into a resumed run. A job rides out a store that does not answer for up to ``OUTAGE_S``
+(``_Link``: its writes retried, training waiting at its record), then ends "failed" with the store's error.
 
 No run waits for ever. A run queued in a process's local pool waits in that process: while the pool holds jobs of
 a store, a thread of the process beats their heartbeat (``_QueueKeeper``), so when the process goes away (a
@@ -31,6 +32,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import functools
+import math
 import multiprocessing
 import multiprocessing.connection
 import os
@@ -42,11 +44,12 @@ from concurrent.futures.process import BrokenProcessPool
 from typing import Any, Callable, Iterable
 
 from lstmlab import quotas
-from lstmlab.config import (HEARTBEAT_S, LOST_AFTER_S, POOL_THREADS, POOL_WORKER_NICE, SCHEDULER_ENV,
-                            SCHEDULER_TAKE_S, SCHEDULER_TIMEOUT_S, RunConfig)
+from lstmlab.config import (HEARTBEAT_S, LOST_AFTER_S, OUTAGE_ENV, OUTAGE_S, POOL_THREADS, POOL_WORKER_NICE,
+                            SCHEDULER_ENV, SCHEDULER_TAKE_S, SCHEDULER_TIMEOUT_S, RunConfig)
 from lstmlab.runtime import configure_worker, threads_from_environment
 from lstmlab.store import DASK_QUEUE, POOL_QUEUE, Actor, RunStore, StaleAttempt, StoreError, check_labels
 from lstmlab.train import Record, train
+from lstmlab.store import StoreUnavailable
 
 __all__ = ["HEARTBEAT_S", "LOST_AFTER_S", "FINAL_STATUSES", "JobError", "get_executor", "submit", "stop",
            "resubmit", "wait"]
@@ -387,11 +390,28 @@ def wait(run_id: str, *, store_url: str, timeout: float | None = None,
     """Follow a run until it is finished, diverged, stopped, failed or lost; returns that status.
 
     on_progress(progress) gets ``RunStore.progress`` at every poll (every ``POLL_S``). ``TimeoutError``
-    after ``timeout`` seconds."""
+    after ``timeout`` seconds. While the store does not answer, polling goes on until the job has certainly
+    given up on it too (its outage limit, and the time after which the run reads as lost); then
+    ``StoreUnavailable`` says so."""
     store = _store(str(store_url))
     deadline = None if timeout is None else time.monotonic() + timeout
+    patience = max(outage_limit(), store.lost_after) + RETRY_MAX_S
+    answered = time.monotonic()
     while True:
-        progress = store.progress(run_id)
+        try:
+            progress = store.progress(run_id)
+        except StoreUnavailable as e:
+            silent = time.monotonic() - answered
+            if silent > patience:
+                raise StoreUnavailable(
+                    f"{e}; no answer for {silent:.0f} s, so run {run_id}'s job has given up on the store too "
+                    f"(it waits {outage_limit():g} s): once the store is back the run reads as failed or lost, and "
+                    f"`lstmlab resubmit {run_id}` resumes it after its last record") from None
+            if deadline is not None and time.monotonic() > deadline:
+                raise TimeoutError(f"run {run_id}: no answer from the run store for {silent:.0f} s ({e})") from None
+            time.sleep(POLL_S)
+            continue
+        answered = time.monotonic()
         if on_progress is not None:
             on_progress(progress)
         if progress["status"] in FINAL_STATUSES:
@@ -403,45 +423,132 @@ def wait(run_id: str, *, store_url: str, timeout: float | None = None,
 
 # ---- the job, in a worker process -------------------------------------------------------------------------
 
+RETRY_FIRST_S, RETRY_MAX_S = 0.1, 2.0  # backoff of a job's store writes while the store does not answer
+
+
+class StoreOutage(StoreError):
+    """A job gave up on its store: it did not answer for longer than the job waits (``outage_limit()``)."""
+
+
+def outage_limit() -> float:
+    """Seconds a job rides out an unreachable store: ``$LSTMLAB_OUTAGE_S`` or ``config.OUTAGE_S``."""
+    text = os.environ.get(OUTAGE_ENV)
+    if not text:
+        return OUTAGE_S
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value > 0):
+        raise ValueError(f"{OUTAGE_ENV}={text!r}: expected a number of seconds > 0")
+    return value
+
+
+class _Link:
+    """A job's hold on its store: ``call`` makes a store call, retrying it with backoff (RETRY_FIRST_S doubling
+    up to RETRY_MAX_S) while the store is unavailable (``StoreUnavailable``), for as long as the store has not
+    answered this job for ``outage`` seconds; other store errors pass at once.
+
+    The outage is counted from the job's last write that went through (``last_ok``, a heartbeat at most
+    HEARTBEAT_S old), since that is what readers see age: with ``outage`` below ``lost_after`` a job that comes
+    through writes before its run reads as lost.
+    """
+
+    def __init__(self, outage: float) -> None:
+        self.outage = outage
+        self.last_ok = time.monotonic()
+
+    def ok(self) -> None:
+        self.last_ok = max(self.last_ok, time.monotonic())
+
+    def down_for(self) -> float:
+        return time.monotonic() - self.last_ok
+
+    def call(self, fn: Callable[[], Any], doing: str, until: float | None = None) -> Any:
+        """``fn()`` once the store answers; ``StoreOutage`` naming ``doing`` and the store's error once it has
+        not answered for ``outage`` seconds (or at monotonic time ``until``)."""
+        delay = RETRY_FIRST_S
+        while True:
+            try:
+                result = fn()
+            except StoreUnavailable as e:
+                deadline = self.last_ok + self.outage if until is None else until
+                if time.monotonic() + delay > deadline:
+                    raise self.gave_up(doing, e) from None
+                time.sleep(delay)
+                delay = min(2 * delay, RETRY_MAX_S)
+            else:
+                self.ok()
+                return result
+
+    def gave_up(self, doing: str, error: Exception) -> StoreOutage:
+        return StoreOutage(f"the run store did not answer for {self.down_for():.0f} s while the job was {doing} "
+                           f"(a job waits up to {self.outage:g} s, {OUTAGE_ENV}): {error}")
+
+
 def _run_job(run_id: str, attempt: int, store_url: str) -> str:
-    """Train a queued run into the store; returns its final status ("superseded" if a newer attempt took it)."""
+    """Train a queued run into the store; returns its final status ("superseded" if a newer attempt took it,
+    "lost" if its failure could not be written).
+
+    Every store call rides out an outage of up to ``outage_limit()`` seconds (``_Link``); training waits while
+    a record is being written, so it never runs ahead of its store by more than a record. A job that gives up
+    ends "failed" with the store's error, if the store takes that write before the run would read as lost."""
     configure_worker()
-    store = _store(store_url)
-    resume_after = store.start(run_id, attempt)
+    link = _Link(outage_limit())
+    store = link.call(lambda: _store(store_url), "opening the run store")
+    resume_after = link.call(lambda: store.start(run_id, attempt), "starting")
     if resume_after is None:
         return "skipped"
-    config = store.config(run_id)
-    beat = _Heartbeat(store, run_id, attempt)
+    beat = _Heartbeat(store, run_id, attempt, link)
 
     def on_record(record: Record) -> None:
-        if record.step > resume_after and store.append(run_id, attempt, record):
+        if record.step > resume_after and link.call(lambda: store.append(run_id, attempt, record),
+                                                    f"writing its record of step {record.step}"):
             beat.stop_requested = True
 
     try:
+        config = link.call(lambda: store.config(run_id), "reading its config")
         with beat:
             run = train(config, progress=beat.progress, should_stop=beat.should_stop, on_record=on_record)
-        store.finish(run_id, attempt, run)
+        link.call(lambda: store.finish(run_id, attempt, run), "writing its final status")
         return run.status
     except StaleAttempt:
         return "superseded"
     except Exception as e:  # noqa: BLE001 -- any failure of a job is recorded in its run, not lost in a worker log
-        store.fail(run_id, attempt, f"{type(e).__name__}: {e}")
+        message = str(e) if isinstance(e, StoreError) else f"{type(e).__name__}: {e}"
+        if isinstance(e, StoreOutage):
+            message += "; training stopped: resubmit the run to resume after its last record"
+        try:  # while the run does not read as lost yet: after that it may be resubmitted, and lost stays lost
+            link.call(lambda: store.fail(run_id, attempt, message), "writing its failure",
+                      until=link.last_ok + store.lost_after - HEARTBEAT_S)
+        except StoreError:
+            return "lost"  # the heartbeat has stopped: the run reads as lost, with the reason it may have
         return "failed"
 
 
 class _Heartbeat:
-    """A thread that writes the job's heartbeat and step every HEARTBEAT_S and reads its stop request."""
+    """A thread that writes the job's heartbeat and step every HEARTBEAT_S and reads its stop request.
 
-    def __init__(self, store: RunStore, run_id: str, attempt: int) -> None:
-        self.store, self.run_id, self.attempt = store, run_id, attempt
+    Training stops (``progress`` raises ``StoreOutage``) once the store has not taken a write of the job for
+    the link's outage limit, also between two records."""
+
+    def __init__(self, store: RunStore, run_id: str, attempt: int, link: _Link) -> None:
+        self.store, self.run_id, self.attempt, self.link = store, run_id, attempt, link
         self.step = 0
         self.stop_requested = False
         self.stale = False
+        self.error: StoreError | None = None  # the store's last error to a beat, None once a beat went through
+        self.permanent = False  # whether that error will not go away by itself
         self._done = threading.Event()
         self._thread = threading.Thread(target=self._loop, name=f"heartbeat {run_id}", daemon=True)
 
     def progress(self, done: int, total: int, metrics: dict) -> None:
         self.step = done
+        error = self.error
+        if error is not None and self.permanent:
+            raise error
+        if error is not None and self.link.down_for() > self.link.outage:
+            raise self.link.gave_up(f"training (step {done})", error)
 
     def should_stop(self) -> bool:
         return self.stop_requested or self.stale
@@ -454,8 +561,14 @@ class _Heartbeat:
             except StaleAttempt:
                 self.stale = True
                 return
-            except StoreError:
-                continue  # a store hiccup: the next beat tries again; a long outage makes the run lost
+            except StoreUnavailable as e:
+                self.error = e  # the next beat tries again; ``progress`` stops training after the outage limit
+                continue
+            except StoreError as e:
+                self.error, self.permanent = e, True  # ``progress`` stops training at once
+                return
+            self.error = None
+            self.link.ok()
 
     def __enter__(self) -> _Heartbeat:
         self._thread.start()

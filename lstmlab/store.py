@@ -277,6 +277,13 @@ class StoreError(Exception):
     """
 
 
+class StoreUnavailable(StoreError):
+    """The store did not answer this time, and may a moment later: its server is unreachable, restarting or
+    full of connections, it dropped the connection, a transaction lost a deadlock, a SQLite writer held the lock
+    for the whole busy timeout. Worth retrying; every other ``StoreError`` (a refused login, a missing database,
+    table or column, a refused permission) stays until someone fixes it."""
+
+
 def default_url() -> str:
     """The store location: ``$LSTMLAB_DB`` if set, else ``./lstmlab-data/runs.db``."""
     return os.environ.get(ENV_VAR) or DEFAULT_DB
@@ -397,8 +404,10 @@ class RunStore:
         try:
             if self.read_only:
                 engine = sa.create_engine(self.url, creator=functools.partial(_sqlite_read_only_connect, path))
-            else:
+            elif path is not None or self.url.get_backend_name() == "sqlite":
                 engine = sa.create_engine(self.url)
+            else:  # a server may restart: a pooled connection is tested before use, and replaced if it died
+                engine = sa.create_engine(self.url, pool_pre_ping=True)
         except ImportError as e:
             raise StoreError(f"{self.location}: its database driver {e.name or ''} is not installed (for "
                              f"PostgreSQL: pip install 'psycopg[binary]')") from None
@@ -443,7 +452,7 @@ class RunStore:
         try:
             yield
         except sa.exc.DBAPIError as e:
-            raise StoreError(self._explain(e)) from None
+            raise (StoreUnavailable if self._transient(e) else StoreError)(self._explain(e)) from None
 
     @contextlib.contextmanager
     def _reading(self) -> Iterator[sa.Connection]:
@@ -465,6 +474,27 @@ class RunStore:
                 if run_id is not None and self._postgres:
                     conn.execute(sa.select(sa.func.pg_advisory_xact_lock(_lock_key(f"lstmlab run {run_id}"))))
                 yield conn
+
+    def _transient(self, error: sa.exc.DBAPIError) -> bool:
+        """Whether a database error may go away by itself (``StoreUnavailable``).
+
+        PostgreSQL names most errors by SQLSTATE: class 08 (connection exception), 57P01-57P03 (the server
+        shutting down, crashed or starting up), 53300 (too many connections), 40001/40P01 (serialization failure,
+        deadlock). A failed connection has no SQLSTATE: it is transient unless the server answered it with a
+        FATAL refusal (a wrong password, an unknown role or database)."""
+        if error.connection_invalidated:
+            return True
+        low = str(error.orig).lower()
+        if self.engine.dialect.name == "sqlite":
+            return "locked" in low
+        state = getattr(error.orig, "sqlstate", None)
+        if state:
+            return state.startswith("08") or state in ("57P01", "57P02", "57P03", "53300", "40001", "40P01")
+        if not isinstance(error, sa.exc.OperationalError):
+            return False
+        if "fatal:" in low:
+            return any(s in low for s in ("starting up", "shutting down", "too many clients", "recovery mode"))
+        return True
 
     def _explain(self, error: sa.exc.DBAPIError) -> str:
         detail = _scrub(str(error.orig).strip(), self._secrets)
@@ -492,6 +522,9 @@ class RunStore:
         if any(s in low for s in ("connection refused", "could not connect", "timeout expired", "no route to host",
                                   "could not translate host name", "name or service not known")):
             return f"cannot reach {server}: is it running and accepting TCP/IP connections? ({first})"
+        if any(s in low for s in ("terminating connection", "server closed the connection", "starting up",
+                                  "shutting down", "consuming input failed", "connection is lost")):
+            return f"{server} dropped the connection or is restarting ({first})"
         return f"database error in {where}: {first}"
 
     def close(self) -> None:
@@ -602,6 +635,15 @@ class RunStore:
                        and row["queued_on"].split(" ", 1)[0] != DASK_QUEUE):
             return "lost"
         return row["status"]
+
+    def _shown_message(self, row: Any, shown: str) -> str:
+        """The message a reader sees: the stored one, or for a run shown as "lost" why it may be."""
+        if shown != "lost" or row["message"]:
+            return row["message"]
+        if row["status"] == "running":
+            return (f"no heartbeat for over {self.lost_after:g} s: its worker died, or lost the run store for "
+                    "longer than a job waits for it; resubmit it to resume after its last record")
+        return "its queue went away before a worker took it; resubmit it"
 
     def queue(self, config: RunConfig, actor: Actor | None = None, name: str = "", tags: Iterable[str] = (),
               sweep: str = "", attach: Iterable[str] = (*ACTIVE_STATUSES, "finished", "diverged"),
@@ -730,19 +772,29 @@ class RunStore:
 
     def append(self, run_id: str, attempt: int, record: Record) -> bool:
         """Add one record (its steps rows, flow rows and eval row) in one transaction; returns whether a stop
-        was requested. Readers see the whole record or none of it."""
+        was requested. Readers see the whole record or none of it. A record the run holds already (its step is
+        not past the last stored eval row: a retried append whose first commit went through unacknowledged)
+        only refreshes the heartbeat."""
         with self._writing(run_id) as conn:
             stop = self._claim(conn, run_id, attempt)
-            counts = self._append_rows(conn, run_id, {name: getattr(record, name) for name in TABLES})
-            conn.execute(runs_table.update().where(runs_table.c.id == run_id)
-                         .values(heartbeat=time.time(), step=counts["steps"]))
+            ev = data_tables["eval"].c
+            last = conn.execute(sa.select(sa.func.max(ev.step)).where(ev.run_id == run_id)).scalar()
+            values = {"heartbeat": time.time()}
+            if last is None or record.step > last:
+                counts = self._append_rows(conn, run_id, {name: getattr(record, name) for name in TABLES})
+                values["step"] = counts["steps"]
+            conn.execute(runs_table.update().where(runs_table.c.id == run_id).values(**values))
         return stop
 
     def finish(self, run_id: str, attempt: int, run: Any) -> None:
         """End a job: the rows of ``run``'s tables not streamed yet, its parameters, status, message and wall
         time, in one transaction."""
         param_rows = _param_rows(run_id, getattr(run, "params", None))
+        cols = runs_table.c
         with self._writing(run_id) as conn:
+            found = conn.execute(sa.select(cols.status, cols.attempt).where(cols.id == run_id)).first()
+            if found is not None and (found.status, found.attempt) == (str(run.status), attempt):
+                return  # a retried finish whose first commit went through unacknowledged
             self._claim(conn, run_id, attempt)
             counts = self._counts(conn, run_id)
             self._append_rows(conn, run_id, {name: getattr(run, name).iloc[counts[name]:] for name in TABLES})
@@ -825,7 +877,9 @@ class RunStore:
             ev = data_tables["eval"].c
             records = conn.execute(sa.select(sa.func.count()).select_from(data_tables["eval"])
                                    .where(ev.run_id == full)).scalar()
-        return {**row, "status": self._shown_status(row), "stop_requested": bool(row["stop_requested"]),
+        shown = self._shown_status(row)
+        return {**row, "status": shown, "message": self._shown_message(row, shown),
+                "stop_requested": bool(row["stop_requested"]),
                 "records": int(records)}
 
     def record_sweep(self, name: str, spec: str, actor: Actor | None = None) -> str:
@@ -936,9 +990,10 @@ class RunStore:
             params = _read_params(conn, full)
         declared = {f.name for f in dataclasses.fields(Run)}
         extras = {f: row[f] for f in RUN_EXTRAS}
+        shown = self._shown_status(row)
         run = Run(
             run_id=row["id"], config=RunConfig.from_dict(json.loads(row["config_json"])),
-            status=self._shown_status(row), message=row["message"], created_at=row["created_at"],
+            status=shown, message=self._shown_message(row, shown), created_at=row["created_at"],
             wall_time=row["wall_time"], name=row["name"], tags=tuple(json.loads(row["tags"])), **tables,
             params=params, **{f: v for f, v in extras.items() if f in declared},
         )
@@ -1010,7 +1065,7 @@ class RunStore:
             config = json.loads(r["config_json"])
             records.append({
                 "id": r["id"], "name": r["name"], "tags": ",".join(tags), "status": shown,
-                "message": r["message"], "created_at": r["created_at"], "wall_time": r["wall_time"],
+                "message": self._shown_message(r, shown), "created_at": r["created_at"], "wall_time": r["wall_time"],
                 "config_key": r["config_key"], **_scalar_config(config), "owner": r["owner"],
                 "step": r["step"], "sweep": r["sweep"],
             })

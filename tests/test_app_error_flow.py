@@ -191,7 +191,10 @@ def test_diverged_run_is_reported(app):
     (b"v\n" + b"1\n" * 50, "constant"),
     (b"v\n" + b"1.2345678\n" * 250_000, "MB"),
     (b"v\n" + b"1\n" * 100_001, "rows"),
-    (b"\xff\xfe\x00bad", "could not be read"),
+    (b"\xff\xfe\x00bad", "binary file"),
+    (b"v\n1\n\"2\n3\n", "never closed"),
+    (b",".join(b"1" for _ in range(1_000_000)), "columns"),
+    (b"v\n1\nnan\n" + b"1\n" * 40, "NaN or infinite"),
     (b"v\n" + (b"9" * 400 + b"\n") * 30, "float range"),
     (b"v,t\n" + b"".join(f"{(-1) ** i * 1e308!r},{i}\n".encode() for i in range(30)), "z\\-scored"),
 ])

@@ -274,3 +274,21 @@ def test_bad_ls_filters_name_the_flag_the_value_and_what_was_expected(db, argv, 
     code, out, err = call("--db", db, *argv)
     assert code == 2 and out == ""
     assert err == f"lstmlab: error: {fragment}\n"
+
+
+def test_a_reader_that_goes_away_ends_the_command_quietly(tmp_path):
+    """`lstmlab show ID | head -4`: no BrokenPipeError, exit 141 (128 + SIGPIPE) as for other tools."""
+    db = str(tmp_path / "runs.db")
+    code, out, _ = call("--db", db, "run", *TINY, "-q")
+    assert code == 0
+    run_id = run_id_of(out)
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    proc = subprocess.Popen([sys.executable, "-m", "lstmlab", "--db", db, "show", run_id], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, env=env)
+    proc.stdout.close()  # the reader is gone before the command writes a line
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=120) == 141 and err == ""
+    piped = subprocess.run(["bash", "-c", f'"$0" -m lstmlab --db "$1" show "$2" | head -4', sys.executable, db, run_id],
+                           capture_output=True, text=True, env=env, timeout=120)
+    assert piped.stderr == "" and piped.stdout.splitlines()[0] == f"run        {run_id}"
+    assert len(piped.stdout.splitlines()) == 4
