@@ -190,14 +190,14 @@ def _embedded_string(rng):
 
 
 def _embedded_legal_sets(string, continual=False):
-    """For each symbol of ``string`` the set of symbols that may legally follow it; ``continual``: after a final E
-    the next string's B follows. Raises ValueError at a symbol the grammar does not allow."""
+    """For each symbol of ``string`` the symbols that may legally follow it; ``continual``: after a final E the next
+    string's B follows. Raises ValueError at a symbol the grammar does not allow."""
     state, sets = (0, 0, ""), []
     for i, symbol in enumerate(string):
         if state is None and continual:
             state = (0, 0, "")
         if state is None or symbol not in _embedded_legal(state):
-            raise ValueError(f"string={string!r}: symbol {i} ({symbol!r}) breaks the embedded Reber grammar")
+            raise ValueError(f"symbol {i} ({symbol!r}) breaks the embedded Reber grammar")
         state = _embedded_next(state, symbol)
         sets.append(_embedded_legal(state if state is not None else (0, 0, "")))
     return sets
@@ -274,7 +274,10 @@ class EmbeddedReber(PaperTask):
         legal = np.zeros((T, B, 7), dtype=bool)
         mask = np.zeros((T, B), dtype=bool)
         for b, s in enumerate(strings):
-            sets = _embedded_legal_sets(s)
+            try:
+                sets = _embedded_legal_sets(s)
+            except ValueError as e:
+                raise ValueError(f"strings[{b}]={s!r}: {e}") from None
             if len(sets) < 2 or sets[-1] != ("B",):
                 raise ValueError(f"strings[{b}]={s!r}: expected a complete embedded Reber string")
             ids[: len(s), b] = [_SYM[c] for c in s]
@@ -479,11 +482,14 @@ class _MarkedPairs(PaperTask):
     Each step is a pair (value, marker). Length n uniform over the integers T .. T + T/10 (T/10 rounded down), one n
     per batch. Exactly two pairs are marked with 1.0: first one of the first ten pairs (value X1), then one of the
     first T/2 - 1 still unmarked pairs (value X2). The other markers are 0, except at the first and the last pair,
-    which are -1 unless marked. "In the rare case where the first pair of the sequence gets marked" X1 is replaced
-    (0 for adding, 1 for multiplication); read as written, this holds whichever of the two marks falls on the
-    first pair, which happens with probability P0 = 1/10 + (9/10)/(T/2 - 1) (another reading, only X1's mark,
-    would make it 1/10). T even and >= 20, so that the first ten pairs lie within the first T/2 and the minimal lag
-    from X2 to the end is T/2, as the paper says. Error only at the end; correct if |error| < 0.04 [P].
+    which are -1 unless marked. "In the rare case where the first pair of the sequence gets marked, we set X1 to
+    zero" (multiplication: to 1.0) [P]. X2 too can fall on the first pair (probability (9/10)/(T/2 - 1)); the text
+    does not say what then, and zeroing X1 would make the target no function of the input (marks at pairs 0 and
+    j < 10 arise both ways), which would cost an exact solver about 2.6 % of sequences at T = 100, where Table 7
+    reports 1 of 2560 wrong. So here the value of whichever mark falls on the first pair is replaced (0 or 1):
+    the target is always the other marked value's, and the first pair is marked with probability
+    P0 = 1/10 + (9/10)/(T/2 - 1). T even and >= 20, so that the first ten pairs lie within the first T/2 and the
+    minimal lag from X2 to the end is T/2, as the paper says. Error only at the end; correct if |error| < 0.04 [P].
     """
 
     T: int = 100
@@ -518,8 +524,8 @@ class _MarkedPairs(PaperTask):
         markers[0] = markers[n - 1] = -1.0
         markers[pos1, cols] = 1.0
         markers[pos2, cols] = 1.0
-        x1 = np.where((pos1 == 0) | (pos2 == 0), self.first_value, values[pos1, cols])
-        x2 = values[pos2, cols]
+        x1 = np.where(pos1 == 0, self.first_value, values[pos1, cols])
+        x2 = np.where(pos2 == 0, self.first_value, values[pos2, cols])
         x = np.stack([values, markers], axis=-1).astype(self.dtype)
         return x, x1, x2, _last_mask(n, B)
 
@@ -531,12 +537,13 @@ class HS97Adding(_MarkedPairs):
     """HS97 section 5.4, Experiment 4 (Table 7): the adding problem. Values uniform in [-1, 1]; X1 := 0 if the
     first pair is marked; target 0.5 + (X1 + X2)/4 [P] (see ``_MarkedPairs`` for the sequence).
 
-    Chance. y - 1/2 = (X1' + X2)/4, X1' = 0 with probability P0 else uniform, symmetric about 0, so the best
-    constant for the squared error is E[y] = 1/2, with
-      MSE = Var y = (Var X1' + Var X2)/16 = ((1 - P0)/3 + 1/3)/16 = (2 - P0)/48
-    (1/24 = 0.0417 only if P0 = 0; 0.0396 at T = 100). The density of y is symmetric and unimodal about 1/2, so 1/2
-    is also the constant most often within 0.04: |y - 1/2| < 0.04 iff |X1' + X2| < 0.16; for a sum of two
-    uniforms on [-1, 1], P(|S| < a) = a - a^2/4, and for X2 alone P(|X2| < a) = a, so
+    Chance. y - 1/2 = (X1' + X2')/4 where, with probability P0, one of the two is 0 (the first pair's) and the
+    other uniform, else both uniform: symmetric about 0, so the best constant for the squared error is
+    E[y] = 1/2, with
+      MSE = Var y = (Var X1' + Var X2')/16 = ((1 - P0)/3 + 1/3)/16 = (2 - P0)/48
+    (1/24 = 0.0417 only if P0 = 0; 0.0392 at T = 100). The density of y is symmetric and unimodal about 1/2, so 1/2
+    is also the constant most often within 0.04: |y - 1/2| < 0.04 iff |X1' + X2'| < 0.16; for a sum of two
+    uniforms on [-1, 1], P(|S| < a) = a - a^2/4, and for one uniform P(|U| < a) = a, so
       correct = P0 0.16 + (1 - P0)(0.16 - 0.0064)  (15.4 %).
     """
 
@@ -564,7 +571,8 @@ class HS97Multiplication(_MarkedPairs):
     pair is marked, target X1 X2 [P]. Tested when fewer than n_seq of the 2000 most recent sequences have an
     absolute error above 0.04 (n_seq = 140, 13) [P].
 
-    Chance. y = X1' X2 with X1' = 1 with probability P0 else uniform. Best constant for the squared error:
+    Chance. y = X1' X2': with probability P0 one factor is 1 and y uniform, else a product of two uniforms.
+    Best constant for the squared error:
       mu = E[y] = P0/2 + (1 - P0)/4,  MSE = E[y^2] - mu^2 = P0/3 + (1 - P0)/9 - mu^2
     (7/144 = 0.0486 if P0 = 0), within 0.04 with probability P0 0.08 + (1 - P0)(F(mu + 0.04) - F(mu - 0.04)),
     F(y) = y - y ln y the distribution of a product of two uniforms (about 11 %). But y's density
