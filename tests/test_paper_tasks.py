@@ -63,7 +63,8 @@ ALL = [
     lambda dt: HS97Adding(T=20, dtype=dt), lambda dt: HS97Multiplication(T=20, dtype=dt),
     lambda dt: HS97TemporalOrder(2, dtype=dt), lambda dt: HS97TemporalOrder(3, dtype=dt),
     lambda dt: BengioLatch(T=10, dtype=dt), lambda dt: PascanuTemporalOrder(20, 40, dtype=dt),
-    lambda dt: PascanuAddition(20, 40, dtype=dt), lambda dt: ArjovskyCopy(T=5, dtype=dt), lambda dt: LeAdding(T=12, dtype=dt),
+    lambda dt: PascanuAddition(20, 40, dtype=dt), lambda dt: ArjovskyCopy(T=5, dtype=dt),
+    lambda dt: LeAdding(T=12, dtype=dt),
 ]
 
 
