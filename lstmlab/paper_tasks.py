@@ -40,9 +40,10 @@ from __future__ import annotations
 
 import math
 from abc import ABC, abstractmethod
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from numbers import Integral, Real
-from typing import ClassVar, Mapping
+from typing import ClassVar
 
 import numpy as np
 
@@ -135,8 +136,8 @@ class PaperTask(ABC):
 
 def _onehot_abs_below(out, classes, beta):
     """|out_k - onehot(class)_k| < beta for every unit k; out (..., K), classes (...) -> (...) bool."""
-    target = np.eye(out.shape[-1])[classes]
-    return np.all(np.abs(np.asarray(out, dtype=np.float64) - target) < beta, axis=-1)
+    out = np.asarray(out, dtype=np.float64)
+    return np.all(np.abs(out - np.eye(out.shape[-1])[classes]) < beta, axis=-1)
 
 
 # --- HS97 Experiment 1: embedded Reber grammar --------------------------------------------------------------------
@@ -306,10 +307,11 @@ class EmbeddedReber(PaperTask):
 @dataclass(frozen=True)
 class ContinualEmbeddedReber(PaperTask):
     """GSC00's continual embedded Reber grammar: one unsegmented stream of embedded Reber strings (the next string's
-    B follows each final E), with no reset between strings; next-symbol prediction at every step [P abstract; the
-    stream and its targets as described here are [R]: GSC00's sections were not read]. ``T`` steps per sample, the
-    stream starting at a string's B; info["legal"] as in ``EmbeddedReber``, whose per-step rule ``correct`` applies
-    to all T steps [R].
+    B follows each final E), with no reset between strings, and next-symbol prediction at every step (GSC00's
+    abstract [P]: continual input streams not segmented into subsequences; the stream as concatenated strings
+    [S], a secondary description; GSC00's sections were not read). ``T`` steps per sample, the stream starting at
+    a string's B; info["legal"] as in ``EmbeddedReber``, whose per-step rule ``correct`` applies to all T steps
+    [R: GSC00's own success criterion was not read].
 
     Chance (per step in a long stream, renewal-reward): a string of length m + 4 gives m + 4 steps (its E predicts
     the next B) and 1 + (m - 2) choices, E[m] = 8 (see ``EmbeddedReber``):
