@@ -49,7 +49,7 @@ import numpy as np
 
 __all__ = [
     "Chance", "Sequences", "PaperTask", "EmbeddedReber", "ContinualEmbeddedReber", "NoiseFreeLongLag",
-    "DistractorLongLag", "HS97Adding", "HS97Multiplication", "HS97TemporalOrder", "BengioLatch",
+    "NoLocalRegularities", "DistractorLongLag", "HS97Adding", "HS97Multiplication", "HS97TemporalOrder", "BengioLatch",
     "PascanuTemporalOrder", "PascanuAddition", "ArjovskyCopy", "LeAdding", "REBER_SYMBOLS", "REBER_GRAPH",
 ]
 
@@ -415,6 +415,43 @@ class NoiseFreeLongLag(PaperTask):
         loss = 0.5 / ((p + 1) * p)
         return {"loss": Chance("memoryless: 0.5 on x and y at the last step", loss, 0.0),
                 "correct": Chance("memoryless: x at the last step", 1.0 / ((p + 1) * p), 0.5)}
+
+
+class NoLocalRegularities(NoiseFreeLongLag):
+    """HS97 section 5.2, Task 2b: as 2a, but the middle is a random string: (c, a_{i_1}, ..., a_{i_{p-1}}, c),
+    each i uniform over 1 .. p - 1, c = x or y with probability 0.5 [P]. Every next symbol is predicted; success:
+    the maximal absolute error of all output units below 0.25 at the sequence end [P].
+
+    Chance (mean over the p + 1 units and the p steps, the predictor knowing the step): 1/(p - 1) on every a at the
+    first p - 1 steps, squared error (1 - 1/(p - 1))^2 + (p - 2)/(p - 1)^2 = (p - 2)/(p - 1) summed over units;
+    0.5 on x and y at the last (1/2):
+      loss     ((p - 2) + 1/2) / (p (p + 1)), correct 0;  "correct": x at the last step, ((p - 2) + 1)/(p (p + 1)),
+               correct 1/2;  "optimal" (remembers c): (p - 2)/(p (p + 1)), always correct.
+    """
+
+    paper: ClassVar[str] = "HS97 section 5.2, Task 2b"
+    rule: ClassVar[str] = "absolute error of every output unit below 0.25 at the end"
+
+    def __post_init__(self):
+        _int("p", self.p, 3)
+        _check_dtype(self.dtype)
+
+    def sample(self, rng, batch):
+        B, p = self._batch(batch), self.p
+        first = p - 1 + rng.integers(0, 2, size=B)
+        ids = np.empty((p + 1, B), dtype=np.int64)
+        ids[0] = ids[p] = first
+        ids[1:p] = rng.integers(0, p - 1, size=(p - 1, B))
+        return Sequences(self._onehot(ids[:-1]), ids[1:], np.ones((p, B), dtype=bool))
+
+    def correct(self, out, seqs):
+        return _onehot_abs_below(np.asarray(out)[-1], seqs.y[-1], 0.25)
+
+    def chance(self):
+        p, n = self.p, self.p * (self.p + 1)
+        return {"optimal": Chance("1/(p - 1) on every a, then c", (p - 2) / n, 1.0),
+                "loss": Chance("1/(p - 1) on every a, then 0.5 on x and y", (p - 1.5) / n, 0.0),
+                "correct": Chance("1/(p - 1) on every a, then x", (p - 1) / n, 0.5)}
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,8 @@ import pytest
 
 from lstmlab.paper_tasks import (
     ArjovskyCopy, BengioLatch, ContinualEmbeddedReber, DistractorLongLag, EmbeddedReber, HS97Adding,
-    HS97Multiplication, HS97TemporalOrder, LeAdding, NoiseFreeLongLag, PascanuAddition, PascanuTemporalOrder,
+    HS97Multiplication, HS97TemporalOrder, LeAdding, NoLocalRegularities, NoiseFreeLongLag, PascanuAddition,
+    PascanuTemporalOrder,
 )
 
 K_SE = 4.5  # Monte-Carlo tolerance in standard errors (a false alarm about once in 150 000 checks)
@@ -33,7 +34,7 @@ def assert_mc(values, expected, what=""):
     """The mean of i.i.d. ``values`` is ``expected`` within K_SE standard errors."""
     v = np.asarray(values, dtype=np.float64).ravel()
     se = v.std(ddof=1) / math.sqrt(v.size)
-    assert abs(v.mean() - expected) <= K_SE * se, f"{what}: MC {v.mean():.6g} +- {se:.2g}, closed form {expected:.6g}"
+    assert abs(v.mean() - expected) <= K_SE * se + 1e-12, f"{what}: MC {v.mean():.6g} +- {se:.2g}, exact {expected:.6g}"
     return v.mean(), se
 
 
@@ -59,7 +60,8 @@ def targets(task, n, batch, seed=0):
 
 ALL = [
     lambda dt: EmbeddedReber(dtype=dt), lambda dt: ContinualEmbeddedReber(T=40, dtype=dt),
-    lambda dt: NoiseFreeLongLag(p=6, dtype=dt), lambda dt: DistractorLongLag(q=8, p=5, dtype=dt),
+    lambda dt: NoiseFreeLongLag(p=6, dtype=dt), lambda dt: NoLocalRegularities(p=6, dtype=dt),
+    lambda dt: DistractorLongLag(q=8, p=5, dtype=dt),
     lambda dt: HS97Adding(T=20, dtype=dt), lambda dt: HS97Multiplication(T=20, dtype=dt),
     lambda dt: HS97TemporalOrder(2, dtype=dt), lambda dt: HS97TemporalOrder(3, dtype=dt),
     lambda dt: BengioLatch(T=10, dtype=dt), lambda dt: PascanuTemporalOrder(20, 40, dtype=dt),
@@ -98,7 +100,8 @@ def test_sampling_is_a_function_of_the_generator(make):
 
 @pytest.mark.parametrize("make, name, value", [
     (lambda: NoiseFreeLongLag(p=1), "p", 1), (lambda: NoiseFreeLongLag(p=0), "p", 0),
-    (lambda: NoiseFreeLongLag(p=2.5), "p", 2.5), (lambda: DistractorLongLag(q=-1), "q", -1),
+    (lambda: NoiseFreeLongLag(p=2.5), "p", 2.5), (lambda: NoLocalRegularities(p=2), "p", 2),
+    (lambda: DistractorLongLag(q=-1), "q", -1),
     (lambda: DistractorLongLag(p=0), "p", 0), (lambda: HS97Adding(T=15), "T", 15), (lambda: HS97Adding(T=18), "T", 18),
     (lambda: HS97Adding(T=True), "T", True), (lambda: HS97Multiplication(T=7), "T", 7),
     (lambda: HS97TemporalOrder(4), "relevant", 4), (lambda: BengioLatch(T=3, L=3), "T", 3),
@@ -301,6 +304,29 @@ def test_2a_chance_levels():
     assert task.correct(wrong, s).all()
     wrong[3, 0, 0] += 0.14  # one unit of one step 0.26 away (or more)
     assert task.correct(wrong, s).tolist()[:2] == [False, True]
+
+
+def test_2b_random_middle_and_chance_levels():
+    p = 6
+    task = NoLocalRegularities(p=p)
+    s = task.sample(rng(18), 60000)
+    ids = decode(s.x)
+    assert set(ids[0]) == {p - 1, p} and np.array_equal(s.y[-1], ids[0]) and np.array_equal(s.y[:-1], ids[1:])
+    counts = np.bincount(ids[1:].ravel(), minlength=p + 1)
+    assert counts[p - 1:].sum() == 0 and np.all(np.abs(counts[:p - 1] / counts.sum() - 1 / (p - 1)) < 0.003)
+    onehot = np.eye(p + 1)[s.y]
+    base = np.zeros_like(onehot)
+    base[:-1, :, : p - 1] = 1 / (p - 1)
+    for which, last in [("optimal", onehot[-1]), ("loss", np.eye(p + 1)[[p - 1, p]].mean(axis=0)),
+                        ("correct", np.eye(p + 1)[p - 1])]:
+        out = base.copy()
+        out[-1] = last
+        assert_mc(np.mean((out - onehot) ** 2, axis=(0, 2)), task.chance()[which].loss, which)
+        right = task.correct(out, s)
+        if task.chance()[which].correct in (0.0, 1.0):
+            assert right.mean() == task.chance()[which].correct
+        else:
+            assert_mc(right, task.chance()[which].correct, which)
 
 
 def test_2c_structure_and_geometric_length():
