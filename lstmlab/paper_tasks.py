@@ -227,7 +227,7 @@ class EmbeddedReber(PaperTask):
     Chance (pooled over steps, mean over the 7 units). Let m be the Reber string's length, E[m] = 8: with L_n the
     expected number of symbols from node n to the end, L_6 = 1, L_5 = 1 + (L_4 + L_6)/2, L_4 = 1 + (L_3 + L_6)/2,
     L_3 = 1 + (L_3 + L_5)/2, L_2 = 1 + (L_2 + L_4)/2, L_1 = 1 + (L_2 + L_3)/2 give L_3 = 17/3, L_4 = 13/3,
-    L_2 = 19/3, L_1 = 7, so m = 1 + L_1 = 8. A string has m + 3 prediction steps (E = 11) and 1 + (m - 2) binary
+    L_2 = 19/3, L_1 = 7, so E[m] = 1 + L_1 = 8. A string has m + 3 prediction steps (mean 11) and 1 + (m - 2) binary
     choices (the branch and every Reber symbol but B and E). The best predictor puts 1/2 on each of the two legal
     symbols at a choice (squared error 1/4 + 1/4 = 1/2 summed over units) and is exact elsewhere:
       optimal  loss 0.5 E[m - 1] / (7 E[m + 3]) = 3.5 / 77 = 1/22, and it is always correct (legal units 1/2,
