@@ -26,7 +26,7 @@ def idle_scheduler():
     """The address of a real Dask scheduler with no worker: the jobs queued on it wait there."""
     from distributed import LocalCluster
 
-    with LocalCluster(n_workers=0, processes=True, host="127.0.0.1", dashboard_address=None) as cluster:
+    with LocalCluster(n_workers=0, processes=True, host="127.0.0.1", dashboard_address=":0") as cluster:
         yield cluster.scheduler_address
 
 
