@@ -179,10 +179,10 @@ def test_sessions_submitting_at_one_instant_never_pass_the_queued_quota(store_ur
             p.join(60)
         with RunStore(store_url) as store:
             listed = store.list()
-        assert all(not s["exception"] and not s["error"] for s in said.values()), said
         assert len(listed) == L.USER_MAX_QUEUED and set(listed["owner"]) == {ALICE}
         assert set(listed["status"]) == {"queued"}
         assert set(listed.groupby("seed").size()) == {3}  # each study whole or not at all
+        assert all(not s["exception"] and not s["error"] for s in said.values()), said
         refused = [s for s in said.values() if any("Nothing was submitted" in w for w in s["warning"])]
         assert len(refused) == SESSIONS - L.USER_MAX_QUEUED // 3
     finally:
