@@ -99,8 +99,8 @@ def test_stop_and_resubmit_only_for_those_who_may_and_another_users_stopped_run_
         listed = store.list()
     assert sorted(zip(listed["owner"], listed["status"])) == [(ALICE, "queued"), (BOB, "stopped")]
     alices = listed.loc[listed["owner"] == ALICE, "id"].item()
-    assert "Resubmit" not in _labels(alice) and f"stop.{alices}" in [b.key for b in alice.button]
-    assert alice.button(key=f"stop.{alices}")  # her own run: hers to stop
+    assert "Resubmit" not in _labels(alice)
+    assert f"stop.{alices}" in [b.key for b in alice.button]  # her own run: hers to stop
 
 
 def test_a_study_over_the_quota_is_refused_whole_with_the_quotas_words(lab, idle_scheduler):  # noqa: F811
