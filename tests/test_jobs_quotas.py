@@ -23,11 +23,13 @@ SUBMITTERS = 8
 
 @pytest.fixture(scope="module")
 def idle_scheduler():
-    """The address of a real Dask scheduler with no worker: the jobs queued on it wait there."""
+    """The address of a real Dask scheduler with no worker: the jobs queued on it wait there. This process's
+    clients of it are closed before it stops."""
     from distributed import LocalCluster
 
     with LocalCluster(n_workers=0, processes=True, host="127.0.0.1", dashboard_address=":0") as cluster:
         yield cluster.scheduler_address
+        jobs.shutdown()
 
 
 def _ledger(store: RunStore) -> list[dict]:
