@@ -21,6 +21,16 @@ ONE = dict(cells="lstm", T="10", H="4", steps="3", batch="4", seed="11")  # a on
 THREE = dict(ONE, cells="rnn,lstm,gru", seed="12")  # a three-cell study
 
 
+def _signed_in(at, user: str, admins=()):
+    """``at`` with sign-in configured (every @lab.example address a member) and ``user`` signed in, their email
+    verified by the provider."""
+    at.secrets["auth"] = dict(AUTH)
+    at.secrets["lstmlab"] = {"admins": list(admins), "members": ["@lab.example"]}
+    at.user = {"is_logged_in": True, "iss": "http://127.0.0.1:9", "sub": f"sub-{user}", "email": user,
+               "email_verified": True, "name": user}
+    return at
+
+
 def _session(user: str, admins=(), page: str | None = "error_flow.py", **query):
     """An AppTest of the dashboard with sign-in configured, signed in as ``user``, not yet run (no caches cleared:
     for a session of its own process)."""
@@ -28,10 +38,7 @@ def _session(user: str, admins=(), page: str | None = "error_flow.py", **query):
 
     from conftest import ROOT
 
-    at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=120)
-    at.secrets["auth"] = dict(AUTH)
-    at.secrets["lstmlab"] = {"admins": list(admins)}
-    at.user = {"is_logged_in": True, "email": user, "name": user}
+    at = _signed_in(AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=120), user, admins)
     for k, v in query.items():
         at.query_params[k] = str(v)
     if page is not None:
@@ -46,11 +53,7 @@ def lab(app, idle_scheduler, monkeypatch):  # noqa: F811 -- the fixture imported
     monkeypatch.setenv("LSTMLAB_SCHEDULER", idle_scheduler)
 
     def make(user, admins=(), page="error_flow.py", **query):
-        at = app(page, settle=False, **query)
-        at.secrets["auth"] = dict(AUTH)
-        at.secrets["lstmlab"] = {"admins": list(admins)}
-        at.user = {"is_logged_in": True, "email": user, "name": user}
-        return at
+        return _signed_in(app(page, settle=False, **query), user, admins)
 
     yield make
     with RunStore(os.environ["LSTMLAB_DB"]) as store:

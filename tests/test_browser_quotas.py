@@ -39,7 +39,7 @@ def lab(oidc, idle_scheduler, tmp_path):
         'client_id = "lstmlab-test"\n'
         'client_secret = "test-client-secret"\n'
         f'server_metadata_url = "{oidc}/.well-known/openid-configuration"\n'
-        "[lstmlab]\nadmins = []\n"
+        '[lstmlab]\nadmins = []\nmembers = ["@lab.example"]\n'
     )
     db = str(tmp_path / "runs.db")
     RunStore(db).close()
