@@ -47,12 +47,12 @@ from lstmlab import quotas
 from lstmlab.config import (HEARTBEAT_S, LOST_AFTER_S, OUTAGE_ENV, OUTAGE_S, POOL_THREADS, POOL_WORKER_NICE,
                             SCHEDULER_ENV, SCHEDULER_TAKE_S, SCHEDULER_TIMEOUT_S, RunConfig)
 from lstmlab.runtime import configure_worker, threads_from_environment
-from lstmlab.store import DASK_QUEUE, POOL_QUEUE, Actor, RunStore, StaleAttempt, StoreError, check_labels
+from lstmlab.store import (DASK_QUEUE, POOL_QUEUE, Actor, RunStore, StaleAttempt, StoreError, StoreUnavailable,
+                           check_labels)
 from lstmlab.train import Record, train
-from lstmlab.store import StoreUnavailable
 
-__all__ = ["HEARTBEAT_S", "LOST_AFTER_S", "FINAL_STATUSES", "JobError", "get_executor", "submit", "stop",
-           "resubmit", "wait"]
+__all__ = ["HEARTBEAT_S", "LOST_AFTER_S", "FINAL_STATUSES", "JobError", "get_executor", "submit", "submit_many",
+           "stop", "resubmit", "wait"]
 
 FINAL_STATUSES = ("finished", "diverged", "stopped", "failed", "lost")  # a run in one of these changes no more
 POLL_S = 0.2  # how often wait() reads a run's progress
@@ -306,7 +306,9 @@ def submit(config: RunConfig, *, store_url: str, actor: Actor | None = None, nam
     already has a queued, running, finished or diverged run attaches to it (its id is returned, nothing is
     trained); two processes submitting one config at once train it once. An unreachable scheduler raises
     ``JobError`` before anything is written; a hand-over that fails removes the queued row again. A bad name or
-    tag (``store.check_labels``) is a ``ValueError`` before anything starts.
+    tag (``store.check_labels``) is a ``ValueError`` before anything starts. A new run that would take ``actor``
+    over a quota raises ``quotas.QuotaExceeded``, checked in the transaction that queues it (nothing is written
+    then).
     """
     name, tags = check_labels(name, tags)
     executor = get_executor(scheduler)
@@ -314,12 +316,39 @@ def submit(config: RunConfig, *, store_url: str, actor: Actor | None = None, nam
     if isinstance(executor, DaskExecutor) and (str(store_url), id(executor.client)) not in _released:
         release_forgotten(store_url, scheduler)  # once per store and connection: a queued run may be attached to
         _released.add((str(store_url), id(executor.client)))
-    quotas.check(store, actor, config)
     run_id, attempt, created = store.queue(config, actor=actor, name=name, tags=tags, sweep=sweep,
-                                           queued_on=_queued_on(executor))
+                                           queued_on=_queued_on(executor), admit=quotas.admission(store, actor))
     if created:
         _hand_over(executor, store, run_id, attempt)
     return run_id
+
+
+def submit_many(configs: Iterable[RunConfig], *, store_url: str, actor: Actor | None = None, name: str = "",
+                tags: Iterable[str] = (), scheduler: str | None = None, sweep: str = "") -> list[str]:
+    """Queue several configs (a study: one per cell) as jobs, all or none; returns their run ids in order.
+
+    As ``submit`` for each, but their runs are queued in one transaction and ``actor``'s quotas are checked for
+    all of them at once: ``quotas.QuotaExceeded`` (nothing is queued) if together they would take ``actor`` over
+    one. Configs that attach to a stored run count for nothing. A hand-over that fails removes the queued rows not
+    handed over yet and raises ``JobError``.
+    """
+    configs = list(configs)
+    executor = get_executor(scheduler)
+    store = _store(str(store_url))
+    if isinstance(executor, DaskExecutor) and (str(store_url), id(executor.client)) not in _released:
+        release_forgotten(store_url, scheduler)
+        _released.add((str(store_url), id(executor.client)))
+    queued = store.queue_many(configs, actor=actor, name=name, tags=tags, sweep=sweep,
+                              queued_on=_queued_on(executor), admit=quotas.admission(store, actor))
+    created = [(run_id, attempt) for run_id, attempt, new in queued if new]
+    for i, (run_id, attempt) in enumerate(created):
+        try:
+            _hand_over(executor, store, run_id, attempt)
+        except JobError:
+            for later, later_attempt in created[i + 1:]:
+                store.discard(later, later_attempt)
+            raise
+    return [run_id for run_id, _, _ in queued]
 
 
 def resubmit(run_id: str, *, store_url: str, actor: Actor | None = None, scheduler: str | None = None) -> str:
@@ -328,8 +357,8 @@ def resubmit(run_id: str, *, store_url: str, actor: Actor | None = None, schedul
     ``quotas.QuotaExceeded`` if it would take ``actor`` over a quota (nothing changes then)."""
     executor = get_executor(scheduler)
     store = _store(str(store_url))
-    quotas.check(store, actor, store.config(run_id), resubmission=True)
-    full, attempt = store.requeue(run_id, actor=actor, queued_on=_queued_on(executor))
+    full, attempt = store.requeue(run_id, actor=actor, queued_on=_queued_on(executor),
+                                  admit=quotas.admission(store, actor))
     _hand_over(executor, store, full, attempt)
     return full
 

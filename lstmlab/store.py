@@ -20,6 +20,9 @@ Layout (tables prefixed ``lstmlab_`` so a shared database stays tidy):
   shape as a JSON list, dtype name, data) where data holds the array's raw little-endian bytes in C order
   (a BLOB in SQLite, bytea in PostgreSQL). A run saved without parameters has no rows and loads with
   ``params=None``.
+- ``lstmlab_compute``: the compute ledger, one row per job attempt that started: (run_id, attempt, owner,
+  started_at, seconds, ended_at); ``seconds`` grows with the job's heartbeat and is final when it ends. It has no
+  foreign key: deleting a run leaves its rows, so a user's compute quota (``lstmlab.quotas``) still counts them.
 
 NaN is stored as NULL (SQLite cannot store NaN); the layout says which columns are float, so a load maps
 NULL back to NaN. A save is one transaction: concurrent writers serialise on the database (SQLite: ``BEGIN
@@ -35,7 +38,9 @@ snapshot, the eval row) per transaction, ``beat`` refreshes the heartbeat and re
 own pool (``queued_on`` "pool HOST:PID"), whose heartbeat that process keeps fresh (``beat_queued``) as long as it
 lives, or nowhere ("": a run its queue let go, ``release_queued``). A run queued on a Dask scheduler ("dask
 ADDRESS") belongs to the scheduler, which outlives the process that submitted it: it stays queued while its
-heartbeat ages. ``lstmlab_sweeps`` records named sweeps.
+heartbeat ages. ``lstmlab_sweeps`` records named sweeps. A quota rule (``admit``) given to ``queue``,
+``queue_many`` or ``requeue`` runs in their write transaction under a lock on the acting user, so the check and the
+write are one step.
 
 The schema has revisions (``lstmlab.migrations``, Alembic): opening a store upgrades it to the newest one
 under a lock, so processes opening a new database at once all succeed. Opening reads only when the store
@@ -59,7 +64,7 @@ import unicodedata
 import urllib.parse
 import uuid
 from pathlib import Path
-from typing import Any, Iterable, Iterator, NamedTuple
+from typing import Any, Callable, Iterable, Iterator, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -157,6 +162,16 @@ sweeps_table = sa.Table(
     sa.Column("owner", sa.Text, nullable=False, server_default=""),
     sa.Column("created_at", _FLOAT, nullable=False),
 )
+compute_table = sa.Table(
+    "lstmlab_compute", metadata,
+    sa.Column("run_id", sa.String(64), primary_key=True),  # no foreign key: a deleted run's compute stays counted
+    sa.Column("attempt", _INT, primary_key=True, autoincrement=False),
+    sa.Column("owner", sa.Text, nullable=False),
+    sa.Column("started_at", _FLOAT, nullable=False),
+    sa.Column("seconds", _FLOAT, nullable=False),  # time since started_at at the job's last beat, or at its end
+    sa.Column("ended_at", _FLOAT, nullable=True),  # None while the job runs (or when it vanished)
+    sa.Index("ix_lstmlab_compute_owner_started_at", "owner", "started_at"),
+)
 # Kinds of numpy dtype a parameter array may have: bool, signed/unsigned int, float, complex.
 _PARAM_KINDS = "biufc"
 ENGINE_FIELDS = ("engine", "engine_version")
@@ -165,6 +180,7 @@ RUN_EXTRAS = (*ENGINE_FIELDS, "owner")
 
 
 POOL_QUEUE, DASK_QUEUE = "pool", "dask"  # first word of queued_on: a process's own pool, a Dask scheduler
+ATTACHING_STATUSES = (*ACTIVE_STATUSES, "finished", "diverged")  # a queue of such a config trains nothing new
 
 
 def _lock_key(name: str) -> int:
@@ -262,6 +278,25 @@ def check_labels(name: Any = "", tags: Any = ()) -> tuple[str, tuple[str, ...]]:
     if len(tags) > MAX_TAGS:
         raise ValueError(f"tags: {len(tags)} given, expected at most {MAX_TAGS}")
     return name, tuple(_check_text("tag", t, TAG_MAX_CHARS) for t in tags)
+
+
+@dataclasses.dataclass(frozen=True)
+class Holdings:
+    """What one user holds in the store at one moment (``RunStore.holdings``).
+
+    ``running``, ``queued``: their runs with that status as shown (a silent one reads as lost and is neither);
+    ``compute``: ``(started_at, seconds)`` of their jobs' attempts started in the window asked for, oldest first,
+    from the compute ledger (``lstmlab_compute``), which deleting a run does not change.
+    """
+
+    running: int
+    queued: int
+    compute: tuple[tuple[float, float], ...]
+
+
+# A rule that admits new jobs, or refuses them by raising: called by queue, queue_many and requeue with the write
+# transaction's connection and how many runs it would add, under a lock on the acting user (lstmlab.quotas).
+Admit = Callable[[sa.Connection, int], None]
 
 
 class StaleAttempt(Exception):
@@ -647,14 +682,16 @@ class RunStore:
 
     def queue(self, config: RunConfig, actor: Actor | None = None, name: str = "", tags: Iterable[str] = (),
               sweep: str = "", attach: Iterable[str] = (*ACTIVE_STATUSES, "finished", "diverged"),
-              queued_on: str = "") -> tuple[str, int, bool]:
+              queued_on: str = "", admit: Admit | None = None) -> tuple[str, int, bool]:
         """The run of ``config`` a job should fill: ``(run_id, attempt, created)``; a new run waits on
         ``queued_on`` ("pool HOST:PID" or "dask ADDRESS"; "" counts as a pool).
 
         Under a lock on ``config.key`` (SQLite's write lock; a PostgreSQL advisory lock), the newest run of the
         key whose status is in ``attach`` is returned (created False); if there is none a new run row is
         written with status "queued" (created True). So of two processes queueing one config at once, one
-        creates the run and the other attaches to it.
+        creates the run and the other attaches to it. Before a new run is written, ``admit(conn, 1)`` may refuse
+        it by raising (nothing is written then); it runs in the same transaction, under a lock on ``actor``
+        (``_lock_user``), so two submissions of one user are checked one after the other.
         """
         if not isinstance(config, RunConfig):
             raise ValueError(f"config: expected a RunConfig, got {type(config).__name__}")
@@ -671,6 +708,7 @@ class RunStore:
             "attempt": 0, "sweep": str(sweep or ""), "queued_on": str(queued_on),
         }
         with self._writing() as conn:
+            self._lock_user(conn, actor, admit)
             if self._postgres:
                 conn.execute(sa.select(sa.func.pg_advisory_xact_lock(_lock_key(f"lstmlab key {config.key}"))))
             found = conn.execute(
@@ -680,8 +718,99 @@ class RunStore:
             for r in found:
                 if self._shown_status(r, now) in attach:
                     return r["id"], r["attempt"], False
+            if admit is not None:
+                admit(conn, 1)
             conn.execute(runs_table.insert(), [row])
         return row["id"], 0, True
+
+    def queue_many(self, configs: Iterable[RunConfig], actor: Actor | None = None, name: str = "",
+                   tags: Iterable[str] = (), sweep: str = "", attach: Iterable[str] = ATTACHING_STATUSES,
+                   queued_on: str = "", admit: Admit | None = None) -> list[tuple[str, int, bool]]:
+        """``queue`` for several configs in one transaction: all of them are queued or none is.
+
+        Returns ``(run_id, attempt, created)`` per config, in order; a config attaches as in ``queue`` (also to a
+        run queued earlier in the same call). ``admit(conn, n)``, with ``n`` the runs it would create, is asked
+        once, under the lock on ``actor`` and the locks on every config's key (taken in one order), before any is
+        written: a refusal writes nothing.
+        """
+        configs = list(configs)
+        for i, config in enumerate(configs):
+            if not isinstance(config, RunConfig):
+                raise ValueError(f"configs[{i}]: expected a RunConfig, got {type(config).__name__}")
+        name, tags = check_labels(name, tags)
+        tags, attach, now = list(tags), tuple(attach), time.time()
+        cols = runs_table.c
+        out: list[tuple[str, int, bool]] = []
+        rows: list[dict] = []
+        with self._writing() as conn:
+            self._lock_user(conn, actor, admit)
+            keys = sorted({c.key for c in configs})
+            if self._postgres:
+                for key in keys:
+                    conn.execute(sa.select(sa.func.pg_advisory_xact_lock(_lock_key(f"lstmlab key {key}"))))
+            found: dict[str, tuple[str, int, bool]] = {}
+            for r in conn.execute(sa.select(cols.id, cols.status, cols.heartbeat, cols.attempt, cols.queued_on,
+                                            cols.config_key)
+                                  .where(cols.config_key.in_(keys)).order_by(cols.created_at.desc())).mappings():
+                if r["config_key"] not in found and self._shown_status(r, now) in attach:
+                    found[r["config_key"]] = (r["id"], int(r["attempt"]), False)
+            for config in configs:
+                if config.key not in found:
+                    rows.append(_queued_row(config, actor, name, tags, sweep, queued_on, now))
+                    found[config.key] = (rows[-1]["id"], 0, True)
+                    out.append(found[config.key])
+                else:
+                    out.append((*found[config.key][:2], False))
+            if rows and admit is not None:
+                admit(conn, len(rows))
+            if rows:
+                conn.execute(runs_table.insert(), rows)
+        return out
+
+    def _lock_user(self, conn: sa.Connection, actor: Actor | None, admit: Admit | None) -> None:
+        """Before a quota-checked write (``admit`` given) of a signed-in ``actor``: serialise it with every other
+        one of theirs. PostgreSQL: a transaction-scoped advisory lock on the user; SQLite: the write lock, which
+        every write transaction holds from its start (``BEGIN IMMEDIATE``), does it already."""
+        if admit is not None and actor is not None and self._postgres:
+            conn.execute(sa.select(sa.func.pg_advisory_xact_lock(_lock_key(f"lstmlab user {actor.email}"))))
+
+    def holdings(self, owner: str, since: float, conn: sa.Connection | None = None) -> Holdings:
+        """What ``owner`` (an email) holds now: runs running and queued, and the compute ledger's attempts started
+        after ``since`` (epoch seconds). With ``conn``, read in that (write) transaction, as an ``admit`` rule
+        does; else in a read transaction of its own."""
+        if conn is None:
+            with self._reading() as own:
+                return self.holdings(owner, since, own)
+        cols, c = runs_table.c, compute_table.c
+        owner = normalise_email(owner)
+        with self._translated():
+            # runs in flight are few: compared normalised here, so an owner an earlier version stored in another
+            # case still counts; the ledger is written in the normalised form only
+            flight = conn.execute(sa.select(cols.status, cols.heartbeat, cols.queued_on, cols.owner).where(
+                cols.status.in_(ACTIVE_STATUSES))).mappings().all()
+            spent = conn.execute(sa.select(c.started_at, c.seconds).where(c.owner == owner, c.started_at > since)
+                                 .order_by(c.started_at, c.run_id, c.attempt)).all()
+        now = time.time()
+        shown = [self._shown_status(r, now) for r in flight if normalise_email(r["owner"]) == owner]
+        return Holdings(shown.count("running"), shown.count("queued"),
+                        tuple((float(t), max(float(s), 0.0)) for t, s in spent))
+
+    def run_for(self, config: RunConfig, actor: Actor | None = None) -> str | None:
+        """The run a page shows for ``config`` when ``actor`` asks for it: the newest run of its key a submission
+        attaches to (queued, running, finished or diverged: anyone's), else the newest one ``actor`` may change
+        (their own stopped, failed or lost run, which they may resubmit; in anonymous mode anyone's), else None:
+        a submission trains a new run of theirs. Another user's stopped run never stands in their way."""
+        cols = runs_table.c
+        with self._reading() as conn:
+            rows = conn.execute(sa.select(cols.id, cols.status, cols.heartbeat, cols.queued_on, cols.owner)
+                                .where(cols.config_key == config.key)
+                                .order_by(cols.created_at.desc(), cols.id)).mappings().all()
+        now = time.time()
+        shown = [(r, self._shown_status(r, now)) for r in rows]
+        for r, status in shown:
+            if status in ATTACHING_STATUSES:
+                return r["id"]
+        return next((r["id"] for r, _ in shown if may_change(actor, r["owner"])), None)
 
     def discard(self, run_id: str, attempt: int) -> None:
         """Remove a queued run no job ever took (its hand-over to an executor failed)."""
@@ -725,9 +854,26 @@ class RunStore:
                 return None
             conn.execute(where.values(status="running", heartbeat=time.time(), message="",
                                       worker=f"{socket.gethostname()}:{os.getpid()}"))
+            self._charge_start(conn, run_id, attempt)
             last = conn.execute(sa.select(sa.func.max(data_tables["eval"].c.step))
                                 .where(data_tables["eval"].c.run_id == run_id)).scalar()
         return -1 if last is None else int(last)
+
+    @staticmethod
+    def _charge_start(conn: sa.Connection, run_id: str, attempt: int) -> None:
+        """Open the compute ledger's row of a job's attempt as it starts (a retried job keeps the row it has)."""
+        c = compute_table.c
+        if conn.execute(sa.select(c.run_id).where(c.run_id == run_id, c.attempt == attempt)).first() is None:
+            owner = conn.execute(sa.select(runs_table.c.owner).where(runs_table.c.id == run_id)).scalar_one()
+            conn.execute(compute_table.insert().values(run_id=run_id, attempt=attempt, owner=normalise_email(owner),
+                                                       started_at=time.time(), seconds=0.0, ended_at=None))
+
+    @staticmethod
+    def _charge(conn: sa.Connection, run_id: str, attempt: int, end: bool = False) -> None:
+        """Bring the compute ledger's row of a running attempt up to now (at its beat), and close it (``end``)."""
+        c, now = compute_table.c, time.time()
+        conn.execute(compute_table.update().where(c.run_id == run_id, c.attempt == attempt, c.ended_at.is_(None))
+                     .values(seconds=sa.literal(now, _FLOAT) - c.started_at, **({"ended_at": now} if end else {})))
 
     def _claim(self, conn: sa.Connection, run_id: str, attempt: int) -> bool:
         """Check that ``attempt`` still owns the running run; returns its stop request, else ``StaleAttempt``."""
@@ -768,6 +914,7 @@ class RunStore:
             stop = self._claim(conn, run_id, attempt)
             conn.execute(runs_table.update().where(runs_table.c.id == run_id)
                          .values(heartbeat=time.time(), step=int(step)))
+            self._charge(conn, run_id, attempt)
         return stop
 
     def append(self, run_id: str, attempt: int, record: Record) -> bool:
@@ -805,6 +952,7 @@ class RunStore:
                 status=str(run.status), message=str(run.message or ""), wall_time=float(run.wall_time),
                 step=len(run.steps), heartbeat=time.time(),
                 **{f: str(getattr(run, f, "") or "") for f in ENGINE_FIELDS}))
+            self._charge(conn, run_id, attempt, end=True)
 
     def fail(self, run_id: str, attempt: int, message: str) -> None:
         """End a job that raised: status "failed" with ``message`` (records written so far stay)."""
@@ -813,6 +961,7 @@ class RunStore:
             conn.execute(runs_table.update().where(cols.id == run_id, cols.attempt == attempt,
                                                    cols.status.in_(ACTIVE_STATUSES))
                          .values(status="failed", message=str(message), heartbeat=time.time()))
+            self._charge(conn, run_id, attempt, end=True)
 
     def request_stop(self, run_id: str, actor: Actor | None = None) -> tuple[str, str]:
         """Ask a run to stop: a running job stops at its next step; a queued or lost run is stopped at once.
@@ -831,14 +980,15 @@ class RunStore:
                                           message=f"stopped after {row['step']} steps"))
         return full, status
 
-    def requeue(self, run_id: str, actor: Actor | None = None, queued_on: str = "") -> tuple[str, int]:
+    def requeue(self, run_id: str, actor: Actor | None = None, queued_on: str = "",
+                admit: Admit | None = None) -> tuple[str, int]:
         """Queue a lost, stopped or failed run again, to wait on ``queued_on`` (as ``queue``): returns (full id,
         the new attempt).
 
         The run keeps its records up to the last one a job writes in any case (step 0, every
         ``record_every`` steps); a stopped run's final snapshot off that grid and its parameters go. The job
         then resumes after the kept records. ``ValueError`` for other statuses; ``PermissionError`` if
-        ``actor`` may not.
+        ``actor`` may not; ``admit(conn, 1)`` (as in ``queue``) may refuse it, and nothing changes then.
         """
         cols = runs_table.c
         with self._changing(run_id, actor, "resubmit") as (conn, full):
@@ -847,6 +997,9 @@ class RunStore:
             if status not in RESUBMITTABLE_STATUSES:
                 raise ValueError(f"run {full} is {status}: only {', '.join(RESUBMITTABLE_STATUSES)} runs can be "
                                  "resubmitted")
+            if admit is not None:
+                self._lock_user(conn, actor, admit)
+                admit(conn, 1)
             config = RunConfig.from_dict(json.loads(row["config_json"]))
             ev = data_tables["eval"].c
             kept = -1
@@ -1077,6 +1230,19 @@ def _owners_wanted(owner: Any) -> set[str] | None:
     if owner is None:
         return None
     return {normalise_email(o) for o in (owner if isinstance(owner, (list, tuple, set)) else [owner])}
+
+
+def _queued_row(config: RunConfig, actor: Actor | None, name: str, tags: list[str], sweep: str, queued_on: str,
+                now: float) -> dict[str, Any]:
+    """The lstmlab_runs row of a new queued run of ``config`` (``queue_many``)."""
+    return {
+        "id": uuid.uuid4().hex, "name": str(name or ""), "tags": json.dumps(tags),
+        "status": "queued", "message": "", "created_at": now, "wall_time": 0.0,
+        "config_key": config.key, "config_json": json.dumps(config.to_dict(), sort_keys=True),
+        "layout": json.dumps(table_layout(config)), **{f: getattr(config, f) for f in FILTER_FIELDS},
+        "owner": actor.email if actor else "", "step": 0, "heartbeat": now, "stop_requested": False,
+        "attempt": 0, "sweep": str(sweep or ""), "queued_on": str(queued_on),
+    }
 
 
 def _lost_after() -> float:

@@ -46,6 +46,7 @@ def test_coming_back_shows_the_stored_runs_without_submitting_again(app, tmp_pat
 
     submitted = []
     monkeypatch.setattr(jobs, "submit", lambda *a, **k: submitted.append(a))
+    monkeypatch.setattr(jobs, "submit_many", lambda *a, **k: submitted.append(a))
     st.cache_data.clear()
     st.cache_resource.clear()  # a restarted server: nothing but the store remembers the runs
     at.run()

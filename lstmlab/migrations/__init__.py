@@ -13,6 +13,8 @@ lstmlab table, so another Alembic-managed application may share the database).
   ``lstmlab_runs`` (0 / "" for older runs), and the table ``lstmlab_sweeps`` (name, spec, owner, created_at).
 - ``0005``: ``queued_on`` on ``lstmlab_runs``: where a queued run waits, a process's own pool or a Dask scheduler
   ("" for older runs).
+- ``0006``: the compute ledger ``lstmlab_compute`` (one row per job attempt that started: owner, started_at,
+  seconds, ended_at), which the quotas read and deleting a run leaves alone.
 
 A new revision is a new file in ``versions/`` (the next number as ``revision``, the previous one as
 ``down_revision``); ``RunStore`` upgrades every store it opens to ``HEAD``.

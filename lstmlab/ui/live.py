@@ -12,11 +12,11 @@ from typing import Callable
 
 import streamlit as st
 
-from lstmlab import jobs
+from lstmlab import jobs, quotas
 from lstmlab import limits as L
 from lstmlab.config import ACTIVE_STATUSES, RESUBMITTABLE_STATUSES
 from lstmlab.settings import CELL_LABELS, Study
-from lstmlab.store import default_url
+from lstmlab.store import default_url, may_change
 from lstmlab.text import escape_markdown
 from lstmlab.ui import auth
 from lstmlab.ui.run_store import error_line, store
@@ -56,25 +56,29 @@ def _in_flight(run_ids: set) -> tuple[int, int]:
 
 
 def study_runs(study: Study) -> dict[str, str]:
-    """{cell label: run id} of a study: the newest stored run of each config (whatever its status), or a job
-    submitted for it. Stops the page with the reason when the new jobs would exceed the session's or the server's
-    limits (lstmlab.limits.jobs_refusal) or cannot be submitted."""
+    """{cell label: run id} of a study: for each config the run the store shows this user (``RunStore.run_for``: a
+    run anyone may share, else their own to resubmit), or a job submitted for it; the new jobs are submitted
+    together, all or none (``jobs.submit_many``). Stops the page with the reason when the new jobs would exceed the
+    session's or the server's limits (lstmlab.limits.jobs_refusal) or the user's quotas (lstmlab.quotas), or cannot
+    be submitted."""
     mine = st.session_state["job_ids"]
+    actor = auth.actor()
     try:
-        found = {c.key: next(iter(store().find(c)), None) for c in study.configs}
+        found = {c.key: store().run_for(c, actor) for c in study.configs}
         new = [c for c in study.configs if found[c.key] is None]
         if new:
             refusal = L.jobs_refusal(len(new), _in_flight(mine), _in_flight(_server_runs()))
             if refusal:
                 st.error(refusal, icon=":material/block:")
                 st.stop()
-        ids = {}
-        for c in study.configs:
-            run_id = found[c.key] or jobs.submit(c, store_url=default_url(), actor=auth.actor())
-            if found[c.key] is None:
+            for c, run_id in zip(new, jobs.submit_many(new, store_url=default_url(), actor=actor)):
+                found[c.key] = run_id
                 mine.add(run_id)
                 _server_runs().add(run_id)
-            ids[CELL_LABELS[c.cell]] = run_id
+        ids = {CELL_LABELS[c.cell]: found[c.key] for c in study.configs}
+    except quotas.QuotaExceeded as e:
+        st.warning(f"Nothing was submitted: {escape_markdown(e)}.", icon=":material/hourglass_top:")
+        st.stop()
     except jobs.JobError as e:
         st.error(f"The runs could not be submitted: {escape_markdown(e)}", icon=":material/error:")
         st.stop()
@@ -157,7 +161,9 @@ def ended_run(run_id: str, what: str):
 
 def show(ids: dict[str, str], draw: Callable[[dict], None]) -> None:
     """Draw the runs of ``ids`` with ``draw({label: Run})``, each with its progress and Stop or Resubmit button
-    above the charts, redrawn while any of them is queued or running (:func:`refreshing`)."""
+    above the charts, redrawn while any of them is queued or running (:func:`refreshing`); a refused Stop or
+    Resubmit is said above them, outside the redrawing part, until dismissed (:func:`notice_ui`)."""
+    notice_ui()
     wait_for_first_record(ids)
     page_run = {"drawn": False}  # the page run draws what the store holds now; the fragment's refreshes share
 
@@ -185,35 +191,75 @@ def refreshing(view: Callable[[], bool], in_flight: Callable[[], bool]) -> None:
 
 
 def job_controls_ui(runs: dict) -> None:
-    """One line per run in flight or resubmittable: its progress and a Stop or Resubmit button. The store decides
-    whether this session's user may change the run (PermissionError is shown, not raised)."""
+    """One line per run in flight or resubmittable: its progress, and a Stop or Resubmit button for those who may
+    use it (``store.may_change``: the run's owner, an admin, anyone without sign-in); others see whose run it is.
+    The store still decides: a refusal (the run changed hands meanwhile, a quota) is held by :func:`notice_ui`."""
+    actor = auth.actor()
     for label, run in runs.items():
         if run.status not in (*ACTIVE_STATUSES, *RESUBMITTABLE_STATUSES):
             continue
         done, total = int(len(run.steps)), max(int(run.config.steps), 1)
+        owner = str(getattr(run, "owner", "") or "")
+        allowed = may_change(actor, owner)
         c1, c2 = st.columns([5, 1], vertical_alignment="center")
         if run.status in ACTIVE_STATUSES:
             c1.progress(min(done / total, 1.0),
                         text=f"**{escape_markdown(label)}** {run.status}: step {done:,} of {run.config.steps:,}")
-            if c2.button("Stop", key=f"stop.{run.run_id}", icon=":material/stop:",
-                         help="Ask the worker to stop this run after its current step; what it recorded is kept."):
+            if allowed and c2.button("Stop", key=f"stop.{run.run_id}", icon=":material/stop:",
+                                     help="Ask the worker to stop this run after its current step; what it "
+                                          "recorded is kept."):
                 _act(jobs.stop, run.run_id, f"{label} asked to stop")
         else:
             c1.warning(f"**{escape_markdown(label)}** is {run.status} at step {done:,} of {run.config.steps:,}"
                        f"{': ' + escape_markdown(run.message) if run.message else ''}.", icon=":material/pause:")
-            if c2.button("Resubmit", key=f"resubmit.{run.run_id}", icon=":material/replay:",
-                         help="Queue this run again: it continues after its last stored record."):
+            if allowed and c2.button("Resubmit", key=f"resubmit.{run.run_id}", icon=":material/replay:",
+                                     help="Queue this run again: it continues after its last stored record."):
                 _act(jobs.resubmit, run.run_id, f"{label} resubmitted")
+        if not allowed:
+            c2.caption(_whose(owner))
+
+
+def _whose(owner: str) -> str:
+    """Whose run a signed-in user is looking at, when it is not theirs to stop or resubmit (Markdown)."""
+    return f"{escape_markdown(owner)}'s run" if owner else "saved without sign-in"
+
+
+_NOTICE = "job_notice"  # session key: (kind, Markdown) of the last refused Stop or Resubmit, until dismissed;
+# kind: "denied" (not the user's run), "warning" (a quota), "error"
 
 
 def _act(action, run_id: str, done: str) -> None:
+    """Run a Stop or Resubmit as this session's user. A refusal is kept in the session and the whole page reruns,
+    so :func:`notice_ui` shows it above the redrawing fragment (a message drawn inside it would go with the next
+    redraw)."""
     try:
         action(run_id, store_url=default_url(), actor=auth.actor())
     except PermissionError as e:
-        st.error(escape_markdown(e), icon=":material/lock:")
-        return
-    except (ValueError, jobs.JobError) as e:
-        st.error(escape_markdown(e), icon=":material/error:")
-        return
-    st.toast(done)
+        st.session_state[_NOTICE] = ("denied", escape_markdown(e))
+    except quotas.QuotaExceeded as e:
+        st.session_state[_NOTICE] = ("warning", f"Not resubmitted: {escape_markdown(e)}.")
+    except (ValueError, KeyError, jobs.JobError) as e:
+        st.session_state[_NOTICE] = ("error", escape_markdown(e))
+    except Exception as e:  # an unreachable or unwritable store: say which, never a traceback
+        st.session_state[_NOTICE] = ("error", f"The run store cannot be used ({type(e).__name__}: "
+                                              f"{escape_markdown(error_line(e))}).")
+    else:
+        st.session_state[_NOTICE] = None
+        st.toast(done)
     st.rerun(scope="app")
+
+
+def notice_ui() -> None:
+    """The last refused Stop or Resubmit of this session, with a button that dismisses it; nothing if none."""
+    notice = st.session_state.get(_NOTICE)
+    if not notice:
+        return
+    kind, text = notice
+    c1, c2 = st.columns([5, 1], vertical_alignment="center")
+    if kind == "warning":
+        c1.warning(text, icon=":material/hourglass_top:")
+    else:
+        c1.error(text, icon=":material/lock:" if kind == "denied" else ":material/error:")
+    if c2.button("Dismiss", key="job_notice.dismiss", icon=":material/close:"):
+        st.session_state[_NOTICE] = None
+        st.rerun(scope="app")
