@@ -333,6 +333,7 @@ def submit_many(configs: Iterable[RunConfig], *, store_url: str, actor: Actor | 
     handed over yet and raises ``JobError``.
     """
     configs = list(configs)
+    name, tags = check_labels(name, tags)
     executor = get_executor(scheduler)
     store = _store(str(store_url))
     if isinstance(executor, DaskExecutor) and (str(store_url), id(executor.client)) not in _released:

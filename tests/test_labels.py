@@ -82,6 +82,10 @@ def test_store_refuses_at_every_write_and_changes_nothing(store):
         store.queue(TINY, name="q\u200fq")
     with pytest.raises(ValueError, match=r"^tags: 40 given"):
         store.queue(TINY, tags=[str(i) for i in range(40)])
+    with pytest.raises(ValueError, match=r"^name 'm\\u202em'"):
+        store.queue_many([TINY], name="m\u202em")
+    with pytest.raises(ValueError, match=r"^tag 'a\\x00b'"):
+        store.queue_many([TINY], tags=["a\x00b"])
     assert list(store.list()["id"]) == [run.run_id]
 
 
@@ -91,6 +95,8 @@ def test_api_submit_refuses_before_queueing(tmp_path):
         jobs.submit(TINY, store_url=url, tags=["a\u202eb"])
     with pytest.raises(ValueError, match=r"^name 'x\\ty' contains U\+0009"):
         jobs.submit(TINY, store_url=url, name="x\ty")
+    with pytest.raises(ValueError, match=r"^name 'x\\u2067y' contains U\+2067"):
+        jobs.submit_many([TINY], store_url=url, name="x\u2067y")
     with RunStore(url) as s:
         assert s.list().empty
 
