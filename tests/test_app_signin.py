@@ -339,3 +339,15 @@ def test_actor_is_the_providers_issuer_and_subject_with_the_verified_email(app):
     at.user = {**at.user, "email_verified": False}
     at.run()
     assert at.exception and "PermissionError" in at.exception[0].value + str(at.exception[0].proto)
+
+
+def test_job_errors_name_the_scheduler_to_admins_only(lab, monkeypatch):
+    address = "tcp://127.0.0.1:9"  # nothing listens: the study's submission fails naming the scheduler
+    monkeypatch.setenv("LSTMLAB_SCHEDULER", address)
+    for user, admins, admin in ((ALICE, [], False), (ROOT_, [ROOT_], True)):
+        at = lab(user, admins=admins, page="error_flow.py", **TINY).run(timeout=90)
+        assert not at.exception
+        shown = " ".join(_plain(e.value) for e in at.error)
+        assert "The runs could not be submitted" in shown
+        assert (address in shown) is admin
+        assert ("the lab's job scheduler" in shown) is not admin

@@ -19,7 +19,7 @@ from lstmlab.settings import CELL_LABELS, Study
 from lstmlab.store import default_url, may_change
 from lstmlab.text import escape_markdown
 from lstmlab.ui import auth
-from lstmlab.ui.run_store import error_line, store
+from lstmlab.ui.run_store import error_line, hide_location, store
 
 
 @st.cache_resource(show_spinner=False)
@@ -80,7 +80,8 @@ def study_runs(study: Study) -> dict[str, str]:
         st.warning(f"Nothing was submitted: {escape_markdown(e)}.", icon=":material/hourglass_top:")
         st.stop()
     except jobs.JobError as e:
-        st.error(f"The runs could not be submitted: {escape_markdown(e)}", icon=":material/error:")
+        st.error(f"The runs could not be submitted: {escape_markdown(hide_location(str(e)))}",
+                 icon=":material/error:")
         st.stop()
     except Exception as e:  # an unreachable or unwritable store: say which, never a traceback
         st.error(f"The run store cannot be used ({type(e).__name__}: {escape_markdown(error_line(e))}).",
@@ -239,7 +240,7 @@ def _act(action, run_id: str, done: str) -> None:
     except quotas.QuotaExceeded as e:
         st.session_state[_NOTICE] = ("warning", f"Not resubmitted: {escape_markdown(e)}.")
     except (ValueError, KeyError, jobs.JobError) as e:
-        st.session_state[_NOTICE] = ("error", escape_markdown(e))
+        st.session_state[_NOTICE] = ("error", escape_markdown(hide_location(str(e))))
     except Exception as e:  # an unreachable or unwritable store: say which, never a traceback
         st.session_state[_NOTICE] = ("error", f"The run store cannot be used ({type(e).__name__}: "
                                               f"{escape_markdown(error_line(e))}).")

@@ -3,11 +3,14 @@ exported. Failures to reach the store become ValueErrors a page shows."""
 
 from __future__ import annotations
 
+import os
+
 import pandas as pd
 import streamlit as st
 
 from lstmlab import export
 from lstmlab import limits as L
+from lstmlab.config import SCHEDULER_ENV
 from sqlalchemy.exc import SQLAlchemyError
 
 from lstmlab.store import Actor, RunStore, StoreError, default_url, display_location
@@ -89,13 +92,15 @@ def error_line(e: Exception) -> str:
 
 def hide_location(text: str) -> str:
     """``text`` as this page's viewer may read it: the store's location with its password hidden, or, for a
-    viewer who may not see where the store is, "the run store" in its place."""
+    viewer who may not see where the store is, "the run store" in its place, and "the lab's job scheduler" in
+    place of the Dask scheduler's address."""
     url, shown = default_url(), shown_url()
     if auth.may_see_store_location():
         return text if url in shown else text.replace(url, shown)  # a path is part of its shown sqlite:// URL
     for location in (f"RunStore({shown!r})", url, shown):
         text = text.replace(location, "the run store")
-    return text
+    scheduler = os.environ.get(SCHEDULER_ENV, "").strip()
+    return text.replace(scheduler, "the lab's job scheduler") if scheduler else text
 
 
 def load_runs(rows: pd.DataFrame) -> dict:
