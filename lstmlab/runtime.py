@@ -9,16 +9,18 @@ set here, once:
   with one BLAS thread and 205-340 ms with two. Parallelism belongs across runs, and within a run across
   the shards of its batch: the compiled engine runs them in up to ``threads`` threads (one coarse step per
   layer and direction, not one per product), from ``config.THREADS_VARIABLE``, else 1.
-- Every BLAS library loaded, SciPy's own OpenBLAS too: numba's ``np.dot`` calls SciPy's BLAS, which has a
-  thread pool of its own that a limit set before it was loaded would not see (5-10x slowdowns from
-  oversubscription). The compiled engine loads it on import, before the limit is set.
+- Every BLAS library loaded: numpy's, SciPy's own OpenBLAS (numba loads it with its first kernel; loaded here
+  first, since a limit set before a library is loaded does not reach it), and the compiled engine's private
+  one (:mod:`lstmlab.engines.blas`, at one thread anyway). A library call gets one thread for its engine's
+  products without this (the private BLAS); the limit is for everything else a program runs.
 - The compiled engine's kernels loaded from their disk cache (compiled on the first run of a machine), so no
   user waits for them at the first pass: now, in a background thread (the dashboard's server) or not at all.
 - glibc's heap keeps freed memory. By default glibc serves large blocks by mmap and returns them to the
-  kernel when freed, so each pass faults its arrays in again, page by page: about 4,200 minor page faults
-  and half the CPU time of an LSTM pass at T=100, B=32, H=32 in float64. With every block served from the
-  heap and up to TRIM_THRESHOLD of freed memory kept for the next pass, a process holds on to the memory of
-  its largest pass, up to 2 GiB. Set LSTMLAB_KEEP_HEAP=0 to leave the allocator as it is.
+  kernel when freed, so each round of large arrays faults its memory in again, page by page (a pass keeps
+  its own arrays' memory without this: :mod:`lstmlab.engines.memory`; the rest of a program's numpy work
+  benefits here). With every block served from the heap and up to TRIM_THRESHOLD of freed memory kept, a
+  process holds on to the memory of its largest round, up to 2 GiB. Set LSTMLAB_KEEP_HEAP=0 to leave the
+  allocator as it is.
 
 :func:`configure_server` is called by the dashboard's server besides: its event loop answers every session and
 /_stcore/health while the sessions' script threads draw, so it waits for the GIL at most SERVER_SWITCH_INTERVAL_S
@@ -33,6 +35,7 @@ import os
 import sys
 import threading
 
+import scipy.linalg.cython_blas  # noqa: F401  SciPy's OpenBLAS, loaded before the limit is set
 from threadpoolctl import threadpool_limits
 
 from . import engines

@@ -23,12 +23,11 @@ from functools import reduce
 
 import numba
 import numpy as np
-import scipy.linalg.cython_blas  # noqa: F401  the BLAS numba's np.dot calls: loaded now, runtime.configure_worker limits its threads too
 
-from . import kernels
+from . import blas, kernels, memory
 from .base import Flow, Unroll
 
-VERSION = f"3 (numba {numba.__version__}, numpy {np.__version__})"
+VERSION = f"4 (numba {numba.__version__}, numpy {np.__version__}, {blas.VERSION})"
 
 _CONSTANTS = {np.dtype(d): kernels.constants(d) for d in (np.float64, np.float32)}
 
@@ -91,27 +90,35 @@ def _each(fn, items: list) -> list:
     return [first] + [f.result() for f in futures]
 
 
+def matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """a @ b for a (..., K) array and a (K, N) matrix: (..., N). 2-D products by the engine's own BLAS at one
+    thread (:func:`lstmlab.engines.blas.matmul`, numpy's routine for the shape, so numpy's bits); stacked ones by
+    numpy's matmul, one product per leading index as before."""
+    return blas.matmul(a, b) if a.ndim == 2 else a @ b
+
+
 def unroll(cell: str, x: np.ndarray, Wx: np.ndarray, b: np.ndarray, Wh: np.ndarray, bhn=None, h0=None,
            c0=None) -> Unroll:
     """Run one layer over every step of its input ``x`` (T, B, I) from ``h0``, ``c0`` (B, H), zero by default.
 
     The cache is (tanh(c_t),) for the LSTM, (hn_t,) for the GRU (the candidate's hidden part), () for the RNN.
     """
+    blas.ensure_one_thread()
     T, B, _ = x.shape
     H, GH = Wh.shape
     dtype = x.dtype
     K = _CONSTANTS[dtype]
     x, Wx, b, Wh = (np.ascontiguousarray(a) for a in (x, Wx, b, Wh))
-    h = np.empty((T + 1, B, H), dtype=dtype)
+    h = memory.empty((T + 1, B, H), dtype)
     h[0] = 0.0 if h0 is None else h0
     c, gates, cache = None, h[1:], ()
     if cell == "rnn":
         kernel, arrays = kernels.rnn_forward, (x, Wx, b, Wh, h)
     else:
-        gates, aux = np.empty((T, B, GH), dtype=dtype), np.empty((T, B, H), dtype=dtype)
+        gates, aux = memory.empty((T, B, GH), dtype), memory.empty((T, B, H), dtype)
         cache = (aux,)
         if cell == "lstm":
-            c = np.empty((T + 1, B, H), dtype=dtype)
+            c = memory.empty((T + 1, B, H), dtype)
             c[0] = 0.0 if c0 is None else c0
             kernel, arrays = kernels.lstm_forward, (x, Wx, b, Wh, h, c, gates, aux)
         else:
@@ -129,13 +136,14 @@ def backprop(cell: str, run: Unroll, inject: np.ndarray, Wh: np.ndarray, overwri
     the shards' time spans, side by side), and with I <= kernels.SMALL_INPUT the kernels sum dWx and db step by
     step (in float64, returned in the dtype); otherwise the flow leaves them to the caller.
     """
+    blas.ensure_one_thread()
     T, B, H = inject.shape
     GH = run.gates.shape[2]
     dtype = inject.dtype
     K = _CONSTANTS[dtype]
     Wh = np.ascontiguousarray(Wh)
     dh = _own(inject, overwrite_inject)
-    da = np.empty((T, B, GH), dtype=dtype)
+    da = memory.empty((T, B, GH), dtype)
     parts = shards(B)
     sums = x is not None and x.shape[2] <= kernels.SMALL_INPUT
     if sums:
@@ -148,10 +156,10 @@ def backprop(cell: str, run: Unroll, inject: np.ndarray, Wh: np.ndarray, overwri
     if cell == "rnn":
         kernel, arrays = kernels.rnn_backward, (run.h, Wh, dh, da)
     elif cell == "lstm":
-        dc = np.empty((T, B, H), dtype=dtype)
+        dc = memory.empty((T, B, H), dtype)
         kernel, arrays = kernels.lstm_backward, (run.c, run.gates, run.cache[0], Wh, dh, dc, da)
     else:
-        dhh = np.empty((T, B, GH), dtype=dtype)
+        dhh = memory.empty((T, B, GH), dtype)
         kernel, arrays = kernels.gru_backward, (run.h, run.gates, run.cache[0], Wh, dh, da, dhh)
     _each(lambda s: kernel(*arrays, xs, dWx[s], db[s], K, *parts[s]), list(range(len(parts))))
     if x is None:
@@ -167,7 +175,7 @@ def _time_sum(a: np.ndarray, d: np.ndarray, n: int) -> np.ndarray:
     """sum_t a_t^T d_t for (T, B, M) and (T, B, N): one product per time span of n near-equal ones (side by
     side when threads allow), added in order. A span's rows are contiguous, unlike a shard's."""
     T, M, N = a.shape[0], a.shape[2], d.shape[2]
-    return _in_order(_each(lambda span: a[slice(*span)].reshape(-1, M).T @ d[slice(*span)].reshape(-1, N),
+    return _in_order(_each(lambda span: matmul(a[slice(*span)].reshape(-1, M).T, d[slice(*span)].reshape(-1, N)),
                            _spans(T, n)))
 
 
@@ -180,7 +188,9 @@ def _own(a: np.ndarray, overwrite: bool) -> np.ndarray:
     """``a`` itself when it may be overwritten and is a writable C-contiguous array, else a C-contiguous copy."""
     if overwrite and a.flags.c_contiguous and a.flags.writeable:
         return a
-    return np.array(a, order="C")
+    out = memory.empty(a.shape, a.dtype)
+    out[...] = a
+    return out
 
 
 def warm() -> None:

@@ -33,6 +33,11 @@ def warm() -> None:
     """Nothing to compile."""
 
 
+def matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """a @ b (numpy's matmul) for a (..., K) array and a (K, N) matrix: (..., N)."""
+    return a @ b
+
+
 def sigmoid(a: np.ndarray) -> np.ndarray:
     """sigma(a) = 1 / (1 + e^-a), written as (1 + tanh(a / 2)) / 2: the same value, and it never overflows."""
     return 0.5 * (1.0 + np.tanh(0.5 * a))
