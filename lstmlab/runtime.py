@@ -13,8 +13,10 @@ set here, once:
   first, since a limit set before a library is loaded does not reach it), and the compiled engine's private
   one (:mod:`lstmlab.engines.blas`, at one thread anyway). A library call gets one thread for its engine's
   products without this (the private BLAS); the limit is for everything else a program runs.
-- The compiled engine's kernels loaded from their disk cache (compiled on the first run of a machine), so no
-  user waits for them at the first pass: now, in a background thread (the dashboard's server) or not at all.
+- The compiled engine's kernels loaded from their disk cache (compiled on the first run of a machine, one
+  process at a time), so no user waits for them at the first pass: now, in a background thread (the
+  dashboard's server: the default study's kernels first) or not at all (the local pool's workers: each job
+  loads its cell's kernels, or waits for the process compiling them).
 - glibc's heap keeps freed memory. By default glibc serves large blocks by mmap and returns them to the
   kernel when freed, so each round of large arrays faults its memory in again, page by page (a pass keeps
   its own arrays' memory without this: :mod:`lstmlab.engines.memory`; the rest of a program's numpy work
@@ -49,6 +51,7 @@ KEEP_HEAP_VARIABLE = "LSTMLAB_KEEP_HEAP"
 
 SERVER_SWITCH_INTERVAL_S = 0.001
 WARM_CHOICES = ("now", "background", "off")
+WARM_NICE = 10  # a background warm's priority after the default study's kernels (the local pool workers' nice)
 _setup: dict = {}
 _lock = threading.Lock()
 
@@ -76,9 +79,20 @@ def configure_worker(warm: str = "now", threads: int | None = None) -> dict:
             if warm == "now":
                 engines.warm()
             else:  # an unknown LSTMLAB_ENGINE is then reported by the first pass, where a page shows errors
-                threading.Thread(target=engines.warm, name="lstmlab-warm", daemon=True).start()
+                threading.Thread(target=_warm_in_background, name="lstmlab-warm", daemon=True).start()
             _setup["warm"] = warm
         return dict(_setup)
+
+
+def _warm_in_background() -> None:
+    """Load the default study's kernels first; then the others at WARM_NICE, this thread alone (on a fresh
+    install compiling them takes seconds of CPU that the first jobs, at the pool workers' nice, need more)."""
+    engines.warm(first=True)
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), WARM_NICE)  # Linux: this thread only
+    except (AttributeError, OSError):
+        pass
+    engines.warm()
 
 
 def threads_from_environment(default: int = 1) -> int:

@@ -44,6 +44,7 @@ def version(name: str | None = None) -> str:
     return get(name).VERSION
 
 
-def warm(name: str | None = None) -> None:
-    """Have the engine ready for its first pass (the compiled one loads or compiles its kernels)."""
-    get(name).warm()
+def warm(name: str | None = None, first: bool = False) -> None:
+    """Have the engine ready for its first pass (the compiled one loads or compiles its kernels; ``first``: those
+    of the default study's cells first)."""
+    get(name).warm(first=first)

@@ -6,8 +6,9 @@ float32); the kernels are in :mod:`lstmlab.engines.kernels`.
 
 Compiled code is cached on disk (numba's ``cache=True``): in ``__pycache__`` beside the kernels' source
 when that directory is writable, else in the user's cache directory (numba's own fallback for a read-only
-install), or wherever ``NUMBA_CACHE_DIR`` says. The first process to use a dtype compiles its kernels, in
-about 2-4 s each; later ones load them. :func:`warm` does that ahead of the first pass.
+install), or wherever ``NUMBA_CACHE_DIR`` says. The first process to use a cell and dtype compiles its kernels
+(:func:`ready`; seconds per set, one process at a time under a file lock), later ones load them (a tenth of a
+second). :func:`warm` does that ahead of the first pass; ``scripts/install.sh`` does it at install.
 
 A pass cuts its batch into shards (:func:`shards`, fixed by the batch size alone), each kernel call runs one
 shard, and with :func:`set_threads` above one the shards run side by side in threads. Every shard's rows come
@@ -17,12 +18,15 @@ shard order, so a pass gives bit-identical results with any number of threads.
 
 from __future__ import annotations
 
+import os
+import tempfile
 import threading
 from concurrent.futures import ThreadPoolExecutor, wait
 from functools import reduce
 
 import numba
 import numpy as np
+from filelock import FileLock, Timeout
 
 from . import blas, kernels, memory
 from .base import Flow, Unroll
@@ -103,6 +107,11 @@ def unroll(cell: str, x: np.ndarray, Wx: np.ndarray, b: np.ndarray, Wh: np.ndarr
 
     The cache is (tanh(c_t),) for the LSTM, (hn_t,) for the GRU (the candidate's hidden part), () for the RNN.
     """
+    ready(cell, x.dtype)
+    return _unroll(cell, x, Wx, b, Wh, bhn, h0, c0)
+
+
+def _unroll(cell, x, Wx, b, Wh, bhn=None, h0=None, c0=None) -> Unroll:
     blas.ensure_one_thread()
     T, B, _ = x.shape
     H, GH = Wh.shape
@@ -136,6 +145,11 @@ def backprop(cell: str, run: Unroll, inject: np.ndarray, Wh: np.ndarray, overwri
     the shards' time spans, side by side), and with I <= kernels.SMALL_INPUT the kernels sum dWx and db step by
     step (in float64, returned in the dtype); otherwise the flow leaves them to the caller.
     """
+    ready(cell, inject.dtype)
+    return _backprop(cell, run, inject, Wh, overwrite_inject, x)
+
+
+def _backprop(cell, run, inject, Wh, overwrite_inject=False, x=None) -> Flow:
     blas.ensure_one_thread()
     T, B, H = inject.shape
     GH = run.gates.shape[2]
@@ -193,11 +207,64 @@ def _own(a: np.ndarray, overwrite: bool) -> np.ndarray:
     return out
 
 
-def warm() -> None:
-    """Compile (or load from the disk cache) every kernel for both dtypes with a one-unit pass."""
-    for dtype in _CONSTANTS:
-        for cell, G in (("rnn", 1), ("lstm", 4), ("gru", 3)):
-            Wx, b, Wh = np.zeros((1, G), dtype=dtype), np.zeros(G, dtype=dtype), np.zeros((1, G), dtype=dtype)
-            run = unroll(cell, np.zeros((1, 1, 1), dtype=dtype), Wx, b, Wh, np.zeros(1, dtype=dtype))
-            for x in (None, np.zeros((1, 1, 1), dtype=dtype)):  # the kernel's two signatures of x
-                backprop(cell, run, np.zeros((1, 1, 1), dtype=dtype), Wh, x=x)
+# Kernels by cell and dtype, in the order :func:`warm` readies them: the default study's cells first.
+KERNEL_SETS = tuple((cell, np.dtype(dtype)) for dtype in (np.float64, np.float32) for cell in ("lstm", "rnn", "gru"))
+LOCK_TIMEOUT_S = 600.0  # a compile that holds a kernel set's file lock longer is taken for stuck: compile anyway
+_GATE_BLOCKS = {"rnn": 1, "lstm": 4, "gru": 3}
+_ready: set = set()
+_ready_locks = {key: threading.Lock() for key in KERNEL_SETS}
+
+
+def ready(cell: str, dtype) -> None:
+    """Have the kernels of one cell and dtype loaded in this process (compiled first if the disk cache has
+    none), once; later calls return at once.
+
+    Compiling takes seconds per set, so processes that start together (a dashboard's server and its job
+    workers on a fresh install) must not each compile the same set: a file lock per set beside numba's
+    cache (:func:`lock_path`) lets one compile it while the others wait, then load it from the cache.
+    """
+    key = (cell, np.dtype(dtype))
+    if key in _ready:
+        return
+    if key not in _ready_locks:
+        raise ValueError(f"cell={cell!r}, dtype={np.dtype(dtype).name!r}: expected one of "
+                         + ", ".join(f"{c}/{d.name}" for c, d in KERNEL_SETS))
+    with _ready_locks[key]:
+        if key in _ready:
+            return
+        try:
+            lock = FileLock(lock_path(*key), timeout=LOCK_TIMEOUT_S)
+            lock.acquire()
+        except (OSError, Timeout):
+            lock = None  # no lock to be had: compile or load unguarded, as numba alone would
+        try:
+            _one_unit_pass(*key)
+        finally:
+            if lock is not None:
+                lock.release()
+        _ready.add(key)
+
+
+def lock_path(cell: str, dtype) -> str:
+    """The file lock of one kernel set: in numba's cache directory of the kernels, else the temp directory."""
+    try:
+        folder = kernels.lstm_forward._cache.cache_path
+    except AttributeError:  # caching off
+        folder = tempfile.gettempdir()
+    return os.path.join(folder, f"lstmlab-{cell}-{np.dtype(dtype).name}.lock")
+
+
+def _one_unit_pass(cell: str, dtype) -> None:
+    """Run every kernel of a cell and dtype once (forward, backward with and without the input sums)."""
+    G = _GATE_BLOCKS[cell]
+    Wx, b, Wh = np.zeros((1, G), dtype=dtype), np.zeros(G, dtype=dtype), np.zeros((1, G), dtype=dtype)
+    run = _unroll(cell, np.zeros((1, 1, 1), dtype=dtype), Wx, b, Wh, np.zeros(1, dtype=dtype))
+    for x in (None, np.zeros((1, 1, 1), dtype=dtype)):
+        _backprop(cell, run, np.zeros((1, 1, 1), dtype=dtype), Wh, x=x)
+
+
+def warm(first: bool = False) -> None:
+    """Load (compiling where the disk cache has none) every kernel set in the order of :data:`KERNEL_SETS`;
+    ``first``: only the first two, float64 LSTM and RNN (the default study's)."""
+    for cell, dtype in KERNEL_SETS[:2] if first else KERNEL_SETS:
+        ready(cell, dtype)

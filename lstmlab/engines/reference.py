@@ -29,7 +29,7 @@ from .base import Flow, Unroll, input_projection
 VERSION = f"2 (numpy {np.__version__})"
 
 
-def warm() -> None:
+def warm(first: bool = False) -> None:
     """Nothing to compile."""
 
 
