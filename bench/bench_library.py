@@ -9,7 +9,9 @@ pass (T = 100, batch 32, medians) in two kinds of process, in turns over ``--rou
   (interleaved, the limit set outside the timer): "BLAS at one thread", in the same process;
 - ``configured``: after ``configure_worker()`` (what the CLI, the dashboard and the job workers run).
 
-Each ratio is taken from medians of the same run: plain / configured (the target) and plain / one thread.
+Each ratio is taken from medians of the same run: plain / configured (the target) and plain / one thread, in
+wall time, and plain / configured in the CPU time of the whole process (every thread: BLAS threads spinning
+count), which a busy machine distorts less.
 
     python bench/bench_library.py
     python bench/bench_library.py --tree /work/main --tree .     # before and after
@@ -62,9 +64,9 @@ def child(mode: str, with_torch: bool, repeats: int) -> dict:
         for r in range(repeats + 2):  # two warm-up rounds: compile or load, grow the heap
             for kind, ts in times.items():
                 limit = threadpool_limits(1, user_api="blas") if kind == "one_thread" else None
-                t0 = time.perf_counter()
+                t0, c0 = time.perf_counter(), time.process_time()
                 bptt(spec, params, x, y, "mse")
-                dt = time.perf_counter() - t0
+                dt = (time.perf_counter() - t0, time.process_time() - c0)
                 if limit is not None:
                     limit.restore_original_limits()
                 if r >= 2:
@@ -102,7 +104,7 @@ def main() -> None:
                 for mode in ("plain", "configured"):
                     res = run_child(tree, mode, with_torch, args.repeats)
                     for shape, times in res.items():
-                        for kind, ts in times.items():
+                            for kind, ts in times.items():
                             runs.setdefault((tree, with_torch, shape, mode, kind), []).extend(ts)
     for tree in trees:
         commit = subprocess.run(["git", "-C", tree, "log", "-1", "--format=%h %s"], capture_output=True,
@@ -111,14 +113,15 @@ def main() -> None:
             print(f"\n{tree} ({commit}), {'torch imported' if with_torch else 'no torch'}; medians of "
                   f"{args.rounds * args.repeats} passes, ms")
             print("| H | dtype | layers, head, inputs | plain | configured | plain, BLAS at one thread "
-                  "| plain / configured | plain / one thread |")
-            print("|---|---|---|---|---|---|---|---|")
+                  "| plain / configured | plain / one thread | CPU: plain / configured |")
+            print("|---|---|---|---|---|---|---|---|---|")
             for H, dtype, layers, head, inputs in SHAPES:
                 shape = f"{H} {dtype} {layers} {head} {inputs}"
-                plain, conf, one = (statistics.median(runs[(tree, with_torch, shape, m, k)]) for m, k in
-                                    (("plain", "default"), ("configured", "default"), ("plain", "one_thread")))
+                (plain, conf, one), (cplain, cconf, _) = (
+                    [statistics.median(t[i] for t in runs[(tree, with_torch, shape, m, k)]) for m, k in
+                     (("plain", "default"), ("configured", "default"), ("plain", "one_thread"))] for i in (0, 1))
                 print(f"| {H} | {dtype} | {layers}, {head}, {inputs} | {plain * 1e3:.1f} | {conf * 1e3:.1f} | "
-                      f"{one * 1e3:.1f} | {plain / conf:.2f} | {plain / one:.2f} |")
+                      f"{one * 1e3:.1f} | {plain / conf:.2f} | {plain / one:.2f} | {cplain / cconf:.2f} |")
     print(f"\nload average at the end: {load()}")
 
 

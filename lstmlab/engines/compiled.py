@@ -95,10 +95,13 @@ def _each(fn, items: list) -> list:
 
 
 def matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """a @ b for a (..., K) array and a (K, N) matrix: (..., N). 2-D products by the engine's own BLAS at one
-    thread (:func:`lstmlab.engines.blas.matmul`, numpy's routine for the shape, so numpy's bits); stacked ones by
-    numpy's matmul, one product per leading index as before."""
-    return blas.matmul(a, b) if a.ndim == 2 else a @ b
+    """a @ b for a (..., K) array and a (K, N) matrix: (..., N), by the engine's own BLAS at one thread
+    (:func:`lstmlab.engines.blas.matmul`, with numpy's routine for the shape); the leading axes of ``a`` are the
+    rows of one product (numpy's ``@`` makes one product per leading index: the same sums, rounded differently
+    where BLAS blocks them differently)."""
+    if a.ndim == 2:
+        return blas.matmul(a, b)
+    return blas.matmul(a.reshape(-1, a.shape[-1]), b).reshape(a.shape[:-1] + (b.shape[1],))
 
 
 def unroll(cell: str, x: np.ndarray, Wx: np.ndarray, b: np.ndarray, Wh: np.ndarray, bhn=None, h0=None,
