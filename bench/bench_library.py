@@ -104,7 +104,7 @@ def main() -> None:
                 for mode in ("plain", "configured"):
                     res = run_child(tree, mode, with_torch, args.repeats)
                     for shape, times in res.items():
-                            for kind, ts in times.items():
+                        for kind, ts in times.items():
                             runs.setdefault((tree, with_torch, shape, mode, kind), []).extend(ts)
     for tree in trees:
         commit = subprocess.run(["git", "-C", tree, "log", "-1", "--format=%h %s"], capture_output=True,
