@@ -51,7 +51,7 @@ KEEP_HEAP_VARIABLE = "LSTMLAB_KEEP_HEAP"
 
 SERVER_SWITCH_INTERVAL_S = 0.001
 WARM_CHOICES = ("now", "background", "off")
-WARM_NICE = 10  # a background warm's priority after the default study's kernels (the local pool workers' nice)
+WARM_NICE = 19  # a background warm's priority after the default study's kernels: below the pool workers' 10
 _setup: dict = {}
 _lock = threading.Lock()
 
@@ -85,8 +85,8 @@ def configure_worker(warm: str = "now", threads: int | None = None) -> dict:
 
 
 def _warm_in_background() -> None:
-    """Load the default study's kernels first; then the others at WARM_NICE, this thread alone (on a fresh
-    install compiling them takes seconds of CPU that the first jobs, at the pool workers' nice, need more)."""
+    """Load the default study's kernels first; then the others at WARM_NICE, this thread alone: on a fresh install
+    compiling them takes seconds of CPU, which the first jobs (at the pool workers' nice) get first."""
     engines.warm(first=True)
     try:
         os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), WARM_NICE)  # Linux: this thread only
