@@ -87,3 +87,26 @@ def test_an_install_for_another_user_leaves_a_cache_that_user_loads_from_a_read_
     finally:
         subprocess.run(["chmod", "-R", "u+w", str(top)], check=False)
         shutil.rmtree(top, ignore_errors=True)
+
+
+FIRST = """
+import json
+from lstmlab.engines import compiled
+compiled.warm(first=True)
+print(json.dumps(sorted((cell, dtype.name) for cell, dtype in compiled._ready)))
+"""
+
+
+def test_warm_first_readies_the_default_studys_kernels_alone():
+    out = subprocess.run([sys.executable, "-c", FIRST], capture_output=True, text=True, check=True,
+                         env=_env(PYTHONPATH=str(ROOT)), timeout=600)
+    assert json.loads(out.stdout) == [["lstm", "float64"], ["rnn", "float64"]]
+
+
+def test_a_kernel_set_that_does_not_exist_is_refused_by_name():
+    import numpy as np
+
+    from lstmlab.engines import compiled
+
+    with pytest.raises(ValueError, match=r"^cell='lstm', dtype='float16': expected one of lstm/float64, "):
+        compiled.ready("lstm", np.float16)

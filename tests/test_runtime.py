@@ -137,3 +137,22 @@ def test_a_bad_threads_variable_is_named_and_changes_nothing(value):
     out = json.loads(subprocess.run([sys.executable, "-c", THREADS], capture_output=True, text=True, check=True,
                                     env=env).stdout)
     assert out == {"error": f"LSTMLAB_THREADS={value!r}: expected an integer >= 1", "threads": 1}
+
+
+def test_the_background_warm_loads_the_default_study_first_then_yields_the_cpu(monkeypatch):
+    """A server's background warm: the default study's kernels at the server's priority, the rest at WARM_NICE
+    (below the job workers', so a fresh install's first jobs get the cores first), in its own thread only."""
+    import threading
+
+    calls = []
+
+    def record(name=None, first=False):
+        calls.append((first, os.getpriority(os.PRIO_PROCESS, threading.get_native_id())))
+
+    monkeypatch.setattr(runtime.engines, "warm", record)
+    mine = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    t = threading.Thread(target=runtime._warm_in_background)
+    t.start()
+    t.join()
+    assert calls == [(True, mine), (False, runtime.WARM_NICE)]
+    assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == mine
