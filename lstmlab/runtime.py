@@ -15,8 +15,9 @@ set here, once:
   products without this (the private BLAS); the limit is for everything else a program runs.
 - The compiled engine's kernels loaded from their disk cache (compiled on the first run of a machine, one
   process at a time), so no user waits for them at the first pass: now, in a background thread (the
-  dashboard's server: the default study's kernels first) or not at all (the local pool's workers: each job
-  loads its cell's kernels, or waits for the process compiling them).
+  dashboard's server: the default study's kernels, then the others in a low-priority process of their own)
+  or not at all (the local pool's workers: each job loads its cell's kernels, or waits for the process
+  compiling them).
 - glibc's heap keeps freed memory. By default glibc serves large blocks by mmap and returns them to the
   kernel when freed, so each round of large arrays faults its memory in again, page by page (a pass keeps
   its own arrays' memory without this: :mod:`lstmlab.engines.memory`; the rest of a program's numpy work
@@ -34,6 +35,7 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import os
+import subprocess
 import sys
 import threading
 
@@ -51,7 +53,7 @@ KEEP_HEAP_VARIABLE = "LSTMLAB_KEEP_HEAP"
 
 SERVER_SWITCH_INTERVAL_S = 0.001
 WARM_CHOICES = ("now", "background", "off")
-WARM_NICE = 19  # a background warm's priority after the default study's kernels: below the pool workers' 10
+WARM_NICE = 19  # the background warm's process after the default study's kernels: below the pool workers' 10
 _setup: dict = {}
 _lock = threading.Lock()
 
@@ -85,14 +87,22 @@ def configure_worker(warm: str = "now", threads: int | None = None) -> dict:
 
 
 def _warm_in_background() -> None:
-    """Load the default study's kernels first; then the others at WARM_NICE, this thread alone: on a fresh install
-    compiling them takes seconds of CPU, which the first jobs (at the pool workers' nice) get first."""
+    """Load the default study's kernels in this thread; then the others in a process of their own at WARM_NICE
+    (:func:`warm_rest_process`), which fills the disk cache from which this process and the job workers load
+    them when first needed. A thread at that priority would hold the GIL through the compile, and a server
+    whose threads wait for it stalls."""
     engines.warm(first=True)
-    try:
-        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), WARM_NICE)  # Linux: this thread only
-    except (AttributeError, OSError):
-        pass
-    engines.warm()
+    warm_rest_process().wait()
+
+
+def warm_rest_process() -> subprocess.Popen:
+    """Start a process that loads (compiling where the cache has none) every kernel of the chosen engine, at
+    WARM_NICE, with this process's environment and lstmlab importable; returns it."""
+    package_parent = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    path = os.pathsep.join(p for p in (package_parent, os.environ.get("PYTHONPATH", "")) if p)
+    code = f"import os; os.nice({WARM_NICE}); from lstmlab import engines; engines.warm()"
+    return subprocess.Popen([sys.executable, "-c", code], env={**os.environ, "PYTHONPATH": path},
+                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 def threads_from_environment(default: int = 1) -> int:
