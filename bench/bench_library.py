@@ -29,9 +29,9 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from bench.common import load, machine  # noqa: E402
+if "--child" not in sys.argv:  # a child imports the lstmlab of its tree (PYTHONPATH), never this one's
+    sys.path.insert(0, str(ROOT))
+    from bench.common import load, machine  # noqa: E402
 
 T, B, I, O = 100, 32, 2, 1
 # (H, dtype, layers, head, input size): the first five are one-layer adding-problem shapes; the last has big
@@ -47,8 +47,11 @@ def child(mode: str, with_torch: bool, repeats: int) -> dict:
     import numpy as np
     from threadpoolctl import threadpool_limits
 
+    import lstmlab
     from lstmlab import ModelSpec, bptt, init_params
     from lstmlab.runtime import configure_worker
+
+    assert Path(lstmlab.__file__).resolve().is_relative_to(Path.cwd().resolve()), lstmlab.__file__
 
     if mode == "configured":
         configure_worker(warm="now")
