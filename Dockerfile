@@ -2,7 +2,9 @@
 # Its install steps are scripts/install.sh, which scripts/setup.sh (and so every test run) also runs.
 FROM python:3.11-slim
 
-ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 \
+# NUMBA_CACHE_DIR: the compiled kernels, built by install.sh and handed to the user the lab runs as (numba loads a
+# cache only from a directory its user may write)
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 NUMBA_CACHE_DIR=/app/numba-cache \
     STREAMLIT_SERVER_ADDRESS=0.0.0.0 STREAMLIT_SERVER_PORT=8501 \
     STREAMLIT_SERVER_HEADLESS=true STREAMLIT_BROWSER_GATHER_USAGE_STATS=false
 WORKDIR /app
@@ -15,7 +17,7 @@ RUN bash scripts/install.sh /usr/local/bin/python
 COPY streamlit_app.py ./
 COPY pages/ pages/
 COPY .streamlit/config.toml .streamlit/
-RUN useradd --create-home --uid 1000 lstmlab
+RUN useradd --create-home --uid 1000 lstmlab && chown -R lstmlab:lstmlab /app/numba-cache
 USER lstmlab
 
 EXPOSE 8501

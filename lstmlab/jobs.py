@@ -145,10 +145,11 @@ def _pool_worker_start(threads: int) -> None:
     """A local pool worker ignores Ctrl-C meant for its parent (a stop goes through the store), gives way on the
     CPU to the process that owns the pool (POOL_WORKER_NICE: a dashboard server stays responsive while its
     workers keep every core busy; an otherwise idle machine still runs them at full speed), sets itself up for
-    training (its passes in ``threads`` threads) and exits when its parent is gone."""
+    training (its passes in ``threads`` threads; a job loads its cell's kernels at its first pass, or waits for
+    the process compiling them) and exits when its parent is gone."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     os.nice(POOL_WORKER_NICE)
-    configure_worker(threads=threads)
+    configure_worker(warm="off", threads=threads)
     threading.Thread(target=_exit_with_parent, name="lstmlab-orphan-watch", daemon=True).start()
 
 

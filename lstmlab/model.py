@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import engines
+from .engines import memory
 from .engines.base import Unroll
 from .spec import LOSSES, ModelSpec
 
@@ -130,7 +131,7 @@ def _forward_all(spec: ModelSpec, params: dict, x: np.ndarray, engine) -> tuple[
         runs.append(run)
         inp = run.h[1:]
     feats = inp[-1] if spec.head == "last" else inp
-    return inputs, runs, feats @ params["head.W"] + params["head.b"]
+    return inputs, runs, engine.matmul(feats, params["head.W"]) + params["head.b"]
 
 
 def forward(spec: ModelSpec, params: dict, x, engine: str | None = None) -> np.ndarray:
@@ -171,22 +172,22 @@ def _bptt(spec: ModelSpec, params: dict, x: np.ndarray, y: np.ndarray, loss: str
     feats = runs[-1].h[-1] if spec.head == "last" else runs[-1].h[1:]
     grads: dict[str, np.ndarray] = {}
     if weight_grads:
-        grads["head.W"] = feats.reshape(-1, H).T @ dy.reshape(-1, O)
+        grads["head.W"] = engine.matmul(feats.reshape(-1, H).T, dy.reshape(-1, O))
         grads["head.b"] = bias_sum(dy.reshape(-1, O))
-    inject = np.zeros((T, B, H), dtype=x.dtype)
+    inject = memory.zeros((T, B, H), x.dtype)
     if spec.head == "last":
-        inject[-1] = dy @ params["head.W"].T
+        inject[-1] = engine.matmul(dy, params["head.W"].T)
     else:
-        inject[:] = dy @ params["head.W"].T
+        inject[:] = engine.matmul(dy, params["head.W"].T)
 
     flows = [None] * spec.layers
     for k in reversed(range(spec.layers)):
         flow = flows[k] = engine.backprop(spec.cell, runs[k], inject, params[f"l{k}.Wh"], overwrite_inject=True,
                                           x=inputs[k] if weight_grads else None)
         if weight_grads:
-            grads.update(_layer_grads(spec, k, inputs[k], runs[k], flow))
+            grads.update(_layer_grads(spec, k, inputs[k], runs[k], flow, engine))
         if k > 0:
-            inject = flow.da @ params[f"l{k}.Wx"].T
+            inject = engine.matmul(flow.da, params[f"l{k}.Wx"].T)
 
     acts = stack_layers([r.gates for r in runs])
     dacts = stack_layers([f.da for f in flows])
@@ -208,14 +209,16 @@ def _bptt(spec: ModelSpec, params: dict, x: np.ndarray, y: np.ndarray, loss: str
     )
 
 
-def _layer_grads(spec: ModelSpec, k: int, inp: np.ndarray, run: Unroll, flow) -> dict[str, np.ndarray]:
+def _layer_grads(spec: ModelSpec, k: int, inp: np.ndarray, run: Unroll, flow, engine) -> dict[str, np.ndarray]:
     """Layer k's weight gradients, summed over every step (those the engine summed on its way as it did)."""
     T, B, _ = inp.shape
     H, GH = spec.hidden_size, flow.da.shape[2]
-    dWh = flow.dWh if flow.dWh is not None else run.h[:-1].reshape(-1, H).T @ flow.dhh.reshape(-1, GH)
+    dWh = flow.dWh
+    if dWh is None:
+        dWh = engine.matmul(run.h[:-1].reshape(-1, H).T, flow.dhh.reshape(-1, GH))
     grads = {f"l{k}.Wh": dWh}
     if flow.dWx is None:
-        grads[f"l{k}.Wx"] = inp.reshape(T * B, -1).T @ flow.da.reshape(T * B, GH)
+        grads[f"l{k}.Wx"] = engine.matmul(inp.reshape(T * B, -1).T, flow.da.reshape(T * B, GH))
         grads[f"l{k}.b"] = bias_sum(flow.da.reshape(T * B, GH))
     else:
         grads[f"l{k}.Wx"], grads[f"l{k}.b"] = flow.dWx, flow.db
@@ -226,7 +229,7 @@ def _layer_grads(spec: ModelSpec, k: int, inp: np.ndarray, run: Unroll, flow) ->
 
 def stack_layers(arrays: list[np.ndarray]) -> np.ndarray:
     """The per-layer arrays as one (L, ...) array; a view, not a copy, for one layer."""
-    return arrays[0][None] if len(arrays) == 1 else np.stack(arrays)
+    return arrays[0][None] if len(arrays) == 1 else memory.stack(arrays)
 
 
 def bias_sum(d: np.ndarray) -> np.ndarray:

@@ -9,16 +9,21 @@ set here, once:
   with one BLAS thread and 205-340 ms with two. Parallelism belongs across runs, and within a run across
   the shards of its batch: the compiled engine runs them in up to ``threads`` threads (one coarse step per
   layer and direction, not one per product), from ``config.THREADS_VARIABLE``, else 1.
-- Every BLAS library loaded, SciPy's own OpenBLAS too: numba's ``np.dot`` calls SciPy's BLAS, which has a
-  thread pool of its own that a limit set before it was loaded would not see (5-10x slowdowns from
-  oversubscription). The compiled engine loads it on import, before the limit is set.
-- The compiled engine's kernels loaded from their disk cache (compiled on the first run of a machine), so no
-  user waits for them at the first pass: now, in a background thread (the dashboard's server) or not at all.
+- Every BLAS library loaded: numpy's, SciPy's own OpenBLAS (numba loads it with its first kernel; loaded here
+  first, since a limit set before a library is loaded does not reach it), and the compiled engine's private
+  one (:mod:`lstmlab.engines.blas`, at one thread anyway). A library call gets one thread for its engine's
+  products without this (the private BLAS); the limit is for everything else a program runs.
+- The compiled engine's kernels loaded from their disk cache (compiled on the first run of a machine, one
+  process at a time), so no user waits for them at the first pass: now, in a background thread (the
+  dashboard's server: the default study's kernels, then the others in a low-priority process of their own)
+  or not at all (the local pool's workers: each job loads its cell's kernels, or waits for the process
+  compiling them).
 - glibc's heap keeps freed memory. By default glibc serves large blocks by mmap and returns them to the
-  kernel when freed, so each pass faults its arrays in again, page by page: about 4,200 minor page faults
-  and half the CPU time of an LSTM pass at T=100, B=32, H=32 in float64. With every block served from the
-  heap and up to TRIM_THRESHOLD of freed memory kept for the next pass, a process holds on to the memory of
-  its largest pass, up to 2 GiB. Set LSTMLAB_KEEP_HEAP=0 to leave the allocator as it is.
+  kernel when freed, so each round of large arrays faults its memory in again, page by page (a pass keeps
+  its own arrays' memory without this: :mod:`lstmlab.engines.memory`; the rest of a program's numpy work
+  benefits here). With every block served from the heap and up to TRIM_THRESHOLD of freed memory kept, a
+  process holds on to the memory of its largest round, up to 2 GiB. Set LSTMLAB_KEEP_HEAP=0 to leave the
+  allocator as it is.
 
 :func:`configure_server` is called by the dashboard's server besides: its event loop answers every session and
 /_stcore/health while the sessions' script threads draw, so it waits for the GIL at most SERVER_SWITCH_INTERVAL_S
@@ -30,9 +35,11 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import os
+import subprocess
 import sys
 import threading
 
+import scipy.linalg.cython_blas  # noqa: F401  SciPy's OpenBLAS, loaded before the limit is set
 from threadpoolctl import threadpool_limits
 
 from . import engines
@@ -46,6 +53,7 @@ KEEP_HEAP_VARIABLE = "LSTMLAB_KEEP_HEAP"
 
 SERVER_SWITCH_INTERVAL_S = 0.001
 WARM_CHOICES = ("now", "background", "off")
+WARM_NICE = 19  # the background warm's process after the default study's kernels: below the pool workers' 10
 _setup: dict = {}
 _lock = threading.Lock()
 
@@ -73,9 +81,28 @@ def configure_worker(warm: str = "now", threads: int | None = None) -> dict:
             if warm == "now":
                 engines.warm()
             else:  # an unknown LSTMLAB_ENGINE is then reported by the first pass, where a page shows errors
-                threading.Thread(target=engines.warm, name="lstmlab-warm", daemon=True).start()
+                threading.Thread(target=_warm_in_background, name="lstmlab-warm", daemon=True).start()
             _setup["warm"] = warm
         return dict(_setup)
+
+
+def _warm_in_background() -> None:
+    """Load the default study's kernels in this thread; then the others in a process of their own at WARM_NICE
+    (:func:`warm_rest_process`), which fills the disk cache from which this process and the job workers load
+    them when first needed. A thread at that priority would hold the GIL through the compile, and a server
+    whose threads wait for it stalls."""
+    engines.warm(first=True)
+    warm_rest_process().wait()
+
+
+def warm_rest_process() -> subprocess.Popen:
+    """Start a process that loads (compiling where the cache has none) every kernel of the chosen engine, at
+    WARM_NICE, with this process's environment and lstmlab importable; returns it."""
+    package_parent = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    path = os.pathsep.join(p for p in (package_parent, os.environ.get("PYTHONPATH", "")) if p)
+    code = f"import os; os.nice({WARM_NICE}); from lstmlab import engines; engines.warm()"
+    return subprocess.Popen([sys.executable, "-c", code], env={**os.environ, "PYTHONPATH": path},
+                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 def threads_from_environment(default: int = 1) -> int:

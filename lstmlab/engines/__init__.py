@@ -8,9 +8,10 @@ The engine is chosen by name (``config.ENGINES``); by default from the environme
 An engine is a module with ``unroll(cell, x, Wx, b, Wh, bhn, h0, c0) -> Unroll`` (one layer forward, its
 input projection x_t Wx + b included), ``backprop(cell, run, inject, Wh, overwrite_inject, x) -> Flow``
 (:mod:`lstmlab.engines.base`; with ``overwrite_inject`` true the engine may accumulate dL/dh_t in inject's memory,
-like SciPy's ``overwrite_a``; given the layer's input ``x`` it may sum dWx, db and dWh on its way) and ``VERSION``;
-``lstmlab.model`` does the rest of a pass (head, loss, the weight gradients an engine did not sum) the same way
-for all of them.
+like SciPy's ``overwrite_a``; given the layer's input ``x`` it may sum dWx, db and dWh on its way),
+``matmul(a, b)`` (a @ b for a (..., K) array and a (K, N) matrix: the products of the rest of the pass),
+``warm(first)`` and ``VERSION``; ``lstmlab.model`` does the rest of a pass (head, loss, the weight gradients an
+engine did not sum) the same way for all of them, with the engine's ``matmul``.
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ def version(name: str | None = None) -> str:
     return get(name).VERSION
 
 
-def warm(name: str | None = None) -> None:
-    """Have the engine ready for its first pass (the compiled one loads or compiles its kernels)."""
-    get(name).warm()
+def warm(name: str | None = None, first: bool = False) -> None:
+    """Have the engine ready for its first pass (the compiled one loads or compiles its kernels; ``first``: those
+    of the default study's cells first)."""
+    get(name).warm(first=first)

@@ -6,8 +6,9 @@ float32); the kernels are in :mod:`lstmlab.engines.kernels`.
 
 Compiled code is cached on disk (numba's ``cache=True``): in ``__pycache__`` beside the kernels' source
 when that directory is writable, else in the user's cache directory (numba's own fallback for a read-only
-install), or wherever ``NUMBA_CACHE_DIR`` says. The first process to use a dtype compiles its kernels, in
-about 2-4 s each; later ones load them. :func:`warm` does that ahead of the first pass.
+install), or wherever ``NUMBA_CACHE_DIR`` says. The first process to use a cell and dtype compiles its kernels
+(:func:`ready`; seconds per set, one process at a time under a file lock), later ones load them (a tenth of a
+second). :func:`warm` does that ahead of the first pass; ``scripts/install.sh`` does it at install.
 
 A pass cuts its batch into shards (:func:`shards`, fixed by the batch size alone), each kernel call runs one
 shard, and with :func:`set_threads` above one the shards run side by side in threads. Every shard's rows come
@@ -17,18 +18,20 @@ shard order, so a pass gives bit-identical results with any number of threads.
 
 from __future__ import annotations
 
+import os
+import tempfile
 import threading
 from concurrent.futures import ThreadPoolExecutor, wait
 from functools import reduce
 
 import numba
 import numpy as np
-import scipy.linalg.cython_blas  # noqa: F401  the BLAS numba's np.dot calls: loaded now, runtime.configure_worker limits its threads too
+from filelock import FileLock, Timeout
 
-from . import kernels
+from . import blas, kernels, memory
 from .base import Flow, Unroll
 
-VERSION = f"3 (numba {numba.__version__}, numpy {np.__version__})"
+VERSION = f"4 (numba {numba.__version__}, numpy {np.__version__}, {blas.VERSION})"
 
 _CONSTANTS = {np.dtype(d): kernels.constants(d) for d in (np.float64, np.float32)}
 
@@ -91,27 +94,43 @@ def _each(fn, items: list) -> list:
     return [first] + [f.result() for f in futures]
 
 
+def matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """a @ b for a (..., K) array and a (K, N) matrix: (..., N), by the engine's own BLAS at one thread
+    (:func:`lstmlab.engines.blas.matmul`, with numpy's routine for the shape); the leading axes of ``a`` are the
+    rows of one product (numpy's ``@`` makes one product per leading index: the same sums, rounded differently
+    where BLAS blocks them differently)."""
+    if a.ndim == 2:
+        return blas.matmul(a, b)
+    return blas.matmul(a.reshape(-1, a.shape[-1]), b).reshape(a.shape[:-1] + (b.shape[1],))
+
+
 def unroll(cell: str, x: np.ndarray, Wx: np.ndarray, b: np.ndarray, Wh: np.ndarray, bhn=None, h0=None,
            c0=None) -> Unroll:
     """Run one layer over every step of its input ``x`` (T, B, I) from ``h0``, ``c0`` (B, H), zero by default.
 
     The cache is (tanh(c_t),) for the LSTM, (hn_t,) for the GRU (the candidate's hidden part), () for the RNN.
     """
+    ready(cell, x.dtype)
+    return _unroll(cell, x, Wx, b, Wh, bhn, h0, c0)
+
+
+def _unroll(cell, x, Wx, b, Wh, bhn=None, h0=None, c0=None) -> Unroll:
+    blas.ensure_one_thread()
     T, B, _ = x.shape
     H, GH = Wh.shape
     dtype = x.dtype
     K = _CONSTANTS[dtype]
     x, Wx, b, Wh = (np.ascontiguousarray(a) for a in (x, Wx, b, Wh))
-    h = np.empty((T + 1, B, H), dtype=dtype)
+    h = memory.empty((T + 1, B, H), dtype)
     h[0] = 0.0 if h0 is None else h0
     c, gates, cache = None, h[1:], ()
     if cell == "rnn":
         kernel, arrays = kernels.rnn_forward, (x, Wx, b, Wh, h)
     else:
-        gates, aux = np.empty((T, B, GH), dtype=dtype), np.empty((T, B, H), dtype=dtype)
+        gates, aux = memory.empty((T, B, GH), dtype), memory.empty((T, B, H), dtype)
         cache = (aux,)
         if cell == "lstm":
-            c = np.empty((T + 1, B, H), dtype=dtype)
+            c = memory.empty((T + 1, B, H), dtype)
             c[0] = 0.0 if c0 is None else c0
             kernel, arrays = kernels.lstm_forward, (x, Wx, b, Wh, h, c, gates, aux)
         else:
@@ -129,13 +148,19 @@ def backprop(cell: str, run: Unroll, inject: np.ndarray, Wh: np.ndarray, overwri
     the shards' time spans, side by side), and with I <= kernels.SMALL_INPUT the kernels sum dWx and db step by
     step (in float64, returned in the dtype); otherwise the flow leaves them to the caller.
     """
+    ready(cell, inject.dtype)
+    return _backprop(cell, run, inject, Wh, overwrite_inject, x)
+
+
+def _backprop(cell, run, inject, Wh, overwrite_inject=False, x=None) -> Flow:
+    blas.ensure_one_thread()
     T, B, H = inject.shape
     GH = run.gates.shape[2]
     dtype = inject.dtype
     K = _CONSTANTS[dtype]
     Wh = np.ascontiguousarray(Wh)
     dh = _own(inject, overwrite_inject)
-    da = np.empty((T, B, GH), dtype=dtype)
+    da = memory.empty((T, B, GH), dtype)
     parts = shards(B)
     sums = x is not None and x.shape[2] <= kernels.SMALL_INPUT
     if sums:
@@ -148,10 +173,10 @@ def backprop(cell: str, run: Unroll, inject: np.ndarray, Wh: np.ndarray, overwri
     if cell == "rnn":
         kernel, arrays = kernels.rnn_backward, (run.h, Wh, dh, da)
     elif cell == "lstm":
-        dc = np.empty((T, B, H), dtype=dtype)
+        dc = memory.empty((T, B, H), dtype)
         kernel, arrays = kernels.lstm_backward, (run.c, run.gates, run.cache[0], Wh, dh, dc, da)
     else:
-        dhh = np.empty((T, B, GH), dtype=dtype)
+        dhh = memory.empty((T, B, GH), dtype)
         kernel, arrays = kernels.gru_backward, (run.h, run.gates, run.cache[0], Wh, dh, da, dhh)
     _each(lambda s: kernel(*arrays, xs, dWx[s], db[s], K, *parts[s]), list(range(len(parts))))
     if x is None:
@@ -167,7 +192,7 @@ def _time_sum(a: np.ndarray, d: np.ndarray, n: int) -> np.ndarray:
     """sum_t a_t^T d_t for (T, B, M) and (T, B, N): one product per time span of n near-equal ones (side by
     side when threads allow), added in order. A span's rows are contiguous, unlike a shard's."""
     T, M, N = a.shape[0], a.shape[2], d.shape[2]
-    return _in_order(_each(lambda span: a[slice(*span)].reshape(-1, M).T @ d[slice(*span)].reshape(-1, N),
+    return _in_order(_each(lambda span: matmul(a[slice(*span)].reshape(-1, M).T, d[slice(*span)].reshape(-1, N)),
                            _spans(T, n)))
 
 
@@ -180,14 +205,69 @@ def _own(a: np.ndarray, overwrite: bool) -> np.ndarray:
     """``a`` itself when it may be overwritten and is a writable C-contiguous array, else a C-contiguous copy."""
     if overwrite and a.flags.c_contiguous and a.flags.writeable:
         return a
-    return np.array(a, order="C")
+    out = memory.empty(a.shape, a.dtype)
+    out[...] = a
+    return out
 
 
-def warm() -> None:
-    """Compile (or load from the disk cache) every kernel for both dtypes with a one-unit pass."""
-    for dtype in _CONSTANTS:
-        for cell, G in (("rnn", 1), ("lstm", 4), ("gru", 3)):
-            Wx, b, Wh = np.zeros((1, G), dtype=dtype), np.zeros(G, dtype=dtype), np.zeros((1, G), dtype=dtype)
-            run = unroll(cell, np.zeros((1, 1, 1), dtype=dtype), Wx, b, Wh, np.zeros(1, dtype=dtype))
-            for x in (None, np.zeros((1, 1, 1), dtype=dtype)):  # the kernel's two signatures of x
-                backprop(cell, run, np.zeros((1, 1, 1), dtype=dtype), Wh, x=x)
+# Kernels by cell and dtype, in the order :func:`warm` readies them: the default study's cells first.
+KERNEL_SETS = tuple((cell, np.dtype(dtype)) for dtype in (np.float64, np.float32) for cell in ("lstm", "rnn", "gru"))
+LOCK_TIMEOUT_S = 600.0  # a compile that holds a kernel set's file lock longer is taken for stuck: compile anyway
+_GATE_BLOCKS = {"rnn": 1, "lstm": 4, "gru": 3}
+_ready: set = set()
+_ready_locks = {key: threading.Lock() for key in KERNEL_SETS}
+
+
+def ready(cell: str, dtype) -> None:
+    """Have the kernels of one cell and dtype loaded in this process (compiled first if the disk cache has
+    none), once; later calls return at once.
+
+    Compiling takes seconds per set, so processes that start together (a dashboard's server and its job
+    workers on a fresh install) must not each compile the same set: a file lock per set beside numba's
+    cache (:func:`lock_path`) lets one compile it while the others wait, then load it from the cache.
+    """
+    key = (cell, np.dtype(dtype))
+    if key in _ready:
+        return
+    if key not in _ready_locks:
+        raise ValueError(f"cell={cell!r}, dtype={np.dtype(dtype).name!r}: expected one of "
+                         + ", ".join(f"{c}/{d.name}" for c, d in KERNEL_SETS))
+    with _ready_locks[key]:
+        if key in _ready:
+            return
+        try:
+            lock = FileLock(lock_path(*key), timeout=LOCK_TIMEOUT_S)
+            lock.acquire()
+        except (OSError, Timeout):
+            lock = None  # no lock to be had: compile or load unguarded, as numba alone would
+        try:
+            _one_unit_pass(*key)
+        finally:
+            if lock is not None:
+                lock.release()
+        _ready.add(key)
+
+
+def lock_path(cell: str, dtype) -> str:
+    """The file lock of one kernel set: in numba's cache directory of the kernels, else the temp directory."""
+    try:
+        folder = kernels.lstm_forward._cache.cache_path
+    except AttributeError:  # caching off
+        folder = tempfile.gettempdir()
+    return os.path.join(folder, f"lstmlab-{cell}-{np.dtype(dtype).name}.lock")
+
+
+def _one_unit_pass(cell: str, dtype) -> None:
+    """Run every kernel of a cell and dtype once (forward, backward with and without the input sums)."""
+    G = _GATE_BLOCKS[cell]
+    Wx, b, Wh = np.zeros((1, G), dtype=dtype), np.zeros(G, dtype=dtype), np.zeros((1, G), dtype=dtype)
+    run = _unroll(cell, np.zeros((1, 1, 1), dtype=dtype), Wx, b, Wh, np.zeros(1, dtype=dtype))
+    for x in (None, np.zeros((1, 1, 1), dtype=dtype)):
+        _backprop(cell, run, np.zeros((1, 1, 1), dtype=dtype), Wh, x=x)
+
+
+def warm(first: bool = False) -> None:
+    """Load (compiling where the disk cache has none) every kernel set in the order of :data:`KERNEL_SETS`;
+    ``first``: only the first two, float64 LSTM and RNN (the default study's)."""
+    for cell, dtype in KERNEL_SETS[:2] if first else KERNEL_SETS:
+        ready(cell, dtype)

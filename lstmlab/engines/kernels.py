@@ -34,7 +34,8 @@ from llvmlite import ir
 from numba import njit, types
 from numba.core import cgutils
 from numba.extending import intrinsic, overload
-from numba.np.linalg import check_blas_return, ensure_blas, get_blas_kind, make_constant_slot
+
+from . import blas
 
 # The kernels' constants, in their dtype: a table K made once per dtype (:func:`constants`) and read by each
 # kernel into a tuple of scalars (:func:`scalars`) that the elementwise helpers take. An array argument to an
@@ -127,34 +128,40 @@ def sigmoid(a, C):
 
 @intrinsic
 def _gemm_add(typingctx, a, b, c):
-    """c += a @ b by the BLAS numba's np.dot calls (gemm with beta = 1); shapes are the caller's to check."""
+    """c += a @ b by the engine's own BLAS (:mod:`lstmlab.engines.blas`: its Fortran gemm, beta = 1, 32-bit
+    integers); shapes are the caller's to check."""
     operands = (a, b, c)
     if not all(isinstance(m, types.Array) and m.ndim == 2 and m.dtype == c.dtype for m in operands):
         return None
-    if not isinstance(c.dtype, types.Float) or c.layout != "C" or a.layout not in "CF" or b.layout not in "CF":
+    if c.dtype not in (types.float64, types.float32) or c.layout != "C" or a.layout not in "CF" or \
+            b.layout not in "CF":
         return None
+    symbol = blas.SYMBOLS[str(c.dtype)]
 
     def codegen(context, builder, sig, args):
-        ensure_blas()
-        char, intp = ir.IntType(8), cgutils.intp_t
-        voidp = char.as_pointer()
-        fnty = ir.FunctionType(ir.IntType(32), [char, char, char, intp, intp, intp, voidp, voidp, intp, voidp,
-                                                 intp, voidp, voidp, intp])
-        fn = cgutils.get_or_insert_function(builder.module, fnty, "numba_xxgemm")
+        char, int32 = ir.IntType(8), ir.IntType(32)
+        fp = context.get_value_type(c.dtype).as_pointer()
+        fnty = ir.FunctionType(ir.VoidType(), [char.as_pointer()] * 2 + [int32.as_pointer()] * 3 + [fp] * 2 +
+                               [int32.as_pointer(), fp, int32.as_pointer(), fp, fp, int32.as_pointer()])
+        fn = cgutils.get_or_insert_function(builder.module, fnty, symbol)
         arrays = [context.make_array(t)(context, builder, v) for t, v in zip(sig.args, args)]
         (m, k), (_, n) = (cgutils.unpack_tuple(builder, arr.shape) for arr in arrays[:2])
 
+        def slot(value):
+            return cgutils.alloca_once_value(builder, value)
+
+        def integer(value):
+            return slot(builder.trunc(value, int32))
+
         def operand(ty, arr):  # BLAS is column-major: a C-contiguous (r, s) array is its (s, r) transpose
             rows, cols = cgutils.unpack_tuple(builder, arr.shape)
-            trans = ir.Constant(char, ord("n" if ty.layout == "C" else "t"))
-            return trans, builder.bitcast(arr.data, voidp), cols if ty.layout == "C" else rows
+            trans = slot(ir.Constant(char, ord("N" if ty.layout == "C" else "T")))
+            return trans, builder.bitcast(arr.data, fp), integer(cols if ty.layout == "C" else rows)
 
         (ta, pa, lda), (tb, pb, ldb), (_, pc, ldc) = (operand(t, arr) for t, arr in zip(sig.args, arrays))
-        one = builder.bitcast(make_constant_slot(context, builder, c.dtype, 1.0), voidp)
-        kind = ir.Constant(char, ord(get_blas_kind(c.dtype)))
+        one = slot(context.get_constant(c.dtype, 1.0))
         # c^T = b^T a^T in column-major terms
-        res = builder.call(fn, (kind, tb, ta, n, m, k, one, pb, ldb, pa, lda, one, pc, ldc))
-        check_blas_return(context, builder, res)
+        builder.call(fn, (tb, ta, integer(n), integer(m), integer(k), one, pb, ldb, pa, lda, one, pc, ldc))
         return context.get_dummy_value()
 
     return types.none(a, b, c), codegen
@@ -167,10 +174,13 @@ def matmul_add(a, b, c):
     n = b.shape[1]
     if b.shape[0] != k or c.shape[0] != m or c.shape[1] != n:
         raise ValueError("matmul_add: shapes do not fit (m, k) @ (k, n) into (m, n)")
+    if max(m, n, k) > MAX_DIM:
+        raise ValueError("matmul_add: a dimension above the BLAS's 32-bit integers")
     if m > 0 and n > 0 and k > 0:
         _gemm_add(a, b, c)
 
 
+MAX_DIM = 2**31 - 1
 SMALL_INPUT = 8  # up to this many inputs, x_t Wx is a loop here (a gemm with k <= 8 is mostly call overhead)
 
 
@@ -322,10 +332,14 @@ def gru_forward(x, Wx, bias, Wh, bhn, h, g, hn, K, b0, b1):
     one = C[0]
     T, G = g.shape[0], g.shape[2]
     H = G // 3
+    zero = one - one
     hh = np.empty((b1 - b0, G), dtype=g.dtype)
     for t in range(T):
         input_step(x[t, b0:b1], Wx, bias, g[t, b0:b1])
-        np.dot(h[t, b0:b1], Wh, hh)
+        for r in range(b1 - b0):
+            for j in range(G):
+                hh[r, j] = zero
+        matmul_add(h[t, b0:b1], Wh, hh)
         for b in range(b0, b1):
             r = b - b0
             for j in range(H):

@@ -29,8 +29,13 @@ from .base import Flow, Unroll, input_projection
 VERSION = f"2 (numpy {np.__version__})"
 
 
-def warm() -> None:
+def warm(first: bool = False) -> None:
     """Nothing to compile."""
+
+
+def matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """a @ b (numpy's matmul) for a (..., K) array and a (K, N) matrix: (..., N)."""
+    return a @ b
 
 
 def sigmoid(a: np.ndarray) -> np.ndarray:
