@@ -4,9 +4,11 @@ SQLite file and a PostgreSQL database."""
 from __future__ import annotations
 
 import pytest
+import sqlalchemy as sa
 
 from lstmlab import quotas
-from lstmlab.store import Actor, RunStore, may_change, normalise_email, runs_table
+from lstmlab.config import RunConfig
+from lstmlab.store import Actor, RunStore, compute_table, may_change, normalise_email, runs_table
 from test_store import assert_same_run, make_run
 
 ALICE, BOB = Actor("alice@lab.example"), Actor("bob@lab.example")
@@ -121,8 +123,20 @@ def test_mixed_case_owners_are_one_owner_with_one_quota(store):
     with pytest.raises(PermissionError, match="it belongs to Bob@Lab.Example"):
         store.rename(legacy.run_id, "not alice's", actor=ALICE)
     assert may_change(BOB, "Bob@Lab.Example") and not may_change(ALICE, "Bob@Lab.Example")
-    usage = quotas.usage(store, "BOB@lab.example", now=max(legacy.created_at, new.created_at) + 1)
-    assert usage.compute_s == pytest.approx(legacy.wall_time + new.wall_time)
+    # jobs in flight and the compute ledger: a queued run an earlier version wrote in mixed case counts for Bob
+    queued_legacy, _, _ = store.queue(RunConfig(cell="rnn", seq_len=5, hidden_size=3, steps=2, batch_size=2, seed=753),
+                                      actor=BOB)
+    _set_owner(store, queued_legacy, "Bob@Lab.Example")
+    started, _, _ = store.queue(RunConfig(cell="rnn", seq_len=5, hidden_size=3, steps=2, batch_size=2, seed=754),
+                                actor=Actor("BOB@lab.example"))
+    _set_owner(store, started, "bOB@lab.example")
+    assert store.start(started, 0) == -1  # its ledger row opens under the normalised owner
+    usage = quotas.usage(store, "BOB@lab.example")
+    assert (usage.running, usage.queued) == (1, 1)
+    assert quotas.usage(store, "bob@lab.example").compute_s >= 0.0
+    with store.engine.begin() as conn:
+        assert conn.execute(sa.select(compute_table.c.owner)).scalars().all() == ["bob@lab.example"]
+    assert (quotas.usage(store, "alice@lab.example").running, quotas.usage(store, "alice@lab.example").queued) == (0, 0)
 
 
 def test_owner_filter_does_not_fold_letters_beyond_ascii(store):
