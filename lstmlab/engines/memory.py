@@ -24,7 +24,7 @@ from collections import OrderedDict
 
 import numpy as np
 
-LIMIT = 2 * 2**30  # bytes of free blocks kept (as runtime.TRIM_THRESHOLD keeps of freed heap)
+LIMIT = 512 * 2**20  # bytes of free blocks kept: a library holds no more than this of its callers' memory
 SMALL = 256 * 2**10  # below this glibc's heap serves and keeps arrays anyway
 
 _free: OrderedDict[int, list[np.ndarray]] = OrderedDict()  # size in bytes -> free blocks, least recent first
