@@ -524,7 +524,7 @@ def _run_job(run_id: str, attempt: int, store_url: str) -> str:
     Every store call rides out an outage of up to ``outage_limit()`` seconds (``_Link``); training waits while
     a record is being written, so it never runs ahead of its store by more than a record. A job that gives up
     ends "failed" with the store's error, if the store takes that write before the run would read as lost."""
-    configure_worker()
+    configure_worker(warm="off")  # the job loads its own kernels at its first pass: not every kernel set
     link = _Link(outage_limit())
     store = link.call(lambda: _store(store_url), "opening the run store")
     resume_after = link.call(lambda: store.start(run_id, attempt), "starting")
