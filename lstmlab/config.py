@@ -10,6 +10,7 @@ import dataclasses
 import hashlib
 import json
 import math
+import os
 from dataclasses import dataclass
 from functools import cached_property
 from numbers import Integral, Real
@@ -200,6 +201,21 @@ class RunConfig:
         """Stable content hash: first 16 hex chars of sha256 over canonical JSON of ``to_dict()``."""
         text = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"), allow_nan=False)
         return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
+def seconds_from_environment(variable: str, default: float) -> float:
+    """A duration from the environment variable ``variable`` (seconds), ``default`` when unset; ValueError naming
+    the variable when it is not a number of seconds > 0."""
+    text = os.environ.get(variable)
+    if not text:
+        return default
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value > 0):
+        raise ValueError(f"{variable}={text!r}: expected a number of seconds > 0")
+    return value
 
 
 def check_field(name: str, value: Any) -> Any:

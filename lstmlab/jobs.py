@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import concurrent.futures
 import functools
-import math
 import multiprocessing
 import multiprocessing.connection
 import os
@@ -45,7 +44,8 @@ from typing import Any, Callable, Iterable
 
 from lstmlab import quotas
 from lstmlab.config import (HEARTBEAT_S, LOST_AFTER_S, OUTAGE_ENV, OUTAGE_S, POOL_THREADS, POOL_WORKER_NICE,
-                            SCHEDULER_ENV, SCHEDULER_TAKE_S, SCHEDULER_TIMEOUT_S, RunConfig)
+                            SCHEDULER_ENV, SCHEDULER_TAKE_S, SCHEDULER_TIMEOUT_S, RunConfig,
+                            seconds_from_environment)
 from lstmlab.runtime import configure_worker, threads_from_environment
 from lstmlab.store import (DASK_QUEUE, POOL_QUEUE, Actor, RunStore, StaleAttempt, StoreError, StoreUnavailable,
                            check_labels)
@@ -463,16 +463,7 @@ class StoreOutage(StoreError):
 
 def outage_limit() -> float:
     """Seconds a job rides out an unreachable store: ``$LSTMLAB_OUTAGE_S`` or ``config.OUTAGE_S``."""
-    text = os.environ.get(OUTAGE_ENV)
-    if not text:
-        return OUTAGE_S
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not (math.isfinite(value) and value > 0):
-        raise ValueError(f"{OUTAGE_ENV}={text!r}: expected a number of seconds > 0")
-    return value
+    return seconds_from_environment(OUTAGE_ENV, OUTAGE_S)
 
 
 class _Link:

@@ -55,7 +55,6 @@ import dataclasses
 import functools
 import hashlib
 import json
-import math
 import os
 import socket
 import sqlite3
@@ -72,7 +71,8 @@ import sqlalchemy as sa
 from sqlalchemy import event
 
 from lstmlab import migrations
-from lstmlab.config import ACTIVE_STATUSES, GATES, LOST_AFTER_ENV, LOST_AFTER_S, RESUBMITTABLE_STATUSES, RunConfig
+from lstmlab.config import (ACTIVE_STATUSES, GATES, LOST_AFTER_ENV, LOST_AFTER_S, RESUBMITTABLE_STATUSES, RunConfig,
+                            seconds_from_environment)
 from lstmlab.train import STEPS_FIXED_COLUMNS, Record, Run, table_layout
 
 DEFAULT_DB = os.path.join("lstmlab-data", "runs.db")
@@ -699,14 +699,7 @@ class RunStore:
         attach = tuple(attach)
         cols = runs_table.c
         now = time.time()
-        row = {
-            "id": uuid.uuid4().hex, "name": name, "tags": json.dumps(list(tags)),
-            "status": "queued", "message": "", "created_at": now, "wall_time": 0.0,
-            "config_key": config.key, "config_json": json.dumps(config.to_dict(), sort_keys=True),
-            "layout": json.dumps(table_layout(config)), **{f: getattr(config, f) for f in FILTER_FIELDS},
-            "owner": actor.email if actor else "", "step": 0, "heartbeat": now, "stop_requested": False,
-            "attempt": 0, "sweep": str(sweep or ""), "queued_on": str(queued_on),
-        }
+        row = _queued_row(config, actor, name, list(tags), sweep, queued_on, now)
         with self._writing() as conn:
             self._lock_user(conn, actor, admit)
             if self._postgres:
@@ -1234,7 +1227,7 @@ def _owners_wanted(owner: Any) -> set[str] | None:
 
 def _queued_row(config: RunConfig, actor: Actor | None, name: str, tags: list[str], sweep: str, queued_on: str,
                 now: float) -> dict[str, Any]:
-    """The lstmlab_runs row of a new queued run of ``config`` (``queue_many``)."""
+    """The lstmlab_runs row of a new queued run of ``config`` (``queue``, ``queue_many``)."""
     return {
         "id": uuid.uuid4().hex, "name": str(name or ""), "tags": json.dumps(tags),
         "status": "queued", "message": "", "created_at": now, "wall_time": 0.0,
@@ -1246,16 +1239,7 @@ def _queued_row(config: RunConfig, actor: Actor | None, name: str, tags: list[st
 
 
 def _lost_after() -> float:
-    text = os.environ.get(LOST_AFTER_ENV)
-    if not text:
-        return LOST_AFTER_S
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not (math.isfinite(value) and value > 0):
-        raise ValueError(f"{LOST_AFTER_ENV}={text!r}: expected a number of seconds > 0")
-    return value
+    return seconds_from_environment(LOST_AFTER_ENV, LOST_AFTER_S)
 
 
 def _scrub(text: str, secrets: Iterable[str]) -> str:
