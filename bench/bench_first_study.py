@@ -17,8 +17,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import os
-import re
 import shutil
 import statistics
 import subprocess
@@ -27,14 +25,12 @@ import tempfile
 import time
 from pathlib import Path
 
-import psutil
-
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from bench.common import load, machine  # noqa: E402
-from stserver import free_port, health_seconds  # noqa: E402
+from stserver import serve  # noqa: E402
 
 CHART = "() => document.querySelectorAll('.vega-embed canvas, .vega-embed svg.marks').length > 0"
 RECOVERY = "() => /recovered to [0-9.e+-]+ at step/.test(document.body.innerText)"
@@ -46,39 +42,9 @@ TIMEOUT_MS = 600_000
 def server(clone: Path, tmp: Path):
     """``streamlit run streamlit_app.py`` in ``clone`` (its own lstmlab, a store in ``tmp``), yielding its URL once
     /_stcore/health answers; stops it and its job workers on exit."""
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if k not in ("NUMBA_CACHE_DIR", "LSTMLAB_DB", "PYTHONPATH")}
-    env.update(PYTHONPATH=str(clone), LSTMLAB_DB=str(tmp / "runs.db"), XDG_CACHE_HOME=str(tmp / "cache"))
-    log = open(tmp / "server.log", "w")
-    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.headless",
-                             "true", "--server.port", str(port), "--server.address", "127.0.0.1",
-                             "--browser.gatherUsageStats", "false"], cwd=clone, env=env, stdout=log,
-                            stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                health_seconds(url, timeout=2)
-                break
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError("streamlit did not start:\n" + (tmp / "server.log").read_text()) from None
-                time.sleep(0.05)
+    env = dict(LSTMLAB_DB=str(tmp / "runs.db"), XDG_CACHE_HOME=str(tmp / "cache"))
+    with serve(tmp / "server.log", env, start_timeout=120, root=clone, without=("NUMBA_CACHE_DIR",)) as (url, _pid):
         yield url
-    finally:
-        children = psutil.Process(proc.pid).children(recursive=True) if proc.poll() is None else []
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        for child in children:
-            with contextlib.suppress(psutil.NoSuchProcess):
-                child.kill()
-        psutil.wait_procs(children, timeout=10)
-        log.close()
 
 
 def study(page, url: str) -> dict:

@@ -35,20 +35,21 @@ def health_seconds(url: str, timeout: float = 5.0) -> float:
 
 @contextlib.contextmanager
 def serve(log_path: Path, env: dict[str, str], start_timeout: float = 60.0, options: tuple[str, ...] = (),
-          app: str = "streamlit_app.py"):
-    """Run the dashboard (or another ``app``, a path from the repository root) with ``env`` added to this
-    process's environment and extra command-line ``options`` (e.g. ``("--secrets.files", path)`` or
-    ``("--runner.postScriptGC=false",)``), its output in ``log_path``; yields (base URL, server process id) once
-    /_stcore/health answers, and stops the server on exit with the processes it started (its job workers, which
-    would otherwise train on)."""
+          app: str = "streamlit_app.py", root: Path = ROOT, without: tuple[str, ...] = ()):
+    """Run the dashboard (or another ``app``, a path from ``root``, the repository whose lstmlab it imports) with
+    ``env`` added to this process's environment less the variables ``without``, and extra command-line ``options``
+    (e.g. ``("--secrets.files", path)`` or ``("--runner.postScriptGC=false",)``), its output in ``log_path``;
+    yields (base URL, server process id) once /_stcore/health answers, and stops the server on exit with the
+    processes it started (its job workers, which would otherwise train on)."""
     port = free_port()
-    full_env = dict(os.environ, PYTHONPATH=str(ROOT), **env)
+    full_env = {k: v for k, v in os.environ.items() if k not in without}
+    full_env.update(PYTHONPATH=str(root), **env)
     with open(log_path, "w") as log:
         proc = subprocess.Popen(
             [sys.executable, "-m", "streamlit", "run", app, "--server.headless", "true",
              "--server.port", str(port), "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false",
              *options],
-            cwd=ROOT, env=full_env, stdout=log, stderr=subprocess.STDOUT,
+            cwd=root, env=full_env, stdout=log, stderr=subprocess.STDOUT,
         )
         url = f"http://127.0.0.1:{port}"
         try:
@@ -60,7 +61,7 @@ def serve(log_path: Path, env: dict[str, str], start_timeout: float = 60.0, opti
                 except OSError:
                     if proc.poll() is not None or time.monotonic() > deadline:
                         raise RuntimeError("streamlit did not start:\n" + log_path.read_text()) from None
-                    time.sleep(0.2)
+                    time.sleep(0.05)
             yield url, proc.pid
         finally:
             try:
