@@ -74,7 +74,7 @@ UPLOAD_MAX_BYTES = 2_000_000
 UPLOAD_MAX_ROWS = 100_000
 UPLOAD_MIN_ROWS_OVER_SEQ = 2  # a series needs at least seq_len + this many finite values
 # Checked on the raw text before any parsing, so that no upload costs the server more than a bounded parse: a series
-# file has a few columns; a line of 1e6 columns took pandas' delimiter sniffing 10 s of the server's CPU.
+# file has a few columns, and delimiter sniffing and parsing cost grows with the columns and the line length.
 UPLOAD_MAX_COLUMNS = 50
 UPLOAD_MAX_LINE_CHARS = 10_000
 UPLOAD_SNIFF_CHARS = 16_384  # the delimiter is guessed from the lines in this prefix
