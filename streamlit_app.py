@@ -5,7 +5,7 @@ import sys
 
 import streamlit as st
 
-from lstmlab.runtime import configure_server, configure_worker
+from lstmlab.training.runtime import configure_server, configure_worker
 from lstmlab.ui import auth, live, nav, state, widgets
 
 # Streamlit runs this script as the process's __main__ module. A job worker process started meanwhile would re-run

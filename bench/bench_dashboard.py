@@ -24,9 +24,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.common import load, machine  # noqa: E402 - after the path set-up above
-from lstmlab import settings  # noqa: E402
-from lstmlab.config import ACTIVE_STATUSES  # noqa: E402
+from lstmlab.runs.status import ACTIVE_STATUSES  # noqa: E402
 from lstmlab.store import RunStore  # noqa: E402
+from lstmlab.views import settings  # noqa: E402
 
 
 def _app(page: str, **query):

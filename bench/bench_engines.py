@@ -34,9 +34,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import load, machine, median_times  # noqa: E402
 from bench.floor import pass_floor  # noqa: E402
-from lstmlab import ModelSpec, bptt, init_params  # noqa: E402
-from lstmlab.runtime import configure_worker  # noqa: E402
-from lstmlab.torch_interop import to_state_dict  # noqa: E402
+from lstmlab.core.model import bptt
+from lstmlab.core.params import init_params  # noqa: E402
+from lstmlab.core.spec import ModelSpec
+from lstmlab.core.torch_interop import to_state_dict  # noqa: E402
+from lstmlab.training.runtime import configure_worker  # noqa: E402
 
 B, I, O = 32, 2, 1
 

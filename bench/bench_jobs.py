@@ -35,11 +35,12 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import load, machine  # noqa: E402 - after the path set-up above
-from lstmlab import jobs  # noqa: E402
-from lstmlab.config import SCHEDULER_ENV, RunConfig  # noqa: E402
-from lstmlab.runtime import configure_worker  # noqa: E402
+from lstmlab.core.config import RunConfig  # noqa: E402
+from lstmlab.jobs import api as jobs  # noqa: E402
+from lstmlab.jobs.limits import SCHEDULER_ENV
 from lstmlab.store import RunStore  # noqa: E402
-from lstmlab.train import train  # noqa: E402
+from lstmlab.training.runtime import configure_worker  # noqa: E402
+from lstmlab.training.train import train  # noqa: E402
 
 TINY = RunConfig(cell="lstm", task="adding", seq_len=20, hidden_size=8, batch_size=8, eval_size=16, steps=1)
 SWEEP = RunConfig(cell="lstm", task="adding", seq_len=50, hidden_size=32, batch_size=32, eval_size=64, steps=100,

@@ -1,6 +1,6 @@
 """Library calls against configured processes: ``bptt`` from a plain script, as fast as from the CLI or a worker?
 
-A plain script or notebook calls ``bptt`` without :func:`lstmlab.runtime.configure_worker`, so every BLAS
+A plain script or notebook calls ``bptt`` without :func:`lstmlab.training.runtime.configure_worker`, so every BLAS
 library in it keeps its default threads. Per source tree (``--tree``, this one by default; give main's to
 measure before and after in one run) and with or without ``import torch`` first, child processes time an LSTM
 pass (T = 100, batch 32, medians) in two kinds of process, in turns over ``--rounds`` rounds:
@@ -48,8 +48,10 @@ def child(mode: str, with_torch: bool, repeats: int) -> dict:
     from threadpoolctl import threadpool_limits
 
     import lstmlab
-    from lstmlab import ModelSpec, bptt, init_params
-    from lstmlab.runtime import configure_worker
+    from lstmlab.core.model import bptt
+    from lstmlab.core.params import init_params
+    from lstmlab.core.spec import ModelSpec
+    from lstmlab.training.runtime import configure_worker
 
     assert Path(lstmlab.__file__).resolve().is_relative_to(Path.cwd().resolve()), lstmlab.__file__
 

@@ -25,8 +25,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import load, machine, median_times  # noqa: E402 - after the path set-up above
-from lstmlab import quotas  # noqa: E402
-from lstmlab.config import RunConfig  # noqa: E402
+from lstmlab.core.config import RunConfig  # noqa: E402
+from lstmlab.jobs import quotas  # noqa: E402
 from lstmlab.store import Actor, RunStore, compute_table, runs_table  # noqa: E402
 
 USER = Actor("bench@lab.example")

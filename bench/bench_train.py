@@ -31,13 +31,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import load, machine, median_times  # noqa: E402
 from bench.floor import pass_floor  # noqa: E402
-from lstmlab import bptt  # noqa: E402
-from lstmlab.analysis import sigma_max  # noqa: E402
-from lstmlab.config import ENGINES, RunConfig  # noqa: E402
-from lstmlab.optim import clip_by_global_norm, l2_norm, make_optimizer  # noqa: E402
-from lstmlab.runtime import configure_worker  # noqa: E402
-from lstmlab.tasks import get_task  # noqa: E402
-from lstmlab.train import _flow_block, initial_params, model_spec, train  # noqa: E402
+from lstmlab.core.analysis import sigma_max  # noqa: E402
+from lstmlab.core.config import RunConfig  # noqa: E402
+from lstmlab.core.engines import ENGINES
+from lstmlab.core.model import bptt  # noqa: E402
+from lstmlab.core.optim import clip_by_global_norm, l2_norm, make_optimizer  # noqa: E402
+from lstmlab.core.tasks import get_task  # noqa: E402
+from lstmlab.runs.records import initial_params, model_spec  # noqa: E402
+from lstmlab.training.runtime import configure_worker  # noqa: E402
+from lstmlab.training.train import _flow_block, train
 
 TARGET_MSE = 0.01
 TARGET_S = 5.0  # the LSTM's wall time the default story should take
@@ -45,7 +47,7 @@ ROOT = Path(__file__).resolve().parents[1]
 START = """
 import time
 t0 = time.perf_counter()
-from lstmlab.engines import compiled
+from lstmlab.core.engines import compiled
 t1 = time.perf_counter()
 compiled.warm()
 print(t1 - t0, time.perf_counter() - t1, time.process_time())
@@ -100,10 +102,10 @@ def step_floor(repeats: int = 30) -> dict[str, float]:
 
 SIDE = """
 import math, sys, time
-from lstmlab.runtime import configure_worker
+from lstmlab.training.runtime import configure_worker
 configure_worker(threads=int(sys.argv[2]))
-from lstmlab.config import RunConfig
-from lstmlab.train import train
+from lstmlab.core.config import RunConfig
+from lstmlab.training.train import train
 latest = {"eval_loss": math.inf}
 stop = (lambda: latest["eval_loss"] < %r) if sys.argv[1] == "lstm" else None
 t0 = time.perf_counter()

@@ -1,11 +1,11 @@
 """The Error flow page's default study over several seeds: does the LSTM solve the adding problem at T = 100 while
 the RNN stays at the baseline, and when does the LSTM's first-step error recover?
 
-Trains the default study (lstmlab.settings, page "flow") for each seed, with --steps and --record-every overriding
+Trains the default study (lstmlab.views.settings, page "flow") for each seed, with --steps and --record-every overriding
 the defaults to try other choices, on a spawn process pool (one BLAS thread per worker), and keeps the runs in a
 SQLite store so a second call only reads them. Prints, per seed and cell: the wall time, the held-out loss at the end
 against the baseline, the first-step ratio ||dL/dh_1|| / ||dL/dh_T|| at the last recording, and the collapse and
-recovery found by lstmlab.analysis.recovery. A benchmark and a measurement, not a test.
+recovery found by lstmlab.core.analysis.recovery. A benchmark and a measurement, not a test.
 
     python bench/default_study.py [--seeds 0,1,2,3] [--steps N] [--record-every N] [--weight-scale W] [--db PATH]
                                   [--workers 2]
@@ -25,10 +25,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from lstmlab import analysis, settings  # noqa: E402 - after the path set-up above
-from lstmlab.runtime import configure_worker  # noqa: E402
+from lstmlab.core import analysis
 from lstmlab.store import RunStore  # noqa: E402
-from lstmlab.train import train  # noqa: E402
+from lstmlab.training.runtime import configure_worker  # noqa: E402
+from lstmlab.training.train import train  # noqa: E402
+from lstmlab.views import settings  # noqa: E402 - after the path set-up above
 
 
 def study_configs(seed: int, steps: int | None, record_every: int | None, weight_scale: float | None = None) -> list:

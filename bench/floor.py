@@ -13,7 +13,7 @@ import numpy as np
 from numba import njit
 
 from bench.common import median_times
-from lstmlab.engines import kernels
+from lstmlab.core.engines import kernels
 
 
 @njit(error_model="numpy", fastmath={"contract"})

@@ -20,7 +20,7 @@ connection, a failed health probe). Targets: 0 errors, p95 of a cached view <= 2
 
 Clients share the servers' cores here, where a team's browsers would run on their own machines: the load client and
 its Chromium processes run --client-nice (10) below the servers, so they take what the servers leave (as the servers'
-job workers do, lstmlab.config.POOL_WORKER_NICE); Chromium's sessions get that niceness for their scheduler
+job workers do, lstmlab.core.config.POOL_WORKER_NICE); Chromium's sessions get that niceness for their scheduler
 autogroups too (:func:`renice_children`). The health prober keeps the servers' priority. --client-nice 0 measures
 everything competing alike.
 
@@ -53,7 +53,7 @@ sys.path.insert(0, str(ROOT))
 from bench.common import machine  # noqa: E402 - after the path set-up above
 from bench.stclient import Session, View  # noqa: E402
 from bench.stserver import health_seconds, serve  # noqa: E402
-from lstmlab.config import ACTIVE_STATUSES  # noqa: E402
+from lstmlab.runs.status import ACTIVE_STATUSES  # noqa: E402
 from lstmlab.store import RunStore  # noqa: E402
 
 # (URL path, query string) of the views a session opens: every page with its default settings ("" = the default

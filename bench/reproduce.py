@@ -45,8 +45,8 @@ def main() -> None:
         print(f"$ python -m lstmlab run {RUNS[name]} {COMMON} --name {name}", flush=True)
         subprocess.run(cmd.split(), check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
 
+    from lstmlab.core.tasks import get_task
     from lstmlab.store import RunStore
-    from lstmlab.tasks import get_task
 
     store = RunStore(db)
     print("\n| run | held-out loss | metric | baseline loss | target reached at step (s) | wall time |")

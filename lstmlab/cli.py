@@ -1,6 +1,6 @@
 """Command line interface: ``python -m lstmlab {run,submit,sweep,ls,show,stop,resubmit,export,rm,rename,tag} ...``.
 
-``run`` trains in this process; ``submit`` and ``sweep`` queue jobs (``lstmlab.jobs``) on the Dask scheduler named
+``run`` trains in this process; ``submit`` and ``sweep`` queue jobs (``lstmlab.jobs.api``) on the Dask scheduler named
 by ``--scheduler`` or ``$LSTMLAB_SCHEDULER``, else on a local process pool that lives as long as the command, which
 therefore follows its jobs to the end (to queue jobs and return, name a scheduler: its queue outlives the command;
 the jobs of a command that is killed read as lost after ``LOST_AFTER_S`` and can be resubmitted). The config flags are derived from the ``RunConfig`` dataclass fields, so
@@ -17,26 +17,27 @@ import dataclasses
 import datetime as dt
 import math
 import os
-import shlex
 import signal
 import sys
 import time
 from pathlib import Path
-from typing import Any, Callable, Sequence, TextIO
+from typing import Any, Sequence, TextIO
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from lstmlab import export, jobs, sweep_summary, sweeps
-from lstmlab.analysis import summary
-from lstmlab.config import CHOICES, LOST_AFTER_S, SCHEDULER_ENV, STATUSES, THREADS_VARIABLE, RunConfig, check_field
-from lstmlab.runtime import configure_worker
-from lstmlab.store import FILTER_FIELDS, RunStore, StoreError, check_labels
-from lstmlab.train import train
+from lstmlab.core.analysis import summary
+from lstmlab.core.config import CHOICES, RunConfig, check_field
+from lstmlab.jobs import api as jobs
+from lstmlab.jobs import sweeps
+from lstmlab.jobs.limits import SCHEDULER_ENV
+from lstmlab.runs.status import FINAL_STATUSES, STATUSES, TRAINED_STATUSES
+from lstmlab.store import FILTER_FIELDS, LOST_AFTER_S, RunStore, StoreError, check_labels
+from lstmlab.training.runtime import THREADS_VARIABLE, configure_worker
+from lstmlab.training.train import train
+from lstmlab.views import export, sweep_summary
+from lstmlab.views.commands import flag_names
 
 PROG = "lstmlab"
-SERIES_FILE = "FILE"  # the placeholder command_line prints for a series that exists only in memory
-
-
 class UsageError(Exception):
     """A bad command line (exit code 2)."""
 
@@ -100,7 +101,7 @@ def _filter_parser(field: dataclasses.Field) -> Any:
             return check_field(field.name, parse(text))
         except ValueError as e:
             expected = str(e).split(": expected", 1)[-1]
-            raise UsageError(f"ls {_flag(field.name)[0]} {text}: expected{expected}") from None
+            raise UsageError(f"ls {flag_names(field.name)[0]} {text}: expected{expected}") from None
 
     return check
 
@@ -114,34 +115,6 @@ def _field_parser(field: dataclasses.Field) -> Any:
     if annotation.startswith("float"):
         return _float
     return str
-
-
-def _flag(name: str) -> list[str]:
-    dashed = "--" + name.replace("_", "-")
-    return [dashed] if "_" not in name else [dashed, "--" + name]
-
-
-def command_line(config: RunConfig) -> str:
-    """The command line that runs ``config``: one flag per RunConfig field that differs from RunConfig()'s
-    default. A series is printed as ``--series @FILE`` (series_note says what to put in FILE)."""
-    d, default = config.to_dict(), RunConfig().to_dict()
-    parts = ["python -m lstmlab run"]
-    for k, v in d.items():
-        if v == default[k]:
-            continue
-        text = f"@{SERIES_FILE}" if k == "series" else repr(v) if isinstance(v, float) else str(v)
-        parts.append(f"{_flag(k)[0]} {shlex.quote(text)}")
-    return " ".join(parts)
-
-
-def series_note(config: RunConfig, quote: Callable[[str], str] = str) -> str:
-    """What to do before running command_line(config) when it names a series ("" otherwise); ``quote`` writes
-    the series' name (the dashboard escapes it for Markdown)."""
-    if config.series is None:
-        return ""
-    name = f" ({quote(config.series_name)})" if config.series_name else ""
-    return (f" First save the uploaded values{name} to {SERIES_FILE}, one number per line or comma separated "
-            f"({len(config.series):,} values).")
 
 
 def add_config_flags(parser: argparse.ArgumentParser, lists: bool = False) -> None:
@@ -159,13 +132,13 @@ def add_config_flags(parser: argparse.ArgumentParser, lists: bool = False) -> No
         if lists:
             metavar, help_text = f"{metavar}[,...]", "one value or a comma-separated list"
         group.add_argument(
-            *_flag(field.name), dest=field.name, type=str if lists else _field_parser(field),
+            *flag_names(field.name), dest=field.name, type=str if lists else _field_parser(field),
             default=argparse.SUPPRESS, metavar=metavar,
             help=f"{help_text + '; ' if help_text else ''}default: {default!r}",
         )
 
 
-def _add_scheduler_flag(parser: argparse.ArgumentParser) -> None:
+def _add_schedulerflag_names(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--scheduler", default=None, metavar="ADDRESS",
                         help=f"Dask scheduler, e.g. tcp://host:8786 (default: ${SCHEDULER_ENV}; unset: a local "
                              "process pool that lives as long as this command, which therefore follows its jobs to "
@@ -205,7 +178,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tag", action="append", default=[], help="tag the run (repeatable)")
     p.add_argument("--wait", action="store_true", help="follow the job to its end with a progress bar")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
-    _add_scheduler_flag(p)
+    _add_schedulerflag_names(p)
 
     p = sub.add_parser("sweep", parents=[db_parent],
                        help="queue a named grid of configs x seeds (re-run it to resume: only missing or lost runs "
@@ -215,7 +188,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--name", required=True, help="name of the sweep (its runs are tagged sweep:NAME)")
     p.add_argument("--wait", action="store_true", help="follow the sweep to its end with a progress bar")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
-    _add_scheduler_flag(p)
+    _add_schedulerflag_names(p)
 
     p = sub.add_parser("stop", parents=[db_parent], help="stop a queued or running job (it keeps what it recorded)")
     p.add_argument("run", metavar="RUN", help="run id or unique id prefix")
@@ -224,12 +197,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("run", metavar="RUN", help="run id or unique id prefix")
     p.add_argument("--wait", action="store_true", help="follow the job to its end with a progress bar")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
-    _add_scheduler_flag(p)
+    _add_schedulerflag_names(p)
 
     p = sub.add_parser("ls", parents=[db_parent], help="list stored runs (newest first)")
     fields = {f.name: f for f in dataclasses.fields(RunConfig)}
     for name in FILTER_FIELDS:
-        p.add_argument(*_flag(name), dest=name, action="append", type=_filter_parser(fields[name]),
+        p.add_argument(*flag_names(name), dest=name, action="append", type=_filter_parser(fields[name]),
                        metavar="VALUE", help="keep runs with this value (repeatable: any of them)")
     p.add_argument("--status", action="append", choices=STATUSES)
     p.add_argument("--tag", help="keep runs carrying this tag")
@@ -338,7 +311,7 @@ def _follow(run_id: str, url: str, store: Any, out: TextIO, err: TextIO, quiet: 
         status = jobs.wait(run_id, store_url=url)
     bar.close()
     _print_summary(store.load(run_id), out)
-    return 0 if status in ("finished", "diverged", "stopped") else 1
+    return 0 if status in TRAINED_STATUSES else 1
 
 
 def _cmd_sweep(args: argparse.Namespace, store: Any, out: TextIO, err: TextIO) -> int:
@@ -360,7 +333,7 @@ def _cmd_sweep(args: argparse.Namespace, store: Any, out: TextIO, err: TextIO) -
         while True:
             progress = sweeps.sweep_progress(store, spec.name)
             bar(progress["steps_done"])
-            if all(store.progress(i)["status"] in jobs.FINAL_STATUSES for i in ids):
+            if all(store.progress(i)["status"] in FINAL_STATUSES for i in ids):
                 break
             time.sleep(jobs.POLL_S * 5)
     except KeyboardInterrupt:
@@ -445,7 +418,7 @@ def _sweep_line(store: Any, name: str) -> str:
 
 
 def _print_sweep_summary(store: Any, name: str, out: TextIO) -> Any:
-    """Print what sweep ``name`` found (lstmlab.sweep_summary): per grid point the median held-out loss over seeds,
+    """Print what sweep ``name`` found (lstmlab.views.sweep_summary): per grid point the median held-out loss over seeds,
     its spread and the verdict, then the longest sequence length each cell solved. Returns the summary table."""
     rows = store.list(sweep=name)
     summary = sweep_summary.summarise(sweep_summary.run_outcomes(store.load(i) for i in rows["id"]))

@@ -22,7 +22,7 @@ Layout (tables prefixed ``lstmlab_`` so a shared database stays tidy):
   ``params=None``.
 - ``lstmlab_compute``: the compute ledger, one row per job attempt that started: (run_id, attempt, owner,
   started_at, seconds, ended_at); ``seconds`` grows with the job's heartbeat and is final when it ends. It has no
-  foreign key: deleting a run leaves its rows, so a user's compute quota (``lstmlab.quotas``) still counts them.
+  foreign key: deleting a run leaves its rows, so a user's compute quota (``lstmlab.jobs.quotas``) still counts them.
 
 NaN is stored as NULL (SQLite cannot store NaN); the layout says which columns are float, so a load maps
 NULL back to NaN. A save is one transaction: concurrent writers serialise on the database (SQLite: ``BEGIN
@@ -30,7 +30,7 @@ IMMEDIATE``; PostgreSQL: a transaction-scoped advisory lock per run id), and a c
 half-written run absent. A load is one snapshot (SQLite: one read transaction; PostgreSQL: ``REPEATABLE
 READ``): a run being replaced or deleted meanwhile loads whole as before, whole as after, or ``KeyError``.
 
-Runs as jobs (``lstmlab.jobs``): ``queue`` writes the run row first (status "queued", de-duplicated by config key
+Runs as jobs (``lstmlab.jobs.api``): ``queue`` writes the run row first (status "queued", de-duplicated by config key
 under a lock), ``start`` marks it running, ``append`` adds one record (steps rows since the last one, the flow
 snapshot, the eval row) per transaction, ``beat`` refreshes the heartbeat and reads the stop request,
 ``finish`` writes the rest, the parameters and the final status. A running run whose heartbeat is older than
@@ -71,9 +71,9 @@ import sqlalchemy as sa
 from sqlalchemy import event
 
 from lstmlab import migrations
-from lstmlab.config import (ACTIVE_STATUSES, GATES, LOST_AFTER_ENV, LOST_AFTER_S, RESUBMITTABLE_STATUSES, RunConfig,
-                            seconds_from_environment)
-from lstmlab.train import STEPS_FIXED_COLUMNS, Record, Run, table_layout
+from lstmlab.core.config import GATES, RunConfig, seconds_from_environment
+from lstmlab.runs.records import STEPS_FIXED_COLUMNS, Record, Run, table_layout
+from lstmlab.runs.status import ACTIVE_STATUSES, RESUBMITTABLE_STATUSES
 
 DEFAULT_DB = os.path.join("lstmlab-data", "runs.db")
 ENV_VAR = "LSTMLAB_DB"
@@ -83,6 +83,10 @@ FILTER_FIELDS = (
 )
 TABLES = ("steps", "flow", "eval")
 SQLITE_BUSY_TIMEOUT_MS = 60_000
+# A running run whose heartbeat is older than this reads as "lost" (its worker died): many of a job's beats, longer
+# than any store stall a job rides out.
+LOST_AFTER_S = 30.0
+LOST_AFTER_ENV = "LSTMLAB_LOST_AFTER_S"  # overrides LOST_AFTER_S for every store this process opens
 
 _INT = sa.BigInteger
 _FLOAT = sa.Double
@@ -158,7 +162,7 @@ params_table = sa.Table(
 sweeps_table = sa.Table(
     "lstmlab_sweeps", metadata,
     sa.Column("name", sa.String(100), primary_key=True),
-    sa.Column("spec", sa.Text, nullable=False),  # JSON of lstmlab.sweeps.SweepSpec: grid, seeds, fixed fields
+    sa.Column("spec", sa.Text, nullable=False),  # JSON of lstmlab.jobs.sweeps.SweepSpec: grid, seeds, fixed fields
     sa.Column("owner", sa.Text, nullable=False, server_default=""),
     sa.Column("created_at", _FLOAT, nullable=False),
 )
@@ -295,7 +299,7 @@ class Holdings:
 
 
 # A rule that admits new jobs, or refuses them by raising: called by queue, queue_many and requeue with the write
-# transaction's connection and how many runs it would add, under a lock on the acting user (lstmlab.quotas).
+# transaction's connection and how many runs it would add, under a lock on the acting user (lstmlab.jobs.quotas).
 Admit = Callable[[sa.Connection, int], None]
 
 
@@ -413,7 +417,7 @@ class RunStore:
 
     ``url``: a file path or SQLAlchemy URL; None -> ``$LSTMLAB_DB`` or ``./lstmlab-data/runs.db``.
     ``lost_after``: seconds of heartbeat silence after which a running run reads as "lost" (default
-    ``$LSTMLAB_LOST_AFTER_S`` or ``config.LOST_AFTER_S``).
+    ``$LSTMLAB_LOST_AFTER_S`` or ``LOST_AFTER_S``).
     Opening upgrades the schema to the newest revision; ``StoreError`` if the store cannot be opened.
     An existing SQLite file this process may not write opens read-only (``read_only``): it lists and
     loads, and a write raises ``StoreError``. ``location`` is the location as safe to show.

@@ -2,9 +2,10 @@
 
 import streamlit as st
 
-from lstmlab import analysis, settings, tables, text
-from lstmlab.config import ACTIVE_STATUSES
+from lstmlab.core import analysis
+from lstmlab.runs.status import ACTIVE_STATUSES
 from lstmlab.ui import cached, charts, equations, live, nav, study, widgets
+from lstmlab.views import settings, tables, text
 
 nav.ensure_router()
 

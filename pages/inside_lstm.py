@@ -2,8 +2,8 @@
 
 import streamlit as st
 
-from lstmlab import probes, text
 from lstmlab.ui import cached, charts, equations, nav, network_picker, state, widgets
+from lstmlab.views import probes, text
 
 nav.ensure_router()
 

@@ -2,11 +2,11 @@
 
 import streamlit as st
 
-from lstmlab import limits as L
-from lstmlab import probes
-from lstmlab.config import CELLS, INITS
-from lstmlab.settings import CELL_LABELS
+from lstmlab.core.config import CELLS, INITS
 from lstmlab.ui import cached, charts, equations, nav, state
+from lstmlab.views import limits as L
+from lstmlab.views import probes
+from lstmlab.views.settings import CELL_LABELS
 
 nav.ensure_router()
 

@@ -2,10 +2,10 @@
 
 import streamlit as st
 
-from lstmlab import tables, text
-from lstmlab.settings import RUN_OWNERS
 from lstmlab.store import may_change
 from lstmlab.ui import auth, cached, charts, live, nav, run_picker, run_store, state, widgets
+from lstmlab.views import tables, text
+from lstmlab.views.settings import RUN_OWNERS
 
 nav.ensure_router()
 

@@ -4,10 +4,11 @@ longest sequence length each cell solved."""
 import pandas as pd
 import streamlit as st
 
-from lstmlab import export, sweep_summary, tables, text
-from lstmlab.config import CELLS, SOLVED_FRACTION
-from lstmlab.settings import CELL_LABELS
+from lstmlab.core.analysis import SOLVED_FRACTION
+from lstmlab.core.config import CELLS
 from lstmlab.ui import cached, charts, live, nav, state, sweep_data
+from lstmlab.views import export, sweep_summary, tables, text
+from lstmlab.views.settings import CELL_LABELS
 
 nav.ensure_router()
 
@@ -21,7 +22,7 @@ st.markdown(
 )
 st.code("""import itertools
 from lstmlab import jobs
-from lstmlab.config import RunConfig
+from lstmlab.core.config import RunConfig
 
 grid = itertools.product(("rnn", "lstm", "gru"), (10, 20, 50, 100), (0.5, 1.0, 1.5), range(3))
 for cell, T, w, seed in grid:

@@ -3,8 +3,8 @@ current study."""
 
 import streamlit as st
 
-from lstmlab import settings, tables, text
 from lstmlab.ui import cached, charts, live, nav, study
+from lstmlab.views import settings, tables, text
 
 nav.ensure_router()
 

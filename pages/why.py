@@ -2,9 +2,9 @@
 
 import streamlit as st
 
-from lstmlab import limits as L
-from lstmlab import settings, tables, text
 from lstmlab.ui import cached, charts, equations, nav, state
+from lstmlab.views import limits as L
+from lstmlab.views import settings, tables, text
 
 nav.ensure_router()
 

@@ -13,6 +13,6 @@ PYTHON="${1:?usage: bash scripts/install.sh PYTHON}"
 # Fail here, not at the first visit, if a runtime module (sign-in's Authlib, PostgreSQL's driver, ...) is missing.
 "$PYTHON" -c "import authlib, psycopg, streamlit, lstmlab.store, lstmlab.cli"
 # Compile the compiled engine's kernels into numba's cache now rather than at the first study (seconds per cell and
-# dtype): into $NUMBA_CACHE_DIR if set, else lstmlab/engines/__pycache__ (numba uses a cache only where the user
+# dtype): into $NUMBA_CACHE_DIR if set, else lstmlab/core/engines/__pycache__ (numba uses a cache only where the user
 # running lstmlab may write, so an install for another user sets NUMBA_CACHE_DIR to a directory that user owns).
-"$PYTHON" -c "from lstmlab import engines; engines.warm()"
+"$PYTHON" -c "from lstmlab.core import engines; engines.warm()"

@@ -15,8 +15,9 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from lstmlab import jobs  # noqa: E402 - this checkout's lstmlab, found through the path above
-from lstmlab.config import ENGINES, RunConfig  # noqa: E402
+from lstmlab.core.config import RunConfig  # noqa: E402
+from lstmlab.core.engines import ENGINES
+from lstmlab.jobs import api as jobs  # noqa: E402 - this checkout's lstmlab, found through the path above
 from lstmlab.store import RunStore, StoreError  # noqa: E402
 
 

@@ -1,4 +1,4 @@
-"""lstmlab.analysis: norms, flow ratios and run summaries."""
+"""lstmlab.core.analysis: norms, flow ratios and run summaries."""
 
 import math
 
@@ -6,9 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from lstmlab.analysis import flow_ratio, flow_ratios, mean_l2, norm_ratio, sigma_max, summary, task_info
-from lstmlab.config import RunConfig
-from lstmlab.train import train
+from lstmlab.core.analysis import flow_ratio, flow_ratios, mean_l2, norm_ratio, sigma_max, summary, task_info
+from lstmlab.core.config import RunConfig
+from lstmlab.training.train import train
 
 
 def test_sigma_max_is_the_largest_over_gate_blocks():

@@ -1,15 +1,14 @@
 """A cached view draws charts built once per key for every session (lstmlab.ui.cached.chart): the chart builders are
 not called again, and what is drawn equals what st.altair_chart draws of a freshly built chart."""
 
-import pandas as pd
 import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from lstmlab import settings, tables
 from lstmlab.store import RunStore
-from lstmlab.train import train
+from lstmlab.training.train import train
 from lstmlab.ui import charts
+from lstmlab.views import settings, tables
 
 TINY = dict(T="12", H="6", steps="6", batch="8")
 FLOW_BUILDERS = ("flow_lag_chart", "flow_heatmap", "cell_state_chart")
@@ -113,8 +112,8 @@ def _both_ways():
     """A script drawing each chart twice: with st.altair_chart, and through lstmlab.ui.cached.chart."""
     import streamlit as st
 
-    from lstmlab import probes, tables
     from lstmlab.ui import cached, charts
+    from lstmlab.views import probes, tables
 
     built = {
         "power": lambda: charts.power_chart(tables.power_table(1.2, 300), 1.2),  # exploding: state markers
@@ -143,8 +142,8 @@ def test_refreshes_share_one_reading_of_a_running_run_per_interval(tmp_path):
     session, so sessions watching a run in flight rebuild its charts once per interval, not once per refresh each."""
     import time
 
-    from lstmlab import limits as L
     from lstmlab.ui import live
+    from lstmlab.views import limits as L
 
     values, _ = settings.parse_params("flow", dict(cells="lstm", **TINY) | {"steps": "8"})
     config = settings.study(values).configs[0]

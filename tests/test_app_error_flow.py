@@ -4,14 +4,14 @@ import dataclasses
 import shlex
 
 import numpy as np
-import pandas as pd
 import pytest
 import streamlit as st
 
-from lstmlab import jobs, settings
 from lstmlab.cli import build_parser
-from lstmlab.config import RunConfig
+from lstmlab.core.config import RunConfig
+from lstmlab.jobs import api as jobs
 from lstmlab.store import RunStore
+from lstmlab.views import settings
 
 TINY = dict(T="12", H="6", steps="6", batch="8")
 

@@ -3,11 +3,13 @@
 import numpy as np
 import pytest
 
-from lstmlab import bptt, probes
-from lstmlab.config import RunConfig
+from lstmlab.core.config import RunConfig
+from lstmlab.core.model import bptt
+from lstmlab.core.tasks import get_task
+from lstmlab.runs.records import model_spec
 from lstmlab.store import RunStore
-from lstmlab.tasks import get_task
-from lstmlab.train import model_spec, train
+from lstmlab.training.train import train
+from lstmlab.views import probes
 
 # Learns the adding problem in about 0.3 s: held-out MSE 0.008 against the 0.167 baseline.
 TRAINED = dict(net="trained", T="20", H="8", steps="300")
@@ -27,7 +29,7 @@ def test_draws_gates_and_equations(app):
     assert len(at.get("vega_lite_chart")) == 7  # means, norms, four gates, cell state
     assert len(at.latex) == 2
     code = [c.value for c in at.caption if c.value.startswith("In code:")]  # where the equations are computed
-    assert code == ["In code: `lstm_step_forward` and `lstm_step_backward` in `lstmlab/engines/reference.py`, "
+    assert code == ["In code: `lstm_step_forward` and `lstm_step_backward` in `lstmlab/core/engines/reference.py`, "
                     "one line per equation."]
     table = at.dataframe[0].value
     assert list(table["gate"])[:2] == ["input gate i", "forget gate f"]

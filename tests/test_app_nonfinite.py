@@ -4,9 +4,9 @@ so (the study pages fetch a finished run of their config from the run store inst
 import numpy as np
 import pandas as pd
 
-from lstmlab import settings
+from lstmlab.runs.records import Run, initial_params
 from lstmlab.store import RunStore
-from lstmlab.train import Run, initial_params
+from lstmlab.views import settings
 
 QUERY = dict(cells="rnn,lstm", T="30", H="4", steps="10", batch="8")
 

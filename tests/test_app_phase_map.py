@@ -1,7 +1,7 @@
 """AppTest: the Phase map page."""
 
-from lstmlab import limits, settings
-from lstmlab.config import CELLS
+from lstmlab.core.config import CELLS
+from lstmlab.views import limits, settings
 
 SMALL = dict(nw="3", nT="2", Tmax="20", H="4")
 

@@ -8,13 +8,13 @@ import multiprocessing
 import os
 
 import pytest
-
-from lstmlab import jobs
-from lstmlab import limits as L
-from lstmlab.config import RunConfig
-from lstmlab.store import Actor, RunStore
 from test_app_signin import AUTH, _plain
 from test_jobs_quotas import idle_scheduler  # noqa: F401 -- fixture
+
+from lstmlab.core.config import RunConfig
+from lstmlab.jobs import api as jobs
+from lstmlab.jobs import limits as L
+from lstmlab.store import Actor, RunStore
 
 ALICE, BOB, ROOT_ = "alice@lab.example", "bob@lab.example", "root@lab.example"
 ONE = dict(cells="lstm", T="10", H="4", steps="3", batch="4", seed="11")  # a one-cell study
@@ -34,9 +34,8 @@ def _signed_in(at, user: str, admins=()):
 def _session(user: str, admins=(), page: str | None = "error_flow.py", **query):
     """An AppTest of the dashboard with sign-in configured, signed in as ``user``, not yet run (no caches cleared:
     for a session of its own process)."""
-    from streamlit.testing.v1 import AppTest
-
     from conftest import ROOT
+    from streamlit.testing.v1 import AppTest
 
     at = _signed_in(AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=120), user, admins)
     for k, v in query.items():

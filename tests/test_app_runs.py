@@ -85,7 +85,7 @@ def test_selection_overlays_and_downloads_read_back(app, downloads):
 
 
 def test_exports_are_built_only_when_downloaded(app, downloads, monkeypatch):
-    from lstmlab import export
+    from lstmlab.views import export
 
     calls = []
     for name in ("table_csv", "zip_bundle"):

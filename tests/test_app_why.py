@@ -1,6 +1,6 @@
 """AppTest: the landing page (Why gradients vanish)."""
 
-from lstmlab import limits, settings
+from lstmlab.views import limits, settings
 
 
 def test_landing_is_default_and_shows_powers(app):

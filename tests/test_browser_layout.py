@@ -14,13 +14,23 @@ import re
 import urllib.parse
 
 import pytest
+from test_browser import (
+    OUT,
+    SERVER_LOG,
+    _charts_rendered,
+    _no_exception,
+    _shot,
+    _wait_idle,
+    _wait_trained,
+    browser,
+    requirements,
+)
 
 from bench.stserver import serve
-from lstmlab import jobs, settings
-from lstmlab.config import RunConfig
+from lstmlab.core.config import RunConfig
+from lstmlab.jobs import api as jobs
 from lstmlab.store import RunStore
-from test_browser import OUT, SERVER_LOG, _charts_rendered, _no_exception, _shot, _wait_idle, _wait_trained, \
-    browser, requirements
+from lstmlab.views import settings
 
 __all__ = ["browser", "requirements"]  # fixtures shared with test_browser.py
 

@@ -12,15 +12,16 @@ Without Chromium, playwright or the provider these tests are skipped, naming the
 import secrets
 
 import pytest
-
-from bench.stserver import serve
-from lstmlab import jobs
-from lstmlab import limits as L
-from lstmlab.config import RunConfig
-from lstmlab.store import Actor, RunStore
 from test_browser import _no_exception, _page, _wait_idle, browser, requirements
 from test_browser_signin import _sign_in, oidc
 from test_jobs_quotas import idle_scheduler
+
+from bench.stserver import serve
+from lstmlab.core.config import RunConfig
+from lstmlab.jobs import api as jobs
+from lstmlab.jobs import limits as QL
+from lstmlab.store import Actor, RunStore
+from lstmlab.views import limits as L
 
 __all__ = ["browser", "requirements", "oidc", "idle_scheduler"]  # fixtures shared with other modules
 
@@ -76,11 +77,11 @@ def test_controls_follow_rights_and_a_refusal_stays_through_the_redraws(lab, bro
         assert store.progress(lstm)["status"] == "stopped"
 
     # her queue fills up elsewhere (the command line, another tab): her Resubmit is refused
-    for i in range(L.USER_MAX_QUEUED - 1):
+    for i in range(QL.USER_MAX_QUEUED - 1):
         jobs.submit(RunConfig(cell="gru", seq_len=7, hidden_size=3, steps=2, batch_size=2, seed=950 + i),
                     store_url=db, actor=Actor(ALICE), scheduler=idle_scheduler)
     page.get_by_role("button", name="Resubmit").click()
-    said = page.get_by_text(f"has {L.USER_MAX_QUEUED} jobs queued, the most one user may have queued is")
+    said = page.get_by_text(f"has {QL.USER_MAX_QUEUED} jobs queued, the most one user may have queued is")
     said.wait_for(timeout=60_000)
     assert said.inner_text().replace("\u2060", "").startswith(f"Not resubmitted: {ALICE} has")
     page.wait_for_timeout(4 * L.LIVE_REFRESH_S * 1000)  # the runs below redraw, the refusal stays

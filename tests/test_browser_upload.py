@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import statistics
 import threading
-import time
 
 import psutil
 import pytest

@@ -14,10 +14,10 @@ import pandas as pd
 import pytest
 
 from lstmlab import cli
-from lstmlab.config import RunConfig
-from lstmlab.engines import compiled
+from lstmlab.core.config import RunConfig
+from lstmlab.core.engines import compiled
 from lstmlab.store import RunStore
-from lstmlab.train import train
+from lstmlab.training.train import train
 
 REPO = Path(__file__).resolve().parents[1]
 TINY = ["--seq-len", "10", "--steps", "20", "--hidden-size", "4", "--batch-size", "8", "--eval-size", "8",

@@ -8,12 +8,14 @@ import sys
 
 import pytest
 import sqlalchemy as sa
-
-from lstmlab import jobs, sweeps
-from lstmlab.config import MAX_SWEEP_RUNS, RunConfig
-from lstmlab.store import RunStore, runs_table
 from test_cli import REPO, call, run_id_of
-from test_jobs import dask_scheduler, _shutdown_executors, wait_until  # noqa: F401 -- fixtures
+from test_jobs import _shutdown_executors, dask_scheduler, wait_until  # noqa: F401 -- fixtures
+
+from lstmlab.core.config import RunConfig
+from lstmlab.jobs import api as jobs
+from lstmlab.jobs import sweeps
+from lstmlab.jobs.limits import MAX_SWEEP_RUNS
+from lstmlab.store import RunStore, runs_table
 
 TINY = ["--seq-len", "6", "--hidden-size", "4", "--batch-size", "4", "--eval-size", "4", "--record-every", "5"]
 

@@ -7,11 +7,11 @@ import sys
 import numpy as np
 import pytest
 
-from lstmlab import config, engines, params, spec
 from lstmlab.cli import build_parser
-from lstmlab.config import RunConfig
-from lstmlab.settings import FIELDS
-from lstmlab.train import train
+from lstmlab.core import config, engines, params, spec
+from lstmlab.core.config import RunConfig
+from lstmlab.training.train import train
+from lstmlab.views.settings import FIELDS
 
 CONTRACT_DEFAULTS = dict(
     cell="lstm", task="adding", seq_len=100, hidden_size=32, layers=1, weight_scale=1.0, init="orthogonal",
@@ -136,7 +136,7 @@ def test_key_is_independent_sha256_of_canonical_json():
 
 def test_key_stable_across_processes():
     c = RunConfig(task="forecast", seq_len=5, series=[0.1, 0.2, 0.7, 0.3, 0.25, 0.9], lr=3e-4)
-    code = ("from lstmlab.config import RunConfig; "
+    code = ("from lstmlab.core.config import RunConfig; "
             "print(RunConfig(task='forecast', seq_len=5, series=[0.1, 0.2, 0.7, 0.3, 0.25, 0.9], lr=3e-4).key)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          env={"PYTHONHASHSEED": "123", "PATH": ""}, cwd=str(__import__("pathlib").Path(__file__).parents[1]))
@@ -162,7 +162,6 @@ def test_configs_whose_pass_would_not_fit_in_memory_are_refused():
 
 def test_every_choice_has_one_owner():
     assert config.CELLS == tuple(config.GATES) and spec.CELL_NAMES is config.CELLS and spec.GATES is config.GATES
-    assert engines.ENGINES is config.ENGINES
     assert params.INITS is config.INITS and spec.DTYPES is config.DTYPES
     run_flags = build_parser()._subparsers._group_actions[0].choices["run"]
     for field, choices in config.CHOICES.items():

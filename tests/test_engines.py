@@ -15,11 +15,14 @@ import numpy as np
 import pytest
 from numba import njit
 
-from lstmlab import ModelSpec, bptt, engines, forward, init_params
-from lstmlab.config import ENGINE_VARIABLE, ENGINES, RunConfig
-from lstmlab.engines import compiled, kernels
+from lstmlab.core import engines
+from lstmlab.core.config import RunConfig
+from lstmlab.core.engines import ENGINE_VARIABLE, ENGINES, compiled, kernels
+from lstmlab.core.model import bptt, forward
+from lstmlab.core.params import init_params
+from lstmlab.core.spec import ModelSpec
 from lstmlab.store import RunStore
-from lstmlab.train import train
+from lstmlab.training.train import train
 
 CASES = list(itertools.product(("rnn", "lstm", "gru"), (1, 2, 3, 4), ("last", "all"), ("mse", "xent")))
 TOLERANCE = {"float64": 1e-12, "float32": 1e-4}
@@ -273,7 +276,7 @@ def test_a_scalar_loop_is_detected():
 
 WARM = """
 import json
-from lstmlab.engines import compiled, kernels
+from lstmlab.core.engines import compiled, kernels
 compiled.warm()
 stats = {name: getattr(kernels, name).stats for name in %r}
 print(json.dumps({name: [sum(s.cache_hits.values()), sum(s.cache_misses.values())] for name, s in stats.items()}))
@@ -290,7 +293,7 @@ def test_a_new_process_loads_the_kernels_from_the_disk_cache():
 
 
 CACHE_PATH = """
-from lstmlab.engines import kernels
+from lstmlab.core.engines import kernels
 print(kernels.lstm_forward.stats.cache_path)
 """
 
@@ -299,7 +302,7 @@ def test_kernels_cache_in_the_user_cache_directory_when_the_install_is_read_only
     """Where the kernels' own __pycache__ cannot be a writable directory (here a file stands in its place, which
     stops root too), the cache goes to the user's cache directory."""
     shutil.copytree(ROOT / "lstmlab", tmp_path / "pkg" / "lstmlab", ignore=shutil.ignore_patterns("__pycache__"))
-    (tmp_path / "pkg" / "lstmlab" / "engines" / "__pycache__").write_text("not a directory")
+    (tmp_path / "pkg" / "lstmlab" / "core" / "engines" / "__pycache__").write_text("not a directory")
     env = {**os.environ, "PYTHONPATH": str(tmp_path / "pkg"), "XDG_CACHE_HOME": str(tmp_path / "cache"),
            "PYTHONDONTWRITEBYTECODE": "1"}
     env.pop("NUMBA_CACHE_DIR", None)
@@ -309,7 +312,7 @@ def test_kernels_cache_in_the_user_cache_directory_when_the_install_is_read_only
     assert path.is_relative_to(tmp_path / "cache" / "numba") and path.is_dir()
     in_tree = subprocess.run([sys.executable, "-c", CACHE_PATH], capture_output=True, text=True, check=True,
                              cwd=ROOT, env={k: v for k, v in os.environ.items() if k != "NUMBA_CACHE_DIR"})
-    assert Path(in_tree.stdout.strip()) == ROOT / "lstmlab" / "engines" / "__pycache__"
+    assert Path(in_tree.stdout.strip()) == ROOT / "lstmlab" / "core" / "engines" / "__pycache__"
 
 
 # ----------------------------------------------------------------- shards and threads

@@ -9,12 +9,12 @@ import zipfile
 import numpy as np
 import pandas as pd
 import pytest
-
-from lstmlab import export
-from lstmlab.config import RunConfig
-from lstmlab.store import scalar_config_fields
-from lstmlab.train import train
 from test_store import make_run
+
+from lstmlab.core.config import RunConfig
+from lstmlab.store import scalar_config_fields
+from lstmlab.training.train import train
+from lstmlab.views import export
 
 IDENT = ["run_id", "name", *scalar_config_fields()]
 

@@ -5,8 +5,11 @@ import itertools
 import numpy as np
 import pytest
 
-from lstmlab import ModelSpec, bptt, grad_check, init_params
-from lstmlab.engines import reference
+from lstmlab.core.engines import reference
+from lstmlab.core.gradcheck import grad_check
+from lstmlab.core.model import bptt
+from lstmlab.core.params import init_params
+from lstmlab.core.spec import ModelSpec
 
 CASES = list(itertools.product(["rnn", "lstm", "gru"], [1, 2], ["last", "all"], ["mse", "xent"]))
 
@@ -48,7 +51,7 @@ def test_grad_check_detects_a_wrong_gradient(monkeypatch):
 @pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
 def test_dh_is_total_derivative_by_perturbing_a_hidden_state(cell, engine, monkeypatch):
     """dL/dh_t checked by central differences on an offset added to h_t inside the reference unroll."""
-    from lstmlab.model import forward, loss_fn
+    from lstmlab.core.model import forward, loss_fn
 
     spec, params, x, y = make_problem(cell, 2, "all", "mse", seed=5)
     res = bptt(spec, params, x, y, "mse", engine=engine)

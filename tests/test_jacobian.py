@@ -3,8 +3,11 @@
 import numpy as np
 import pytest
 
-from lstmlab import ModelSpec, bptt, init_params, jacobian_spectrum
-from lstmlab.engines import reference
+from lstmlab.core.engines import reference
+from lstmlab.core.jacobian import jacobian_spectrum
+from lstmlab.core.model import bptt
+from lstmlab.core.params import init_params
+from lstmlab.core.spec import ModelSpec
 
 
 def test_rnn_spectrum_equals_explicit_product():

@@ -16,14 +16,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-
-from lstmlab import jobs, quotas
-from lstmlab import limits as L
-from lstmlab.config import LOST_AFTER_ENV, RunConfig
-from lstmlab.runtime import configure_worker
-from lstmlab.store import Actor, RunStore
-from lstmlab.train import train
 from test_store import make_run
+
+from lstmlab.core.config import RunConfig
+from lstmlab.jobs import api as jobs
+from lstmlab.jobs import limits as L
+from lstmlab.jobs import quotas
+from lstmlab.store import LOST_AFTER_ENV, Actor, RunStore
+from lstmlab.training.runtime import configure_worker
+from lstmlab.training.train import train
 
 TINY = dict(cell="lstm", task="adding", seq_len=10, hidden_size=8, batch_size=8, eval_size=16, record_every=10)
 WALL = ["wall_time"]  # the only column that differs between two trainings of one config
@@ -260,7 +261,7 @@ def test_submit_over_a_quota_is_refused_and_writes_nothing(store_url):
 
 def test_local_pool_workers_give_way_to_the_process_that_owns_them():
     """A pool worker runs POOL_WORKER_NICE below its parent (the dashboard server), capped at the lowest priority."""
-    from lstmlab.config import POOL_WORKER_NICE
+    from lstmlab.jobs.limits import POOL_WORKER_NICE
 
     assert POOL_WORKER_NICE > 0
     mine = os.getpriority(os.PRIO_PROCESS, 0)
@@ -272,8 +273,8 @@ def test_local_pool_workers_give_way_to_the_process_that_owns_them():
 def test_local_pool_workers_run_their_passes_in_pool_threads_with_the_results_of_one_thread(store_url):
     """A pool worker's passes may use POOL_THREADS threads (the cores allowing); a job whose batch has two shards
     stores exactly what one thread trains in this process."""
-    from lstmlab.config import POOL_THREADS
-    from lstmlab.engines import compiled
+    from lstmlab.core.engines import compiled
+    from lstmlab.jobs.limits import POOL_THREADS
 
     expected = min(POOL_THREADS, os.cpu_count() or 1)
     assert {jobs.get_executor().submit(compiled.threads).result(timeout=600) for _ in range(4)} == {expected}

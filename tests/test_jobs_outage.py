@@ -19,12 +19,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 import sqlalchemy as sa
-
-from lstmlab import jobs
-from lstmlab.config import LOST_AFTER_ENV, OUTAGE_ENV, RunConfig
-from lstmlab.store import RunStore, StoreError, StoreUnavailable
-from lstmlab.train import train
 from test_jobs import assert_same_tables
+
+from lstmlab.core.config import RunConfig
+from lstmlab.jobs import api as jobs
+from lstmlab.jobs.limits import OUTAGE_ENV
+from lstmlab.store import LOST_AFTER_ENV, RunStore, StoreError, StoreUnavailable
+from lstmlab.training.train import train
 
 ROOT = Path(__file__).resolve().parents[1]
 PG_BIN = Path(os.environ.get("PG_BIN", "/usr/lib/postgresql/15/bin"))

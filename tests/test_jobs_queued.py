@@ -10,12 +10,13 @@ import sys
 import time
 
 import pytest
-
-from lstmlab import jobs, quotas
-from lstmlab import limits as L
-from lstmlab.config import LOST_AFTER_ENV, RunConfig
-from lstmlab.store import Actor, RunStore
 from test_jobs import ROOT, TINY, _shutdown_executors, wait_until  # noqa: F401 -- fixture
+
+from lstmlab.core.config import RunConfig
+from lstmlab.jobs import api as jobs
+from lstmlab.jobs import limits as L
+from lstmlab.jobs import quotas
+from lstmlab.store import LOST_AFTER_ENV, Actor, RunStore
 
 LOST_AFTER = 3.0
 
@@ -23,8 +24,8 @@ LOST_AFTER = 3.0
 # short ones (which wait in its pool), prints the run ids and sleeps until it is killed.
 SUBMITTER = """
 import json, os, sys, time
-from lstmlab import jobs
-from lstmlab.config import RunConfig
+from lstmlab.jobs import api as jobs
+from lstmlab.core.config import RunConfig
 from lstmlab.store import RunStore
 url, tiny = sys.argv[1], json.loads(sys.argv[2])
 store = RunStore(url)

@@ -1,4 +1,4 @@
-"""Quotas through the job layer (lstmlab.jobs) on real executors, on a SQLite file and a PostgreSQL database:
+"""Quotas through the job layer (lstmlab.jobs.api) on real executors, on a SQLite file and a PostgreSQL database:
 submissions of one user from several processes at one instant, queued on a real Dask scheduler without workers (so
 no job starts and every admitted run stays queued), never pass the queued quota; a study's jobs are queued whole or
 refused whole; the compute ledger is written by the jobs as they start, beat and end, a resubmission is charged as a
@@ -10,12 +10,13 @@ import time
 
 import pytest
 import sqlalchemy as sa
-
-from lstmlab import jobs, quotas
-from lstmlab import limits as L
-from lstmlab.config import RunConfig
-from lstmlab.store import Actor, RunStore, compute_table
 from test_jobs import TINY, _shutdown_executors, wait_until  # noqa: F401 -- fixture
+
+from lstmlab.core.config import RunConfig
+from lstmlab.jobs import api as jobs
+from lstmlab.jobs import limits as L
+from lstmlab.jobs import quotas
+from lstmlab.store import Actor, RunStore, compute_table
 
 ALICE = Actor("alice@lab.example")
 SUBMITTERS = 8

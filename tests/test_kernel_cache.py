@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parents[1]
 STATS = """
 import json, sys, time
 import numpy as np
-from lstmlab.engines import compiled, kernels
+from lstmlab.core.engines import compiled, kernels
 %s
 names = ("rnn_forward", "rnn_backward", "lstm_forward", "lstm_backward", "gru_forward", "gru_backward")
 print(json.dumps({name: [sum(getattr(kernels, name).stats.cache_hits.values()),
@@ -91,7 +91,7 @@ def test_an_install_for_another_user_leaves_a_cache_that_user_loads_from_a_read_
 
 FIRST = """
 import json
-from lstmlab.engines import compiled
+from lstmlab.core.engines import compiled
 compiled.warm(first=True)
 print(json.dumps(sorted((cell, dtype.name) for cell, dtype in compiled._ready)))
 """
@@ -106,7 +106,7 @@ def test_warm_first_readies_the_default_studys_kernels_alone():
 def test_a_kernel_set_that_does_not_exist_is_refused_by_name():
     import numpy as np
 
-    from lstmlab.engines import compiled
+    from lstmlab.core.engines import compiled
 
     with pytest.raises(ValueError, match=r"^cell='lstm', dtype='float16': expected one of lstm/float64, "):
         compiled.ready("lstm", np.float16)
@@ -116,8 +116,8 @@ def test_a_job_loads_only_its_own_cells_kernels(tmp_path):
     """A job (as a pool or Dask worker runs it) readies the kernels of its own cell and dtype at its first pass, not
     every kernel set: on a cold cache it would otherwise wait for all of them to compile before training."""
     code = STATS % f"""
-from lstmlab import jobs
-from lstmlab.config import RunConfig
+from lstmlab.jobs import api as jobs
+from lstmlab.core.config import RunConfig
 from lstmlab.store import RunStore
 db = {str(tmp_path / "runs.db")!r}
 with RunStore(db) as store:

@@ -8,11 +8,12 @@ import io
 import os
 
 import pytest
-
-from lstmlab import cli, jobs
-from lstmlab.config import RunConfig
-from lstmlab.store import MAX_TAGS, NAME_MAX_CHARS, TAG_MAX_CHARS, RunStore, check_labels
 from test_store import make_run
+
+from lstmlab import cli
+from lstmlab.core.config import RunConfig
+from lstmlab.jobs import api as jobs
+from lstmlab.store import MAX_TAGS, NAME_MAX_CHARS, TAG_MAX_CHARS, RunStore, check_labels
 
 BIDI = ["\u202a", "\u202b", "\u202c", "\u202d", "\u202e", "\u2066", "\u2067", "\u2068", "\u2069", "\u200e", "\u200f",
         "\u061c"]

@@ -1,6 +1,6 @@
-"""lstmlab.limits: the work budget of a dashboard study and the refusal that names the CLI command."""
+"""lstmlab.views.limits: the work budget of a dashboard study and the refusal that names the CLI command."""
 
-from lstmlab import limits
+from lstmlab.views import limits
 
 
 def test_study_work_counts_every_compared_cell_and_at_least_one_step():

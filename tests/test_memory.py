@@ -1,4 +1,4 @@
-"""The memory a pass's large arrays come from (lstmlab.engines.memory): blocks reused, never while in use."""
+"""The memory a pass's large arrays come from (lstmlab.core.engines.memory): blocks reused, never while in use."""
 
 import gc
 import threading
@@ -6,7 +6,7 @@ import threading
 import numpy as np
 import pytest
 
-from lstmlab.engines import memory
+from lstmlab.core.engines import memory
 
 SHAPE = (10, 32, 1024)  # 2.5 MiB in float64
 

@@ -4,8 +4,8 @@ import math
 import numpy as np
 import pytest
 
-from lstmlab.config import OPTIMIZERS
-from lstmlab.optim import Adam, Momentum, SGD, clip_by_global_norm, global_norm, l2_norm, make_optimizer
+from lstmlab.core.config import OPTIMIZERS
+from lstmlab.core.optim import SGD, Adam, Momentum, clip_by_global_norm, global_norm, l2_norm, make_optimizer
 
 
 def run(opt, params, grad_seq):

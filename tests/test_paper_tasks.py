@@ -8,9 +8,19 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from lstmlab.paper_tasks import (
-    ArjovskyCopy, BengioLatch, ContinualEmbeddedReber, DistractorLongLag, EmbeddedReber, HS97Adding,
-    HS97Multiplication, HS97TemporalOrder, LeAdding, NoLocalRegularities, NoiseFreeLongLag, PascanuAddition,
+from lstmlab.core.paper_tasks import (
+    ArjovskyCopy,
+    BengioLatch,
+    ContinualEmbeddedReber,
+    DistractorLongLag,
+    EmbeddedReber,
+    HS97Adding,
+    HS97Multiplication,
+    HS97TemporalOrder,
+    LeAdding,
+    NoiseFreeLongLag,
+    NoLocalRegularities,
+    PascanuAddition,
     PascanuTemporalOrder,
 )
 

@@ -3,7 +3,9 @@
 import numpy as np
 import pytest
 
-from lstmlab import ModelSpec, bptt, init_params
+from lstmlab.core.model import bptt
+from lstmlab.core.params import init_params
+from lstmlab.core.spec import ModelSpec
 
 
 def per_example_ratio(d: np.ndarray) -> np.ndarray:

@@ -113,7 +113,7 @@ def test_plain_and_configured_processes_compute_the_same_bits():
     code = """
 import sys, base64
 if sys.argv[-1] == "configured":
-    from lstmlab.runtime import configure_worker
+    from lstmlab.training.runtime import configure_worker
     configure_worker(warm="off")
 out = {}
 for cell in ("rnn", "lstm", "gru"):
@@ -152,7 +152,7 @@ print(json.dumps({"faults": (resource.getrusage(resource.RUSAGE_SELF).ru_minflt 
 def test_the_engines_matmul_gives_numpys_bits_at_one_thread():
     from threadpoolctl import threadpool_limits
 
-    from lstmlab.engines import blas
+    from lstmlab.core.engines import blas
 
     rng = np.random.default_rng(0)
     with threadpool_limits(1, user_api="blas"):

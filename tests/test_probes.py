@@ -1,14 +1,17 @@
-"""lstmlab.probes: the phase map, the Jacobian spectrum and the one-pass tables of Inside the LSTM."""
+"""lstmlab.views.probes: the phase map, the Jacobian spectrum and the one-pass tables of Inside the LSTM."""
 
 import math
 
 import numpy as np
 import pytest
 
-from lstmlab import bptt, probes
-from lstmlab.config import RunConfig
-from lstmlab.tasks import get_task
-from lstmlab.train import initial_params, model_spec, train
+from lstmlab.core.config import RunConfig
+from lstmlab.core.model import bptt
+from lstmlab.core.tasks import get_task
+from lstmlab.runs.records import initial_params, model_spec
+from lstmlab.training.train import train
+from lstmlab.views import probes
+
 
 def _out(f_means: list[float], T: int = 6, B: int = 3, seed: int = 0) -> dict:
     rng = np.random.default_rng(seed)

@@ -1,4 +1,4 @@
-"""Per-user job quotas (lstmlab.quotas) on a SQLite file and a PostgreSQL database: jobs running and queued, training
+"""Per-user job quotas (lstmlab.jobs.quotas) on a SQLite file and a PostgreSQL database: jobs running and queued, training
 time in the last 24 hours (from the compute ledger), the message of each refusal (which quota, the numbers, when it
 frees up), who is exempt, a submission that attaches to a stored run, a study admitted whole or refused whole, and
 simultaneous submissions of one user from threads and processes, which never pass a limit together."""
@@ -9,12 +9,12 @@ import multiprocessing
 import threading
 
 import pytest
-
-from lstmlab import quotas
-from lstmlab import limits as L
-from lstmlab.config import RunConfig
-from lstmlab.store import Actor, RunStore, compute_table
 from test_store import make_run
+
+from lstmlab.core.config import RunConfig
+from lstmlab.jobs import limits as L
+from lstmlab.jobs import quotas
+from lstmlab.store import Actor, RunStore, compute_table
 
 ALICE, BOB = Actor("alice@lab.example"), Actor("bob@lab.example")
 ADMIN = Actor("root@lab.example", is_admin=True)

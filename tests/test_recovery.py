@@ -2,14 +2,13 @@
 
 import math
 
-import numpy as np
 import pandas as pd
 import pytest
 
-from lstmlab import text
-from lstmlab.analysis import recovery, task_info
-from lstmlab.config import RunConfig
-from lstmlab.train import train
+from lstmlab.core.analysis import recovery, task_info
+from lstmlab.core.config import RunConfig
+from lstmlab.training.train import train
+from lstmlab.views import text
 
 BASELINE = 1 / 6
 

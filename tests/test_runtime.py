@@ -7,12 +7,12 @@ import sys
 
 import pytest
 
-from lstmlab import runtime
+from lstmlab.training import runtime
 
 SETUP = """
 import json
 from threadpoolctl import threadpool_info
-from lstmlab import runtime
+from lstmlab.training import runtime
 
 def blas():
     return {lib["filepath"]: lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"}
@@ -42,13 +42,15 @@ def run_setup() -> dict:
 
 def test_a_pass_leaves_blas_alone_and_configure_worker_sets_one_thread_once():
     r = run_setup()
-    # numpy's OpenBLAS and the compiled engine's own (lstmlab.engines.blas, at one thread), loaded by the import
-    ours = [path for path in r["before"] if "scipy_openblas32" in path]
-    assert any("numpy" in path for path in r["before"]) and len(ours) == 1 and r["before"][ours[0]] == 1
-    assert all(n == 2 for path, n in r["before"].items() if path not in ours)
+    # importing lstmlab loads numpy's OpenBLAS only; the first pass loads the compiled engine's own
+    # (lstmlab.core.engines.blas) at one thread
+    assert any("numpy" in path for path in r["before"]) and all(n == 2 for n in r["before"].values())
+    assert not any("scipy_openblas32" in path for path in r["before"])
+    ours = [path for path in r["after_pass"] if "scipy_openblas32" in path]
+    assert len(ours) == 1 and r["after_pass"][ours[0]] == 1
     # the library changed nothing process-wide (numba's first kernel may load SciPy's OpenBLAS: at its default)
     assert {path: r["after_pass"][path] for path in r["before"]} == r["before"]
-    assert all(n == 2 for path, n in r["after_pass"].items() if path not in r["before"])
+    assert all(n == 2 for path, n in r["after_pass"].items() if path not in r["before"] and path not in ours)
     assert r["after_setup"].keys() == r["after_pass"].keys() and all(n == 1 for n in r["after_setup"].values())
     assert r["first"]["blas_threads"] == 1 and r["again"] == r["first"]
 
@@ -72,7 +74,7 @@ def test_the_dashboard_configures_its_server(app):
 ALLOCATIONS = """
 import resource
 import numpy as np
-from lstmlab.runtime import configure_worker
+from lstmlab.training.runtime import configure_worker
 configure_worker(warm="off")
 
 def arrays():  # several MB at once, freed together, as a pass's working arrays are
@@ -94,7 +96,7 @@ def faults_per_round(env_value: str) -> float:
 
 def test_configured_processes_reuse_the_heap_instead_of_faulting_memory_in():
     """With the heap kept, repeated allocations map no new pages; with the allocator left alone they fault
-    thousands (a pass's own arrays are kept by lstmlab.engines.memory either way: test_plain_process)."""
+    thousands (a pass's own arrays are kept by lstmlab.core.engines.memory either way: test_plain_process)."""
     kept, default = faults_per_round("1"), faults_per_round("0")
     assert kept < 100
     assert default > 10 * max(kept, 10)
@@ -107,8 +109,8 @@ def test_an_unknown_warm_choice_is_refused():
 
 THREADS = """
 import json, sys
-from lstmlab import runtime
-from lstmlab.engines import compiled
+from lstmlab.training import runtime
+from lstmlab.core.engines import compiled
 before = compiled.threads()
 try:
     first = runtime.configure_worker(warm="off")
@@ -142,8 +144,8 @@ def test_a_bad_threads_variable_is_named_and_changes_nothing(value):
 BACKGROUND = """
 import json, time
 import psutil
-from lstmlab import runtime
-from lstmlab.engines import compiled
+from lstmlab.training import runtime
+from lstmlab.core.engines import compiled
 runtime.configure_worker(warm="background")
 me = psutil.Process()
 deadline = time.monotonic() + 600

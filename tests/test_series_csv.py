@@ -1,9 +1,9 @@
-"""lstmlab.series_csv: a forecast series from an uploaded CSV, or a message a person can act on."""
+"""lstmlab.views.series_csv: a forecast series from an uploaded CSV, or a message a person can act on."""
 
 import numpy as np
 import pytest
 
-from lstmlab import series_csv
+from lstmlab.views import series_csv
 
 
 def test_a_numeric_column_becomes_a_series():

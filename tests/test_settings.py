@@ -1,11 +1,12 @@
-"""lstmlab.settings: page fields derived from the config, URL parsing, and the RunConfigs a study names."""
+"""lstmlab.views.settings: page fields derived from the config, URL parsing, and the RunConfigs a study names."""
 
 import dataclasses
 
 import pytest
 
-from lstmlab import limits, settings
-from lstmlab.config import CHOICES, URL_NAMES, RunConfig
+from lstmlab.core.config import CHOICES, RunConfig
+from lstmlab.views import limits, settings
+from lstmlab.views.settings import URL_NAMES
 
 
 def test_run_fields_take_their_names_kinds_and_choices_from_the_config():

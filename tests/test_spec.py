@@ -3,7 +3,10 @@
 import numpy as np
 import pytest
 
-from lstmlab import GATES, ModelSpec, bptt, init_params
+from lstmlab.core.config import GATES
+from lstmlab.core.model import bptt
+from lstmlab.core.params import init_params
+from lstmlab.core.spec import ModelSpec
 
 
 def spec(**kw):

@@ -18,9 +18,10 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
-from lstmlab.config import RunConfig
+from lstmlab.core.config import RunConfig
+from lstmlab.runs.records import Run, flow_columns, model_spec, steps_columns
 from lstmlab.store import RunStore, data_tables, params_table, runs_table, values_table
-from lstmlab.train import Run, flow_columns, model_spec, steps_columns, train
+from lstmlab.training.train import train
 
 REPO = Path(__file__).resolve().parents[1]
 TABLES = ("steps", "flow", "eval")
@@ -127,8 +128,8 @@ def test_round_trip_odd_tables(db):
 
 def test_round_trip_trained_params(db):
     """A trained run's final parameters come back exactly, and a forward pass with them gives the same loss."""
-    from lstmlab import bptt
-    from lstmlab.tasks import get_task
+    from lstmlab.core.model import bptt
+    from lstmlab.core.tasks import get_task
 
     cfg = RunConfig(cell="lstm", seq_len=8, hidden_size=4, steps=12, record_every=5, batch_size=4, eval_size=8,
                     layers=2)

@@ -18,7 +18,6 @@ import uuid
 from pathlib import Path
 
 import pytest
-import sqlalchemy as sa
 
 from lstmlab import migrations
 from lstmlab.store import RunStore, StoreError, display_location

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import pytest
 import sqlalchemy as sa
-
-from lstmlab import quotas
-from lstmlab.config import RunConfig
-from lstmlab.store import Actor, RunStore, compute_table, may_change, normalise_email, runs_table
 from test_store import assert_same_run, make_run
+
+from lstmlab.core.config import RunConfig
+from lstmlab.jobs import quotas
+from lstmlab.store import Actor, RunStore, compute_table, may_change, normalise_email, runs_table
 
 ALICE, BOB = Actor("alice@lab.example"), Actor("bob@lab.example")
 ADMIN = Actor("root@lab.example", is_admin=True)

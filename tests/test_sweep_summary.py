@@ -1,4 +1,4 @@
-"""lstmlab.sweep_summary: verdicts over (cell, seq_len, weight_scale), medians over seeds, longest length solved."""
+"""lstmlab.views.sweep_summary: verdicts over (cell, seq_len, weight_scale), medians over seeds, longest length solved."""
 
 import io
 import math
@@ -8,9 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from lstmlab import export
-from lstmlab.config import RunConfig
-from lstmlab.sweep_summary import longest_solved, run_outcomes, summarise
+from lstmlab.core.config import RunConfig
+from lstmlab.views import export
+from lstmlab.views.sweep_summary import longest_solved, run_outcomes, summarise
 
 BASELINE = 1 / 6  # the adding problem's input-blind predictor
 

@@ -1,4 +1,4 @@
-"""lstmlab.tables: long tables for the charts, log-safe values and thinning."""
+"""lstmlab.views.tables: long tables for the charts, log-safe values and thinning."""
 
 import math
 
@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from lstmlab import tables
+from lstmlab.views import tables
 
 
 def test_long_tables_are_thinned_by_one_helper_keeping_both_ends():

@@ -3,8 +3,8 @@ import math
 import numpy as np
 import pytest
 
-from lstmlab.config import RunConfig
-from lstmlab.tasks import get_task
+from lstmlab.core.config import RunConfig
+from lstmlab.core.tasks import get_task
 
 
 def rng(seed=0):

@@ -1,13 +1,13 @@
-"""lstmlab.text: numbers, labels and sentences for people."""
+"""lstmlab.views.text: numbers, labels and sentences for people."""
 
 import math
 import re
 
 import pandas as pd
 
-from lstmlab import text
-from lstmlab.config import RunConfig
-from lstmlab.train import train
+from lstmlab.core.config import RunConfig
+from lstmlab.training.train import train
+from lstmlab.views import text
 
 
 def test_a_ratio_over_a_zero_last_norm_reads_undefined_not_overflow():

@@ -1,4 +1,4 @@
-"""lstmlab.torch_interop: state dict layout, round trips, and the torch model's predictions."""
+"""lstmlab.core.torch_interop: state dict layout, round trips, and the torch model's predictions."""
 
 from __future__ import annotations
 
@@ -10,11 +10,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from lstmlab import ModelSpec, forward, init_params
+from lstmlab.core.model import forward
+from lstmlab.core.params import init_params
+from lstmlab.core.spec import ModelSpec
 
 torch = pytest.importorskip("torch")
 
-from lstmlab.torch_interop import build_torch_model, from_state_dict, to_state_dict  # noqa: E402
+from lstmlab.core.torch_interop import build_torch_model, from_state_dict, to_state_dict  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 CELLS = ("rnn", "lstm", "gru")
@@ -198,7 +200,7 @@ def test_numpy_state_dict_accepted():
 def test_import_lstmlab_does_not_import_torch():
     env = dict(os.environ, PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""))
     code = (
-        "import sys, lstmlab, lstmlab.torch_interop; "
+        "import sys, lstmlab, lstmlab.core.torch_interop; "
         "assert 'torch' not in sys.modules, 'torch imported by import lstmlab'"
     )
     proc = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True)
@@ -211,7 +213,7 @@ def test_missing_torch_gives_install_hint():
     code = (
         "import sys; sys.modules['torch'] = None\n"
         "from lstmlab import ModelSpec, init_params\n"
-        "from lstmlab.torch_interop import to_state_dict\n"
+        "from lstmlab.core.torch_interop import to_state_dict\n"
         "spec = ModelSpec(cell='rnn', input_size=1, hidden_size=2, output_size=1)\n"
         "try:\n"
         "    to_state_dict(spec, init_params(spec))\n"

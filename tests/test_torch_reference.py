@@ -22,8 +22,11 @@ import pytest
 torch = pytest.importorskip("torch")
 F = torch.nn.functional
 
-from lstmlab import GATES, ModelSpec, bptt, init_params  # noqa: E402
-from lstmlab.torch_interop import build_torch_model  # noqa: E402
+from lstmlab.core.config import GATES
+from lstmlab.core.model import bptt
+from lstmlab.core.params import init_params  # noqa: E402
+from lstmlab.core.spec import ModelSpec
+from lstmlab.core.torch_interop import build_torch_model  # noqa: E402
 
 T, B, IN, H, O = 7, 3, 2, 5, 3
 RTOL = 1e-9

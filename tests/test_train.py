@@ -4,11 +4,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from lstmlab import ModelSpec, bptt, init_params
-from lstmlab.analysis import mean_l2, sigma_max
-from lstmlab.config import RunConfig
-from lstmlab.tasks import get_task
-from lstmlab.train import Run, initial_params, model_spec, train
+from lstmlab.core.analysis import mean_l2, sigma_max
+from lstmlab.core.config import RunConfig
+from lstmlab.core.model import bptt
+from lstmlab.core.params import init_params
+from lstmlab.core.spec import ModelSpec
+from lstmlab.core.tasks import get_task
+from lstmlab.runs.records import Run, initial_params, model_spec
+from lstmlab.training.train import train
 
 TINY = dict(seq_len=6, hidden_size=4, batch_size=4, steps=7, record_every=3, eval_size=5)
 PARAMS = {
@@ -283,8 +286,8 @@ def test_diverged_run_keeps_the_last_finite_params():
 
 def test_update_to_non_finite_params_is_discarded(monkeypatch):
     """An update that produces inf (finite loss and gradient) ends the run; params are those before it."""
-    import lstmlab.train as T
-    from lstmlab.optim import make_optimizer
+    import lstmlab.training.train as T
+    from lstmlab.core.optim import make_optimizer
 
     real = make_optimizer("sgd", 0.1)
     seen = []

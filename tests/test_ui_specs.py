@@ -3,10 +3,10 @@
 import pandas as pd
 from streamlit.elements.vega_charts import _convert_altair_to_vega_lite_spec
 
-from lstmlab import tables
-from lstmlab.config import RunConfig
-from lstmlab.train import train
+from lstmlab.core.config import RunConfig
+from lstmlab.training.train import train
 from lstmlab.ui import cached, charts
+from lstmlab.views import tables
 
 
 def test_cached_specs_are_streamlits_conversion_of_the_same_charts():
@@ -42,7 +42,7 @@ def test_map_panels_share_one_colour_scale_and_take_their_columns_width():
     """A map drawn as one chart per cell: every panel has the same colour domain (from every cell's values, here
     spanning different ranges per cell), only the first draws the colour legend, and none fixes its width (Streamlit
     draws it at its column's width) while each keeps its plot height."""
-    from lstmlab import probes
+    from lstmlab.views import probes
 
     grid = probes.phase_map(["rnn", "lstm", "gru"], [0.5, 1.0, 1.5], [10, 20], 4, "orthogonal", 1.0, 0)
     tiny = dict(task="adding", seq_len=8, hidden_size=4, steps=4, record_every=2, batch_size=4, eval_size=8)

@@ -30,8 +30,8 @@ from typing import Any, Callable
 import streamlit as st
 
 from lstmlab.store import Actor, normalise_email
-from lstmlab.text import escape_markdown
 from lstmlab.ui.nav import PAGES
+from lstmlab.views.text import escape_markdown
 
 SECTION, LAB_SECTION, ADMINS_KEY = "auth", "lstmlab", "admins"
 MEMBERS_KEY, ASSUME_VERIFIED_KEY, EVERYONE = "members", "assume_email_verified", "*"

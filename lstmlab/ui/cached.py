@@ -22,8 +22,9 @@ import streamlit as st
 # exactly the same chart (tested against Streamlit's own conversion).
 from streamlit.elements.vega_charts import _altair_globals_lock, _to_arrow_dataset
 
-from lstmlab import analysis, probes
-from lstmlab import limits as L
+from lstmlab.core import analysis
+from lstmlab.views import limits as L
+from lstmlab.views import probes
 
 alt.data_transformers.register("to_arrow_dataset", _to_arrow_dataset)  # the name and function Streamlit registers
 

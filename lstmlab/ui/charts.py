@@ -1,4 +1,4 @@
-"""Altair chart builders. Each takes a tidy DataFrame (see lstmlab.tables) and returns a chart; none draws.
+"""Altair chart builders. Each takes a tidy DataFrame (see lstmlab.views.tables) and returns a chart; none draws.
 
 Conventions: log axes show 10^k ticks; every axis names its quantity and unit; values that cannot be drawn on a log
 axis (0, inf, NaN) are drawn at the edge of the plot with a distinct marker and named in the legend and tooltip.
@@ -16,9 +16,10 @@ import altair as alt
 import numpy as np
 import pandas as pd
 
-from lstmlab.config import CELLS, SOLVED_FRACTION
-from lstmlab.settings import CELL_LABELS
-from lstmlab.tables import NAN, OK, OVERFLOW, VANISHED
+from lstmlab.core.analysis import SOLVED_FRACTION
+from lstmlab.core.config import CELLS
+from lstmlab.views.settings import CELL_LABELS
+from lstmlab.views.tables import NAN, OK, OVERFLOW, VANISHED
 
 LOG_AXIS = alt.Axis(format=".0e", labelOverlap=True)
 STATE_SCALE = alt.Scale(domain=[VANISHED, OVERFLOW, NAN], range=["#8c8c8c", "#d62728", "#e377c2"])
@@ -369,7 +370,7 @@ def per_step_chart(df: pd.DataFrame, y_title: str, log: bool, title: str = "", c
 
 
 def sweep_map_chart(df: pd.DataFrame, cell: str, legend: bool = True) -> alt.Chart:
-    """The trained phase map of a sweep (lstmlab.tables.sweep_map_table) for one ``cell`` (a key such as "lstm"; a
+    """The trained phase map of a sweep (lstmlab.views.tables.sweep_map_table) for one ``cell`` (a key such as "lstm"; a
     panel: see :func:`panel_cells`): weight scale (x) × sequence length (y), coloured by log10 of the median held-out
     loss over the task's baseline, marked with the verdict (✓ solved, ✗ unsolved, … pending). The colour scale turns
     at the solved threshold, SOLVED_FRACTION, and its floor comes from every cell of ``df``, so that panels share

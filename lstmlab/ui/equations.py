@@ -1,13 +1,13 @@
-r"""LaTeX shown beside the plots (st.latex), and the code that computes it. Symbols follow lstmlab.model: h_t hidden
+r"""LaTeX shown beside the plots (st.latex), and the code that computes it. Symbols follow lstmlab.core.model: h_t hidden
 state, c_t cell state, W_x / W_h input and recurrent weights, σ the logistic sigmoid, ⊙ the elementwise product."""
 
 from pathlib import Path
 
-from lstmlab.engines import reference
+from lstmlab.core.engines import reference
 
 # Where the LSTM equations below are computed, one line per equation: the reference engine's step functions.
 LSTM_CODE = (f"In code: `{reference.lstm_step_forward.__name__}` and `{reference.lstm_step_backward.__name__}` in "
-             f"`lstmlab/engines/{Path(reference.__file__).name}`, one line per equation.")
+             f"`lstmlab/core/engines/{Path(reference.__file__).name}`, one line per equation.")
 
 RNN_FORWARD = r"h_t = \tanh\bigl(W_x^\top x_t + W_h^\top h_{t-1} + b\bigr)"
 

@@ -1,6 +1,6 @@
 """Runs as jobs on a page: a study's configs are found in the run store or submitted as jobs, and the page draws
 what the store holds, redrawing while any of them is queued or running. The server process never trains: workers
-do (lstmlab.jobs), and the store is where the page, the workers and other sessions meet, so closing the tab does
+do (lstmlab.jobs.api), and the store is where the page, the workers and other sessions meet, so closing the tab does
 not stop a run and the same URL elsewhere shows it where it is.
 """
 
@@ -12,14 +12,15 @@ from typing import Callable
 
 import streamlit as st
 
-from lstmlab import jobs, quotas
-from lstmlab import limits as L
-from lstmlab.config import ACTIVE_STATUSES, RESUBMITTABLE_STATUSES
-from lstmlab.settings import CELL_LABELS, Study
+from lstmlab.jobs import api as jobs
+from lstmlab.jobs import quotas
+from lstmlab.runs.status import ACTIVE_STATUSES, RESUBMITTABLE_STATUSES
 from lstmlab.store import default_url, may_change
-from lstmlab.text import escape_markdown
 from lstmlab.ui import auth
 from lstmlab.ui.run_store import error_line, hide_location, store
+from lstmlab.views import limits as L
+from lstmlab.views.settings import CELL_LABELS, Study
+from lstmlab.views.text import escape_markdown
 
 
 @st.cache_resource(show_spinner=False)
@@ -59,7 +60,7 @@ def study_runs(study: Study) -> dict[str, str]:
     """{cell label: run id} of a study: for each config the run the store shows this user (``RunStore.run_for``: a
     run anyone may share, else their own to resubmit), or a job submitted for it; the new jobs are submitted
     together, all or none (``jobs.submit_many``). Stops the page with the reason when the new jobs would exceed the
-    session's or the server's limits (lstmlab.limits.jobs_refusal) or the user's quotas (lstmlab.quotas), or cannot
+    session's or the server's limits (lstmlab.views.limits.jobs_refusal) or the user's quotas (lstmlab.jobs.quotas), or cannot
     be submitted."""
     mine = st.session_state["job_ids"]
     actor = auth.actor()

@@ -7,13 +7,13 @@ from dataclasses import dataclass
 
 import streamlit as st
 
-from lstmlab import limits as L
-from lstmlab import settings
-from lstmlab.config import INITS, RunConfig
-from lstmlab.settings import INSIDE_TASKS, NETWORK_LABELS, NETWORKS, TASK_LABELS
-from lstmlab.text import escape_markdown, network_text, run_label
+from lstmlab.core.config import INITS, RunConfig
 from lstmlab.ui import live, run_picker, run_store, state, study
 from lstmlab.ui.widgets import show_error
+from lstmlab.views import limits as L
+from lstmlab.views import settings
+from lstmlab.views.settings import INSIDE_TASKS, NETWORK_LABELS, NETWORKS, TASK_LABELS
+from lstmlab.views.text import escape_markdown, network_text, run_label
 
 
 @dataclass(frozen=True)

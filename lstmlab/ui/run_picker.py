@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from lstmlab.text import escape_markdown
 from lstmlab.ui import state
+from lstmlab.views.text import escape_markdown
 
 
 def stored_run_ui(ids: list[str], labels: dict[str, str]) -> str:

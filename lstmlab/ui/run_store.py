@@ -7,15 +7,14 @@ import os
 
 import pandas as pd
 import streamlit as st
-
-from lstmlab import export
-from lstmlab import limits as L
-from lstmlab.config import SCHEDULER_ENV
 from sqlalchemy.exc import SQLAlchemyError
 
+from lstmlab.jobs.limits import SCHEDULER_ENV
 from lstmlab.store import Actor, RunStore, StoreError, default_url, display_location
-from lstmlab.text import escape_markdown, run_label
 from lstmlab.ui import auth
+from lstmlab.views import export
+from lstmlab.views import limits as L
+from lstmlab.views.text import escape_markdown, run_label
 
 ADMINS_SEE = "the details are shown to the lab's admins"
 

@@ -1,4 +1,4 @@
-"""The dashboard's session and URL state: reading and writing a page's settings (lstmlab.settings declares them),
+"""The dashboard's session and URL state: reading and writing a page's settings (lstmlab.views.settings declares them),
 seeding its widgets from them, and the session keys every page relies on, all created here.
 
 Widgets are keyed ``"<page>.<field>"`` and seeded from the URL by :func:`seed_widgets`.
@@ -10,7 +10,7 @@ from typing import Any
 
 import streamlit as st
 
-from lstmlab.settings import FIELDS, STUDY_PAGES, format_params, parse_params
+from lstmlab.views.settings import FIELDS, STUDY_PAGES, format_params, parse_params
 
 
 def read_params(page: str) -> dict[str, Any]:

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import streamlit as st
 
-from lstmlab import cli, settings
-from lstmlab import limits as L
-from lstmlab.config import CELLS, INITS, OPTIMIZERS, TASKS
-from lstmlab.settings import CELL_LABELS, TASK_LABELS
-from lstmlab.text import escape_markdown
+from lstmlab.core.config import CELLS, INITS, OPTIMIZERS, TASKS
 from lstmlab.ui import live, state, upload_box
+from lstmlab.views import commands, settings
+from lstmlab.views import limits as L
+from lstmlab.views.settings import CELL_LABELS, TASK_LABELS
+from lstmlab.views.text import escape_markdown
 
 
 def study_page(page: str) -> tuple[dict, dict]:
@@ -43,8 +43,8 @@ def study_results(values: dict, series, series_name: str) -> dict:
         if len(study.configs) > 1:
             after = (f" once per cell (--cell {', '.join(c.cell for c in study.configs)}), then compare the runs on "
                      "the Runs page.")
-        after += cli.series_note(study.configs[0], quote=escape_markdown)
-        command = escape_markdown(cli.command_line(study.configs[0]), code=True)
+        after += commands.series_note(study.configs[0], quote=escape_markdown)
+        command = escape_markdown(commands.command_line(study.configs[0]), code=True)
         st.error(L.too_big_message(study.work, L.MAX_WORK, "study", command, after), icon=":material/block:")
         st.stop()
     return live.study_runs(study)

@@ -1,5 +1,5 @@
 """A sweep as the Sweeps page reads it from the run store: the sweeps recorded, the progress of the runs submitted
-under a sweep's name and each run's outcome (lstmlab.sweep_summary), cached per run and progress so a live page
+under a sweep's name and each run's outcome (lstmlab.views.sweep_summary), cached per run and progress so a live page
 reloads only the runs that moved."""
 
 from __future__ import annotations
@@ -7,15 +7,15 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from lstmlab import limits as L
-from lstmlab import sweep_summary
-from lstmlab.config import ACTIVE_STATUSES, STATUSES
-from lstmlab.sweep_summary import OUTCOME_COLUMNS, run_outcomes
+from lstmlab.runs.status import ACTIVE_STATUSES, STATUSES
 from lstmlab.ui.run_store import store
+from lstmlab.views import limits as L
+from lstmlab.views import sweep_summary
+from lstmlab.views.sweep_summary import OUTCOME_COLUMNS, run_outcomes
 
 
 def sweep_names() -> list[str]:
-    """Names of the sweeps in the run store (lstmlab.sweep_summary.sweep_names)."""
+    """Names of the sweeps in the run store (lstmlab.views.sweep_summary.sweep_names)."""
     return sweep_summary.sweep_names(store())
 
 

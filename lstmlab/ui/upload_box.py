@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import streamlit as st
 
-from lstmlab import limits as L
-from lstmlab import series_csv
-from lstmlab.text import escape_markdown
+from lstmlab.views import limits as L
+from lstmlab.views import series_csv
+from lstmlab.views.text import escape_markdown
 
 
 def forecast_upload_ui(seq_len: int) -> tuple[tuple | None, str]:

@@ -6,8 +6,8 @@ import os
 
 import streamlit as st
 
-from lstmlab.text import escape_markdown
 from lstmlab.ui.run_store import shown_url
+from lstmlab.views.text import escape_markdown
 
 
 def sidebar_ui(show_store: bool = True) -> None:

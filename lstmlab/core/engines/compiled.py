@@ -1,0 +1,273 @@
+"""The compiled engine (the default): each layer's time loop, forward and backward, in one numba kernel.
+
+It computes what :mod:`lstmlab.core.engines.reference` computes, in the same order of operations where it
+matters, and agrees with it to about 1e-14 relative in float64 (tests hold it to 1e-12, and to 1e-4 in
+float32); the kernels are in :mod:`lstmlab.core.engines.kernels`.
+
+Compiled code is cached on disk (numba's ``cache=True``): in ``__pycache__`` beside the kernels' source
+when that directory is writable, else in the user's cache directory (numba's own fallback for a read-only
+install), or wherever ``NUMBA_CACHE_DIR`` says. The first process to use a cell and dtype compiles its kernels
+(:func:`ready`; seconds per set, one process at a time under a file lock), later ones load them (a tenth of a
+second). :func:`warm` does that ahead of the first pass; ``scripts/install.sh`` does it at install.
+
+A pass cuts its batch into shards (:func:`shards`, fixed by the batch size alone), each kernel call runs one
+shard, and with :func:`set_threads` above one the shards run side by side in threads. Every shard's rows come
+from the same calls whatever the number of threads, and the shards' partial sums (dWx, db, dWh) are added in
+shard order, so a pass gives bit-identical results with any number of threads.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import threading
+from concurrent.futures import ThreadPoolExecutor, wait
+from functools import reduce
+
+import numba
+import numpy as np
+from filelock import FileLock, Timeout
+
+from lstmlab.core.engines import blas, kernels, memory
+from lstmlab.core.engines.base import Flow, Unroll
+
+VERSION = f"4 (numba {numba.__version__}, numpy {np.__version__}, {blas.VERSION})"
+
+_CONSTANTS = {np.dtype(d): kernels.constants(d) for d in (np.float64, np.float32)}
+
+# A shard has at least SHARD_ROWS examples and a batch at most MAX_SHARDS shards: every shard makes small products
+# of its own each step, which cost a one-thread pass 3-5 % at two shards of 32 and 9-32 % at two of 16 (measured).
+SHARD_ROWS = 32
+MAX_SHARDS = 2
+
+_threads = 1
+_pool: ThreadPoolExecutor | None = None
+_pool_lock = threading.Lock()
+
+
+def shards(B: int) -> list[tuple[int, int]]:
+    """The batch's shards as row ranges [b0, b1): B // SHARD_ROWS of them, 1 to MAX_SHARDS, near-equal."""
+    return _spans(B, max(1, min(MAX_SHARDS, B // SHARD_ROWS)))
+
+
+def _spans(N: int, n: int) -> list[tuple[int, int]]:
+    """range(N) cut into n near-equal ranges [start, stop), in order."""
+    return [(N * s // n, N * (s + 1) // n) for s in range(n)]
+
+
+def set_threads(n: int) -> int:
+    """How many threads a pass may run its shards in (1: the calling thread alone); returns it.
+
+    Process-wide: set by the programs' entry points (:func:`lstmlab.training.runtime.configure_worker`), never by a pass.
+    More threads than MAX_SHARDS are never used.
+    """
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ValueError(f"threads={n!r}: expected an integer >= 1")
+    global _threads, _pool
+    with _pool_lock:
+        if _pool is not None and n != _threads:
+            _pool.shutdown(wait=True)
+            _pool = None
+        _threads = n
+    return n
+
+
+def threads() -> int:
+    """The threads a pass may run its shards in (:func:`set_threads`)."""
+    return _threads
+
+
+def _each(fn, items: list) -> list:
+    """[fn(item) for item in items], the first in this thread and the others in the pool when threads allow;
+    returns only when every call has ended, the first exception raised."""
+    if _threads == 1 or len(items) == 1:
+        return [fn(item) for item in items]
+    global _pool
+    with _pool_lock:  # set_threads cannot shut the pool down between its start and these submissions
+        if _pool is None:
+            _pool = ThreadPoolExecutor(min(_threads, MAX_SHARDS) - 1, thread_name_prefix="lstmlab-shard")
+        futures = [_pool.submit(fn, item) for item in items[1:]]
+    try:
+        first = fn(items[0])
+    finally:
+        wait(futures)  # no thread goes on writing into the arrays after an error here
+    return [first] + [f.result() for f in futures]
+
+
+def matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """a @ b for a (..., K) array and a (K, N) matrix: (..., N), by the engine's own BLAS at one thread
+    (:func:`lstmlab.core.engines.blas.matmul`, with numpy's routine for the shape); the leading axes of ``a`` are the
+    rows of one product (numpy's ``@`` makes one product per leading index: the same sums, rounded differently
+    where BLAS blocks them differently)."""
+    if a.ndim == 2:
+        return blas.matmul(a, b)
+    return blas.matmul(a.reshape(-1, a.shape[-1]), b).reshape(a.shape[:-1] + (b.shape[1],))
+
+
+def unroll(cell: str, x: np.ndarray, Wx: np.ndarray, b: np.ndarray, Wh: np.ndarray, bhn=None, h0=None,
+           c0=None) -> Unroll:
+    """Run one layer over every step of its input ``x`` (T, B, I) from ``h0``, ``c0`` (B, H), zero by default.
+
+    The cache is (tanh(c_t),) for the LSTM, (hn_t,) for the GRU (the candidate's hidden part), () for the RNN.
+    """
+    ready(cell, x.dtype)
+    return _unroll(cell, x, Wx, b, Wh, bhn, h0, c0)
+
+
+def _unroll(cell, x, Wx, b, Wh, bhn=None, h0=None, c0=None) -> Unroll:
+    blas.ensure_one_thread()
+    T, B, _ = x.shape
+    H, GH = Wh.shape
+    dtype = x.dtype
+    K = _CONSTANTS[dtype]
+    x, Wx, b, Wh = (np.ascontiguousarray(a) for a in (x, Wx, b, Wh))
+    h = memory.empty((T + 1, B, H), dtype)
+    h[0] = 0.0 if h0 is None else h0
+    c, gates, cache = None, h[1:], ()
+    if cell == "rnn":
+        kernel, arrays = kernels.rnn_forward, (x, Wx, b, Wh, h)
+    else:
+        gates, aux = memory.empty((T, B, GH), dtype), memory.empty((T, B, H), dtype)
+        cache = (aux,)
+        if cell == "lstm":
+            c = memory.empty((T + 1, B, H), dtype)
+            c[0] = 0.0 if c0 is None else c0
+            kernel, arrays = kernels.lstm_forward, (x, Wx, b, Wh, h, c, gates, aux)
+        else:
+            kernel, arrays = kernels.gru_forward, (x, Wx, b, Wh, np.ascontiguousarray(bhn), h, gates, aux)
+    _each(lambda rows: kernel(*arrays, K, *rows), shards(B))
+    return Unroll(h, c, gates, cache)
+
+
+def backprop(cell: str, run: Unroll, inject: np.ndarray, Wh: np.ndarray, overwrite_inject: bool = False,
+             x: np.ndarray | None = None) -> Flow:
+    """Backpropagation through time over one layer, t = T ... 1 (see reference.backprop).
+
+    ``overwrite_inject``: dL/dh_t may be accumulated in inject's memory (the caller has no further use for it).
+    ``x``: the layer's input (T, B, I), given when the weight gradients are wanted: then dWh is summed here (in
+    the shards' time spans, side by side), and with I <= kernels.SMALL_INPUT the kernels sum dWx and db step by
+    step (in float64, returned in the dtype); otherwise the flow leaves them to the caller.
+    """
+    ready(cell, inject.dtype)
+    return _backprop(cell, run, inject, Wh, overwrite_inject, x)
+
+
+def _backprop(cell, run, inject, Wh, overwrite_inject=False, x=None) -> Flow:
+    blas.ensure_one_thread()
+    T, B, H = inject.shape
+    GH = run.gates.shape[2]
+    dtype = inject.dtype
+    K = _CONSTANTS[dtype]
+    Wh = np.ascontiguousarray(Wh)
+    dh = _own(inject, overwrite_inject)
+    da = memory.empty((T, B, GH), dtype)
+    parts = shards(B)
+    sums = x is not None and x.shape[2] <= kernels.SMALL_INPUT
+    if sums:
+        x = np.ascontiguousarray(x, dtype=dtype)
+        dWx, db = np.zeros((len(parts), x.shape[2], GH)), np.zeros((len(parts), GH))
+    else:
+        dWx, db = np.empty((len(parts), 0, GH)), np.empty((len(parts), 0))
+    xs = x if sums else np.empty((0, B, 1), dtype=dtype)
+    dc, dhh = None, da
+    if cell == "rnn":
+        kernel, arrays = kernels.rnn_backward, (run.h, Wh, dh, da)
+    elif cell == "lstm":
+        dc = memory.empty((T, B, H), dtype)
+        kernel, arrays = kernels.lstm_backward, (run.c, run.gates, run.cache[0], Wh, dh, dc, da)
+    else:
+        dhh = memory.empty((T, B, GH), dtype)
+        kernel, arrays = kernels.gru_backward, (run.h, run.gates, run.cache[0], Wh, dh, da, dhh)
+    _each(lambda s: kernel(*arrays, xs, dWx[s], db[s], K, *parts[s]), list(range(len(parts))))
+    if x is None:
+        return Flow(dh, dc, da, dhh)
+    dWh = _time_sum(run.h[:-1], dhh, len(parts))
+    if not sums:
+        return Flow(dh, dc, da, dhh, dWh=dWh)
+    return Flow(dh, dc, da, dhh, _in_order(dWx).astype(dtype, copy=False), _in_order(db).astype(dtype, copy=False),
+                dWh)
+
+
+def _time_sum(a: np.ndarray, d: np.ndarray, n: int) -> np.ndarray:
+    """sum_t a_t^T d_t for (T, B, M) and (T, B, N): one product per time span of n near-equal ones (side by
+    side when threads allow), added in order. A span's rows are contiguous, unlike a shard's."""
+    T, M, N = a.shape[0], a.shape[2], d.shape[2]
+    return _in_order(_each(lambda span: matmul(a[slice(*span)].reshape(-1, M).T, d[slice(*span)].reshape(-1, N)),
+                           _spans(T, n)))
+
+
+def _in_order(parts) -> np.ndarray:
+    """parts[0] + parts[1] + ..., added in that order."""
+    return reduce(np.add, parts)
+
+
+def _own(a: np.ndarray, overwrite: bool) -> np.ndarray:
+    """``a`` itself when it may be overwritten and is a writable C-contiguous array, else a C-contiguous copy."""
+    if overwrite and a.flags.c_contiguous and a.flags.writeable:
+        return a
+    out = memory.empty(a.shape, a.dtype)
+    out[...] = a
+    return out
+
+
+# Kernels by cell and dtype, in the order :func:`warm` readies them: the default study's cells first.
+KERNEL_SETS = tuple((cell, np.dtype(dtype)) for dtype in (np.float64, np.float32) for cell in ("lstm", "rnn", "gru"))
+LOCK_TIMEOUT_S = 600.0  # a compile that holds a kernel set's file lock longer is taken for stuck: compile anyway
+_GATE_BLOCKS = {"rnn": 1, "lstm": 4, "gru": 3}
+_ready: set = set()
+_ready_locks = {key: threading.Lock() for key in KERNEL_SETS}
+
+
+def ready(cell: str, dtype) -> None:
+    """Have the kernels of one cell and dtype loaded in this process (compiled first if the disk cache has
+    none), once; later calls return at once.
+
+    Compiling takes seconds per set, so processes that start together (a dashboard's server and its job
+    workers on a fresh install) must not each compile the same set: a file lock per set beside numba's
+    cache (:func:`lock_path`) lets one compile it while the others wait, then load it from the cache.
+    """
+    key = (cell, np.dtype(dtype))
+    if key in _ready:
+        return
+    if key not in _ready_locks:
+        raise ValueError(f"cell={cell!r}, dtype={np.dtype(dtype).name!r}: expected one of "
+                         + ", ".join(f"{c}/{d.name}" for c, d in KERNEL_SETS))
+    with _ready_locks[key]:
+        if key in _ready:
+            return
+        try:
+            lock = FileLock(lock_path(*key), timeout=LOCK_TIMEOUT_S)
+            lock.acquire()
+        except (OSError, Timeout):
+            lock = None  # no lock to be had: compile or load unguarded, as numba alone would
+        try:
+            _one_unit_pass(*key)
+        finally:
+            if lock is not None:
+                lock.release()
+        _ready.add(key)
+
+
+def lock_path(cell: str, dtype) -> str:
+    """The file lock of one kernel set: in numba's cache directory of the kernels, else the temp directory."""
+    try:
+        folder = kernels.lstm_forward._cache.cache_path
+    except AttributeError:  # caching off
+        folder = tempfile.gettempdir()
+    return os.path.join(folder, f"lstmlab-{cell}-{np.dtype(dtype).name}.lock")
+
+
+def _one_unit_pass(cell: str, dtype) -> None:
+    """Run every kernel of a cell and dtype once (forward, backward with and without the input sums)."""
+    G = _GATE_BLOCKS[cell]
+    Wx, b, Wh = np.zeros((1, G), dtype=dtype), np.zeros(G, dtype=dtype), np.zeros((1, G), dtype=dtype)
+    run = _unroll(cell, np.zeros((1, 1, 1), dtype=dtype), Wx, b, Wh, np.zeros(1, dtype=dtype))
+    for x in (None, np.zeros((1, 1, 1), dtype=dtype)):
+        _backprop(cell, run, np.zeros((1, 1, 1), dtype=dtype), Wh, x=x)
+
+
+def warm(first: bool = False) -> None:
+    """Load (compiling where the disk cache has none) every kernel set in the order of :data:`KERNEL_SETS`;
+    ``first``: only the first two, float64 LSTM and RNN (the default study's)."""
+    for cell, dtype in KERNEL_SETS[:2] if first else KERNEL_SETS:
+        ready(cell, dtype)

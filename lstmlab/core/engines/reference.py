@@ -1,0 +1,234 @@
+r"""The reference engine: RNN, LSTM and GRU steps in plain numpy, one line per equation.
+
+This is the engine to read. Each cell is a pair of pure step functions with an explicit cache, in the
+style of CS231n's ``lstm_step_forward/backward`` and min-char-rnn, and :func:`unroll` / :func:`backprop`
+run them over the T steps of one layer. The compiled engine computes the same quantities (tests hold the
+two to 1e-12 relative in float64) and falls back to this one with ``LSTMLAB_ENGINE=reference``.
+
+Row-vector convention: states are (B, H) and ``h @ Wh`` maps (B, H) @ (H, G*H) -> (B, G*H), the G gate
+blocks side by side in PyTorch's order (``config.GATES``). The input part of every pre-activation,
+``xw_t = x_t Wx + b``, does not depend on the recurrence: the caller computes it for all steps at once
+and the steps receive it.
+
+Forward step ``step_forward(xw_t, h_prev, c_prev, Wh, bhn) -> (h, c, gates, cache)``: ``gates`` (B, G*H)
+are the gate activations. Backward step ``step_backward(dh, dc_next, cache, Wh) -> StepGrads``: ``dh`` is
+the total dL/dh_t, ``dc_next`` (LSTM) the part of dL/dc_t arriving through c_{t+1}; it returns
+dL/dh_{t-1} and dL/dc_{t-1} through this step, dL/d(pre-activation) of every gate (``a``, (B, G*H)),
+dL/d(h_{t-1} Wh) (``hh``, equal to ``a`` except in the GRU's candidate block) and the total dL/dc_t.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, NamedTuple
+
+import numpy as np
+
+from lstmlab.core.config import GATES
+from lstmlab.core.engines.base import Flow, Unroll, input_projection
+
+VERSION = f"2 (numpy {np.__version__})"
+
+
+def warm(first: bool = False) -> None:
+    """Nothing to compile."""
+
+
+def matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """a @ b (numpy's matmul) for a (..., K) array and a (K, N) matrix: (..., N)."""
+    return a @ b
+
+
+def sigmoid(a: np.ndarray) -> np.ndarray:
+    """sigma(a) = 1 / (1 + e^-a), written as (1 + tanh(a / 2)) / 2: the same value, and it never overflows."""
+    return 0.5 * (1.0 + np.tanh(0.5 * a))
+
+
+class StepGrads(NamedTuple):
+    """What one backward step hands on: gradients with respect to the step's inputs and pre-activations."""
+
+    h_prev: np.ndarray  # (B, H) dL/dh_{t-1} through this step
+    c_prev: np.ndarray | None  # (B, H) dL/dc_{t-1} through c_t (LSTM)
+    a: np.ndarray  # (B, G*H) dL/d(pre-activation) of every gate
+    hh: np.ndarray  # (B, G*H) dL/d(h_{t-1} Wh)
+    c: np.ndarray | None  # (B, H) total dL/dc_t (LSTM)
+
+
+# --------------------------------------------------------------------- RNN
+
+
+def rnn_step_forward(xw, h_prev, c_prev, Wh, bhn):
+    """Elman RNN: h_t = tanh(x_t Wx + b + h_{t-1} Wh). Its one "gate" is h_t itself."""
+    h = np.tanh(xw + h_prev @ Wh)
+    return h, None, h, (h_prev, h)
+
+
+def rnn_step_backward(dh, dc_next, cache, Wh) -> StepGrads:
+    """da = dh * (1 - h_t^2);  dL/dh_{t-1} = da Wh^T"""
+    h_prev, h = cache
+    da = dh * (1.0 - h * h)  # backprop through tanh
+    dh_prev = da @ Wh.T  # backprop through h_{t-1} Wh
+    return StepGrads(dh_prev, None, da, da, None)
+
+
+# -------------------------------------------------------------------- LSTM
+
+
+def lstm_step_forward(xw, h_prev, c_prev, Wh, bhn):
+    """LSTM step (Hochreiter & Schmidhuber 1997, with the forget gate of Gers et al. 2000).
+
+    a   = x_t Wx + b + h_{t-1} Wh            (B, 4H), blocks i f n o
+    i   = sigma(a_i)                         input gate
+    f   = sigma(a_f)                         forget gate
+    n   = tanh(a_n)                          candidate
+    o   = sigma(a_o)                         output gate
+    c_t = f * c_{t-1} + i * n
+    h_t = o * tanh(c_t)
+    """
+    a = xw + h_prev @ Wh
+    a_i, a_f, a_n, a_o = np.split(a, 4, axis=1)
+    i = sigmoid(a_i)
+    f = sigmoid(a_f)
+    n = np.tanh(a_n)
+    o = sigmoid(a_o)
+    c = f * c_prev + i * n
+    tanh_c = np.tanh(c)
+    h = o * tanh_c
+    return h, c, np.concatenate([i, f, n, o], axis=1), (h_prev, c_prev, i, f, n, o, tanh_c)
+
+
+def lstm_step_backward(dh, dc_next, cache, Wh) -> StepGrads:
+    """Backward of :func:`lstm_step_forward`.
+
+    dc   = dc_next + dh * o * (1 - tanh(c_t)^2)      total dL/dc_t (the carousel)
+    da_o = dh * tanh(c_t) * o (1 - o)
+    da_i = dc * n * i (1 - i)
+    da_f = dc * c_{t-1} * f (1 - f)
+    da_n = dc * i * (1 - n^2)
+    dL/dh_{t-1} = da Wh^T,   dL/dc_{t-1} (through c_t) = dc * f
+    """
+    h_prev, c_prev, i, f, n, o, tanh_c = cache
+    dc = dc_next + dh * o * (1.0 - tanh_c * tanh_c)  # backprop through h = o * tanh(c)
+    da_o = dh * tanh_c * o * (1.0 - o)  # through o = sigma(a_o)
+    da_i = dc * n * i * (1.0 - i)  # through c = f c_prev + i n, then sigma
+    da_f = dc * c_prev * f * (1.0 - f)
+    da_n = dc * i * (1.0 - n * n)  # then tanh
+    da = np.concatenate([da_i, da_f, da_n, da_o], axis=1)
+    dh_prev = da @ Wh.T  # through h_{t-1} Wh
+    dc_prev = dc * f  # through f * c_{t-1}
+    return StepGrads(dh_prev, dc_prev, da, da, dc)
+
+
+# --------------------------------------------------------------------- GRU
+
+
+def gru_step_forward(xw, h_prev, c_prev, Wh, bhn):
+    """GRU step in PyTorch's formulation (Cho et al. 2014).
+
+    hh  = h_{t-1} Wh                         (B, 3H), blocks r z n
+    r   = sigma(xw_r + hh_r)                 reset gate
+    z   = sigma(xw_z + hh_z)                 update gate
+    hn  = hh_n + bhn                         the candidate's hidden part, before the reset gate
+    n   = tanh(xw_n + r * hn)                candidate
+    h_t = (1 - z) * n + z * h_{t-1}
+
+    ``bhn`` (H,) is the hidden-side candidate bias: the reset gate scales it, so it cannot join b.
+    """
+    hh_r, hh_z, hh_n = np.split(h_prev @ Wh, 3, axis=1)
+    xw_r, xw_z, xw_n = np.split(xw, 3, axis=1)
+    r = sigmoid(xw_r + hh_r)
+    z = sigmoid(xw_z + hh_z)
+    hn = hh_n + bhn
+    n = np.tanh(xw_n + r * hn)
+    h = (1.0 - z) * n + z * h_prev
+    return h, None, np.concatenate([r, z, n], axis=1), (h_prev, r, z, n, hn)
+
+
+def gru_step_backward(dh, dc_next, cache, Wh) -> StepGrads:
+    """Backward of :func:`gru_step_forward`.
+
+    da_n = dh * (1 - z) * (1 - n^2)
+    da_r = da_n * hn * r (1 - r)
+    da_z = dh * (h_{t-1} - n) * z (1 - z)
+    dL/d(h_{t-1} Wh) = [da_r, da_z, da_n * r]
+    dL/dh_{t-1} = dh * z + dL/d(h_{t-1} Wh) Wh^T
+    """
+    h_prev, r, z, n, hn = cache
+    da_n = dh * (1.0 - z) * (1.0 - n * n)  # through h = (1 - z) n + z h_prev, then tanh
+    da_r = da_n * hn * r * (1.0 - r)  # through r * hn, then sigma
+    da_z = dh * (h_prev - n) * z * (1.0 - z)  # through z, then sigma
+    da = np.concatenate([da_r, da_z, da_n], axis=1)
+    dhh = np.concatenate([da_r, da_z, da_n * r], axis=1)  # the candidate's hidden path passes r
+    dh_prev = dh * z + dhh @ Wh.T
+    return StepGrads(dh_prev, None, da, dhh, None)
+
+
+# ------------------------------------------------------------ one layer, T steps
+
+
+class Steps(NamedTuple):
+    forward: Callable
+    backward: Callable
+
+
+STEPS: dict[str, Steps] = {
+    "rnn": Steps(rnn_step_forward, rnn_step_backward),
+    "lstm": Steps(lstm_step_forward, lstm_step_backward),
+    "gru": Steps(gru_step_forward, gru_step_backward),
+}
+
+
+def unroll(cell: str, x: np.ndarray, Wx: np.ndarray, b: np.ndarray, Wh: np.ndarray, bhn=None, h0=None,
+           c0=None) -> Unroll:
+    """Run one layer over every step of its input ``x`` (T, B, I) from the state ``h0``, ``c0`` (B, H), zero by
+    default. The input part of every pre-activation, xw_t = x_t Wx + b, is computed for all steps at once.
+
+    The cache is the list of the T step caches.
+    """
+    xw = input_projection(x, Wx, b)
+    T, B, GH = xw.shape
+    H = Wh.shape[0]
+    lstm = cell == "lstm"
+    h = np.zeros((T + 1, B, H), dtype=xw.dtype)
+    c = np.zeros((T + 1, B, H), dtype=xw.dtype) if lstm else None
+    if h0 is not None:
+        h[0] = h0
+    if c0 is not None:
+        c[0] = c0
+    gates = np.empty((T, B, GH), dtype=xw.dtype)
+    caches = []
+    step = STEPS[cell].forward
+    for t in range(T):
+        h[t + 1], c_t, gates[t], cache = step(xw[t], h[t], c[t] if lstm else None, Wh, bhn)
+        if lstm:
+            c[t + 1] = c_t
+        caches.append(cache)
+    return Unroll(h, c, gates, caches)
+
+
+def backprop(cell: str, run: Unroll, inject: np.ndarray, Wh: np.ndarray, overwrite_inject: bool = False,
+             x: np.ndarray | None = None) -> Flow:
+    """Backpropagation through time over one layer, t = T ... 1.
+
+    dh_t = inject_t + dL/dh_t through h_{t+1}, where ``inject`` (T, B, H) is what reaches h_t directly
+    (from the head or from the layer above). ``overwrite_inject`` and ``x`` are part of the engine interface;
+    this engine never overwrites its inputs and leaves the weight gradients to lstmlab.core.model.
+    """
+    T, B, H = inject.shape
+    GH = run.gates.shape[2]
+    lstm = cell == "lstm"
+    dh = np.empty((T, B, H), dtype=inject.dtype)
+    dc = np.empty((T, B, H), dtype=inject.dtype) if lstm else None
+    da = np.empty((T, B, GH), dtype=inject.dtype)
+    dhh = np.empty((T, B, GH), dtype=inject.dtype) if cell == "gru" else da
+    dh_next = np.zeros((B, H), dtype=inject.dtype)
+    dc_next = np.zeros((B, H), dtype=inject.dtype) if lstm else None
+    step = STEPS[cell].backward
+    for t in reversed(range(T)):
+        dh[t] = inject[t] + dh_next
+        g = step(dh[t], dc_next, run.cache[t], Wh)
+        dh_next, dc_next, da[t] = g.h_prev, g.c_prev, g.a
+        if dhh is not da:
+            dhh[t] = g.hh
+        if lstm:
+            dc[t] = g.c
+    return Flow(dh, dc, da, dhh)

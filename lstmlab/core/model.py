@@ -1,0 +1,238 @@
+"""A whole pass: stacked layers, the head, the loss and backpropagation through time.
+
+An engine (:mod:`lstmlab.core.engines`) steps each layer through time, forward and backward, its input projection
+included; everything here is batched over all T steps and shared by the engines: head, loss and weight gradients.
+
+Shapes: T time steps, B examples, H hidden units, G gate blocks, O outputs,
+L layers. ``x`` is (T, B, input_size); hidden states are (L, T, B, H).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from lstmlab.core import engines
+from lstmlab.core.engines import memory
+from lstmlab.core.engines.base import Unroll
+from lstmlab.core.spec import LOSSES, ModelSpec
+
+
+@dataclass(frozen=True, eq=False)
+class BPTTResult:
+    """Everything one forward + backward pass computes.
+
+    loss:   mean loss (float)
+    grads:  dL/dparam for every parameter, same keys and shapes as params (empty: ``weight_grads=False``)
+    h, dh:  (L, T, B, H) hidden states and the total dL/dh_t (through all later
+            steps and all layers above)
+    c, dc:  (L, T, B, H) LSTM cell states and total dL/dc_t; None otherwise
+    gates:  gate name -> (L, T, B, H) activations
+    dgates: gate name -> (L, T, B, H) dL/d(pre-activation of the gate)
+    acts, dacts: (L, T, B, G*H) every gate's activations and dL/d(pre-activation), blocks in the order of
+            ``spec.gates``: the arrays ``gates`` and ``dgates`` are views of
+    y_hat:  predictions, (B, O) for head "last", (T, B, O) for "all"; logits for "xent"
+    """
+
+    loss: float
+    grads: dict
+    h: np.ndarray
+    dh: np.ndarray
+    c: np.ndarray | None
+    dc: np.ndarray | None
+    gates: dict
+    dgates: dict
+    y_hat: np.ndarray
+    acts: np.ndarray
+    dacts: np.ndarray
+
+
+# ------------------------------------------------------------------ checking
+
+
+def check_x(spec: ModelSpec, x) -> np.ndarray:
+    """``x`` as a (T, B, input_size) array of the spec's dtype, or ValueError."""
+    arr = np.asarray(x)
+    if arr.ndim != 3 or arr.shape[2] != spec.input_size or arr.shape[0] < 1 or arr.shape[1] < 1:
+        raise ValueError(f"x: shape {arr.shape}, expected (T, B, {spec.input_size}) with T, B >= 1")
+    if not np.issubdtype(arr.dtype, np.number) or np.issubdtype(arr.dtype, np.complexfloating):
+        raise ValueError(f"x: dtype {arr.dtype}, expected real numbers")
+    arr = arr.astype(spec.np_dtype, copy=False)
+    if not np.isfinite(arr).all():
+        raise ValueError("x: contains NaN or inf, expected finite values")
+    return arr
+
+
+def check_y(spec: ModelSpec, y, loss: str, T: int, B: int) -> np.ndarray:
+    """``y`` in the shape the head and loss need, or ValueError (nothing is broadcast)."""
+    if loss not in LOSSES:
+        raise ValueError(f"loss={loss!r}: expected one of {', '.join(map(repr, LOSSES))}")
+    lead = (B,) if spec.head == "last" else (T, B)
+    arr = np.asarray(y)
+    if loss == "mse":
+        want = lead + (spec.output_size,)
+        if arr.shape != want:
+            raise ValueError(f"y: shape {arr.shape}, expected {want} for head {spec.head!r} and loss 'mse'")
+        arr = arr.astype(spec.np_dtype, copy=False)
+        if not np.isfinite(arr).all():
+            raise ValueError("y: contains NaN or inf, expected finite values")
+        return arr
+    if arr.shape != lead:
+        raise ValueError(f"y: shape {arr.shape}, expected {lead} integer class ids for head {spec.head!r} and loss 'xent'")
+    if not np.issubdtype(arr.dtype, np.integer):
+        raise ValueError(f"y: dtype {arr.dtype}, expected integer class ids for loss 'xent'")
+    if arr.size and (arr.min() < 0 or arr.max() >= spec.output_size):
+        raise ValueError(f"y: class ids from {arr.min()} to {arr.max()}, expected 0 to {spec.output_size - 1}")
+    return arr.astype(np.intp, copy=False)
+
+
+# ------------------------------------------------------------------- losses
+
+
+def loss_fn(y_hat: np.ndarray, y: np.ndarray, loss: str) -> tuple[float, np.ndarray]:
+    """Loss and dL/dy_hat.
+
+    mse:  L = mean over every element of (y_hat - y)^2;  dL/dy_hat = 2 (y_hat - y) / N
+    xent: L = mean over predictions of -log softmax(y_hat)[y];  dL/dy_hat = (softmax - onehot) / N
+    """
+    if loss == "mse":
+        diff = y_hat - y
+        return float(np.mean(diff * diff)), (2.0 / diff.size) * diff
+    z = y_hat - y_hat.max(axis=-1, keepdims=True)
+    logp = z - np.log(np.exp(z).sum(axis=-1, keepdims=True))
+    flat = logp.reshape(-1, logp.shape[-1])
+    idx = y.reshape(-1)
+    n = idx.size
+    value = -float(flat[np.arange(n), idx].sum() / n)
+    grad = np.exp(flat)
+    grad[np.arange(n), idx] -= 1.0
+    return value, (grad / n).reshape(y_hat.shape)
+
+
+def metric_fn(y_hat: np.ndarray, y: np.ndarray, loss: str) -> float:
+    """The task metric: mean squared error for "mse", accuracy (argmax) for "xent"."""
+    if loss == "mse":
+        return float(np.mean((y_hat - y) ** 2))
+    return float(np.mean(np.argmax(y_hat, axis=-1) == y))
+
+
+# ---------------------------------------------------------------- the pass
+
+
+def _forward_all(spec: ModelSpec, params: dict, x: np.ndarray, engine) -> tuple[list, list[Unroll], np.ndarray]:
+    """Unroll every layer bottom-up: each layer's input, its Unroll, and y_hat."""
+    inputs, runs = [], []
+    inp = x
+    for k in range(spec.layers):
+        run = engine.unroll(spec.cell, inp, params[f"l{k}.Wx"], params[f"l{k}.b"], params[f"l{k}.Wh"],
+                            params.get(f"l{k}.bhn"))
+        inputs.append(inp)
+        runs.append(run)
+        inp = run.h[1:]
+    feats = inp[-1] if spec.head == "last" else inp
+    return inputs, runs, engine.matmul(feats, params["head.W"]) + params["head.b"]
+
+
+def forward(spec: ModelSpec, params: dict, x, engine: str | None = None) -> np.ndarray:
+    """Predictions only: (B, O) for head "last", (T, B, O) for "all". ``engine``: see lstmlab.core.engines."""
+    params = spec.check_params(params)
+    x = check_x(spec, x)
+    return _forward_all(spec, params, x, engines.get(engine))[2]
+
+
+def bptt(spec: ModelSpec, params: dict, x, y, loss: str = "mse", engine: str | None = None,
+         weight_grads: bool = True) -> BPTTResult:
+    """Forward pass, loss and backpropagation through time, recording the error flow.
+
+    Per layer k, from the top down, the engine runs over t = T ... 1
+        dh_t = inject_t + dL/dh_t through h_{t+1}      (inject: from the head or the layer above)
+    and then, summed over all steps:
+        dWh = sum_t h_{t-1}^T dhh_t,  dWx = sum_t x_t^T da_t,  db = sum_t da_t,  (GRU) dbhn = sum_t dhh_n,t
+        inject for layer k-1 = da Wx^T.
+    ``engine``: a name from ``config.ENGINES``, by default the environment's choice (see lstmlab.core.engines).
+    ``weight_grads=False``: the error flow alone (a held-out snapshot), ``grads`` left empty.
+    """
+    if not isinstance(spec, ModelSpec):
+        raise ValueError(f"spec: expected a ModelSpec, got {type(spec).__name__}")
+    eng = engines.get(engine)
+    params = spec.check_params(params)
+    x = check_x(spec, x)
+    y = check_y(spec, y, loss, x.shape[0], x.shape[1])
+    return _bptt(spec, params, x, y, loss, eng, weight_grads)
+
+
+def _bptt(spec: ModelSpec, params: dict, x: np.ndarray, y: np.ndarray, loss: str, engine,
+          weight_grads: bool = True) -> BPTTResult:
+    T, B, _ = x.shape
+    H, O = spec.hidden_size, spec.output_size
+    inputs, runs, y_hat = _forward_all(spec, params, x, engine)
+    value, dy = loss_fn(y_hat, y, loss)
+
+    feats = runs[-1].h[-1] if spec.head == "last" else runs[-1].h[1:]
+    grads: dict[str, np.ndarray] = {}
+    if weight_grads:
+        grads["head.W"] = engine.matmul(feats.reshape(-1, H).T, dy.reshape(-1, O))
+        grads["head.b"] = bias_sum(dy.reshape(-1, O))
+    inject = memory.zeros((T, B, H), x.dtype)
+    if spec.head == "last":
+        inject[-1] = engine.matmul(dy, params["head.W"].T)
+    else:
+        inject[:] = engine.matmul(dy, params["head.W"].T)
+
+    flows = [None] * spec.layers
+    for k in reversed(range(spec.layers)):
+        flow = flows[k] = engine.backprop(spec.cell, runs[k], inject, params[f"l{k}.Wh"], overwrite_inject=True,
+                                          x=inputs[k] if weight_grads else None)
+        if weight_grads:
+            grads.update(_layer_grads(spec, k, inputs[k], runs[k], flow, engine))
+        if k > 0:
+            inject = engine.matmul(flow.da, params[f"l{k}.Wx"].T)
+
+    acts = stack_layers([r.gates for r in runs])
+    dacts = stack_layers([f.da for f in flows])
+    gates = {g: acts[..., j * H : (j + 1) * H] for j, g in enumerate(spec.gates)}
+    dgates = {g: dacts[..., j * H : (j + 1) * H] for j, g in enumerate(spec.gates)}
+    lstm = spec.cell == "lstm"
+    return BPTTResult(
+        loss=value,
+        grads={name: grads[name] for name in spec.param_shapes()} if weight_grads else {},
+        h=stack_layers([r.h[1:] for r in runs]),
+        dh=stack_layers([f.dh for f in flows]),
+        c=stack_layers([r.c[1:] for r in runs]) if lstm else None,
+        dc=stack_layers([f.dc for f in flows]) if lstm else None,
+        gates=gates,
+        dgates=dgates,
+        y_hat=y_hat,
+        acts=acts,
+        dacts=dacts,
+    )
+
+
+def _layer_grads(spec: ModelSpec, k: int, inp: np.ndarray, run: Unroll, flow, engine) -> dict[str, np.ndarray]:
+    """Layer k's weight gradients, summed over every step (those the engine summed on its way as it did)."""
+    T, B, _ = inp.shape
+    H, GH = spec.hidden_size, flow.da.shape[2]
+    dWh = flow.dWh
+    if dWh is None:
+        dWh = engine.matmul(run.h[:-1].reshape(-1, H).T, flow.dhh.reshape(-1, GH))
+    grads = {f"l{k}.Wh": dWh}
+    if flow.dWx is None:
+        grads[f"l{k}.Wx"] = engine.matmul(inp.reshape(T * B, -1).T, flow.da.reshape(T * B, GH))
+        grads[f"l{k}.b"] = bias_sum(flow.da.reshape(T * B, GH))
+    else:
+        grads[f"l{k}.Wx"], grads[f"l{k}.b"] = flow.dWx, flow.db
+    if spec.cell == "gru":
+        grads[f"l{k}.bhn"] = bias_sum(flow.dhh[:, :, 2 * H :].reshape(T * B, H))
+    return grads
+
+
+def stack_layers(arrays: list[np.ndarray]) -> np.ndarray:
+    """The per-layer arrays as one (L, ...) array; a view, not a copy, for one layer."""
+    return arrays[0][None] if len(arrays) == 1 else memory.stack(arrays)
+
+
+def bias_sum(d: np.ndarray) -> np.ndarray:
+    """Column sums of an (N, K) gradient, accumulated in float64 whatever its dtype (float32 sums of many
+    small terms would double the error), returned in its dtype."""
+    return d.sum(axis=0, dtype=np.float64).astype(d.dtype, copy=False)

@@ -1,0 +1,286 @@
+"""Page settings: the fields each dashboard page keeps in its URL, and the RunConfigs a study's settings name.
+
+Every page's settings live in the address bar, so a URL reproduces what is on screen. Each page declares its fields
+once (``FIELDS[page]``); the fields that are RunConfig fields take their URL name (``URL_NAMES``), their kind
+and their choices from lstmlab.core.config and their interactive bounds from lstmlab.views.limits. Pure: no streamlit (the
+dashboard's lstmlab.ui.state reads and writes the URL with these).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from lstmlab.core.config import CELLS, CHOICES, TASKS, RunConfig
+from lstmlab.views import limits as L
+from lstmlab.views.text import escape_markdown
+
+# Short names of RunConfig fields in the dashboard's URLs (``?T=100&ws=0.9``); other fields keep their own name.
+URL_NAMES = {"seq_len": "T", "hidden_size": "H", "weight_scale": "ws", "forget_bias": "fb", "optimizer": "opt",
+             "batch_size": "batch"}
+CELL_LABELS = {c: c.upper() for c in CELLS}
+TASK_LABELS = {
+    "adding": "Adding problem",
+    "recall": "Recall the first symbol",
+    "copy": "Copy",
+    "forecast": "Forecast a series",
+}
+INSIDE_TASKS = tuple(t for t in TASKS if t != "forecast")  # Inside the LSTM has no upload box
+NETWORKS = ("init", "trained", "stored")  # Inside the LSTM: which parameters are inspected
+NETWORK_LABELS = {"init": "Freshly initialised", "trained": "Trained with these settings", "stored": "A stored run"}
+# Inside the LSTM, trained network: 600 Adam steps teach a 16-unit LSTM the adding problem at T = 50 for seeds
+# 0-3 (held-out MSE 0.002-0.02 against the 0.167 baseline; 200 steps do not); about 1.7 s on a 2-core machine.
+INSIDE_TRAIN_STEPS = 600
+RUN_OWNERS = ("everyone", "mine")  # Runs page, signed in: whose runs are listed
+_RUN_FIELD_TYPES = {f.name: str(f.type) for f in dataclasses.fields(RunConfig)}
+
+
+@dataclass(frozen=True)
+class Field:
+    """One setting of a page: its URL name, type, default and allowed values."""
+
+    name: str
+    kind: str  # "int" | "float" | "choice" | "multi" | "bool"
+    default: Any
+    lo: float | None = None
+    hi: float | None = None
+    choices: tuple = ()
+
+    def parse(self, raw: str) -> Any:
+        """The value of ``raw`` (a URL string); ValueError with a readable reason (plain text, quoting at most
+        40 characters of ``raw``) if it is not allowed."""
+        shown = raw if len(raw) <= 40 else raw[:37] + "..."
+        if self.kind == "int":
+            try:
+                v = int(raw)
+            except ValueError:
+                raise ValueError(f"'{shown}' is not an integer") from None
+            return self._in_range(v, shown)
+        if self.kind == "float":
+            try:
+                v = float(raw)
+            except ValueError:
+                raise ValueError(f"'{shown}' is not a number") from None
+            if not math.isfinite(v):
+                raise ValueError(f"'{shown}' is not a finite number")
+            return self._in_range(v, shown)
+        if self.kind == "bool":
+            if raw.lower() in ("1", "true", "yes", "on"):
+                return True
+            if raw.lower() in ("0", "false", "no", "off"):
+                return False
+            raise ValueError(f"'{shown}' is not true/false")
+        if self.kind == "choice":
+            if raw not in self.choices:
+                raise ValueError(f"'{shown}' is not one of {', '.join(self.choices)}")
+            return raw
+        if self.kind == "multi":
+            items = [s for s in raw.split(",") if s]
+            bad = [s for s in items if s not in self.choices]
+            if bad or not items:
+                raise ValueError(f"'{shown}' must be a comma-separated subset of {', '.join(self.choices)}")
+            return [c for c in self.choices if c in items]  # canonical order, no duplicates
+        raise AssertionError(self.kind)
+
+    def _in_range(self, v, shown: str):
+        if (self.lo is not None and v < self.lo) or (self.hi is not None and v > self.hi):
+            try:
+                shown = f"{v:g}"
+            except OverflowError:  # an integer beyond the float range: say what was written
+                pass
+            raise ValueError(f"{shown} is outside {self.lo:g} … {self.hi:g}")
+        return v
+
+    def format(self, v: Any) -> str:
+        """The URL string of value ``v``."""
+        if self.kind == "multi":
+            return ",".join(v)
+        if self.kind == "bool":
+            return "1" if v else "0"
+        if self.kind == "float":
+            return f"{float(v):.6g}"
+        return str(v)
+
+
+def url_name(field: str) -> str:
+    """The URL name of a RunConfig field (``seq_len`` -> ``T``)."""
+    return URL_NAMES.get(field, field)
+
+
+def run_field(field: str, default: Any, lo: float | None = None, hi: float | None = None,
+              choices: tuple | None = None) -> Field:
+    """The page field that sets RunConfig field ``field``: its URL name, kind and choices come from the config."""
+    if field in CHOICES:
+        return Field(url_name(field), "choice", default, choices=choices or CHOICES[field])
+    kind = "int" if _RUN_FIELD_TYPES[field].startswith("int") else "float"
+    return Field(url_name(field), kind, default, lo, hi)
+
+
+# The default study (Error flow, Training): on the adding problem at T = 100 with batch 32 the LSTM's first-step
+# error collapses within 50 steps and recovers, as its held-out loss leaves the baseline, at steps 500, 825, 675 and
+# 825 for seeds 0-3 (bench/default_study.py); by step 1,000 its held-out MSE is 0.001-0.004 against the 0.167
+# baseline, while the RNN's stays at the baseline with its ratio at 1e-55 to 1e-8. With limits.FLOW_RECORDS
+# recordings (every 25 steps) the heatmap shows the collapse and the recovery column by column.
+DEFAULT_STUDY_STEPS = 1000
+
+
+def _study_fields(steps: int = DEFAULT_STUDY_STEPS) -> tuple[Field, ...]:
+    """Fields of one training study (Error flow and Training pages share them)."""
+    return (
+        Field("cells", "multi", ["rnn", "lstm"], choices=CELLS),
+        run_field("task", "adding"),
+        run_field("seq_len", 100, L.SEQ_LEN_MIN, L.SEQ_LEN_MAX),
+        run_field("weight_scale", 1.0, L.WEIGHT_SCALE_MIN, L.WEIGHT_SCALE_MAX),
+        run_field("hidden_size", 32, L.HIDDEN_MIN, L.HIDDEN_MAX),
+        run_field("layers", 1, L.LAYERS_MIN, L.LAYERS_MAX),
+        run_field("init", "orthogonal"),
+        run_field("forget_bias", 1.0, L.FORGET_BIAS_MIN, L.FORGET_BIAS_MAX),
+        run_field("optimizer", "adam"),
+        run_field("lr", 1e-2, L.LR_MIN, L.LR_MAX),
+        run_field("clip", 1.0, L.CLIP_MIN, L.CLIP_MAX),
+        run_field("steps", steps, L.STEPS_MIN, L.STEPS_MAX),
+        run_field("batch_size", 32, L.BATCH_MIN, L.BATCH_MAX),
+        run_field("seed", 0, L.SEED_MIN, L.SEED_MAX),
+    )
+
+
+FIELDS: dict[str, tuple[Field, ...]] = {
+    "why": (
+        Field("w", "float", 0.9, L.W_MIN, L.W_MAX),
+        Field("T", "int", 100, L.POWER_T_MIN, L.POWER_T_MAX),
+    ),
+    "flow": _study_fields(),
+    "training": _study_fields(),
+    "inside": (
+        Field("net", "choice", "init", choices=NETWORKS),
+        run_field("steps", INSIDE_TRAIN_STEPS, L.STEPS_MIN, L.STEPS_MAX),
+        Field("run", "str", ""),  # id of the stored run shown when net == "stored" ("" = the newest)
+        run_field("seq_len", 50, L.SEQ_LEN_MIN, L.INSIDE_T_MAX),
+        run_field("hidden_size", 16, L.HIDDEN_MIN, L.HIDDEN_MAX),
+        run_field("weight_scale", 1.0, L.WEIGHT_SCALE_MIN, L.WEIGHT_SCALE_MAX),
+        run_field("init", "orthogonal"),
+        run_field("forget_bias", 1.0, L.FORGET_BIAS_MIN, L.FORGET_BIAS_MAX),
+        run_field("task", "adding", choices=INSIDE_TASKS),
+        run_field("seed", 0, L.SEED_MIN, L.SEED_MAX),
+        Field("ex", "int", 0, 0, L.INSIDE_BATCH_MAX - 1),
+    ),
+    "phase": (
+        Field("cells", "multi", list(CELLS), choices=CELLS),
+        Field("wmin", "float", 0.5, L.WEIGHT_SCALE_MIN, L.WEIGHT_SCALE_MAX),
+        Field("wmax", "float", 1.5, L.WEIGHT_SCALE_MIN, L.WEIGHT_SCALE_MAX),
+        Field("nw", "int", 11, L.PHASE_SCALES_MIN, L.PHASE_SCALES_MAX),
+        Field("Tmax", "int", 200, 10, L.PHASE_T_MAX),
+        Field("nT", "int", 6, L.PHASE_LENGTHS_MIN, L.PHASE_LENGTHS_MAX),
+        run_field("hidden_size", 16, L.HIDDEN_MIN, L.PHASE_HIDDEN_MAX),
+        run_field("init", "orthogonal"),
+        run_field("forget_bias", 1.0, L.FORGET_BIAS_MIN, L.FORGET_BIAS_MAX),
+        run_field("seed", 0, L.SEED_MIN, L.SEED_MAX),
+    ),
+    "runs": (Field("q", "str", ""), Field("who", "choice", "everyone", choices=RUN_OWNERS)),
+    "sweeps": (Field("name", "str", ""),),
+}
+
+
+STUDY_PAGES = ("flow", "training")
+_URL_TO_FIELD = {url_name(f): f for f in _RUN_FIELD_TYPES}
+
+
+def run_fields(page: str) -> dict[str, str]:
+    """{URL name: RunConfig field} of the fields of ``page`` that set a RunConfig field."""
+    return {f.name: _URL_TO_FIELD[f.name] for f in FIELDS[page] if f.name in _URL_TO_FIELD}
+
+
+def defaults(page: str) -> dict[str, Any]:
+    """The default settings of ``page``."""
+    return {f.name: (list(f.default) if f.kind == "multi" else f.default) for f in FIELDS[page]}
+
+
+def parse_params(page: str, query: dict[str, str]) -> tuple[dict[str, Any], list[str]]:
+    """Settings of ``page`` from a query dict, and one warning per ignored or replaced parameter.
+
+    Pure (no streamlit): unknown names are ignored, bad values replaced by the default, each with a warning in
+    Markdown, where every part the URL supplied is escaped.
+    """
+    fields = {f.name: f for f in FIELDS[page]}
+    values = defaults(page)
+    warnings = []
+    for name, raw in query.items():
+        if isinstance(raw, (list, tuple)):
+            raw = raw[-1] if raw else ""
+        if name.startswith("embed"):
+            continue  # Streamlit's own display parameters
+        f = fields.get(name)
+        if f is None:
+            warnings.append(f"Ignored unknown URL parameter {escape_markdown(name, code=True, limit=80)}.")
+            continue
+        if f.kind == "str":
+            values[name] = str(raw)[:200]
+            continue
+        try:
+            values[name] = f.parse(str(raw))
+        except ValueError as e:
+            warnings.append(f"URL parameter `{name}`: {escape_markdown(e)}; using the default {f.format(f.default)}.")
+    return values, warnings
+
+
+def format_params(page: str, values: dict[str, Any]) -> dict[str, str]:
+    """The query dict of ``values`` (every field of the page, in declaration order)."""
+    out = {}
+    for f in FIELDS[page]:
+        if f.name in values:
+            out[f.name] = str(values[f.name]) if f.kind == "str" else f.format(values[f.name])
+    return out
+
+
+def flow_link(w: float, T: int) -> dict[str, str]:
+    """Query parameters opening Error flow on RNN vs LSTM at weight scale w and length T (clamped to range)."""
+    values = defaults("flow")
+    values[url_name("weight_scale")] = round(min(max(float(w), L.WEIGHT_SCALE_MIN), L.WEIGHT_SCALE_MAX), 2)
+    values[url_name("seq_len")] = int(min(max(int(T), L.SEQ_LEN_MIN), L.SEQ_LEN_MAX))
+    return format_params("flow", values)
+
+
+@dataclass(frozen=True)
+class Study:
+    """Configs of the cells compared under one set of page settings."""
+
+    configs: tuple  # RunConfig per cell, in the page's cell order
+    work: int
+
+
+def record_every(steps: int) -> int:
+    """Recording period giving about limits.FLOW_RECORDS snapshots (plus step 0 and the last step)."""
+    return max(1, math.ceil(max(steps, 1) / L.FLOW_RECORDS))
+
+
+def study(values: dict, series: tuple | None = None, series_name: str = "") -> Study:
+    """RunConfigs for the page settings ``values`` (fields of FIELDS["flow"]); ValueError if invalid."""
+    cells = list(values["cells"])
+    if not cells:
+        raise ValueError("cells: choose at least one cell to train")
+    extra = {}
+    if values["task"] == "forecast" and series is not None:
+        extra = {"series": tuple(series), "series_name": series_name}
+    fields = {field: values[name] for name, field in run_fields("flow").items()}
+    configs = tuple(RunConfig(cell=c, **fields, record_every=record_every(fields["steps"]), eval_size=L.EVAL_SIZE,
+                              **extra) for c in cells)
+    work = L.study_work(fields["seq_len"], fields["hidden_size"], fields["layers"], fields["steps"],
+                        fields["batch_size"], len(cells))
+    return Study(configs=configs, work=work)
+
+
+def inside_study_values(values: dict) -> dict:
+    """Study settings (FIELDS["flow"]) of the Inside the LSTM settings ``values``: one one-layer LSTM with
+    the page's task, length, size, init and seed, everything else at the Error flow page's defaults, so the same
+    settings there train (and cache) the very same run."""
+    study_values = defaults("flow")
+    study_values.update({name: values[name] for name in run_fields("inside")}, cells=["lstm"], layers=1)
+    return study_values
+
+
+def inside_config(values: dict) -> RunConfig:
+    """The RunConfig of the network Inside the LSTM trains for ``values`` (its initialisation is the freshly
+    initialised network); ValueError if the settings are invalid."""
+    return study(inside_study_values(values)).configs[0]
