@@ -6,6 +6,7 @@ import streamlit as st
 
 from lstmlab.core.analysis import SOLVED_FRACTION
 from lstmlab.core.config import CELLS
+from lstmlab.runs.status import ENDED_STATUSES
 from lstmlab.ui import cached, charts, live, nav, state, sweep_data
 from lstmlab.views import export, sweep_summary, tables, text
 from lstmlab.views.settings import CELL_LABELS
@@ -44,7 +45,7 @@ def draw() -> bool:
     True while any of its runs is queued or running."""
     progress, outcomes = sweep_data.sweep_state(name)
     in_flight = progress["running"] + progress["queued"] > 0
-    done = sum(progress[s] for s in sweep_summary.ENDED)
+    done = sum(progress[s] for s in ENDED_STATUSES)
     st.progress(progress["steps_done"] / max(progress["steps_total"], 1),
                 text=f"{done} of {progress['runs']} runs ended · {progress['running']} running · "
                      f"{progress['queued']} queued · {progress['lost']} lost · "

@@ -1,2 +1,21 @@
 """Runs as jobs: the executors (a local process pool, a Dask cluster), submitting, running and waiting for jobs (api),
-the Dask workers' set-up (dask_setup), sweeps, a signed-in user's quotas (quotas) and the layer's limits (limits)."""
+the Dask workers' set-up (dask_setup), sweeps, a signed-in user's quotas (quotas) and the layer's limits (limits).
+
+The names a script uses are here, imported on first use (``from lstmlab import jobs; jobs.submit(config, ...)``):
+``submit``, ``submit_many``, ``resubmit``, ``stop``, ``wait``, ``get_executor`` and ``JobError``.
+"""
+from __future__ import annotations
+
+import importlib
+
+_PUBLIC = {name: "lstmlab.jobs.api" for name in (
+    "JobError", "get_executor", "submit", "submit_many", "stop", "resubmit", "wait")}
+__all__ = list(_PUBLIC)
+
+
+def __getattr__(name: str):
+    if name in _PUBLIC:
+        value = getattr(importlib.import_module(_PUBLIC[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'lstmlab.jobs' has no attribute {name!r}")
