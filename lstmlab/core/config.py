@@ -309,12 +309,11 @@ def check_field(name: str, value: Any) -> Any:
     return info.check(name, value)
 
 
-def value_from_text(name: str, text: str) -> Any:
-    """The value that ``text`` (a command-line, sweep or URL value) writes for RunConfig field ``name``, for
-    check_field to judge: an "int" from "12", "1e3" or "12.0" (a number with a fraction stays a float), a "float",
-    a "series" of numbers separated by commas or whitespace (none for "" or "none"); text that writes no such
-    value comes back unchanged, so that the check names it."""
-    kind = FIELD_INFO[name].kind
+def value_from_text(kind: str, text: str) -> Any:
+    """The value that ``text`` (a command-line, sweep or URL value) writes for a field of ``kind``, for the check
+    to judge: an "int" from "12", "1e3" or "12.0" (a number with a fraction stays a float), a "float", a "series"
+    of numbers separated by commas or whitespace (None for "" or "none"); text that writes no such value comes
+    back unchanged, so that the check names it."""
     if kind == "series":
         if text.strip().lower() in ("", "none"):
             return None
