@@ -16,11 +16,11 @@ Adding a field: one line in RunConfig's body, e.g.::
 
     delay: int = declare(0, "int", ge=0, le=1000, label="Delay", help="Blank steps between cue and answer.")
 
-with a comment on a non-obvious default. It then has a flag (``--delay``) with that help and type, is checked
-with ``delay=...: expected an integer from 0 to 1000``, and is part of ``key`` (so, in the store, of every new
-run's identity). A dashboard page that offers it adds ``settings.run_field("delay", default, lo, hi)`` to its
-fields (``url="d"`` in the declaration gives it a short URL name). Rules tying several fields together go in
-``validate()``.
+with a comment on a non-obvious default. It then has a flag (``--delay``) with that help and type, is a sweep
+axis, is checked with ``delay=...: expected an integer from 0 to 1000``, and enters ``to_dict()`` and so ``key``.
+A dashboard page that offers it adds ``settings.run_field("delay", default, lo, hi)`` to its fields, ``lo`` … ``hi``
+its interactive range in lstmlab.views.limits (``url="d"`` in the declaration gives it a short URL name). Rules
+tying several fields together go in ``validate()``.
 """
 from __future__ import annotations
 
@@ -113,7 +113,8 @@ class FieldInfo:
         if self.kind == "series":
             return _as_series(value)
         if self.kind == "int":
-            ok = not isinstance(value, (bool, np.bool_)) and isinstance(value, Integral) and self.contains(value)
+            ok = (type(value) is int or isinstance(value, Integral) and not isinstance(value, (bool, np.bool_))) \
+                and self.contains(value)
         elif self.kind == "float":
             ok = isinstance(value, Real) and not isinstance(value, (bool, np.bool_))
             try:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -17,17 +18,21 @@ MAX_HIDDEN = 4096  # wider than a run's hidden_size: a network built by hand or 
 MAX_FEATURES = 100_000
 
 
-def _declarations() -> dict[str, FieldInfo]:
+_SHARED = ("cell", "hidden_size", "layers", "dtype")  # ModelSpec fields that are RunConfig's quantities
+
+
+@functools.lru_cache(maxsize=16)
+def _declarations(cell: FieldInfo, hidden_size: FieldInfo, layers: FieldInfo, dtype: FieldInfo) -> dict:
     """The declaration each ModelSpec field is checked against: RunConfig's where it is the same quantity (cell,
     layers, dtype; hidden_size with ModelSpec's own upper end), ModelSpec's own for the rest."""
     return {
-        "cell": FIELD_INFO["cell"],
+        "cell": cell,
         "input_size": FieldInfo("int", lo=1, hi=MAX_FEATURES),
-        "hidden_size": dataclasses.replace(FIELD_INFO["hidden_size"], hi=MAX_HIDDEN),
+        "hidden_size": dataclasses.replace(hidden_size, hi=MAX_HIDDEN),
         "output_size": FieldInfo("int", lo=1, hi=MAX_FEATURES),
-        "layers": FIELD_INFO["layers"],
+        "layers": layers,
         "head": FieldInfo("choice", choices=HEADS),
-        "dtype": FIELD_INFO["dtype"],
+        "dtype": dtype,
     }
 
 
@@ -54,7 +59,7 @@ class ModelSpec:
     dtype: str = "float64"
 
     def __post_init__(self) -> None:
-        for name, info in _declarations().items():
+        for name, info in _declarations(*(FIELD_INFO[name] for name in _SHARED)).items():
             object.__setattr__(self, name, info.check(name, getattr(self, name)))
 
     @property

@@ -121,12 +121,12 @@ def url_name(field: str) -> str:
 
 
 def run_field(field: str, default: Any, lo: float | None = None, hi: float | None = None,
-              choices: tuple | None = None, help: str | None = None, info: FieldInfo | None = None) -> Field:
-    """The page field that sets RunConfig field ``field``, from its declaration ``info`` (default: FIELD_INFO's):
-    URL name, kind, label and help (``help`` replaces it on a page that says more), choices (``choices``: a subset
-    the page offers), bounds (``lo`` … ``hi``: the page's interactive range, closed, inside the declared bounds;
-    None: the declared end). ValueError if the page's range or choices are not within the declaration."""
-    info = FIELD_INFO[field] if info is None else info
+              choices: tuple | None = None, help: str | None = None) -> Field:
+    """The page field that sets RunConfig field ``field``, from its declaration (``FIELD_INFO[field]``): URL name,
+    kind, label and help (``help`` replaces it on a page that says more), choices (``choices``: a subset the page
+    offers), bounds (``lo`` … ``hi``: the page's interactive range, closed, inside the declared bounds; None: the
+    declared end). ValueError if the page's range or choices are not within the declaration."""
+    info = FIELD_INFO[field]
     name, label, help = info.url or field, info.label, info.help if help is None else help
     if info.kind == "choice":
         if choices is not None and not set(choices) <= set(info.choices):
