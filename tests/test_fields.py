@@ -79,8 +79,8 @@ def test_an_open_lower_end_and_a_closed_upper_end(value, ok):
             info.check("x", value)
 
 
-@pytest.mark.parametrize("kwargs", [dict(kind="int", lo=0.5), dict(kind="int", lo=0, lo_open=True),
-                                    dict(kind="choice"), dict(kind="float", choices=("a",)), dict(kind="bool")])
+@pytest.mark.parametrize("kwargs", [{"kind": "int", "lo": 0.5}, {"kind": "int", "lo": 0, "lo_open": True},
+                                    {"kind": "choice"}, {"kind": "float", "choices": ("a",)}, {"kind": "bool"}])
 def test_a_malformed_declaration_is_refused(kwargs):
     with pytest.raises(ValueError):
         FieldInfo(**kwargs)
@@ -114,10 +114,10 @@ def test_a_changed_integer_bound_reaches_the_config_the_cli_and_the_dashboard(de
     help_text = run_flags()["seq_len"].help
     assert help_text.startswith("Steps per sequence; an integer from 1 to 50; default: 100")
     db = str(tmp_path / "runs.db")
-    assert call("--db", db, "run", "--seq-len", "60") == (2, "lstmlab: error: seq_len=60: expected an integer "
-                                                              "from 1 to 50\n")
-    assert call("--db", db, "ls", "--seq-len", "60") == (2, "lstmlab: error: ls --seq-len 60: expected an integer "
-                                                             "from 1 to 50\n")
+    code, err = call("--db", db, "run", "--seq-len", "60")
+    assert (code, err) == (2, "lstmlab: error: seq_len=60: expected an integer from 1 to 50\n")
+    code, err = call("--db", db, "ls", "--seq-len", "60")
+    assert (code, err) == (2, "lstmlab: error: ls --seq-len 60: expected an integer from 1 to 50\n")
     with pytest.raises(sweeps.SweepError, match="--seq-len 60: expected an integer from 1 to 50"):
         sweeps.make_spec("s", {"seq_len": "10,60"})
 
