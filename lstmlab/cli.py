@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import datetime as dt
+import functools
 import math
 import os
 import signal
@@ -26,7 +27,7 @@ from typing import Any, Sequence, TextIO
 from sqlalchemy.exc import SQLAlchemyError
 
 from lstmlab.core.analysis import summary
-from lstmlab.core.config import CHOICES, RunConfig, check_field
+from lstmlab.core.config import FIELD_INFO, RunConfig, check_field, value_from_text
 from lstmlab.jobs import api as jobs
 from lstmlab.jobs import sweeps
 from lstmlab.jobs.limits import SCHEDULER_ENV
@@ -51,34 +52,11 @@ class _Parser(argparse.ArgumentParser):
 
 # ---- value parsers: on failure they hand the raw text on, so RunConfig words the error ---------------
 
-def _int(text: str) -> Any:
-    try:
-        return int(text)
-    except ValueError:
-        try:
-            value = float(text)
-        except ValueError:
-            return text
-        return int(value) if value.is_integer() else value
-
-
-def _float(text: str) -> Any:
-    try:
-        return float(text)
-    except ValueError:
-        return text
-
-
 def _series(text: str) -> Any:
     """Comma/whitespace separated numbers, or ``@path`` to read them from a file."""
     if text.startswith("@"):
         text = Path(text[1:]).read_text(encoding="utf-8")
-    if text.strip().lower() in ("", "none"):
-        return None
-    try:
-        return tuple(float(v) for v in text.replace(",", " ").split())
-    except ValueError:
-        return text
+    return value_from_text("series", text)
 
 
 def _positive_int(text: str) -> int:
@@ -107,34 +85,36 @@ def _filter_parser(field: dataclasses.Field) -> Any:
 
 
 def _field_parser(field: dataclasses.Field) -> Any:
-    annotation = str(field.type)
-    if "tuple" in annotation:
-        return _series
-    if annotation.startswith("int"):
-        return _int
-    if annotation.startswith("float"):
-        return _float
-    return str
+    kind = FIELD_INFO[field.name].kind
+    return _series if kind == "series" else functools.partial(value_from_text, kind)
+
+
+def config_flag_help(name: str, default: Any, lists: bool = False) -> str:
+    """The help of RunConfig field ``name``'s flag, from its declaration: what it is, what it accepts, its default
+    (``lists``: of a sweep's flag, which takes a list)."""
+    info = FIELD_INFO[name]
+    accepts = "numbers separated by commas, or @FILE" if info.kind == "series" else info.expected()
+    if lists:
+        accepts = f"one value or a comma-separated list, each {accepts}"
+    parts = [info.help.rstrip("."), accepts] if info.kind != "choice" or lists else [info.help.rstrip(".")]
+    return "; ".join([*filter(None, parts), f"default: {default!r}"]).replace("%", "%%")
 
 
 def add_config_flags(parser: argparse.ArgumentParser, lists: bool = False) -> None:
-    """One flag per ``RunConfig`` field (``--seq-len``, alias ``--seq_len``); unset flags keep the default.
+    """One flag per ``RunConfig`` field (``--seq-len``, alias ``--seq_len``); unset flags keep the default. The
+    flag's type and help come from the field's declaration (``FIELD_INFO``).
     ``lists``: each flag takes comma-separated values, kept as text (a sweep's grid); no ``--series``."""
     group = parser.add_argument_group("sweep grid (RunConfig fields, comma-separated values)" if lists
                                       else "run config (RunConfig fields)")
     for field in dataclasses.fields(RunConfig):
-        default = field.default
         if lists and field.name not in sweeps.SWEEP_FIELDS:
             continue
-        choices = CHOICES.get(field.name)
+        choices = FIELD_INFO[field.name].choices
         metavar = "{" + ",".join(choices) + "}" if choices else field.name.upper()
-        help_text = "numbers separated by commas, or @FILE" if field.name == "series" else None
-        if lists:
-            metavar, help_text = f"{metavar}[,...]", "one value or a comma-separated list"
         group.add_argument(
             *flag_names(field.name), dest=field.name, type=str if lists else _field_parser(field),
-            default=argparse.SUPPRESS, metavar=metavar,
-            help=f"{help_text + '; ' if help_text else ''}default: {default!r}",
+            default=argparse.SUPPRESS, metavar=f"{metavar}[,...]" if lists else metavar,
+            help=config_flag_help(field.name, field.default, lists),
         )
 
 

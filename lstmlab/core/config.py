@@ -3,6 +3,24 @@
 A run is fully determined by its config (plus the code): ``train(config)`` twice gives bit-identical
 tables apart from wall-clock columns, and ``config.key`` is a content hash that names the experiment
 across processes and machines.
+
+Every field is declared once, in RunConfig's body, with ``declare(default, kind, ...)``: its kind ("int",
+"float", "choice", "series" or "text"), its bounds (``ge``/``gt`` and ``le``/``lt``: closed or open ends; an
+int has closed ends) or choices, its URL name on the dashboard, a short label and one sentence of help. The
+declarations are ``FIELD_INFO[name]`` (a ``FieldInfo``), and everything that checks, parses or describes a field
+takes it from there: RunConfig's own check (``check_field``), ModelSpec's fields of the same quantity, the
+command line's flag (type, help, bounds), ``ls`` filters and sweep axes, and the dashboard's URL fields and their
+help (lstmlab.views.settings; its sliders' narrower ranges are lstmlab.views.limits', inside these bounds).
+
+Adding a field: one line in RunConfig's body, e.g.::
+
+    delay: int = declare(0, "int", ge=0, le=1000, label="Delay", help="Blank steps between cue and answer.")
+
+with a comment on a non-obvious default. It then has a flag (``--delay``) with that help and type, is a sweep
+axis, is checked with ``delay=...: expected an integer from 0 to 1000``, and enters ``to_dict()`` and so ``key``.
+A dashboard page that offers it adds ``settings.run_field("delay", default, lo, hi)`` to its fields, ``lo`` … ``hi``
+its interactive range in lstmlab.views.limits (``url="d"`` in the declaration gives it a short URL name). Rules
+tying several fields together go in ``validate()``.
 """
 from __future__ import annotations
 
@@ -32,28 +50,96 @@ PASS_ARRAYS = 24  # (T, B, H) arrays a pass keeps per layer, at most (LSTM: stat
 COPY_SYMBOLS = 10  # symbols to memorise in the copy task; its sequences need seq_len >= 2 * COPY_SYMBOLS + 1
 MAX_SERIES = 1_000_000
 
-# (lo, hi) inclusive bounds of the integer fields
-_INT_RANGES = {
-    "seq_len": (1, 5000),
-    "hidden_size": (1, 1024),
-    "layers": (1, 4),
-    "batch_size": (1, 4096),
-    "steps": (0, 1_000_000),
-    "record_every": (1, 1_000_000),
-    "eval_size": (1, 4096),
-    "seed": (0, 2**32 - 1),
-    "n_symbols": (2, 256),
-}
-# (lo, hi, lo_open, hi_open, text) bounds of the float fields; hi None = unbounded (but finite)
-_FLOAT_RANGES = {
-    "weight_scale": (0.0, 10.0, True, False, "a number in (0, 10]"),
-    "forget_bias": (-10.0, 10.0, False, False, "a number in [-10, 10]"),
-    "lr": (0.0, 10.0, True, False, "a number in (0, 10]"),
-    "momentum": (0.0, 1.0, False, True, "a number in [0, 1)"),
-    "clip": (0.0, None, False, False, "a finite number >= 0 (0 = no clipping)"),
-    "noise": (0.0, 1e6, False, False, "a number in [0, 1e6]"),  # beyond, the synthetic series' spread overflows
-}
-CHOICES = {"cell": CELLS, "task": TASKS, "optimizer": OPTIMIZERS, "init": INITS, "dtype": DTYPES}
+KINDS = ("int", "float", "choice", "series", "text")
+
+
+@dataclass(frozen=True)
+class FieldInfo:
+    """The declaration of one field: what it accepts and how it is named and explained.
+
+    Bounds: ``lo`` and ``hi`` (None = unbounded, but finite), each end closed unless ``lo_open``/``hi_open``; an
+    "int" has closed ends, a "text" field's ``hi`` is its length in characters. ``note`` follows what is expected
+    in an error ("0 = no clipping"); ``url`` is the dashboard's URL name ("" = the field's name).
+    """
+
+    kind: str
+    lo: float | None = None
+    hi: float | None = None
+    lo_open: bool = False
+    hi_open: bool = False
+    choices: tuple[str, ...] = ()
+    url: str = ""
+    label: str = ""
+    help: str = ""
+    note: str = ""
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise ValueError(f"kind={self.kind!r}: expected one of {', '.join(map(repr, KINDS))}")
+        if (self.kind == "choice") != bool(self.choices):
+            raise ValueError(f"choices={self.choices!r}: expected choices exactly for kind 'choice'")
+        if self.kind in ("int", "text") and (self.lo_open or self.hi_open or not all(
+                b is None or isinstance(b, int) for b in (self.lo, self.hi))):
+            raise ValueError(f"kind={self.kind!r}: expected closed integer bounds (ge, le)")
+
+    def contains(self, value: float) -> bool:
+        """Whether the number ``value`` lies within the bounds (the kind aside)."""
+        lo_ok = self.lo is None or (value > self.lo if self.lo_open else value >= self.lo)
+        return lo_ok and (self.hi is None or (value < self.hi if self.hi_open else value <= self.hi))
+
+    def expected(self) -> str:
+        """What the field accepts, as an error message says it after "expected" ("an integer from 1 to 5000")."""
+        if self.kind == "int":
+            text = f"an integer from {self.lo} to {self.hi}"
+        elif self.kind == "float":
+            if self.lo is not None and self.hi is not None:
+                text = (f"a number in {'(' if self.lo_open else '['}{_number_text(self.lo)}, "
+                        f"{_number_text(self.hi)}{')' if self.hi_open else ']'}")
+            else:
+                ends = [f"{'>' if self.lo_open else '>='} {_number_text(self.lo)}" if self.lo is not None else "",
+                        f"{'<' if self.hi_open else '<='} {_number_text(self.hi)}" if self.hi is not None else ""]
+                text = " ".join(["a finite number", *filter(None, ends)])
+        elif self.kind == "choice":
+            text = f"one of {', '.join(repr(c) for c in self.choices)}"
+        elif self.kind == "series":
+            text = "None or a sequence of finite numbers"
+        else:
+            text = f"a string of at most {self.hi} characters"
+        return f"{text} ({self.note})" if self.note else text
+
+    def check(self, name: str, value: Any) -> Any:
+        """``value`` normalised as field ``name`` holds it (an int, float, choice, tuple of floats or string), or
+        ``ValueError("name=value: expected ...")``."""
+        if self.kind == "series":
+            return _as_series(value)
+        if self.kind == "int":
+            ok = (type(value) is int or isinstance(value, Integral) and not isinstance(value, (bool, np.bool_))) \
+                and self.contains(value)
+        elif self.kind == "float":
+            ok = isinstance(value, Real) and not isinstance(value, (bool, np.bool_))
+            try:
+                ok = ok and math.isfinite(value) and self.contains(value)
+            except OverflowError:  # an integer beyond the float range
+                ok = False
+        elif self.kind == "choice":
+            ok = isinstance(value, str) and value in self.choices
+        else:
+            ok = isinstance(value, str) and (self.hi is None or len(value) <= self.hi)
+        if not ok:
+            raise ValueError(f"{name}={_short(value)}: expected {self.expected()}")
+        return int(value) if self.kind == "int" else float(value) if self.kind == "float" else value
+
+
+def declare(default: Any, kind: str, *, ge: float | None = None, gt: float | None = None, le: float | None = None,
+            lt: float | None = None, choices: tuple[str, ...] = (), url: str = "", label: str = "", help: str = "",
+            note: str = "") -> Any:
+    """A RunConfig field with default ``default`` and its declaration (``FieldInfo``): ``ge``/``gt`` its lower end,
+    closed or open, ``le``/``lt`` its upper end; the rest as in ``FieldInfo``."""
+    if ge is not None and gt is not None or le is not None and lt is not None:
+        raise ValueError("expected at most one lower end (ge or gt) and one upper end (le or lt)")
+    info = FieldInfo(kind, lo=gt if ge is None else ge, hi=lt if le is None else le, lo_open=gt is not None,
+                     hi_open=lt is not None, choices=tuple(choices), url=url, label=label, help=help, note=note)
+    return dataclasses.field(default=default, metadata={"info": info})
 
 
 @dataclass(frozen=True)
@@ -64,46 +150,79 @@ class RunConfig:
     equal configs compare, hash and serialise identically.
     """
 
-    cell: str = "lstm"
-    task: str = "adding"
-    seq_len: int = 100  # total sequence length T fed to the network (copy: includes symbols, delimiter, answer)
-    hidden_size: int = 32
-    layers: int = 1
-    weight_scale: float = 1.0  # multiplies the init; 1.0 with orthogonal Wh = spectral radius 1 at init
-    init: str = "orthogonal"
-    forget_bias: float = 1.0  # LSTM forget-gate bias (Gers et al. 2000; Jozefowicz et al. 2015): remember by default
-    optimizer: str = "adam"
-    lr: float = 1e-2  # high for Adam in general, right for these small nets with clipping
-    momentum: float = 0.9  # used by "momentum" and "nesterov" only; Adam keeps beta1=0.9, beta2=0.999
-    clip: float = 1.0  # global-norm clipping threshold (Pascanu et al. 2013); 0 = off
-    batch_size: int = 64
-    steps: int = 500  # optimiser updates
-    record_every: int = 25  # eval + gradient-flow snapshot period (plus step 0 and the last step)
-    eval_size: int = 256  # fixed held-out batch, drawn once from its own RNG stream
-    seed: int = 0  # root of every RNG stream (init, data, eval, synthetic series)
-    dtype: str = "float64"
-    n_symbols: int = 8  # recall: number of classes K (chance accuracy 1/K, baseline loss log K)
-    noise: float = 0.1  # forecast: std of the gaussian noise added to the synthetic multi-sine series
-    series: tuple[float, ...] | None = None  # forecast: user series (None = synthetic)
-    series_name: str = ""  # display label of the user series; not used in computation
+    cell: str = declare("lstm", "choice", choices=CELLS, label="Cell",
+                        help="Recurrent cell: rnn (tanh Elman), lstm or gru.")
+    task: str = declare("adding", "choice", choices=TASKS, label="Task",
+                        help="Adding: sum the two marked numbers of a long sequence (Hochreiter & Schmidhuber 1997). "
+                             "Recall: name the symbol seen at the first step. "
+                             f"Copy: repeat {COPY_SYMBOLS} symbols after a delay. "
+                             "Forecast: predict the next value of a series (synthetic, or one given).")
+    # total sequence length T fed to the network (copy: includes symbols, delimiter, answer)
+    seq_len: int = declare(100, "int", ge=1, le=5000, url="T", label="Sequence length T",
+                           help="Time steps per sequence: the longest distance the error has to travel back.")
+    hidden_size: int = declare(32, "int", ge=1, le=1024, url="H", label="Hidden size", help="Units per layer.")
+    layers: int = declare(1, "int", ge=1, le=4, label="Layers",
+                          help="Recurrent layers stacked; layer k > 0 reads the hidden states of layer k - 1.")
+    # 1.0 with orthogonal Wh = spectral radius 1 at init
+    weight_scale: float = declare(1.0, "float", gt=0.0, le=10.0, url="ws", label="Weight scale",
+                                  help="Multiplies the recurrent weights at init; with orthogonal or identity init it "
+                                       "is σ_max of every gate block of W_h (gaussian: about the spectral radius).")
+    init: str = declare("orthogonal", "choice", choices=INITS, label="Init of W_h",
+                        help="orthogonal: every singular value = weight scale; gaussian: N(0, w²/H); "
+                             "identity: w·I (IRNN).")
+    # LSTM forget-gate bias (Gers et al. 2000; Jozefowicz et al. 2015): remember by default
+    forget_bias: float = declare(1.0, "float", ge=-10.0, le=10.0, url="fb", label="Forget bias (LSTM)",
+                                 help="Initial bias of the forget gate; 1 keeps the carousel open.")
+    optimizer: str = declare("adam", "choice", choices=OPTIMIZERS, url="opt", label="Optimiser",
+                             help="Update rule: sgd, momentum (heavy ball), adam or nesterov.")
+    # high for Adam in general, right for these small nets with clipping
+    lr: float = declare(1e-2, "float", gt=0.0, le=10.0, label="Learning rate", help="Step size of the optimiser.")
+    # used by "momentum" and "nesterov" only; Adam keeps beta1=0.9, beta2=0.999
+    momentum: float = declare(0.9, "float", ge=0.0, lt=1.0, label="Momentum",
+                              help="Momentum coefficient of the momentum and nesterov optimisers.")
+    clip: float = declare(1.0, "float", ge=0.0, note="0 = no clipping", label="Clip norm (0 = off)",
+                          help="Global gradient-norm clipping threshold (Pascanu et al. 2013).")
+    batch_size: int = declare(64, "int", ge=1, le=4096, url="batch", label="Batch size",
+                              help="Sequences per update.")
+    steps: int = declare(500, "int", ge=0, le=1_000_000, label="Training steps",
+                         help="Optimiser updates; 0 keeps the network at its initialisation.")
+    record_every: int = declare(25, "int", ge=1, le=1_000_000, label="Record every",
+                                help="Steps between recordings of the held-out loss and the error flow (step 0 "
+                                     "and the last step are recorded too).")
+    # a fixed held-out batch, drawn once from its own RNG stream
+    eval_size: int = declare(256, "int", ge=1, le=4096, label="Held-out batch",
+                             help="Sequences in the fixed held-out batch the error flow is measured on.")
+    seed: int = declare(0, "int", ge=0, le=2**32 - 1, label="Seed",
+                        help="Root of every random stream: initialisation, training data, held-out batch, "
+                             "synthetic series.")
+    dtype: str = declare("float64", "choice", choices=DTYPES, label="Precision",
+                         help="float64 (gradient studies need its range) or float32.")
+    n_symbols: int = declare(8, "int", ge=2, le=256, label="Symbols",
+                             help="Recall: number of classes K (chance accuracy 1/K, baseline loss log K).")
+    # beyond 1e6 the synthetic series' spread overflows
+    noise: float = declare(0.1, "float", ge=0.0, le=1e6, label="Noise",
+                           help="Forecast: standard deviation of the gaussian noise added to the synthetic "
+                                "multi-sine series.")
+    series: tuple[float, ...] | None = declare(None, "series", label="Series",
+                                               help="Forecast: the series to learn (None = the synthetic series).")
+    series_name: str = declare("", "text", le=200, label="Series name",
+                               help="Display label of the series; not used in computation.")
 
     def __post_init__(self) -> None:
         self.validate()
 
     def validate(self) -> None:
         """Check every field (normalising numbers and ``series`` in place), then the cross-field rules."""
-        for name in (*_INT_RANGES, *_FLOAT_RANGES, *CHOICES):
+        for name in FIELD_INFO:
             object.__setattr__(self, name, check_field(name, getattr(self, name)))
-        if not isinstance(self.series_name, str) or len(self.series_name) > 200:
-            raise ValueError(f"series_name={self.series_name!r}: expected a string of at most 200 characters")
-        object.__setattr__(self, "series", _as_series(self.series))
+        longest = FIELD_INFO["seq_len"].hi
         if self.task == "copy" and self.seq_len < 2 * COPY_SYMBOLS + 1:
             raise ValueError(
-                f"seq_len={self.seq_len}: expected an integer from {2 * COPY_SYMBOLS + 1} to 5000 for task 'copy' "
+                f"seq_len={self.seq_len}: expected an integer from {2 * COPY_SYMBOLS + 1} to {longest} for task 'copy' "
                 f"({COPY_SYMBOLS} symbols, at least one blank/delimiter step, {COPY_SYMBOLS} answer steps)"
             )
         if self.task == "adding" and self.seq_len < 2:
-            raise ValueError(f"seq_len={self.seq_len}: expected an integer from 2 to 5000 for task 'adding'")
+            raise ValueError(f"seq_len={self.seq_len}: expected an integer from 2 to {longest} for task 'adding'")
         if self.task == "forecast" and self.series is not None:
             n = len(self.series)
             if n < self.seq_len + 1:
@@ -172,43 +291,49 @@ def seconds_from_environment(variable: str, default: float) -> float:
     return value
 
 
+# The declaration of every RunConfig field, in field order; a field declared without declare() is an error here.
+FIELD_INFO: dict[str, FieldInfo] = {}
+for _field in dataclasses.fields(RunConfig):
+    if "info" not in _field.metadata:
+        raise TypeError(f"RunConfig.{_field.name}: expected a declaration, declare(default, kind, ...)")
+    FIELD_INFO[_field.name] = _field.metadata["info"]
+del _field
+CHOICES = {name: info.choices for name, info in FIELD_INFO.items() if info.kind == "choice"}
+
+
 def check_field(name: str, value: Any) -> Any:
-    """``value`` normalised as RunConfig field ``name`` holds it (an int, float or choice), or
+    """``value`` normalised as RunConfig field ``name`` holds it (an int, float, choice, series or text), or
     ``ValueError("name=value: expected ...")``; the rules that tie several fields together are validate()'s."""
-    if name in _INT_RANGES:
-        return _as_int(name, value, *_INT_RANGES[name])
-    if name in _FLOAT_RANGES:
-        return _as_float(name, value, *_FLOAT_RANGES[name])
-    if name in CHOICES:
-        _check_choice(name, value, CHOICES[name])
-        return value
-    raise ValueError(f"{name!r}: expected one of the fields {[*_INT_RANGES, *_FLOAT_RANGES, *CHOICES]}")
+    info = FIELD_INFO.get(name)
+    if info is None:
+        raise ValueError(f"{name!r}: expected one of the fields {list(FIELD_INFO)}")
+    return info.check(name, value)
 
 
-def _as_int(name: str, value: Any, lo: int, hi: int) -> int:
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, Integral) or not lo <= value <= hi:
-        raise ValueError(f"{name}={value!r}: expected an integer from {lo} to {hi}")
-    return int(value)
-
-
-def _as_float(name: str, value: Any, lo: float, hi: float | None, lo_open: bool, hi_open: bool, text: str) -> float:
-    ok = isinstance(value, Real) and not isinstance(value, (bool, np.bool_))
+def value_from_text(kind: str, text: str) -> Any:
+    """The value that ``text`` (a command-line, sweep or URL value) writes for a field of ``kind``, for the check
+    to judge: an "int" from "12", "1e3" or "12.0" (a number with a fraction stays a float), a "float", a "series"
+    of numbers separated by commas or whitespace (None for "" or "none"); text that writes no such value comes
+    back unchanged, so that the check names it."""
+    if kind == "series":
+        if text.strip().lower() in ("", "none"):
+            return None
+        try:
+            return tuple(float(v) for v in text.replace(",", " ").split())
+        except ValueError:
+            return text
+    if kind not in ("int", "float"):
+        return text
+    if kind == "int":
+        try:
+            return int(text)
+        except ValueError:  # not a plain integer (or beyond int()'s 4300 digits): maybe a float that is one
+            pass
     try:
-        ok = ok and math.isfinite(value)
-    except OverflowError:  # an integer beyond the float range
-        ok = False
-    if ok:
-        ok = (value > lo if lo_open else value >= lo) and (
-            hi is None or (value < hi if hi_open else value <= hi)
-        )
-    if not ok:
-        raise ValueError(f"{name}={_short(value)}: expected {text}")
-    return float(value)
-
-
-def _check_choice(name: str, value: Any, choices: tuple[str, ...]) -> None:
-    if not isinstance(value, str) or value not in choices:
-        raise ValueError(f"{name}={value!r}: expected one of {', '.join(repr(c) for c in choices)}")
+        number = float(text)
+    except ValueError:
+        return text
+    return int(number) if kind == "int" and number.is_integer() else number
 
 
 def _as_series(series: Any) -> tuple[float, ...] | None:
@@ -249,6 +374,15 @@ def zscore_problem(values: np.ndarray) -> str:
         return ""
     return (f"cannot be z-scored in float64 (mean {mean:.3g}, standard deviation {std:.3g}); expected values that "
             "differ by more than about 1e-150 and stay below about 1e300 in magnitude (rescale the series)")
+
+
+def _number_text(x: float) -> str:
+    """A bound as people write it: 0, 10, -10, 0.5, 1e6."""
+    text = f"{x:g}"
+    if "e" in text:
+        mantissa, exponent = text.split("e")
+        text = f"{mantissa}e{int(exponent)}"
+    return text
 
 
 def _short(value: Any) -> str:

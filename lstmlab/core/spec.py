@@ -2,28 +2,38 @@
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 from dataclasses import dataclass
 
 import numpy as np
 
-from lstmlab.core.config import CELLS as CELL_NAMES
-from lstmlab.core.config import DTYPES, GATES
+# CELL_NAMES and DTYPES: the cells and dtypes a spec may name, as config declares them
+from lstmlab.core.config import CELLS as CELL_NAMES  # noqa: F401
+from lstmlab.core.config import DTYPES, FIELD_INFO, GATES, FieldInfo  # noqa: F401
 
 HEADS = ("last", "all")
 LOSSES = ("mse", "xent")
-MAX_LAYERS = 4
-MAX_HIDDEN = 4096
+MAX_HIDDEN = 4096  # wider than a run's hidden_size: a network built by hand or carried over from PyTorch may be larger
 MAX_FEATURES = 100_000
 
 
-def _check_int(name: str, value, lo: int, hi: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not lo <= value <= hi:
-        raise ValueError(f"{name}={value!r}: expected an integer from {lo} to {hi}")
+_SHARED = ("cell", "hidden_size", "layers", "dtype")  # ModelSpec fields that are RunConfig's quantities
 
 
-def _check_choice(name: str, value, choices: tuple[str, ...]) -> None:
-    if value not in choices:
-        raise ValueError(f"{name}={value!r}: expected one of {', '.join(map(repr, choices))}")
+@functools.lru_cache(maxsize=16)
+def _declarations(cell: FieldInfo, hidden_size: FieldInfo, layers: FieldInfo, dtype: FieldInfo) -> dict:
+    """The declaration each ModelSpec field is checked against: RunConfig's where it is the same quantity (cell,
+    layers, dtype; hidden_size with ModelSpec's own upper end), ModelSpec's own for the rest."""
+    return {
+        "cell": cell,
+        "input_size": FieldInfo("int", lo=1, hi=MAX_FEATURES),
+        "hidden_size": dataclasses.replace(hidden_size, hi=MAX_HIDDEN),
+        "output_size": FieldInfo("int", lo=1, hi=MAX_FEATURES),
+        "layers": layers,
+        "head": FieldInfo("choice", choices=HEADS),
+        "dtype": dtype,
+    }
 
 
 @dataclass(frozen=True)
@@ -34,7 +44,7 @@ class ModelSpec:
     input_size:  features per time step of x (T, B, input_size)
     hidden_size: H, units per layer
     output_size: O, outputs of the linear head (classes for "xent")
-    layers:      1 to 4; layer k > 0 reads layer k-1's hidden states
+    layers:      1 to 4 (RunConfig's bounds); layer k > 0 reads layer k-1's hidden states
     head:        "last" predicts from h_T (many-to-one, y_hat (B, O));
                  "all" predicts at every step (many-to-many, y_hat (T, B, O))
     dtype:       "float64" (default: gradient studies need it) or "float32"
@@ -49,13 +59,8 @@ class ModelSpec:
     dtype: str = "float64"
 
     def __post_init__(self) -> None:
-        _check_choice("cell", self.cell, CELL_NAMES)
-        _check_int("input_size", self.input_size, 1, MAX_FEATURES)
-        _check_int("hidden_size", self.hidden_size, 1, MAX_HIDDEN)
-        _check_int("output_size", self.output_size, 1, MAX_FEATURES)
-        _check_int("layers", self.layers, 1, MAX_LAYERS)
-        _check_choice("head", self.head, HEADS)
-        _check_choice("dtype", self.dtype, DTYPES)
+        for name, info in _declarations(*(FIELD_INFO[name] for name in _SHARED)).items():
+            object.__setattr__(self, name, info.check(name, getattr(self, name)))
 
     @property
     def gates(self) -> tuple[str, ...]:

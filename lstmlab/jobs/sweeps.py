@@ -19,7 +19,7 @@ from typing import Any, Iterable, Mapping
 
 import pandas as pd
 
-from lstmlab.core.config import RunConfig, check_field
+from lstmlab.core.config import FIELD_INFO, RunConfig, check_field, value_from_text
 from lstmlab.jobs import api as jobs
 from lstmlab.jobs.limits import MAX_SWEEP_RUNS
 from lstmlab.runs.status import STATUSES
@@ -191,19 +191,9 @@ def _split(raw: Iterable[Any] | str) -> list[Any]:
 
 
 def _typed(field: str, value: Any) -> Any:
-    """A value of the command line (text) as the field's type; non-text values pass unchanged."""
-    if not isinstance(value, str):
-        return value
-    kind = {f.name: str(f.type) for f in dataclasses.fields(RunConfig)}[field]
-    try:
-        if kind.startswith("int"):
-            number = float(value)
-            return int(number) if number.is_integer() else number
-        if kind.startswith("float"):
-            return float(value)
-    except ValueError:
-        pass
-    return value
+    """A value of the command line (text) as the field's kind reads it (lstmlab.core.config.value_from_text);
+    non-text values pass unchanged."""
+    return value_from_text(FIELD_INFO[field].kind, value) if isinstance(value, str) else value
 
 
 def _flag(field: str) -> str:

@@ -58,41 +58,37 @@ def study_form_ui(page: str, values: dict, submit_label: str = "Train and compar
     """
     state.seed_widgets(page, values)
     k = lambda name: state.widget_key(page, name)  # noqa: E731
+    f = {field.name: field for field in settings.FIELDS[page]}  # labels and help as the config declares them
     with st.form(f"{page}.form", border=True):
         c1, c2, c3, c4 = st.columns([1.3, 1.1, 1, 1])
         cells = c1.multiselect(
             "Cells to compare", CELLS, key=k("cells"), format_func=CELL_LABELS.get,
             help="Each cell is trained on the same task, data and seed.",
         )
-        task = c2.selectbox(
-            "Task", TASKS, key=k("task"), format_func=TASK_LABELS.get,
-            help="Adding: sum the two marked numbers of a long sequence (Hochreiter & Schmidhuber 1997). "
-                 "Recall: name the symbol seen at the first step. Copy: repeat 10 symbols after a delay. "
-                 "Forecast: predict the next value of a series (synthetic, or a CSV you upload below).",
-        )
-        T = c3.slider("Sequence length T", L.SEQ_LEN_MIN, L.SEQ_LEN_MAX, key=k("T"),
-                      help="Time steps per sequence: the longest distance the error has to travel back.")
-        ws = c4.slider("Weight scale", L.WEIGHT_SCALE_MIN, L.WEIGHT_SCALE_MAX, step=0.05, key=k("ws"),
-                       help="Multiplies the recurrent weights at init; with orthogonal or identity init it is "
-                            "σ_max of every gate block of W_h (gaussian: about the spectral radius).")
+        task = c2.selectbox(f["task"].label, TASKS, key=k("task"), format_func=TASK_LABELS.get, help=f["task"].help)
+        T = c3.slider(f["T"].label, L.SEQ_LEN_MIN, L.SEQ_LEN_MAX, key=k("T"), help=f["T"].help)
+        ws = c4.slider(f["ws"].label, L.WEIGHT_SCALE_MIN, L.WEIGHT_SCALE_MAX, step=0.05, key=k("ws"),
+                       help=f["ws"].help)
         with st.expander("Advanced"):
             a1, a2, a3, a4, a5 = st.columns(5)
-            H = a1.slider("Hidden size", L.HIDDEN_MIN, L.HIDDEN_MAX, key=k("H"), help="Units per layer.")
-            layers = a2.slider("Layers", L.LAYERS_MIN, L.LAYERS_MAX, key=k("layers"))
-            init = a3.selectbox("Init of W_h", INITS, key=k("init"),
-                                help="orthogonal: every singular value = weight scale; gaussian: N(0, w²/H); "
-                                     "identity: w·I (IRNN).")
-            fb = a4.number_input("Forget bias (LSTM)", L.FORGET_BIAS_MIN, L.FORGET_BIAS_MAX, step=0.5,
-                                 key=k("fb"), help="Initial bias of the forget gate; 1 keeps the carousel open.")
-            opt = a5.selectbox("Optimiser", OPTIMIZERS, key=k("opt"))
+            H = a1.slider(f["H"].label, L.HIDDEN_MIN, L.HIDDEN_MAX, key=k("H"), help=f["H"].help)
+            layers = a2.slider(f["layers"].label, L.LAYERS_MIN, L.LAYERS_MAX, key=k("layers"),
+                               help=f["layers"].help)
+            init = a3.selectbox(f["init"].label, INITS, key=k("init"), help=f["init"].help)
+            fb = a4.number_input(f["fb"].label, L.FORGET_BIAS_MIN, L.FORGET_BIAS_MAX, step=0.5, key=k("fb"),
+                                 help=f["fb"].help)
+            opt = a5.selectbox(f["opt"].label, OPTIMIZERS, key=k("opt"), help=f["opt"].help)
             b1, b2, b3, b4, b5 = st.columns(5)
-            lr = b1.number_input("Learning rate", L.LR_MIN, L.LR_MAX, step=1e-3, format="%.5f", key=k("lr"))
-            clip = b2.number_input("Clip norm (0 = off)", L.CLIP_MIN, L.CLIP_MAX, step=0.5, key=k("clip"),
-                                   help="Global gradient-norm clipping threshold (Pascanu et al. 2013).")
-            steps = b3.number_input("Training steps", L.STEPS_MIN, L.STEPS_MAX, step=50, key=k("steps"),
-                                    help="Parameter updates; 0 shows the network at initialisation only.")
-            batch = b4.number_input("Batch size", L.BATCH_MIN, L.BATCH_MAX, step=8, key=k("batch"))
-            seed = b5.number_input("Seed", L.SEED_MIN, L.SEED_MAX, step=1, key=k("seed"))
+            lr = b1.number_input(f["lr"].label, L.LR_MIN, L.LR_MAX, step=1e-3, format="%.5f", key=k("lr"),
+                                 help=f["lr"].help)
+            clip = b2.number_input(f["clip"].label, L.CLIP_MIN, L.CLIP_MAX, step=0.5, key=k("clip"),
+                                   help=f["clip"].help)
+            steps = b3.number_input(f["steps"].label, L.STEPS_MIN, L.STEPS_MAX, step=50, key=k("steps"),
+                                    help=f["steps"].help)
+            batch = b4.number_input(f["batch"].label, L.BATCH_MIN, L.BATCH_MAX, step=8, key=k("batch"),
+                                    help=f["batch"].help)
+            seed = b5.number_input(f["seed"].label, L.SEED_MIN, L.SEED_MAX, step=1, key=k("seed"),
+                                   help=f["seed"].help)
         submitted = st.form_submit_button(submit_label, type="primary", icon=":material/play_arrow:")
     out = {"cells": list(cells), "task": task, "T": int(T), "ws": float(ws), "H": int(H), "layers": int(layers),
            "init": init, "fb": float(fb), "opt": opt, "lr": float(lr), "clip": float(clip), "steps": int(steps),

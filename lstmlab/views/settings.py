@@ -1,25 +1,24 @@
 """Page settings: the fields each dashboard page keeps in its URL, and the RunConfigs a study's settings name.
 
 Every page's settings live in the address bar, so a URL reproduces what is on screen. Each page declares its fields
-once (``FIELDS[page]``); the fields that are RunConfig fields take their URL name (``URL_NAMES``), their kind
-and their choices from lstmlab.core.config and their interactive bounds from lstmlab.views.limits. Pure: no streamlit (the
-dashboard's lstmlab.ui.state reads and writes the URL with these).
+once (``FIELDS[page]``); the fields that are RunConfig fields (``run_field``) take their URL name, kind, choices,
+label and help from their declaration in lstmlab.core.config (``FIELD_INFO``) and their interactive bounds from
+lstmlab.views.limits, which must lie inside the declared ones. Pure: no streamlit (the dashboard's lstmlab.ui.state
+reads and writes the URL with these).
 """
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from dataclasses import dataclass
 from typing import Any
 
-from lstmlab.core.config import CELLS, CHOICES, TASKS, RunConfig
+from lstmlab.core.config import CELLS, FIELD_INFO, TASKS, FieldInfo, RunConfig, value_from_text
 from lstmlab.views import limits as L
 from lstmlab.views.text import escape_markdown
 
-# Short names of RunConfig fields in the dashboard's URLs (``?T=100&ws=0.9``); other fields keep their own name.
-URL_NAMES = {"seq_len": "T", "hidden_size": "H", "weight_scale": "ws", "forget_bias": "fb", "optimizer": "opt",
-             "batch_size": "batch"}
+# Short names of RunConfig fields in the dashboard's URLs (``?T=100&ws=0.9``), as declared; other fields keep their own.
+URL_NAMES = {name: info.url for name, info in FIELD_INFO.items() if info.url}
 CELL_LABELS = {c: c.upper() for c in CELLS}
 TASK_LABELS = {
     "adding": "Adding problem",
@@ -34,35 +33,39 @@ NETWORK_LABELS = {"init": "Freshly initialised", "trained": "Trained with these 
 # 0-3 (held-out MSE 0.002-0.02 against the 0.167 baseline; 200 steps do not); about 1.7 s on a 2-core machine.
 INSIDE_TRAIN_STEPS = 600
 RUN_OWNERS = ("everyone", "mine")  # Runs page, signed in: whose runs are listed
-_RUN_FIELD_TYPES = {f.name: str(f.type) for f in dataclasses.fields(RunConfig)}
 
 
 @dataclass(frozen=True)
 class Field:
-    """One setting of a page: its URL name, type, default and allowed values."""
+    """One setting of a page: its URL name, type, default and allowed values (``lo`` … ``hi``, each end closed
+    unless ``lo_open``/``hi_open``; None = unbounded), and the label and help its control shows."""
 
     name: str
-    kind: str  # "int" | "float" | "choice" | "multi" | "bool"
+    kind: str  # "int" | "float" | "choice" | "multi" | "bool" | "str"
     default: Any
     lo: float | None = None
     hi: float | None = None
     choices: tuple = ()
+    lo_open: bool = False
+    hi_open: bool = False
+    label: str = ""
+    help: str = ""
+    run: str = ""  # the RunConfig field this setting sets ("" = the page's own setting)
 
     def parse(self, raw: str) -> Any:
         """The value of ``raw`` (a URL string); ValueError with a readable reason (plain text, quoting at most
-        40 characters of ``raw``) if it is not allowed."""
+        40 characters of ``raw``) if it is not allowed. Numbers are read as the command line reads them
+        (lstmlab.core.config.value_from_text: "1e3" is the integer 1000)."""
         shown = raw if len(raw) <= 40 else raw[:37] + "..."
         if self.kind == "int":
-            try:
-                v = int(raw)
-            except ValueError:
-                raise ValueError(f"'{shown}' is not an integer") from None
+            v = value_from_text("int", raw)
+            if not isinstance(v, int):
+                raise ValueError(f"'{shown}' is not an integer")
             return self._in_range(v, shown)
         if self.kind == "float":
-            try:
-                v = float(raw)
-            except ValueError:
-                raise ValueError(f"'{shown}' is not a number") from None
+            v = value_from_text("float", raw)
+            if isinstance(v, str):
+                raise ValueError(f"'{shown}' is not a number")
             if not math.isfinite(v):
                 raise ValueError(f"'{shown}' is not a finite number")
             return self._in_range(v, shown)
@@ -85,13 +88,21 @@ class Field:
         raise AssertionError(self.kind)
 
     def _in_range(self, v, shown: str):
-        if (self.lo is not None and v < self.lo) or (self.hi is not None and v > self.hi):
+        if not FieldInfo("float", self.lo, self.hi, self.lo_open, self.hi_open).contains(v):
             try:
                 shown = f"{v:g}"
             except OverflowError:  # an integer beyond the float range: say what was written
                 pass
-            raise ValueError(f"{shown} is outside {self.lo:g} … {self.hi:g}")
+            raise ValueError(f"{shown} is outside {self.range_text()}")
         return v
+
+    def range_text(self) -> str:
+        """The allowed range as the dashboard says it: ``5 … 400``; an open end in parentheses, ``(0 … 10]``."""
+        lo = "−∞" if self.lo is None else f"{self.lo:g}"
+        hi = "∞" if self.hi is None else f"{self.hi:g}"
+        if not (self.lo_open or self.hi_open):
+            return f"{lo} … {hi}"
+        return f"{'(' if self.lo_open else '['}{lo} … {hi}{')' if self.hi_open else ']'}"
 
     def format(self, v: Any) -> str:
         """The URL string of value ``v``."""
@@ -105,17 +116,37 @@ class Field:
 
 
 def url_name(field: str) -> str:
-    """The URL name of a RunConfig field (``seq_len`` -> ``T``)."""
-    return URL_NAMES.get(field, field)
+    """The URL name of a RunConfig field (``seq_len`` -> ``T``), as its declaration gives it."""
+    return FIELD_INFO[field].url or field
 
 
 def run_field(field: str, default: Any, lo: float | None = None, hi: float | None = None,
-              choices: tuple | None = None) -> Field:
-    """The page field that sets RunConfig field ``field``: its URL name, kind and choices come from the config."""
-    if field in CHOICES:
-        return Field(url_name(field), "choice", default, choices=choices or CHOICES[field])
-    kind = "int" if _RUN_FIELD_TYPES[field].startswith("int") else "float"
-    return Field(url_name(field), kind, default, lo, hi)
+              choices: tuple | None = None, help: str | None = None) -> Field:
+    """The page field that sets RunConfig field ``field``, from its declaration (``FIELD_INFO[field]``): URL name,
+    kind, label and help (``help`` replaces it on a page that says more), choices (``choices``: a subset the page
+    offers), bounds (``lo`` … ``hi``: the page's interactive range, closed, inside the declared bounds; None: the
+    declared end). ValueError if the page's range or choices are not within the declaration."""
+    info = FIELD_INFO[field]
+    name, label, help = info.url or field, info.label, info.help if help is None else help
+    if info.kind == "choice":
+        if choices is not None and not set(choices) <= set(info.choices):
+            raise ValueError(f"{field}: choices {choices} are not all among the declared {info.choices}")
+        return Field(name, "choice", default, choices=tuple(info.choices if choices is None else choices),
+                     label=label, help=help, run=field)
+    if info.kind not in ("int", "float"):
+        raise ValueError(f"{field}: a {info.kind} field has no URL form")
+    for end, value in (("lo", lo), ("hi", hi)):
+        if value is not None and not info.contains(value):
+            raise ValueError(f"{field}: the page's {end} = {value:g} lies outside the declared bounds: expected "
+                             f"{info.expected()}")
+    return Field(name, info.kind, default, info.lo if lo is None else lo, info.hi if hi is None else hi,
+                 lo_open=lo is None and info.lo_open, hi_open=hi is None and info.hi_open, label=label, help=help,
+                 run=field)
+
+
+def field(page: str, name: str) -> Field:
+    """The field of ``page`` whose URL name is ``name``."""
+    return next(f for f in FIELDS[page] if f.name == name)
 
 
 # The default study (Error flow, Training): on the adding problem at T = 100 with batch 32 the LSTM's first-step
@@ -184,12 +215,11 @@ FIELDS: dict[str, tuple[Field, ...]] = {
 
 
 STUDY_PAGES = ("flow", "training")
-_URL_TO_FIELD = {url_name(f): f for f in _RUN_FIELD_TYPES}
 
 
 def run_fields(page: str) -> dict[str, str]:
     """{URL name: RunConfig field} of the fields of ``page`` that set a RunConfig field."""
-    return {f.name: _URL_TO_FIELD[f.name] for f in FIELDS[page] if f.name in _URL_TO_FIELD}
+    return {f.name: f.run for f in FIELDS[page] if f.run}
 
 
 def defaults(page: str) -> dict[str, Any]:
