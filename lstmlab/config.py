@@ -20,12 +20,30 @@ import numpy as np
 
 # Every choice a run can make, declared once; params, optim, tasks, the CLI flags, the dashboard's URL state and
 # the run store take them from here. The order is the order people are offered them in.
-# Each cell's gate blocks, side by side in its weight matrices in this order (PyTorch's).
-GATES: dict[str, tuple[str, ...]] = {"rnn": ("h",), "lstm": ("i", "f", "n", "o"), "gru": ("r", "z", "n")}
-CELLS = tuple(GATES)  # a cell exists where its gates are declared: ("rnn", "lstm", "gru")
+# Each cell's gate blocks, side by side in its weight matrices in this order (PyTorch's where PyTorch has the cell):
+#   rnn           h_t = tanh(a_t)                   a_t = x_t Wx + b + h_{t-1} Wh  (Elman)
+#   lstm          input, forget, candidate, output  (with the forget gate of Gers et al. 2000)
+#   gru           reset, update, candidate          (Cho et al. 2014, PyTorch's formulation)
+#   rnn_relu      h_t = max(a_t, 0)                 (with init "irnn": the IRNN of Le, Jaitly & Hinton 2015)
+#   rnn_logistic  h_t = sigma(a_t)                  (the logistic units of Hochreiter & Schmidhuber 1997, of
+#                                                    Pascanu et al. 2013's "sigmoid" RNN)
+#   lstm97        input, cell input, output         (Hochreiter & Schmidhuber 1997: no forget gate, s_t = s_{t-1} +
+#                                                    i_t g(a_n), h_t = o_t h(s_t), g = 4 sigma - 2, h = 2 sigma - 1)
+# The equations, one line each, are the reference engine's step functions (lstmlab.engines.reference).
+GATES: dict[str, tuple[str, ...]] = {"rnn": ("h",), "lstm": ("i", "f", "n", "o"), "gru": ("r", "z", "n"),
+                                     "rnn_relu": ("h",), "rnn_logistic": ("h",), "lstm97": ("i", "n", "o")}
+CELLS = tuple(GATES)  # a cell exists where its gates are declared
+MEMORY_CELLS = ("lstm", "lstm97")  # the cells with a cell state c_t beside h_t (HS97's s_t)
+# How the error flows back in time (ModelSpec.gradient, RunConfig.gradient):
+#   full       backpropagation through time through every path;
+#   truncated  h_{t-1} enters the product h_{t-1} Wh as a constant: the error reaching a gate's pre-activation is
+#              not sent further back through Wh (the weight gradients still use it), so it reaches earlier steps
+#              only along the cell's own state (the LSTMs' c_t; the GRU's z_t h_{t-1}; a plain RNN: not at all).
+#              For lstm97 this is HS97's truncated gradient (section 4): error flows back only through the CEC.
+GRADIENTS = ("full", "truncated")
 TASKS = ("adding", "recall", "copy", "forecast")
 OPTIMIZERS = ("sgd", "momentum", "adam", "nesterov")
-INITS = ("orthogonal", "gaussian", "identity")
+INITS = ("orthogonal", "gaussian", "identity", "irnn")
 DTYPES = ("float64", "float32")
 # The code that runs BPTT passes (lstmlab.engines), the first the default. Chosen per process by the environment
 # variable ENGINE_VARIABLE, not per run: engines agree to rounding, and the run store records which one trained a run.
@@ -78,6 +96,10 @@ RECOVERED_RATIO = 1e-2
 LEFT_BASELINE = 0.5
 SOLVED_FRACTION = 0.1
 
+# RunConfig fields added after configs were first stored, each with the value every earlier config meant: a config
+# holding it hashes without the field, so its key, and the stored runs the key finds, stay what they were.
+KEY_DEFAULTS = {"gradient": "full"}
+
 # (lo, hi) inclusive bounds of the integer fields
 _INT_RANGES = {
     "seq_len": (1, 5000),
@@ -99,7 +121,8 @@ _FLOAT_RANGES = {
     "clip": (0.0, None, False, False, "a finite number >= 0 (0 = no clipping)"),
     "noise": (0.0, 1e6, False, False, "a number in [0, 1e6]"),  # beyond, the synthetic series' spread overflows
 }
-CHOICES = {"cell": CELLS, "task": TASKS, "optimizer": OPTIMIZERS, "init": INITS, "dtype": DTYPES}
+CHOICES = {"cell": CELLS, "task": TASKS, "optimizer": OPTIMIZERS, "init": INITS, "dtype": DTYPES,
+           "gradient": GRADIENTS}
 
 
 @dataclass(frozen=True)
@@ -122,6 +145,7 @@ class RunConfig:
     lr: float = 1e-2  # high for Adam in general, right for these small nets with clipping
     momentum: float = 0.9  # used by "momentum" and "nesterov" only; Adam keeps beta1=0.9, beta2=0.999
     clip: float = 1.0  # global-norm clipping threshold (Pascanu et al. 2013); 0 = off
+    gradient: str = "full"  # "full" BPTT or "truncated" (HS97's: back in time only along the cell state; GRADIENTS)
     batch_size: int = 64
     steps: int = 500  # optimiser updates
     record_every: int = 25  # eval + gradient-flow snapshot period (plus step 0 and the last step)
@@ -198,8 +222,10 @@ class RunConfig:
 
     @cached_property
     def key(self) -> str:
-        """Stable content hash: first 16 hex chars of sha256 over canonical JSON of ``to_dict()``."""
-        text = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"), allow_nan=False)
+        """Stable content hash: first 16 hex chars of sha256 over canonical JSON of ``to_dict()``, without the
+        fields of KEY_DEFAULTS that hold their default (so a config keeps the key it had before they existed)."""
+        d = {k: v for k, v in self.to_dict().items() if k not in KEY_DEFAULTS or v != KEY_DEFAULTS[k]}
+        text = json.dumps(d, sort_keys=True, separators=(",", ":"), allow_nan=False)
         return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
 

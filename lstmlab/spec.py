@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .config import CELLS as CELL_NAMES, DTYPES, GATES
+from .config import CELLS as CELL_NAMES, DTYPES, GATES, GRADIENTS, MEMORY_CELLS
 
 HEADS = ("last", "all")
 LOSSES = ("mse", "xent")
@@ -29,7 +29,9 @@ def _check_choice(name: str, value, choices: tuple[str, ...]) -> None:
 class ModelSpec:
     """A stack of ``layers`` recurrent layers of one cell type and a linear head.
 
-    cell:        "rnn" (tanh Elman), "lstm" or "gru"
+    cell:        "rnn" (tanh Elman), "lstm", "gru", "rnn_relu" (ReLU Elman), "rnn_logistic" (logistic Elman) or
+                 "lstm97" (Hochreiter & Schmidhuber 1997: input and output gates, no forget gate; one cell per
+                 block, see lstmlab.engines.reference.lstm97_step_forward); the gates of each: ``config.GATES``
     input_size:  features per time step of x (T, B, input_size)
     hidden_size: H, units per layer
     output_size: O, outputs of the linear head (classes for "xent")
@@ -37,6 +39,9 @@ class ModelSpec:
     head:        "last" predicts from h_T (many-to-one, y_hat (B, O));
                  "all" predicts at every step (many-to-many, y_hat (T, B, O))
     dtype:       "float64" (default: gradient studies need it) or "float32"
+    gradient:    "full" backpropagation through time, or "truncated": h_{t-1} enters h_{t-1} Wh as a constant, so
+                 the error reaches earlier steps only along the cell's own state (``config.GRADIENTS``; for
+                 "lstm97" Hochreiter & Schmidhuber's truncated gradient: only through the cell state s_t)
     """
 
     cell: str
@@ -46,6 +51,7 @@ class ModelSpec:
     layers: int = 1
     head: str = "last"
     dtype: str = "float64"
+    gradient: str = "full"
 
     def __post_init__(self) -> None:
         _check_choice("cell", self.cell, CELL_NAMES)
@@ -55,10 +61,16 @@ class ModelSpec:
         _check_int("layers", self.layers, 1, MAX_LAYERS)
         _check_choice("head", self.head, HEADS)
         _check_choice("dtype", self.dtype, DTYPES)
+        _check_choice("gradient", self.gradient, GRADIENTS)
 
     @property
     def gates(self) -> tuple[str, ...]:
         return GATES[self.cell]
+
+    @property
+    def has_cell_state(self) -> bool:
+        """Whether the cell keeps a cell state c_t beside h_t (the LSTMs)."""
+        return self.cell in MEMORY_CELLS
 
     @property
     def np_dtype(self) -> np.dtype:
