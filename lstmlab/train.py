@@ -232,7 +232,8 @@ def _eval_frame(evals: list[tuple[int, float, float]]) -> pd.DataFrame:
 
 def _spec(config: RunConfig, task) -> ModelSpec:
     return ModelSpec(cell=config.cell, input_size=task.input_size, hidden_size=config.hidden_size,
-                     output_size=task.output_size, layers=config.layers, head=task.head, dtype=config.dtype)
+                     output_size=task.output_size, layers=config.layers, head=task.head, dtype=config.dtype,
+                     gradient=config.gradient)
 
 
 def _non_finite(loss: float, gnorm: float) -> str | None:
