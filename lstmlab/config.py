@@ -41,6 +41,9 @@ MEMORY_CELLS = ("lstm", "lstm97")  # the cells with a cell state c_t beside h_t 
 #              only along the cell's own state (the LSTMs' c_t; the GRU's z_t h_{t-1}; a plain RNN: not at all).
 #              For lstm97 this is HS97's truncated gradient (section 4): error flows back only through the CEC.
 GRADIENTS = ("full", "truncated")
+# gamma = max |f'| of the plain RNNs' activations: their error shrinks by at most gamma * sigma_max(Wh) per step
+# back (Pascanu et al. 2013: 1 for tanh, 1/4 for the logistic sigmoid; 1 for the ReLU)
+RNN_GAMMA = {"rnn": 1.0, "rnn_relu": 1.0, "rnn_logistic": 0.25}
 TASKS = ("adding", "recall", "copy", "forecast")
 OPTIMIZERS = ("sgd", "momentum", "adam", "nesterov")
 INITS = ("orthogonal", "gaussian", "identity", "irnn")

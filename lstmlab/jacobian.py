@@ -54,6 +54,24 @@ def cell_state_jacobian(spec: ModelSpec, params: dict, x, layer: int = 0, exampl
     return np.stack([step_backward(zero, eye, run.cache[t], Wh).c_prev for t in range(x.shape[0])])
 
 
+def cell_state_carry(spec: ModelSpec, params: dict, x, layer: int = 0) -> np.ndarray:
+    """The diagonal of ∂c_t/∂c_{t-1} along the cell state (:func:`cell_state_jacobian`) at every step of every
+    example: (T, B, H); f_t for "lstm", exactly 1 for "lstm97". The cell-state update is elementwise, so that
+    Jacobian is diagonal, and its diagonal is what the reference engine's backward step passes to c_{t-1} from an
+    error of ones on c_t (with no error on h_t)."""
+    if not spec.has_cell_state:
+        raise ValueError(f"cell={spec.cell!r}: expected a cell with a cell state ({', '.join(MEMORY_CELLS)})")
+    x = _check(spec, x, layer, 0)
+    params = spec.check_params(params)
+    _, runs, _ = _forward_all(spec, params, x, reference)
+    step_backward = reference.STEPS[spec.cell].backward
+    run = runs[layer]
+    ones = np.ones(run.h.shape[1:], dtype=spec.np_dtype)
+    zero = np.zeros_like(ones)
+    return np.stack([step_backward(zero, ones, run.cache[t], params[f"l{layer}.Wh"]).c_prev
+                     for t in range(x.shape[0])])
+
+
 def jacobian_spectrum(spec: ModelSpec, params: dict, x, layer: int = 0, example: int = 0) -> np.ndarray:
     """Singular values of d s_T / d s_{T-k} for every lag k = 0 ... T, for one example.
 
