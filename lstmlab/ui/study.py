@@ -7,8 +7,8 @@ import streamlit as st
 
 from lstmlab import cli, settings
 from lstmlab import limits as L
-from lstmlab.config import CELLS, INITS, OPTIMIZERS, TASKS
-from lstmlab.settings import CELL_LABELS, TASK_LABELS
+from lstmlab.config import CELLS, GRADIENTS, INITS, OPTIMIZERS, TASKS
+from lstmlab.settings import CELL_LABELS, GRADIENT_LABELS, TASK_LABELS
 from lstmlab.text import escape_markdown
 from lstmlab.ui import live, state, upload_box
 
@@ -62,7 +62,9 @@ def study_form_ui(page: str, values: dict, submit_label: str = "Train and compar
         c1, c2, c3, c4 = st.columns([1.3, 1.1, 1, 1])
         cells = c1.multiselect(
             "Cells to compare", CELLS, key=k("cells"), format_func=CELL_LABELS.get,
-            help="Each cell is trained on the same task, data and seed.",
+            help="Each cell is trained on the same task, data and seed. ReLU RNN with identity init is the IRNN "
+                 "(Le et al. 2015); LSTM 1997 is Hochreiter & Schmidhuber's: input and output gates, no forget "
+                 "gate, its cell state a constant error carousel.",
         )
         task = c2.selectbox(
             "Task", TASKS, key=k("task"), format_func=TASK_LABELS.get,
@@ -76,15 +78,21 @@ def study_form_ui(page: str, values: dict, submit_label: str = "Train and compar
                        help="Multiplies the recurrent weights at init; with orthogonal or identity init it is "
                             "σ_max of every gate block of W_h (gaussian: about the spectral radius).")
         with st.expander("Advanced"):
-            a1, a2, a3, a4, a5 = st.columns(5)
+            a1, a2, a3, a4, a5, a6 = st.columns(6)
             H = a1.slider("Hidden size", L.HIDDEN_MIN, L.HIDDEN_MAX, key=k("H"), help="Units per layer.")
             layers = a2.slider("Layers", L.LAYERS_MIN, L.LAYERS_MAX, key=k("layers"))
             init = a3.selectbox("Init of W_h", INITS, key=k("init"),
                                 help="orthogonal: every singular value = weight scale; gaussian: N(0, w²/H); "
-                                     "identity: w·I (IRNN).")
+                                     "identity: w·I; irnn: w·I with input and output weights ~ N(0, 0.001²) "
+                                     "(the IRNN of Le et al. 2015 with the ReLU RNN).")
             fb = a4.number_input("Forget bias (LSTM)", L.FORGET_BIAS_MIN, L.FORGET_BIAS_MAX, step=0.5,
                                  key=k("fb"), help="Initial bias of the forget gate; 1 keeps the carousel open.")
             opt = a5.selectbox("Optimiser", OPTIMIZERS, key=k("opt"))
+            gradient = a6.selectbox(
+                "Gradient", GRADIENTS, key=k("gradient"), format_func=GRADIENT_LABELS.get,
+                help="Full: backpropagation through time along every path. Truncated: the error reaching a gate "
+                     "is not sent back through W_h (Hochreiter & Schmidhuber 1997), so it crosses time steps only "
+                     "along the cell state (LSTMs), the GRU's z·h path, or not at all (plain RNNs).")
             b1, b2, b3, b4, b5 = st.columns(5)
             lr = b1.number_input("Learning rate", L.LR_MIN, L.LR_MAX, step=1e-3, format="%.5f", key=k("lr"))
             clip = b2.number_input("Clip norm (0 = off)", L.CLIP_MIN, L.CLIP_MAX, step=0.5, key=k("clip"),
@@ -95,6 +103,6 @@ def study_form_ui(page: str, values: dict, submit_label: str = "Train and compar
             seed = b5.number_input("Seed", L.SEED_MIN, L.SEED_MAX, step=1, key=k("seed"))
         submitted = st.form_submit_button(submit_label, type="primary", icon=":material/play_arrow:")
     out = {"cells": list(cells), "task": task, "T": int(T), "ws": float(ws), "H": int(H), "layers": int(layers),
-           "init": init, "fb": float(fb), "opt": opt, "lr": float(lr), "clip": float(clip), "steps": int(steps),
-           "batch": int(batch), "seed": int(seed)}
+           "init": init, "fb": float(fb), "opt": opt, "lr": float(lr), "clip": float(clip), "gradient": gradient,
+           "steps": int(steps), "batch": int(batch), "seed": int(seed)}
     return submitted, out
