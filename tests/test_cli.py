@@ -92,7 +92,7 @@ def test_subprocess_bad_value_is_one_line(tmp_path):
 def test_every_config_field_has_a_flag(db):
     sample = RunConfig(cell="gru", task="forecast", seq_len=12, hidden_size=5, layers=2, weight_scale=0.5,
                        init="gaussian", forget_bias=-1.5, optimizer="momentum", lr=0.003, momentum=0.5, clip=0.0,
-                       batch_size=3, steps=7, record_every=2, eval_size=9, seed=11, dtype="float32", n_symbols=5,
+                       gradient="truncated", batch_size=3, steps=7, record_every=2, eval_size=9, seed=11, dtype="float32", n_symbols=5,
                        noise=0.25, series=tuple(float(i % 7) for i in range(20)), series_name="my series")
     argv = ["run"]
     for field in dataclasses.fields(RunConfig):
