@@ -39,6 +39,7 @@ MEMORY_CELLS = ("lstm", "lstm97")  # the cells with a cell state c_t beside h_t 
 #   truncated  h_{t-1} enters the product h_{t-1} Wh as a constant: the error reaching a gate's pre-activation is
 #              not sent further back through Wh (the weight gradients still use it), so it reaches earlier steps
 #              only along the cell's own state (the LSTMs' c_t; the GRU's z_t h_{t-1}; a plain RNN: not at all).
+#              A stacked layer still passes its error to the layer below at the same step (through Wx).
 #              For lstm97 this is HS97's truncated gradient (section 4): error flows back only through the CEC.
 GRADIENTS = ("full", "truncated")
 # gamma = max |f'| of the plain RNNs' activations: their error shrinks by at most gamma * sigma_max(Wh) per step
