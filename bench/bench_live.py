@@ -25,9 +25,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from bench.common import load, machine  # noqa: E402 - after the path set-up above
 from stserver import serve  # noqa: E402
 
+from bench.common import load, machine  # noqa: E402 - after the path set-up above
 from lstmlab.store import RunStore  # noqa: E402
 
 IDLE = "[data-testid='stApp'][data-test-script-state='notRunning']"

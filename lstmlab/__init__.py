@@ -1,7 +1,7 @@
 """lstmlab: see how error signals flow back through RNN, LSTM and GRU networks.
 
-Pure numpy RNN, LSTM and GRU with hand-written backpropagation through time that records dL/dh_t and dL/dc_t at
-every step. The package is layered, each layer importing only those below it (tests/test_layers.py enforces it):
+Pure numpy RNNs (tanh, ReLU, logistic), LSTMs (modern and 1997) and GRU with hand-written backpropagation through
+time, full or truncated, that records dL/dh_t and dL/dc_t at every step. The package is layered, each layer importing only those below it (tests/test_layers.py enforces it):
 
     core      spec, params, model, engines, optim, tasks, analysis, gradcheck, jacobian, torch interop, RunConfig
     runs      what a run is made of: Run, Record, the tables' layout, run statuses
@@ -25,6 +25,7 @@ _PUBLIC = {
     "GradCheck": "lstmlab.core.gradcheck",
     "grad_check": "lstmlab.core.gradcheck",
     "jacobian_spectrum": "lstmlab.core.jacobian",
+    "cell_state_jacobian": "lstmlab.core.jacobian",
     "BPTTResult": "lstmlab.core.model",
     "bptt": "lstmlab.core.model",
     "forward": "lstmlab.core.model",
@@ -36,7 +37,7 @@ __all__ = list(_PUBLIC)
 if TYPE_CHECKING:
     from lstmlab.core.config import GATES
     from lstmlab.core.gradcheck import GradCheck, grad_check
-    from lstmlab.core.jacobian import jacobian_spectrum
+    from lstmlab.core.jacobian import cell_state_jacobian, jacobian_spectrum
     from lstmlab.core.model import BPTTResult, bptt, forward
     from lstmlab.core.params import init_params
     from lstmlab.core.spec import ModelSpec

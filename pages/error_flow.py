@@ -3,9 +3,11 @@
 import streamlit as st
 
 from lstmlab.core import analysis
+from lstmlab.core.config import MEMORY_CELLS, RNN_GAMMA
 from lstmlab.runs.status import ACTIVE_STATUSES
 from lstmlab.ui import cached, charts, equations, live, nav, study, widgets
 from lstmlab.views import settings, tables, text
+from lstmlab.views.settings import CELL_LABELS
 
 nav.ensure_router()
 
@@ -32,7 +34,8 @@ def flow_reading(runs: dict) -> str:
 def flow_lines(flows: dict, latest: str):
     """(lines, log-axis domain): the lag lines of each phase (tables.flow_lines), where runs still in flight, which
     end at different steps, share one panel of their ``latest`` recording."""
-    lines = tables.flow_lines(flows, layer=layer, weight_scale=values["ws"])
+    gammas = {CELL_LABELS[c]: gamma for c, gamma in RNN_GAMMA.items()}
+    lines = tables.flow_lines(flows, layer=layer, weight_scale=values["ws"], gammas=gammas)
     lines["phase"] = lines["phase"].where(lines["phase"] == "at initialisation", latest)
     return lines, charts.lines_domain(lines)
 
@@ -59,9 +62,12 @@ def draw(runs: dict) -> None:
     lines, domain = cached.memo("flow.lines", key, lambda: flow_lines(flows, latest))
     st.subheader("Error reaching each time step")
     st.caption("‖∂L/∂h_t‖ against the lag T − t on a log axis. A straight falling line is geometric vanishing; "
-               "dashed: the RNN's reference line ‖∂L/∂h_T‖·w^lag with w the initial weight scale (γ = 1 for "
-               "tanh). With orthogonal or identity init w is σ_max(W_h) at init, so the line is an upper bound "
-               "there; with gaussian init w is about the spectral radius and σ_max(W_h) is larger.")
+               "dashed: the RNNs' reference line ‖∂L/∂h_T‖·(γw)^lag with w the initial weight scale and γ = max|f′| "
+               "(1 for tanh and ReLU, 1/4 for the logistic sigmoid). With orthogonal or identity init w is "
+               "σ_max(W_h) at init, so the line is an upper bound there; with gaussian init w is about the spectral "
+               "radius and σ_max(W_h) is larger. With the truncated gradient no error crosses a step through W_h: "
+               "before the loss, only the LSTMs' cell state carries it (‖∂L/∂h_t‖ is then exactly 0, drawn at the "
+               "floor).")
     phases = list(dict.fromkeys(lines["phase"]))
     for col, phase in zip(st.columns(len(phases)), phases):
         col.markdown(f"**{phase[0].upper() + phase[1:]}**")
@@ -80,19 +86,30 @@ def draw(runs: dict) -> None:
             cached.chart(col, "flow.heatmap", (key, cell), lambda cell=cell, first=i == 0: charts.flow_heatmap(
                 heat, domain, cell, legend=first))
 
-    if "LSTM" in flows:
-        st.subheader("LSTM: the cell state carries the error")
+    for cell in MEMORY_CELLS:
+        label = CELL_LABELS[cell]
+        if label not in flows:
+            continue
+        st.subheader(f"{label}: the cell state carries the error")
         c1, c2 = st.columns(2)  # the carousel's equation needs half the width
         c1.markdown("**‖∂L/∂h_t‖ and ‖∂L/∂c_t‖ against lag**")
-        training = runs["LSTM"].status in ACTIVE_STATUSES  # in the key already: the runs' statuses
-        cached.chart(c1, "flow.cell_state", key, lambda: charts.cell_state_chart(
-            tables.lstm_cell_lines(flows["LSTM"], layer, training=training),
-            "LSTM error on the hidden state and on the cell state"))
+        training = runs[label].status in ACTIVE_STATUSES  # in the key already: the runs' statuses
+        cached.chart(c1, "flow.cell_state", (key, cell), lambda label=label, training=training:
+                     charts.cell_state_chart(tables.lstm_cell_lines(flows[label], layer, training=training),
+                                             f"{label} error on the hidden state and on the cell state"))
         with c2:
-            st.latex(equations.LSTM_CEC)
-            st.markdown("Along the cell state, each step back multiplies the error by the forget gate f_t only. "
-                        "With f_t near 1 (forget bias > 0) ‖∂L/∂c_t‖ stays flat over long lags while "
-                        "‖∂L/∂h_t‖ also collects what the gates pass back.")
+            if cell == "lstm97":
+                st.latex(equations.LSTM97_CEC)
+                st.markdown("No forget gate: along the cell state each step back multiplies the error by exactly 1 "
+                            "(Hochreiter & Schmidhuber's constant error carousel), so ‖∂L/∂c_t‖ comes back "
+                            "undamped. With their truncated gradient (Gradient: truncated) nothing else flows back "
+                            "in time and ‖∂L/∂c_t‖ is flat; with full BPTT it also gathers what the gates pass "
+                            "back through W_h.")
+            else:
+                st.latex(equations.LSTM_CEC)
+                st.markdown("Along the cell state, each step back multiplies the error by the forget gate f_t "
+                            "only. With f_t near 1 (forget bias > 0) ‖∂L/∂c_t‖ stays flat over long lags while "
+                            "‖∂L/∂h_t‖ also collects what the gates pass back.")
 
 
 live.show(ids, draw)

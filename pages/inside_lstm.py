@@ -22,7 +22,9 @@ st.markdown(
     "One forward and backward pass of a one-layer LSTM on a fresh task batch: what each gate does at every time "
     "step for one example, and how much error reaches it. Freshly initialised, raise the forget bias and watch "
     "f_t approach 1; trained on the adding problem, the network opens the forget gates of the units it keeps "
-    "its memory in, and the error on their cell state stays flat across the whole sequence."
+    "its memory in, and the error on their cell state stays flat across the whole sequence. The LSTM of 1997 has "
+    "no forget gate: ∂c_t/∂c_{t−1} = 1 in every unit, and with its truncated gradient the error on the cell "
+    "state is carried back unchanged."
 )
 
 values, net = network_picker.pick_network(state.read_params("inside"))
@@ -36,23 +38,31 @@ except ValueError as e:
     widgets.show_error(e)
     st.stop()
 units = probes.open_units(out)
+lstm97 = out["cell"] == "lstm97"  # every unit is a memory unit: no separate lines for them
 inside_key = (net.key, int(seed), int(layer), int(example))  # names everything drawn below but t
-charted = cached.memo("inside.tables", inside_key, lambda: probes.inside_tables(out, example, units))
+charted = cached.memo("inside.tables", inside_key, lambda: probes.inside_tables(out, example,
+                                                                                None if lstm97 else units))
 grids = charted["grids"]
 
 st.info(net.text, icon=":material/memory:")
 trained = net.params is not None
 now, before = probes.units_summary(out, units), probes.units_summary(start, units)
-label = f"memory units ({probes.units_label(units)})"
+label = "all units" if lstm97 else f"memory units ({probes.units_label(units)})"
 m1, m2, m3 = st.columns(3)
 m1.metric(f"Loss on this batch (seed {seed})", text.fmt(out["loss"]),
           delta=f"{out['loss'] - start['loss']:+.3g} vs initialised" if trained else None,
           delta_color="inverse")
-m2.metric(f"Mean forget gate, {label}", f"{now['forget_mean']:.3f}",
-          delta=f"{now['forget_mean'] - before['forget_mean']:+.3f} vs initialised" if trained else None,
-          help="Memory units: the quarter of the units whose forget gate is most open on this batch, where a "
-               "trained LSTM keeps what it must remember. f = 1 keeps the cell state, and the error on it, "
-               "unchanged. Dashed lines in the charts below.")
+if lstm97:
+    m2.metric(f"Mean ∂c_t/∂c_(t−1), {label}", f"{now['carry_mean']:.3f}",
+              help="The LSTM of 1997 has no forget gate: the cell state's self-connection has weight 1, so "
+                   "∂c_t/∂c_{t−1} = 1 in every unit at every step (computed here by a backward step, not assumed): "
+                   "the constant error carousel.")
+else:
+    m2.metric(f"Mean forget gate, {label}", f"{now['carry_mean']:.3f}",
+              delta=f"{now['carry_mean'] - before['carry_mean']:+.3f} vs initialised" if trained else None,
+              help="Memory units: the quarter of the units whose forget gate is most open on this batch, where a "
+                   "trained LSTM keeps what it must remember. f = 1 keeps the cell state, and the error on it, "
+                   "unchanged. Dashed lines in the charts below.")
 m3.metric(f"‖δc_1‖ / ‖δc_T‖, {label}", text.fmt(now["carousel"]),
           delta=f"initialised: {text.fmt(before['carousel'])}" if trained else None, delta_color="off",
           delta_arrow="off",
@@ -71,27 +81,36 @@ with left:
         charted["norms"], "‖δ‖ over hidden units (log scale)", log=True, color_title="error signal", marker_t=t))
 with right:
     st.markdown("**Forward**")
-    st.latex(equations.LSTM_FORWARD)
+    st.latex(equations.LSTM97_FORWARD if lstm97 else equations.LSTM_FORWARD)
     st.markdown("**Backward** (δ = ∂L/∂·)")
-    st.latex(equations.LSTM_BACKWARD)
-    st.caption(equations.LSTM_CODE)
+    st.latex(equations.LSTM97_BACKWARD if lstm97 else equations.LSTM_BACKWARD)
+    st.caption(equations.LSTM97_CODE if lstm97 else equations.LSTM_CODE)
     st.markdown(f"**At time step t = {t}**")
     st.dataframe(probes.at_step(out, example, t), hide_index=True, width="stretch",
                  column_config={"mean": st.column_config.NumberColumn(format="%.3f", help="over hidden units"),
                                 "min": st.column_config.NumberColumn(format="%.3f"),
                                 "max": st.column_config.NumberColumn(format="%.3f"),
                                 "‖δ‖": st.column_config.NumberColumn(
-                                    format="%.2e", help="norm of ∂L/∂(pre-activation); for c: of ∂L/∂c_t")})
+                                    format="%.2e", help="norm of ∂L/∂(pre-activation); for c: of ∂L/∂c_t; for "
+                                                        "∂c_t/∂c_(t−1): of the error it passes back to c_(t−1)")})
 
 st.markdown("**Every unit over time** (rows: hidden units, columns: time steps)")
 cols = st.columns(2)
-specs = [("i", "i_t", "viridis", (0, 1), None), ("f", "f_t", "viridis", (0, 1), None),
-         ("n", "n_t", "redblue", (-1, 1), 0), ("o", "o_t", "viridis", (0, 1), None)]
+names, texts = probes.gate_names(out["cell"]), equations.GATE_TEXT_97 if lstm97 else equations.GATE_TEXT
+if lstm97:  # the forget gate's place: the carousel's factor ∂c_t/∂c_{t−1}, 1 everywhere
+    specs = [("i", "i_t", "viridis", (0, 1), None), ("carry", "∂c_t/∂c_(t−1)", "viridis", (0, 1), None),
+             ("n", "n_t", "redblue", (-2, 2), 0), ("o", "o_t", "viridis", (0, 1), None)]
+    names, texts = {**names, "carry": probes.CARRY_NAME}, {
+        **texts, "carry": "the error on the cell state is multiplied by this on each step back: 1, the carousel"}
+else:
+    specs = [("i", "i_t", "viridis", (0, 1), None), ("f", "f_t", "viridis", (0, 1), None),
+             ("n", "n_t", "redblue", (-1, 1), 0), ("o", "o_t", "viridis", (0, 1), None)]
 for idx, (g, title, scheme, dom, mid) in enumerate(specs):
     with cols[idx % 2]:
-        st.caption(f"{probes.GATE_NAMES[g]}: {equations.GATE_TEXT[g]}")
+        st.caption(f"{names[g]}: {texts[g]}")
         cached.chart(st, "inside.gate", (inside_key, g), lambda g=g, title=title, scheme=scheme, dom=dom, mid=mid:
                      charts.gate_heatmap(grids[g], title, scheme, dom, mid))
 m = float(max(abs(grids["c"]["value"].min()), abs(grids["c"]["value"].max()), 1e-12))
-st.caption("cell state c_t = f_t ⊙ c_{t−1} + i_t ⊙ n_t")
+st.caption("cell state c_t = c_{t−1} + i_t ⊙ n_t (no forget gate: the constant error carousel)" if lstm97 else
+           "cell state c_t = f_t ⊙ c_{t−1} + i_t ⊙ n_t")
 cached.chart(st, "inside.cell", inside_key, lambda: charts.gate_heatmap(grids["c"], "c_t", "redblue", (-m, m), 0))

@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from lstmlab.core.config import CELLS, INITS
+from lstmlab.core.config import CELLS, INITS, RNN_GAMMA
 from lstmlab.ui import cached, charts, equations, nav, state
 from lstmlab.views import limits as L
 from lstmlab.views import probes
@@ -73,10 +73,13 @@ else:
         probe = (tuple(values["cells"]), tuple(scales), tuple(lengths), values["H"], values["init"], values["fb"],
                  values["seed"])
         grid = cached.phase_map(*probe)
-        # a column per cell of the three, so a panel keeps its size whichever cells are chosen
-        for i, (col, cell) in enumerate(zip(st.columns(len(CELLS)), charts.panel_cells(grid))):
-            cached.chart(col, "phase.map", (probe, cell), lambda cell=cell, first=i == 0: charts.phase_map_chart(
-                grid, cell, legend=first))
+        gammas = {CELL_LABELS[c]: g for c, g in RNN_GAMMA.items()}
+        panels = charts.panel_cells(grid)
+        # rows of three columns, so a panel keeps its size whichever cells are chosen
+        for row in range(0, len(panels), 3):
+            for i, (col, cell) in enumerate(zip(st.columns(3), panels[row:row + 3]), start=row):
+                cached.chart(col, "phase.map", (probe, cell), lambda cell=cell, first=i == 0: charts.phase_map_chart(
+                    grid, cell, legend=first, gamma=gammas.get(cell, 1.0)))
     except ValueError as e:
         st.error(str(e), icon=":material/error:")
 st.caption(
@@ -84,12 +87,17 @@ st.caption(
     "is σ_max(W_h)·γ = 1 (Pascanu, Mikolov & Bengio 2013): with orthogonal init σ_max(W_h) is the weight scale "
     "and γ = max|tanh′| = 1, so left of it the RNN's error must vanish. Right of it, it may explode "
     "but tanh saturation usually pulls it back. The ratio for length T is read T − 1 steps back from the loss of "
-    "one sequence of the longest length."
+    "one sequence of the longest length. For the logistic RNN γ = max σ′ = 1/4, so its line sits at weight scale 4 "
+    "(beyond the map: all of it vanishes). The LSTM of 1997's colour does not deepen with T: its cell state hands "
+    "the error back undamped (∂c_t/∂c_{t−1} = 1, the constant error carousel) and its gates pass a share of it on "
+    "to h_t at every step, so the first step gets the same fraction however long the sequence."
 )
 
 st.subheader("Jacobian spectrum for one setting")
 st.markdown("Singular values of the product of recurrent Jacobians ∂s_T/∂s_{T−lag} for one example "
-            "(s = h for RNN and GRU, s = (h, c) for the LSTM).")
+            "(s = h for the RNNs and the GRU, s = (h, c) for the LSTMs). For the LSTMs the dashed line follows the "
+            "cell state alone, ∂c_T/∂c_{T−lag} with h held: the product of the forget gates for the LSTM, exactly 1 "
+            "at every lag for the LSTM of 1997 (its carousel).")
 cell, ws, T = spectrum_ui(1.0, 100)
 try:
     spectrum = cached.spectrum(cell, ws, T, values["H"], values["init"], values["fb"], values["seed"])

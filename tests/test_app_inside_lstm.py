@@ -6,7 +6,7 @@ import pytest
 from lstmlab.core.config import RunConfig
 from lstmlab.core.model import bptt
 from lstmlab.core.tasks import get_task
-from lstmlab.runs.records import model_spec
+from lstmlab.runs.records import initial_params, model_spec
 from lstmlab.store import RunStore
 from lstmlab.training.train import train
 from lstmlab.views import probes
@@ -91,8 +91,8 @@ def test_trained_network_opens_the_forget_gates_of_its_memory_units(app, tmp_pat
     start = probes.lstm_inside(run.config, None, 0, batch=64)
     units = probes.open_units(out)
     assert m["Mean forget gate"].label.endswith(f"({probes.units_label(units)})")
-    assert f"{probes.units_summary(out, units)['forget_mean']:.3f}" == m["Mean forget gate"].value
-    assert probes.units_summary(start, units)["forget_mean"] < trained_f - 0.08
+    assert f"{probes.units_summary(out, units)['carry_mean']:.3f}" == m["Mean forget gate"].value
+    assert probes.units_summary(start, units)["carry_mean"] < trained_f - 0.08
 
     at.radio(key="inside.net").set_value("init").run()
     assert not at.exception and at.query_params["net"] == "init"
@@ -230,3 +230,40 @@ def test_a_stored_run_name_is_escaped_in_the_sentence_above_the_charts(app, tmp_
     assert not at.exception
     info = at.info[0].value.replace("\u2060", "")  # the word joiners that keep a URL from being linked
     assert r"Stored run \[click here\]\(http\:" in info and "[click here](" not in info
+
+
+def test_the_lstm_of_1997_shows_its_carousel(app):
+    """∂c_t/∂c_{t-1} = 1 in every unit, drawn and stated; with the truncated gradient the error on the cell state is
+    carried from the last step to the first unchanged."""
+    at = app("inside_lstm.py", cell="lstm97", gradient="truncated", T="20", H="4").run()
+    assert not at.exception and not at.error
+    m = _metrics(at)
+    assert m["Mean ∂c_t/∂c_(t−1)"].value == "1.000" and m["Mean ∂c_t/∂c_(t−1)"].label.endswith("all units")
+    assert float(m["‖δc_1‖ / ‖δc_T‖"].value) == 1.0
+    assert "Mean forget gate" not in m and at.slider(key="inside.fb").disabled
+    assert len(at.get("vega_lite_chart")) == 7  # means, norms, three gates and ∂c_t/∂c_(t-1), cell state
+    assert "4\\sigma - 2" in at.latex[0].value and "carousel" in at.latex[1].value
+    assert any(c.value.startswith("In code: `lstm97_step_forward`") for c in at.caption)
+    table = at.dataframe[0].value.set_index("gate")
+    assert "forget gate f" not in table.index
+    assert tuple(table.loc["∂c_t/∂c_{t−1} (carousel)", ["mean", "min", "max"]]) == (1.0, 1.0, 1.0)
+    assert "Freshly initialised LSTM 1997" in at.info[0].value and "truncated gradient" in at.info[0].value
+    assert at.query_params["cell"] == "lstm97" and at.query_params["gradient"] == "truncated"
+    # an independent computation: the core's pass on the page's batch, loss at the last step only
+    config = RunConfig(cell="lstm97", gradient="truncated", task="adding", seq_len=20, hidden_size=4)
+    x, y = get_task(config).sample(np.random.default_rng(0), 64)
+    res = bptt(model_spec(config), initial_params(config), x, y, loss="mse")
+    t = at.slider(key="inside.t").value
+    assert table.loc["cell state c", "‖δ‖"] == pytest.approx(np.linalg.norm(res.dc[0, -1, 0]), rel=1e-12)
+    assert table.loc["cell state c", "‖δ‖"] == pytest.approx(np.linalg.norm(res.dc[0, t - 1, 0]), rel=1e-12)
+
+
+def test_a_trained_lstm_of_1997(app, tmp_path):
+    at = app("inside_lstm.py", cell="lstm97", net="trained", T="20", H="8", steps="100").run()
+    assert not at.exception and not at.error
+    assert "LSTM 1997" in at.info[0].value and "trained 100 steps" in at.info[0].value
+    stored = _store(tmp_path).list(with_params=True)
+    assert list(stored["cell"]) == ["lstm97"]
+    at = app("inside_lstm.py", net="stored").run()  # a stored LSTM of 1997 is offered too
+    assert not at.exception and not at.error
+    assert stored["id"][0][:6] in at.selectbox(key="inside.run").options[0]

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
+from test_store import make_run
 
 from lstmlab.store import Actor, RunStore, runs_table
 from lstmlab.ui import auth
-from test_store import make_run
 
 ALICE, BOB, ROOT_ = "alice@lab.example", "bob@lab.example", "root@lab.example"
 AUTH = {"redirect_uri": "http://localhost:8501/oauth2callback", "cookie_secret": "not-a-real-secret-0123456789",

@@ -288,6 +288,25 @@ def test_inside_lstm_trained_network(server, browser):
     ctx.close()
 
 
+def test_inside_the_lstm_of_1997_shows_its_carousel(server, browser):
+    """The LSTM of 1997 with its truncated gradient, freshly initialised: ∂c_t/∂c_(t−1) reads 1 in every unit and
+    the error on the cell state reaches the first step whole."""
+    ctx, page = _page(browser, height=2500)
+    page.goto(server + "/inside_lstm?cell=lstm97&gradient=truncated&T=30&H=8")
+    _wait_idle(page, timeout=120_000)
+    _charts_rendered(page, 7)
+    _no_exception(page)
+    assert "Freshly initialised LSTM 1997" in page.locator("[data-testid='stAlert']").first.inner_text()
+    metrics = page.locator("[data-testid='stMetric']").all_inner_texts()
+    carry = next(m for m in metrics if m.startswith("Mean ∂c_t/∂c_(t−1)"))
+    carousel = next(m for m in metrics if m.startswith("‖δc_1‖ / ‖δc_T‖"))
+    assert [line for line in carry.splitlines() if line.strip()][1] == "1.000"
+    assert [line for line in carousel.splitlines() if line.strip()][1] == "1"
+    assert page.locator(".katex").filter(has_text="no forget gate").count() >= 1
+    _shot(page, "inside_lstm97", readme=False)
+    ctx.close()
+
+
 def test_a_shared_link_cannot_put_links_or_images_on_the_page(server, browser):
     """An unknown parameter's name and a bad value are shown as text: no image is fetched, no link drawn."""
     ctx, page = _page(browser)

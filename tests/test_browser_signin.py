@@ -25,11 +25,11 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from test_browser import _no_exception, _page, _shot, _wait_idle, browser, in_ci, requirements
+from test_store import make_run
 
 from bench.stserver import serve
 from lstmlab.store import Actor, RunStore, runs_table
-from test_browser import _no_exception, _page, _shot, _wait_idle, browser, in_ci, requirements
-from test_store import make_run
 
 __all__ = ["browser", "requirements"]  # fixtures shared with test_browser.py
 

@@ -11,9 +11,9 @@ import threading
 
 import psutil
 import pytest
+from test_browser import SERVER_LOG, _no_exception, _wait_idle, browser, requirements  # noqa: F401 -- fixtures
 
 from bench.stserver import health_seconds, serve
-from test_browser import SERVER_LOG, _no_exception, _wait_idle, browser, requirements  # noqa: F401 -- fixtures
 
 SESSIONS = 4
 STUDY = "/error_flow?cells=lstm&task=forecast&T=12&H=6&steps=6&batch=8"

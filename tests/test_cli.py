@@ -92,7 +92,7 @@ def test_subprocess_bad_value_is_one_line(tmp_path):
 def test_every_config_field_has_a_flag(db):
     sample = RunConfig(cell="gru", task="forecast", seq_len=12, hidden_size=5, layers=2, weight_scale=0.5,
                        init="gaussian", forget_bias=-1.5, optimizer="momentum", lr=0.003, momentum=0.5, clip=0.0,
-                       batch_size=3, steps=7, record_every=2, eval_size=9, seed=11, dtype="float32", n_symbols=5,
+                       gradient="truncated", batch_size=3, steps=7, record_every=2, eval_size=9, seed=11, dtype="float32", n_symbols=5,
                        noise=0.25, series=tuple(float(i % 7) for i in range(20)), series_name="my series")
     argv = ["run"]
     for field in dataclasses.fields(RunConfig):
@@ -264,7 +264,8 @@ def test_progress_bar_formats():
     (["ls", "--seq-len", "99999999999999999999999"],
      "ls --seq-len 99999999999999999999999: expected an integer from 1 to 5000"),
     (["ls", "--seq-len", "abc"], "ls --seq-len abc: expected an integer from 1 to 5000"),
-    (["ls", "--cell", "elman"], "ls --cell elman: expected one of 'rnn', 'lstm', 'gru'"),
+    (["ls", "--cell", "elman"], "ls --cell elman: expected one of 'rnn', 'lstm', 'gru', 'rnn_relu', 'rnn_logistic', "
+                                "'lstm97'"),
     (["ls", "--weight-scale", "-2"], "ls --weight-scale -2: expected a number in (0, 10]"),
     (["ls", "--limit", "-1"], "argument -n/--limit: '-1': expected a whole number >= 1"),
     (["ls", "--limit", "x"], "argument -n/--limit: 'x': expected a whole number >= 1"),
@@ -292,3 +293,22 @@ def test_a_reader_that_goes_away_ends_the_command_quietly(tmp_path):
                            capture_output=True, text=True, env=env, timeout=120)
     assert piped.stderr == "" and piped.stdout.splitlines()[0] == f"run        {run_id}"
     assert len(piped.stdout.splitlines()) == 4
+
+
+@pytest.mark.parametrize("cell", ["rnn_relu", "rnn_logistic", "lstm97"])
+def test_run_trains_the_classic_cells_with_their_gradient_and_init(tmp_path, cell):
+    db = str(tmp_path / "runs.db")
+    code, out, err = call("--db", db, "run", *TINY, "--cell", cell, "--gradient", "truncated", "--init", "irnn", "-q")
+    assert code == 0 and err == "", err
+    stored = RunStore(db).load(run_id_of(out))
+    assert (stored.config.cell, stored.config.gradient, stored.config.init) == (cell, "truncated", "irnn")
+    expected = train(RunConfig(cell=cell, gradient="truncated", init="irnn", seq_len=10, steps=20, hidden_size=4,
+                               batch_size=8, eval_size=8, record_every=5))
+    pd.testing.assert_frame_equal(stored.flow, expected.flow)
+    code, out, _ = call("--db", db, "ls", "--cell", cell)
+    assert code == 0 and stored.run_id[:8] in out
+
+
+def test_a_bad_gradient_is_named_with_the_choices(tmp_path):
+    code, _, err = call("--db", str(tmp_path / "runs.db"), "run", "--gradient", "rtrl")
+    assert code != 0 and "gradient='rtrl': expected one of 'full', 'truncated'" in err

@@ -8,14 +8,15 @@ import numpy as np
 import pytest
 
 from lstmlab.cli import build_parser
-from lstmlab.core import config, engines, params, spec
+from lstmlab.core import config, params, spec
 from lstmlab.core.config import RunConfig
 from lstmlab.training.train import train
 from lstmlab.views.settings import FIELDS
 
 CONTRACT_DEFAULTS = dict(
     cell="lstm", task="adding", seq_len=100, hidden_size=32, layers=1, weight_scale=1.0, init="orthogonal",
-    forget_bias=1.0, optimizer="adam", lr=1e-2, momentum=0.9, clip=1.0, batch_size=64, steps=500, record_every=25,
+    forget_bias=1.0, optimizer="adam", lr=1e-2, momentum=0.9, clip=1.0, gradient="full", batch_size=64, steps=500,
+    record_every=25,
     eval_size=256, seed=0, dtype="float64", n_symbols=8, noise=0.1, series=None, series_name="",
 )
 
@@ -47,6 +48,7 @@ def test_error_message_names_field_value_and_range():
         ("record_every", 0), ("eval_size", 0), ("eval_size", 4097), ("seed", -1), ("seed", 2**32),
         ("n_symbols", 1), ("n_symbols", 257), ("noise", -0.1), ("noise", math.nan), ("cell", "LSTM"),
         ("cell", None), ("task", "sort"), ("optimizer", "rmsprop"), ("init", "xavier"), ("dtype", "float16"),
+        ("gradient", "rtrl"), ("gradient", None),
         ("series_name", 3), ("series", "1,2,3"), ("series", 5.0), ("series", [[1.0, 2.0]]),
     ],
 )
@@ -127,11 +129,23 @@ def test_key_is_independent_sha256_of_canonical_json():
     import hashlib
 
     c = RunConfig(seq_len=12, cell="rnn")
-    canonical = json.dumps(c.to_dict(), sort_keys=True, separators=(",", ":"))
+    fields = {k: v for k, v in c.to_dict().items() if k != "gradient"}  # at its default: left out (KEY_DEFAULTS)
+    canonical = json.dumps(fields, sort_keys=True, separators=(",", ":"))
     assert c.key == hashlib.sha256(canonical.encode()).hexdigest()[:16]
     assert len(c.key) == 16 and int(c.key, 16) >= 0
     assert c.key != RunConfig(seq_len=13, cell="rnn").key
     assert c.key != c.replace(series_name="x").key
+    truncated = c.replace(gradient="truncated")
+    canonical = json.dumps(truncated.to_dict(), sort_keys=True, separators=(",", ":"))
+    assert truncated.key == hashlib.sha256(canonical.encode()).hexdigest()[:16] != c.key
+
+
+def test_configs_keep_the_keys_they_had_before_the_gradient_field():
+    """Keys of configs as stored before RunConfig had ``gradient`` (computed then): the run store still finds the
+    runs stored under them."""
+    assert RunConfig().key == "cb3c9147ee54f422"
+    assert RunConfig(cell="rnn", seq_len=12).key == "1624448f22b72040"
+    assert config.KEY_DEFAULTS == {f: RunConfig().to_dict()[f] for f in config.KEY_DEFAULTS}
 
 
 def test_key_stable_across_processes():

@@ -18,11 +18,11 @@ from pathlib import Path
 import sqlalchemy as sa
 import yaml
 from distributed import Client
+from test_store_errors import password_role
 
 from bench.stclient import Session
 from bench.stserver import free_port
 from lstmlab.store import RunStore
-from test_store_errors import password_role
 
 __all__ = ["password_role"]  # fixture shared with test_store_errors.py
 

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +17,7 @@ import pytest
 from numba import njit
 
 from lstmlab.core import engines
-from lstmlab.core.config import RunConfig
+from lstmlab.core.config import CELLS, GATES, MEMORY_CELLS, RunConfig
 from lstmlab.core.engines import ENGINE_VARIABLE, ENGINES, compiled, kernels
 from lstmlab.core.model import bptt, forward
 from lstmlab.core.params import init_params
@@ -24,17 +25,20 @@ from lstmlab.core.spec import ModelSpec
 from lstmlab.store import RunStore
 from lstmlab.training.train import train
 
-CASES = list(itertools.product(("rnn", "lstm", "gru"), (1, 2, 3, 4), ("last", "all"), ("mse", "xent")))
+CASES = list(itertools.product(CELLS, (1, 2, 3, 4), ("last", "all"), ("mse", "xent")))
+# the truncated gradient (config.GRADIENTS) of every cell, one and several layers
+TRUNCATED = list(itertools.product(CELLS, (1, 3), ("last", "all")))
 TOLERANCE = {"float64": 1e-12, "float32": 1e-4}
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def random_problem(cell, layers, head, loss, dtype, seed, B=None):
+def random_problem(cell, layers, head, loss, dtype, seed, B=None, gradient="full"):
     """A random shape (``B`` examples if given), perturbed parameters (non-zero biases) and data of every case."""
     rng = np.random.default_rng(seed)
     T, B, I, H, O = (int(v) for v in (rng.integers(1, 30), rng.integers(1, 6) if B is None else B,
                                       rng.integers(1, 4), rng.integers(1, 20), rng.integers(1, 4)))
-    spec = ModelSpec(cell=cell, input_size=I, hidden_size=H, output_size=O, layers=layers, head=head, dtype=dtype)
+    spec = ModelSpec(cell=cell, input_size=I, hidden_size=H, output_size=O, layers=layers, head=head, dtype=dtype,
+                     gradient=gradient)
     params = init_params(spec, weight_scale=float(rng.uniform(0.5, 1.5)), seed=seed)
     params = {k: (v + 0.3 * rng.standard_normal(v.shape)).astype(dtype) for k, v in params.items()}
     x = (2 * rng.standard_normal((T, B, I))).astype(dtype)
@@ -75,6 +79,43 @@ def test_engines_agree(cell, layers, head, loss, dtype):
         assert np.shape(a[name]) == np.shape(b[name]), name
         assert rel(a[name], b[name]) <= TOLERANCE[dtype], (name, rel(a[name], b[name]))
     np.testing.assert_array_equal(forward(spec, params, x, engine="compiled"), fast.y_hat)
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("cell,layers,head", TRUNCATED)
+def test_engines_agree_on_the_truncated_gradient(cell, layers, head, dtype):
+    seed = 2000 + TRUNCATED.index((cell, layers, head)) + (0 if dtype == "float64" else 1000)
+    spec, params, x, y = random_problem(cell, layers, head, "mse", dtype, seed, gradient="truncated")
+    fast = results(bptt(spec, params, x, y, "mse", engine="compiled"))
+    ref = results(bptt(spec, params, x, y, "mse", engine="reference"))
+    assert fast.keys() == ref.keys()
+    for name in ref:
+        assert rel(fast[name], ref[name]) <= TOLERANCE[dtype], (name, rel(fast[name], ref[name]))
+    full = results(bptt(replace(spec, gradient="full"), params, x, y, "mse", engine="reference"))
+    gates = [k for k in ref if k.startswith("dgates[")]
+    if any(not np.array_equal(full[k], ref[k]) for k in gates):  # error crossed steps through h_t Wh into a gate
+        assert max(rel(ref[k], full[k]) for k in ref if k.startswith("grads[")) > 1e-6
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+@pytest.mark.parametrize("cell", MEMORY_CELLS)
+def test_the_truncated_error_crosses_steps_only_along_the_cell_state(engine, cell):
+    """One layer, loss at the last step, truncated gradient: no error reaches h_t for t < T, and the error on c_t
+    is the error on c_{t+1} times dc_{t+1}/dc_t along the cell state: f_{t+1} for the LSTM, exactly 1 for the LSTM
+    of 1997, whose carousel hands it back bit for bit."""
+    spec, params, x, y = random_problem(cell, 1, "last", "mse", "float64", seed=11, B=3, gradient="truncated")
+    x = np.concatenate([x, x, x])  # at least 3 steps
+    res = bptt(spec, params, x, y, "mse", engine=engine)
+    assert not res.dh[0, :-1].any() and res.dh[0, -1].any()
+    dc = res.dc[0]
+    if cell == "lstm97":
+        np.testing.assert_array_equal(dc, np.broadcast_to(dc[-1], dc.shape))
+    else:
+        f = res.gates["f"][0]
+        np.testing.assert_allclose(dc[:-1], dc[1:] * f[1:], rtol=1e-15, atol=0)
+        assert not np.allclose(dc[0], dc[-1])
+    full = bptt(replace(spec, gradient="full"), params, x, y, "mse", engine=engine)
+    assert not np.allclose(full.dc[0, 0], dc[0])  # the full gradient adds the paths through h_t Wh
 
 
 @pytest.mark.parametrize("engine", ENGINES)
@@ -140,9 +181,9 @@ def test_engine_from_the_environment_and_a_clear_error(monkeypatch):
     assert engines.engine_name() == ENGINES[0] == "compiled"
 
 
-@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+@pytest.mark.parametrize("cell", CELLS)
 def test_the_compiled_engine_overwrites_inject_only_when_allowed(cell):
-    G = {"rnn": 1, "lstm": 4, "gru": 3}[cell]
+    G = len(GATES[cell])
     rng = np.random.default_rng(0)
     x, Wx, b = rng.standard_normal((5, 3, 2)), rng.standard_normal((2, 4 * G)), rng.standard_normal(4 * G)
     Wh, bhn, inject = 0.3 * rng.standard_normal((4, 4 * G)), rng.standard_normal(4), rng.standard_normal((5, 3, 4))
@@ -178,11 +219,12 @@ def test_compiled_float32_input_weight_gradients_are_summed_in_float64():
     np.testing.assert_allclose(res.grads["l0.Wx"], np.einsum("tbi,tbj->ij", x, da), rtol=2**-24)
 
 
-KERNELS = ("rnn_forward", "rnn_backward", "lstm_forward", "lstm_backward", "gru_forward", "gru_backward")
+KERNELS = ("rnn_forward", "rnn_backward", "lstm_forward", "lstm_backward", "gru_forward", "gru_backward",
+           "lstm97_forward", "lstm97_backward")
 HELPERS = ("input_grads",)  # called from the kernels only: compiled into them, not loaded on their own
-# each kernel's elementwise loops (one per gate block, state update, ...): all must vectorise
-VECTOR_LOOPS = {"rnn_forward": 1, "rnn_backward": 1, "lstm_forward": 5, "lstm_backward": 5, "gru_forward": 5,
-                "gru_backward": 4, "input_grads": 2}
+# each kernel's elementwise loops (one per gate block, state update, RNN activation, ...): all must vectorise
+VECTOR_LOOPS = {"rnn_forward": 3, "rnn_backward": 3, "lstm_forward": 5, "lstm_backward": 5, "gru_forward": 5,
+                "gru_backward": 4, "lstm97_forward": 4, "lstm97_backward": 4, "input_grads": 2}
 # kernels whose arithmetic is float64 in either dtype (sums kept in float64)
 FLOAT64_SUMS = ("input_grads",)
 
@@ -192,17 +234,17 @@ NATIVE = ("fabs", "floor", "ceil", "copysign", "minnum", "maxnum", "minimum", "m
 
 
 def vector_loops(ir: str, dtype: str = "float64") -> int:
-    """Loops LLVM vectorised for real: ``vector.body`` blocks doing floating-point arithmetic on vectors of
-    ``dtype`` and calling only intrinsics the machine runs as vector instructions (a loop around a libm call
-    gets a vector.body too, with the call made lane by lane). In float32 a block must not touch a double:
-    a float64 constant promotes the arithmetic."""
+    """Loops LLVM vectorised for real: ``vector.body`` blocks doing floating-point arithmetic or comparisons (a
+    ReLU's) on vectors of ``dtype`` and calling only intrinsics the machine runs as vector instructions (a loop
+    around a libm call gets a vector.body too, with the call made lane by lane). In float32 a block must not touch
+    a double: a float64 constant promotes the arithmetic."""
     lane = {"float64": "double", "float32": "float"}[dtype]
     blocks = re.split(r"^(?=[\w.]+:)", ir, flags=re.M)
     count = 0
     for block in blocks:
         if not re.match(r"vector\.body[\d.]*:", block):
             continue
-        vector_math = re.search(rf"= f(add|sub|mul|div) <\d+ x {lane}>", block)
+        vector_math = re.search(rf"= (f(add|sub|mul|div)|fcmp \w+) <\d+ x {lane}>", block)
         if dtype == "float32" and "double" in block:
             continue
         calls = re.findall(r"call [^@]*@([\w.$]+)\(", block)
@@ -215,9 +257,10 @@ def vector_loops(ir: str, dtype: str = "float64") -> int:
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 def test_hot_loops_vectorise(dtype, monkeypatch):
     """Compile fresh copies of the kernels (cached code cannot be inspected) and count LLVM's vector loops."""
+    compiled.warm()  # every kernel set counts as ready: the fresh copies have no disk cache to lock
     for name in KERNELS + HELPERS:
         monkeypatch.setattr(kernels, name, njit(error_model="numpy")(getattr(kernels, name).py_func))
-    for cell, G in (("rnn", 1), ("lstm", 4), ("gru", 3)):
+    for cell, G in (("rnn", 1), ("lstm", 4), ("gru", 3), ("lstm97", 3)):
         Wx, b, Wh = (np.full(shape, 0.1, dtype=dtype) for shape in ((2, 3 * G), 3 * G, (3, 3 * G)))
         run = compiled.unroll(cell, np.ones((2, 2, 2), dtype=dtype), Wx, b, Wh, np.ones(3, dtype=dtype))
         compiled.backprop(cell, run, np.ones((2, 2, 3), dtype=dtype), Wh, x=np.ones((2, 2, 2), dtype=dtype))
@@ -337,15 +380,17 @@ def test_shards_cut_the_batch_into_near_equal_row_ranges(B):
 
 
 SHARDED = [("lstm", 1, "last", "mse", 64), ("lstm", 2, "all", "xent", 77), ("gru", 2, "last", "mse", 70),
-           ("gru", 1, "all", "mse", 64), ("rnn", 3, "all", "mse", 65), ("rnn", 1, "last", "xent", 100)]
+           ("gru", 1, "all", "mse", 64), ("rnn", 3, "all", "mse", 65), ("rnn", 1, "last", "xent", 100),
+           ("rnn_relu", 2, "all", "mse", 66), ("rnn_logistic", 1, "last", "xent", 64), ("lstm97", 2, "all", "mse", 70)]
 
 
+@pytest.mark.parametrize("gradient", ["full", "truncated"])
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 @pytest.mark.parametrize("cell,layers,head,loss,B", SHARDED)
-def test_threads_change_nothing_in_a_sharded_pass(cell, layers, head, loss, B, dtype, threads):
+def test_threads_change_nothing_in_a_sharded_pass(cell, layers, head, loss, B, dtype, gradient, threads):
     """Batches of two shards, one thread and two: every array bit-identical, and the engines agree."""
     assert len(compiled.shards(B)) == 2
-    spec, params, x, y = random_problem(cell, layers, head, loss, dtype, seed=B + layers, B=B)
+    spec, params, x, y = random_problem(cell, layers, head, loss, dtype, seed=B + layers, B=B, gradient=gradient)
     threads(1)
     one = results(bptt(spec, params, x, y, loss, engine="compiled"))
     threads(2)

@@ -1,23 +1,26 @@
 """Central-difference gradient checks of every cell, depth, head and loss."""
 
 import itertools
+from dataclasses import replace
 
 import numpy as np
 import pytest
 
+from lstmlab.core.config import CELLS
 from lstmlab.core.engines import reference
 from lstmlab.core.gradcheck import grad_check
-from lstmlab.core.model import bptt
+from lstmlab.core.model import bptt, loss_fn
 from lstmlab.core.params import init_params
 from lstmlab.core.spec import ModelSpec
 
-CASES = list(itertools.product(["rnn", "lstm", "gru"], [1, 2], ["last", "all"], ["mse", "xent"]))
+CASES = list(itertools.product(CELLS, [1, 2], ["last", "all"], ["mse", "xent"]))
 
 
-def make_problem(cell, layers, head, loss, seed):
+def make_problem(cell, layers, head, loss, seed, gradient="full"):
     rng = np.random.default_rng(seed)
     T, B, I, H, O = rng.integers(3, 7), rng.integers(2, 4), rng.integers(1, 4), rng.integers(2, 6), 3
-    spec = ModelSpec(cell=cell, input_size=int(I), hidden_size=int(H), output_size=O, layers=layers, head=head)
+    spec = ModelSpec(cell=cell, input_size=int(I), hidden_size=int(H), output_size=O, layers=layers, head=head,
+                     gradient=gradient)
     params = init_params(spec, weight_scale=1.1, seed=seed)
     # perturb so that biases and GRU's bhn are non-zero and no symmetry hides a wrong term
     params = {k: v + 0.2 * rng.standard_normal(v.shape) for k, v in params.items()}
@@ -40,15 +43,15 @@ def test_grad_check_detects_a_wrong_gradient(monkeypatch):
     spec, params, x, y = make_problem("lstm", 1, "last", "mse", seed=3)
     good = reference.STEPS["lstm"]
 
-    def broken(dh, dc_next, cache, Wh):
-        g = good.backward(dh, dc_next, cache, Wh)
+    def broken(dh, dc_next, cache, Wh, truncated=False):
+        g = good.backward(dh, dc_next, cache, Wh, truncated)
         return g._replace(c_prev=g.c_prev * 0.5)  # forget-gate path halved
 
     monkeypatch.setitem(reference.STEPS, "lstm", good._replace(backward=broken))
     assert grad_check(spec, params, x, y, "mse", engine="reference").max_error > 1e-3
 
 
-@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+@pytest.mark.parametrize("cell", CELLS)
 def test_dh_is_total_derivative_by_perturbing_a_hidden_state(cell, engine, monkeypatch):
     """dL/dh_t checked by central differences on an offset added to h_t inside the reference unroll."""
     from lstmlab.core.model import forward, loss_fn
@@ -76,3 +79,59 @@ def test_dh_is_total_derivative_by_perturbing_a_hidden_state(cell, engine, monke
             monkeypatch.setitem(reference.STEPS, cell, base)
         numeric = (values[0] - values[1]) / (2 * eps)
         assert numeric == pytest.approx(res.dh[layer, j, b, u], rel=1e-6, abs=1e-10)
+
+
+# ------------------------------------------------------------------ the truncated gradient
+
+
+def frozen_recurrence_loss(spec, params, x, y, loss, frozen):
+    """The loss of the network in which step t of layer k reads ``frozen[k][t]`` as h_{t-1} (fixed arrays) instead
+    of its own previous state; everything else (the input from the layer below, the cell state) flows as usual.
+
+    For the cells whose h_{t-1} enters a step only through h_{t-1} Wh (all but the GRU), the gradient of this loss
+    at frozen = the network's own states is the truncated gradient: the same network, with no path through
+    h_{t-1} Wh.
+    """
+    inp = x
+    for k in range(spec.layers):
+        xw = inp @ params[f"l{k}.Wx"] + params[f"l{k}.b"]
+        c = np.zeros((x.shape[1], spec.hidden_size))
+        hs = []
+        for t in range(x.shape[0]):
+            h, c, _, _ = reference.STEPS[spec.cell].forward(xw[t], frozen[k][t], c, params[f"l{k}.Wh"], None)
+            hs.append(h)
+        inp = np.stack(hs)
+    feats = inp[-1] if spec.head == "last" else inp
+    return loss_fn(feats @ params["head.W"] + params["head.b"], y, loss)[0]
+
+
+@pytest.mark.parametrize("cell", [c for c in CELLS if c != "gru"])
+@pytest.mark.parametrize("layers,head", [(1, "last"), (2, "all")])
+def test_the_truncated_gradient_is_the_gradient_with_the_recurrent_input_held_fixed(cell, layers, head, engine):
+    """Central differences on the loss with every h_{t-1} Wh reading the unperturbed network's h_{t-1}."""
+    spec, params, x, y = make_problem(cell, layers, head, "mse", seed=17 + layers, gradient="truncated")
+    res = bptt(spec, params, x, y, "mse", engine=engine)
+    states = bptt(spec, params, x, y, "mse", engine="reference").h  # (L, T, B, H), unperturbed
+    frozen = [np.concatenate([np.zeros_like(states[k, :1]), states[k, :-1]]) for k in range(layers)]
+    eps = 1e-6
+    for name, arr in params.items():
+        numeric = np.empty_like(arr)
+        for i in np.ndindex(arr.shape):
+            old = arr[i]
+            arr[i] = old + eps
+            plus = frozen_recurrence_loss(spec, params, x, y, "mse", frozen)
+            arr[i] = old - eps
+            minus = frozen_recurrence_loss(spec, params, x, y, "mse", frozen)
+            arr[i] = old
+            numeric[i] = (plus - minus) / (2 * eps)
+        err = np.linalg.norm(res.grads[name] - numeric) / max(np.linalg.norm(res.grads[name]) + np.linalg.norm(numeric),
+                                                             1e-300)
+        assert err < 1e-6, (name, err)
+    full = bptt(replace(spec, gradient="full"), params, x, y, "mse", engine=engine)
+    assert np.linalg.norm(full.grads["l0.Wx"] - res.grads["l0.Wx"]) > 1e-6 * np.linalg.norm(full.grads["l0.Wx"])
+
+
+def test_grad_check_refuses_the_truncated_gradient():
+    spec, params, x, y = make_problem("lstm97", 1, "last", "mse", seed=3, gradient="truncated")
+    with pytest.raises(ValueError, match=r"^gradient='truncated': expected 'full'"):
+        grad_check(spec, params, x, y, "mse")

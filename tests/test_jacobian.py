@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 
+from lstmlab import cell_state_jacobian
 from lstmlab.core.engines import reference
 from lstmlab.core.jacobian import jacobian_spectrum
 from lstmlab.core.model import bptt
@@ -36,14 +37,14 @@ def test_orthogonal_linear_regime_spectrum_is_scale_to_the_lag():
     np.testing.assert_allclose(sv, s ** np.arange(T + 1)[:, None] * np.ones((1, H)), rtol=1e-6)
 
 
-@pytest.mark.parametrize("cell", ["lstm", "gru"])
+@pytest.mark.parametrize("cell", ["lstm", "gru", "lstm97", "rnn_relu", "rnn_logistic"])
 def test_gated_spectrum_matches_finite_differences(cell):
     T, H, k, eps = 6, 3, 4, 1e-6
     spec = ModelSpec(cell=cell, input_size=2, hidden_size=H, output_size=1)
     params = init_params(spec, weight_scale=1.0, seed=1)
     x = np.random.default_rng(2).standard_normal((T, 1, 2))
     sv = jacobian_spectrum(spec, params, x)
-    lstm = cell == "lstm"
+    lstm = cell in ("lstm", "lstm97")
     S = 2 * H if lstm else H
 
     def run(steps, state=None):
@@ -71,3 +72,39 @@ def test_bad_layer_and_example():
         jacobian_spectrum(spec, p, np.zeros((3, 1, 1)), layer=1)
     with pytest.raises(ValueError, match="^example="):
         jacobian_spectrum(spec, p, np.zeros((3, 1, 1)), example=2)
+
+
+def test_the_cell_state_jacobian_of_the_1997_lstm_is_the_identity_at_every_step():
+    """The constant error carousel, by central differences on c_{t-1} with h_{t-1} held: exactly I in lstmlab's
+    Jacobian, I to the differences' accuracy in the forward pass; the LSTM's is diag(f_t) instead."""
+    T, H, eps = 5, 3, 1e-6
+    x = np.random.default_rng(3).standard_normal((T, 2, 2))
+    for cell in ("lstm97", "lstm"):
+        spec = ModelSpec(cell=cell, input_size=2, hidden_size=H, output_size=1)
+        params = init_params(spec, weight_scale=1.2, seed=5)
+        params = {k: v + 0.5 for k, v in params.items()}  # non-zero biases: no gate sits at 1/2
+        J = cell_state_jacobian(spec, params, x, example=1)
+        run = reference.unroll(cell, x[:, 1:], params["l0.Wx"], params["l0.b"], params["l0.Wh"])
+        for t in range(T):
+            numeric = np.empty((H, H))
+            for j in range(H):
+                e = np.zeros((1, H))
+                e[0, j] = eps
+                step = reference.STEPS[cell].forward
+                xw = x[t, 1:] @ params["l0.Wx"] + params["l0.b"]
+                plus = step(xw, run.h[t], run.c[t] + e, params["l0.Wh"], None)[1]
+                minus = step(xw, run.h[t], run.c[t] - e, params["l0.Wh"], None)[1]
+                numeric[:, j] = (plus - minus)[0] / (2 * eps)
+            if cell == "lstm97":
+                np.testing.assert_array_equal(J[t], np.eye(H))
+                np.testing.assert_allclose(numeric, np.eye(H), atol=1e-9)
+            else:
+                np.testing.assert_allclose(J[t], np.diag(run.gates[t, 0, H : 2 * H]), rtol=1e-15)
+                np.testing.assert_allclose(numeric, J[t], atol=1e-9)
+                assert np.abs(J[t] - np.eye(H)).max() > 0.1
+
+
+def test_the_cell_state_jacobian_needs_a_cell_state():
+    spec = ModelSpec(cell="gru", input_size=1, hidden_size=2, output_size=1)
+    with pytest.raises(ValueError, match=r"^cell='gru': expected a cell with a cell state \(lstm, lstm97\)$"):
+        cell_state_jacobian(spec, init_params(spec), np.zeros((3, 1, 1)))

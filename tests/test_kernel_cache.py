@@ -20,7 +20,8 @@ import json, sys, time
 import numpy as np
 from lstmlab.core.engines import compiled, kernels
 %s
-names = ("rnn_forward", "rnn_backward", "lstm_forward", "lstm_backward", "gru_forward", "gru_backward")
+names = ("rnn_forward", "rnn_backward", "lstm_forward", "lstm_backward", "gru_forward", "gru_backward",
+         "lstm97_forward", "lstm97_backward")
 print(json.dumps({name: [sum(getattr(kernels, name).stats.cache_hits.values()),
                          sum(getattr(kernels, name).stats.cache_misses.values())] for name in names}))
 """
@@ -103,6 +104,21 @@ def test_warm_first_readies_the_default_studys_kernels_alone():
     assert json.loads(out.stdout) == [["lstm", "float64"], ["rnn", "float64"]]
 
 
+def test_the_plain_rnns_share_one_kernel_set():
+    """A ReLU or logistic RNN readies the "rnn" set (its kernels take the activation as an argument)."""
+    code = """
+import json
+import numpy as np
+from lstmlab.core.engines import compiled
+compiled.ready("rnn_relu", np.float64)
+compiled.ready("rnn_logistic", np.float64)
+print(json.dumps(sorted((cell, dtype.name) for cell, dtype in compiled._ready)))
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         env=_env(PYTHONPATH=str(ROOT)), timeout=600)
+    assert json.loads(out.stdout) == [["rnn", "float64"]]
+
+
 def test_a_kernel_set_that_does_not_exist_is_refused_by_name():
     import numpy as np
 
@@ -130,5 +146,5 @@ assert jobs._run_job(run_id, attempt, db) == "finished"
     assert done.returncode == 0, done.stderr[-3000:]
     stats = json.loads(done.stdout.strip().splitlines()[-1])
     assert all(sum(stats[name]) >= 1 for name in ("rnn_forward", "rnn_backward")), stats
-    assert all(stats[name] == [0, 0] for name in ("lstm_forward", "lstm_backward", "gru_forward", "gru_backward")), \
-        stats
+    assert all(stats[name] == [0, 0] for name in ("lstm_forward", "lstm_backward", "gru_forward", "gru_backward",
+                                                  "lstm97_forward", "lstm97_backward")), stats

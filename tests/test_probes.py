@@ -18,9 +18,10 @@ def _out(f_means: list[float], T: int = 6, B: int = 3, seed: int = 0) -> dict:
     H = len(f_means)
     gates = {g: rng.random((T, B, H)) for g in ("i", "f", "n", "o")}
     gates["f"] = np.clip(np.asarray(f_means) + 0.01 * rng.standard_normal((T, B, H)), 0, 1)
-    return {"gates": gates, "dgates": {g: rng.standard_normal((T, B, H)) for g in gates},
+    return {"cell": "lstm", "gates": gates, "dgates": {g: rng.standard_normal((T, B, H)) for g in gates},
             "c": rng.standard_normal((T, B, H)), "dc": rng.standard_normal((T, B, H)),
-            "h": rng.standard_normal((T, B, H)), "dh": rng.standard_normal((T, B, H)), "loss": 1.0}
+            "h": rng.standard_normal((T, B, H)), "dh": rng.standard_normal((T, B, H)), "carry": gates["f"],
+            "loss": 1.0}
 
 
 def test_open_units_are_the_most_open_forget_gates():
@@ -36,7 +37,7 @@ def test_units_summary_reads_forget_gates_and_the_carousel():
     out["dc"][:, :, 1] = 0.0
     out["dc"][:, :, 3] = 2.0  # unit 3 carries its error unchanged, unit 1 has none
     s = probes.units_summary(out, [3, 1])
-    assert s["forget_mean"] == pytest.approx(out["gates"]["f"][..., [3, 1]].mean())
+    assert s["carry_mean"] == pytest.approx(out["gates"]["f"][..., [3, 1]].mean())
     assert s["carousel"] == pytest.approx(1.0)
     out["dc"][0, :, 3] = 0.2
     assert probes.units_summary(out, [3], example=1)["carousel"] == pytest.approx(0.1)
@@ -67,6 +68,7 @@ def test_lstm_inside_runs_the_given_parameters_or_the_initialisation():
         assert out["loss"] == res.loss
         np.testing.assert_array_equal(out["dc"], res.dc[0])
         np.testing.assert_array_equal(out["gates"]["f"], res.gates["f"][0])
+        np.testing.assert_allclose(out["carry"], res.gates["f"][0], rtol=1e-14)  # ∂c_t/∂c_{t-1} along c: f_t
     with pytest.raises(ValueError, match="LSTM"):
         probes.lstm_inside(c.replace(cell="gru"), None, 0)
     with pytest.raises(ValueError, match="layer"):
@@ -80,3 +82,38 @@ def test_phase_map_keeps_gradients_far_below_the_square_underflow():
     assert tiny["state"] == "finite" and tiny["ratio"] > 0  # about 1e-216: squares of it underflow to 0
     assert -230 < math.log10(tiny["ratio"]) < -200
     assert df.loc[(0.9, 10), "ratio"] > df.loc[(0.9, 400), "ratio"] > tiny["ratio"]
+
+
+def test_lstm97_inside_shows_the_carousel():
+    """The LSTM of 1997 on Inside the LSTM: no forget gate, ∂c_t/∂c_{t-1} = 1 everywhere (computed by the backward
+    step, compared here with the constant), every unit a memory unit, and with the truncated gradient the error on
+    the cell state is the same at every step of a sequence with its loss at the end."""
+    c = RunConfig(cell="lstm97", task="adding", seq_len=12, hidden_size=4, steps=0, gradient="truncated")
+    out = probes.lstm_inside(c, None, 3, batch=5)
+    assert set(out["gates"]) == {"i", "n", "o"} and out["cell"] == "lstm97"
+    np.testing.assert_array_equal(out["carry"], np.ones((12, 5, 4)))
+    assert probes.open_units(out).tolist() == [0, 1, 2, 3]
+    summary = probes.units_summary(out, probes.open_units(out))
+    assert summary["carry_mean"] == 1.0 and summary["carousel"] == 1.0
+    np.testing.assert_array_equal(out["dc"], np.broadcast_to(out["dc"][-1], out["dc"].shape))
+    tables = probes.inside_tables(out, 2, probes.open_units(out))
+    carried = tables["means"][tables["means"]["name"] == probes.CARRY_NAME]
+    assert len(carried) == 24 and (carried["value"] == 1.0).all()  # all units and the memory units, 12 steps each
+    row = probes.at_step(out, 2, 5).set_index("gate").loc[probes.CARRY_NAME]
+    assert (row["mean"], row["min"], row["max"]) == (1.0, 1.0, 1.0)
+    assert row["‖δ‖"] == np.linalg.norm(out["dc"][4, 2])  # the error it hands back, unchanged
+    assert "cell input n = g(a_n)" in set(probes.at_step(out, 2, 5)["gate"])
+
+
+def test_spectrum_follows_the_cell_state_alone_for_the_lstms():
+    along = {}
+    for cell in ("lstm", "lstm97"):
+        df = probes.spectrum(cell, 1.0, 30, 6, "orthogonal", 1.0, 0)
+        along[cell] = df[df["which"] == probes.CAROUSEL].set_index("lag")["value"]
+    assert (along["lstm97"] == 1.0).all() and len(along["lstm97"]) == 31
+    assert along["lstm"].iloc[-1] < 1e-2  # forget gates near sigma(1) = 0.73 multiply up
+
+
+def test_phase_map_labels_the_cells_as_the_dashboard_does():
+    df = probes.phase_map(["rnn_relu", "lstm97"], [1.0], [10], 4, "irnn", 1.0, 0)
+    assert set(df["cell"]) == {"ReLU RNN", "LSTM 1997"}

@@ -15,7 +15,8 @@ def test_run_fields_take_their_names_kinds_and_choices_from_the_config():
         for name, field in settings.run_fields(page).items():
             assert name == URL_NAMES.get(field, field)
             if field in CHOICES:
-                expected = settings.INSIDE_TASKS if (page, field) == ("inside", "task") else CHOICES[field]
+                expected = {("inside", "task"): settings.INSIDE_TASKS, ("inside", "cell"): settings.INSIDE_CELLS}.get(
+                    (page, field), CHOICES[field])
                 assert fields[name].kind == "choice" and fields[name].choices == expected
     assert settings.run_fields("flow")["T"] == "seq_len" and settings.run_fields("flow")["batch"] == "batch_size"
     assert set(settings.run_fields("flow").values()) <= {f.name for f in dataclasses.fields(RunConfig)}
@@ -42,6 +43,35 @@ def test_inside_trains_the_config_error_flow_would_train():
     flow = {**settings.defaults("flow"), "cells": ["lstm"], "T": 30, "H": 8, "ws": 0.7, "task": "recall",
             "seed": 3, "steps": settings.INSIDE_TRAIN_STEPS}
     assert settings.inside_config(inside) == settings.study(flow).configs[0]
+
+
+def test_inside_trains_the_lstm_of_1997_with_its_truncated_gradient():
+    inside = {**settings.defaults("inside"), "cell": "lstm97", "gradient": "truncated", "T": 30, "H": 8}
+    flow = {**settings.defaults("flow"), "cells": ["lstm97"], "gradient": "truncated", "T": 30, "H": 8,
+            "steps": settings.INSIDE_TRAIN_STEPS}
+    config = settings.inside_config(inside)
+    assert config == settings.study(flow).configs[0]
+    assert (config.cell, config.gradient, config.layers) == ("lstm97", "truncated", 1)
+    assert settings.INSIDE_CELLS == ("lstm", "lstm97")
+    values, warnings = settings.parse_params("inside", {"cell": "gru"})  # not an LSTM: refused with a warning
+    assert values["cell"] == "lstm" and "`cell`" in warnings[0]
+
+
+def test_the_study_offers_every_cell_and_the_gradient_with_the_default_study_unchanged():
+    fields = {f.name: f for f in settings.FIELDS["flow"]}
+    assert fields["cells"].choices == CHOICES["cell"] and fields["cells"].default == ["rnn", "lstm"]
+    assert fields["gradient"].default == "full" and fields["gradient"].choices == ("full", "truncated")
+    values, warnings = settings.parse_params("flow", {"cells": "rnn_relu,lstm97", "gradient": "truncated",
+                                                      "init": "irnn"})
+    assert not warnings
+    configs = settings.study(values).configs
+    assert [(c.cell, c.gradient, c.init) for c in configs] == [("rnn_relu", "truncated", "irnn"),
+                                                               ("lstm97", "truncated", "irnn")]
+    assert settings.study(settings.defaults("flow")).configs == (RunConfig(cell="rnn", **_STUDY),
+                                                                 RunConfig(cell="lstm", **_STUDY))
+
+
+_STUDY = dict(batch_size=32, steps=1000, record_every=25, eval_size=limits.EVAL_SIZE)  # the default study's
 
 
 def test_unknown_and_bad_parameters_fall_back_with_a_warning():

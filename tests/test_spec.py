@@ -28,6 +28,7 @@ def spec(**kw):
         ({"output_size": -1}, "output_size"),
         ({"head": "first"}, "head"),
         ({"dtype": "float16"}, "dtype"),
+        ({"gradient": "rtrl"}, "gradient"),
     ],
 )
 def test_bad_spec_fields(kw, field):
@@ -43,7 +44,12 @@ def test_param_names_and_shapes_follow_the_contract():
         "l1.Wx": (5, 15), "l1.Wh": (5, 15), "l1.b": (15,), "l1.bhn": (5,),
         "head.W": (5, 2), "head.b": (2,),
     }
-    assert GATES == {"rnn": ("h",), "lstm": ("i", "f", "n", "o"), "gru": ("r", "z", "n")}
+    assert GATES == {"rnn": ("h",), "lstm": ("i", "f", "n", "o"), "gru": ("r", "z", "n"), "rnn_relu": ("h",),
+                     "rnn_logistic": ("h",), "lstm97": ("i", "n", "o")}
+    s97 = ModelSpec(cell="lstm97", input_size=3, hidden_size=5, output_size=2)
+    assert s97.param_shapes() == {"l0.Wx": (3, 15), "l0.Wh": (5, 15), "l0.b": (15,), "head.W": (5, 2),
+                                  "head.b": (2,)}
+    assert s97.has_cell_state and spec().has_cell_state and not spec(cell="rnn_relu").has_cell_state
 
 
 @pytest.mark.parametrize("init", ["orthogonal", "gaussian", "identity"])
@@ -60,6 +66,26 @@ def test_init_weight_scale_meaning(init):
             np.testing.assert_allclose(sv, 0.9, rtol=1e-12)
     np.testing.assert_array_equal(p["l0.b"][H : 2 * H], 1.5)
     np.testing.assert_array_equal(np.delete(p["l0.b"], np.s_[H : 2 * H]), 0.0)
+
+
+@pytest.mark.parametrize("weight_scale", [1.0, 0.01])
+def test_irnn_init_is_a_scaled_identity_with_small_gaussian_weights(weight_scale):
+    """Le, Jaitly & Hinton 2015: W_h = weight_scale * I, biases zero, input and output weights ~ N(0, 0.001^2)."""
+    H = 200
+    s = ModelSpec(cell="rnn_relu", input_size=50, hidden_size=H, output_size=10)
+    p = init_params(s, weight_scale=weight_scale, init="irnn", seed=0)
+    np.testing.assert_array_equal(p["l0.Wh"], weight_scale * np.eye(H))
+    assert not p["l0.b"].any() and not p["head.b"].any()
+    for name in ("l0.Wx", "head.W"):
+        assert abs(p[name].std() - 1e-3) < 1e-4 and abs(p[name].mean()) < 1e-4, name
+    glorot = init_params(s, weight_scale=weight_scale, init="identity", seed=0)
+    np.testing.assert_array_equal(glorot["l0.Wh"], p["l0.Wh"])
+    assert glorot["l0.Wx"].std() > 0.05  # "identity" keeps Glorot-uniform input weights (std 0.089 here)
+
+
+def test_lstm97_init_has_no_forget_bias():
+    p = init_params(spec(cell="lstm97"), forget_bias=3.0, seed=0)
+    assert not p["l0.b"].any()
 
 
 def test_init_is_deterministic_and_takes_a_generator():

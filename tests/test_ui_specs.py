@@ -77,3 +77,32 @@ def test_sweep_map_panels_share_one_colour_scale():
     assert _colour(specs[0])["scale"]["domain"][0] == -2.5  # the floor comes from the LSTM's panel
     assert all(_colour(s)["scale"]["domain"] == _colour(specs[0])["scale"]["domain"] for s in specs)
     assert [s["title"] for s in specs] == ["RNN", "LSTM"] and all("width" not in s for s in specs)
+
+
+def _rule_values(spec: dict) -> list:
+    """The x values of a panel's σ_max·γ = 1 rule (its inline data)."""
+    [rule] = [layer for layer in spec["layer"] if layer["mark"]["type"] == "rule"]
+    return [row["w"] for row in spec["datasets"][rule["data"]["name"]]]
+
+
+def test_the_phase_map_boundary_sits_at_one_over_gamma_within_the_map():
+    from lstmlab.views import probes
+
+    df = probes.phase_map(["rnn", "rnn_logistic"], [1.0, 3.0, 5.0], [10], 4, "orthogonal", 1.0, 0)
+    assert _rule_values(charts.phase_map_chart(df, "RNN").to_dict(validate=False)) == [1.0]
+    assert _rule_values(charts.phase_map_chart(df, "Logistic RNN", gamma=0.25).to_dict(validate=False)) == [4.0]
+    narrow = df[df["weight_scale"] < 2]  # the map ends below 4: no line for the logistic RNN
+    assert _rule_values(charts.phase_map_chart(narrow, "Logistic RNN", gamma=0.25).to_dict(validate=False)) == []
+
+
+def test_flow_lines_bound_the_logistic_rnn_by_a_quarter_of_the_weight_scale():
+    tiny = dict(task="adding", seq_len=8, hidden_size=4, steps=0, record_every=1, batch_size=4, eval_size=8)
+    flows = {"Logistic RNN": train(RunConfig(cell="rnn_logistic", **tiny)).flow,
+             "ReLU RNN": train(RunConfig(cell="rnn_relu", **tiny)).flow}
+    lines = tables.flow_lines(flows, layer=0, weight_scale=2.0, gammas={"Logistic RNN": 0.25, "ReLU RNN": 1.0})
+    bound = lines[lines["kind"] == "bound"].set_index(["series", "lag"])["value"]
+    v0 = {label: float(lines[(lines["series"] == label) & (lines["lag"] == 0)]["value"].iloc[0]) for label in flows}
+    assert bound.loc[("Logistic RNN bound (0.25·2)^lag", 3)] == v0["Logistic RNN"] * 0.5 ** 3
+    assert bound.loc[("ReLU RNN bound 2^lag", 3)] == v0["ReLU RNN"] * 2.0 ** 3
+    chart = charts.flow_lag_chart(lines, lines["phase"].iloc[0], charts.lines_domain(lines), "init").to_dict()
+    assert "(γw)^lag" in str(chart)

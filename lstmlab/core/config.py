@@ -38,13 +38,38 @@ import numpy as np
 
 # Every choice a run can make, declared once; params, optim, tasks, the CLI flags, the dashboard's URL state and
 # the run store take them from here. The order is the order people are offered them in.
-# Each cell's gate blocks, side by side in its weight matrices in this order (PyTorch's).
-GATES: dict[str, tuple[str, ...]] = {"rnn": ("h",), "lstm": ("i", "f", "n", "o"), "gru": ("r", "z", "n")}
-CELLS = tuple(GATES)  # a cell exists where its gates are declared: ("rnn", "lstm", "gru")
+# Each cell's gate blocks, side by side in its weight matrices in this order (PyTorch's where PyTorch has the cell):
+#   rnn           h_t = tanh(a_t)                   a_t = x_t Wx + b + h_{t-1} Wh  (Elman)
+#   lstm          input, forget, candidate, output  (with the forget gate of Gers et al. 2000)
+#   gru           reset, update, candidate          (Cho et al. 2014, PyTorch's formulation)
+#   rnn_relu      h_t = max(a_t, 0)                 (with init "irnn": the IRNN of Le, Jaitly & Hinton 2015)
+#   rnn_logistic  h_t = sigma(a_t)                  (the logistic units of Hochreiter & Schmidhuber 1997, of
+#                                                    Pascanu et al. 2013's "sigmoid" RNN)
+#   lstm97        input, cell input, output         (Hochreiter & Schmidhuber 1997: no forget gate, s_t = s_{t-1} +
+#                                                    i_t g(a_n), h_t = o_t h(s_t), g = 4 sigma - 2, h = 2 sigma - 1)
+# The equations, one line each, are the reference engine's step functions (lstmlab.core.engines.reference).
+GATES: dict[str, tuple[str, ...]] = {"rnn": ("h",), "lstm": ("i", "f", "n", "o"), "gru": ("r", "z", "n"),
+                                     "rnn_relu": ("h",), "rnn_logistic": ("h",), "lstm97": ("i", "n", "o")}
+CELLS = tuple(GATES)  # a cell exists where its gates are declared
+MEMORY_CELLS = ("lstm", "lstm97")  # the cells with a cell state c_t beside h_t (HS97's s_t)
+# How the error flows back in time (ModelSpec.gradient, RunConfig.gradient):
+#   full       backpropagation through time through every path;
+#   truncated  h_{t-1} enters the product h_{t-1} Wh as a constant: the error reaching a gate's pre-activation is
+#              not sent further back through Wh (the weight gradients still use it), so it reaches earlier steps
+#              only along the cell's own state (the LSTMs' c_t; the GRU's z_t h_{t-1}; a plain RNN: not at all).
+#              A stacked layer still passes its error to the layer below at the same step (through Wx).
+#              For lstm97 this is HS97's truncated gradient (section 4): error flows back only through the CEC.
+GRADIENTS = ("full", "truncated")
+# gamma = max |f'| of the plain RNNs' activations: their error shrinks by at most gamma * sigma_max(Wh) per step
+# back (Pascanu et al. 2013: 1 for tanh, 1/4 for the logistic sigmoid; 1 for the ReLU)
+RNN_GAMMA = {"rnn": 1.0, "rnn_relu": 1.0, "rnn_logistic": 0.25}
 TASKS = ("adding", "recall", "copy", "forecast")
 OPTIMIZERS = ("sgd", "momentum", "adam", "nesterov")
-INITS = ("orthogonal", "gaussian", "identity")
+INITS = ("orthogonal", "gaussian", "identity", "irnn")
 DTYPES = ("float64", "float32")
+# RunConfig fields added after configs were first stored, each with the value every earlier config meant: a config
+# holding it hashes without the field, so its key, and the stored runs the key finds, stay what they were.
+KEY_DEFAULTS = {"gradient": "full"}
 MAX_PASS_BYTES = 4 * 2**30  # memory one BPTT pass may take; beyond it a run would thrash or be killed
 PASS_ARRAYS = 24  # (T, B, H) arrays a pass keeps per layer, at most (LSTM: states, gates, their gradients, coefficients)
 COPY_SYMBOLS = 10  # symbols to memorise in the copy task; its sequences need seq_len >= 2 * COPY_SYMBOLS + 1
@@ -169,7 +194,8 @@ class RunConfig:
                                        "is σ_max of every gate block of W_h (gaussian: about the spectral radius).")
     init: str = declare("orthogonal", "choice", choices=INITS, label="Init of W_h",
                         help="orthogonal: every singular value = weight scale; gaussian: N(0, w²/H); "
-                             "identity: w·I (IRNN).")
+                             "identity: w·I; irnn: w·I with input and output weights ~ N(0, 0.001²) "
+                             "(the IRNN of Le et al. 2015 with the ReLU RNN).")
     # LSTM forget-gate bias (Gers et al. 2000; Jozefowicz et al. 2015): remember by default
     forget_bias: float = declare(1.0, "float", ge=-10.0, le=10.0, url="fb", label="Forget bias (LSTM)",
                                  help="Initial bias of the forget gate; 1 keeps the carousel open.")
@@ -182,6 +208,11 @@ class RunConfig:
                               help="Momentum coefficient of the momentum and nesterov optimisers.")
     clip: float = declare(1.0, "float", ge=0.0, note="0 = no clipping", label="Clip norm (0 = off)",
                           help="Global gradient-norm clipping threshold (Pascanu et al. 2013).")
+    gradient: str = declare("full", "choice", choices=GRADIENTS, label="Gradient",
+                            help="Full: backpropagation through time along every path. Truncated: the error reaching "
+                                 "a gate is not sent back through W_h (Hochreiter & Schmidhuber 1997), so it crosses "
+                                 "time steps only along the cell state (LSTMs), the GRU's z·h path, or not at all "
+                                 "(plain RNNs); it still reaches the layer below.")
     batch_size: int = declare(64, "int", ge=1, le=4096, url="batch", label="Batch size",
                               help="Sequences per update.")
     steps: int = declare(500, "int", ge=0, le=1_000_000, label="Training steps",
@@ -271,8 +302,10 @@ class RunConfig:
 
     @cached_property
     def key(self) -> str:
-        """Stable content hash: first 16 hex chars of sha256 over canonical JSON of ``to_dict()``."""
-        text = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"), allow_nan=False)
+        """Stable content hash: first 16 hex chars of sha256 over canonical JSON of ``to_dict()``, without the
+        fields of KEY_DEFAULTS that hold their default (so a config keeps the key it had before they existed)."""
+        d = {k: v for k, v in self.to_dict().items() if k not in KEY_DEFAULTS or v != KEY_DEFAULTS[k]}
+        text = json.dumps(d, sort_keys=True, separators=(",", ":"), allow_nan=False)
         return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
 

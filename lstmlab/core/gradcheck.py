@@ -48,7 +48,11 @@ def grad_check(
     """Compare every (or ``max_per_param`` random) gradient entries with central differences.
 
     Run it in float64: in float32 the differences are dominated by rounding. ``engine``: see lstmlab.core.engines.
+    A spec with the truncated gradient is refused: that is not the derivative of the loss the differences measure.
     """
+    if isinstance(spec, ModelSpec) and spec.gradient != "full":
+        raise ValueError(f"gradient={spec.gradient!r}: expected 'full' (central differences measure the full "
+                         "gradient of the loss; the truncated one leaves paths out)")
     work = {k: np.array(v, dtype=np.float64) for k, v in spec.check_params(params).items()}
     spec64 = ModelSpec(**{**spec.__dict__, "dtype": "float64"})
     x = check_x(spec64, x)

@@ -27,7 +27,8 @@ class BPTTResult:
     grads:  dL/dparam for every parameter, same keys and shapes as params (empty: ``weight_grads=False``)
     h, dh:  (L, T, B, H) hidden states and the total dL/dh_t (through all later
             steps and all layers above)
-    c, dc:  (L, T, B, H) LSTM cell states and total dL/dc_t; None otherwise
+    c, dc:  (L, T, B, H) cell states and total dL/dc_t of the cells that have one (config.MEMORY_CELLS);
+            None otherwise
     gates:  gate name -> (L, T, B, H) activations
     dgates: gate name -> (L, T, B, H) dL/d(pre-activation of the gate)
     acts, dacts: (L, T, B, G*H) every gate's activations and dL/d(pre-activation), blocks in the order of
@@ -146,7 +147,8 @@ def bptt(spec: ModelSpec, params: dict, x, y, loss: str = "mse", engine: str | N
     """Forward pass, loss and backpropagation through time, recording the error flow.
 
     Per layer k, from the top down, the engine runs over t = T ... 1
-        dh_t = inject_t + dL/dh_t through h_{t+1}      (inject: from the head or the layer above)
+        dh_t = inject_t + dL/dh_t through h_{t+1}      (inject: from the head or the layer above; with
+                                                         ``spec.gradient`` "truncated", not through h_t Wh)
     and then, summed over all steps:
         dWh = sum_t h_{t-1}^T dhh_t,  dWx = sum_t x_t^T da_t,  db = sum_t da_t,  (GRU) dbhn = sum_t dhh_n,t
         inject for layer k-1 = da Wx^T.
@@ -183,7 +185,7 @@ def _bptt(spec: ModelSpec, params: dict, x: np.ndarray, y: np.ndarray, loss: str
     flows = [None] * spec.layers
     for k in reversed(range(spec.layers)):
         flow = flows[k] = engine.backprop(spec.cell, runs[k], inject, params[f"l{k}.Wh"], overwrite_inject=True,
-                                          x=inputs[k] if weight_grads else None)
+                                          x=inputs[k] if weight_grads else None, gradient=spec.gradient)
         if weight_grads:
             grads.update(_layer_grads(spec, k, inputs[k], runs[k], flow, engine))
         if k > 0:
@@ -193,7 +195,7 @@ def _bptt(spec: ModelSpec, params: dict, x: np.ndarray, y: np.ndarray, loss: str
     dacts = stack_layers([f.da for f in flows])
     gates = {g: acts[..., j * H : (j + 1) * H] for j, g in enumerate(spec.gates)}
     dgates = {g: dacts[..., j * H : (j + 1) * H] for j, g in enumerate(spec.gates)}
-    lstm = spec.cell == "lstm"
+    lstm = spec.has_cell_state
     return BPTTResult(
         loss=value,
         grads={name: grads[name] for name in spec.param_shapes()} if weight_grads else {},

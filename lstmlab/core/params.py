@@ -31,6 +31,11 @@ def glorot_uniform(rng: np.random.Generator, fan_in: int, fan_out: int) -> np.nd
     return rng.uniform(-a, a, size=(fan_in, fan_out))
 
 
+# The IRNN's non-recurrent weights (input and output) ~ N(0, IRNN_STD^2): Le, Jaitly & Hinton 2015 as summarised in
+# the lab's reproduction notes (N(0, 0.001)); Keras's IRNN example (examples/mnist_irnn.py) draws its input weights so.
+IRNN_STD = 1e-3
+
+
 def recurrent_block(rng: np.random.Generator, H: int, weight_scale: float, init: str) -> np.ndarray:
     """One (H, H) recurrent block.
 
@@ -38,13 +43,20 @@ def recurrent_block(rng: np.random.Generator, H: int, weight_scale: float, init:
                 the linear regime the error shrinks or grows by exactly
                 weight_scale per step;
     gaussian:   N(0, weight_scale^2 / H), spectral radius ~ weight_scale (circular law);
-    identity:   weight_scale * I (IRNN, Le et al. 2015).
+    identity, irnn: weight_scale * I (Le et al. 2015: the IRNN, or its scaled identity).
     """
     if init == "orthogonal":
         return weight_scale * orthogonal(rng, H)
     if init == "gaussian":
         return rng.normal(0.0, weight_scale / np.sqrt(H), size=(H, H))
     return weight_scale * np.eye(H)
+
+
+def input_block(rng: np.random.Generator, fan_in: int, fan_out: int, init: str) -> np.ndarray:
+    """One non-recurrent (fan_in, fan_out) block: N(0, IRNN_STD^2) for init "irnn", Glorot-uniform otherwise."""
+    if init == "irnn":
+        return rng.normal(0.0, IRNN_STD, size=(fan_in, fan_out))
+    return glorot_uniform(rng, fan_in, fan_out)
 
 
 def init_params(
@@ -57,9 +69,12 @@ def init_params(
     """Fresh parameters for ``spec``.
 
     Each gate's recurrent block of ``l{k}.Wh`` (H, G*H) comes from
-    :func:`recurrent_block`; input blocks of ``l{k}.Wx`` and the head are
-    Glorot-uniform per gate; biases are zero except the LSTM forget gate's,
-    which is ``forget_bias`` (1.0 by default: Jozefowicz et al. 2015).
+    :func:`recurrent_block`; input blocks of ``l{k}.Wx`` and the head from
+    :func:`input_block` (Glorot-uniform per gate; N(0, 0.001^2) for "irnn");
+    biases are zero except the "lstm" forget gate's, which is ``forget_bias``
+    (1.0 by default: Jozefowicz et al. 2015; "lstm97" has no forget gate).
+    The IRNN of Le, Jaitly & Hinton 2015 is cell "rnn_relu" with init "irnn"
+    (weight_scale 1: W_h = I; below 1: their scaled identity).
     ``seed`` is an int or an ``np.random.Generator``; nothing global is touched.
     """
     if not isinstance(spec, ModelSpec):
@@ -78,7 +93,7 @@ def init_params(
     params: dict[str, np.ndarray] = {}
     for k in range(spec.layers):
         fan_in = spec.input_size if k == 0 else H
-        params[f"l{k}.Wx"] = np.concatenate([glorot_uniform(rng, fan_in, H) for _ in range(G)], axis=1)
+        params[f"l{k}.Wx"] = np.concatenate([input_block(rng, fan_in, H, init) for _ in range(G)], axis=1)
         params[f"l{k}.Wh"] = np.concatenate(
             [recurrent_block(rng, H, float(weight_scale), init) for _ in range(G)], axis=1
         )
@@ -88,6 +103,6 @@ def init_params(
         params[f"l{k}.b"] = b
         if spec.cell == "gru":
             params[f"l{k}.bhn"] = np.zeros(H)
-    params["head.W"] = glorot_uniform(rng, H, spec.output_size)
+    params["head.W"] = input_block(rng, H, spec.output_size, init)
     params["head.b"] = np.zeros(spec.output_size)
     return {k: v.astype(spec.np_dtype) for k, v in params.items()}

@@ -10,7 +10,7 @@ import numpy as np
 
 # CELL_NAMES and DTYPES: the cells and dtypes a spec may name, as config declares them
 from lstmlab.core.config import CELLS as CELL_NAMES  # noqa: F401
-from lstmlab.core.config import DTYPES, FIELD_INFO, GATES, FieldInfo  # noqa: F401
+from lstmlab.core.config import DTYPES, FIELD_INFO, GATES, MEMORY_CELLS, FieldInfo  # noqa: F401
 
 HEADS = ("last", "all")
 LOSSES = ("mse", "xent")
@@ -18,13 +18,14 @@ MAX_HIDDEN = 4096  # wider than a run's hidden_size: a network built by hand or 
 MAX_FEATURES = 100_000
 
 
-_SHARED = ("cell", "hidden_size", "layers", "dtype")  # ModelSpec fields that are RunConfig's quantities
+_SHARED = ("cell", "hidden_size", "layers", "dtype", "gradient")  # ModelSpec fields that are RunConfig's quantities
 
 
 @functools.lru_cache(maxsize=16)
-def _declarations(cell: FieldInfo, hidden_size: FieldInfo, layers: FieldInfo, dtype: FieldInfo) -> dict:
+def _declarations(cell: FieldInfo, hidden_size: FieldInfo, layers: FieldInfo, dtype: FieldInfo,
+                  gradient: FieldInfo) -> dict:
     """The declaration each ModelSpec field is checked against: RunConfig's where it is the same quantity (cell,
-    layers, dtype; hidden_size with ModelSpec's own upper end), ModelSpec's own for the rest."""
+    layers, dtype, gradient; hidden_size with ModelSpec's own upper end), ModelSpec's own for the rest."""
     return {
         "cell": cell,
         "input_size": FieldInfo("int", lo=1, hi=MAX_FEATURES),
@@ -33,6 +34,7 @@ def _declarations(cell: FieldInfo, hidden_size: FieldInfo, layers: FieldInfo, dt
         "layers": layers,
         "head": FieldInfo("choice", choices=HEADS),
         "dtype": dtype,
+        "gradient": gradient,
     }
 
 
@@ -40,7 +42,9 @@ def _declarations(cell: FieldInfo, hidden_size: FieldInfo, layers: FieldInfo, dt
 class ModelSpec:
     """A stack of ``layers`` recurrent layers of one cell type and a linear head.
 
-    cell:        "rnn" (tanh Elman), "lstm" or "gru"
+    cell:        "rnn" (tanh Elman), "lstm", "gru", "rnn_relu" (ReLU Elman), "rnn_logistic" (logistic Elman) or
+                 "lstm97" (Hochreiter & Schmidhuber 1997: input and output gates, no forget gate; one cell per
+                 block, see lstmlab.core.engines.reference.lstm97_step_forward); the gates of each: ``config.GATES``
     input_size:  features per time step of x (T, B, input_size)
     hidden_size: H, units per layer
     output_size: O, outputs of the linear head (classes for "xent")
@@ -48,6 +52,9 @@ class ModelSpec:
     head:        "last" predicts from h_T (many-to-one, y_hat (B, O));
                  "all" predicts at every step (many-to-many, y_hat (T, B, O))
     dtype:       "float64" (default: gradient studies need it) or "float32"
+    gradient:    "full" backpropagation through time, or "truncated": h_{t-1} enters h_{t-1} Wh as a constant, so
+                 the error reaches earlier steps only along the cell's own state (``config.GRADIENTS``; for
+                 "lstm97" Hochreiter & Schmidhuber's truncated gradient: only through the cell state s_t)
     """
 
     cell: str
@@ -57,6 +64,7 @@ class ModelSpec:
     layers: int = 1
     head: str = "last"
     dtype: str = "float64"
+    gradient: str = "full"
 
     def __post_init__(self) -> None:
         for name, info in _declarations(*(FIELD_INFO[name] for name in _SHARED)).items():
@@ -65,6 +73,11 @@ class ModelSpec:
     @property
     def gates(self) -> tuple[str, ...]:
         return GATES[self.cell]
+
+    @property
+    def has_cell_state(self) -> bool:
+        """Whether the cell keeps a cell state c_t beside h_t (the LSTMs)."""
+        return self.cell in MEMORY_CELLS
 
     @property
     def np_dtype(self) -> np.dtype:

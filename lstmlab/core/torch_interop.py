@@ -6,12 +6,13 @@ PyTorch is imported lazily inside the functions that need tensors, so
 Layout. PyTorch uses column-vector weights (G*H, in) and two bias vectors per
 layer; lstmlab uses row-vector weights (in, G*H) and one bias. The gate blocks
 are in the same order (LSTM i f g o, where torch's "g" is our "n"; GRU r z n),
-so for layer k:
+so for layer k (cells "rnn" = nn.RNN with tanh, "rnn_relu" = nn.RNN with relu, "lstm", "gru"; PyTorch has no
+module for "rnn_logistic" and "lstm97", and its modules backpropagate in full whatever ``spec.gradient`` says):
 
     weight_ih_l{k} = Wx^T        (G*H, in_k)
     weight_hh_l{k} = Wh^T        (G*H, H)
     bias_ih_l{k}   = b           (G*H,)
-    bias_hh_l{k}   = 0           rnn, lstm
+    bias_hh_l{k}   = 0           rnn, rnn_relu, lstm
                    = [0, 0, bhn] gru: torch's b_hn sits inside r * (W_hn h + b_hn)
     head.weight    = head.W^T    (O, H)
     head.bias      = head.b      (O,)
@@ -27,7 +28,9 @@ import numpy as np
 from lstmlab.core.spec import ModelSpec
 
 TORCH_VERSION = "2.13.0"
-_TORCH_MODULES = {"rnn": "RNN", "lstm": "LSTM", "gru": "GRU"}
+# The cells PyTorch has a module for: (module, keyword arguments). "rnn_logistic" and "lstm97" have none.
+_TORCH_MODULES = {"rnn": ("RNN", {"nonlinearity": "tanh"}), "rnn_relu": ("RNN", {"nonlinearity": "relu"}),
+                  "lstm": ("LSTM", {}), "gru": ("GRU", {})}
 
 
 def _torch():
@@ -45,6 +48,9 @@ def _torch_dtype(torch, spec: ModelSpec):
 def _check_spec(spec) -> None:
     if not isinstance(spec, ModelSpec):
         raise ValueError(f"spec: expected a ModelSpec, got {type(spec).__name__}")
+    if spec.cell not in _TORCH_MODULES:
+        raise ValueError(f"cell={spec.cell!r}: PyTorch has no module for this cell; expected one of "
+                         + ", ".join(map(repr, _TORCH_MODULES)))
 
 
 def torch_shapes(spec: ModelSpec, rnn_prefix: str = "rnn.", head_prefix: str = "head.") -> dict[str, tuple[int, ...]]:
@@ -68,7 +74,7 @@ def to_state_dict(spec: ModelSpec, params: dict, rnn_prefix: str = "rnn.", head_
     """A PyTorch state dict (key -> ``torch.Tensor`` of the spec's dtype) holding ``params``.
 
     Loads into ``torch.nn.{RNN,LSTM,GRU}(input_size, hidden_size, num_layers=spec.layers)``
-    under ``rnn_prefix`` (tanh, bias=True, batch_first=False, unidirectional)
+    under ``rnn_prefix`` (tanh or relu, bias=True, batch_first=False, unidirectional)
     and ``torch.nn.Linear(hidden_size, output_size)`` under ``head_prefix``.
     """
     _check_spec(spec)
@@ -166,8 +172,8 @@ def build_torch_model(spec: ModelSpec, params: dict):
         def __init__(self) -> None:
             super().__init__()
             self.spec = spec
-            kwargs = {"nonlinearity": "tanh"} if spec.cell == "rnn" else {}
-            self.rnn = getattr(nn, _TORCH_MODULES[spec.cell])(
+            name, kwargs = _TORCH_MODULES[spec.cell]
+            self.rnn = getattr(nn, name)(
                 spec.input_size, spec.hidden_size, num_layers=spec.layers, bias=True, batch_first=False, **kwargs
             )
             self.head = nn.Linear(spec.hidden_size, spec.output_size)

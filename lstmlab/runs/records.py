@@ -77,7 +77,8 @@ def model_spec(config: RunConfig, task=None) -> ModelSpec:
     ``get_task(config)`` when the caller has it already)."""
     task = task or get_task(config)
     return ModelSpec(cell=config.cell, input_size=task.input_size, hidden_size=config.hidden_size,
-                     output_size=task.output_size, layers=config.layers, head=task.head, dtype=config.dtype)
+                     output_size=task.output_size, layers=config.layers, head=task.head, dtype=config.dtype,
+                     gradient=config.gradient)
 
 
 def initial_params(config: RunConfig, spec: ModelSpec | None = None) -> dict[str, np.ndarray]:

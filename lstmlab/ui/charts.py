@@ -26,8 +26,8 @@ STATE_SCALE = alt.Scale(domain=[VANISHED, OVERFLOW, NAN], range=["#8c8c8c", "#d6
 STATE_SHAPES = alt.Scale(domain=[VANISHED, OVERFLOW, NAN], range=["triangle-down", "triangle-up", "cross"])
 CELL_ORDER = [CELL_LABELS[c] for c in CELLS]
 PHASE_COLOR_CAP = 20.0  # decades; beyond it the phase map's colour saturates (tooltips keep the value)
-# fixed: a cell keeps its colour everywhere (RNN, LSTM, GRU)
-CELL_COLORS = dict(zip(CELL_ORDER, ("#e4572e", "#1f77b4", "#2ca02c"), strict=True))
+# fixed: a cell keeps its colour everywhere (RNN, LSTM, GRU, ReLU RNN, Logistic RNN, LSTM 1997)
+CELL_COLORS = dict(zip(CELL_ORDER, ("#e4572e", "#1f77b4", "#2ca02c", "#9467bd", "#8c564b", "#17becf"), strict=True))
 LAG_TITLE = "lag T − t (time steps between h_t and the loss at T)"
 PANEL_LEGEND = dict(orient="bottom", direction="horizontal", gradientLength=200, titleLimit=320, labelLimit=200)
 # Streamlit fits a chart drawn at its column's width into its height too: a panel with the legend below it would get a
@@ -43,15 +43,15 @@ def legend_below(chart: alt.TopLevelMixin) -> alt.TopLevelMixin:
 
 
 def panel_cells(df: pd.DataFrame) -> list[str]:
-    """The values of ``df``'s ``cell`` column in the dashboard's order: RNN, LSTM, GRU (labels or keys), then any
-    other label sorted (stored runs overlaid by name)."""
+    """The values of ``df``'s ``cell`` column in the dashboard's order (config.CELLS: RNN, LSTM, GRU, ...; labels or
+    keys), then any other label sorted (stored runs overlaid by name)."""
     present = set(df["cell"])
     known = [c for c in [*CELL_ORDER, *CELLS] if c in present]
     return known + sorted(present - set(known))
 
 
 def run_color(labels, title: str = "run") -> alt.Color:
-    """Colour by run label; cells keep their fixed colours (RNN, LSTM, GRU), other labels the theme's."""
+    """Colour by run label; cells keep their fixed colours (CELL_COLORS), other labels the theme's."""
     labels = list(dict.fromkeys(labels))
     if labels and all(lab in CELL_COLORS for lab in labels):
         return alt.Color("run:N", title=title, scale=alt.Scale(domain=labels,
@@ -112,13 +112,16 @@ def flow_lag_chart(df: pd.DataFrame, phase: str, domain: tuple[float, float], ti
     else:  # stored runs overlaid by label
         color = alt.Color("cell:N", title="run", sort=cells, scale=alt.Scale(domain=cells, scheme="tableau10"),
                           legend=alt.Legend(labelLimit=260))
+    bounds = d.loc[d["kind"] == "bound", "series"]
+    # every bound is w^lag unless one has gamma < 1 (the logistic RNN: "(0.25·w)^lag", lstmlab.views.tables.flow_lines)
+    bound = "(γw)^lag, γ = max|f′|, w = initial weight scale" if bounds.str.contains("·").any() else \
+        "w^lag, w = initial weight scale"
     line = base.mark_line(strokeWidth=2.2).encode(
         x=x, y=y, color=color, detail="series:N",
         strokeDash=alt.StrokeDash("kind:N", title="line", scale=alt.Scale(domain=["measured", "bound"],
                                                                           range=[[1, 0], [6, 4]]),
-                                  legend=alt.Legend(labelExpr="datum.label == 'bound' ? "
-                                                              "'w^lag, w = initial weight scale' : 'measured'")
-                                  if (d["kind"] == "bound").any() else None),
+                                  legend=alt.Legend(labelExpr=f"datum.label == 'bound' ? '{bound}' : 'measured'")
+                                  if len(bounds) else None),
         tooltip=tt,
     )
     layers = [line]
@@ -277,11 +280,12 @@ def gradnorm_chart(df: pd.DataFrame, clip: float, title: str) -> alt.Chart:
     return alt.layer(*layers).properties(title=title, height=280)
 
 
-def phase_map_chart(df: pd.DataFrame, cell: str, legend: bool = True) -> alt.Chart:
+def phase_map_chart(df: pd.DataFrame, cell: str, legend: bool = True, gamma: float = 1.0) -> alt.Chart:
     """log10(‖∂L/∂h_1‖/‖∂L/∂h_T‖) over weight scale × sequence length for one ``cell`` of the phase map ``df``
-    (a panel: see :func:`panel_cells`), with the σ_max·γ = 1 line. The colour domain, ±max|log10 ratio| capped at
-    PHASE_COLOR_CAP, comes from every cell of ``df``, so that panels share one scale. ``legend``: draw the colour
-    legend below the panel."""
+    (a panel: see :func:`panel_cells`), with the σ_max·γ = 1 line at weight scale 1/``gamma`` (γ = max|f′| of the
+    cell's activation: 1/4 for the logistic RNN; drawn where it lies within the map). The colour domain,
+    ±max|log10 ratio| capped at PHASE_COLOR_CAP, comes from every cell of ``df``, so that panels share one scale.
+    ``legend``: draw the colour legend below the panel."""
     v = df["log10_ratio"].to_numpy(dtype=float)
     v = v[np.isfinite(v)]
     m = float(min(max(np.abs(v).max(), 1.0), PHASE_COLOR_CAP)) if v.size else 1.0
@@ -303,7 +307,10 @@ def phase_map_chart(df: pd.DataFrame, cell: str, legend: bool = True) -> alt.Cha
     special = base.transform_filter(alt.datum.state != OK).mark_rect().encode(
         x=x, x2="w_hi:Q", y=y, y2="T_hi:Q", fill=alt.Fill("state:N", scale=STATE_SCALE, title="not finite"),
         tooltip=tt)
-    rule = alt.Chart(pd.DataFrame({"w": [1.0], "label": ["σ_max(W_h)·γ = 1"]})).mark_rule(
+    w = 1.0 / gamma
+    inside = bool(len(d)) and d["w_lo"].min() <= w <= d["w_hi"].max()
+    rule = alt.Chart(pd.DataFrame({"w": [w] if inside else [], "label": [f"σ_max(W_h)·γ = 1, γ = {gamma:g}"]
+                                   if inside else []})).mark_rule(
         strokeDash=[6, 3], strokeWidth=2.5, color="#7f7f7f").encode(
         x="w:Q", tooltip=[alt.Tooltip("label:N", title="boundary (Pascanu et al. 2013)")])
     layers = [main, rule] if not (d["state"] != OK).any() else [main, special, rule]

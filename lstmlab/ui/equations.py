@@ -11,6 +11,10 @@ LSTM_CODE = (f"In code: `{reference.lstm_step_forward.__name__}` and `{reference
 
 RNN_FORWARD = r"h_t = \tanh\bigl(W_x^\top x_t + W_h^\top h_{t-1} + b\bigr)"
 
+# Where the LSTM of 1997's equations below are computed.
+LSTM97_CODE = (f"In code: `{reference.lstm97_step_forward.__name__}` and `{reference.lstm97_step_backward.__name__}` "
+               f"in `lstmlab/engines/{Path(reference.__file__).name}`, one line per equation.")
+
 RNN_BPTT = r"""\begin{aligned}
 \frac{\partial L}{\partial h_t} &= \frac{\partial L}{\partial h_T}
 \prod_{k=t+1}^{T} \operatorname{diag}\bigl(1 - h_k^{2}\bigr) W_h^{\top}\\
@@ -51,6 +55,28 @@ LSTM_CEC = r"""\begin{aligned}
 \approx I \ \text{ when } f_k \approx 1
 \end{aligned}"""
 
+LSTM97_FORWARD = r"""\begin{aligned}
+i_t &= \sigma\bigl(W_{xi}^\top x_t + W_{hi}^\top h_{t-1} + b_i\bigr) && \text{input gate}\\
+n_t &= g\bigl(W_{xn}^\top x_t + W_{hn}^\top h_{t-1} + b_n\bigr),\ g = 4\sigma - 2 && \text{cell input}\\
+o_t &= \sigma\bigl(W_{xo}^\top x_t + W_{ho}^\top h_{t-1} + b_o\bigr) && \text{output gate}\\
+c_t &= c_{t-1} + i_t \odot n_t && \text{no forget gate}\\
+h_t &= o_t \odot h(c_t),\ h = 2\sigma - 1
+\end{aligned}"""
+
+LSTM97_BACKWARD = r"""\begin{aligned}
+\delta c_t &= \delta h_t \odot o_t \odot h'(c_t) + \underbrace{\delta c_{t+1}}_{\text{carousel}}\\
+\delta o_t &= \delta h_t \odot h(c_t) \odot o_t (1-o_t)\\
+\delta i_t &= \delta c_t \odot n_t \odot i_t (1-i_t)\\
+\delta n_t &= \delta c_t \odot i_t \odot g'(a_{n,t})\\
+\delta h_{t-1} &= \underbrace{W_{h}\,[\delta i_t;\delta n_t;\delta o_t]}_{0\ \text{when truncated (HS97)}}
+ + \text{(loss at } t-1)
+\end{aligned}"""
+
+LSTM97_CEC = r"""\begin{aligned}
+\frac{\partial c_t}{\partial c_{t-1}}\Big|_{\text{direct}} &= I\\
+\frac{\partial c_T}{\partial c_t}\Big|_{\text{direct}} &= I \ \text{ for every lag}
+\end{aligned}"""
+
 GATE_EQUATIONS = {
     "i": (r"i_t = \sigma(W_{xi}^\top x_t + W_{hi}^\top h_{t-1} + b_i)",
           r"\delta i_t = \delta c_t \odot n_t \odot i_t(1-i_t)"),
@@ -72,4 +98,9 @@ GATE_TEXT = {
     "f": "how much of the cell state is kept; the carousel's factor",
     "n": "the candidate value written to the cell",
     "o": "how much of tanh(c_t) is shown as h_t",
+}
+GATE_TEXT_97 = {
+    "i": "how much of the cell input enters the cell",
+    "n": "the cell input g(a_n) ∈ [−2, 2] added to the cell state",
+    "o": "how much of h(c_t) = 2σ(c_t) − 1 is shown as h_t",
 }

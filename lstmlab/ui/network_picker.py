@@ -7,12 +7,20 @@ from dataclasses import dataclass
 
 import streamlit as st
 
-from lstmlab.core.config import INITS, RunConfig
+from lstmlab.core.config import GRADIENTS, INITS, RunConfig
 from lstmlab.ui import live, run_picker, run_store, state, study
 from lstmlab.ui.widgets import show_error
 from lstmlab.views import limits as L
 from lstmlab.views import settings
-from lstmlab.views.settings import INSIDE_TASKS, NETWORK_LABELS, NETWORKS, TASK_LABELS
+from lstmlab.views.settings import (
+    CELL_LABELS,
+    GRADIENT_LABELS,
+    INSIDE_CELLS,
+    INSIDE_TASKS,
+    NETWORK_LABELS,
+    NETWORKS,
+    TASK_LABELS,
+)
 from lstmlab.views.text import escape_markdown, network_text, run_label
 
 
@@ -44,9 +52,9 @@ def pick_network(values: dict) -> tuple[dict, Network]:
             show_error(e)
             st.stop()
         if rows.empty:
-            st.info("No stored LSTM run has its parameters yet. Choose *Trained with these settings* (the run is "
-                    "saved to the run store), or train an LSTM on the Error flow page or with "
-                    "`python -m lstmlab run --cell lstm`.", icon=":material/inventory_2:")
+            st.info("No stored LSTM run (LSTM or LSTM 1997) has its parameters yet. Choose *Trained with these "
+                    "settings* (the run is saved to the run store), or train one on the Error flow page or with "
+                    "`python -m lstmlab run --cell lstm` (or `--cell lstm97`).", icon=":material/inventory_2:")
             controls_ui(values, kind)
             st.stop()
         labels = {r["id"]: f"{run_label(r)} · {r['task']}, {r['steps']} steps, {r['status']}"
@@ -85,10 +93,11 @@ def pick_network(values: dict) -> tuple[dict, Network]:
     if kind == "init":
         return values, Network("init", "init:" + config.replace(steps=0, record_every=1).key, config, None,
                                network_text(config))
-    run_id = study.study_results(settings.inside_study_values(values), None, "")["LSTM"]
-    run = live.ended_run(run_id, "Training the LSTM")
+    label = CELL_LABELS[config.cell]
+    run_id = study.study_results(settings.inside_study_values(values), None, "")[label]
+    run = live.ended_run(run_id, f"Training the {label}")
     if run.params is None:
-        st.warning(f"The LSTM's training run ended without its parameters ({escape_markdown(run.status)}: "
+        st.warning(f"The {label}'s training run ended without its parameters ({escape_markdown(run.status)}: "
                    f"{escape_markdown(run.message)}); resubmit it on the Error flow page.", icon=":material/warning:")
         st.stop()
     text = network_text(config, run) + f" Trained in {run.wall_time:.1f} s (kept in the run store)."
@@ -117,21 +126,29 @@ def controls_ui(values: dict, net: str = "init") -> dict:
                                help="The fresh task batch the stored network is run on here.")
         ex = d2.number_input("Example in the batch", 0, L.INSIDE_BATCH_MAX - 1, step=1, key=k("ex"))
         return {"net": net, "run": run, "seed": int(seed), "ex": int(ex)}
-    c1, c2, c3, c4, c5 = st.columns([1.2, 1, 1, 1, 0.8])
+    c0, c1, c2, c3, c4, c5 = st.columns([1, 1.2, 1, 1, 1, 0.8])
+    cell = c0.selectbox("Cell", INSIDE_CELLS, key=k("cell"), format_func=CELL_LABELS.get,
+                        help="LSTM: with the forget gate (Gers et al. 2000). LSTM 1997: Hochreiter & Schmidhuber's, "
+                             "input and output gates only; its cell state carries the error back unchanged.")
     task = c1.selectbox("Task", INSIDE_TASKS, key=k("task"), format_func=TASK_LABELS.get)
     T = c2.slider("Sequence length T", L.SEQ_LEN_MIN, L.INSIDE_T_MAX, key=k("T"))
     ws = c3.slider("Weight scale", L.WEIGHT_SCALE_MIN, L.WEIGHT_SCALE_MAX, step=0.05, key=k("ws"))
     fb = c4.slider("Forget bias", L.FORGET_BIAS_MIN, L.FORGET_BIAS_MAX, step=0.5, key=k("fb"),
-                   help="σ(forget bias) is the forget gate's value before any input: 1 → 0.73, 3 → 0.95.")
+                   disabled=cell != "lstm",
+                   help="σ(forget bias) is the forget gate's value before any input: 1 → 0.73, 3 → 0.95. "
+                        "The LSTM of 1997 has no forget gate.")
     steps = c5.number_input("Training steps", L.STEPS_MIN, L.STEPS_MAX, step=100, key=k("steps"),
                             disabled=net != "trained",
                             help="Adam updates of the trained network (batch 32, learning rate 0.01, clip 1).")
     with st.expander("More"):
-        d1, d2, d3, d4 = st.columns(4)
+        d1, d2, d3, d4, d5 = st.columns(5)
         H = d1.slider("Hidden size", L.HIDDEN_MIN, L.HIDDEN_MAX, key=k("H"))
         init = d2.selectbox("Init of W_h", INITS, key=k("init"))
-        seed = d3.number_input("Seed", L.SEED_MIN, L.SEED_MAX, step=1, key=k("seed"),
+        gradient = d3.selectbox("Gradient", GRADIENTS, key=k("gradient"), format_func=GRADIENT_LABELS.get,
+                                help="Truncated: the error reaching a gate is not sent back through W_h, so it "
+                                     "crosses time steps only along the cell state (Hochreiter & Schmidhuber 1997).")
+        seed = d4.number_input("Seed", L.SEED_MIN, L.SEED_MAX, step=1, key=k("seed"),
                                help="Initialisation and training data, and the batch the network is run on here.")
-        ex = d4.number_input("Example in the batch", 0, L.INSIDE_BATCH_MAX - 1, step=1, key=k("ex"))
-    return {"net": net, "steps": int(steps), "run": run, "T": int(T), "H": int(H), "ws": float(ws), "init": init,
-            "fb": float(fb), "task": task, "seed": int(seed), "ex": int(ex)}
+        ex = d5.number_input("Example in the batch", 0, L.INSIDE_BATCH_MAX - 1, step=1, key=k("ex"))
+    return {"net": net, "cell": cell, "gradient": gradient, "steps": int(steps), "run": run, "T": int(T), "H": int(H),
+            "ws": float(ws), "init": init, "fb": float(fb), "task": task, "seed": int(seed), "ex": int(ex)}

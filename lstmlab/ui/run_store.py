@@ -9,6 +9,7 @@ import pandas as pd
 import streamlit as st
 from sqlalchemy.exc import SQLAlchemyError
 
+from lstmlab.core.config import MEMORY_CELLS
 from lstmlab.jobs.limits import SCHEDULER_ENV
 from lstmlab.store import Actor, RunStore, StoreError, default_url, display_location
 from lstmlab.ui import auth
@@ -46,10 +47,10 @@ def _unreadable(e: Exception, detail: str, fix: str) -> ValueError:
 
 
 def stored_lstm_runs() -> pd.DataFrame:
-    """Stored LSTM runs that have their parameters, newest first (RunStore.list() rows); ValueError if the store
-    cannot be read."""
+    """Stored LSTM runs (either LSTM: config.MEMORY_CELLS) that have their parameters, newest first
+    (RunStore.list() rows); ValueError if the store cannot be read."""
     try:
-        return store().list(cell="lstm", with_params=True)
+        return store().list(cell=list(MEMORY_CELLS), with_params=True)
     except Exception as e:  # an unreachable or unreadable database: say which, do not crash the page
         raise _unreadable(e, "", "Set LSTMLAB_DB to a readable path.") from None
 

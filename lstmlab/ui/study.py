@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import streamlit as st
 
-from lstmlab.core.config import CELLS, INITS, OPTIMIZERS, TASKS
+from lstmlab.core.config import CELLS, GRADIENTS, INITS, OPTIMIZERS, TASKS
 from lstmlab.ui import live, state, upload_box
 from lstmlab.views import commands, settings
 from lstmlab.views import limits as L
-from lstmlab.views.settings import CELL_LABELS, TASK_LABELS
+from lstmlab.views.settings import CELL_LABELS, GRADIENT_LABELS, TASK_LABELS
 from lstmlab.views.text import escape_markdown
 
 
@@ -63,14 +63,16 @@ def study_form_ui(page: str, values: dict, submit_label: str = "Train and compar
         c1, c2, c3, c4 = st.columns([1.3, 1.1, 1, 1])
         cells = c1.multiselect(
             "Cells to compare", CELLS, key=k("cells"), format_func=CELL_LABELS.get,
-            help="Each cell is trained on the same task, data and seed.",
+            help="Each cell is trained on the same task, data and seed. ReLU RNN with identity init is the IRNN "
+                 "(Le et al. 2015); LSTM 1997 is Hochreiter & Schmidhuber's: input and output gates, no forget "
+                 "gate, its cell state a constant error carousel.",
         )
         task = c2.selectbox(f["task"].label, TASKS, key=k("task"), format_func=TASK_LABELS.get, help=f["task"].help)
         T = c3.slider(f["T"].label, L.SEQ_LEN_MIN, L.SEQ_LEN_MAX, key=k("T"), help=f["T"].help)
         ws = c4.slider(f["ws"].label, L.WEIGHT_SCALE_MIN, L.WEIGHT_SCALE_MAX, step=0.05, key=k("ws"),
                        help=f["ws"].help)
         with st.expander("Advanced"):
-            a1, a2, a3, a4, a5 = st.columns(5)
+            a1, a2, a3, a4, a5, a6 = st.columns(6)
             H = a1.slider(f["H"].label, L.HIDDEN_MIN, L.HIDDEN_MAX, key=k("H"), help=f["H"].help)
             layers = a2.slider(f["layers"].label, L.LAYERS_MIN, L.LAYERS_MAX, key=k("layers"),
                                help=f["layers"].help)
@@ -78,6 +80,8 @@ def study_form_ui(page: str, values: dict, submit_label: str = "Train and compar
             fb = a4.number_input(f["fb"].label, L.FORGET_BIAS_MIN, L.FORGET_BIAS_MAX, step=0.5, key=k("fb"),
                                  help=f["fb"].help)
             opt = a5.selectbox(f["opt"].label, OPTIMIZERS, key=k("opt"), help=f["opt"].help)
+            gradient = a6.selectbox(f["gradient"].label, GRADIENTS, key=k("gradient"), format_func=GRADIENT_LABELS.get,
+                                    help=f["gradient"].help)
             b1, b2, b3, b4, b5 = st.columns(5)
             lr = b1.number_input(f["lr"].label, L.LR_MIN, L.LR_MAX, step=1e-3, format="%.5f", key=k("lr"),
                                  help=f["lr"].help)
@@ -91,6 +95,6 @@ def study_form_ui(page: str, values: dict, submit_label: str = "Train and compar
                                    help=f["seed"].help)
         submitted = st.form_submit_button(submit_label, type="primary", icon=":material/play_arrow:")
     out = {"cells": list(cells), "task": task, "T": int(T), "ws": float(ws), "H": int(H), "layers": int(layers),
-           "init": init, "fb": float(fb), "opt": opt, "lr": float(lr), "clip": float(clip), "steps": int(steps),
-           "batch": int(batch), "seed": int(seed)}
+           "init": init, "fb": float(fb), "opt": opt, "lr": float(lr), "clip": float(clip), "gradient": gradient,
+           "steps": int(steps), "batch": int(batch), "seed": int(seed)}
     return submitted, out

@@ -13,13 +13,12 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from lstmlab.core.config import CELLS, FIELD_INFO, TASKS, FieldInfo, RunConfig, value_from_text
+from lstmlab.core.config import CELLS, FIELD_INFO, MEMORY_CELLS, TASKS, FieldInfo, RunConfig, value_from_text
 from lstmlab.views import limits as L
-from lstmlab.views.text import escape_markdown
+from lstmlab.views.text import CELL_LABELS, escape_markdown  # noqa: F401 - CELL_LABELS lives with the words people read
 
 # Short names of RunConfig fields in the dashboard's URLs (``?T=100&ws=0.9``), as declared; other fields keep their own.
 URL_NAMES = {name: info.url for name, info in FIELD_INFO.items() if info.url}
-CELL_LABELS = {c: c.upper() for c in CELLS}
 TASK_LABELS = {
     "adding": "Adding problem",
     "recall": "Recall the first symbol",
@@ -27,6 +26,9 @@ TASK_LABELS = {
     "forecast": "Forecast a series",
 }
 INSIDE_TASKS = tuple(t for t in TASKS if t != "forecast")  # Inside the LSTM has no upload box
+INSIDE_CELLS = MEMORY_CELLS  # Inside the LSTM shows the cells with a cell state
+GRADIENT_LABELS = {"full": "Full BPTT", "truncated": "Truncated (HS97: back in time only along the cell state)"}
+PHASE_CELLS = ("rnn", "lstm", "gru")  # the phase map's cells at first (each more costs as much again)
 NETWORKS = ("init", "trained", "stored")  # Inside the LSTM: which parameters are inspected
 NETWORK_LABELS = {"init": "Freshly initialised", "trained": "Trained with these settings", "stored": "A stored run"}
 # Inside the LSTM, trained network: 600 Adam steps teach a 16-unit LSTM the adding problem at T = 50 for seeds
@@ -171,6 +173,7 @@ def _study_fields(steps: int = DEFAULT_STUDY_STEPS) -> tuple[Field, ...]:
         run_field("optimizer", "adam"),
         run_field("lr", 1e-2, L.LR_MIN, L.LR_MAX),
         run_field("clip", 1.0, L.CLIP_MIN, L.CLIP_MAX),
+        run_field("gradient", "full"),
         run_field("steps", steps, L.STEPS_MIN, L.STEPS_MAX),
         run_field("batch_size", 32, L.BATCH_MIN, L.BATCH_MAX),
         run_field("seed", 0, L.SEED_MIN, L.SEED_MAX),
@@ -186,6 +189,8 @@ FIELDS: dict[str, tuple[Field, ...]] = {
     "training": _study_fields(),
     "inside": (
         Field("net", "choice", "init", choices=NETWORKS),
+        run_field("cell", "lstm", choices=INSIDE_CELLS),
+        run_field("gradient", "full"),
         run_field("steps", INSIDE_TRAIN_STEPS, L.STEPS_MIN, L.STEPS_MAX),
         Field("run", "str", ""),  # id of the stored run shown when net == "stored" ("" = the newest)
         run_field("seq_len", 50, L.SEQ_LEN_MIN, L.INSIDE_T_MAX),
@@ -198,7 +203,7 @@ FIELDS: dict[str, tuple[Field, ...]] = {
         Field("ex", "int", 0, 0, L.INSIDE_BATCH_MAX - 1),
     ),
     "phase": (
-        Field("cells", "multi", list(CELLS), choices=CELLS),
+        Field("cells", "multi", list(PHASE_CELLS), choices=CELLS),
         Field("wmin", "float", 0.5, L.WEIGHT_SCALE_MIN, L.WEIGHT_SCALE_MAX),
         Field("wmax", "float", 1.5, L.WEIGHT_SCALE_MIN, L.WEIGHT_SCALE_MAX),
         Field("nw", "int", 11, L.PHASE_SCALES_MIN, L.PHASE_SCALES_MAX),
@@ -302,11 +307,12 @@ def study(values: dict, series: tuple | None = None, series_name: str = "") -> S
 
 
 def inside_study_values(values: dict) -> dict:
-    """Study settings (FIELDS["flow"]) of the Inside the LSTM settings ``values``: one one-layer LSTM with
-    the page's task, length, size, init and seed, everything else at the Error flow page's defaults, so the same
-    settings there train (and cache) the very same run."""
+    """Study settings (FIELDS["flow"]) of the Inside the LSTM settings ``values``: one one-layer LSTM (the page's
+    cell: "lstm" or "lstm97") with the page's task, length, size, init, gradient and seed, everything else at the
+    Error flow page's defaults, so the same settings there train (and cache) the very same run."""
     study_values = defaults("flow")
-    study_values.update({name: values[name] for name in run_fields("inside")}, cells=["lstm"], layers=1)
+    fields = {name: values[name] for name in run_fields("inside") if name != "cell"}
+    study_values.update(fields, cells=[values.get("cell", "lstm")], layers=1)
     return study_values
 
 

@@ -94,14 +94,18 @@ def lag_sample(T: int, max_lags: int) -> np.ndarray:
 
 
 def flow_lines(flows: dict[str, pd.DataFrame], layer: int = 0, weight_scale: float | None = None,
-               max_lags: int = L.LINE_MAX_LAGS) -> pd.DataFrame:
+               max_lags: int = L.LINE_MAX_LAGS, gammas: dict[str, float] | None = None) -> pd.DataFrame:
     """Long table for "error vs lag": one row per (cell, phase, lag).
 
     ``flows`` maps a cell label ("RNN", "LSTM", ...) to its flow table. Phases are "at initialisation" (step 0) and
     "after N steps" (the last recording). With ``weight_scale``, adds the theoretical envelope
-    dh(lag 0) * weight_scale^lag for every RNN line (series "RNN bound w^lag").
+    dh(lag 0) * (gamma * weight_scale)^lag for every line ``gammas`` names (label -> gamma = max |f'| of its
+    activation, config.RNN_GAMMA; default: gamma 1 for every label starting with "RNN"), series
+    "<label> bound w^lag" (gamma 1) or "<label> bound (gamma w)^lag".
     Columns: series, cell, kind ("measured" | "bound"), phase, lag, value, plot_value, state_value.
     """
+    if gammas is None:
+        gammas = {label: 1.0 for label in flows if label.upper().startswith("RNN")}
     rows = []
     for label, flow in flows.items():
         steps = recorded_steps(flow)
@@ -118,12 +122,14 @@ def flow_lines(flows: dict[str, pd.DataFrame], layer: int = 0, weight_scale: flo
             p = p[p["lag"].isin(keep)]
             rows.append(pd.DataFrame({"series": label, "cell": label, "kind": "measured", "phase": phase,
                                       "lag": p["lag"].to_numpy(), "value": p["dh_norm"].to_numpy(dtype=float)}))
-            if weight_scale is not None and label.upper().startswith("RNN"):
+            if weight_scale is not None and label in gammas:
+                gamma = float(gammas[label])
                 v0 = float(p.loc[p["lag"] == 0, "dh_norm"].iloc[0]) if (p["lag"] == 0).any() else float("nan")
                 lags = p["lag"].to_numpy()
                 with np.errstate(over="ignore", under="ignore", invalid="ignore"):
-                    env = v0 * np.power(float(weight_scale), lags.astype(float))
-                rows.append(pd.DataFrame({"series": f"{label} bound {weight_scale:g}^lag", "cell": label,
+                    env = v0 * np.power(gamma * float(weight_scale), lags.astype(float))
+                rate = f"{weight_scale:g}^lag" if gamma == 1 else f"({gamma:g}·{weight_scale:g})^lag"
+                rows.append(pd.DataFrame({"series": f"{label} bound {rate}", "cell": label,
                                           "kind": "bound", "phase": phase, "lag": lags, "value": env}))
     if not rows:
         return pd.DataFrame(columns=["series", "cell", "kind", "phase", "lag", "value", "plot_value", "state_value"])
@@ -144,8 +150,9 @@ def flow_lines(flows: dict[str, pd.DataFrame], layer: int = 0, weight_scale: flo
 
 def lstm_cell_lines(flow: pd.DataFrame, layer: int = 0, max_lags: int = L.LINE_MAX_LAGS,
                     training: bool = False) -> pd.DataFrame:
-    """‖∂L/∂h_t‖ and ‖∂L/∂c_t‖ vs lag for an LSTM flow table, at initialisation and at the last recording ("after
-    training", or "latest recording" while the run is still ``training``)."""
+    """‖∂L/∂h_t‖ and ‖∂L/∂c_t‖ vs lag for the flow table of an LSTM (either: config.MEMORY_CELLS), at
+    initialisation and at the last recording ("after training", or "latest recording" while the run is still
+    ``training``)."""
     steps = recorded_steps(flow)
     rows = []
     phases = [(steps[0], "at initialisation")]

@@ -13,6 +13,10 @@ from lstmlab.core.analysis import LEFT_BASELINE, Recovery, flow_ratio, task_info
 from lstmlab.core.config import RunConfig
 from lstmlab.views.tables import recorded_steps
 
+# Each cell's name on the dashboard (charts, legends, labels), in config.CELLS order.
+CELL_LABELS = {"rnn": "RNN", "lstm": "LSTM", "gru": "GRU", "rnn_relu": "ReLU RNN", "rnn_logistic": "Logistic RNN",
+               "lstm97": "LSTM 1997"}
+
 
 def power_value(x: float) -> str:
     """w^T as a person reads it: 2.66e-05, 0.59, 13780.6, 1.18e+176; 0 and inf named."""
@@ -140,9 +144,12 @@ TASK_PHRASES = {"adding": "the adding problem", "recall": "first-symbol recall",
 def network_text(config: RunConfig, run: Any = None, source: str = "") -> str:
     """One sentence saying which network is shown: its shape and, for a trained one, how it was trained and how
     well it does on its held-out batch against the task's baseline predictor (named by the task)."""
-    shape = (f"{config.layers}-layer LSTM, " if config.layers > 1 else "LSTM, ") + (
-        f"H={config.hidden_size}, weight scale {config.weight_scale:g}, forget bias {config.forget_bias:g}, "
-        f"{config.init} init, seed {config.seed}")
+    name = CELL_LABELS.get(config.cell, config.cell)
+    forget = f"forget bias {config.forget_bias:g}, " if config.cell == "lstm" else ""
+    truncated = ", truncated gradient" if config.gradient == "truncated" else ""
+    shape = (f"{config.layers}-layer {name}, " if config.layers > 1 else f"{name}, ") + (
+        f"H={config.hidden_size}, weight scale {config.weight_scale:g}, {forget}{config.init} init, "
+        f"seed {config.seed}{truncated}")
     if run is None:
         return f"Freshly initialised {shape}: no training."
     done = int(len(run.steps))
@@ -169,4 +176,4 @@ def run_label(row: Any) -> str:
         cell, T, w = cfg.cell, cfg.seq_len, cfg.weight_scale
     else:
         cell, T, w = get("cell"), get("seq_len"), get("weight_scale")
-    return f"{str(cell).upper()} T={T} w={float(w):g} · {rid[:6]}"
+    return f"{CELL_LABELS.get(cell, str(cell).upper())} T={T} w={float(w):g} · {rid[:6]}"

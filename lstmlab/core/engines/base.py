@@ -15,7 +15,7 @@ class Unroll(NamedTuple):
     """One layer's forward pass.
 
     h:     (T+1, B, H) hidden states, h[0] the initial state
-    c:     (T+1, B, H) LSTM cell states like h; None for the other cells
+    c:     (T+1, B, H) cell states like h (the LSTMs, config.MEMORY_CELLS); None for the other cells
     gates: (T, B, G*H) gate activations (the RNN's one gate is h_t)
     cache: what the engine's backward pass reads besides these
     """
@@ -30,7 +30,7 @@ class Flow(NamedTuple):
     """One layer's backward pass.
 
     dh:  (T, B, H) total dL/dh_t (through every later step and the layers above)
-    dc:  (T, B, H) total dL/dc_t (LSTM), None otherwise
+    dc:  (T, B, H) total dL/dc_t (the LSTMs), None otherwise
     da:  (T, B, G*H) dL/d(pre-activation) of every gate; also dL/d(x_t Wx + b)
     dhh: (T, B, G*H) dL/d(h_{t-1} Wh); the same array as da except for the GRU
     dWx, db: (I, G*H) and (G*H,) sum_t x_t^T da_t and sum_t da_t when the engine summed them on its way

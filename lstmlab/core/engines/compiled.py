@@ -28,10 +28,11 @@ import numba
 import numpy as np
 from filelock import FileLock, Timeout
 
+from lstmlab.core.config import CELLS, GRADIENTS
 from lstmlab.core.engines import blas, kernels, memory
 from lstmlab.core.engines.base import Flow, Unroll
 
-VERSION = f"4 (numba {numba.__version__}, numpy {np.__version__}, {blas.VERSION})"
+VERSION = f"5 (numba {numba.__version__}, numpy {np.__version__}, {blas.VERSION})"
 
 _CONSTANTS = {np.dtype(d): kernels.constants(d) for d in (np.float64, np.float32)}
 
@@ -108,7 +109,8 @@ def unroll(cell: str, x: np.ndarray, Wx: np.ndarray, b: np.ndarray, Wh: np.ndarr
            c0=None) -> Unroll:
     """Run one layer over every step of its input ``x`` (T, B, I) from ``h0``, ``c0`` (B, H), zero by default.
 
-    The cache is (tanh(c_t),) for the LSTM, (hn_t,) for the GRU (the candidate's hidden part), () for the RNN.
+    The cache is (tanh(c_t),) for the LSTM, (tanh(c_t / 2),) for lstm97 (h(c_t)), (hn_t,) for the GRU (the
+    candidate's hidden part), () for the RNNs.
     """
     ready(cell, x.dtype)
     return _unroll(cell, x, Wx, b, Wh, bhn, h0, c0)
@@ -124,35 +126,40 @@ def _unroll(cell, x, Wx, b, Wh, bhn=None, h0=None, c0=None) -> Unroll:
     h = memory.empty((T + 1, B, H), dtype)
     h[0] = 0.0 if h0 is None else h0
     c, gates, cache = None, h[1:], ()
-    if cell == "rnn":
+    if cell in kernels.RNN_ACTIVATIONS:
         kernel, arrays = kernels.rnn_forward, (x, Wx, b, Wh, h)
+        after = (kernels.RNN_ACTIVATIONS[cell],)
     else:
         gates, aux = memory.empty((T, B, GH), dtype), memory.empty((T, B, H), dtype)
-        cache = (aux,)
-        if cell == "lstm":
+        cache, after = (aux,), ()
+        if cell in ("lstm", "lstm97"):
             c = memory.empty((T + 1, B, H), dtype)
             c[0] = 0.0 if c0 is None else c0
-            kernel, arrays = kernels.lstm_forward, (x, Wx, b, Wh, h, c, gates, aux)
+            kernel = kernels.lstm_forward if cell == "lstm" else kernels.lstm97_forward
+            arrays = (x, Wx, b, Wh, h, c, gates, aux)
         else:
             kernel, arrays = kernels.gru_forward, (x, Wx, b, Wh, np.ascontiguousarray(bhn), h, gates, aux)
-    _each(lambda rows: kernel(*arrays, K, *rows), shards(B))
+    _each(lambda rows: kernel(*arrays, K, *after, *rows), shards(B))
     return Unroll(h, c, gates, cache)
 
 
 def backprop(cell: str, run: Unroll, inject: np.ndarray, Wh: np.ndarray, overwrite_inject: bool = False,
-             x: np.ndarray | None = None) -> Flow:
-    """Backpropagation through time over one layer, t = T ... 1 (see reference.backprop).
+             x: np.ndarray | None = None, gradient: str = "full") -> Flow:
+    """Backpropagation through time over one layer, t = T ... 1 (see reference.backprop; ``gradient`` "full" or
+    "truncated", config.GRADIENTS).
 
     ``overwrite_inject``: dL/dh_t may be accumulated in inject's memory (the caller has no further use for it).
     ``x``: the layer's input (T, B, I), given when the weight gradients are wanted: then dWh is summed here (in
     the shards' time spans, side by side), and with I <= kernels.SMALL_INPUT the kernels sum dWx and db step by
     step (in float64, returned in the dtype); otherwise the flow leaves them to the caller.
     """
+    if gradient not in GRADIENTS:
+        raise ValueError(f"gradient={gradient!r}: expected one of {', '.join(map(repr, GRADIENTS))}")
     ready(cell, inject.dtype)
-    return _backprop(cell, run, inject, Wh, overwrite_inject, x)
+    return _backprop(cell, run, inject, Wh, overwrite_inject, x, gradient)
 
 
-def _backprop(cell, run, inject, Wh, overwrite_inject=False, x=None) -> Flow:
+def _backprop(cell, run, inject, Wh, overwrite_inject=False, x=None, gradient="full") -> Flow:
     blas.ensure_one_thread()
     T, B, H = inject.shape
     GH = run.gates.shape[2]
@@ -170,15 +177,20 @@ def _backprop(cell, run, inject, Wh, overwrite_inject=False, x=None) -> Flow:
         dWx, db = np.empty((len(parts), 0, GH)), np.empty((len(parts), 0))
     xs = x if sums else np.empty((0, B, 1), dtype=dtype)
     dc, dhh = None, da
-    if cell == "rnn":
+    after = (gradient == "full",)
+    if cell in kernels.RNN_ACTIVATIONS:
         kernel, arrays = kernels.rnn_backward, (run.h, Wh, dh, da)
+        after = (kernels.RNN_ACTIVATIONS[cell],) + after
     elif cell == "lstm":
         dc = memory.empty((T, B, H), dtype)
         kernel, arrays = kernels.lstm_backward, (run.c, run.gates, run.cache[0], Wh, dh, dc, da)
+    elif cell == "lstm97":
+        dc = memory.empty((T, B, H), dtype)
+        kernel, arrays = kernels.lstm97_backward, (run.gates, run.cache[0], Wh, dh, dc, da)
     else:
         dhh = memory.empty((T, B, GH), dtype)
         kernel, arrays = kernels.gru_backward, (run.h, run.gates, run.cache[0], Wh, dh, da, dhh)
-    _each(lambda s: kernel(*arrays, xs, dWx[s], db[s], K, *parts[s]), list(range(len(parts))))
+    _each(lambda s: kernel(*arrays, xs, dWx[s], db[s], K, *after, *parts[s]), list(range(len(parts))))
     if x is None:
         return Flow(dh, dc, da, dhh)
     dWh = _time_sum(run.h[:-1], dhh, len(parts))
@@ -210,28 +222,32 @@ def _own(a: np.ndarray, overwrite: bool) -> np.ndarray:
     return out
 
 
-# Kernels by cell and dtype, in the order :func:`warm` readies them: the default study's cells first.
-KERNEL_SETS = tuple((cell, np.dtype(dtype)) for dtype in (np.float64, np.float32) for cell in ("lstm", "rnn", "gru"))
+# Kernel sets by name and dtype, in the order :func:`warm` readies them: the default study's cells first. A set is
+# named after the cell whose kernels it holds; the plain RNNs share the "rnn" set (KERNEL_SET).
+KERNEL_SETS = tuple((name, np.dtype(dtype)) for dtype in (np.float64, np.float32)
+                    for name in ("lstm", "rnn", "gru", "lstm97"))
+KERNEL_SET = {cell: "rnn" if cell in kernels.RNN_ACTIVATIONS else cell for cell in CELLS}
 LOCK_TIMEOUT_S = 600.0  # a compile that holds a kernel set's file lock longer is taken for stuck: compile anyway
-_GATE_BLOCKS = {"rnn": 1, "lstm": 4, "gru": 3}
+_GATE_BLOCKS = {"rnn": 1, "lstm": 4, "gru": 3, "lstm97": 3}
 _ready: set = set()
 _ready_locks = {key: threading.Lock() for key in KERNEL_SETS}
 
 
 def ready(cell: str, dtype) -> None:
     """Have the kernels of one cell and dtype loaded in this process (compiled first if the disk cache has
-    none), once; later calls return at once.
+    none), once; later calls return at once. The cells of one kernel set (:data:`KERNEL_SET`) share it.
 
     Compiling takes seconds per set, so processes that start together (a dashboard's server and its job
     workers on a fresh install) must not each compile the same set: a file lock per set beside numba's
     cache (:func:`lock_path`) lets one compile it while the others wait, then load it from the cache.
     """
-    key = (cell, np.dtype(dtype))
+    key = (KERNEL_SET.get(cell, cell), np.dtype(dtype))
     if key in _ready:
         return
     if key not in _ready_locks:
         raise ValueError(f"cell={cell!r}, dtype={np.dtype(dtype).name!r}: expected one of "
-                         + ", ".join(f"{c}/{d.name}" for c, d in KERNEL_SETS))
+                         + ", ".join(f"{c}/{d.name}" for name, d in KERNEL_SETS for c in CELLS
+                                     if KERNEL_SET[c] == name))
     with _ready_locks[key]:
         if key in _ready:
             return
@@ -249,7 +265,8 @@ def ready(cell: str, dtype) -> None:
 
 
 def lock_path(cell: str, dtype) -> str:
-    """The file lock of one kernel set: in numba's cache directory of the kernels, else the temp directory."""
+    """The file lock of one kernel set (named as in KERNEL_SETS): in numba's cache directory of the kernels, else
+    the temp directory."""
     try:
         folder = kernels.lstm_forward._cache.cache_path
     except AttributeError:  # caching off
@@ -258,7 +275,7 @@ def lock_path(cell: str, dtype) -> str:
 
 
 def _one_unit_pass(cell: str, dtype) -> None:
-    """Run every kernel of a cell and dtype once (forward, backward with and without the input sums)."""
+    """Run every kernel of a kernel set and dtype once (forward, backward with and without the input sums)."""
     G = _GATE_BLOCKS[cell]
     Wx, b, Wh = np.zeros((1, G), dtype=dtype), np.zeros(G, dtype=dtype), np.zeros((1, G), dtype=dtype)
     run = _unroll(cell, np.zeros((1, 1, 1), dtype=dtype), Wx, b, Wh, np.zeros(1, dtype=dtype))

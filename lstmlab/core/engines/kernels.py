@@ -220,37 +220,61 @@ def input_grads(x, da, dWx, db):
                 dWx[i, j] += xi * da[b, j]
 
 
-# --------------------------------------------------------------------- RNN
+# ------------------------------------------------------------------- RNNs
+
+# The RNN kernels' activation, an argument of theirs: one kernel pair serves the three plain RNN cells.
+TANH, RELU, LOGISTIC = 0, 1, 2
+RNN_ACTIVATIONS = {"rnn": TANH, "rnn_relu": RELU, "rnn_logistic": LOGISTIC}
 
 
 @njit(**OPTIONS)
-def rnn_forward(x, Wx, bias, Wh, h, K, b0, b1):
-    """h_t = tanh(x_t Wx + b + h_{t-1} Wh), t = 1..T, into h[1:] (h[0] holds h_0), for examples b0 <= b < b1."""
+def rnn_forward(x, Wx, bias, Wh, h, K, act, b0, b1):
+    """h_t = f(x_t Wx + b + h_{t-1} Wh), t = 1..T, into h[1:] (h[0] holds h_0), for examples b0 <= b < b1;
+    f = tanh, max(., 0) or sigma for ``act`` TANH, RELU or LOGISTIC."""
     C = scalars(K)
+    zero = C[0] - C[0]
     T, H = h.shape[0] - 1, h.shape[2]
     for t in range(T):
         input_step(x[t, b0:b1], Wx, bias, h[t + 1, b0:b1])
         matmul_add(h[t, b0:b1], Wh, h[t + 1, b0:b1])
         for b in range(b0, b1):
-            for j in range(H):
-                h[t + 1, b, j] = tanh(h[t + 1, b, j], C)
+            if act == TANH:
+                for j in range(H):
+                    h[t + 1, b, j] = tanh(h[t + 1, b, j], C)
+            elif act == RELU:
+                for j in range(H):
+                    v = h[t + 1, b, j]
+                    h[t + 1, b, j] = zero if v < zero else v  # NaN stays NaN, as in np.maximum
+            else:
+                for j in range(H):
+                    h[t + 1, b, j] = sigmoid(h[t + 1, b, j], C)
 
 
 @njit(**OPTIONS)
-def rnn_backward(h, Wh, dh, da, x, dWx, db, K, b0, b1):
-    """For t = T..1: da_t = dh_t (1 - h_t^2), then dh_{t-1} += da_t Wh^T; dh holds inject on entry.
+def rnn_backward(h, Wh, dh, da, x, dWx, db, K, act, full, b0, b1):
+    """For t = T..1: da_t = dh_t f'(a_t) (tanh: 1 - h_t^2, relu: [h_t > 0], sigma: h_t (1 - h_t)), then, unless
+    the gradient is truncated (``full`` false), dh_{t-1} += da_t Wh^T; dh holds inject on entry.
     dWx, db: :func:`input_grads` of every step, unless x has no rows (the caller sums them).
     Examples b0 <= b < b1 only (each kernel here takes such a row range: a shard of the batch)."""
     C = scalars(K)
     one = C[0]
+    zero = one - one
     T, H = dh.shape[0], dh.shape[2]
     WhT = Wh.T
     for t in range(T - 1, -1, -1):
         for b in range(b0, b1):
-            for j in range(H):
-                ht = h[t + 1, b, j]
-                da[t, b, j] = dh[t, b, j] * (one - ht * ht)
-        if t > 0:
+            if act == TANH:
+                for j in range(H):
+                    ht = h[t + 1, b, j]
+                    da[t, b, j] = dh[t, b, j] * (one - ht * ht)
+            elif act == RELU:
+                for j in range(H):
+                    da[t, b, j] = dh[t, b, j] * (one if h[t + 1, b, j] > zero else zero)
+            else:
+                for j in range(H):
+                    ht = h[t + 1, b, j]
+                    da[t, b, j] = dh[t, b, j] * ht * (one - ht)
+        if t > 0 and full:
             matmul_add(da[t, b0:b1], WhT, dh[t - 1, b0:b1])
         if x.shape[0] > 0:
             input_grads(x[t, b0:b1], da[t, b0:b1], dWx, db)
@@ -287,9 +311,9 @@ def lstm_forward(x, Wx, bias, Wh, h, c, g, tc, K, b0, b1):
 
 
 @njit(**OPTIONS)
-def lstm_backward(c, g, tc, Wh, dh, dc, da, x, dWx, db, K, b0, b1):
+def lstm_backward(c, g, tc, Wh, dh, dc, da, x, dWx, db, K, full, b0, b1):
     """For t = T..1: dc_t = dc_{t+1} f_{t+1} + dh_t o (1 - tanh(c_t)^2);
-    da = [dc n i(1-i), dc c_{t-1} f(1-f), dc i (1-n^2), dh tanh(c_t) o(1-o)]; dh_{t-1} += da_t Wh^T.
+    da = [dc n i(1-i), dc c_{t-1} f(1-f), dc i (1-n^2), dh tanh(c_t) o(1-o)]; dh_{t-1} += da_t Wh^T if ``full``.
     dh holds inject on entry; dWx, db as in :func:`rnn_backward`."""
     C = scalars(K)
     one = C[0]
@@ -315,7 +339,69 @@ def lstm_backward(c, g, tc, Wh, dh, dc, da, x, dWx, db, K, b0, b1):
             for j in range(H):
                 o = g[t, b, 3 * H + j]
                 da[t, b, 3 * H + j] = dh[t, b, j] * tc[t, b, j] * o * (one - o)
-        if t > 0:
+        if t > 0 and full:
+            matmul_add(da[t, b0:b1], WhT, dh[t - 1, b0:b1])
+        if x.shape[0] > 0:
+            input_grads(x[t, b0:b1], da[t, b0:b1], dWx, db)
+
+
+# ------------------------------------------------------------- LSTM of 1997
+
+
+@njit(**OPTIONS)
+def lstm97_forward(x, Wx, bias, Wh, h, c, g, hc, K, b0, b1):
+    """i, o = sigma(a_i, a_o), n = 2 tanh(a_n / 2) (= 4 sigma(a_n) - 2) with a = x_t Wx + b + h_{t-1} Wh;
+    c_t = c_{t-1} + i n; h_t = o tanh(c_t / 2) (= o (2 sigma(c_t) - 1)). Fills h[1:], c[1:], the gates
+    g (T, B, 3H) = [i n o] and hc = tanh(c_t / 2)."""
+    C = scalars(K)
+    two, half = C[1], C[2]
+    T, G = g.shape[0], g.shape[2]
+    H = G // 3
+    for t in range(T):
+        input_step(x[t, b0:b1], Wx, bias, g[t, b0:b1])
+        matmul_add(h[t, b0:b1], Wh, g[t, b0:b1])
+        for b in range(b0, b1):
+            for j in range(H):
+                g[t, b, j] = sigmoid(g[t, b, j], C)
+            for j in range(H):
+                g[t, b, H + j] = two * tanh(half * g[t, b, H + j], C)
+            for j in range(H):
+                g[t, b, 2 * H + j] = sigmoid(g[t, b, 2 * H + j], C)
+            for j in range(H):
+                ct = c[t, b, j] + g[t, b, j] * g[t, b, H + j]
+                c[t + 1, b, j] = ct
+                hct = tanh(half * ct, C)
+                hc[t, b, j] = hct
+                h[t + 1, b, j] = g[t, b, 2 * H + j] * hct
+
+
+@njit(**OPTIONS)
+def lstm97_backward(g, hc, Wh, dh, dc, da, x, dWx, db, K, full, b0, b1):
+    """For t = T..1: dc_t = dc_{t+1} + dh_t o (1 - h(c_t)^2) / 2 (the carousel: no factor on dc_{t+1});
+    da = [dc n i(1-i), dc i (1 - (n/2)^2), dh h(c_t) o(1-o)]; dh_{t-1} += da_t Wh^T if ``full``.
+    dh holds inject on entry; dWx, db as in :func:`rnn_backward`."""
+    C = scalars(K)
+    one, half = C[0], C[2]
+    T, G = da.shape[0], da.shape[2]
+    H = G // 3
+    WhT = Wh.T
+    carry = np.zeros((b1 - b0, H), dtype=dh.dtype)  # dc_{t+1}
+    for t in range(T - 1, -1, -1):
+        for b in range(b0, b1):
+            for j in range(H):
+                hct = hc[t, b, j]
+                dc[t, b, j] = carry[b - b0, j] + dh[t, b, j] * g[t, b, 2 * H + j] * half * (one - hct * hct)
+            for j in range(H):
+                i = g[t, b, j]
+                da[t, b, j] = dc[t, b, j] * g[t, b, H + j] * i * (one - i)
+            for j in range(H):
+                hn = half * g[t, b, H + j]
+                da[t, b, H + j] = dc[t, b, j] * g[t, b, j] * (one - hn * hn)
+                carry[b - b0, j] = dc[t, b, j]
+            for j in range(H):
+                o = g[t, b, 2 * H + j]
+                da[t, b, 2 * H + j] = dh[t, b, j] * hc[t, b, j] * o * (one - o)
+        if t > 0 and full:
             matmul_add(da[t, b0:b1], WhT, dh[t - 1, b0:b1])
         if x.shape[0] > 0:
             input_grads(x[t, b0:b1], da[t, b0:b1], dWx, db)
@@ -356,8 +442,8 @@ def gru_forward(x, Wx, bias, Wh, bhn, h, g, hn, K, b0, b1):
 
 
 @njit(**OPTIONS)
-def gru_backward(h, g, hn, Wh, dh, da, dhh, x, dWx, db, K, b0, b1):
-    """For t = T..1: dh_t += dh_{t+1} z_{t+1} (with dhh_{t+1} Wh^T added at step t+1);
+def gru_backward(h, g, hn, Wh, dh, da, dhh, x, dWx, db, K, full, b0, b1):
+    """For t = T..1: dh_t += dh_{t+1} z_{t+1} (with dhh_{t+1} Wh^T added at step t+1 if ``full``);
     da_n = dh (1-z)(1-n^2), da_r = da_n hn r(1-r), da_z = dh (h_{t-1} - n) z(1-z); dhh = [da_r, da_z, da_n r].
     dh holds inject on entry; dWx, db as in :func:`rnn_backward`."""
     C = scalars(K)
@@ -383,7 +469,7 @@ def gru_backward(h, g, hn, Wh, dh, da, dhh, x, dWx, db, K, b0, b1):
                 da[t, b, H + j] = dh[t, b, j] * (h[t, b, j] - g[t, b, 2 * H + j]) * z * (one - z)
                 dhh[t, b, H + j] = da[t, b, H + j]
                 carry[b - b0, j] = dh[t, b, j] * z
-        if t > 0:
+        if t > 0 and full:
             matmul_add(dhh[t, b0:b1], WhT, dh[t - 1, b0:b1])
         if x.shape[0] > 0:
             input_grads(x[t, b0:b1], da[t, b0:b1], dWx, db)

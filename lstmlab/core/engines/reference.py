@@ -1,4 +1,4 @@
-r"""The reference engine: RNN, LSTM and GRU steps in plain numpy, one line per equation.
+r"""The reference engine: the steps of every cell in plain numpy, one line per equation.
 
 This is the engine to read. Each cell is a pair of pure step functions with an explicit cache, in the
 style of CS231n's ``lstm_step_forward/backward`` and min-char-rnn, and :func:`unroll` / :func:`backprop`
@@ -11,10 +11,12 @@ blocks side by side in PyTorch's order (``config.GATES``). The input part of eve
 and the steps receive it.
 
 Forward step ``step_forward(xw_t, h_prev, c_prev, Wh, bhn) -> (h, c, gates, cache)``: ``gates`` (B, G*H)
-are the gate activations. Backward step ``step_backward(dh, dc_next, cache, Wh) -> StepGrads``: ``dh`` is
-the total dL/dh_t, ``dc_next`` (LSTM) the part of dL/dc_t arriving through c_{t+1}; it returns
+are the gate activations. Backward step ``step_backward(dh, dc_next, cache, Wh, truncated=False) -> StepGrads``:
+``dh`` is the total dL/dh_t, ``dc_next`` (the LSTMs) the part of dL/dc_t arriving through c_{t+1}; it returns
 dL/dh_{t-1} and dL/dc_{t-1} through this step, dL/d(pre-activation) of every gate (``a``, (B, G*H)),
 dL/d(h_{t-1} Wh) (``hh``, equal to ``a`` except in the GRU's candidate block) and the total dL/dc_t.
+With ``truncated`` the product h_{t-1} Wh counts as a constant input: dL/dh_{t-1} gets nothing through it
+(``config.GRADIENTS``), while ``a`` and ``hh``, which the weight gradients are made of, are unchanged.
 """
 
 from __future__ import annotations
@@ -23,10 +25,10 @@ from typing import Callable, NamedTuple
 
 import numpy as np
 
-from lstmlab.core.config import GATES
+from lstmlab.core.config import GRADIENTS, MEMORY_CELLS
 from lstmlab.core.engines.base import Flow, Unroll, input_projection
 
-VERSION = f"2 (numpy {np.__version__})"
+VERSION = f"3 (numpy {np.__version__})"
 
 
 def warm(first: bool = False) -> None:
@@ -53,7 +55,7 @@ class StepGrads(NamedTuple):
     c: np.ndarray | None  # (B, H) total dL/dc_t (LSTM)
 
 
-# --------------------------------------------------------------------- RNN
+# ------------------------------------------------------------------- RNNs
 
 
 def rnn_step_forward(xw, h_prev, c_prev, Wh, bhn):
@@ -62,12 +64,47 @@ def rnn_step_forward(xw, h_prev, c_prev, Wh, bhn):
     return h, None, h, (h_prev, h)
 
 
-def rnn_step_backward(dh, dc_next, cache, Wh) -> StepGrads:
-    """da = dh * (1 - h_t^2);  dL/dh_{t-1} = da Wh^T"""
+def rnn_step_backward(dh, dc_next, cache, Wh, truncated=False) -> StepGrads:
+    """da = dh * (1 - h_t^2);  dL/dh_{t-1} = da Wh^T (0 when truncated)"""
     h_prev, h = cache
     da = dh * (1.0 - h * h)  # backprop through tanh
-    dh_prev = da @ Wh.T  # backprop through h_{t-1} Wh
+    dh_prev = _through_wh(da, Wh, truncated)  # backprop through h_{t-1} Wh
     return StepGrads(dh_prev, None, da, da, None)
+
+
+def rnn_relu_step_forward(xw, h_prev, c_prev, Wh, bhn):
+    """ReLU RNN: h_t = max(x_t Wx + b + h_{t-1} Wh, 0) (with init "irnn": the IRNN of Le et al. 2015)."""
+    h = np.maximum(xw + h_prev @ Wh, 0.0)
+    return h, None, h, (h_prev, h)
+
+
+def rnn_relu_step_backward(dh, dc_next, cache, Wh, truncated=False) -> StepGrads:
+    """da = dh * [h_t > 0] (relu'(0) = 0, as in PyTorch);  dL/dh_{t-1} = da Wh^T (0 when truncated)"""
+    h_prev, h = cache
+    da = dh * (h > 0.0)  # backprop through max(., 0)
+    dh_prev = _through_wh(da, Wh, truncated)
+    return StepGrads(dh_prev, None, da, da, None)
+
+
+def rnn_logistic_step_forward(xw, h_prev, c_prev, Wh, bhn):
+    """Logistic RNN: h_t = sigma(x_t Wx + b + h_{t-1} Wh) (max sigma' = 1/4: Pascanu et al. 2013's gamma)."""
+    h = sigmoid(xw + h_prev @ Wh)
+    return h, None, h, (h_prev, h)
+
+
+def rnn_logistic_step_backward(dh, dc_next, cache, Wh, truncated=False) -> StepGrads:
+    """da = dh * h_t (1 - h_t);  dL/dh_{t-1} = da Wh^T (0 when truncated)"""
+    h_prev, h = cache
+    da = dh * h * (1.0 - h)  # backprop through sigma
+    dh_prev = _through_wh(da, Wh, truncated)
+    return StepGrads(dh_prev, None, da, da, None)
+
+
+def _through_wh(d, Wh, truncated):
+    """dL/dh_{t-1} through h_{t-1} Wh: d Wh^T, or zeros when the gradient is truncated there."""
+    if truncated:
+        return np.zeros((d.shape[0], Wh.shape[0]), dtype=d.dtype)
+    return d @ Wh.T
 
 
 # -------------------------------------------------------------------- LSTM
@@ -96,7 +133,7 @@ def lstm_step_forward(xw, h_prev, c_prev, Wh, bhn):
     return h, c, np.concatenate([i, f, n, o], axis=1), (h_prev, c_prev, i, f, n, o, tanh_c)
 
 
-def lstm_step_backward(dh, dc_next, cache, Wh) -> StepGrads:
+def lstm_step_backward(dh, dc_next, cache, Wh, truncated=False) -> StepGrads:
     """Backward of :func:`lstm_step_forward`.
 
     dc   = dc_next + dh * o * (1 - tanh(c_t)^2)      total dL/dc_t (the carousel)
@@ -104,7 +141,7 @@ def lstm_step_backward(dh, dc_next, cache, Wh) -> StepGrads:
     da_i = dc * n * i (1 - i)
     da_f = dc * c_{t-1} * f (1 - f)
     da_n = dc * i * (1 - n^2)
-    dL/dh_{t-1} = da Wh^T,   dL/dc_{t-1} (through c_t) = dc * f
+    dL/dh_{t-1} = da Wh^T (0 when truncated),   dL/dc_{t-1} (through c_t) = dc * f
     """
     h_prev, c_prev, i, f, n, o, tanh_c = cache
     dc = dc_next + dh * o * (1.0 - tanh_c * tanh_c)  # backprop through h = o * tanh(c)
@@ -113,8 +150,58 @@ def lstm_step_backward(dh, dc_next, cache, Wh) -> StepGrads:
     da_f = dc * c_prev * f * (1.0 - f)
     da_n = dc * i * (1.0 - n * n)  # then tanh
     da = np.concatenate([da_i, da_f, da_n, da_o], axis=1)
-    dh_prev = da @ Wh.T  # through h_{t-1} Wh
+    dh_prev = _through_wh(da, Wh, truncated)  # through h_{t-1} Wh
     dc_prev = dc * f  # through f * c_{t-1}
+    return StepGrads(dh_prev, dc_prev, da, da, dc)
+
+
+# ------------------------------------------------------------- LSTM of 1997
+
+
+def lstm97_step_forward(xw, h_prev, c_prev, Wh, bhn):
+    """LSTM of Hochreiter & Schmidhuber 1997 (section 4): input and output gates, no forget gate.
+
+    a   = x_t Wx + b + h_{t-1} Wh            (B, 3H), blocks i n o
+    i   = sigma(a_i)                         input gate         (HS97: y^in)
+    n   = g(a_n) = 4 sigma(a_n) - 2          cell input, in [-2, 2]   (HS97: g(net_c))
+    o   = sigma(a_o)                         output gate        (HS97: y^out)
+    c_t = c_{t-1} + i * n                    the cell state, the constant error carousel (HS97: s_c)
+    h_t = o * h(c_t),  h(s) = 2 sigma(s) - 1 in [-1, 1]         (HS97: y^c, the cell output)
+
+    g(x) = 4 sigma(x) - 2 = 2 tanh(x / 2) and h(x) = 2 sigma(x) - 1 = tanh(x / 2) are computed in their tanh form
+    (the same values, without the cancellation near 0). One cell per memory block: each cell has gates of its own
+    (HS97 let S cells of a block share one input and one output gate). The gates and the cell inputs see h_{t-1},
+    every cell's output, as HS97's fully recurrent memory cells do; the head reads h_t, the cell outputs.
+    """
+    a = xw + h_prev @ Wh
+    a_i, a_n, a_o = np.split(a, 3, axis=1)
+    i = sigmoid(a_i)
+    n = 2.0 * np.tanh(0.5 * a_n)
+    o = sigmoid(a_o)
+    c = c_prev + i * n
+    h_c = np.tanh(0.5 * c)
+    h = o * h_c
+    return h, c, np.concatenate([i, n, o], axis=1), (i, n, o, h_c)
+
+
+def lstm97_step_backward(dh, dc_next, cache, Wh, truncated=False) -> StepGrads:
+    """Backward of :func:`lstm97_step_forward`.
+
+    dc   = dc_next + dh * o * h'(c_t),  h'(s) = (1 - h(s)^2) / 2      total dL/dc_t
+    da_o = dh * h(c_t) * o (1 - o)
+    da_i = dc * n * i (1 - i)
+    da_n = dc * i * g'(a_n),  g'(x) = 1 - g(x)^2 / 4
+    dL/dh_{t-1} = da Wh^T (0 when truncated: HS97's gradient),   dL/dc_{t-1} (through c_t) = dc
+    ∂c_t/∂c_{t-1} = I: the carousel passes the error back unchanged.
+    """
+    i, n, o, h_c = cache
+    dc = dc_next + dh * o * 0.5 * (1.0 - h_c * h_c)  # backprop through h = o * h(c)
+    da_o = dh * h_c * o * (1.0 - o)  # through o = sigma(a_o)
+    da_i = dc * n * i * (1.0 - i)  # through c = c_prev + i n, then sigma
+    da_n = dc * i * (1.0 - 0.25 * n * n)  # then g
+    da = np.concatenate([da_i, da_n, da_o], axis=1)
+    dh_prev = _through_wh(da, Wh, truncated)  # through h_{t-1} Wh
+    dc_prev = dc  # through c_{t-1}, with weight 1
     return StepGrads(dh_prev, dc_prev, da, da, dc)
 
 
@@ -143,14 +230,14 @@ def gru_step_forward(xw, h_prev, c_prev, Wh, bhn):
     return h, None, np.concatenate([r, z, n], axis=1), (h_prev, r, z, n, hn)
 
 
-def gru_step_backward(dh, dc_next, cache, Wh) -> StepGrads:
+def gru_step_backward(dh, dc_next, cache, Wh, truncated=False) -> StepGrads:
     """Backward of :func:`gru_step_forward`.
 
     da_n = dh * (1 - z) * (1 - n^2)
     da_r = da_n * hn * r (1 - r)
     da_z = dh * (h_{t-1} - n) * z (1 - z)
     dL/d(h_{t-1} Wh) = [da_r, da_z, da_n * r]
-    dL/dh_{t-1} = dh * z + dL/d(h_{t-1} Wh) Wh^T
+    dL/dh_{t-1} = dh * z + dL/d(h_{t-1} Wh) Wh^T (the second term 0 when truncated)
     """
     h_prev, r, z, n, hn = cache
     da_n = dh * (1.0 - z) * (1.0 - n * n)  # through h = (1 - z) n + z h_prev, then tanh
@@ -158,7 +245,7 @@ def gru_step_backward(dh, dc_next, cache, Wh) -> StepGrads:
     da_z = dh * (h_prev - n) * z * (1.0 - z)  # through z, then sigma
     da = np.concatenate([da_r, da_z, da_n], axis=1)
     dhh = np.concatenate([da_r, da_z, da_n * r], axis=1)  # the candidate's hidden path passes r
-    dh_prev = dh * z + dhh @ Wh.T
+    dh_prev = dh * z + _through_wh(dhh, Wh, truncated)
     return StepGrads(dh_prev, None, da, dhh, None)
 
 
@@ -174,6 +261,9 @@ STEPS: dict[str, Steps] = {
     "rnn": Steps(rnn_step_forward, rnn_step_backward),
     "lstm": Steps(lstm_step_forward, lstm_step_backward),
     "gru": Steps(gru_step_forward, gru_step_backward),
+    "rnn_relu": Steps(rnn_relu_step_forward, rnn_relu_step_backward),
+    "rnn_logistic": Steps(rnn_logistic_step_forward, rnn_logistic_step_backward),
+    "lstm97": Steps(lstm97_step_forward, lstm97_step_backward),
 }
 
 
@@ -187,7 +277,7 @@ def unroll(cell: str, x: np.ndarray, Wx: np.ndarray, b: np.ndarray, Wh: np.ndarr
     xw = input_projection(x, Wx, b)
     T, B, GH = xw.shape
     H = Wh.shape[0]
-    lstm = cell == "lstm"
+    lstm = cell in MEMORY_CELLS
     h = np.zeros((T + 1, B, H), dtype=xw.dtype)
     c = np.zeros((T + 1, B, H), dtype=xw.dtype) if lstm else None
     if h0 is not None:
@@ -206,16 +296,18 @@ def unroll(cell: str, x: np.ndarray, Wx: np.ndarray, b: np.ndarray, Wh: np.ndarr
 
 
 def backprop(cell: str, run: Unroll, inject: np.ndarray, Wh: np.ndarray, overwrite_inject: bool = False,
-             x: np.ndarray | None = None) -> Flow:
+             x: np.ndarray | None = None, gradient: str = "full") -> Flow:
     """Backpropagation through time over one layer, t = T ... 1.
 
     dh_t = inject_t + dL/dh_t through h_{t+1}, where ``inject`` (T, B, H) is what reaches h_t directly
-    (from the head or from the layer above). ``overwrite_inject`` and ``x`` are part of the engine interface;
+    (from the head or from the layer above); with ``gradient`` "truncated" the second term has no part through
+    h_t Wh (``config.GRADIENTS``). ``overwrite_inject`` and ``x`` are part of the engine interface;
     this engine never overwrites its inputs and leaves the weight gradients to lstmlab.core.model.
     """
     T, B, H = inject.shape
     GH = run.gates.shape[2]
-    lstm = cell == "lstm"
+    lstm = cell in MEMORY_CELLS
+    truncated = _truncated(gradient)
     dh = np.empty((T, B, H), dtype=inject.dtype)
     dc = np.empty((T, B, H), dtype=inject.dtype) if lstm else None
     da = np.empty((T, B, GH), dtype=inject.dtype)
@@ -225,10 +317,17 @@ def backprop(cell: str, run: Unroll, inject: np.ndarray, Wh: np.ndarray, overwri
     step = STEPS[cell].backward
     for t in reversed(range(T)):
         dh[t] = inject[t] + dh_next
-        g = step(dh[t], dc_next, run.cache[t], Wh)
+        g = step(dh[t], dc_next, run.cache[t], Wh, truncated)
         dh_next, dc_next, da[t] = g.h_prev, g.c_prev, g.a
         if dhh is not da:
             dhh[t] = g.hh
         if lstm:
             dc[t] = g.c
     return Flow(dh, dc, da, dhh)
+
+
+def _truncated(gradient: str) -> bool:
+    """Whether ``gradient`` (a name from ``config.GRADIENTS``) is "truncated"; ValueError otherwise."""
+    if gradient not in GRADIENTS:
+        raise ValueError(f"gradient={gradient!r}: expected one of {', '.join(map(repr, GRADIENTS))}")
+    return gradient == "truncated"
