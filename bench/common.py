@@ -8,6 +8,7 @@ import json
 import math
 import os
 import platform
+import re
 import shlex
 import statistics
 import subprocess
@@ -152,6 +153,7 @@ class Results:
         args = list(argv[1:])
         if "--results" in args:  # where the file went is not how to measure again
             del args[args.index("--results"):args.index("--results") + 2]
+        args = [re.sub(r"(://[^/@\s:]*:)[^/@\s]*@", r"\1***@", a) for a in args]  # no password on file
         self.command = shlex.join(["python", str(shown), *[a for a in args if not a.startswith("--results=")]])
         self.started = datetime.datetime.now(datetime.timezone.utc)
         self.load_start = [round(v, 2) for v in os.getloadavg()]
