@@ -185,10 +185,30 @@ class Results:
         path = Path(path) if path else RESULTS / f"{self.name}.json"
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(json.dumps(self.as_dict(), indent=1, ensure_ascii=False, allow_nan=False) + "\n")
+        tmp.write_text(dumps(self.as_dict()))
         tmp.replace(path)
         print(f"\nresults written to {path}; python bench/report.py renews docs/performance.md", flush=True)
         return path
+
+
+def dumps(data: dict) -> str:
+    """A results file's text: JSON with one line per top-level field and per table row, so that a diff between
+    two runs shows the rows that changed."""
+    def one(v) -> str:
+        return json.dumps(v, ensure_ascii=False, allow_nan=False)
+
+    lines = []
+    for key, value in data.items():
+        if key == "tables":
+            tables = []
+            for t in value:
+                rows = ",\n".join("    " + one(r) for r in t["rows"])
+                tables.append(f'  {{"title": {one(t["title"])},\n   "columns": {one(t["columns"])},\n'
+                              f'   "rows": [\n{rows}\n   ]}}')
+            lines.append(f'"tables": [\n' + ",\n".join(tables) + "\n]")
+        else:
+            lines.append(f"{one(key)}: {one(value)}")
+    return "{\n" + ",\n".join(lines) + "\n}\n"
 
 
 def results_path(parser) -> None:
