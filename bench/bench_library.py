@@ -33,7 +33,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 if "--child" not in sys.argv:  # a child imports the lstmlab of its tree (PYTHONPATH), never this one's
     sys.path.insert(0, str(ROOT))
-    from bench.common import Results, git_commit, load, machine, results_path  # noqa: E402
+    from bench.common import Results, git_commit, load, machine  # noqa: E402
 
 T, B, I, O = 100, 32, 2, 1
 # (H, dtype, layers, head, input size): the first five are one-layer adding-problem shapes; the last has big
@@ -98,7 +98,7 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=2, help="children per tree, torch and mode, in turns")
     ap.add_argument("--child", choices=("plain", "configured"), help=argparse.SUPPRESS)
     ap.add_argument("--torch", action="store_true", help=argparse.SUPPRESS)
-    results_path(ap)
+    ap.add_argument("--results", help="write the results file here instead of bench/results/library.json")
     args = ap.parse_args()
     if args.child:
         print(json.dumps(child(args.child, args.torch, args.repeats)))
