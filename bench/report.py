@@ -221,11 +221,11 @@ def main() -> None:
     stale = [p for p, text in pages.items() if not p.exists() or p.read_text() != text]
     if args.check:
         for p in stale:
-            print(f"{p.relative_to(ROOT)} differs from what bench/report.py makes of bench/results/")
+            print(f"{p} differs from what bench/report.py makes of bench/results/")
         sys.exit(1 if stale else 0)
     for p in stale:
         p.write_text(pages[p])
-        print(f"wrote {p.relative_to(ROOT)}")
+        print(f"wrote {p}")
 
 
 if __name__ == "__main__":
