@@ -139,3 +139,14 @@ def test_results_file_written_by_a_benchmark(tmp_path):
     assert head.startswith(data["commit"].split()[0])
     assert data["machine"]["cores"] >= 1 and data["machine"]["libraries"]["numpy"]
     assert not list(tmp_path.glob("*.tmp"))
+
+
+def test_docs_named_in_the_code_exist_with_their_anchors():
+    """Comments say why and link to the measurement (docs/performance.md#section) instead of quoting timings."""
+    broken = []
+    for path in [*ROOT.glob("lstmlab/**/*.py"), *ROOT.glob("bench/*.py"), *ROOT.glob("pages/*.py")]:
+        for page, anchor in re.findall(r"\b(docs/[\w-]+\.md)(?:#([\w-]+))?", path.read_text()):
+            dest = ROOT / page
+            if not dest.exists() or (anchor and anchor not in anchors(dest)):
+                broken.append(f"{path.relative_to(ROOT)}: {page}#{anchor}")
+    assert broken == []
