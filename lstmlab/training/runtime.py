@@ -48,7 +48,7 @@ from lstmlab.core import engines
 # Threads one pass may use (the compiled engine runs its batch's shards side by side; results do not depend on it).
 # Per process, set by its entry point from THREADS_VARIABLE, else 1, else ``jobs.limits.POOL_THREADS`` in a local pool's workers
 # (which run at ``POOL_WORKER_NICE``: a job takes a second core while one is free, and two jobs per core share them
-# at no measured loss: docs/performance.md#training, side by side); `lstmlab run --threads N` sets it for one run.
+# as measured in docs/performance.md#training, side by side); `lstmlab run --threads N` sets it for one run.
 THREADS_VARIABLE = "LSTMLAB_THREADS"
 
 
