@@ -127,21 +127,30 @@ def _load(values: list[float]) -> str:
     return ", ".join(f"{v:.1f}" for v in values)
 
 
-def glance(results: dict[str, dict]) -> list[str]:
-    """The headline ratios as Markdown bullets, each with where and when it was measured."""
+def glance(results: dict[str, dict], page: str = "") -> list[str]:
+    """The headline ratios as Markdown bullets under a line saying which run of which benchmark measured them, where
+    and when (``page``: the path of docs/performance.md from where the lines go, "" within it)."""
+    titles = {name: title for name, (title, _) in benchmarks().items()}
     lines = []
-    for h in HEADLINES:
-        data = results.get(h.name)
-        text = headline(h, results).rstrip(".")
-        when = (f" ({data['machine']['cpu']}, {data['machine']['cores']} cores, {_date(data['started'])[:10]}, "
-                f"load average {data['load_start'][0]:.1f} to {data['load_end'][0]:.1f})") if data else ""
-        lines.append(f"- {text}{when}.")
-    return lines
+    for name in dict.fromkeys(h.name for h in HEADLINES):
+        data = results.get(name)
+        title = titles.get(name, name)
+        if data:
+            m = data["machine"]
+            lines.append(f"From [{title}]({page}#{slug(title)}) (`{data['command']}` on {m['cpu']}, {m['cores']} "
+                         f"cores, {_date(data['started'])[:10]}, load average {data['load_start'][0]:.1f} at the "
+                         f"start, {data['load_end'][0]:.1f} at the end):")
+        else:
+            lines.append(f"From [{title}]({page}#{slug(title)}), not measured yet:")
+        lines.append("")
+        lines += [f"- {headline(h, results)}" for h in HEADLINES if h.name == name]
+        lines.append("")
+    return lines[:-1]
 
 
 def readme_block(results: dict[str, dict]) -> str:
     """The README's speed-at-a-glance block, markers included."""
-    body = glance(results) + ["", "Medians of runs timed in turns on a shared machine, with its load: see "
+    body = glance(results, "docs/performance.md") + ["", "Medians of runs timed in turns on a shared machine, with its load: see "
                               "[docs/performance.md](docs/performance.md) for every table, its machine and how to "
                               "run it again."]
     return "\n".join([GLANCE_BEGIN, *body, GLANCE_END])
