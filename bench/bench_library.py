@@ -104,7 +104,7 @@ def main() -> None:
         print(json.dumps(child(args.child, args.torch, args.repeats)))
         return
     trees = args.tree or [str(ROOT)]
-    res = Results("library", "Library calls", libraries=("torch", "threadpoolctl"))
+    results = Results("library", "Library calls", libraries=("torch", "threadpoolctl"))
     print(f"machine: {machine()}; load average {load()}")
     runs: dict = {}
     for _ in range(args.rounds):
@@ -119,7 +119,7 @@ def main() -> None:
         commit = git_commit(Path(tree))
         for with_torch in (False, True):
             where = "this tree" if Path(tree).resolve() == ROOT else f"{tree} at {commit}"
-            table = res.table(f"An LSTM pass (T = {T}, batch {B}) from {where}, "
+            table = results.table(f"An LSTM pass (T = {T}, batch {B}) from {where}, "
                               f"{'torch imported' if with_torch else 'no torch'}: medians of "
                               f"{args.rounds * args.repeats} passes, ms",
                               ["H", "dtype", "layers, head, inputs", "plain ms", "configured ms",
@@ -133,7 +133,7 @@ def main() -> None:
                 table.add(H, dtype, f"{layers}, {head}, {inputs}", plain * 1e3, conf * 1e3, one * 1e3,
                           plain / conf, plain / one, cplain / cconf)
     print(f"\nload average at the end: {load()}")
-    res.save(args.results)
+    results.save(args.results)
 
 
 if __name__ == "__main__":
