@@ -88,7 +88,7 @@ def main() -> None:
     results_path(ap)
     args = ap.parse_args()
     trees = args.tree or [str(ROOT)]
-    res = Results("first_study", "First study after an install", libraries=("streamlit", "playwright"))
+    record = Results("first_study", "First study after an install", libraries=("streamlit", "playwright"))
     print(f"machine: {machine()}; load average at start: {load()}", flush=True)
     from playwright.sync_api import sync_playwright
 
@@ -104,7 +104,7 @@ def main() -> None:
                                   for kind in ("first", "later")) + f"; load {load()}", flush=True)
         browser.close()
     names = ("first chart", "recovery named", "both ended")
-    table = res.table(f"Seconds after the click on Train (and from opening the page), medians of {args.rounds} rounds",
+    table = record.table(f"Seconds after the click on Train (and from opening the page), medians of {args.rounds} rounds",
                       ["tree", "study", *(f"{n} s" for n in names), *(f"{n}, from opening s" for n in names)])
     for tree, runs in results.items():
         where = "this tree" if Path(tree).resolve() == ROOT else tree
@@ -113,7 +113,7 @@ def main() -> None:
                       *(statistics.median(r[kind][n] for r in runs) for n in names),
                       *(statistics.median(r[kind][n + " (from opening)"] for r in runs) for n in names))
     print(f"\nload average at the end: {load()}")
-    res.save(args.results)
+    record.save(args.results)
 
 
 if __name__ == "__main__":

@@ -205,7 +205,7 @@ def dumps(data: dict) -> str:
                 rows = ",\n".join("    " + one(r) for r in t["rows"])
                 tables.append(f'  {{"title": {one(t["title"])},\n   "columns": {one(t["columns"])},\n'
                               f'   "rows": [\n{rows}\n   ]}}')
-            lines.append(f'"tables": [\n' + ",\n".join(tables) + "\n]")
+            lines.append('"tables": [\n' + ",\n".join(tables) + "\n]")
         else:
             lines.append(f"{one(key)}: {one(value)}")
     return "{\n" + ",\n".join(lines) + "\n}\n"
