@@ -100,8 +100,8 @@ def git_commit(root: Path = ROOT) -> str:
 
 
 def fmt(v) -> str:
-    """A value as a results table shows it: floats to about three significant figures, never in an exponent
-    below 0.01 unless needed; None as an empty cell."""
+    """A value as a results table shows it: floats to three significant figures (whole numbers from 100 on, an
+    exponent below 1e-4); None as an empty cell."""
     if v is None:
         return ""
     if isinstance(v, bool) or not isinstance(v, float):
@@ -113,7 +113,7 @@ def fmt(v) -> str:
         return f"{v:.0f}"
     if a >= 10:
         return f"{v:.1f}"
-    if a >= 0.1 or a == 0:
+    if a >= 1:
         return f"{v:.2f}"
     return f"{v:.3g}"
 
