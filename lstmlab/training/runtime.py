@@ -5,7 +5,7 @@ call (bptt, forward, train) changes process-wide state; what a process needs to 
 set here, once:
 
 - One BLAS thread. Multithreaded BLAS gains little on the small matmuls of a pass even on an idle machine
-  and loses badly on a busy one (see docs/performance.md#library-calls, "plain / one thread"). Parallelism
+  and can lose on a busy one (measured in docs/performance.md#library-calls, "plain / one thread"). Parallelism
   belongs across runs, and within a run across
   the shards of its batch: the compiled engine runs them in up to ``threads`` threads (one coarse step per
   layer and direction, not one per product), from ``THREADS_VARIABLE``, else 1.
