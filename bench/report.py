@@ -150,9 +150,9 @@ def glance(results: dict[str, dict], page: str = "") -> list[str]:
 
 def readme_block(results: dict[str, dict]) -> str:
     """The README's speed-at-a-glance block, markers included."""
-    body = glance(results, "docs/performance.md") + ["", "Medians of runs timed in turns on a shared machine, with its load: see "
-                              "[docs/performance.md](docs/performance.md) for every table, its machine and how to "
-                              "run it again."]
+    body = glance(results, "docs/performance.md") + [
+        "", "Medians of runs timed in turns on a shared machine, with its load: see "
+        "[docs/performance.md](docs/performance.md) for every table, its machine and how to run it again."]
     return "\n".join([GLANCE_BEGIN, *body, GLANCE_END])
 
 
@@ -206,7 +206,8 @@ def performance(results: dict[str, dict]) -> str:
             lines += section(name, title, script, results[name])
         else:
             lines += [f"## {title}", "", *describe(script),
-                      f"No results on file yet: run `python {script.relative_to(ROOT)}`, then `python bench/report.py`.",
+                      f"No results on file yet: run `python {script.relative_to(ROOT)}`, then "
+                      "`python bench/report.py`.",
                       ""]
     for name in sorted(set(results) - set(known)):
         raise ValueError(f"bench/results/{name}.json: no benchmark under bench/ writes it")
