@@ -8,6 +8,8 @@ restarted server). Cached: the same view again (tables and chart specs built onc
 Target for a cached view: <= 0.3 s in one session. Prints medians over --repeats runs; a benchmark, not a test.
 
     python bench/bench_dashboard.py [--repeats 3]
+
+Results: bench/results/dashboard.json (see bench/report.py).
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.common import load, machine  # noqa: E402 - after the path set-up above
+from bench.common import Results, load, machine, results_path  # noqa: E402 - after the path set-up above
 from lstmlab.runs.status import ACTIVE_STATUSES  # noqa: E402
 from lstmlab.store import RunStore  # noqa: E402
 from lstmlab.views import settings  # noqa: E402
@@ -67,7 +69,9 @@ def _timed(at) -> float:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeats", type=int, default=3)
+    results_path(ap)
     args = ap.parse_args()
+    res = Results("dashboard", "Dashboard", libraries=("streamlit", "altair"))
     print(f"machine: {machine()}; load average {load()} before")
     with tempfile.TemporaryDirectory() as tmp:
         os.environ["LSTMLAB_DB"] = str(Path(tmp) / "runs.db")
@@ -100,13 +104,15 @@ def main() -> None:
             results["inside, trained, cold"].append(_timed(at))
             results["inside, trained, cached"].append(_timed(at))
         flow, inside = settings.defaults("flow"), settings.defaults("inside")
-        print(f"error flow default: cells {flow['cells']}, T={flow['T']}, H={flow['H']}, steps={flow['steps']}, "
-              f"batch={flow['batch']}; phase map default: {settings.defaults('phase')}")
-        print(f"inside the LSTM, trained: T={inside['T']}, H={inside['H']}, steps={inside['steps']}, "
-              f"task {inside['task']}")
-        print(f"load average {load()} after\n\n| view | median | runs |\n|---|---|---|")
+        res.note(f"Error flow default: cells {flow['cells']}, T={flow['T']}, H={flow['H']}, steps={flow['steps']}, "
+                 f"batch={flow['batch']}; phase map default: {settings.defaults('phase')}; Inside the LSTM, "
+                 f"trained: T={inside['T']}, H={inside['H']}, steps={inside['steps']}, task {inside['task']}.")
+        print(f"load average {load()} after")
+        table = res.table(f"Seconds until a view is drawn (AppTest), medians of {args.repeats}",
+                          ["view", "median s", "each run s"])
         for name, times in results.items():
-            print(f"| {name} | {statistics.median(times):.3f} s | " + ", ".join(f"{t:.3f}" for t in times) + " |")
+            table.add(name, statistics.median(times), ", ".join(f"{t:.3f}" for t in times))
+    res.save(args.results)
 
 
 if __name__ == "__main__":

@@ -17,6 +17,8 @@ activations timed alone at its shapes on one thread (bench.floor).
 
     python bench/bench_engines.py            # the grid T in {100, 1000} x H in {32, 64, 128, 256} x {f64, f32}
     python bench/bench_engines.py --quick    # T = 100 only
+
+Results: bench/results/engines.json (see bench/report.py).
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ from threadpoolctl import threadpool_limits
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import load, machine, median_times  # noqa: E402
+from bench.common import Results, load, machine, median_times, results_path  # noqa: E402
 from bench.floor import pass_floor  # noqa: E402
 from lstmlab.core.model import bptt
 from lstmlab.core.params import init_params  # noqa: E402
@@ -103,16 +105,21 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true", help="T = 100 only")
     ap.add_argument("--repeats", type=int, default=7)
+    results_path(ap)
     args = ap.parse_args()
     configure_worker()
+    res = Results("engines", "Engines", libraries=("torch",))
     print(f"machine: {machine()}; load average {load()}")
     print(f"numpy {np.__version__}, torch {torch.__version__} ({torch.get_num_threads()} threads)")
     peak = {d: gflops(d) for d in ("float64", "float32")}
-    print(f"matrix product, one thread, 1024^2: float64 {peak['float64']:.0f} GFLOP/s, "
-          f"float32 {peak['float32']:.0f} GFLOP/s")
-    print("\n| T | H | dtype | compiled ms | reference ms | torch fused ms | torch capture ms | fused / compiled "
-          "| capture / compiled | matmul limit ms | floor ms | compiled CPU ms |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    res.note(f"One thread multiplies 1024² matrices at {peak['float64']:.0f} GFLOP/s in float64 and "
+             f"{peak['float32']:.0f} GFLOP/s in float32 (CPU time); lstmlab runs one BLAS thread, PyTorch its "
+             f"default {torch.get_num_threads()}.")
+    table = res.table(f"One LSTM pass, forward + BPTT, batch {B}: medians of {args.repeats} (of "
+                      f"{max(3, args.repeats // 2)} above T·H = 100·256), ms; ratios from the same row",
+                      ["T", "H", "dtype", "compiled ms", "reference ms", "torch fused ms", "torch capture ms",
+                       "reference / compiled", "fused / compiled", "capture / compiled", "matmul limit ms",
+                       "floor ms", "compiled CPU ms"])
     for T in (100,) if args.quick else (100, 1000):
         for H in (32, 64, 128, 256):
             for dtype in ("float64", "float32"):
@@ -129,10 +136,10 @@ def main() -> None:
                 cpu = median_times(fns[:1], repeats, warmup=0, clock=time.thread_time)[0]
                 limit = pass_flops(T, H) / (peak[dtype] * 1e9)
                 floor = sum(pass_floor(T, B, H, dtype, repeats).values())
-                print(f"| {T} | {H} | {dtype} | {comp * 1e3:.1f} | {ref * 1e3:.1f} | {fused * 1e3:.1f} | "
-                      f"{capture * 1e3:.1f} | {fused / comp:.2f} | {capture / comp:.2f} | {limit * 1e3:.1f} | "
-                      f"{floor * 1e3:.1f} | {cpu * 1e3:.1f} |", flush=True)
+                table.add(T, H, dtype, comp * 1e3, ref * 1e3, fused * 1e3, capture * 1e3, ref / comp,
+                          fused / comp, capture / comp, limit * 1e3, floor * 1e3, cpu * 1e3)
     print(f"\nload average at the end: {load()}")
+    res.save(args.results)
 
 
 if __name__ == "__main__":

@@ -11,6 +11,8 @@ then the same for a later study in the same server (a new seed: the kernels load
 empty store submits the default study already, so the times from opening the page are printed too.
 
     python bench/bench_first_study.py --tree /work/main --tree . [--rounds 2]
+
+Results: bench/results/first_study.json (see bench/report.py).
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
+from bench.common import Results, load, machine, results_path  # noqa: E402
 from stserver import serve  # noqa: E402
 
 from bench.common import load, machine  # noqa: E402
@@ -84,8 +87,10 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--tree", action="append", help="git repository to clone (repeatable); default: this one")
     ap.add_argument("--rounds", type=int, default=2)
+    results_path(ap)
     args = ap.parse_args()
     trees = args.tree or [str(ROOT)]
+    record = Results("first_study", "First study after an install", libraries=("streamlit", "playwright"))
     print(f"machine: {machine()}; load average at start: {load()}", flush=True)
     from playwright.sync_api import sync_playwright
 
@@ -100,17 +105,17 @@ def main() -> None:
                       + "; ".join(f"{kind}: " + ", ".join(f"{k} {v:.1f} s" for k, v in res[kind].items())
                                   for kind in ("first", "later")) + f"; load {load()}", flush=True)
         browser.close()
-    print("\nmedians over rounds, seconds after the click on Train (from opening the page in brackets)")
-    print("| tree | study | first chart | recovery named | both ended |\n|---|---|---|---|---|")
+    names = ("first chart", "recovery named", "both ended")
+    table = record.table(f"Seconds after the click on Train (and from opening the page), medians of {args.rounds} rounds",
+                      ["tree", "study", *(f"{n} s" for n in names), *(f"{n}, from opening s" for n in names)])
     for tree, runs in results.items():
+        where = "this tree" if Path(tree).resolve() == ROOT else tree
         for kind in ("first", "later"):
-            cells = []
-            for name in ("first chart", "recovery named", "both ended"):
-                med = statistics.median(r[kind][name] for r in runs)
-                med_open = statistics.median(r[kind][name + " (from opening)"] for r in runs)
-                cells.append(f"{med:.1f} ({med_open:.1f})")
-            print(f"| {tree} ({runs[0]['commit']}) | {kind} | " + " | ".join(cells) + " |")
+            table.add(f"{where} ({runs[0]['commit']})", kind,
+                      *(statistics.median(r[kind][n] for r in runs) for n in names),
+                      *(statistics.median(r[kind][n + " (from opening)"] for r in runs) for n in names))
     print(f"\nload average at the end: {load()}")
+    record.save(args.results)
 
 
 if __name__ == "__main__":

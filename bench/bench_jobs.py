@@ -19,6 +19,8 @@
     python bench/bench_jobs.py                  # LocalCluster on loopback
     python bench/bench_jobs.py --quick          # fewer repeats and runs
     LSTMLAB_SCHEDULER=tcp://host:8786 python bench/bench_jobs.py   # an existing cluster
+
+Results: bench/results/jobs.json (see bench/report.py).
 """
 from __future__ import annotations
 
@@ -34,7 +36,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import load, machine  # noqa: E402 - after the path set-up above
+from bench.common import Results, Table, load, machine, results_path  # noqa: E402 - after the path set-up above
 from lstmlab.core.config import RunConfig  # noqa: E402
 from lstmlab.jobs import api as jobs  # noqa: E402
 from lstmlab.jobs.limits import SCHEDULER_ENV
@@ -90,17 +92,17 @@ def warm(store: RunStore, scheduler: str | None, seed: int) -> None:
         jobs.wait(run_id, store_url=url)
 
 
-def overhead(scheduler: str | None, label: str, repeats: int, tmp: Path) -> None:
+def overhead(table: Table, scheduler: str | None, label: str, repeats: int, tmp: Path) -> None:
     store = RunStore(tmp / f"overhead-{label}.db")
     warm(store, scheduler, 900)
     times = [first_record_s(TINY.replace(seed=1000 + i), store, scheduler) for i in range(repeats)]
     local = statistics.median(in_process_first_record_s(TINY.replace(seed=i)) for i in range(repeats))
     running, first = (statistics.median(t) for t in zip(*times))
-    print(f"| {label}, warm workers | {running * 1000:.0f} | {(first - running) * 1000:.0f} | {first * 1000:.0f} "
-          f"| {local * 1000:.0f} | {(first - local) * 1000:.0f} |", flush=True)
+    table.add(f"{label}, warm workers", running * 1000, (first - running) * 1000, first * 1000, local * 1000,
+              (first - local) * 1000)
 
 
-def cold_pool(repeats: int, tmp: Path) -> None:
+def cold_pool(table: Table, repeats: int, tmp: Path) -> None:
     """The first job of a fresh local pool, each time in a new pool."""
     store = RunStore(tmp / "cold.db")
     times = []
@@ -108,8 +110,7 @@ def cold_pool(repeats: int, tmp: Path) -> None:
         jobs.shutdown()
         times.append(first_record_s(TINY.replace(seed=2000 + i), store, None))
     running, first = (statistics.median(t) for t in zip(*times))
-    print(f"| local pool, its first job | {running * 1000:.0f} | {(first - running) * 1000:.0f} | "
-          f"{first * 1000:.0f} | | |", flush=True)
+    table.add("local pool, its first job", running * 1000, (first - running) * 1000, first * 1000, None, None)
 
 
 def train_all(configs: list[RunConfig], db: str | None = None) -> tuple[float, float]:
@@ -125,7 +126,7 @@ def train_all(configs: list[RunConfig], db: str | None = None) -> tuple[float, f
     return time.perf_counter() - t0, time.process_time() - cpu0
 
 
-def throughput(scheduler: str, steps: int, runs: int, rounds: int, tmp: Path) -> None:
+def throughput(table: Table, scheduler: str, steps: int, runs: int, rounds: int, tmp: Path) -> None:
     configs = [SWEEP.replace(seed=s, steps=steps) for s in range(runs)]
     serial, saved, cpu, plain, dask = [], [], [], [], []
     with ProcessPoolExecutor(2, mp_context=mp.get_context("spawn")) as pool:
@@ -148,9 +149,8 @@ def throughput(scheduler: str, steps: int, runs: int, rounds: int, tmp: Path) ->
                   f"{saved[-1]:.2f} s, 2 plain processes {plain[-1]:.2f} s, Dask {dask[-1]:.2f} s (load {load()})",
                   file=sys.stderr, flush=True)
     s, v, c, p, d = (statistics.median(x) for x in (serial, saved, cpu, plain, dask))
-    print(f"| {runs} × {SWEEP.cell.upper()}, T = {SWEEP.seq_len}, H = {SWEEP.hidden_size}, B = {SWEEP.batch_size}, "
-          f"{steps} steps | {s:.2f} s (CPU {c:.2f} s) | {v:.2f} s | {p:.2f} s ({s / p:.2f}×) | {d:.2f} s "
-          f"| {s / d:.2f}× | {v / d:.2f}× |", flush=True)
+    table.add(f"{runs} × {SWEEP.cell.upper()}, T = {SWEEP.seq_len}, H = {SWEEP.hidden_size}, B = {SWEEP.batch_size}, "
+              f"{steps} steps", s, c, v, p, s / p, d, s / d, v / d)
 
 
 def main() -> None:
@@ -159,9 +159,11 @@ def main() -> None:
     parser.add_argument("--steps", default="100,400",
                         help="training steps of the sweep's runs, one throughput row each (comma-separated)")
     parser.add_argument("--throughput-only", action="store_true", help="skip the per-job overhead")
+    results_path(parser)
     args = parser.parse_args()
     repeats, runs, rounds = (5, 6, 2) if args.quick else (11, 12, 3)
     configure_worker()  # this process trains the serial baseline, as a worker would
+    res = Results("jobs", "Jobs", libraries=("distributed",))
     print(f"machine: {machine()}; load average at start: {load()}")
     address = os.environ.get(SCHEDULER_ENV)
     cluster = None
@@ -174,24 +176,27 @@ def main() -> None:
     try:
         with tempfile.TemporaryDirectory() as tmp:
             if not args.throughput_only:
-                print(f"\nper-job overhead, medians of {repeats} jobs (ms):\n")
-                print("| executor | submit → running | running → first record | submit → first record "
-                      "| same record in process | overhead |")
-                print("|---|---|---|---|---|---|")
-                overhead(None, "local pool", repeats, Path(tmp))
-                overhead(address, "Dask", repeats, Path(tmp))
-                cold_pool(max(repeats // 2, 3), Path(tmp))
-            print(f"\nsweep throughput, medians of {rounds} rounds:\n")
-            print("| runs | serial, in memory | serial, each run saved | 2 plain processes, in memory (speed-up) "
-                  "| 2 Dask workers, streamed into the store | speed-up vs in memory | vs saved |")
-            print("|---|---|---|---|---|---|---|")
+                table = res.table(f"Per-job overhead: from submit to the job's first record readable in the store, "
+                                  f"a tiny config, medians of {repeats} jobs (the cold row: of {max(repeats // 2, 3)})",
+                                  ["executor", "submit → running ms", "running → first record ms",
+                                   "submit → first record ms", "same record in process ms", "overhead ms"])
+                overhead(table, None, "local pool", repeats, Path(tmp))
+                overhead(table, address, "Dask", repeats, Path(tmp))
+                cold_pool(table, max(repeats // 2, 3), Path(tmp))
+            table = res.table(f"Sweep throughput: the same configs one after the other in this process, on 2 plain "
+                              f"processes and as jobs on 2 Dask workers streaming every record into a SQLite store, "
+                              f"medians of {rounds} rounds",
+                              ["runs", "serial, in memory s", "serial CPU s", "serial, each run saved s",
+                               "2 plain processes s", "2 plain processes: speed-up", "2 Dask workers s",
+                               "Dask speed-up vs in memory", "Dask speed-up vs saved"])
             for steps in (int(n) for n in args.steps.split(",")):
-                throughput(address, steps, runs, rounds, Path(tmp))
+                throughput(table, address, steps, runs, rounds, Path(tmp))
     finally:
         jobs.shutdown()
         if cluster is not None:
             cluster.close()
     print(f"\nload average at end: {load()}")
+    res.save(args.results)
 
 
 if __name__ == "__main__":

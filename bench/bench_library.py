@@ -15,6 +15,8 @@ count), which a busy machine distorts less.
 
     python bench/bench_library.py
     python bench/bench_library.py --tree /work/main --tree .     # before and after
+
+Results: bench/results/library.json (see bench/report.py).
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 if "--child" not in sys.argv:  # a child imports the lstmlab of its tree (PYTHONPATH), never this one's
     sys.path.insert(0, str(ROOT))
-    from bench.common import load, machine  # noqa: E402
+    from bench.common import Results, git_commit, load, machine  # noqa: E402
 
 T, B, I, O = 100, 32, 2, 1
 # (H, dtype, layers, head, input size): the first five are one-layer adding-problem shapes; the last has big
@@ -96,11 +98,13 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=2, help="children per tree, torch and mode, in turns")
     ap.add_argument("--child", choices=("plain", "configured"), help=argparse.SUPPRESS)
     ap.add_argument("--torch", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--results", help="write the results file here instead of bench/results/library.json")
     args = ap.parse_args()
     if args.child:
         print(json.dumps(child(args.child, args.torch, args.repeats)))
         return
     trees = args.tree or [str(ROOT)]
+    results = Results("library", "Library calls", libraries=("torch", "threadpoolctl"))
     print(f"machine: {machine()}; load average {load()}")
     runs: dict = {}
     for _ in range(args.rounds):
@@ -112,22 +116,24 @@ def main() -> None:
                         for kind, ts in times.items():
                             runs.setdefault((tree, with_torch, shape, mode, kind), []).extend(ts)
     for tree in trees:
-        commit = subprocess.run(["git", "-C", tree, "log", "-1", "--format=%h %s"], capture_output=True,
-                                text=True).stdout.strip()
+        commit = git_commit(Path(tree))
         for with_torch in (False, True):
-            print(f"\n{tree} ({commit}), {'torch imported' if with_torch else 'no torch'}; medians of "
-                  f"{args.rounds * args.repeats} passes, ms")
-            print("| H | dtype | layers, head, inputs | plain | configured | plain, BLAS at one thread "
-                  "| plain / configured | plain / one thread | CPU: plain / configured |")
-            print("|---|---|---|---|---|---|---|---|---|")
+            where = "this tree" if Path(tree).resolve() == ROOT else f"{tree} at {commit}"
+            table = results.table(f"An LSTM pass (T = {T}, batch {B}) from {where}, "
+                              f"{'torch imported' if with_torch else 'no torch'}: medians of "
+                              f"{args.rounds * args.repeats} passes, ms",
+                              ["H", "dtype", "layers, head, inputs", "plain ms", "configured ms",
+                               "plain, BLAS at one thread ms", "plain / configured", "plain / one thread",
+                               "CPU: plain / configured"])
             for H, dtype, layers, head, inputs in SHAPES:
                 shape = f"{H} {dtype} {layers} {head} {inputs}"
                 (plain, conf, one), (cplain, cconf, _) = (
                     [statistics.median(t[i] for t in runs[(tree, with_torch, shape, m, k)]) for m, k in
                      (("plain", "default"), ("configured", "default"), ("plain", "one_thread"))] for i in (0, 1))
-                print(f"| {H} | {dtype} | {layers}, {head}, {inputs} | {plain * 1e3:.1f} | {conf * 1e3:.1f} | "
-                      f"{one * 1e3:.1f} | {plain / conf:.2f} | {plain / one:.2f} | {cplain / cconf:.2f} |")
+                table.add(H, dtype, f"{layers}, {head}, {inputs}", plain * 1e3, conf * 1e3, one * 1e3,
+                          plain / conf, plain / one, cplain / cconf)
     print(f"\nload average at the end: {load()}")
+    results.save(args.results)
 
 
 if __name__ == "__main__":

@@ -6,9 +6,11 @@
 2. the default study (1,000 steps) from opening the page on an empty store to both runs finished, wall time, and
    the runs' own training times from the store.
 
-A benchmark, not a test; prints the machine, its load and a table for the README.
+A benchmark, not a test; prints the machine, its load and a table, and writes them to its results file.
 
     python bench/bench_live.py [--repeats 5] [--skip-default]
+
+Results: bench/results/live.json (see bench/report.py).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
+from bench.common import Results, load, machine, results_path  # noqa: E402 - after the path set-up above
 from stserver import serve  # noqa: E402
 
 from bench.common import load, machine  # noqa: E402 - after the path set-up above
@@ -93,7 +96,9 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--skip-default", action="store_true")
+    results_path(p)
     args = p.parse_args()
+    res = Results("live", "Live dashboard", libraries=("streamlit", "playwright"))
     print(f"machine: {machine()}; load average at start: {load()}", flush=True)
     rows = []
     from playwright.sync_api import sync_playwright
@@ -105,19 +110,21 @@ def main() -> None:
             with serve(Path(tmp) / "default.log", {"LSTMLAB_DB": str(db)}) as (url, _):
                 page = browser.new_page(viewport={"width": 1500, "height": 1200})
                 wall, runs = default_study(page, url, RunStore(db))
-                rows.append(f"| default study (1,000 steps), page opened → both runs finished | {wall:.1f} s (training: "
-                            + ", ".join(f"{c.upper()} {w:.1f} s" for c, w in runs) + f") | reported | {load()} |")
-                print(rows[-1], flush=True)
+                rows.append(("default study (1,000 steps), page opened → both runs finished", wall, None, None,
+                             ", ".join(f"{c.upper()} {w:.1f} s" for c, w in runs), "reported", load()))
                 page.close()
         db = Path(tmp) / "first.db"
         with serve(Path(tmp) / "first.log", {"LSTMLAB_DB": str(db)}) as (url, _):
             page = browser.new_page(viewport={"width": 1500, "height": 1200})
             times = first_chart_times(page, url, RunStore(db), args.repeats)
-            rows.append(f"| Train → first chart of the running jobs, median of {len(times)} | "
-                        f"{statistics.median(times):.2f} s ({min(times):.2f}-{max(times):.2f}) | ≤ 1 s | {load()} |")
+            rows.append((f"Train → first chart of the running jobs, median of {len(times)}", statistics.median(times),
+                         min(times), max(times), "", "≤ 1 s", load()))
         browser.close()
-    print("\n| measure | measured | target | load average (1, 5, 15 min) after |\n|---|---|---|---|")
-    print("\n".join(rows))
+    table = res.table("The live dashboard in Chromium", ["measure", "measured s", "least s", "most s",
+                                                         "runs' own training", "target", "load average after"])
+    for row in rows:
+        table.add(*row)
+    res.save(args.results)
 
 
 if __name__ == "__main__":

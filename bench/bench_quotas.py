@@ -13,6 +13,8 @@ Medians of interleaved rounds; ratios from one run.
 
     python bench/bench_quotas.py
     python bench/bench_quotas.py --postgres postgresql+psycopg://postgres@127.0.0.1:5432/bench
+
+Results: bench/results/quotas.json (see bench/report.py).
 """
 from __future__ import annotations
 
@@ -24,7 +26,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import load, machine, median_times  # noqa: E402 - after the path set-up above
+from bench.common import Results, Table, load, machine, median_times, results_path  # noqa: E402
 from lstmlab.core.config import RunConfig  # noqa: E402
 from lstmlab.jobs import quotas  # noqa: E402
 from lstmlab.store import Actor, RunStore, compute_table, runs_table  # noqa: E402
@@ -47,7 +49,7 @@ def prepare(store: RunStore, held: int) -> str:
     return running
 
 
-def measure(url: str, held: int, repeats: int) -> None:
+def measure(table: Table, url: str, held: int, repeats: int) -> None:
     store = RunStore(url)
     running = prepare(store, held)
     rule = quotas.admission(store, USER)
@@ -84,13 +86,12 @@ def measure(url: str, held: int, repeats: int) -> None:
     plain, ruled = median_times([lambda: queue(None), lambda: queue(rule)], repeats)
     many, single = median_times([study_many, study_one_by_one], repeats)
     without, with_ledger = median_times([lambda: beat(False), lambda: beat(True)], repeats)
-    print(f"{store.engine.dialect.name}, {held} runs and ledger rows held by the user:")
-    print(f"  queue without a rule {plain * 1e3:.2f} ms, with the quota rule {ruled * 1e3:.2f} ms "
-          f"(ratio {ruled / plain:.2f})")
-    print(f"  a three-cell study: queue_many {many * 1e3:.2f} ms, three queue calls {single * 1e3:.2f} ms "
-          f"(ratio {single / many:.2f}), each with the rule")
-    print(f"  beat without the ledger {without * 1e3:.2f} ms, with it {with_ledger * 1e3:.2f} ms "
-          f"(ratio {with_ledger / without:.2f})")
+    db = store.engine.dialect.name
+    table.add(db, "queue a run: without a rule / with the quota rule", plain * 1e3, ruled * 1e3, ruled / plain)
+    table.add(db, "a three-cell study with the rule: queue_many / three queue calls", many * 1e3, single * 1e3,
+              single / many)
+    table.add(db, "a running job's beat: without / with the ledger write", without * 1e3, with_ledger * 1e3,
+              with_ledger / without)
     store.close()
 
 
@@ -99,14 +100,20 @@ def main() -> None:
     parser.add_argument("--postgres", help="also on this (empty) PostgreSQL database")
     parser.add_argument("--held", type=int, default=200)
     parser.add_argument("--repeats", type=int, default=41)
+    results_path(parser)
     args = parser.parse_args()
+    res = Results("quotas", "Quotas", libraries=("psycopg",))
     print(machine())
     print(f"load average before: {load()}")
+    table = res.table(f"What the quotas cost, {args.held} runs and ledger rows held by the user, medians of "
+                      f"{args.repeats} interleaved rounds; ratio = the second / the first",
+                      ["store", "call", "first ms", "second ms", "ratio"])
     with tempfile.TemporaryDirectory() as tmp:
-        measure(str(Path(tmp) / "runs.db"), args.held, args.repeats)
+        measure(table, str(Path(tmp) / "runs.db"), args.held, args.repeats)
     if args.postgres:
-        measure(args.postgres, args.held, args.repeats)
+        measure(table, args.postgres, args.held, args.repeats)
     print(f"load average after: {load()}")
+    res.save(args.results)
 
 
 if __name__ == "__main__":

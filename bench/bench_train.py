@@ -12,6 +12,9 @@
   (``compiled.warm``), cold (an empty disk cache: every kernel compiled) and then with the cache filled.
 
     python bench/bench_train.py
+    python bench/bench_train.py --quick     # 10 repeats, one story per variant
+
+Results: bench/results/train.json (see bench/report.py).
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import load, machine, median_times  # noqa: E402
+from bench.common import Results, load, machine, median_times, results_path  # noqa: E402
 from bench.floor import pass_floor  # noqa: E402
 from lstmlab.core.analysis import sigma_max  # noqa: E402
 from lstmlab.core.config import RunConfig  # noqa: E402
@@ -162,50 +165,60 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--repeats", type=int, default=30)
     ap.add_argument("--stories", type=int, default=3, help="default stories per compiled variant (medians)")
+    ap.add_argument("--quick", action="store_true", help="--repeats 10 --stories 1")
+    results_path(ap)
     args = ap.parse_args()
+    if args.quick:
+        args.repeats, args.stories = 10, 1
     configure_worker(threads=1)
+    res = Results("train", "Training")
     print(f"machine: {machine()}; load average {load()}")
-    print("\n| compiled engine in a new process | process wall s | import s | kernels ready (warm) s | process CPU s |")
-    print("|---|---|---|---|---|")
+    table = res.table("Start: a new process importing the compiled engine and readying every kernel for both dtypes",
+                      ["compiled engine in a new process", "process wall s", "import s", "kernels ready (warm) s",
+                       "process CPU s"])
     for name, (wall, imported, warmed, cpu) in start_times().items():
-        print(f"| {name} | {wall:.2f} | {imported:.2f} | {warmed:.2f} | {cpu:.2f} |", flush=True)
+        table.add(name, wall, imported, warmed, cpu)
     profiles = {e: step_profile(e, args.repeats) for e in ENGINES}
     profiles["compiled CPU"] = step_profile("compiled", args.repeats, clock=time.thread_time)
     configure_worker(threads=2)
     profiles["compiled, 2 threads"] = step_profile("compiled", args.repeats)
     configure_worker(threads=1)
-    print("\n| part of a default training step | " + " | ".join(f"{e} ms" for e in profiles) + " |")
-    print("|---|" + "---|" * len(profiles))
+    table = res.table(f"One default training step (LSTM, adding T = 100, H = 32, batch 64, float64) by part, "
+                      f"medians of {args.repeats}, ms (\"CPU\": thread CPU time, one thread)",
+                      ["part of a default training step", *(f"{e} ms" for e in profiles)])
     for part in profiles[ENGINES[0]]:
-        print(f"| {part} | " + " | ".join(f"{p[part] * 1e3:.2f}" for p in profiles.values()) + " |")
-    print("| total | " + " | ".join(f"{sum(p.values()) * 1e3:.2f}" for p in profiles.values()) + " |")
+        table.add(part, *(p[part] * 1e3 for p in profiles.values()))
+    table.add("total", *(sum(p.values()) * 1e3 for p in profiles.values()))
     floor = step_floor(args.repeats)
-    print("\n| the step's floor on one thread: part alone | ms |")
-    print("|---|---|")
+    table = res.table("The step's floor on one thread: each part timed alone at the step's shapes (bench/floor.py)",
+                      ["part", "ms"])
     for part, t in floor.items():
-        print(f"| {part} | {t * 1e3:.2f} |")
-    print(f"| floor of a step | {sum(floor.values()) * 1e3:.2f} |", flush=True)
-    print("\n| engine | threads | LSTM steps to held-out MSE < 0.01 | LSTM wall s (median; all) | LSTM CPU s "
-          "| LSTM steps/s | RNN wall s | RNN steps/s |")
-    print("|---|---|---|---|---|---|---|---|")
+        table.add(part, t * 1e3)
+    table.add("floor of a step", sum(floor.values()) * 1e3)
+    table = res.table(f"Default story: the LSTM until its held-out MSE < {TARGET_MSE:g} (checked every 25 steps), "
+                      f"then the RNN as many steps; compiled medians of {args.stories}",
+                      ["engine", "threads", "LSTM steps", "LSTM held-out MSE", "LSTM wall s", "LSTM wall s, each run",
+                       "LSTM CPU s", "LSTM steps/s", "RNN wall s", "RNN steps/s"])
     for e, threads, n in (("compiled", 1, args.stories), ("compiled", 2, args.stories), ("reference", 1, 1)):
         configure_worker(threads=threads)
         runs = [story(e) for _ in range(n)]
         s = sorted(runs, key=lambda r: r["lstm_s"])[len(runs) // 2]
         if e == "compiled" and threads == 1:
-            print(f"(floor for these {s['steps']} steps on one thread: {sum(floor.values()) * s['steps']:.1f} s; "
-                  f"{TARGET_S:g} s needs {TARGET_S / s['steps'] * 1e3:.1f} ms a step)")
+            floor_s = sum(floor.values()) * s["steps"]
+            res.note(f"The floor of the compiled one-thread story's {s['steps']} LSTM steps: {floor_s:.1f} s; "
+                     f"the target of {TARGET_S:g} s needs {TARGET_S / s['steps'] * 1e3:.1f} ms a step.")
         every = ", ".join(f"{r['lstm_s']:.1f}" for r in runs)
-        print(f"| {e} | {threads} | {s['steps']} (MSE {s['final_mse']:.4f}) | {s['lstm_s']:.1f} ({every}) "
-              f"| {s['lstm_cpu_s']:.1f} | {s['steps'] / s['lstm_s']:.0f} | {s['rnn_s']:.1f} "
-              f"| {s['steps'] / s['rnn_s']:.0f} |", flush=True)
+        table.add(e, threads, s["steps"], s["final_mse"], s["lstm_s"], every, s["lstm_cpu_s"],
+                  s["steps"] / s["lstm_s"], s["rnn_s"], s["steps"] / s["rnn_s"])
     configure_worker(threads=1)
-    print("\n| side by side (RNN and LSTM at once, two processes) | LSTM wall s | RNN wall s |")
-    print("|---|---|---|")
+    table = res.table("Side by side: the dashboard's default study, the RNN and the LSTM trained at once in two "
+                      "processes (as two workers of the local pool run them)",
+                      ["threads each", "LSTM wall s", "RNN wall s"])
     for threads in (1, 2):
         lstm, rnn = side_by_side(threads, s["steps"])
-        print(f"| {threads} thread{'s' if threads > 1 else ''} each | {lstm:.1f} | {rnn:.1f} |", flush=True)
+        table.add(threads, lstm, rnn)
     print(f"\nload average at the end: {load()}")
+    res.save(args.results)
 
 
 if __name__ == "__main__":

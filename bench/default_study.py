@@ -9,14 +9,14 @@ recovery found by lstmlab.core.analysis.recovery. A benchmark and a measurement,
 
     python bench/default_study.py [--seeds 0,1,2,3] [--steps N] [--record-every N] [--weight-scale W] [--db PATH]
                                   [--workers 2]
+
+Results: bench/results/default_study.json (see bench/report.py).
 """
 
 from __future__ import annotations
 
 import argparse
 import multiprocessing as mp
-import os
-import platform
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -25,7 +25,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from lstmlab.core import analysis
+from bench.common import Results, load, machine, results_path  # noqa: E402
+from lstmlab.core import analysis  # noqa: E402
 from lstmlab.store import RunStore  # noqa: E402
 from lstmlab.training.runtime import configure_worker  # noqa: E402
 from lstmlab.training.train import train  # noqa: E402
@@ -60,10 +61,11 @@ def main() -> None:
     p.add_argument("--weight-scale", type=float, default=None)
     p.add_argument("--db", default=str(ROOT / "lstmlab-data" / "default_study.db"))
     p.add_argument("--workers", type=int, default=2)
+    results_path(p)
     args = p.parse_args()
     seeds = [int(s) for s in args.seeds.split(",")]
-    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
-          f"Python {platform.python_version()}; load {os.getloadavg()[0]:.2f}")
+    res = Results("default_study", "Default study")
+    print(f"machine: {machine()}; load average {load()}")
     Path(args.db).parent.mkdir(parents=True, exist_ok=True)
     store = RunStore(args.db)
     configs = [c for s in seeds for c in study_configs(s, args.steps, args.record_every, args.weight_scale)]
@@ -75,21 +77,22 @@ def main() -> None:
                 print(f"trained {c.cell} seed {c.seed}: {wall:.1f} s", flush=True)
         print(f"all {len(todo)} runs on {args.workers} workers: {time.perf_counter() - t0:.1f} s wall")
     c0 = configs[0]
-    print(f"\nstudy: {c0.task} T={c0.seq_len} H={c0.hidden_size} w={c0.weight_scale:g} batch {c0.batch_size} "
-          f"steps {c0.steps} "
-          f"record_every {c0.record_every} eval_size {c0.eval_size}")
-    print("seed cell  wall_s  eval_loss  baseline  last_ratio  collapse(step: ratio)  recovery(step: ratio)  "
-          "left_baseline_step")
+    table = res.table(f"The default study: {c0.task} T = {c0.seq_len}, H = {c0.hidden_size}, w = {c0.weight_scale:g}, "
+                      f"batch {c0.batch_size}, {c0.steps} steps, recorded every {c0.record_every} on a held-out batch "
+                      f"of {c0.eval_size}; ratio = ||dL/dh_1|| / ||dL/dh_T||",
+                      ["seed", "cell", "wall s", "held-out loss", "baseline", "ratio at the end", "collapse step",
+                       "collapse ratio", "recovery step", "recovery ratio", "left the baseline at step"])
     for c in configs:
         run = store.load(store.find(c, status="finished")[0])
         baseline = analysis.task_info(c)["baseline"]
         last = int(run.flow["step"].max())
         rec = analysis.recovery(run.flow, run.eval, baseline)
-        collapse = f"{rec.collapse_step}: {rec.collapse_ratio:.2g}" if rec else "-"
-        recovered = f"{rec.recovery_step}: {rec.recovery_ratio:.2g}" if rec and rec.recovery_step else "-"
-        left = rec.left_baseline_step if rec else "-"
-        print(f"{c.seed:>4} {c.cell:<5} {run.wall_time:6.1f}  {run.eval['loss'].iloc[-1]:9.4f}  {baseline:8.4f}  "
-              f"{analysis.flow_ratio(run.flow, last, 0):10.2e}  {collapse:>21}  {recovered:>21}  {left}")
+        recovered = rec is not None and rec.recovery_step is not None
+        table.add(c.seed, c.cell, run.wall_time, run.eval["loss"].iloc[-1], baseline,
+                  analysis.flow_ratio(run.flow, last, 0), rec.collapse_step if rec else None,
+                  rec.collapse_ratio if rec else None, rec.recovery_step if recovered else None,
+                  rec.recovery_ratio if recovered else None, rec.left_baseline_step if rec else None)
+    res.save(args.results)
 
 
 if __name__ == "__main__":

@@ -16,7 +16,7 @@ from opening a new study to its first chart (the page redraws while its jobs run
 probed every 100 ms from a separate process; the servers' CPU time and RSS, and their child processes' (the job
 workers) RSS (psutil); errors (a run that did not finish, an exception or error alert on a page, a lost
 connection, a failed health probe). Targets: 0 errors, p95 of a cached view <= 2 s with 20 sessions, health
-<= 100 ms while jobs train. Ends with the measurements as rows of the README's table.
+<= 100 ms while jobs train. Ends with the measurements as rows of one table, also written to its results file.
 
 Clients share the servers' cores here, where a team's browsers would run on their own machines: the load client and
 its Chromium processes run --client-nice (10) below the servers, so they take what the servers leave (as the servers'
@@ -26,6 +26,8 @@ everything competing alike.
 
     python bench/load_sessions.py [--sessions 20] [--views 6] [--think 10] [--browsers 3] [--jobs 4]
                                   [--servers 1] [--solo 5] [--client-nice 10] [--store URL] [--json out.json]
+
+Results: bench/results/load.json (the summary table; --json keeps every measurement; see bench/report.py).
 """
 
 from __future__ import annotations
@@ -50,7 +52,7 @@ from websockets.exceptions import WebSocketException
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.common import machine  # noqa: E402 - after the path set-up above
+from bench.common import Results, machine, results_path  # noqa: E402 - after the path set-up above
 from bench.stclient import Session, View  # noqa: E402
 from bench.stserver import health_seconds, serve  # noqa: E402
 from lstmlab.runs.status import ACTIVE_STATUSES  # noqa: E402
@@ -86,7 +88,7 @@ def percentiles(xs) -> str:
 
 
 def short(xs, unit: str = "s", scale: float = 1.0, digits: int = 2) -> str:
-    """"p50 …, p95 … (n)" for a README table cell."""
+    """"p50 …, p95 … (n)" for a table cell."""
     if len(xs) == 0:
         return "none"
     p50, p95 = np.percentile(xs, [50, 95]) * scale
@@ -340,9 +342,9 @@ def report_views(warm: Phase, loaded: Phase, firsts: list[float], cpu: float, ar
     return times
 
 
-def readme_table(warm: Phase, solo: dict[str, float], loaded: Phase, firsts: list[float], cpu: float, probes,
-                 servers: Servers, errors: list[str], args) -> None:
-    """The measurements as rows of the README's table (Markdown)."""
+def summary_table(res: Results, warm: Phase, solo: dict[str, float], loaded: Phase, firsts: list[float], cpu: float,
+                  probes, servers: Servers, errors: list[str], args) -> None:
+    """The measurements as rows of the results file's table (printed as Markdown)."""
     health = [dt for t, dt, _ in probes if loaded.start <= t <= loaded.end and dt is not None]
     views = [v.seconds for v in loaded.views if v.drawn]
     by_page = {page or "why": [v.seconds for v in loaded.views if v.drawn and v.page == page] for page, _ in VIEWS}
@@ -366,12 +368,13 @@ def readme_table(warm: Phase, solo: dict[str, float], loaded: Phase, firsts: lis
          ", ".join(f"{v.page or 'why'} {v.seconds:.1f} s" for v in warm.views), ""),
         ("errors", str(len(errors)), "0"),
     ]
-    print(f"\n| measure (load average {os.getloadavg()[0]:.1f} after) | measured | target |\n|---|---|---|")
+    table = res.table(f"One server under load (load average {os.getloadavg()[0]:.1f} after)",
+                      ["measure", "measured", "target"])
     for row in rows:
-        print("| " + " | ".join(row) + " |")
+        table.add(*row)
 
 
-async def run(urls: list[str], pids: list[int], store_url: str, args) -> dict:
+async def run(urls: list[str], pids: list[int], store_url: str, args, res: Results) -> dict:
     rng = np.random.default_rng(args.seed)
     ctx = mp.get_context("spawn")
     stop_probe, (probe_rx, probe_tx) = ctx.Event(), ctx.Pipe(duplex=False)
@@ -410,7 +413,7 @@ async def run(urls: list[str], pids: list[int], store_url: str, args) -> dict:
     print(f"errors: {len(errors)}")
     for e in errors[:20]:
         print("  " + e)
-    readme_table(warm, solo, loaded, firsts, cpu, probes, servers, errors, args)
+    summary_table(res, warm, solo, loaded, firsts, cpu, probes, servers, errors, args)
     return {
         "machine": machine(), "load_average": os.getloadavg(), "args": vars(args),
         "cold": {v.page or "why": v.seconds for v in warm.views}, "server_cpu_s": cpu, "solo_cpu_s": solo,
@@ -443,20 +446,24 @@ def main() -> None:
                     help="niceness added to the load client and its Chromium contexts (0: the servers' priority)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--json", default="", help="write every measurement to this file")
+    results_path(ap)
     args = ap.parse_args()
     if args.browsers and shutil.which("chromium") is None:
         ap.error("--browsers: chromium not found (run bash scripts/setup.sh, or pass --browsers 0)")
     if args.servers < 1:
         ap.error(f"--servers: expected 1 or more, got {args.servers}")
+    res = Results("load", "Load on one server", libraries=("streamlit", "playwright", "websockets", "psutil"))
     print(f"machine: {machine()}; load average {os.getloadavg()[0]:.2f} before; clients at nice +{args.client_nice}")
     with tempfile.TemporaryDirectory() as tmp, contextlib.ExitStack() as stack:
         env = {"LSTMLAB_DB": args.store or str(Path(tmp) / "runs.db")}
         started = [stack.enter_context(serve(Path(tmp) / f"streamlit-{i}.log", env, options=tuple(args.option)))
                    for i in range(args.servers)]
-        result = asyncio.run(run([url for url, _ in started], [pid for _, pid in started], env["LSTMLAB_DB"], args))
+        result = asyncio.run(run([url for url, _ in started], [pid for _, pid in started], env["LSTMLAB_DB"], args,
+                                 res))
     print(f"load average {os.getloadavg()[0]:.2f} after (1 min)")
     if args.json:
         Path(args.json).write_text(json.dumps(result))
+    res.save(args.results)
 
 
 if __name__ == "__main__":

@@ -2,12 +2,12 @@
 
 Registered by ``lstmlab.jobs.api`` when it connects to a scheduler (idempotent: once per cluster, whoever connects
 first), so a worker's one-time set-up (BLAS at one thread, the heap kept, the compiled kernels loaded from their
-disk cache: about a second) happens before its first job rather than inside it. Needs ``distributed`` (the
+disk cache) happens before its first job rather than inside it. Needs ``distributed`` (the
 "dask" extra); imported only by processes that use a cluster.
 
 The plugin also stops the worker's statistical profiler (``distributed.worker.profile``), which samples the
-running task's stack every 10 ms from the worker's event loop: on a 2-core machine, 12 short training jobs on 2
-workers took 9 % more CPU per worker with it (5.3 s against 4.85 s) and 0.5 s more wall time. Training jobs hold
+running task's stack every 10 ms from the worker's event loop: it costs every training worker CPU time, and a
+sweep wall time, for samples of no use here. Training jobs hold
 the GIL in long stretches of numpy and compiled code, where its samples tell nothing a job's own timings do not.
 """
 from __future__ import annotations

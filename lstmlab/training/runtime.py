@@ -5,8 +5,8 @@ call (bptt, forward, train) changes process-wide state; what a process needs to 
 set here, once:
 
 - One BLAS thread. Multithreaded BLAS gains little on the small matmuls of a pass even on an idle machine
-  and loses badly on a busy one: on a loaded 2-core machine one LSTM pass (T=100, B=64, H=32) took 46-128 ms
-  with one BLAS thread and 205-340 ms with two. Parallelism belongs across runs, and within a run across
+  and can lose on a busy one (measured in docs/performance.md#library-calls, "plain / one thread"). Parallelism
+  belongs across runs, and within a run across
   the shards of its batch: the compiled engine runs them in up to ``threads`` threads (one coarse step per
   layer and direction, not one per product), from ``THREADS_VARIABLE``, else 1.
 - Every BLAS library loaded: numpy's, SciPy's own OpenBLAS (numba loads it with its first kernel; loaded here
@@ -27,7 +27,8 @@ set here, once:
 
 :func:`configure_server` is called by the dashboard's server besides: its event loop answers every session and
 /_stcore/health while the sessions' script threads draw, so it waits for the GIL at most SERVER_SWITCH_INTERVAL_S
-(Python's default, 5 ms, let a health check wait hundreds of milliseconds behind a few redrawing sessions).
+(Python's default, 5 ms, let health checks wait behind a few redrawing sessions: see
+docs/performance.md#load-on-one-server).
 """
 
 from __future__ import annotations
@@ -47,7 +48,7 @@ from lstmlab.core import engines
 # Threads one pass may use (the compiled engine runs its batch's shards side by side; results do not depend on it).
 # Per process, set by its entry point from THREADS_VARIABLE, else 1, else ``jobs.limits.POOL_THREADS`` in a local pool's workers
 # (which run at ``POOL_WORKER_NICE``: a job takes a second core while one is free, and two jobs per core share them
-# at no measured loss); `lstmlab run --threads N` sets it for one run.
+# as measured in docs/performance.md#training, side by side); `lstmlab run --threads N` sets it for one run.
 THREADS_VARIABLE = "LSTMLAB_THREADS"
 
 

@@ -111,9 +111,9 @@ def _read_progress(run_ids: tuple[str, ...]) -> dict[str, tuple]:
 def _progress(run_ids: tuple[str, ...]) -> dict[str, tuple]:
     """:func:`_read_progress`, read from the store at most once per LIVE_REFRESH_S for every session refreshing a
     view of these runs. Runs in flight record about every second: a refresh reading their progress itself would see
-    a state of its own, and each session watching would rebuild every chart (half a second of the server's CPU for
-    the default study) for a state no other session draws. From one shared reading they rebuild once per interval,
-    however many watch."""
+    a state of its own, and each session watching would rebuild every chart (the server's CPU per view, see
+    docs/performance.md#load-on-one-server) for a state no other session draws. From one shared reading they rebuild
+    once per interval, however many watch."""
     return _read_progress(run_ids)
 
 

@@ -32,7 +32,7 @@ PHASE_CELLS = ("rnn", "lstm", "gru")  # the phase map's cells at first (each mor
 NETWORKS = ("init", "trained", "stored")  # Inside the LSTM: which parameters are inspected
 NETWORK_LABELS = {"init": "Freshly initialised", "trained": "Trained with these settings", "stored": "A stored run"}
 # Inside the LSTM, trained network: 600 Adam steps teach a 16-unit LSTM the adding problem at T = 50 for seeds
-# 0-3 (held-out MSE 0.002-0.02 against the 0.167 baseline; 200 steps do not); about 1.7 s on a 2-core machine.
+# 0-3 (held-out MSE 0.002-0.02 against the 0.167 baseline; 200 steps do not); timed in docs/performance.md#dashboard.
 INSIDE_TRAIN_STEPS = 600
 RUN_OWNERS = ("everyone", "mine")  # Runs page, signed in: whose runs are listed
 

@@ -7,8 +7,8 @@ float32); the kernels are in :mod:`lstmlab.core.engines.kernels`.
 Compiled code is cached on disk (numba's ``cache=True``): in ``__pycache__`` beside the kernels' source
 when that directory is writable, else in the user's cache directory (numba's own fallback for a read-only
 install), or wherever ``NUMBA_CACHE_DIR`` says. The first process to use a cell and dtype compiles its kernels
-(:func:`ready`; seconds per set, one process at a time under a file lock), later ones load them (a tenth of a
-second). :func:`warm` does that ahead of the first pass; ``scripts/install.sh`` does it at install.
+(:func:`ready`; seconds per set, one process at a time under a file lock), later ones load them, far faster
+(docs/performance.md#training). :func:`warm` does that ahead of the first pass; ``scripts/install.sh`` at install.
 
 A pass cuts its batch into shards (:func:`shards`, fixed by the batch size alone), each kernel call runs one
 shard, and with :func:`set_threads` above one the shards run side by side in threads. Every shard's rows come
@@ -37,7 +37,7 @@ VERSION = f"5 (numba {numba.__version__}, numpy {np.__version__}, {blas.VERSION}
 _CONSTANTS = {np.dtype(d): kernels.constants(d) for d in (np.float64, np.float32)}
 
 # A shard has at least SHARD_ROWS examples and a batch at most MAX_SHARDS shards: every shard makes small products
-# of its own each step, which cost a one-thread pass 3-5 % at two shards of 32 and 9-32 % at two of 16 (measured).
+# of its own each step, which a one-thread pass pays for, more the smaller the shards (docs/performance.md#training).
 SHARD_ROWS = 32
 MAX_SHARDS = 2
 

@@ -6,8 +6,8 @@ measurement (a test checks the first in the compiled IR):
 
 - every elementwise loop runs over ``range(H)`` of one gate block, the block's offset added to the index:
   several blocks in one loop, a ``range(kH, (k+1)H)`` or two views of one array at different steps stop
-  LLVM from vectorising it (about 5x slower);
-- no per-row views: each one costs atomic reference counting, about 10 us per step;
+  LLVM from vectorising it;
+- no per-row views: each one costs atomic reference counting, at every step;
 - no temporaries in the time loop and no (T, B, G*H) array of x_t Wx + b: each step computes its input
   part into the gates' rows (:func:`input_step`), the matrix product adds h_{t-1} Wh to them in place
   (:func:`matmul_add`, gemm with beta = 1), and dL/dh_{t-1} accumulates over inject_{t-1} likewise;
@@ -207,7 +207,7 @@ def input_grads(x, da, dWx, db):
     """dWx += x^T da and db += column sums of da for one step: (B, I), (B, G*H) into (I, G*H), (G*H,).
 
     Called with float64 dWx, db in either dtype: the sums over T*B rows keep float64 accuracy, and they run
-    on da_t while it is in cache (a separate pass over (T*B, G*H) after the loop costs about 3x more).
+    on da_t while it is in cache (a separate pass over (T*B, G*H) after the loop reads it from memory again).
     """
     B, I = x.shape
     GH = da.shape[1]
