@@ -10,7 +10,7 @@ from lstmlab.core.config import CELLS as CELL_NAMES
 from lstmlab.core.config import DTYPES, GATES
 
 HEADS = ("last", "all")
-LOSSES = ("mse", "xent")
+LOSSES = ("mse", "mse-onehot", "xent")  # mse-onehot: logistic outputs against one-hot targets (HS97)
 MAX_LAYERS = 4
 MAX_HIDDEN = 4096
 MAX_FEATURES = 100_000
