@@ -32,7 +32,7 @@ def test_error_flow_study_carries_over(app):
 
 
 def test_bad_query_params_warn(app):
-    at = app("training.py", settle=False, steps="lots", opt="rmsprop",  # the first run warns
+    at = app("training.py", settle=False, steps="lots", opt="adagrad",  # the first run warns
              **{k: v for k, v in TINY.items() if k != "steps"}).run()
     assert not at.exception
     warned = " ".join(w.value for w in at.warning)

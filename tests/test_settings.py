@@ -45,7 +45,7 @@ def test_inside_trains_the_config_error_flow_would_train():
 
 
 def test_unknown_and_bad_parameters_fall_back_with_a_warning():
-    values, warnings = settings.parse_params("flow", {"T": "9999", "nope": "1", "opt": "rmsprop"})
+    values, warnings = settings.parse_params("flow", {"T": "9999", "nope": "1", "opt": "adagrad"})
     assert values["T"] == 100 and values["opt"] == "adam"
     assert len(warnings) == 3 and "`nope`" in " ".join(warnings)
 

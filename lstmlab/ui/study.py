@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from lstmlab.core.config import CELLS, INITS, OPTIMIZERS, TASKS
+from lstmlab.core.config import CELLS, CHOICES, INITS, OPTIMIZERS
 from lstmlab.ui import live, state, upload_box
 from lstmlab.views import commands, settings
 from lstmlab.views import limits as L
@@ -65,10 +65,11 @@ def study_form_ui(page: str, values: dict, submit_label: str = "Train and compar
             help="Each cell is trained on the same task, data and seed.",
         )
         task = c2.selectbox(
-            "Task", TASKS, key=k("task"), format_func=TASK_LABELS.get,
+            "Task", CHOICES["task"], key=k("task"), format_func=TASK_LABELS.get,
             help="Adding: sum the two marked numbers of a long sequence (Hochreiter & Schmidhuber 1997). "
                  "Recall: name the symbol seen at the first step. Copy: repeat 10 symbols after a delay. "
-                 "Forecast: predict the next value of a series (synthetic, or a CSV you upload below).",
+                 "Forecast: predict the next value of a series (synthetic, or a CSV you upload below). "
+                 "The papers' tasks follow, each generated as its paper does; T sets its length parameter.",
         )
         T = c3.slider("Sequence length T", L.SEQ_LEN_MIN, L.SEQ_LEN_MAX, key=k("T"),
                       help="Time steps per sequence: the longest distance the error has to travel back.")
@@ -81,7 +82,8 @@ def study_form_ui(page: str, values: dict, submit_label: str = "Train and compar
             layers = a2.slider("Layers", L.LAYERS_MIN, L.LAYERS_MAX, key=k("layers"))
             init = a3.selectbox("Init of W_h", INITS, key=k("init"),
                                 help="orthogonal: every singular value = weight scale; gaussian: N(0, w²/H); "
-                                     "identity: w·I (IRNN).")
+                                     "identity: w·I (IRNN); uniform: every weight and bias in [-w, w] (the "
+                                     "papers' ranges).")
             fb = a4.number_input("Forget bias (LSTM)", L.FORGET_BIAS_MIN, L.FORGET_BIAS_MAX, step=0.5,
                                  key=k("fb"), help="Initial bias of the forget gate; 1 keeps the carousel open.")
             opt = a5.selectbox("Optimiser", OPTIMIZERS, key=k("opt"))
