@@ -300,3 +300,49 @@ def test_a_paper_run_as_a_job_stores_what_training_in_process_gives(store_url):
         pd.testing.assert_frame_equal(a.drop(columns=["wall_time"], errors="ignore"),
                                       b.drop(columns=["wall_time"], errors="ignore"), check_exact=True)
     assert RunStore(store_url).progress(run_id)["step"] == int(want.steps["step"].iloc[-1])
+
+
+@pytest.mark.parametrize("name", list(PAPER_TASKS))
+def test_a_batchs_score_pools_to_the_loss_bptt_trains_on(name):
+    """Score's per-sequence loss terms, pooled, give the batch loss of bptt (two separate computations); its error
+    is the mean absolute error of the output units at each sequence's error steps (cross-entropy for xent)."""
+    from lstmlab.core.model import bptt
+
+    config = RunConfig(task=name, seq_len=20, hidden_size=4, n_symbols=5)
+    task = get_task(config)
+    spec = model_spec(config, task)
+    params = init_params(spec, seed=2)
+    batch = task.draw(np.random.default_rng(5), 3)
+    res = bptt(spec, params, batch.x, batch.y, loss=task.loss, mask=batch.mask)
+    score = task.score(res.y_hat, batch)
+    assert score.loss_sum.sum() / score.loss_count.sum() == pytest.approx(res.loss, rel=1e-12)
+    if task.loss != "xent":
+        out = res.y_hat if task.loss == "mse" else 1 / (1 + np.exp(-res.y_hat))
+        target = batch.y if task.loss == "mse" else np.eye(task.output_size)[batch.y]
+        err = np.abs(out - target).mean(axis=-1)
+        if task.head == "all":
+            mask = batch.seqs.mask
+            err = (err * mask).sum(axis=0) / mask.sum(axis=0)
+        np.testing.assert_allclose(score.error, err, rtol=1e-12)
+    if task.metric_name == "correct":
+        assert score.metric == np.mean(score.correct) and score.correct.shape == (3,)
+
+
+@pytest.mark.parametrize("size, batch", [(7, 1), (7, 3), (6, 3), (4, 9)])
+def test_the_training_window_holds_the_most_recent_sequences(size, batch):
+    """Window's wrong count and mean error against the last ``size`` sequences kept in a plain list."""
+    from lstmlab.training.train import Window
+
+    rng = np.random.default_rng(size * 10 + batch)
+    window, seen = Window(size), []
+    for _ in range(12):
+        correct, error = rng.random(batch) < 0.6, rng.random(batch)
+        window.add(correct, error)
+        seen += list(zip(correct, error))
+        last = seen[-size:]
+        stats = window.stats()
+        assert stats["window_wrong"] == sum(not c for c, _ in last)
+        assert stats["window_error"] == pytest.approx(np.mean([e for _, e in last]), rel=1e-12)
+        wrong = sum(not c for c, _ in last)
+        assert window.meets(wrong, 0.0) == (len(seen) >= size)
+        assert not window.meets(wrong - 1, 0.0)

@@ -184,7 +184,7 @@ def forward(spec: ModelSpec, params: dict, x, engine: str | None = None) -> np.n
 
 
 def bptt(spec: ModelSpec, params: dict, x, y, loss: str = "mse", engine: str | None = None,
-         weight_grads: bool = True, mask=None) -> BPTTResult:
+         weight_grads: bool = True, mask=None, check: bool = True) -> BPTTResult:
     """Forward pass, loss and backpropagation through time, recording the error flow.
 
     Per layer k, from the top down, the engine runs over t = T ... 1
@@ -196,14 +196,17 @@ def bptt(spec: ModelSpec, params: dict, x, y, loss: str = "mse", engine: str | N
     ``weight_grads=False``: the error flow alone (a held-out snapshot), ``grads`` left empty.
     ``mask`` (T, B) bool, head "all" only: the steps whose predictions the loss reads (``loss_fn``); the error of
     the others is zero where it enters, and flows back from the selected ones as ever.
+    ``check=False`` skips the checks of params, x, y and mask, for a caller that made them as they would come
+    out (``train``, one pass per sequence: the checks cost a fifth of a short pass); wrong ones then fail inside.
     """
     if not isinstance(spec, ModelSpec):
         raise ValueError(f"spec: expected a ModelSpec, got {type(spec).__name__}")
     eng = engines.get(engine)
-    params = spec.check_params(params)
-    x = check_x(spec, x)
-    y = check_y(spec, y, loss, x.shape[0], x.shape[1])
-    mask = check_mask(spec, mask, x.shape[0], x.shape[1])
+    if check:
+        params = spec.check_params(params)
+        x = check_x(spec, x)
+        y = check_y(spec, y, loss, x.shape[0], x.shape[1])
+        mask = check_mask(spec, mask, x.shape[0], x.shape[1])
     return _bptt(spec, params, x, y, loss, eng, weight_grads, mask)
 
 

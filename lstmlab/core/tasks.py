@@ -235,26 +235,25 @@ class PaperRunTask(Task):
 
     def score(self, y_hat, batch):
         shown = output_units(np.asarray(y_hat, dtype=np.float64), self.loss)
-        out, y, mask = shown, batch.y, batch.seqs.mask
-        if self.head == "last":  # one error step, the last: as a length-1 sequence
-            out, y, mask = shown[None], y[None], np.ones((1, shown.shape[0]), dtype=bool)
+        units = 1 if self.loss == "xent" else shown.shape[-1]
         if self.loss == "xent":
-            z = out - out.max(axis=-1, keepdims=True)
+            z = shown - shown.max(axis=-1, keepdims=True)
             logp = z - np.log(np.exp(z).sum(axis=-1, keepdims=True))
-            terms = -np.take_along_axis(logp, y[..., None], axis=-1)[..., 0]  # (T, B)
-            error = terms
+            terms = error = -np.take_along_axis(logp, batch.y[..., None], axis=-1)[..., 0]
         else:
-            target = y if self.loss == "mse" else np.eye(out.shape[-1])[y]
-            diff = out - target
-            terms, error = np.mean(diff * diff, axis=-1), np.mean(np.abs(diff), axis=-1)
-        count = mask.sum(axis=0)
-        units = 1 if self.loss == "xent" else out.shape[-1]
-        loss_sum = np.where(mask, terms, 0.0).sum(axis=0) * units
-        err = np.where(mask, error, 0.0).sum(axis=0) / count
+            diff = shown - (batch.y if self.loss == "mse" else np.eye(units)[batch.y])
+            terms, error = np.einsum("...o,...o->...", diff, diff), np.abs(diff).sum(axis=-1) / units
+        if self.head == "last":  # one error step, the last
+            loss_sum, err, count = terms, error, np.full(len(error), units)
+        else:
+            mask = batch.seqs.mask
+            steps = mask.sum(axis=0)
+            loss_sum = np.where(mask, terms, 0.0).sum(axis=0)
+            err, count = np.where(mask, error, 0.0).sum(axis=0) / steps, steps * units
         if self.paper.rule is None:
-            return Score(float(loss_sum.sum() / (count.sum() * units)), None, err, loss_sum, count * units)
+            return Score(float(loss_sum.sum() / count.sum()), None, err, loss_sum, count)
         correct = self.paper.correct(shown, batch.seqs)
-        return Score(float(np.mean(correct)), correct, err, loss_sum, count * units)
+        return Score(float(np.mean(correct)), correct, err, loss_sum, count)
 
     def metric(self, y_hat, y):
         raise ValueError(f"task {self.name!r}: read its metric with score(y_hat, batch), which has the sequences")

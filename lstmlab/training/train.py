@@ -96,7 +96,7 @@ def train(config: RunConfig, progress: Progress | None = None, should_stop: Call
             filled += 1
 
     def meets(correct: np.ndarray, error: np.ndarray) -> bool:
-        """Whether a set of sequences (the training window, the held-out batch) meets the stopping criterion."""
+        """Whether the held-out batch's sequences meet the stopping criterion."""
         return (int(np.count_nonzero(~correct)) <= config.stop_wrong
                 and (config.stop_error == 0 or float(np.mean(error)) < config.stop_error))
 
@@ -132,12 +132,13 @@ def train(config: RunConfig, progress: Progress | None = None, should_stop: Call
                 status, message = "stopped", f"stopped after {done} of {n} steps"
                 break
             batch = task.draw(data_rng, config.batch_size)
-            res = bptt(spec, params, batch.x, batch.y, loss=task.loss, engine=engine, mask=batch.mask)
+            res = bptt(spec, params, batch.x, batch.y, loss=task.loss, engine=engine, mask=batch.mask,
+                       check=step == 1)  # later batches come out of the same task and optimiser alike
             score = task.score(res.y_hat, batch)
             if window is not None:
                 window.add(score.correct, score.error)
-            met = config.stop == "train" and window.full() and meets(*window.contents())
-            norms = [l2_norm(res.grads[k]) for k in names]
+            met = config.stop == "train" and window.meets(config.stop_wrong, config.stop_error)
+            norms = _norms(res.grads, names)
             gnorm = math.hypot(*norms)
             computed_at = params
 
@@ -228,10 +229,10 @@ class Block:
 
 class Window:
     """The ``size`` most recent training sequences of a paper task: whether each was correct by its paper's rule
-    (all True where the task has none) and its error (``Score.error``)."""
+    (all True where the task has none), its error (``Score.error``), and how many of them are wrong."""
 
     def __init__(self, size: int) -> None:
-        self.size, self.seen, self.pos, self.rule = size, 0, 0, True
+        self.size, self.seen, self.pos, self.wrong, self.rule = size, 0, 0, 0, True
         self.correct = np.ones(size, dtype=bool)
         self.error = np.zeros(size)
 
@@ -239,30 +240,31 @@ class Window:
         k = len(error)
         if correct is None:
             self.rule, correct = False, np.ones(k, dtype=bool)
-        if k == 1:
+        if k == 1:  # online training: one sequence per update
+            self.wrong += int(not correct[0]) - int(not self.correct[self.pos])
             self.correct[self.pos], self.error[self.pos] = correct[0], error[0]
         else:
             keep = min(k, self.size)
             idx = (self.pos + np.arange(keep)) % self.size
+            self.wrong -= int(np.count_nonzero(~self.correct[idx]))
             self.correct[idx], self.error[idx] = correct[-keep:], error[-keep:]
+            self.wrong += int(np.count_nonzero(~self.correct[idx]))
         self.pos = (self.pos + k) % self.size
         self.seen += k
 
-    def full(self) -> bool:
-        return self.seen >= self.size
-
-    def contents(self) -> tuple[np.ndarray, np.ndarray]:
-        """(correct, error) of the sequences held (in no particular order)."""
-        m = min(self.seen, self.size)
-        return self.correct[:m], self.error[:m]
+    def meets(self, wrong: int, error: float) -> bool:
+        """Whether the window is full and holds at most ``wrong`` wrong sequences and (``error`` > 0) a mean error
+        below ``error``."""
+        return (self.seen >= self.size and self.wrong <= wrong
+                and (error == 0 or float(np.mean(self.error)) < error))
 
     def stats(self) -> dict[str, float]:
         """window_wrong and window_error: the held sequences' wrong count and mean error (NaN where undefined)."""
-        correct, error = self.contents()
-        if not len(error):
+        m = min(self.seen, self.size)
+        if not m:
             return {"window_wrong": math.nan, "window_error": math.nan}
-        wrong = float(np.count_nonzero(~correct)) if self.rule else math.nan
-        return {"window_wrong": wrong, "window_error": float(np.mean(error))}
+        return {"window_wrong": float(self.wrong) if self.rule else math.nan,
+                "window_error": float(np.mean(self.error[:m]))}
 
 
 # SeedSequence(seed) spawn key of the test set's stream: train's are 0-2, the synthetic series' tasks.SERIES_STREAM.
@@ -314,6 +316,17 @@ def criterion_text(config: RunConfig) -> str:
              else f"the {config.eval_size:,} held-out sequences")
     text = f"at most {config.stop_wrong:,} wrong of {where}"
     return text + (f", mean error below {config.stop_error:g}" if config.stop_error else "")
+
+
+def _norms(grads: dict[str, np.ndarray], names: list[str]) -> list[float]:
+    """``l2_norm`` of each gradient, in the same float64 operations, without its guard against overflow unless a
+    sum of squares needs it (the caller ignores floating-point errors already)."""
+    out = []
+    for k in names:
+        a = np.asarray(grads[k], dtype=np.float64).ravel()
+        sq = float(np.dot(a, a))
+        out.append(math.sqrt(sq) if math.isfinite(sq) else l2_norm(a))
+    return out
 
 
 def _eval_frame(evals: list[dict], config: RunConfig) -> pd.DataFrame:
