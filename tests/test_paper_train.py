@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 
 from lstmlab.core import paper_tasks
+from lstmlab.core.analysis import summary
 from lstmlab.core.config import PAPER_TASKS, RunConfig
 from lstmlab.core.model import forward
 from lstmlab.core.params import init_params
@@ -165,6 +166,9 @@ def test_a_run_that_meets_the_training_criterion_stops_at_the_first_update_it_ho
     assert run.message.startswith(f"met the stopping criterion (at most 2 wrong of the 50 most recent training "
                                   f"sequences) after {done:,} updates, {done:,} sequences; test set: ")
     assert not math.isnan(ev["test_wrong"].iloc[-1]) and ev["test_wrong"].iloc[:-1].isna().all()
+    s = summary(run)
+    assert (s["sequences"], s["criterion_met"], s["test_size"], s["test_wrong"], s["steps_done"]) == (
+        done, True, 100, ev["test_wrong"].iloc[-1], done)
 
 
 def test_a_run_that_does_not_meet_its_criterion_spends_its_budget_and_says_so():
@@ -174,6 +178,8 @@ def test_a_run_that_does_not_meet_its_criterion_spends_its_budget_and_says_so():
     assert (run.eval["stop_met"] == 0.0).all() and run.eval["test_wrong"].isna().all()
     assert run.message == ("finished 60 steps (60 updates, 60 sequences) without meeting the stopping criterion (at "
                            "most 0 wrong of the 40 most recent training sequences, mean error below 1e-09)")
+    s = summary(run)
+    assert (s["sequences"], s["criterion_met"], s["steps_done"]) == (60, False, 60) and math.isnan(s["test_wrong"])
 
 
 def test_the_training_criterion_reads_the_mean_error_of_its_window():
