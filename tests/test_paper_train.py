@@ -352,3 +352,14 @@ def test_the_training_window_holds_the_most_recent_sequences(size, batch):
         wrong = sum(not c for c, _ in last)
         assert window.meets(wrong, 0.0) == (len(seen) >= size)
         assert not window.meets(wrong - 1, 0.0)
+
+
+def test_a_stopped_paper_run_keeps_its_last_updates_and_scores_no_test_set():
+    calls = []
+    config = RunConfig(**{**ONLINE, "record_every": 10}, steps=100, log_every=5, test_size=5, stop="eval",
+                       stop_wrong=0)
+    run = train(config, should_stop=lambda: calls.append(1) or len(calls) > 37)
+    assert run.status == "stopped" and run.message == "stopped after 37 of 100 steps"
+    assert list(run.steps["step"]) == [5, 10, 15, 20, 25, 30, 35, 37]
+    assert list(run.eval["step"]) == [0, 10, 20, 30, 37]
+    assert (run.eval["stop_met"] == 0).all() and run.eval["test_wrong"].isna().all()

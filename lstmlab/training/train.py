@@ -101,16 +101,18 @@ def train(config: RunConfig, progress: Progress | None = None, should_stop: Call
                 and (config.stop_error == 0 or float(np.mean(error)) < config.stop_error))
 
     def snapshot(step: int, end: str = "") -> bool:
-        """Eval and flow rows at ``step``. ``end`` "met" or "budget": the run ends here (and scores its test set).
-        Returns whether the run ends here by its criterion (an "eval" criterion is read off this held-out batch)."""
+        """Eval and flow rows at ``step``. ``end`` "met" or "budget": the run ends here and scores its test set;
+        "stopped": it was stopped. Returns whether the run ends here by its criterion (an "eval" criterion is read
+        off this held-out batch at a recording of the run's own)."""
         nonlocal recorded
         res = bptt(spec, params, held.x, held.y, loss=task.loss, engine=engine, weight_grads=False, mask=held.mask)
         score = task.score(res.y_hat, held)
         row = {"step": step, "loss": float(res.loss), "metric": score.metric}
-        if step > 0 and config.stop == "eval" and meets(score.correct, score.error):
+        if step > 0 and end != "stopped" and config.stop == "eval" and meets(score.correct, score.error):
             end = "met"
         if paper:
-            tested = test_set(config, task, spec, params, engine) if end and config.test_size else NO_TEST
+            scored = end in ("met", "budget") and config.test_size
+            tested = test_set(config, task, spec, params, engine) if scored else NO_TEST
             row.update(sequences=float(step * config.batch_size), **window.stats(), stop_met=float(end == "met"),
                        **tested)
         evals.append(row)
@@ -175,7 +177,7 @@ def train(config: RunConfig, progress: Progress | None = None, should_stop: Call
         if status == "stopped":
             flush(done)
             if evals[-1]["step"] != done:
-                snapshot(done)
+                snapshot(done, "stopped")
     if status == "finished":
         message = _ending(config, done, met, evals[-1]) if paper else f"finished {n} steps"
 
