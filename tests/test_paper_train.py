@@ -363,3 +363,38 @@ def test_a_stopped_paper_run_keeps_its_last_updates_and_scores_no_test_set():
     assert list(run.steps["step"]) == [5, 10, 15, 20, 25, 30, 35, 37]
     assert list(run.eval["step"]) == [0, 10, 20, 30, 37]
     assert (run.eval["stop_met"] == 0).all() and run.eval["test_wrong"].isna().all()
+
+
+def test_rmsprop_follows_arjovskys_update_and_element_wise_clipping_bounds_each_entry():
+    from lstmlab.core.optim import clip_by_value, make_optimizer
+
+    opt = make_optimizer("rmsprop", 0.01)
+    p = {"w": np.array([1.0, -2.0]), "b": np.array([0.5], dtype=np.float32)}
+    g1 = {"w": np.array([0.3, -4.0]), "b": np.array([2.0], dtype=np.float32)}
+    g2 = {"w": np.array([-0.1, 1.0]), "b": np.array([0.0], dtype=np.float32)}
+    state = opt.init(p)
+    p1, state = opt.update(p, g1, state)
+    p2, state = opt.update(p1, g2, state)
+    r1 = 0.9 * 1e-3 + 0.1 * np.array([0.09, 16.0])  # r_0 = 1e-3, decay 0.9, as in the authors' rms_prop
+    w1 = np.array([1.0, -2.0]) - 0.01 * np.array([0.3, -4.0]) / np.sqrt(r1)
+    r2 = 0.9 * r1 + 0.1 * np.array([0.01, 1.0])
+    w2 = w1 - 0.01 * np.array([-0.1, 1.0]) / np.sqrt(r2)
+    np.testing.assert_allclose(p2["w"], w2, rtol=1e-14)
+    assert p2["b"].dtype == np.float32 and state["t"] == 2
+    clipped, changed = clip_by_value({"w": np.array([0.3, -4.0, 2.0])}, 1.0)
+    assert changed and list(clipped["w"]) == [0.3, -1.0, 1.0]
+    same, changed = clip_by_value(g1, 5.0)
+    assert not changed and same is g1
+    assert clip_by_value(g1, 0.0) == (g1, False)
+
+
+def test_element_wise_clipping_in_training_bounds_the_update():
+    """One SGD step with clip_value: the parameters move by at most lr * clip_value per entry, and the row says so."""
+    config = RunConfig(cell="rnn", task="pmb13-addition", seq_len=10, hidden_size=4, weight_scale=3.0, init="uniform",
+                       optimizer="sgd", lr=1.0, clip=0.0, clip_value=1e-3, batch_size=4, steps=1, eval_size=4,
+                       record_every=1)
+    before = train(config.replace(steps=0)).params
+    run = train(config)
+    for k in before:
+        assert np.abs(run.params[k] - before[k]).max() <= 1e-3 * (1 + 1e-12), k
+    assert bool(run.steps["clipped"].iloc[0]) and run.steps["grad_norm"].iloc[0] > 1e-3
