@@ -73,7 +73,8 @@ def test_every_paper_task_fits_the_stores_task_column_and_is_built_from_its_fiel
 
 
 @pytest.mark.parametrize("config, message", [
-    (dict(task="hs97-adding", seq_len=15), r"^seq_len=15: expected an even integer >= 20 .*paper's T of task 'hs97-adding'"),
+    (dict(task="hs97-adding", seq_len=15),
+     r"^seq_len=15: expected an even integer >= 20 .*paper's T of task 'hs97-adding'"),
     (dict(task="hs97-lag-2a", seq_len=1), r"^seq_len=1: expected an integer >= 2, as the paper's p of task"),
     (dict(task="bsf94-latch", seq_len=3), r"^seq_len=3: expected an integer > latch_steps = 3, as the paper's T"),
     (dict(task="pmb13-addition", seq_len=50, seq_len_max=40), r"^seq_len_max=40: expected 0 .* or an integer >= "
@@ -337,7 +338,7 @@ def test_a_batchs_score_pools_to_the_loss_bptt_trains_on(name):
 @pytest.mark.parametrize("size, batch", [(7, 1), (7, 3), (6, 3), (4, 9)])
 def test_the_training_window_holds_the_most_recent_sequences(size, batch):
     """Window's wrong count and mean error against the last ``size`` sequences kept in a plain list."""
-    from lstmlab.training.train import Window
+    from lstmlab.training.criteria import Window
 
     rng = np.random.default_rng(size * 10 + batch)
     window, seen = Window(size), []

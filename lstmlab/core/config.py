@@ -128,10 +128,10 @@ class RunConfig:
     series: tuple[float, ...] | None = None  # forecast: user series (None = synthetic)
     series_name: str = ""  # display label of the user series; not used in computation
     # The papers' tasks and training (PAPER_TASKS, STOPS); each default leaves an existing run as it was.
-    seq_len_max: int = 0  # pmb13-*: lengths drawn from seq_len .. seq_len_max - 1 as the authors' code does; 0 = seq_len
+    seq_len_max: int = 0  # pmb13-*: lengths seq_len .. seq_len_max - 1, as the authors' code draws them; 0 = seq_len
     latch_steps: int = 3  # bsf94-latch: L, the first steps whose inputs are learned (one set per class)
     latch_noise: float = 0.2  # bsf94-latch: s, the variance of the gaussian noise after them
-    gate_bias: str = ""  # e.g. "i=-3,-6 o=-2,-4": a gate's biases, its units cut into equal consecutive groups, one value each
+    gate_bias: str = ""  # e.g. "i=-3,-6 o=-2,-4": a gate's biases, one value per equal group of its units (init_params)
     clip_value: float = 0.0  # element-wise gradient clipping at +-clip_value (ASB16's code), before ``clip``; 0 = off
     stop: str = "budget"  # "budget", "train" (HS97's ST3) or "eval": see STOPS; ``steps`` stays the budget
     stop_window: int = 2000  # stop="train": the most recent training sequences the criterion reads (HS97: 2,000)

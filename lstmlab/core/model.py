@@ -80,7 +80,8 @@ def check_y(spec: ModelSpec, y, loss: str, T: int, B: int) -> np.ndarray:
             raise ValueError("y: contains NaN or inf, expected finite values")
         return arr
     if arr.shape != lead:
-        raise ValueError(f"y: shape {arr.shape}, expected {lead} integer class ids for head {spec.head!r} and loss {loss!r}")
+        raise ValueError(f"y: shape {arr.shape}, expected {lead} integer class ids for head {spec.head!r} and loss "
+                         f"{loss!r}")
     if not np.issubdtype(arr.dtype, np.integer):
         raise ValueError(f"y: dtype {arr.dtype}, expected integer class ids for loss {loss!r}")
     if arr.size and (arr.min() < 0 or arr.max() >= spec.output_size):

@@ -224,7 +224,8 @@ class PaperRunTask(Task):
         if "labels" in seqs.info:  # bsf94-latch: the class's free-input channels at its first L steps
             L, (T, B, _) = self.paper.L, x.shape
             free = np.zeros((T, B, 2 * L), dtype=x.dtype)
-            free[np.arange(L)[:, None], np.arange(B)[None, :], seqs.info["labels"][None, :] * L + np.arange(L)[:, None]] = 1
+            channel = seqs.info["labels"][None, :] * L + np.arange(L)[:, None]  # (L, B)
+            free[np.arange(L)[:, None], np.arange(B)[None, :], channel] = 1
             x = np.concatenate([x, free], axis=-1)
         mask = None if self.head == "last" or seqs.mask.all() else seqs.mask
         return Batch(x, seqs.y, mask, seqs)
