@@ -600,7 +600,7 @@ class RunStore:
             "layout": json.dumps(layout),
             **{f: getattr(config, f) for f in FILTER_FIELDS},
             **{f: str(getattr(run, f, "") or "") for f in ENGINE_FIELDS},
-            "step": len(run.steps), "heartbeat": time.time(),
+            "step": _steps_done(run.steps), "heartbeat": time.time(),
         }
         core_rows, value_rows = {}, Rows(VALUE_COLUMNS, [])
         for name in TABLES:
@@ -925,8 +925,9 @@ class RunStore:
             last = conn.execute(sa.select(sa.func.max(ev.step)).where(ev.run_id == run_id)).scalar()
             values = {"heartbeat": time.time()}
             if last is None or record.step > last:
-                counts = self._append_rows(conn, run_id, {name: getattr(record, name) for name in TABLES})
-                values["step"] = counts["steps"]
+                self._append_rows(conn, run_id, {name: getattr(record, name) for name in TABLES})
+                if len(record.steps):
+                    values["step"] = _steps_done(record.steps)
             conn.execute(runs_table.update().where(runs_table.c.id == run_id).values(**values))
         return stop
 
@@ -947,7 +948,7 @@ class RunStore:
                 conn.execute(params_table.insert(), param_rows)
             conn.execute(runs_table.update().where(runs_table.c.id == run_id).values(
                 status=str(run.status), message=str(run.message or ""), wall_time=float(run.wall_time),
-                step=len(run.steps), heartbeat=time.time(),
+                step=_steps_done(run.steps), heartbeat=time.time(),
                 **{f: str(getattr(run, f, "") or "") for f in ENGINE_FIELDS}))
             self._charge(conn, run_id, attempt, end=True)
 
@@ -1240,6 +1241,13 @@ def _queued_row(config: RunConfig, actor: Actor | None, name: str, tags: list[st
         "owner": actor.email if actor else "", "step": 0, "heartbeat": now, "stop_requested": False,
         "attempt": 0, "sweep": str(sweep or ""), "queued_on": str(queued_on),
     }
+
+
+def _steps_done(steps: pd.DataFrame) -> int:
+    """Updates a steps table accounts for: its last row's step (a row may stand for several updates, ``log_every``)."""
+    if not len(steps):
+        return 0
+    return int(steps["step"].iloc[-1]) if "step" in steps.columns else len(steps)
 
 
 def _lost_after() -> float:

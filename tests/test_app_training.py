@@ -32,7 +32,7 @@ def test_error_flow_study_carries_over(app):
 
 
 def test_bad_query_params_warn(app):
-    at = app("training.py", settle=False, steps="lots", opt="rmsprop",  # the first run warns
+    at = app("training.py", settle=False, steps="lots", opt="adagrad",  # the first run warns
              **{k: v for k, v in TINY.items() if k != "steps"}).run()
     assert not at.exception
     warned = " ".join(w.value for w in at.warning)
@@ -59,3 +59,16 @@ def test_error_flow_names_the_reference_line(app):
     specs = " ".join(c.proto.spec for c in at.get("vega_lite_chart"))
     assert "w^lag, w = initial weight scale" in specs and "RNN envelope" not in specs
     assert any("initial weight scale" in c.value and "gaussian" in c.value for c in at.caption)
+
+
+def test_a_paper_task_trains_and_draws_against_its_papers_baseline(app):
+    at = app("training.py", task="pmb13-addition", T="10", H="6", steps="8", batch="8").run()
+    assert not at.exception and not at.error
+    assert [m.label for m in at.metric] == ["RNN: held-out loss", "LSTM: held-out loss"]
+    assert all("Baseline 0.04167" in m.help for m in at.metric)  # PMB13 addition: the constant 0.5, MSE 1/24
+    text = " ".join(m.value for m in at.markdown)
+    assert "dashed: constant 0.5" in text and "**Correct**" in text
+    assert all("correct:" in c.value and "(chance 0.64)" in c.value for c in at.caption if "correct:" in c.value)
+    assert sum("correct:" in c.value for c in at.caption) == 2
+    assert len(at.get("vega_lite_chart")) >= 6
+    assert at.selectbox(key="training.task").value == "pmb13-addition"  # the form shows the study it drew

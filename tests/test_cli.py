@@ -94,14 +94,23 @@ def test_every_config_field_has_a_flag(db):
                        init="gaussian", forget_bias=-1.5, optimizer="momentum", lr=0.003, momentum=0.5, clip=0.0,
                        gradient="truncated", batch_size=3, steps=7, record_every=2, eval_size=9, seed=11, dtype="float32", n_symbols=5,
                        noise=0.25, series=tuple(float(i % 7) for i in range(20)), series_name="my series")
-    argv = ["run"]
-    for field in dataclasses.fields(RunConfig):
-        value = getattr(sample, field.name)
-        assert value != field.default, f"sample must change {field.name}"
-        text = ",".join(map(str, value)) if field.name == "series" else str(value)
-        argv += [f"--{field.name.replace('_', '-')}", text]
-    args = cli.build_parser().parse_args(argv)
-    assert RunConfig(**{f.name: getattr(args, f.name) for f in dataclasses.fields(RunConfig)}) == sample
+    paper = RunConfig(task="pmb13-addition", seq_len=50, seq_len_max=60, latch_steps=4, latch_noise=0.3,
+                      gate_bias="i=-1,-2 o=-3", clip_value=0.5, stop="train", stop_window=100, stop_wrong=2,
+                      stop_error=0.01, test_size=10, log_every=2, record_every=4)
+    changed = set()
+    for config in (sample, paper):
+        argv = ["run"]
+        for field in dataclasses.fields(RunConfig):
+            value = getattr(config, field.name)
+            if value == field.default:
+                continue
+            changed.add(field.name)
+            text = ",".join(map(str, value)) if field.name == "series" else str(value)
+            argv += [f"--{field.name.replace('_', '-')}", text]
+        args = cli.build_parser().parse_args(argv)
+        assert RunConfig(**{f.name: getattr(args, f.name) for f in dataclasses.fields(RunConfig)
+                            if hasattr(args, f.name)}) == config
+    assert changed == {f.name for f in dataclasses.fields(RunConfig)}, "the samples must change every field"
     assert cli.build_parser().parse_args(["run", "--seq_len", "7"]).seq_len == 7  # underscore alias
 
 

@@ -75,7 +75,7 @@ _STUDY = dict(batch_size=32, steps=1000, record_every=25, eval_size=limits.EVAL_
 
 
 def test_unknown_and_bad_parameters_fall_back_with_a_warning():
-    values, warnings = settings.parse_params("flow", {"T": "9999", "nope": "1", "opt": "rmsprop"})
+    values, warnings = settings.parse_params("flow", {"T": "9999", "nope": "1", "opt": "adagrad"})
     assert values["T"] == 100 and values["opt"] == "adam"
     assert len(warnings) == 3 and "`nope`" in " ".join(warnings)
 

@@ -125,7 +125,10 @@ def task_info(config: RunConfig) -> dict[str, Any]:
 def summary(run: Any) -> dict[str, Any]:
     """Headline numbers of a run: status, losses against the task baseline, metric, error-flow ratios.
 
-    ``flow_ratio`` maps each layer to (first recorded step, its ratio, last recorded step, its ratio).
+    ``flow_ratio`` maps each layer to (first recorded step, its ratio, last recorded step, its ratio). A paper
+    task's run adds, from its last eval row: ``sequences`` (training sequences seen), ``criterion_met`` (it ended by
+    its stopping criterion, not its budget), ``test_size`` and the test set's ``test_wrong``, ``test_loss`` and
+    ``test_error`` (NaN without a test set, or while the run has not ended).
     """
     info = task_info(run.config)
     steps, ev, flow = run.steps, run.eval, run.flow
@@ -139,6 +142,11 @@ def summary(run: Any) -> dict[str, Any]:
         "chance_metric": info["chance_metric"],
         "flow_ratio": {},
     }
+    if "sequences" in ev.columns and len(ev):
+        end = ev.iloc[-1]
+        out.update(sequences=int(end["sequences"]), criterion_met=bool(end["stop_met"] == 1.0),
+                   test_size=int(run.config.test_size),
+                   **{c: float(end[c]) for c in ("test_wrong", "test_loss", "test_error")})
     if len(flow):
         first, last = int(flow["step"].min()), int(flow["step"].max())
         for layer in sorted(flow["layer"].unique()):

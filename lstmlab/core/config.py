@@ -64,12 +64,39 @@ GRADIENTS = ("full", "truncated")
 # back (Pascanu et al. 2013: 1 for tanh, 1/4 for the logistic sigmoid; 1 for the ReLU)
 RNN_GAMMA = {"rnn": 1.0, "rnn_relu": 1.0, "rnn_logistic": 0.25}
 TASKS = ("adding", "recall", "copy", "forecast")
-OPTIMIZERS = ("sgd", "momentum", "adam", "nesterov")
-INITS = ("orthogonal", "gaussian", "identity", "irnn")
+# The papers' long-lag tasks (lstmlab.core.paper_tasks) as run tasks: name -> (its class in paper_tasks, {the class's
+# parameter: the RunConfig field that sets it}, fixed parameters). A name is <paper>-<task>, at most 16 characters
+# (the run store's task column); where a paper has variants of a task, its own experiment label tells them apart.
+PAPER_TASKS: dict[str, tuple[str, dict[str, str], dict[str, Any]]] = {
+    "hs97-reber": ("EmbeddedReber", {}, {}),
+    "hs97-lag-2a": ("NoiseFreeLongLag", {"p": "seq_len"}, {}),
+    "hs97-lag-2b": ("NoLocalRegularities", {"p": "seq_len"}, {}),
+    "hs97-lag-2c": ("DistractorLongLag", {"q": "seq_len", "p": "n_symbols"}, {}),
+    "hs97-adding": ("HS97Adding", {"T": "seq_len"}, {}),
+    "hs97-multiply": ("HS97Multiplication", {"T": "seq_len"}, {}),
+    "hs97-order-6a": ("HS97TemporalOrder", {}, {"relevant": 2}),
+    "hs97-order-6b": ("HS97TemporalOrder", {}, {"relevant": 3}),
+    "gsc00-reber": ("ContinualEmbeddedReber", {"T": "seq_len"}, {}),
+    "bsf94-latch": ("BengioLatch", {"T": "seq_len", "L": "latch_steps", "s": "latch_noise"}, {}),
+    "pmb13-order": ("PascanuTemporalOrder", {"min_length": "seq_len", "max_length": "seq_len_max"}, {}),
+    "pmb13-addition": ("PascanuAddition", {"min_length": "seq_len", "max_length": "seq_len_max"}, {}),
+    "asb16-copy": ("ArjovskyCopy", {"T": "seq_len"}, {}),
+    "ljh15-adding": ("LeAdding", {"T": "seq_len"}, {}),
+}
+OPTIMIZERS = ("sgd", "momentum", "adam", "nesterov", "rmsprop")
+INITS = ("orthogonal", "gaussian", "identity", "irnn", "uniform")
+# How a run ends besides its budget of ``steps`` updates (RunConfig.stop): "budget" runs them all; "train" stops at the
+# first update after which the ``stop_window`` most recent training sequences hold at most ``stop_wrong`` wrong ones
+# and (``stop_error`` > 0) their mean error is below ``stop_error`` (HS97's ST3(beta): beta = stop_error, window
+# 2,000, none wrong); "eval" stops at the first recording whose held-out batch holds at most ``stop_wrong`` wrong
+# sequences and (``stop_error`` > 0) a mean error below ``stop_error``. Criteria read a paper task's success rule.
+STOPS = ("budget", "train", "eval")
 DTYPES = ("float64", "float32")
 # RunConfig fields added after configs were first stored, each with the value every earlier config meant: a config
 # holding it hashes without the field, so its key, and the stored runs the key finds, stay what they were.
-KEY_DEFAULTS = {"gradient": "full"}
+KEY_DEFAULTS = {"gradient": "full", "seq_len_max": 0, "latch_steps": 3, "latch_noise": 0.2, "gate_bias": "",
+                "clip_value": 0.0, "stop": "budget", "stop_window": 2000, "stop_wrong": 0, "stop_error": 0.0,
+                "test_size": 0, "log_every": 1}
 MAX_PASS_BYTES = 4 * 2**30  # memory one BPTT pass may take; beyond it a run would thrash or be killed
 PASS_ARRAYS = 24  # (T, B, H) arrays a pass keeps per layer, at most (LSTM: states, gates, their gradients, coefficients)
 COPY_SYMBOLS = 10  # symbols to memorise in the copy task; its sequences need seq_len >= 2 * COPY_SYMBOLS + 1
@@ -166,6 +193,8 @@ def declare(default: Any, kind: str, *, ge: float | None = None, gt: float | Non
                      hi_open=lt is not None, choices=tuple(choices), url=url, label=label, help=help, note=note)
     return dataclasses.field(default=default, metadata={"info": info})
 
+MAX_GATE_BIAS_TEXT = 200
+
 
 @dataclass(frozen=True)
 class RunConfig:
@@ -177,11 +206,12 @@ class RunConfig:
 
     cell: str = declare("lstm", "choice", choices=CELLS, label="Cell",
                         help="Recurrent cell: rnn (tanh Elman), lstm or gru.")
-    task: str = declare("adding", "choice", choices=TASKS, label="Task",
+    task: str = declare("adding", "choice", choices=TASKS + tuple(PAPER_TASKS), label="Task",
                         help="Adding: sum the two marked numbers of a long sequence (Hochreiter & Schmidhuber 1997). "
                              "Recall: name the symbol seen at the first step. "
                              f"Copy: repeat {COPY_SYMBOLS} symbols after a delay. "
-                             "Forecast: predict the next value of a series (synthetic, or one given).")
+                             "Forecast: predict the next value of a series (synthetic, or one given). "
+                             "The papers' tasks follow, each generated as its paper does; T sets its length parameter.")
     # total sequence length T fed to the network (copy: includes symbols, delimiter, answer)
     seq_len: int = declare(100, "int", ge=1, le=5000, url="T", label="Sequence length T",
                            help="Time steps per sequence: the longest distance the error has to travel back.")
@@ -195,12 +225,13 @@ class RunConfig:
     init: str = declare("orthogonal", "choice", choices=INITS, label="Init of W_h",
                         help="orthogonal: every singular value = weight scale; gaussian: N(0, w²/H); "
                              "identity: w·I; irnn: w·I with input and output weights ~ N(0, 0.001²) "
-                             "(the IRNN of Le et al. 2015 with the ReLU RNN).")
+                             "(the IRNN of Le et al. 2015 with the ReLU RNN); uniform: every weight and bias in [-w, w] "
+                             "(the papers' ranges).")
     # LSTM forget-gate bias (Gers et al. 2000; Jozefowicz et al. 2015): remember by default
     forget_bias: float = declare(1.0, "float", ge=-10.0, le=10.0, url="fb", label="Forget bias (LSTM)",
                                  help="Initial bias of the forget gate; 1 keeps the carousel open.")
     optimizer: str = declare("adam", "choice", choices=OPTIMIZERS, url="opt", label="Optimiser",
-                             help="Update rule: sgd, momentum (heavy ball), adam or nesterov.")
+                             help="Update rule: sgd, momentum (heavy ball), adam, nesterov or rmsprop.")
     # high for Adam in general, right for these small nets with clipping
     lr: float = declare(1e-2, "float", gt=0.0, le=10.0, label="Learning rate", help="Step size of the optimiser.")
     # used by "momentum" and "nesterov" only; Adam keeps beta1=0.9, beta2=0.999
@@ -228,8 +259,9 @@ class RunConfig:
                              "synthetic series.")
     dtype: str = declare("float64", "choice", choices=DTYPES, label="Precision",
                          help="float64 (gradient studies need its range) or float32.")
-    n_symbols: int = declare(8, "int", ge=2, le=256, label="Symbols",
-                             help="Recall: number of classes K (chance accuracy 1/K, baseline loss log K).")
+    n_symbols: int = declare(8, "int", ge=2, le=1000, label="Symbols",
+                             help="Recall: number of classes K (chance accuracy 1/K, baseline loss log K); "
+                                  "hs97-lag-2c: its p.")
     # beyond 1e6 the synthetic series' spread overflows
     noise: float = declare(0.1, "float", ge=0.0, le=1e6, label="Noise",
                            help="Forecast: standard deviation of the gaussian noise added to the synthetic "
@@ -238,6 +270,35 @@ class RunConfig:
                                                help="Forecast: the series to learn (None = the synthetic series).")
     series_name: str = declare("", "text", le=200, label="Series name",
                                help="Display label of the series; not used in computation.")
+    # The papers' tasks and training (PAPER_TASKS, STOPS); each default leaves an existing run as it was.
+    seq_len_max: int = declare(0, "int", ge=0, le=5000, label="Longest length",
+                               help="pmb13-*: lengths seq_len .. seq_len_max - 1, as the authors' code draws them; "
+                                    "0 = seq_len.")
+    latch_steps: int = declare(3, "int", ge=1, le=5000, label="Latch steps L",
+                               help="bsf94-latch: L, the first steps whose inputs are learned (one set per class).")
+    latch_noise: float = declare(0.2, "float", ge=0.0, le=1e6, label="Latch noise s",
+                                 help="bsf94-latch: s, the variance of the gaussian noise after them.")
+    gate_bias: str = declare("", "text", le=MAX_GATE_BIAS_TEXT, note="such as 'i=-3,-6 o=-2,-4'", label="Gate biases",
+                             help="A gate's initial biases, one value per equal group of its units, e.g. "
+                                  "'i=-3,-6 o=-2' (HS97's memory blocks); overrides the forget bias for f.")
+    clip_value: float = declare(0.0, "float", ge=0.0, note="0 = no clipping", label="Clip value (0 = off)",
+                                help="Element-wise gradient clipping at ±clip_value (Arjovsky et al.'s code), "
+                                     "before the norm clipping.")
+    stop: str = declare("budget", "choice", choices=STOPS, label="Stop",
+                        help="budget: train every step; train: stop once the last stop_window training sequences "
+                             "meet the criterion (HS97's ST3); eval: once the held-out batch does. steps stays the "
+                             "budget.")
+    stop_window: int = declare(2000, "int", ge=1, le=100_000, label="Stop window",
+                               help="stop=train: the most recent training sequences the criterion reads (HS97: 2,000).")
+    stop_wrong: int = declare(0, "int", ge=0, le=100_000, label="Wrong allowed",
+                              help="stop=train/eval: wrong sequences allowed in the window or the held-out batch.")
+    stop_error: float = declare(0.0, "float", ge=0.0, note="0 = no error condition", label="Stop error",
+                                help="stop=train/eval: their mean error must be below this (HS97's beta); 0 = not "
+                                     "checked.")
+    test_size: int = declare(0, "int", ge=0, le=100_000, label="Test set",
+                             help="Fresh test sequences scored when the run ends (HS97: 2,560); 0 = no test set.")
+    log_every: int = declare(1, "int", ge=1, le=1_000_000, label="Log every",
+                             help="One steps row per log_every updates (online runs need not record each one).")
 
     def __post_init__(self) -> None:
         self.validate()
@@ -254,6 +315,7 @@ class RunConfig:
             )
         if self.task == "adding" and self.seq_len < 2:
             raise ValueError(f"seq_len={self.seq_len}: expected an integer from 2 to {longest} for task 'adding'")
+        self._check_paper_fields()
         if self.task == "forecast" and self.series is not None:
             n = len(self.series)
             if n < self.seq_len + 1:
@@ -274,11 +336,53 @@ class RunConfig:
                 f"need about {need / 2**30:.1f} GiB; expected at most {MAX_PASS_BYTES / 2**30:.0f} GiB (lower one of them)"
             )
 
+    def _check_paper_fields(self) -> None:
+        """The paper tasks' parameters (checked by the task itself, its message naming the RunConfig field), the gate
+        biases, and the training choices that need a paper task's success rule or fit only together."""
+        for gate, values in parse_gate_bias(self.gate_bias).items():
+            if gate not in GATES[self.cell]:
+                raise ValueError(f"gate_bias={self.gate_bias!r}: gate {gate!r} is not a gate of cell {self.cell!r}; "
+                                 f"expected some of {', '.join(map(repr, GATES[self.cell]))}")
+            if len(values) > self.hidden_size:
+                raise ValueError(f"gate_bias={self.gate_bias!r}: {len(values)} values for gate {gate!r}; expected at "
+                                 f"most hidden_size = {self.hidden_size} (one group of units per value)")
+        if self.record_every % self.log_every:
+            raise ValueError(f"log_every={self.log_every}: expected a divisor of record_every = {self.record_every} "
+                             "(every recording ends a steps row)")
+        if self.task in PAPER_TASKS:
+            if self.seq_len_max and self.seq_len_max < self.seq_len:
+                raise ValueError(f"seq_len_max={self.seq_len_max}: expected 0 (every sequence seq_len long) or an "
+                                 f"integer >= seq_len = {self.seq_len}")
+            if paper_task(self).rule is None and self.stop != "budget":
+                raise ValueError(f"stop={self.stop!r}: expected 'budget' for task {self.task!r}, which has no "
+                                 "per-sequence success rule (its papers report the loss only)")
+            limit = {"train": ("stop_window", self.stop_window), "eval": ("eval_size", self.eval_size)}.get(self.stop)
+            if limit and self.stop_wrong >= limit[1]:
+                raise ValueError(f"stop_wrong={self.stop_wrong}: expected fewer than {limit[0]} = {limit[1]} for "
+                                 f"stop={self.stop!r} (else the criterion holds from the start)")
+        elif self.stop != "budget" or self.test_size:
+            field, value = ("stop", self.stop) if self.stop != "budget" else ("test_size", self.test_size)
+            raise ValueError(f"{field}={value!r}: expected {'budget' if field == 'stop' else 0!r} for task "
+                             f"{self.task!r}; stopping criteria and test sets count sequences wrong by a paper "
+                             f"task's success rule (tasks {', '.join(PAPER_TASKS)})")
+
     def pass_bytes(self) -> int:
         """Upper estimate of the memory one BPTT pass of this run takes (the larger of a training and an eval batch)."""
         itemsize = 8 if self.dtype == "float64" else 4
         B = max(self.batch_size, self.eval_size)
-        return PASS_ARRAYS * self.seq_len * B * self.hidden_size * self.layers * itemsize
+        return PASS_ARRAYS * self.max_length() * B * self.hidden_size * self.layers * itemsize
+
+    def max_length(self) -> int:
+        """The longest sequence this run's task gives (or, where lengths are unbounded, one it exceeds with
+        probability below 1e-9): ``seq_len`` for the lab's tasks."""
+        if self.task not in PAPER_TASKS:
+            return self.seq_len
+        T = self.seq_len
+        return {"hs97-reber": 100, "hs97-lag-2a": T, "hs97-lag-2b": T, "hs97-lag-2c": T + 200 + 3,
+                "hs97-adding": T + T // 10, "hs97-multiply": T + T // 10, "hs97-order-6a": 110, "hs97-order-6b": 110,
+                "gsc00-reber": T, "bsf94-latch": T, "pmb13-order": max(T, self.seq_len_max),
+                "pmb13-addition": max(T, self.seq_len_max) * 11 // 10, "asb16-copy": T + 20,
+                "ljh15-adding": T}[self.task]
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-ready dict (``series`` as a list or None)."""
@@ -309,6 +413,50 @@ class RunConfig:
         return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
 
+_DEFAULTS = {f.name: f.default for f in dataclasses.fields(RunConfig)}
+
+
+def parse_gate_bias(text: str) -> dict[str, tuple[float, ...]]:
+    """``RunConfig.gate_bias`` as {gate: values}: "i=-3,-6 o=-2" -> {"i": (-3.0, -6.0), "o": (-2.0,)}; "" -> {}.
+    Gates are separated by blanks or ";", values by ","; ValueError naming the field on anything else."""
+    out: dict[str, tuple[float, ...]] = {}
+    for part in text.replace(";", " ").split():
+        gate, eq, values = part.partition("=")
+        try:
+            numbers = tuple(float(v) for v in values.split(",")) if eq and gate else ()
+        except ValueError:
+            numbers = ()
+        if not numbers or not all(math.isfinite(v) and abs(v) <= 100 for v in numbers):
+            raise ValueError(f"gate_bias={text!r}: cannot read {part!r}; expected gate=value[,value...] with finite "
+                             "values in [-100, 100], e.g. 'i=-3,-6 o=-2,-4'")
+        if gate in out:
+            raise ValueError(f"gate_bias={text!r}: gate {gate!r} given twice; expected each gate at most once")
+        out[gate] = numbers
+    return out
+
+
+def paper_task(config: RunConfig):
+    """The ``lstmlab.core.paper_tasks`` task a config names (``PAPER_TASKS``), or ValueError naming the RunConfig
+    field whose value the task refuses."""
+    from lstmlab.core import paper_tasks
+
+    name, fields, fixed = PAPER_TASKS[config.task]
+    kwargs = {param: getattr(config, field) for param, field in fields.items()}
+    if kwargs.get("max_length") == 0:
+        kwargs["max_length"] = None
+    try:
+        return getattr(paper_tasks, name)(**kwargs, **fixed, dtype=config.dtype)
+    except ValueError as e:
+        text = str(e)
+        for param, field in fields.items():
+            if text.startswith(f"{param}="):
+                rest = text[len(param):]
+                for other, other_field in fields.items():
+                    rest = rest.replace(f" {other} = ", f" {other_field} = ")
+                raise ValueError(f"{field}{rest}, as the paper's {param} of task {config.task!r}") from None
+        raise ValueError(f"task={config.task!r}: {text}") from None
+
+
 def seconds_from_environment(variable: str, default: float) -> float:
     """A duration from the environment variable ``variable`` (seconds), ``default`` when unset; ValueError naming
     the variable when it is not a number of seconds > 0."""
@@ -331,6 +479,8 @@ for _field in dataclasses.fields(RunConfig):
         raise TypeError(f"RunConfig.{_field.name}: expected a declaration, declare(default, kind, ...)")
     FIELD_INFO[_field.name] = _field.metadata["info"]
 del _field
+if any(_DEFAULTS[name] != value for name, value in KEY_DEFAULTS.items()):
+    raise AssertionError("KEY_DEFAULTS must hold each field's default")
 CHOICES = {name: info.choices for name, info in FIELD_INFO.items() if info.kind == "choice"}
 
 
@@ -340,7 +490,10 @@ def check_field(name: str, value: Any) -> Any:
     info = FIELD_INFO.get(name)
     if info is None:
         raise ValueError(f"{name!r}: expected one of the fields {list(FIELD_INFO)}")
-    return info.check(name, value)
+    value = info.check(name, value)
+    if name == "gate_bias":
+        parse_gate_bias(value)
+    return value
 
 
 def value_from_text(kind: str, text: str) -> Any:

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from lstmlab.core.model import bptt, check_x, check_y, forward, loss_fn
+from lstmlab.core.model import bptt, check_mask, check_x, check_y, forward, loss_fn
 from lstmlab.core.params import as_generator
 from lstmlab.core.spec import ModelSpec
 
@@ -44,11 +44,13 @@ def grad_check(
     max_per_param: int | None = None,
     seed=0,
     engine: str | None = None,
+    mask=None,
 ) -> GradCheck:
     """Compare every (or ``max_per_param`` random) gradient entries with central differences.
 
     Run it in float64: in float32 the differences are dominated by rounding. ``engine``: see lstmlab.core.engines.
     A spec with the truncated gradient is refused: that is not the derivative of the loss the differences measure.
+    ``mask``: the steps the loss reads (``bptt``).
     """
     if isinstance(spec, ModelSpec) and spec.gradient != "full":
         raise ValueError(f"gradient={spec.gradient!r}: expected 'full' (central differences measure the full "
@@ -57,11 +59,12 @@ def grad_check(
     spec64 = ModelSpec(**{**spec.__dict__, "dtype": "float64"})
     x = check_x(spec64, x)
     y = check_y(spec64, y, loss, x.shape[0], x.shape[1])
-    analytic = bptt(spec64, work, x, y, loss, engine=engine).grads
+    mask = check_mask(spec64, mask, x.shape[0], x.shape[1])
+    analytic = bptt(spec64, work, x, y, loss, engine=engine, mask=mask).grads
     rng = as_generator(seed)
 
     def f() -> float:
-        return loss_fn(forward(spec64, work, x, engine=engine), y, loss)[0]
+        return loss_fn(forward(spec64, work, x, engine=engine), y, loss, mask)[0]
 
     errors, checked = {}, {}
     for name, arr in work.items():

@@ -33,7 +33,8 @@ class BPTTResult:
     dgates: gate name -> (L, T, B, H) dL/d(pre-activation of the gate)
     acts, dacts: (L, T, B, G*H) every gate's activations and dL/d(pre-activation), blocks in the order of
             ``spec.gates``: the arrays ``gates`` and ``dgates`` are views of
-    y_hat:  predictions, (B, O) for head "last", (T, B, O) for "all"; logits for "xent"
+    y_hat:  the head's outputs, (B, O) for head "last", (T, B, O) for "all"; logits for "xent" and
+            "mse-onehot", whose output units are sigmoid(y_hat) (``output_units``)
     """
 
     loss: float
@@ -80,39 +81,80 @@ def check_y(spec: ModelSpec, y, loss: str, T: int, B: int) -> np.ndarray:
             raise ValueError("y: contains NaN or inf, expected finite values")
         return arr
     if arr.shape != lead:
-        raise ValueError(f"y: shape {arr.shape}, expected {lead} integer class ids for head {spec.head!r} and loss 'xent'")
+        raise ValueError(f"y: shape {arr.shape}, expected {lead} integer class ids for head {spec.head!r} and loss "
+                         f"{loss!r}")
     if not np.issubdtype(arr.dtype, np.integer):
-        raise ValueError(f"y: dtype {arr.dtype}, expected integer class ids for loss 'xent'")
+        raise ValueError(f"y: dtype {arr.dtype}, expected integer class ids for loss {loss!r}")
     if arr.size and (arr.min() < 0 or arr.max() >= spec.output_size):
         raise ValueError(f"y: class ids from {arr.min()} to {arr.max()}, expected 0 to {spec.output_size - 1}")
     return arr.astype(np.intp, copy=False)
 
 
+def check_mask(spec: ModelSpec, mask, T: int, B: int) -> np.ndarray | None:
+    """``mask`` as a (T, B) bool array selecting at least one step, None for none given, or ValueError. Only head
+    "all" takes one: head "last" has its error at the last step."""
+    if mask is None:
+        return None
+    if spec.head != "all":
+        raise ValueError(f"mask: given for head {spec.head!r}; expected None (the loss is at the last step)")
+    arr = np.asarray(mask)
+    if arr.shape != (T, B) or arr.dtype != np.bool_:
+        raise ValueError(f"mask: shape {arr.shape} of {arr.dtype}, expected ({T}, {B}) bool")
+    if not arr.any():
+        raise ValueError("mask: selects no step, expected at least one step with an error signal")
+    return arr
+
+
 # ------------------------------------------------------------------- losses
 
 
-def loss_fn(y_hat: np.ndarray, y: np.ndarray, loss: str) -> tuple[float, np.ndarray]:
-    """Loss and dL/dy_hat.
+def sigmoid(z: np.ndarray) -> np.ndarray:
+    """1 / (1 + exp(-z)), written (1 + tanh(z/2)) / 2 (no overflow for large |z|)."""
+    return 0.5 * (1.0 + np.tanh(0.5 * z))
 
-    mse:  L = mean over every element of (y_hat - y)^2;  dL/dy_hat = 2 (y_hat - y) / N
-    xent: L = mean over predictions of -log softmax(y_hat)[y];  dL/dy_hat = (softmax - onehot) / N
+
+def output_units(y_hat: np.ndarray, loss: str) -> np.ndarray:
+    """What the network's output units show for head outputs ``y_hat``: sigmoid(y_hat) for "mse-onehot" (HS97's
+    logistic output units), ``y_hat`` itself otherwise (values for "mse", logits for "xent")."""
+    return sigmoid(y_hat) if loss == "mse-onehot" else y_hat
+
+
+def loss_fn(y_hat: np.ndarray, y: np.ndarray, loss: str, mask: np.ndarray | None = None) -> tuple[float, np.ndarray]:
+    """Loss and dL/dy_hat, y_hat the head's outputs.
+
+    mse:        L = mean over every element of (y_hat - y)^2;  dL/dy_hat = 2 (y_hat - y) / N
+    mse-onehot: p = sigmoid(y_hat), e = p - onehot(y);  L = mean over every element of e^2;
+                dL/dy_hat = 2 e p (1 - p) / N
+    xent:       L = mean over predictions of -log softmax(y_hat)[y];  dL/dy_hat = (softmax - onehot) / N
+    With ``mask`` (T, B) (head "all"), only the selected steps count: the means run over their elements (or
+    predictions) alone and the other steps get no gradient.
     """
-    if loss == "mse":
-        diff = y_hat - y
-        return float(np.mean(diff * diff)), (2.0 / diff.size) * diff
-    z = y_hat - y_hat.max(axis=-1, keepdims=True)
-    logp = z - np.log(np.exp(z).sum(axis=-1, keepdims=True))
-    flat = logp.reshape(-1, logp.shape[-1])
-    idx = y.reshape(-1)
-    n = idx.size
-    value = -float(flat[np.arange(n), idx].sum() / n)
-    grad = np.exp(flat)
-    grad[np.arange(n), idx] -= 1.0
-    return value, (grad / n).reshape(y_hat.shape)
+    if loss == "xent":
+        z = y_hat - y_hat.max(axis=-1, keepdims=True)
+        logp = z - np.log(np.exp(z).sum(axis=-1, keepdims=True))
+        flat = logp.reshape(-1, logp.shape[-1])
+        idx = y.reshape(-1)
+        n = idx.size
+        grad = np.exp(flat)
+        grad[np.arange(n), idx] -= 1.0
+        if mask is None:
+            return -float(flat[np.arange(n), idx].sum() / n), (grad / n).reshape(y_hat.shape)
+        w = mask.reshape(-1) / np.count_nonzero(mask)
+        return -float(np.dot(w, flat[np.arange(n), idx])), (grad * w[:, None].astype(grad.dtype)).reshape(y_hat.shape)
+    if loss == "mse-onehot":
+        p = sigmoid(y_hat)
+        diff = p - np.eye(y_hat.shape[-1], dtype=y_hat.dtype)[y]
+        slope = p * (1.0 - p)  # sigmoid'
+    else:
+        diff, slope = y_hat - y, 1.0
+    if mask is None:
+        return float(np.mean(diff * diff)), (2.0 / diff.size) * diff * slope
+    w = (mask / (np.count_nonzero(mask) * diff.shape[-1]))[..., None].astype(diff.dtype)
+    return float(np.sum(w * diff * diff)), 2.0 * w * diff * slope
 
 
 def metric_fn(y_hat: np.ndarray, y: np.ndarray, loss: str) -> float:
-    """The task metric: mean squared error for "mse", accuracy (argmax) for "xent"."""
+    """The task metric: mean squared error for "mse", accuracy (argmax) for "xent" and "mse-onehot"."""
     if loss == "mse":
         return float(np.mean((y_hat - y) ** 2))
     return float(np.mean(np.argmax(y_hat, axis=-1) == y))
@@ -136,14 +178,15 @@ def _forward_all(spec: ModelSpec, params: dict, x: np.ndarray, engine) -> tuple[
 
 
 def forward(spec: ModelSpec, params: dict, x, engine: str | None = None) -> np.ndarray:
-    """Predictions only: (B, O) for head "last", (T, B, O) for "all". ``engine``: see lstmlab.core.engines."""
+    """The head's outputs only: (B, O) for head "last", (T, B, O) for "all" (``output_units`` gives what a loss's
+    output units show). ``engine``: see lstmlab.core.engines."""
     params = spec.check_params(params)
     x = check_x(spec, x)
     return _forward_all(spec, params, x, engines.get(engine))[2]
 
 
 def bptt(spec: ModelSpec, params: dict, x, y, loss: str = "mse", engine: str | None = None,
-         weight_grads: bool = True) -> BPTTResult:
+         weight_grads: bool = True, mask=None, check: bool = True) -> BPTTResult:
     """Forward pass, loss and backpropagation through time, recording the error flow.
 
     Per layer k, from the top down, the engine runs over t = T ... 1
@@ -154,22 +197,28 @@ def bptt(spec: ModelSpec, params: dict, x, y, loss: str = "mse", engine: str | N
         inject for layer k-1 = da Wx^T.
     ``engine``: a name from ``config.ENGINES``, by default the environment's choice (see lstmlab.core.engines).
     ``weight_grads=False``: the error flow alone (a held-out snapshot), ``grads`` left empty.
+    ``mask`` (T, B) bool, head "all" only: the steps whose predictions the loss reads (``loss_fn``); the error of
+    the others is zero where it enters, and flows back from the selected ones as ever.
+    ``check=False`` skips the checks of params, x, y and mask, for a caller that made them as they would come
+    out (``train``, one pass per sequence: the checks cost a fifth of a short pass); wrong ones then fail inside.
     """
     if not isinstance(spec, ModelSpec):
         raise ValueError(f"spec: expected a ModelSpec, got {type(spec).__name__}")
     eng = engines.get(engine)
-    params = spec.check_params(params)
-    x = check_x(spec, x)
-    y = check_y(spec, y, loss, x.shape[0], x.shape[1])
-    return _bptt(spec, params, x, y, loss, eng, weight_grads)
+    if check:
+        params = spec.check_params(params)
+        x = check_x(spec, x)
+        y = check_y(spec, y, loss, x.shape[0], x.shape[1])
+        mask = check_mask(spec, mask, x.shape[0], x.shape[1])
+    return _bptt(spec, params, x, y, loss, eng, weight_grads, mask)
 
 
 def _bptt(spec: ModelSpec, params: dict, x: np.ndarray, y: np.ndarray, loss: str, engine,
-          weight_grads: bool = True) -> BPTTResult:
+          weight_grads: bool = True, mask: np.ndarray | None = None) -> BPTTResult:
     T, B, _ = x.shape
     H, O = spec.hidden_size, spec.output_size
     inputs, runs, y_hat = _forward_all(spec, params, x, engine)
-    value, dy = loss_fn(y_hat, y, loss)
+    value, dy = loss_fn(y_hat, y, loss, mask)
 
     feats = runs[-1].h[-1] if spec.head == "last" else runs[-1].h[1:]
     grads: dict[str, np.ndarray] = {}

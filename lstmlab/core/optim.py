@@ -86,14 +86,39 @@ class Adam:
         return new, {"t": t, "m": m, "v": v}
 
 
+@dataclass(frozen=True)
+class RMSProp:
+    """RMSProp as Arjovsky et al. (2016) ran it (their code's ``rms_prop``), r_0 = ``r0`` everywhere:
+
+        r <- decay r + (1 - decay) g^2
+        theta <- theta - lr g / sqrt(r)
+
+    No epsilon: r_0 > 0 keeps the first steps finite (r >= decay^t r_0).
+    """
+
+    lr: float
+    decay: float = 0.9
+    r0: float = 1e-3
+
+    def init(self, params: Params) -> State:
+        return {"t": 0, "r": {k: np.full_like(p, self.r0) for k, p in params.items()}}
+
+    def update(self, params: Params, grads: Params, state: State) -> tuple[Params, State]:
+        d = self.decay
+        r = {k: d * state["r"][k] + (1.0 - d) * np.square(grads[k]) for k in params}
+        new = {k: p - self.lr * grads[k] / np.sqrt(r[k]) for k, p in params.items()}
+        return new, {"t": state["t"] + 1, "r": r}
+
+
 def make_optimizer(name: str, lr: float, momentum: float = 0.9):
     """The optimiser a config names (one of ``config.OPTIMIZERS``): "sgd", "momentum" (heavy ball), "adam"
-    (default betas; ``momentum`` unused) or "nesterov"."""
+    (default betas; ``momentum`` unused), "nesterov" or "rmsprop" (Arjovsky et al.'s; ``momentum`` unused)."""
     makers = {
         "sgd": lambda: SGD(lr),
         "momentum": lambda: Momentum(lr, momentum),
         "adam": lambda: Adam(lr),
         "nesterov": lambda: Momentum(lr, momentum, nesterov=True),
+        "rmsprop": lambda: RMSProp(lr),
     }
     if name not in OPTIMIZERS:
         raise ValueError(f"optimizer={name!r}: expected one of {', '.join(map(repr, OPTIMIZERS))}")
@@ -132,3 +157,11 @@ def clip_by_global_norm(grads: Params, max_norm: float, norm: float | None = Non
         return grads, n, False
     scale = max_norm / n
     return {k: g * np.asarray(scale, dtype=g.dtype) for k, g in grads.items()}, n, True
+
+
+def clip_by_value(grads: Params, limit: float) -> tuple[Params, bool]:
+    """Clip every gradient element to [-limit, limit] (Arjovsky et al. 2016's code, before RMSProp); ``limit`` 0
+    disables it. Returns (grads, whether any element changed); NaN stays NaN (the caller decides it diverged)."""
+    if limit <= 0 or all(float(np.max(np.abs(g), initial=0.0)) <= limit for g in grads.values()):
+        return grads, False
+    return {k: np.clip(g, -limit, limit) for k, g in grads.items()}, True

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+
 import numpy as np
 
 from lstmlab.core.config import INITS
@@ -44,6 +46,7 @@ def recurrent_block(rng: np.random.Generator, H: int, weight_scale: float, init:
                 weight_scale per step;
     gaussian:   N(0, weight_scale^2 / H), spectral radius ~ weight_scale (circular law);
     identity, irnn: weight_scale * I (Le et al. 2015: the IRNN, or its scaled identity).
+    (``init="uniform"`` draws every parameter alike: :func:`init_params`.)
     """
     if init == "orthogonal":
         return weight_scale * orthogonal(rng, H)
@@ -65,6 +68,7 @@ def init_params(
     init: str = "orthogonal",
     forget_bias: float = 1.0,
     seed=0,
+    gate_bias: Mapping[str, Sequence[float]] | None = None,
 ) -> dict[str, np.ndarray]:
     """Fresh parameters for ``spec``.
 
@@ -75,6 +79,12 @@ def init_params(
     (1.0 by default: Jozefowicz et al. 2015; "lstm97" has no forget gate).
     The IRNN of Le, Jaitly & Hinton 2015 is cell "rnn_relu" with init "irnn"
     (weight_scale 1: W_h = I; below 1: their scaled identity).
+    ``init="uniform"`` (the papers' initial weight ranges, e.g. HS97's [-0.1, 0.1]): every weight and bias,
+    the head's included, uniform in [-weight_scale, weight_scale] (the LSTM forget gate's bias still
+    ``forget_bias``).
+    ``gate_bias`` {gate: (v_1, ..., v_k)} sets that gate's biases in every layer: its H units cut into k equal
+    consecutive groups (unit u gets v_{floor(u k / H) + 1}), as HS97 gives each memory block's input or output
+    gate its own bias (-3 and -6 for two blocks); it overrides ``forget_bias`` for "f".
     ``seed`` is an int or an ``np.random.Generator``; nothing global is touched.
     """
     if not isinstance(spec, ModelSpec):
@@ -88,21 +98,59 @@ def init_params(
             raise ValueError(f"{name}={value!r}: expected a finite number")
     if weight_scale < 0:
         raise ValueError(f"weight_scale={weight_scale!r}: expected a number >= 0")
+    biases = _check_gate_bias(spec, gate_bias)
     rng = as_generator(seed)
+    if init == "uniform":
+        params = _uniform_params(spec, float(weight_scale), rng)
+    else:
+        params = _scaled_params(spec, float(weight_scale), init, rng)
+    H = spec.hidden_size
+    for k in range(spec.layers):
+        b = params[f"l{k}.b"]
+        if spec.cell == "lstm":
+            b[H : 2 * H] = forget_bias
+        for gate, values in biases.items():
+            j = spec.gates.index(gate)
+            b[j * H : (j + 1) * H] = np.asarray(values, dtype=np.float64)[np.arange(H) * len(values) // H]
+    return {k: v.astype(spec.np_dtype) for k, v in params.items()}
+
+
+def _check_gate_bias(spec: ModelSpec, gate_bias) -> dict[str, tuple[float, ...]]:
+    if gate_bias is None:
+        return {}
+    if not isinstance(gate_bias, Mapping):
+        raise ValueError(f"gate_bias={gate_bias!r}: expected a mapping gate -> bias values")
+    out = {}
+    for gate, values in gate_bias.items():
+        if gate not in spec.gates:
+            raise ValueError(f"gate_bias: gate {gate!r} is not a gate of cell {spec.cell!r}; expected some of "
+                             f"{', '.join(map(repr, spec.gates))}")
+        vals = tuple(float(v) for v in values)
+        if not 1 <= len(vals) <= spec.hidden_size or not all(np.isfinite(vals)):
+            raise ValueError(f"gate_bias[{gate!r}]={values!r}: expected 1 to hidden_size = {spec.hidden_size} "
+                             "finite values")
+        out[gate] = vals
+    return out
+
+
+def _uniform_params(spec: ModelSpec, a: float, rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """Every parameter uniform in [-a, a], drawn in the order of ``spec.param_shapes()``."""
+    return {name: rng.uniform(-a, a, size=shape) for name, shape in spec.param_shapes().items()}
+
+
+def _scaled_params(spec: ModelSpec, weight_scale: float, init: str, rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """Recurrent blocks from :func:`recurrent_block`, Glorot-uniform input blocks and head, zero biases."""
     H, G = spec.hidden_size, len(spec.gates)
     params: dict[str, np.ndarray] = {}
     for k in range(spec.layers):
         fan_in = spec.input_size if k == 0 else H
         params[f"l{k}.Wx"] = np.concatenate([input_block(rng, fan_in, H, init) for _ in range(G)], axis=1)
         params[f"l{k}.Wh"] = np.concatenate(
-            [recurrent_block(rng, H, float(weight_scale), init) for _ in range(G)], axis=1
+            [recurrent_block(rng, H, weight_scale, init) for _ in range(G)], axis=1
         )
-        b = np.zeros(G * H)
-        if spec.cell == "lstm":
-            b[H : 2 * H] = forget_bias
-        params[f"l{k}.b"] = b
+        params[f"l{k}.b"] = np.zeros(G * H)
         if spec.cell == "gru":
             params[f"l{k}.bhn"] = np.zeros(H)
     params["head.W"] = input_block(rng, H, spec.output_size, init)
     params["head.b"] = np.zeros(spec.output_size)
-    return {k: v.astype(spec.np_dtype) for k, v in params.items()}
+    return params

@@ -13,7 +13,7 @@ from lstmlab.core.config import CELLS as CELL_NAMES  # noqa: F401
 from lstmlab.core.config import DTYPES, FIELD_INFO, GATES, MEMORY_CELLS, FieldInfo  # noqa: F401
 
 HEADS = ("last", "all")
-LOSSES = ("mse", "xent")
+LOSSES = ("mse", "mse-onehot", "xent")  # mse-onehot: logistic outputs against one-hot targets (HS97)
 MAX_HIDDEN = 4096  # wider than a run's hidden_size: a network built by hand or carried over from PyTorch may be larger
 MAX_FEATURES = 100_000
 

@@ -13,7 +13,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from lstmlab.core.config import COPY_SYMBOLS, TASKS, RunConfig
+from lstmlab.core.config import COPY_SYMBOLS, PAPER_TASKS, TASKS, RunConfig, paper_task
+from lstmlab.core.model import output_units
+from lstmlab.core.paper_tasks import PaperTask, Sequences
 
 SERIES_STREAM = 3  # SeedSequence(seed).spawn index of the synthetic series; train uses 0, 1, 2
 SYNTHETIC_WINDOWS = 10_000
@@ -59,6 +61,40 @@ class Task(ABC):
         if self.metric_name == "mse":
             return float(np.mean((np.asarray(y_hat, dtype=np.float64) - y) ** 2))
         return float(np.mean(np.argmax(y_hat, axis=-1) == y))
+
+    def draw(self, rng: np.random.Generator, batch: int) -> Batch:
+        """A batch as training reads it (``sample`` with no mask and no per-sequence rule)."""
+        x, y = self.sample(rng, batch)
+        return Batch(x, y)
+
+    def score(self, y_hat: np.ndarray, batch: Batch) -> Score:
+        """The batch's metric from the head's outputs ``y_hat``; the lab's tasks judge no sequence on its own."""
+        return Score(self.metric(y_hat, batch.y))
+
+
+@dataclass(frozen=True)
+class Batch:
+    """x (T, B, input_size); y as the head and loss need it; mask (T, B) bool, the steps the loss reads where not
+    all of head "all" (``bptt``'s mask), else None; seqs the paper task's Sequences (None for the lab's tasks)."""
+
+    x: np.ndarray
+    y: np.ndarray
+    mask: np.ndarray | None = None
+    seqs: Sequences | None = None
+
+
+@dataclass(frozen=True)
+class Score:
+    """How a batch went: the task's metric over the batch; for a paper task also, per sequence (B,), whether its
+    paper counts it correct (None: the task has no such rule), its error (the mean absolute error of its output
+    units at its error steps, "xent": its mean cross-entropy there) and its loss as the sum of its terms over
+    their count (the batch's loss pools them)."""
+
+    metric: float
+    correct: np.ndarray | None = None
+    error: np.ndarray | None = None
+    loss_sum: np.ndarray | None = None
+    loss_count: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -168,10 +204,81 @@ def window_mean_mse(s: np.ndarray, T: int) -> float:
     return float(np.mean((s[T:] - means) ** 2))
 
 
+@dataclass(frozen=True)
+class PaperRunTask(Task):
+    """A paper task (``lstmlab.core.paper_tasks``, named in ``config.PAPER_TASKS``) as training reads it.
+
+    Its head "mask" is the model's head "all" with the mask; its baseline is its ``chance()["loss"]`` and, where
+    its paper judges sequences, the metric is the fraction of sequences correct by that rule ("correct", chance:
+    ``chance()["correct"]``), else the MSE. bsf94-latch: the free inputs h_{c,t} of BSF94 (one per class c and
+    step t < L, added to the unit's input) are the input weights of 2L one-hot channels, channel c L + t on at step
+    t of a class-c sequence, beside the noise channel; the lab's network learns also the noise channel's weight,
+    biases and a linear head, which BSF94's single unit has not.
+    """
+
+    paper: PaperTask = field(default=None, repr=False)
+
+    def draw(self, rng, batch):
+        seqs = self.paper.sample(rng, batch)
+        x = seqs.x
+        if "labels" in seqs.info:  # bsf94-latch: the class's free-input channels at its first L steps
+            L, (T, B, _) = self.paper.L, x.shape
+            free = np.zeros((T, B, 2 * L), dtype=x.dtype)
+            channel = seqs.info["labels"][None, :] * L + np.arange(L)[:, None]  # (L, B)
+            free[np.arange(L)[:, None], np.arange(B)[None, :], channel] = 1
+            x = np.concatenate([x, free], axis=-1)
+        mask = None if self.head == "last" or seqs.mask.all() else seqs.mask
+        return Batch(x, seqs.y, mask, seqs)
+
+    def sample(self, rng, batch):
+        b = self.draw(rng, batch)
+        return b.x, b.y
+
+    def score(self, y_hat, batch):
+        shown = output_units(np.asarray(y_hat, dtype=np.float64), self.loss)
+        units = 1 if self.loss == "xent" else shown.shape[-1]
+        if self.loss == "xent":
+            z = shown - shown.max(axis=-1, keepdims=True)
+            logp = z - np.log(np.exp(z).sum(axis=-1, keepdims=True))
+            terms = error = -np.take_along_axis(logp, batch.y[..., None], axis=-1)[..., 0]
+        else:
+            diff = shown - (batch.y if self.loss == "mse" else np.eye(units)[batch.y])
+            terms, error = np.einsum("...o,...o->...", diff, diff), np.abs(diff).sum(axis=-1) / units
+        if self.head == "last":  # one error step, the last
+            loss_sum, err, count = terms, error, np.full(len(error), units)
+        else:
+            mask = batch.seqs.mask
+            steps = mask.sum(axis=0)
+            loss_sum = np.where(mask, terms, 0.0).sum(axis=0)
+            err, count = np.where(mask, error, 0.0).sum(axis=0) / steps, steps * units
+        if self.paper.rule is None:
+            return Score(float(loss_sum.sum() / count.sum()), None, err, loss_sum, count)
+        correct = self.paper.correct(shown, batch.seqs)
+        return Score(float(np.mean(correct)), correct, err, loss_sum, count)
+
+    def metric(self, y_hat, y):
+        raise ValueError(f"task {self.name!r}: read its metric with score(y_hat, batch), which has the sequences")
+
+
+def paper_run_task(config: RunConfig) -> PaperRunTask:
+    """The paper task a config names, as training reads it (``PaperRunTask``)."""
+    paper = paper_task(config)
+    chance = paper.chance()
+    latch = config.task == "bsf94-latch"
+    return PaperRunTask(
+        config.task, config.seq_len, config.dtype, "last" if paper.head == "last" else "all", paper.loss,
+        paper.input_size + (2 * paper.L if latch else 0), paper.output_size, chance["loss"].loss,
+        "correct" if paper.rule else "mse",
+        chance["correct"].correct if paper.rule else chance["loss"].loss,
+        chance["loss"].predictor, paper=paper)
+
+
 def get_task(config: RunConfig, rng: np.random.Generator | None = None) -> Task:
     """Build the task a config describes. ``rng`` only drives the synthetic forecast series; by default it
     is derived from ``config.seed`` (SeedSequence spawn index ``SERIES_STREAM``), so the series is fixed
     by the config."""
+    if config.task in PAPER_TASKS:
+        return paper_run_task(config)
     T, dt = config.seq_len, config.dtype
     if config.task == "adding":
         return AddingTask("adding", T, dt, "last", "mse", 2, 1, 1.0 / 6.0, "mse", 1.0 / 6.0)

@@ -10,7 +10,7 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
-from lstmlab.core.config import GATES, RunConfig
+from lstmlab.core.config import GATES, PAPER_TASKS, RunConfig, parse_gate_bias
 from lstmlab.core.params import init_params
 from lstmlab.core.spec import ModelSpec
 from lstmlab.core.tasks import get_task
@@ -62,6 +62,11 @@ class Run:
 
 
 EVAL_COLUMNS = ("step", "loss", "metric")
+# A paper task's runs add these to eval (float64; NaN where a value does not apply, see docs/csv-schema.md):
+# training sequences seen; wrong sequences and mean error among the ``stop_window`` most recent training sequences;
+# 1 at the recording where the stopping criterion was met; the test set's wrong sequences, loss and mean error.
+PAPER_EVAL_COLUMNS = ("sequences", "window_wrong", "window_error", "stop_met", "test_wrong", "test_loss",
+                      "test_error")
 
 
 STEPS_FIXED_COLUMNS = ("step", "loss", "metric", "grad_norm", "clipped", "forget_mean", "wall_time")
@@ -86,7 +91,7 @@ def initial_params(config: RunConfig, spec: ModelSpec | None = None) -> dict[str
     ``spec``: ``model_spec(config)``, when the caller has it already."""
     init_ss = np.random.SeedSequence(config.seed).spawn(3)[0]
     return init_params(spec or model_spec(config), config.weight_scale, config.init, config.forget_bias,
-                       seed=np.random.default_rng(init_ss))
+                       seed=np.random.default_rng(init_ss), gate_bias=parse_gate_bias(config.gate_bias))
 
 
 def steps_columns(config: RunConfig, spec: ModelSpec | None = None) -> list[str]:
@@ -101,7 +106,12 @@ def table_layout(config: RunConfig) -> dict[str, list[list[str]]]:
     ints = {"step", "layer", "t", "lag"}
     dtype = {"clipped": "bool", **{c: "int64" for c in ints}}
     return {name: [[c, dtype.get(c, "float64")] for c in cols] for name, cols in (
-        ("steps", steps_columns(config)), ("flow", flow_columns(config)), ("eval", list(EVAL_COLUMNS)))}
+        ("steps", steps_columns(config)), ("flow", flow_columns(config)), ("eval", eval_columns(config)))}
+
+
+def eval_columns(config: RunConfig) -> list[str]:
+    """Column order of ``Run.eval`` for this config (``PAPER_EVAL_COLUMNS`` after the others for a paper task)."""
+    return list(EVAL_COLUMNS) + (list(PAPER_EVAL_COLUMNS) if config.task in PAPER_TASKS else [])
 
 
 def flow_columns(config: RunConfig) -> list[str]:

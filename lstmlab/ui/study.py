@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from lstmlab.core.config import CELLS, GRADIENTS, INITS, OPTIMIZERS, TASKS
+from lstmlab.core.config import CELLS, CHOICES, GRADIENTS, INITS, OPTIMIZERS
 from lstmlab.ui import live, state, upload_box
 from lstmlab.views import commands, settings
 from lstmlab.views import limits as L
@@ -67,7 +67,7 @@ def study_form_ui(page: str, values: dict, submit_label: str = "Train and compar
                  "(Le et al. 2015); LSTM 1997 is Hochreiter & Schmidhuber's: input and output gates, no forget "
                  "gate, its cell state a constant error carousel.",
         )
-        task = c2.selectbox(f["task"].label, TASKS, key=k("task"), format_func=TASK_LABELS.get, help=f["task"].help)
+        task = c2.selectbox(f["task"].label, CHOICES["task"], key=k("task"), format_func=TASK_LABELS.get, help=f["task"].help)
         T = c3.slider(f["T"].label, L.SEQ_LEN_MIN, L.SEQ_LEN_MAX, key=k("T"), help=f["T"].help)
         ws = c4.slider(f["ws"].label, L.WEIGHT_SCALE_MIN, L.WEIGHT_SCALE_MAX, step=0.05, key=k("ws"),
                        help=f["ws"].help)

@@ -24,6 +24,21 @@ TASK_LABELS = {
     "recall": "Recall the first symbol",
     "copy": "Copy",
     "forecast": "Forecast a series",
+    # The papers' tasks (config.PAPER_TASKS), as each paper generates them; T sets the paper's length parameter.
+    "hs97-reber": "HS97 1: embedded Reber grammar",
+    "hs97-lag-2a": "HS97 2a: noise-free long lag (p = T)",
+    "hs97-lag-2b": "HS97 2b: long lag, no local regularities (p = T)",
+    "hs97-lag-2c": "HS97 2c: long lag among distractors (q = T)",
+    "hs97-adding": "HS97 4: adding",
+    "hs97-multiply": "HS97 5: multiplication",
+    "hs97-order-6a": "HS97 6a: temporal order of 2 symbols",
+    "hs97-order-6b": "HS97 6b: temporal order of 3 symbols",
+    "gsc00-reber": "Gers et al. 2000: continual embedded Reber",
+    "bsf94-latch": "Bengio et al. 1994: latch",
+    "pmb13-order": "Pascanu et al. 2013: temporal order",
+    "pmb13-addition": "Pascanu et al. 2013: addition",
+    "asb16-copy": "Arjovsky et al. 2016: copying memory",
+    "ljh15-adding": "Le et al. 2015: adding",
 }
 INSIDE_TASKS = tuple(t for t in TASKS if t != "forecast")  # Inside the LSTM has no upload box
 INSIDE_CELLS = MEMORY_CELLS  # Inside the LSTM shows the cells with a cell state
@@ -301,7 +316,7 @@ def study(values: dict, series: tuple | None = None, series_name: str = "") -> S
     fields = {field: values[name] for name, field in run_fields("flow").items()}
     configs = tuple(RunConfig(cell=c, **fields, record_every=record_every(fields["steps"]), eval_size=L.EVAL_SIZE,
                               **extra) for c in cells)
-    work = L.study_work(fields["seq_len"], fields["hidden_size"], fields["layers"], fields["steps"],
+    work = L.study_work(configs[0].max_length(), fields["hidden_size"], fields["layers"], fields["steps"],
                         fields["batch_size"], len(cells))
     return Study(configs=configs, work=work)
 
