@@ -28,7 +28,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from lstmlab.core.analysis import summary
 from lstmlab.core.config import CHOICES, RunConfig, check_field
 from lstmlab.jobs import api as jobs
-from lstmlab.jobs import sweeps
+from lstmlab.jobs import executors, sweeps
+from lstmlab.jobs.errors import JobError
 from lstmlab.jobs.limits import SCHEDULER_ENV
 from lstmlab.runs.status import FINAL_STATUSES, STATUSES, TRAINED_STATUSES
 from lstmlab.store import FILTER_FIELDS, LOST_AFTER_S, RunStore, StoreError, check_labels
@@ -510,7 +511,7 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: Text
         if debug:
             raise
         return _fail(err, str(e.args[0]) if e.args else "not found", 1)
-    except (StoreError, PermissionError, jobs.JobError) as e:  # messages written for the user, passwords hidden
+    except (StoreError, PermissionError, JobError) as e:  # messages written for the user, passwords hidden
         if debug:
             raise
         return _fail(err, str(e), 1)
@@ -519,7 +520,7 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: Text
             raise
         return _fail(err, f"{type(e).__name__}: {e}", 1)
     finally:
-        jobs.shutdown()
+        executors.shutdown()
 
 
 def _fail(err: TextIO, message: str, code: int) -> int:

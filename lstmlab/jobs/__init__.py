@@ -1,2 +1,3 @@
-"""Runs as jobs: the executors (a local process pool, a Dask cluster), submitting, running and waiting for jobs (api),
-the Dask workers' set-up (dask_setup), sweeps, a signed-in user's quotas (quotas) and the layer's limits (limits)."""
+"""Runs as jobs: submitting, stopping and waiting for them (api), where they run (executors: a local process pool, a
+Dask cluster), what a job does in its worker (worker), the Dask workers' set-up (dask_setup), sweeps, a signed-in
+user's quotas (quotas), the layer's limits (limits) and its error (errors)."""
