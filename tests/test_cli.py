@@ -292,3 +292,20 @@ def test_a_reader_that_goes_away_ends_the_command_quietly(tmp_path):
                            capture_output=True, text=True, env=env, timeout=120)
     assert piped.stderr == "" and piped.stdout.splitlines()[0] == f"run        {run_id}"
     assert len(piped.stdout.splitlines()) == 4
+
+
+# Modules a command that only reads runs must not import: the compiler, training and the job executors.
+NOT_FOR_READING = ("numba", "llvmlite", "lstmlab.training.train", "lstmlab.jobs.executors")
+
+
+@pytest.mark.parametrize("argv, expected", [(["ls"], "no runs\n"), (["sweeps", "ls"], "no sweeps\n")])
+def test_reading_commands_load_no_compiler_training_or_executor(tmp_path, argv, expected):
+    """`python -m lstmlab ls` on an empty store, its imports listed by the interpreter itself (-X importtime)."""
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    proc = subprocess.run([sys.executable, "-X", "importtime", "-m", "lstmlab", "--db", str(tmp_path / "runs.db"),
+                           *argv], capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120)
+    assert proc.returncode == 0 and proc.stdout == expected, proc.stderr[-2000:]
+    imported = {line.rsplit("|", 1)[1].strip() for line in proc.stderr.splitlines() if line.startswith("import time:")}
+    assert "lstmlab.store" in imported and "lstmlab.cli.runs" in imported  # the listing is read as it should be
+    loaded = sorted(m for m in imported if m in NOT_FOR_READING or m.split(".")[0] in NOT_FOR_READING)
+    assert loaded == []
