@@ -39,6 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.common import Results, Table, load, machine, results_path  # noqa: E402 - after the path set-up above
 from lstmlab.core.config import RunConfig  # noqa: E402
 from lstmlab.jobs import api as jobs  # noqa: E402
+from lstmlab.jobs import executors  # noqa: E402
 from lstmlab.jobs.limits import SCHEDULER_ENV
 from lstmlab.store import RunStore  # noqa: E402
 from lstmlab.training.runtime import configure_worker  # noqa: E402
@@ -107,7 +108,7 @@ def cold_pool(table: Table, repeats: int, tmp: Path) -> None:
     store = RunStore(tmp / "cold.db")
     times = []
     for i in range(repeats):
-        jobs.shutdown()
+        executors.shutdown()
         times.append(first_record_s(TINY.replace(seed=2000 + i), store, None))
     running, first = (statistics.median(t) for t in zip(*times))
     table.add("local pool, its first job", running * 1000, (first - running) * 1000, first * 1000, None, None)
@@ -192,7 +193,7 @@ def main() -> None:
             for steps in (int(n) for n in args.steps.split(",")):
                 throughput(table, address, steps, runs, rounds, Path(tmp))
     finally:
-        jobs.shutdown()
+        executors.shutdown()
         if cluster is not None:
             cluster.close()
     print(f"\nload average at end: {load()}")

@@ -27,10 +27,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from bench.common import Results, load, machine, results_path  # noqa: E402 - after the path set-up above
 from stserver import serve  # noqa: E402
 
-from bench.common import load, machine  # noqa: E402 - after the path set-up above
+from bench.common import Results, load, machine, results_path  # noqa: E402 - after the path set-up above  # noqa: E402 - after the path set-up above
 from lstmlab.store import RunStore  # noqa: E402
 
 IDLE = "[data-testid='stApp'][data-test-script-state='notRunning']"

@@ -13,6 +13,7 @@ from test_jobs_quotas import idle_scheduler  # noqa: F401 -- fixture
 
 from lstmlab.core.config import RunConfig
 from lstmlab.jobs import api as jobs
+from lstmlab.jobs import executors
 from lstmlab.jobs import limits as L
 from lstmlab.store import Actor, RunStore
 
@@ -162,7 +163,7 @@ def _open_study(seed: int, start, results, i: int) -> None:
     except BaseException as e:  # noqa: BLE001 -- reported to the test, which fails on it
         results.put((i, {"exception": [f"{type(e).__name__}: {e}"], "error": [], "warning": []}))
     finally:
-        jobs.shutdown()
+        executors.shutdown()
 
 
 def test_sessions_submitting_at_one_instant_never_pass_the_queued_quota(store_url, idle_scheduler,  # noqa: F811

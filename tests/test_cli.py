@@ -321,3 +321,20 @@ def test_run_trains_the_classic_cells_with_their_gradient_and_init(tmp_path, cel
 def test_a_bad_gradient_is_named_with_the_choices(tmp_path):
     code, _, err = call("--db", str(tmp_path / "runs.db"), "run", "--gradient", "rtrl")
     assert code != 0 and "gradient='rtrl': expected one of 'full', 'truncated'" in err
+
+
+# Modules a command that only reads runs must not import: the compiler, training and the job executors.
+NOT_FOR_READING = ("numba", "llvmlite", "lstmlab.training.train", "lstmlab.jobs.executors")
+
+
+@pytest.mark.parametrize("argv, expected", [(["ls"], "no runs\n"), (["sweeps", "ls"], "no sweeps\n")])
+def test_reading_commands_load_no_compiler_training_or_executor(tmp_path, argv, expected):
+    """`python -m lstmlab ls` on an empty store, its imports listed by the interpreter itself (-X importtime)."""
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    proc = subprocess.run([sys.executable, "-X", "importtime", "-m", "lstmlab", "--db", str(tmp_path / "runs.db"),
+                           *argv], capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120)
+    assert proc.returncode == 0 and proc.stdout == expected, proc.stderr[-2000:]
+    imported = {line.rsplit("|", 1)[1].strip() for line in proc.stderr.splitlines() if line.startswith("import time:")}
+    assert "lstmlab.store" in imported and "lstmlab.cli.runs" in imported  # the listing is read as it should be
+    loaded = sorted(m for m in imported if m in NOT_FOR_READING or m.split(".")[0] in NOT_FOR_READING)
+    assert loaded == []

@@ -20,8 +20,10 @@ from test_store import make_run
 
 from lstmlab.core.config import RunConfig
 from lstmlab.jobs import api as jobs
+from lstmlab.jobs import executors, quotas
 from lstmlab.jobs import limits as L
-from lstmlab.jobs import quotas
+from lstmlab.jobs.errors import JobError
+from lstmlab.runs.status import FINAL_STATUSES
 from lstmlab.store import LOST_AFTER_ENV, Actor, RunStore
 from lstmlab.training.runtime import configure_worker
 from lstmlab.training.train import train
@@ -58,7 +60,7 @@ def scheduler(request):
 @pytest.fixture(scope="module", autouse=True)
 def _shutdown_executors():
     yield
-    jobs.shutdown()
+    executors.shutdown()
 
 
 def assert_same_tables(got, want, rows: dict[str, int] | None = None) -> None:
@@ -189,7 +191,7 @@ def test_a_polling_reader_sees_whole_records_growing(store_url):
         status = store.progress(run_id)["status"]
         run = store.load(run_id)
         looks.append((len(run.steps), len(run.flow), len(run.eval), run))
-        if status in jobs.FINAL_STATUSES:
+        if status in FINAL_STATUSES:
             break
         time.sleep(0.02)
     want = train(config)
@@ -236,7 +238,7 @@ def test_dask_reruns_a_killed_workers_job_which_resumes(store_url, dask_schedule
 
 def test_unreachable_scheduler_names_the_address_and_submits_nothing(tmp_path):
     db = str(tmp_path / "runs.db")
-    with pytest.raises(jobs.JobError, match=r"cannot reach the Dask scheduler at tcp://127\.0\.0\.1:9"):
+    with pytest.raises(JobError, match=r"cannot reach the Dask scheduler at tcp://127\.0\.0\.1:9"):
         jobs.submit(RunConfig(**TINY, steps=5), store_url=db, scheduler="tcp://127.0.0.1:9")
     assert RunStore(db).list().empty
 
@@ -265,7 +267,7 @@ def test_local_pool_workers_give_way_to_the_process_that_owns_them():
 
     assert POOL_WORKER_NICE > 0
     mine = os.getpriority(os.PRIO_PROCESS, 0)
-    workers = {jobs.get_executor().submit(os.getpriority, os.PRIO_PROCESS, 0).result(timeout=600) for _ in range(4)}
+    workers = {executors.get_executor().submit(os.getpriority, os.PRIO_PROCESS, 0).result(timeout=600) for _ in range(4)}
     assert workers == {min(mine + POOL_WORKER_NICE, 19)}
     assert os.getpriority(os.PRIO_PROCESS, 0) == mine  # the caller's own priority is untouched
 
@@ -277,7 +279,7 @@ def test_local_pool_workers_run_their_passes_in_pool_threads_with_the_results_of
     from lstmlab.jobs.limits import POOL_THREADS
 
     expected = min(POOL_THREADS, os.cpu_count() or 1)
-    assert {jobs.get_executor().submit(compiled.threads).result(timeout=600) for _ in range(4)} == {expected}
+    assert {executors.get_executor().submit(compiled.threads).result(timeout=600) for _ in range(4)} == {expected}
     assert compiled.threads() == 1
     config = RunConfig(**{**TINY, "batch_size": 64, "eval_size": 64}, steps=12, seed=5)
     assert len(compiled.shards(config.batch_size)) == 2
@@ -289,18 +291,18 @@ def test_local_pool_workers_run_their_passes_in_pool_threads_with_the_results_of
 
 
 def test_a_bad_threads_variable_is_named_before_a_pool_starts(monkeypatch):
-    before = jobs._local_pool()
+    before = executors.local_pool()
     monkeypatch.setenv("LSTMLAB_THREADS", "many")
     with pytest.raises(ValueError, match=r"^LSTMLAB_THREADS='many': expected an integer >= 1$"):
-        jobs._local_pool(renew=True)
-    assert jobs._local_pool() is before and before.submit(abs, -3).result(timeout=600) == 3  # left as it was
+        executors.local_pool(renew=True)
+    assert executors.local_pool() is before and before.submit(abs, -3).result(timeout=600) == 3  # left as it was
 
 
 def test_a_dask_worker_is_set_up_when_it_joins_before_any_job(dask_scheduler):
     """Connecting registers lstmlab's worker plugin with the cluster: a worker that joins later loads its kernels in
     the background as it joins (a job would have loaded them "now", in the job) and runs without Dask's
     statistical profiler."""
-    client = jobs.get_executor(dask_scheduler).client
+    client = executors.get_executor(dask_scheduler).client
     before = set(client.scheduler_info()["workers"])
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
     worker = subprocess.Popen([sys.executable, "-m", "distributed.cli.dask_worker", dask_scheduler, "--nworkers", "1",
@@ -325,9 +327,9 @@ def _start_scheduler(port: int) -> subprocess.Popen:
     deadline = time.monotonic() + 120
     while True:
         try:
-            jobs.get_executor(f"tcp://127.0.0.1:{port}")
+            executors.get_executor(f"tcp://127.0.0.1:{port}")
             return proc
-        except jobs.JobError:
+        except JobError:
             if time.monotonic() > deadline:
                 proc.kill()
                 raise
@@ -350,13 +352,13 @@ def test_runs_queued_on_a_scheduler_that_went_away_read_as_lost_and_resubmission
     finally:
         scheduler.kill()
         scheduler.wait()
-    jobs.shutdown()  # the clients of this process, one of them to the dead scheduler
+    executors.shutdown()  # the clients of this process, one of them to the dead scheduler
     scheduler = _start_scheduler(port)  # a new scheduler at the same address, which knows nothing of them
     try:
         assert sorted(jobs.release_forgotten(store_url, address)) == sorted(ids)
         assert [store.progress(i)["status"] for i in ids] == ["lost"] * 2
     finally:
-        jobs.shutdown()
+        executors.shutdown()
         scheduler.kill()
         scheduler.wait()
     for run_id in ids:

@@ -22,7 +22,7 @@ import sqlalchemy as sa
 from test_jobs import assert_same_tables
 
 from lstmlab.core.config import RunConfig
-from lstmlab.jobs import api as jobs
+from lstmlab.jobs import worker
 from lstmlab.jobs.limits import OUTAGE_ENV
 from lstmlab.store import LOST_AFTER_ENV, RunStore, StoreError, StoreUnavailable
 from lstmlab.training.train import train
@@ -244,4 +244,4 @@ def test_a_permanent_store_error_fails_the_job_at_once(cluster):
 def test_a_bad_outage_variable_is_named(monkeypatch):
     monkeypatch.setenv(OUTAGE_ENV, "soon")
     with pytest.raises(ValueError, match=f"{OUTAGE_ENV}='soon': expected a number of seconds > 0"):
-        jobs.outage_limit()
+        worker.outage_limit()

@@ -14,8 +14,8 @@ from test_jobs import TINY, _shutdown_executors, wait_until  # noqa: F401 -- fix
 
 from lstmlab.core.config import RunConfig
 from lstmlab.jobs import api as jobs
+from lstmlab.jobs import executors, quotas
 from lstmlab.jobs import limits as L
-from lstmlab.jobs import quotas
 from lstmlab.store import Actor, RunStore, compute_table
 
 ALICE = Actor("alice@lab.example")
@@ -30,7 +30,7 @@ def idle_scheduler():
 
     with LocalCluster(n_workers=0, processes=True, host="127.0.0.1", dashboard_address=":0") as cluster:
         yield cluster.scheduler_address
-        jobs.shutdown()
+        executors.shutdown()
 
 
 def _ledger(store: RunStore) -> list[dict]:
@@ -43,7 +43,7 @@ def _submit(url: str, scheduler: str, configs: list[dict], start, results, i: in
     """A process that submits ``configs`` as Alice (one ``submit``, or ``submit_many`` for several) once every
     submitter is connected; puts (i, run ids or the refusal) on ``results``."""
     try:
-        jobs.get_executor(scheduler)
+        executors.get_executor(scheduler)
         RunStore(url).close()
         start.wait(180)
         try:
@@ -56,7 +56,7 @@ def _submit(url: str, scheduler: str, configs: list[dict], start, results, i: in
             out = f"refused: {e}"
         results.put((i, out))
     finally:
-        jobs.shutdown()
+        executors.shutdown()
 
 
 def _at_once(url: str, scheduler: str, batches: list[list[dict]]) -> list:

@@ -132,14 +132,14 @@ def test_a_job_loads_only_its_own_cells_kernels(tmp_path):
     """A job (as a pool or Dask worker runs it) readies the kernels of its own cell and dtype at its first pass, not
     every kernel set: on a cold cache it would otherwise wait for all of them to compile before training."""
     code = STATS % f"""
-from lstmlab.jobs import api as jobs
+from lstmlab.jobs import worker
 from lstmlab.core.config import RunConfig
 from lstmlab.store import RunStore
 db = {str(tmp_path / "runs.db")!r}
 with RunStore(db) as store:
     run_id, attempt, _ = store.queue(RunConfig(cell="rnn", seq_len=5, hidden_size=3, steps=2, batch_size=2, seed=1,
                                                dtype="float64"))
-assert jobs._run_job(run_id, attempt, db) == "finished"
+assert worker.run_job(run_id, attempt, db) == "finished"
 """
     env = _env(NUMBA_CACHE_DIR=str(tmp_path / "cache"), PYTHONPATH=str(ROOT))
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=600)

@@ -14,6 +14,7 @@ from lstmlab import cli
 from lstmlab.core.config import RunConfig
 from lstmlab.jobs import api as jobs
 from lstmlab.store import MAX_TAGS, NAME_MAX_CHARS, TAG_MAX_CHARS, RunStore, check_labels
+from lstmlab.training import train as training
 
 BIDI = ["\u202a", "\u202b", "\u202c", "\u202d", "\u202e", "\u2066", "\u2067", "\u2068", "\u2069", "\u200e", "\u200f",
         "\u061c"]
@@ -109,7 +110,7 @@ def _cli(*argv: str) -> tuple[int, str, str]:
 
 def test_cli_refuses_bad_names_and_tags_like_other_bad_input(tmp_path, monkeypatch):
     db = str(tmp_path / "runs.db")
-    monkeypatch.setattr(cli, "train", lambda *a, **k: pytest.fail("trained a run whose name is refused"))
+    monkeypatch.setattr(training, "train", lambda *a, **k: pytest.fail("trained a run whose name is refused"))
     tiny = ["--seq-len", "5", "--steps", "2", "--hidden-size", "3", "--batch-size", "2", "--eval-size", "2"]
     code, out, err = _cli("run", "--db", db, *tiny, "--name", "abc\u202etxt.exe")
     assert (code, out) == (2, "")

@@ -1,5 +1,6 @@
-"""Runs as jobs: the executors (a local process pool, a Dask cluster), submitting, running and waiting for jobs (api),
-the Dask workers' set-up (dask_setup), sweeps, a signed-in user's quotas (quotas) and the layer's limits (limits).
+"""Runs as jobs: submitting, stopping and waiting for them (api), where they run (executors: a local process pool, a
+Dask cluster), what a job does in its worker (worker), the Dask workers' set-up (dask_setup), sweeps, a signed-in
+user's quotas (quotas), the layer's limits (limits) and its error (errors).
 
 The names a script uses are here, imported on first use (``from lstmlab import jobs; jobs.submit(config, ...)``):
 ``submit``, ``submit_many``, ``resubmit``, ``stop``, ``wait``, ``get_executor`` and ``JobError``.
@@ -8,8 +9,8 @@ from __future__ import annotations
 
 import importlib
 
-_PUBLIC = {name: "lstmlab.jobs.api" for name in (
-    "JobError", "get_executor", "submit", "submit_many", "stop", "resubmit", "wait")}
+_PUBLIC = {"JobError": "lstmlab.jobs.errors", "get_executor": "lstmlab.jobs.executors",
+           **{name: "lstmlab.jobs.api" for name in ("submit", "submit_many", "stop", "resubmit", "wait")}}
 __all__ = list(_PUBLIC)
 
 

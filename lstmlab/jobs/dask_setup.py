@@ -1,6 +1,6 @@
 """The Dask side of the jobs: a worker plugin that sets every worker of a cluster up for training when it joins.
 
-Registered by ``lstmlab.jobs.api`` when it connects to a scheduler (idempotent: once per cluster, whoever connects
+Registered by ``lstmlab.jobs.executors`` when it connects to a scheduler (idempotent: once per cluster, whoever connects
 first), so a worker's one-time set-up (BLAS at one thread, the heap kept, the compiled kernels loaded from their
 disk cache) happens before its first job rather than inside it. Needs ``distributed`` (the
 "dask" extra); imported only by processes that use a cluster.

@@ -20,7 +20,7 @@ from typing import Any, Iterable, Mapping
 import pandas as pd
 
 from lstmlab.core.config import FIELD_INFO, RunConfig, check_field, value_from_text
-from lstmlab.jobs import api as jobs
+from lstmlab.jobs.errors import JobError
 from lstmlab.jobs.limits import MAX_SWEEP_RUNS
 from lstmlab.runs.status import STATUSES
 from lstmlab.store import Actor, RunStore
@@ -31,7 +31,7 @@ SEED_FIELD = "seed"
 SWEEP_FIELDS = tuple(f.name for f in dataclasses.fields(RunConfig) if f.name not in ("series", "series_name"))
 
 
-class SweepError(jobs.JobError, ValueError):
+class SweepError(JobError, ValueError):
     """A sweep that cannot be submitted as given; the message names the field and the value."""
 
 
@@ -116,6 +116,8 @@ def submit_sweep(spec: SweepSpec, *, store_url: str, actor: Actor | None = None,
     """Submit the runs of ``spec`` that are missing; resubmit those that are lost. Returns the run ids by what
     happened to them: {"submitted": [...], "resubmitted": [...], "present": [...]} (present: queued, running or
     ended). The spec is recorded under its name first; a different spec under that name is a ``SweepError``."""
+    from lstmlab.jobs import api as jobs  # here: a sweep's spec and progress are read without executors or training
+
     configs = spec.configs()
     jobs.release_forgotten(store_url, scheduler)  # an unreachable scheduler fails here, before anything is written
     store = RunStore(store_url)

@@ -1,6 +1,6 @@
 """Process setup for the programs that run BPTT passes: called once by each entry point, never by the library.
 
-:func:`configure_worker` is called by the CLI, the dashboard's server start and the job workers. No library
+:func:`configure_worker` is called by the CLI's ``run``, the dashboard's server start and the job workers. No library
 call (bptt, forward, train) changes process-wide state; what a process needs to run passes at full speed is
 set here, once:
 

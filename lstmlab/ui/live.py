@@ -1,6 +1,6 @@
 """Runs as jobs on a page: a study's configs are found in the run store or submitted as jobs, and the page draws
 what the store holds, redrawing while any of them is queued or running. The server process never trains: workers
-do (lstmlab.jobs.api), and the store is where the page, the workers and other sessions meet, so closing the tab does
+do (lstmlab.jobs.worker), and the store is where the page, the workers and other sessions meet, so closing the tab does
 not stop a run and the same URL elsewhere shows it where it is.
 """
 
@@ -14,6 +14,8 @@ import streamlit as st
 
 from lstmlab.jobs import api as jobs
 from lstmlab.jobs import quotas
+from lstmlab.jobs.errors import JobError
+from lstmlab.jobs.executors import get_executor
 from lstmlab.runs.status import ACTIVE_STATUSES, RESUBMITTABLE_STATUSES
 from lstmlab.store import default_url, may_change
 from lstmlab.ui import auth
@@ -28,10 +30,10 @@ def warm_workers() -> None:
     """Start the job executor's workers once per server process, before anyone presses Train: a worker's start
     (a fresh interpreter, numpy, its one-time set-up) takes seconds, a submission to a started one milliseconds."""
     try:
-        executor = jobs.get_executor()
+        executor = get_executor()
         for _ in range(os.cpu_count() or 1):
             executor.submit(os.getpid)
-    except jobs.JobError:
+    except JobError:
         pass  # an unreachable scheduler is reported where a study is submitted
 
 
@@ -80,7 +82,7 @@ def study_runs(study: Study) -> dict[str, str]:
     except quotas.QuotaExceeded as e:
         st.warning(f"Nothing was submitted: {escape_markdown(e)}.", icon=":material/hourglass_top:")
         st.stop()
-    except jobs.JobError as e:
+    except JobError as e:
         st.error(f"The runs could not be submitted: {escape_markdown(hide_location(str(e)))}",
                  icon=":material/error:")
         st.stop()
@@ -240,7 +242,7 @@ def _act(action, run_id: str, done: str) -> None:
         st.session_state[_NOTICE] = ("denied", escape_markdown(e))
     except quotas.QuotaExceeded as e:
         st.session_state[_NOTICE] = ("warning", f"Not resubmitted: {escape_markdown(e)}.")
-    except (ValueError, KeyError, jobs.JobError) as e:
+    except (ValueError, KeyError, JobError) as e:
         st.session_state[_NOTICE] = ("error", escape_markdown(hide_location(str(e))))
     except Exception as e:  # an unreachable or unwritable store: say which, never a traceback
         st.session_state[_NOTICE] = ("error", f"The run store cannot be used ({type(e).__name__}: "
