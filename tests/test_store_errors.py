@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from lstmlab import migrations
+from lstmlab.store import migrations
 from lstmlab.store import RunStore, StoreError, display_location
 from test_store import assert_same_run, make_run
 from test_store_migrations import first_release_store

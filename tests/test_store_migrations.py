@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
-from lstmlab import migrations
+from lstmlab.store import migrations
 from lstmlab.store import RunStore, StoreError, metadata, to_sqlalchemy_url
 from test_store import assert_same_run, make_run
 

@@ -57,9 +57,7 @@ from lstmlab.jobs.limits import (
 from lstmlab.runs.records import Record
 from lstmlab.runs.status import FINAL_STATUSES
 from lstmlab.store import (
-    DASK_QUEUE,
     LOST_AFTER_S,
-    POOL_QUEUE,
     Actor,
     RunStore,
     StaleAttempt,
@@ -74,6 +72,9 @@ __all__ = ["HEARTBEAT_S", "LOST_AFTER_S", "FINAL_STATUSES", "JobError", "get_exe
            "stop", "resubmit", "wait"]
 
 POLL_S = 0.2  # how often wait() reads a run's progress
+# Where a queued run waits, the first word of its ``queued_on``: this process's own pool, which beats the runs it
+# holds (so a kind among the store's PROCESS_QUEUES), or a Dask scheduler, which holds them itself.
+POOL_QUEUE, DASK_QUEUE = "pool", "dask"
 
 
 class JobError(Exception):
