@@ -5,7 +5,6 @@ import os
 
 from lstmlab.store.attempts import AttemptsMixin
 from lstmlab.store.ledger import LedgerMixin
-from lstmlab.store.location import default_url, to_sqlalchemy_url
 from lstmlab.store.lost import lost_after_from_environment
 from lstmlab.store.queue import QueueMixin
 from lstmlab.store.sweeps import SweepsMixin
@@ -24,6 +23,5 @@ class RunStore(QueueMixin, AttemptsMixin, LedgerMixin, SweepsMixin):
     """
 
     def __init__(self, url: str | os.PathLike | None = None, lost_after: float | None = None) -> None:
-        url = to_sqlalchemy_url(default_url() if url is None else url)
         self.lost_after = lost_after_from_environment() if lost_after is None else float(lost_after)
         super().__init__(url)
