@@ -18,7 +18,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("core",),
     ("runs",),
     ("training",),
-    ("store", "migrations"),
+    ("store",),
     ("jobs",),
     ("views",),
     ("ui",),

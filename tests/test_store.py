@@ -474,3 +474,31 @@ def test_sigkill_during_saves_keeps_committed_runs(db):
         assert_same_run(store.load(make_run(seed).run_id), make_run(seed, steps=1000, seq_len=100,
                                                                     record_every=25))
     assert _orphans(store) == 0
+
+
+def test_a_silent_queued_run_reads_lost_unless_its_queue_holds_it_itself(db):
+    """A queued run whose heartbeat is older than ``lost_after`` reads as lost when it waits in a process's own
+    queue (that process beats the runs it holds, so it is gone) or nowhere; in a queue that outlives the process
+    that queued on it (a Dask scheduler, any kind but the process ones) it stays queued. Read by a plain store from
+    the strings the jobs layer writes and earlier versions stored; a run whose heartbeat is fresh reads queued."""
+    from lstmlab.jobs.executors import DASK_QUEUE, POOL_QUEUE
+
+    store = RunStore(db, lost_after=30)
+    queues = {"pool host:4242": "lost", f"{POOL_QUEUE} other-host:7": "lost", "": "lost",
+              "dask tcp://127.0.0.1:8786": "queued", f"{DASK_QUEUE} 10.0.0.5:8786": "queued",
+              "elsewhere somewhere": "queued"}
+    ids = {q: store.queue(RunConfig(seed=500 + i, steps=5), queued_on=q)[0] for i, q in enumerate(queues)}
+    fresh = store.queue(RunConfig(seed=499, steps=5), queued_on="pool host:4242")[0]
+    with store.engine.begin() as conn:
+        conn.execute(runs_table.update().where(runs_table.c.id.in_(list(ids.values())))
+                     .values(heartbeat=time.time() - 60))
+    assert {q: store.progress(ids[q])["status"] for q in queues} == queues
+    listed = store.list().set_index("id")["status"]
+    assert {q: listed[ids[q]] for q in queues} == queues
+    assert {q: store.load(ids[q]).status for q in queues} == queues
+    assert store.progress(fresh)["status"] == "queued"
+    assert store.holdings("", since=0).queued == 1 + list(queues.values()).count("queued")
+    # a lost one may be resubmitted, a held one not
+    assert store.requeue(ids["pool host:4242"], queued_on="pool host:4242")[1] == 1
+    with pytest.raises(ValueError, match="is queued: only lost, stopped, failed runs can be resubmitted"):
+        store.requeue(ids["dask tcp://127.0.0.1:8786"])

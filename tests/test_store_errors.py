@@ -21,8 +21,7 @@ import pytest
 from test_store import assert_same_run, make_run
 from test_store_migrations import first_release_store
 
-from lstmlab import migrations
-from lstmlab.store import RunStore, StoreError, display_location
+from lstmlab.store import RunStore, StoreError, display_location, migrations
 
 REPO = Path(__file__).resolve().parents[1]
 CHILD_PRELUDE = f"""

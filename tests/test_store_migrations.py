@@ -13,8 +13,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from test_store import assert_same_run, make_run
 
-from lstmlab import migrations
-from lstmlab.store import RunStore, StoreError, metadata, to_sqlalchemy_url
+from lstmlab.store import RunStore, StoreError, metadata, migrations, to_sqlalchemy_url
 
 DATA = Path(__file__).resolve().parent / "data"
 FIRST_TABLES = ["lstmlab_runs", "lstmlab_steps", "lstmlab_flow", "lstmlab_eval", "lstmlab_values",

@@ -32,7 +32,7 @@ from lstmlab.jobs.limits import (
     SCHEDULER_TIMEOUT_S,
 )
 from lstmlab.jobs.worker import pool_worker_start
-from lstmlab.store import DASK_QUEUE, POOL_QUEUE, RunStore, StoreError
+from lstmlab.store import RunStore, StoreError
 from lstmlab.training.runtime import threads_from_environment
 
 __all__ = ["DaskExecutor", "get_executor", "local_pool", "queue_keeper", "queued_on", "shutdown", "task_key"]
@@ -42,6 +42,11 @@ HELD_POLL_S = 0.005  # how often a submission asks the Dask scheduler whether it
 _lock = threading.Lock()
 _pool: concurrent.futures.ProcessPoolExecutor | None = None
 _clients: dict[str, Any] = {}  # address -> distributed.Client
+
+# The first word of a run's queued_on: where it waits. A process's own pool keeps its queued runs' heartbeats (the
+# store's PROCESS_QUEUES); a Dask scheduler holds them itself.
+POOL_QUEUE, DASK_QUEUE = "pool", "dask"
+
 
 
 class DaskExecutor(concurrent.futures.Executor):

@@ -32,7 +32,8 @@ from typing import Any
 
 from lstmlab.core.config import RunConfig
 from lstmlab.jobs import limits as L
-from lstmlab.store import ATTACHING_STATUSES, Actor, Admit, Holdings, RunStore
+from lstmlab.runs.status import ATTACHING_STATUSES
+from lstmlab.store import Actor, Admit, Holdings, RunStore
 
 __all__ = ["ATTACHING_STATUSES", "QuotaExceeded", "Usage", "usage", "refusal", "admission", "check"]
 

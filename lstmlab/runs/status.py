@@ -27,3 +27,5 @@ TRAINED_STATUSES = (Status.FINISHED.value, Status.DIVERGED.value, Status.STOPPED
 FINAL_STATUSES = (*TRAINED_STATUSES, Status.FAILED.value, Status.LOST.value)  # the run changes no more
 RESUBMITTABLE_STATUSES = (Status.LOST.value, Status.STOPPED.value, Status.FAILED.value)  # may be trained again
 ENDED_STATUSES = (*TRAINED_STATUSES, Status.FAILED.value)  # has an outcome to summarise (lost may have none)
+# A new job of a config that has a run in one of these attaches to the newest such run and trains nothing.
+ATTACHING_STATUSES = (*ACTIVE_STATUSES, Status.FINISHED.value, Status.DIVERGED.value)

@@ -1,5 +1,5 @@
-"""Where a queued run waits, on lstmlab_runs: "pool HOST:PID" (a process's own pool), "dask ADDRESS" (a Dask
-scheduler), "" for older runs."""
+"""Where a queued run waits, on lstmlab_runs: "KIND PLACE" of its queue (the kind and place as whoever queued it
+names them), "" for older runs."""
 import sqlalchemy as sa
 from alembic import op
 

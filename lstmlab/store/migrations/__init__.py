@@ -11,8 +11,8 @@ lstmlab table, so another Alembic-managed application may share the database).
 - ``0003``: ``owner`` on ``lstmlab_runs`` (the signed-in email; "" for older runs and anonymous ones), indexed.
 - ``0004``: runs as jobs: ``step``, ``heartbeat``, ``stop_requested``, ``attempt``, ``sweep`` and ``worker`` on
   ``lstmlab_runs`` (0 / "" for older runs), and the table ``lstmlab_sweeps`` (name, spec, owner, created_at).
-- ``0005``: ``queued_on`` on ``lstmlab_runs``: where a queued run waits, a process's own pool or a Dask scheduler
-  ("" for older runs).
+- ``0005``: ``queued_on`` on ``lstmlab_runs``: where a queued run waits, "KIND PLACE" of its queue ("" for older
+  runs).
 - ``0006``: the compute ledger ``lstmlab_compute`` (one row per job attempt that started: owner, started_at,
   seconds, ended_at), which the quotas read and deleting a run leaves alone.
 

@@ -1,6 +1,6 @@
 """The run store as first released: runs, steps, flow, eval, values and params.
 
-Frozen here (not imported from lstmlab.store, which describes the newest revision). Creates only the tables a
+Frozen here (not imported from lstmlab.store.schema, which describes the newest revision). Creates only the tables a
 database lacks, so a store written before revisions were recorded (all of these tables, or all but
 lstmlab_params, the last one added) upgrades through it without losing a row.
 """
