@@ -29,11 +29,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "bench"))
-
-from stserver import serve  # noqa: E402
 
 from bench.common import Results, load, machine, results_path  # noqa: E402  # noqa: E402
+from tests.support.stserver import serve  # noqa: E402
 
 CHART = "() => document.querySelectorAll('.vega-embed canvas, .vega-embed svg.marks').length > 0"
 RECOVERY = "() => /recovered to [0-9.e+-]+ at step/.test(document.body.innerText)"

@@ -25,12 +25,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "bench"))
-
-from stserver import serve  # noqa: E402
 
 from bench.common import Results, load, machine, results_path  # noqa: E402 - after the path set-up above  # noqa: E402 - after the path set-up above
 from lstmlab.store import RunStore  # noqa: E402
+from tests.support.stserver import serve  # noqa: E402
 
 IDLE = "[data-testid='stApp'][data-test-script-state='notRunning']"
 READING = "[data-testid='stAlert']:has-text('at initialisation')"

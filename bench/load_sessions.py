@@ -5,13 +5,13 @@ Phases, on one server started here (or --servers sharing the run store: a fresh 
   warm-up  one session opens every view once, so that its results are cached: a study page submits its runs as
            jobs, and the view is followed until they finished and drawn again (these cold times are printed too);
   solo     that session opens each view --solo times in a row, alone: the server CPU of one cached view per page;
-  load     --sessions WebSocket sessions (bench/stclient.py) held open together, each opening --views cached views
+  load     --sessions WebSocket sessions (tests/support/stclient.py) held open together, each opening --views cached views
            in a random order with a think time of --think s (uniform 0.5x to 1.5x) between them, while --browsers
            Chromium contexts each load the Error flow page --browser-views times, and --jobs more sessions each
            open an Error flow study no one ran (its own seed), whose runs the page submits as jobs, and follow it.
 
 Measured: time to a *drawn* view, from the request to the run's ``script_finished`` with a chart received
-(WebSocket; bench/stclient.py), or from navigation to the page idle with every chart rendered (Chromium); time
+(WebSocket; tests/support/stclient.py), or from navigation to the page idle with every chart rendered (Chromium); time
 from opening a new study to its first chart (the page redraws while its jobs run); /_stcore/health latency,
 probed every 100 ms from a separate process; the servers' CPU time and RSS, and their child processes' (the job
 workers) RSS (psutil); errors (a run that did not finish, an exception or error alert on a page, a lost
@@ -53,10 +53,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.common import Results, machine, results_path  # noqa: E402 - after the path set-up above
-from bench.stclient import Session, View  # noqa: E402
-from bench.stserver import health_seconds, serve  # noqa: E402
 from lstmlab.runs.status import ACTIVE_STATUSES  # noqa: E402
 from lstmlab.store import RunStore  # noqa: E402
+from tests.support.stclient import Session, View  # noqa: E402
+from tests.support.stserver import health_seconds, serve  # noqa: E402
 
 # (URL path, query string) of the views a session opens: every page with its default settings ("" = the default
 # page, Why gradients vanish); the Runs page draws no chart, so it is not a "drawn view".

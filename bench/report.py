@@ -5,7 +5,7 @@ the machine, the load average at its start and end, the date and the commit). Th
 file as a section of docs/performance.md (the benchmark's own description from its docstring, how it was run,
 where and when, and its tables), lists the benchmarks with no results on file, and writes the three headline
 ratios into docs/performance.md and into the README between its speed markers. Nothing in those pages is typed:
-tests/test_docs.py checks that both equal what this script makes of the committed results.
+tests/project/test_docs.py checks that both equal what this script makes of the committed results.
 
     python bench/report.py            # rewrite docs/performance.md and the README's block
     python bench/report.py --check    # exit 1 if either differs from what the results give

@@ -1,7 +1,7 @@
 """lstmlab: see how error signals flow back through RNN, LSTM and GRU networks.
 
 Pure numpy RNNs (tanh, ReLU, logistic), LSTMs (modern and 1997) and GRU with hand-written backpropagation through
-time, full or truncated, that records dL/dh_t and dL/dc_t at every step. The package is layered, each layer importing only those below it (tests/test_layers.py enforces it):
+time, full or truncated, that records dL/dh_t and dL/dc_t at every step. The package is layered, each layer importing only those below it (tests/project/test_layers.py enforces it):
 
     core      spec, params, model, engines, optim, tasks, analysis, gradcheck, jacobian, torch interop, RunConfig
     runs      what a run is made of: Run, Record, the tables' layout, run statuses

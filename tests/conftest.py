@@ -20,6 +20,9 @@ from lstmlab.core.engines import ENGINES
 from lstmlab.jobs import api as jobs  # noqa: E402 - this checkout's lstmlab, found through the path above
 from lstmlab.store import RunStore, StoreError  # noqa: E402
 
+# fixtures shared across tiers: the Dask schedulers, the PostgreSQL role, Chromium and the OpenID Connect provider
+pytest_plugins = ["tests.support.jobs", "tests.support.services", "tests.support.browser"]
+
 
 @pytest.fixture(params=ENGINES)
 def engine(request) -> str:

@@ -18,7 +18,7 @@ PAGES = (
 
 def ensure_router() -> None:
     """Call first in every page file: the dashboard's one work-around, guarded by
-    tests/test_browser.py::test_first_visit_by_deep_link_uses_the_navigation.
+    tests/browser/test_browser.py::test_first_visit_by_deep_link_uses_the_navigation.
 
     Streamlit (1.67) has no supported switch for this: it treats an app with a ``pages/`` folder beside the
     entrypoint as a legacy multipage app (PagesManager.uses_pages_directory, set from the folder's existence)
