@@ -1,6 +1,7 @@
 """Shared pytest fixtures."""
 
 import functools
+import inspect
 import itertools
 import json
 import os
@@ -188,3 +189,51 @@ def tiny_sweep(tmp_path, monkeypatch):
     for run_id in ids:
         assert jobs.wait(run_id, store_url=url, timeout=SETTLE_S) == "finished"
     return store
+
+
+# Tiers: a test's markers follow from its folder and from the fixtures (and fixture parameters) it uses, so that a
+# new test is marked without anyone remembering to; `-m "not (postgres or dask or oidc or jobs or app or browser)"`
+# leaves the tests that need nothing but this process.
+FOLDER_MARKERS = {"app": "app", "browser": "browser", "jobs": "jobs"}
+FIXTURE_MARKERS = {
+    "postgres_server": "postgres", "postgres_url": "postgres", "password_role": "postgres",
+    "postgres_cluster": "postgres",
+    "dask_scheduler": "dask", "idle_scheduler": "dask",
+    "oidc": "oidc",
+    "tiny_sweep": "jobs",
+}
+PARAM_MARKERS = {("store_url", "postgresql"): "postgres", ("scheduler", "dask"): "dask", ("scheduler", "pool"): "jobs"}
+JOB_CALLS = {"submit", "submit_many", "resubmit"}  # the job API's calls (and the CLI's commands) that queue jobs
+
+
+def _names_in(code) -> set[str]:
+    """Every name, attribute and string constant a code object (and the functions defined in it) uses."""
+    names = set(code.co_names) | {c for c in code.co_consts if isinstance(c, str)}
+    for c in code.co_consts:
+        if inspect.iscode(c):
+            names |= _names_in(c)
+    return names
+
+
+def tier_markers(item) -> set[str]:
+    """The tier markers of one collected test."""
+    marks = set()
+    folder = Path(str(item.path)).relative_to(ROOT / "tests").parts[0]
+    if folder in FOLDER_MARKERS:
+        marks.add(FOLDER_MARKERS[folder])
+    fixtures = set(getattr(item, "fixturenames", ()))
+    marks |= {mark for name, mark in FIXTURE_MARKERS.items() if name in fixtures}
+    params = getattr(getattr(item, "callspec", None), "params", {})
+    marks |= {mark for (name, value), mark in PARAM_MARKERS.items() if params.get(name) == value}
+    if "dask" in marks:  # a Dask scheduler runs nothing but jobs
+        marks.add("jobs")
+    function = getattr(item, "function", None)
+    if function is not None and JOB_CALLS & _names_in(function.__code__):
+        marks.add("jobs")
+    return marks
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        for mark in sorted(tier_markers(item)):
+            item.add_marker(mark)

@@ -97,7 +97,7 @@ class Cluster:
 
 
 @pytest.fixture(scope="module")
-def cluster():
+def postgres_cluster():
     if not (PG_BIN / "initdb").exists():
         message = f"no PostgreSQL server in {PG_BIN} (scripts/setup.sh installs it)"
         if os.environ.get("CI", "").lower() == "true":
@@ -133,27 +133,27 @@ def outage(cluster: Cluster, seconds: float) -> None:
     cluster.start()
 
 
-def test_the_store_errors_say_whether_they_may_pass(cluster):
+def test_the_store_errors_say_whether_they_may_pass(postgres_cluster):
     """Transient: the server stopped (a pooled connection, a new one). Permanent: a missing table, a refused
     permission, a wrong password."""
-    url = cluster.fresh_store()
+    url = postgres_cluster.fresh_store()
     store = RunStore(url)
     store.list()
-    cluster.stop()
+    postgres_cluster.stop()
     try:
         for _ in range(2):  # the pooled connection the server dropped, then a connection refused
-            with pytest.raises(StoreUnavailable, match=rf"127\.0\.0\.1:{cluster.port}") as e:
+            with pytest.raises(StoreUnavailable, match=rf"127\.0\.0\.1:{postgres_cluster.port}") as e:
                 store.list()
             assert PASSWORD not in str(e.value)
     finally:
-        cluster.start()
+        postgres_cluster.start()
     store.list()
-    with cluster.admin("lab") as conn:
+    with postgres_cluster.admin("lab") as conn:
         conn.exec_driver_sql("REVOKE SELECT ON lstmlab_runs FROM lab")
     with pytest.raises(StoreError, match="permission denied") as e:
         store.list()
     assert not isinstance(e.value, StoreUnavailable)
-    with cluster.admin("lab") as conn:
+    with postgres_cluster.admin("lab") as conn:
         conn.exec_driver_sql("DROP TABLE lstmlab_sweeps")
     with pytest.raises(StoreError, match="lstmlab_sweeps") as e:
         store.sweeps()
@@ -164,12 +164,12 @@ def test_the_store_errors_say_whether_they_may_pass(cluster):
     store.close()
 
 
-def test_a_job_rides_out_a_short_outage_and_its_run_equals_an_uninterrupted_one(cluster):
-    url = cluster.fresh_store()
+def test_a_job_rides_out_a_short_outage_and_its_run_equals_an_uninterrupted_one(postgres_cluster):
+    url = postgres_cluster.fresh_store()
     store = RunStore(url)
     proc = submit(url, seed=11, outage=20)
     run_id, _ = streaming(proc, store)
-    outage(cluster, 4)
+    outage(postgres_cluster, 4)
     out, err = proc.communicate(timeout=300)
     assert proc.returncode == 0, err
     run, want = store.load(run_id), train(RunConfig(**CONFIG, seed=11))
@@ -179,17 +179,17 @@ def test_a_job_rides_out_a_short_outage_and_its_run_equals_an_uninterrupted_one(
     store.close()
 
 
-def test_a_longer_outage_fails_the_run_with_the_stores_error(cluster):
-    url = cluster.fresh_store()
+def test_a_longer_outage_fails_the_run_with_the_stores_error(postgres_cluster):
+    url = postgres_cluster.fresh_store()
     store = RunStore(url)
     proc = submit(url, seed=12, outage=2)
     run_id, _ = streaming(proc, store)
-    outage(cluster, 6)  # back before the run would read as lost (30 s)
+    outage(postgres_cluster, 6)  # back before the run would read as lost (30 s)
     out, err = proc.communicate(timeout=300)
     assert proc.returncode == 1, (out, err)
     run = store.load(run_id)
     assert run.status == "failed", run.message
-    assert f"the database server at 127.0.0.1:{cluster.port}" in run.message
+    assert f"the database server at 127.0.0.1:{postgres_cluster.port}" in run.message
     assert "the run store did not answer" in run.message and "resubmit" in run.message
     assert "status       failed (the run store did not answer" in out
     assert PASSWORD not in out + err + run.message
@@ -200,19 +200,20 @@ def test_a_longer_outage_fails_the_run_with_the_stores_error(cluster):
     store.close()
 
 
-def test_a_store_that_stays_away_leaves_the_run_lost_and_the_command_says_why(cluster):
-    url = cluster.fresh_store()
+def test_a_store_that_stays_away_leaves_the_run_lost_and_the_command_says_why(postgres_cluster):
+    url = postgres_cluster.fresh_store()
     store = RunStore(url, lost_after=6)
     proc = submit(url, seed=13, outage=2, lost_after=6)
     run_id, _ = streaming(proc, store)
-    cluster.stop()
+    postgres_cluster.stop()
     try:
         out, err = proc.communicate(timeout=120)  # gives up while the store is still away
     finally:
-        cluster.start()
+        postgres_cluster.start()
     assert proc.returncode == 1, (out, err)
     line = err.strip().splitlines()[-1]
-    assert line.startswith(f"lstmlab: error: cannot reach the database server at 127.0.0.1:{cluster.port}"), err
+    server = f"127.0.0.1:{postgres_cluster.port}"
+    assert line.startswith(f"lstmlab: error: cannot reach the database server at {server}"), err
     assert f"run {run_id}'s job has given up on the store too" in line and f"lstmlab resubmit {run_id}" in line
     assert PASSWORD not in out + err
     p = store.progress(run_id)
@@ -226,12 +227,12 @@ def test_a_store_that_stays_away_leaves_the_run_lost_and_the_command_says_why(cl
     store.close()
 
 
-def test_a_permanent_store_error_fails_the_job_at_once(cluster):
-    url = cluster.fresh_store()
+def test_a_permanent_store_error_fails_the_job_at_once(postgres_cluster):
+    url = postgres_cluster.fresh_store()
     store = RunStore(url)
     proc = submit(url, seed=14, outage=3600)  # a retried error would hold the job for an hour
     run_id, _ = streaming(proc, store)
-    with cluster.admin("lab") as conn:
+    with postgres_cluster.admin("lab") as conn:
         conn.exec_driver_sql("REVOKE INSERT ON lstmlab_flow FROM lab")
     out, err = proc.communicate(timeout=120)
     assert proc.returncode == 1, (out, err)
