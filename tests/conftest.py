@@ -218,7 +218,7 @@ def _names_in(code) -> set[str]:
 def tier_markers(item) -> set[str]:
     """The tier markers of one collected test."""
     marks = set()
-    folder = Path(str(item.path)).relative_to(ROOT / "tests").parts[0]
+    folder = item.path.relative_to(ROOT / "tests").parts[0] if ROOT / "tests" in item.path.parents else ""
     if folder in FOLDER_MARKERS:
         marks.add(FOLDER_MARKERS[folder])
     fixtures = set(getattr(item, "fixturenames", ()))
