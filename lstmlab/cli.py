@@ -215,6 +215,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("tag", parents=[db_parent], help="replace the tags of a run (none given: clear them)")
     p.add_argument("run", metavar="RUN")
     p.add_argument("tags", nargs="*", metavar="TAG")
+    _add_reproduce_parser(sub, db_parent)
     return parser
 
 
@@ -452,9 +453,77 @@ def _cmd_tag(args: argparse.Namespace, store: Any, out: TextIO, err: TextIO) -> 
     return 0
 
 
+def _add_reproduce_parser(sub: Any, db_parent: argparse.ArgumentParser) -> None:
+    p = sub.add_parser("reproduce", parents=[db_parent],
+                       help="run a paper's experiment as a named recipe (a sweep repro:ID:SCALE), or report it")
+    p.add_argument("recipe", nargs="?", metavar="ID", help="the recipe (--list names them)")
+    p.add_argument("--list", action="store_true", help="list the recipes with their claims")
+    p.add_argument("--scale", default="quick", metavar="SCALE",
+                   help="quick (seconds to a minute of CPU) or paper (the published settings); default: quick")
+    p.add_argument("--seeds", default=None, metavar="N", help="seeds per model and setting (default: the scale's)")
+    p.add_argument("--report", action="store_true", help="print the report of the runs in the store, submit nothing")
+    p.add_argument("--json", action="store_true", help="--report: as JSON")
+    p.add_argument("--wait", action="store_true", help="follow the runs to their end, then print the report")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    _add_schedulerflag_names(p)
+
+
+def _cmd_reproduce(args: argparse.Namespace, store: Any, out: TextIO, err: TextIO) -> int:
+    import json
+
+    from lstmlab.reproduce import recipes, report, submit
+
+    if args.list:
+        for r in recipes.RECIPES.values():
+            print(f"{r.id:<22} {r.paper} {r.section}: {r.claim}", file=out)
+        return 0
+    if not args.recipe:
+        raise UsageError(f"reproduce: expected a recipe ID, one of {', '.join(recipes.RECIPES)} (or --list)")
+    seeds = args.seeds
+    if seeds is not None:
+        seeds = value_from_text("int", seeds)
+    if args.report:
+        if seeds is not None:
+            raise UsageError("reproduce --report: --seeds is the submitted sweep's; expected no --seeds")
+        rep = report.report(store, args.recipe, args.scale)
+        print(json.dumps(rep.to_dict(), indent=1) if args.json else _printable_lines(rep.text()), file=out)
+        return 0
+    if args.json:
+        raise UsageError("reproduce --json: expected --report with it")
+    spec = submit.sweep_spec(args.recipe, args.scale, seeds)
+    url = store.url.render_as_string(hide_password=False)
+    done = sweeps.submit_sweep(spec, store_url=url, scheduler=args.scheduler)
+    total = sum(len(v) for v in done.values())
+    print(f"sweep {spec.name}: {total} runs: {len(done['submitted'])} submitted, {len(done['resubmitted'])} "
+          f"resubmitted (lost), {len(done['present'])} already there", file=out)
+    out.flush()
+    if not (args.wait or _local(args)):
+        return 0
+    ids = [i for v in done.values() for i in v]
+    bar = ProgressBar(len(ids), err, enabled=not args.quiet)
+    try:
+        for k, run_id in enumerate(ids, 1):
+            jobs.wait(run_id, store_url=url)
+            bar(k)
+    except KeyboardInterrupt:
+        bar.close()
+        print("stopping the recipe's runs", file=err)
+        for run_id in ids:
+            jobs.stop(run_id, store_url=url)
+        return 130
+    bar.close()
+    print(_printable_lines(report.report(store, args.recipe, args.scale).text()), file=out)
+    return 0
+
+
+def _printable_lines(text: str) -> str:
+    return "\n".join(_printable(line) for line in text.split("\n"))
+
+
 _COMMANDS = {"run": _cmd_run, "submit": _cmd_submit, "sweep": _cmd_sweep, "stop": _cmd_stop,
              "resubmit": _cmd_resubmit, "ls": _cmd_ls, "show": _cmd_show, "sweeps": _cmd_sweeps,
-             "export": _cmd_export, "rm": _cmd_rm, "rename": _cmd_rename, "tag": _cmd_tag}
+             "export": _cmd_export, "rm": _cmd_rm, "rename": _cmd_rename, "tag": _cmd_tag,
+             "reproduce": _cmd_reproduce}
 
 
 def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: TextIO | None = None) -> int:

@@ -19,7 +19,7 @@ import math
 from dataclasses import dataclass
 from typing import Any, Mapping
 
-from lstmlab.core.config import RNN_GAMMA, RunConfig
+from lstmlab.core.config import FIELD_INFO, RNN_GAMMA, RunConfig
 
 SCALES = ("quick", "paper")
 VERDICTS = ("reproduced", "partly reproduced", "not reproduced")
@@ -203,6 +203,13 @@ def bound_of(config: RunConfig) -> float:
 
 # ---- the recipes --------------------------------------------------------------------------------------------------
 
+def hs97_lr(lr: float, terms: float) -> float:
+    """The lab's learning rate for HS97's ``lr``: HS97 descends on E = 1/2 sum of a sequence's squared errors
+    (gradient e per term), the lab on their mean over its ``terms`` (output units x error steps; gradient 2 e /
+    terms), so the same step needs lr_lab = lr_HS97 terms / 2, here capped at the lab's largest learning rate."""
+    return min(lr * terms / 2, FIELD_INFO["lr"].hi)
+
+
 # HS97 trains online (one sequence per update) by gradient descent, weights uniform in [-0.1, 0.1] (Experiments 3-6)
 # or [-0.2, 0.2] (1-2), the 1997 LSTM with its truncated gradient; the lab's cells have biases on every unit and an
 # output gate on every block.
@@ -218,16 +225,17 @@ _R = [
         claim="LSTM learns the embedded Reber grammar in nearly every trial and faster than RTRL or Elman nets, "
               "which succeed in some trials or none.",
         task="hs97-reber",
-        models=(Model("lstm97", _fields(hidden_size=4, lr=0.5, weight_scale=0.2, gate_bias="o=-1,-2,-3,-4"),
-                      "4 memory blocks of 1 cell, output gate biases -1..-4, lr 0.5"),
-                Model("rnn", _fields(RNN97, hidden_size=12, lr=0.1, weight_scale=0.2),
-                      "tanh RNN, 12 units (about 330 weights), lr 0.1")),
+        models=(Model("lstm97", _fields(hidden_size=4, lr=hs97_lr(0.5, 7 * 11), weight_scale=0.2,
+                                        gate_bias="o=-1,-2,-3,-4"),
+                      "4 memory blocks of 1 cell, output gate biases -1..-4, HS97's lr 0.5 (capped at the lab's 10)"),
+                Model("rnn", _fields(RNN97, hidden_size=12, lr=hs97_lr(0.1, 7 * 11), weight_scale=0.2),
+                      "tanh RNN, 12 units (about 330 weights), RTRL's lr 0.1")),
         common=_fields(HS97, task="hs97-reber", stop_wrong=0, test_size=256, eval_size=64),
         scales=(("quick", Scale((Setting("embedded Reber"),),
-                                _fields(QUICK_BATCH, steps=600, stop_window=256, record_every=600, log_every=20),
-                                (("lstm97", _fields(lr=0.05)), ("rnn", _fields(lr=0.01))), seeds=3,
-                                leaves_out="batches of 16 with Adam instead of online SGD; a window of 256 "
-                                           "sequences; 9,600 sequences at most")),
+                                _fields(QUICK_BATCH, hidden_size=8, lr=0.01, steps=1000, stop_window=256,
+                                        record_every=1000, log_every=50), seeds=2,
+                                leaves_out="8 units, batches of 16 with Adam instead of online SGD; a window of 256 "
+                                           "sequences; 16,000 sequences at most")),
                 ("paper", Scale((Setting("embedded Reber"),),
                                 _fields(steps=100_000, record_every=10_000, log_every=1000), seeds=10,
                                 leaves_out="HS97 trains on a fixed set of 256 strings and tests on 256 others; the lab "
@@ -239,23 +247,25 @@ _R = [
                  (("rnn", "embedded Reber"), Paper("Elman net (15 units): 0 %, > 200,000 sequences; RTRL: 'some "
                                                    "fraction' [P]", 0.0, None, None))),
         notes="The lab's success is its own stopping criterion (no wrong string among the most recent) plus no wrong "
-              "string in a fresh test set, not HS97's fixed training and test sets."),
+              "string in a fresh test set, not HS97's fixed training and test sets. HS97's lr 0.5 on its summed "
+              "error is about 19 on the lab's mean over 7 units x 11 steps; the lab allows at most 10."),
     Recipe(
         id="hs97-noise-free-lags", paper="HS97", section="section 5.2, Task 2a, Table 2",
         claim="Gradient-trained RNNs store one symbol over 4 steps in some trials and over 10 or more in none, "
               "while LSTM learns a lag of 100 in every trial.",
         task="hs97-lag-2a",
-        models=(Model("lstm97", _fields(hidden_size=1, lr=1.0, weight_scale=0.2), "one memory cell, lr 1.0"),
-                Model("rnn_logistic", _fields(cell="rnn_logistic", gradient="full", hidden_size=1, lr=1.0,
-                                              weight_scale=0.2),
-                      "one self-recurrent logistic unit trained by full BPTT (HS97's BPTT net), lr 1.0")),
+        models=(Model("lstm97", _fields(lr=10.0, weight_scale=0.2), "memory cells, HS97's lr 1.0 (capped)"),
+                Model("rnn_logistic", _fields(cell="rnn_logistic", gradient="full", lr=10.0, weight_scale=0.2),
+                      "logistic units trained by full BPTT (HS97's BPTT net), lr 1.0 (capped)")),
         common=_fields(HS97, task="hs97-lag-2a", stop_window=10_000, stop_wrong=0, test_size=256, eval_size=32),
-        scales=(("quick", Scale((Setting("p=4", _fields(seq_len=4)), Setting("p=20", _fields(seq_len=20))),
-                                _fields(QUICK_BATCH, lr=0.05, steps=400, stop_window=512, record_every=400,
-                                        log_every=20), seeds=3,
-                                leaves_out="p = 4 and 20 only; batches of 16 with Adam; a window of 512 sequences")),
-                ("paper", Scale((Setting("p=4", _fields(seq_len=4)), Setting("p=10", _fields(seq_len=10)),
-                                 Setting("p=100", _fields(seq_len=100))),
+        scales=(("quick", Scale((Setting("p=4", _fields(seq_len=4)), Setting("p=10", _fields(seq_len=10))),
+                                _fields(QUICK_BATCH, hidden_size=8, lr=0.05, steps=1500, stop_window=512,
+                                        record_every=1500, log_every=50), seeds=2,
+                                leaves_out="p = 4 and 10 only; 8 units; batches of 16 with Adam; a window of 512 "
+                                           "sequences")),
+                ("paper", Scale((Setting("p=4", _fields(seq_len=4, hidden_size=8)),
+                                 Setting("p=10", _fields(seq_len=10, hidden_size=16)),
+                                 Setting("p=100", _fields(seq_len=100, hidden_size=32))),
                                 _fields(steps=200_000, record_every=20_000, log_every=1000), seeds=18,
                                 leaves_out="200,000 sequences per run instead of 5,000,000"))),
         success=Success("met"),
@@ -265,7 +275,10 @@ _R = [
                  (("rnn_logistic", "p=4"), Paper("RTRL 78 % (lr 1.0), 1,043,000 sequences [P]", 0.78, 1_043_000)),
                  (("rnn_logistic", "p=10"), Paper("RTRL 0 %, > 5,000,000 sequences [P]", 0.0)),
                  (("rnn_logistic", "p=100"), Paper("RTRL and BPTT 0 %, > 5,000,000 sequences [P]", 0.0))),
-        notes="HS97's cell here has no output gate and an identity h; the lab's lstm97 has both gates. Success is "
+        notes="HS97's net here is one cell (one unit) with inputs wired to the outputs; the lab's network has no "
+              "input-to-output connections, so its hidden layer also carries the deterministic chain and has 8 to "
+              "32 units. HS97's cell has no output gate and an identity h; the lab's lstm97 has both gates. HS97's lr "
+              "1.0 on its summed error is p (p + 1) / 2 on the lab's mean; the lab allows at most 10. Success is "
               "HS97's: every output within 0.25 for 10,000 successive sequences (the training window)."),
     Recipe(
         id="hs97-distractor-lags", paper="HS97", section="section 5.2, Task 2c, Table 3",
@@ -293,14 +306,14 @@ _R = [
         claim="LSTM learns to add two marked real values over a minimal lag of T/2 and then gets at most 3 of 2,560 "
               "test sequences wrong; no RNN number exists in HS97.",
         task="hs97-adding",
-        models=(Model("lstm97", _fields(hidden_size=4, lr=0.5, weight_scale=0.1, gate_bias="i=-3,-6"),
-                      "2 blocks of 2 cells, input gate biases -3 and -6, lr 0.5"),
+        models=(Model("lstm97", _fields(hidden_size=4, lr=hs97_lr(0.5, 1), weight_scale=0.1, gate_bias="i=-3,-6"),
+                      "2 blocks of 2 cells, input gate biases -3 and -6, HS97's lr 0.5"),
                 Model("rnn", _fields(RNN97, hidden_size=8, lr=0.05, weight_scale=0.1),
                       "tanh RNN, 8 units (about 90 weights, as the LSTM's 93)")),
         common=_fields(HS97, task="hs97-adding", stop_error=0.01, stop_wrong=0, test_size=2560, eval_size=64),
         scales=(("quick", Scale((Setting("T=20", _fields(seq_len=20)),),
-                                _fields(QUICK_BATCH, lr=0.02, steps=800, stop_window=512, test_size=512,
-                                        record_every=800, log_every=40), seeds=2,
+                                _fields(QUICK_BATCH, lr=0.01, steps=3000, stop_window=512, test_size=512,
+                                        record_every=3000, log_every=100), seeds=2,
                                 leaves_out="T = 20 instead of 100; batches of 16 with Adam; 512 test sequences")),
                 ("paper", Scale((Setting("T=100", _fields(seq_len=100)),),
                                 _fields(steps=300_000, record_every=30_000, log_every=1000), seeds=10,
@@ -316,13 +329,13 @@ _R = [
         claim="LSTM learns to multiply two marked values over a lag of T/2: fewer than 140 of the 2,000 most recent "
               "sequences off by more than 0.04 after 482,000 sequences, 139 of 2,560 test sequences wrong.",
         task="hs97-multiply",
-        models=(Model("lstm97", _fields(hidden_size=4, lr=0.1, weight_scale=0.1),
+        models=(Model("lstm97", _fields(hidden_size=4, lr=hs97_lr(0.1, 1), weight_scale=0.1),
                       "2 blocks of 2 cells, random gate biases, lr 0.1"),
                 Model("rnn", _fields(RNN97, hidden_size=8, lr=0.05, weight_scale=0.1), "tanh RNN, 8 units")),
         common=_fields(HS97, task="hs97-multiply", stop_wrong=139, test_size=2560, eval_size=64),
         scales=(("quick", Scale((Setting("T=20", _fields(seq_len=20)),),
-                                _fields(QUICK_BATCH, lr=0.02, steps=800, stop_window=512, stop_wrong=35,
-                                        test_size=512, record_every=800, log_every=40), seeds=2,
+                                _fields(QUICK_BATCH, lr=0.01, steps=3000, stop_window=512, stop_wrong=35,
+                                        test_size=512, record_every=3000, log_every=100), seeds=2,
                                 leaves_out="T = 20; batches of 16 with Adam; n_seq scaled to the 512-sequence window")),
                 ("paper", Scale((Setting("T=100", _fields(seq_len=100)),),
                                 _fields(steps=1_000_000, record_every=50_000, log_every=5000), seeds=10,
@@ -338,14 +351,15 @@ _R = [
         claim="LSTM classifies the order of two symbols 40 or more steps back (31,390 sequences, 1 of 2,560 test "
               "sequences wrong).",
         task="hs97-order-6a",
-        models=(Model("lstm97", _fields(hidden_size=4, lr=0.5, weight_scale=0.1, gate_bias="i=-2,-4"),
+        models=(Model("lstm97", _fields(hidden_size=4, lr=hs97_lr(0.5, 4), weight_scale=0.1, gate_bias="i=-2,-4"),
                       "2 blocks of 2 cells, input gate biases -2 and -4, lr 0.5"),
                 Model("rnn", _fields(RNN97, hidden_size=8, lr=0.05, weight_scale=0.1), "tanh RNN, 8 units")),
         common=_fields(HS97, task="hs97-order-6a", stop_error=0.1, stop_wrong=0, test_size=2560, eval_size=64),
         scales=(("quick", Scale((Setting("6a"),),
-                                _fields(QUICK_BATCH, lr=0.02, steps=250, stop_window=256, test_size=256,
-                                        record_every=250, log_every=25), seeds=2,
-                                leaves_out="batches of 16 with Adam, 4,000 sequences at most, 256 test sequences")),
+                                _fields(QUICK_BATCH, hidden_size=8, lr=0.03, steps=1500, stop_window=256,
+                                        test_size=256, record_every=1500, log_every=50), seeds=2,
+                                leaves_out="4 blocks of 2 cells (8 units), batches of 16 with Adam, 24,000 "
+                                           "sequences at most, 256 test sequences")),
                 ("paper", Scale((Setting("6a"),),
                                 _fields(steps=150_000, record_every=15_000, log_every=1000), seeds=10,
                                 leaves_out="Task 6b (571,100 sequences online); 10 trials instead of 20"))),
@@ -406,11 +420,11 @@ _R = [
                 Model("MSGD-C", _fields(clip=1.0), "SGD, gradient norm clipped at 1")),
         common=_fields(task="pmb13-order", cell="rnn", hidden_size=50, init="gaussian", weight_scale=0.7071,
                        optimizer="sgd", lr=0.01, batch_size=20, test_size=10_000, eval_size=64),
-        scales=(("quick", Scale((Setting("L=20", _fields(seq_len=20)),),
-                                _fields(weight_scale=3.0, lr=0.1, steps=300, test_size=1000, record_every=300,
-                                        log_every=30), seeds=3,
-                                leaves_out="L = 20 only; an expansive init (weight scale 3) and lr 0.1 that make "
-                                           "explosions likely within 300 updates; 1,000 test sequences")),
+        scales=(("quick", Scale((Setting("L=10", _fields(seq_len=10)),),
+                                _fields(weight_scale=1.5, lr=0.5, steps=500, test_size=500, record_every=500,
+                                        log_every=50), seeds=3,
+                                leaves_out="L = 10 only; an expansive init (gaussian, weight scale 1.5) and lr 0.5, "
+                                           "which make gradients explode within 500 updates; 500 test sequences")),
                 ("paper", Scale(tuple(Setting(f"L={L}", _fields(seq_len=L)) for L in (20, 50, 100)),
                                 _fields(steps=50_000, record_every=5000, log_every=500), seeds=5,
                                 leaves_out="50,000 updates instead of 5,000,000; no regularizer (MSGD-CR)"))),
@@ -454,9 +468,9 @@ _R = [
                 Model("rnn", _fields(cell="rnn", hidden_size=80), "tanh RNN, 80 units [R]")),
         common=_fields(task="asb16-copy", optimizer="rmsprop", lr=1e-3, clip=0.0, clip_value=1.0, batch_size=20,
                        test_size=500, eval_size=64),
-        scales=(("quick", Scale((Setting("T=50", _fields(seq_len=50)),),
-                                _fields(steps=400, test_size=100, record_every=400, log_every=50), seeds=2,
-                                leaves_out="T = 50, 400 updates of 20")),
+        scales=(("quick", Scale((Setting("T=30", _fields(seq_len=30)),),
+                                _fields(steps=600, test_size=100, record_every=600, log_every=50), seeds=2,
+                                leaves_out="T = 30, 600 updates of 20")),
                 ("paper", Scale(tuple(Setting(f"T={T}", _fields(seq_len=T)) for T in (100, 200, 300, 500)),
                                 _fields(steps=20_000, record_every=1000, log_every=100), seeds=3,
                                 leaves_out="20,000 updates (ASB16's curves run longer); the uRNN, which the lab "
@@ -479,8 +493,8 @@ _R = [
         common=_fields(task="gsc00-reber", hidden_size=8, init="uniform", weight_scale=0.2, optimizer="sgd", lr=0.5,
                        clip=0.0, batch_size=1, test_size=100, eval_size=16),
         scales=(("quick", Scale((Setting("stream of 60", _fields(seq_len=60)),),
-                                _fields(optimizer="adam", lr=0.02, batch_size=16, clip=1.0, steps=300,
-                                        record_every=300, log_every=30), seeds=2,
+                                _fields(optimizer="adam", lr=0.02, batch_size=16, clip=1.0, steps=400,
+                                        record_every=400, log_every=40), seeds=2,
                                 leaves_out="streams of 60 symbols, batches of 16 with Adam")),
                 ("paper", Scale((Setting("stream of 1000", _fields(seq_len=1000)),),
                                 _fields(steps=30_000, record_every=3000, log_every=500), seeds=5,
