@@ -20,6 +20,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("training",),
     ("store", "migrations"),
     ("jobs",),
+    ("reproduce",),
     ("views",),
     ("ui",),
     ("cli",),

@@ -149,13 +149,18 @@ class Report:
                  f"success: {self.success}"]
         if self.leaves_out:
             lines.append(f"leaves out: {self.leaves_out}")
-        header = (f"{'model':<13} {'setting':<17} {'ok/seeds':>8} {'sequences med [min..max]':>27} "
+        flow = self.success.startswith("||dL/dh_1||")
+        header = (f"{'model':<13} {'setting':<17} {'ok/seeds':>8} "
+                  f"{'|dL/dh_1|/|dL/dh_T| at init' if flow else 'sequences med [min..max]':>27} "
                   f"{'test wrong':>12} {'loss/base':>9}  paper")
         lines += ["", header]
         for r in self.rows:
             d = r.to_dict()
-            seqs = ("-" if d["sequences_median"] is None else
-                    f"{d['sequences_median']:,.0f} [{d['sequences_min']:,}..{d['sequences_max']:,}]")
+            if flow:
+                seqs = "-" if d["flow_ratio_median"] is None else f"{d['flow_ratio_median']:.3g}"
+            else:
+                seqs = ("-" if d["sequences_median"] is None else
+                        f"{d['sequences_median']:,.0f} [{d['sequences_min']:,}..{d['sequences_max']:,}]")
             wrong = "-" if d["test_wrong_median"] is None else f"{d['test_wrong_median']:g}/{d['test_size']:,}"
             ratio = "-" if d["loss_ratio"] is None else f"{d['loss_ratio']:.3g}"
             paper = r.paper["text"] if r.paper else "-"
