@@ -207,6 +207,8 @@ def test_a_recipe_submitted_as_jobs_resumes_and_reports(tmp_path):
     with RunStore(db) as store:
         rep = report.report(store, "pmb13-bound", "quick")
         assert len(store.list()) == 8 and set(store.list()["sweep"]) == {"repro:pmb13-bound:quick"}
+        progress = sweeps.sweep_progress(store, "repro:pmb13-bound:quick")  # the sweep machinery reads it back
+        assert (progress["total"], progress["finished"], progress["missing"]) == (8, 8, 0)
     assert [r.seeds for r in rep.rows] == [1] * 8
     for row in rep.rows:  # contracting rows vanish within the bound; expansive ones have none (bound >= 1)
         g = float(row.setting.split("=")[1])
