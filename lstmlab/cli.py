@@ -465,14 +465,20 @@ def _add_reproduce_parser(sub: Any, db_parent: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="--report: as JSON")
     p.add_argument("--wait", action="store_true", help="follow the runs to their end, then print the report")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--doc", metavar="PATH", help="write the report of every recipe in the store as Markdown to PATH")
     _add_schedulerflag_names(p)
 
 
 def _cmd_reproduce(args: argparse.Namespace, store: Any, out: TextIO, err: TextIO) -> int:
     import json
 
-    from lstmlab.reproduce import recipes, report, submit
+    from lstmlab.reproduce import doc, recipes, report, submit
 
+    if args.doc:
+        text, count = doc.markdown(store)
+        Path(args.doc).write_text(text, encoding="utf-8")
+        print(f"wrote {args.doc} ({count} reports)", file=out)
+        return 0
     if args.list:
         for r in recipes.RECIPES.values():
             print(f"{r.id:<22} {r.paper} {r.section}: {r.claim}", file=out)

@@ -180,6 +180,14 @@ def test_the_report_of_known_runs_in_a_store(tmp_path, latch_runs):
     assert data["verdict"] == want
     code, text, _ = _cli("reproduce", "bsf94-latch", "--report", "--db", db)
     assert code == 0 and f"verdict: {want}" in text and "T=50" in text
+    page = tmp_path / "reproductions.md"
+    code, out, _ = _cli("reproduce", "--doc", str(page), "--db", db)
+    assert code == 0 and out == f"wrote {page} (1 reports)\n"
+    md = page.read_text()
+    assert f"## bsf94-latch (quick): {want}" in md and "## asb16-copy" not in md
+    for setting, (ok, seeds, _, _) in expected.items():
+        seconds = sum(run.wall_time for _, s, run in latch_runs if s == setting)
+        assert f"| rnn | {setting} | {ok} / {seeds} |" in md and f"| {seconds:.1f} s |" in md
 
     with RunStore(db) as store:  # a run gone: the row lacks a seed and no verdict is given
         store.delete(latch_runs[-1][2].run_id)
