@@ -14,7 +14,7 @@ from typing import Callable, NamedTuple, Sequence, TextIO
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from lstmlab.cli import jobs, runs, sweeps
+from lstmlab.cli import jobs, reproduce, runs, sweeps
 from lstmlab.cli.parser import PROG, UsageError, build_parser
 from lstmlab.jobs.errors import JobError
 from lstmlab.store import RunStore, StoreError
@@ -23,7 +23,7 @@ COMMANDS: dict[str, Callable[..., int]] = {
     "run": runs.cmd_run, "ls": runs.cmd_ls, "show": runs.cmd_show, "export": runs.cmd_export, "rm": runs.cmd_rm,
     "rename": runs.cmd_rename, "tag": runs.cmd_tag,
     "submit": jobs.cmd_submit, "resubmit": jobs.cmd_resubmit, "stop": jobs.cmd_stop,
-    "sweep": sweeps.cmd_sweep, "sweeps": sweeps.cmd_sweeps,
+    "sweep": sweeps.cmd_sweep, "sweeps": sweeps.cmd_sweeps, "reproduce": reproduce.cmd_reproduce,
 }
 
 

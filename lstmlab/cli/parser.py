@@ -207,4 +207,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("tag", parents=[db_parent], help="replace the tags of a run (none given: clear them)")
     p.add_argument("run", metavar="RUN")
     p.add_argument("tags", nargs="*", metavar="TAG")
+
+    from lstmlab.cli import reproduce  # its handler's imports are inside it: the parser stays light
+
+    reproduce.add_parser(sub, db_parent, _add_scheduler_flag)
     return parser

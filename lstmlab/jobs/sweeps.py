@@ -1,11 +1,12 @@
 """Sweeps: a named grid of ``RunConfig`` fields x seeds, submitted as jobs, resumable.
 
 A ``SweepSpec`` holds the grid ({field: values}, any scalar RunConfig field), the seeds and the fields every
-run shares. Its runs are the product of the grid's values, in the order the fields were given, times the
-seeds. Everything is validated before anything is submitted: an unknown field, an empty list, a value the field
-rejects, a combination RunConfig rejects, more than ``MAX_SWEEP_RUNS`` runs -> one ``SweepError`` naming the
-field. The spec is stored under its name; submitting it again submits only the runs that are missing or lost,
-so a sweep is resumed by re-running its command. A sweep's runs are those of its configs' keys (a run of the
+run shares, and optionally a list of points (each a set of fields, e.g. one model of a comparison and its setting).
+Its runs are the product of the points, the grid's values, in the order the fields were given, and the seeds.
+Everything is validated before anything is submitted: an unknown field, an empty list, a value the field rejects,
+a combination RunConfig rejects, more than ``MAX_SWEEP_RUNS`` runs -> one ``SweepError`` naming the field.
+The spec is stored under its name; submitting it again submits only the runs that are missing or lost, so a sweep
+is resumed by re-running its command. A sweep's runs are those of its configs' keys (a run of the
 same config trained before is reused, not trained again); the runs it submits carry the tag ``sweep:<name>``.
 """
 from __future__ import annotations
@@ -38,30 +39,37 @@ class SweepError(JobError, ValueError):
 @dataclass(frozen=True)
 class SweepSpec:
     """A sweep: ``grid`` {field: values} (two or more values, or one), ``seeds`` and the ``fixed`` fields of every
-    run (fields neither in the grid nor fixed take RunConfig's defaults)."""
+    run (fields neither in the grid nor fixed take RunConfig's defaults); ``points``, if any, are sets of fields
+    that vary together (each point's fields over the fixed ones, under the grid's)."""
 
     name: str
     grid: tuple[tuple[str, tuple[Any, ...]], ...]
     seeds: tuple[int, ...] = (0,)
     fixed: tuple[tuple[str, Any], ...] = ()
+    points: tuple[tuple[tuple[str, Any], ...], ...] = ()
 
     def configs(self) -> list[RunConfig]:
-        """The sweep's configs: every combination of the grid's values, for every seed (the fastest axis)."""
+        """The sweep's configs: every point (in order), every combination of the grid's values, for every seed (the
+        fastest axis)."""
         names = [f for f, _ in self.grid]
         out = []
-        for values in itertools.product(*(v for _, v in self.grid), self.seeds):
-            fields = {**dict(self.fixed), **dict(zip(names, values[:-1])), SEED_FIELD: values[-1]}
-            try:
-                out.append(RunConfig(**fields))
-            except ValueError as e:
-                shown = ", ".join(f"{k}={v!r}" for k, v in zip(names, values[:-1]))
-                raise SweepError(f"sweep {self.name}: the combination {shown or 'of the fixed fields'} is "
-                                 f"invalid: {e}") from None
+        for point in self.points or ((),):
+            for values in itertools.product(*(v for _, v in self.grid), self.seeds):
+                fields = {**dict(self.fixed), **dict(point), **dict(zip(names, values[:-1])), SEED_FIELD: values[-1]}
+                try:
+                    out.append(RunConfig(**fields))
+                except ValueError as e:
+                    shown = ", ".join(f"{k}={v!r}" for k, v in [*point, *zip(names, values[:-1])])
+                    raise SweepError(f"sweep {self.name}: the combination {shown or 'of the fixed fields'} is "
+                                     f"invalid: {e}") from None
         return out
 
     def to_json(self) -> str:
-        return json.dumps({"grid": [[f, list(v)] for f, v in self.grid], "seeds": list(self.seeds),
-                           "fixed": [[f, v] for f, v in self.fixed]}, sort_keys=True)
+        data = {"grid": [[f, list(v)] for f, v in self.grid], "seeds": list(self.seeds),
+                "fixed": [[f, v] for f, v in self.fixed]}
+        if self.points:  # absent otherwise, so a sweep recorded before points existed reads the same
+            data["points"] = [[[f, v] for f, v in point] for point in self.points]
+        return json.dumps(data, sort_keys=True)
 
 
 def make_spec(name: str, grid: Mapping[str, Iterable[Any] | str], seeds: int | None = None,
@@ -147,7 +155,8 @@ def load_spec(store: RunStore, name: str) -> SweepSpec:
     """The recorded spec of sweep ``name``; ``KeyError`` if there is none."""
     data = json.loads(store.sweep_spec(name))
     return SweepSpec(name=name, grid=tuple((f, tuple(v)) for f, v in data["grid"]), seeds=tuple(data["seeds"]),
-                     fixed=tuple((f, v) for f, v in data["fixed"]))
+                     fixed=tuple((f, v) for f, v in data["fixed"]),
+                     points=tuple(tuple((f, v) for f, v in point) for point in data.get("points", ())))
 
 
 def sweep_runs(store: RunStore, name: str) -> pd.DataFrame:

@@ -20,6 +20,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("training",),
     ("store",),
     ("jobs",),
+    ("reproduce",),
     ("views",),
     ("ui",),
     ("cli",),
