@@ -12,6 +12,7 @@ Without Chromium, playwright or the provider these tests are skipped, naming the
 import secrets
 
 import pytest
+from playwright.sync_api import expect
 
 from lstmlab.core.config import RunConfig
 from lstmlab.jobs import api as jobs
@@ -63,7 +64,7 @@ def test_controls_follow_rights_and_a_refusal_stays_through_the_redraws(lab, bro
     page.goto(url + STUDY)
     stop = page.get_by_role("button", name="Stop")
     stop.first.wait_for(timeout=120_000)
-    assert stop.count() == 2  # her two queued runs
+    expect(stop).to_have_count(2, timeout=60_000)  # her two queued runs (the second may draw a moment later)
     listed = _runs(db)
     assert sorted(listed["cell"]) == ["lstm", "rnn"] and set(listed["owner"]) == {ALICE}
     lstm = listed.loc[listed["cell"] == "lstm", "id"].item()
