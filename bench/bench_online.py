@@ -11,8 +11,8 @@ batch size the Python around each pass counts as much as the pass. Measured here
 
 LSTM, H = 8, plain SGD, BLAS at one thread (``configure_worker``); each figure is the median over ``--rounds``
 fresh processes of one run of ``--updates`` updates (after a short warm-up run), in CPU time of the process (and
-wall time: on a shared machine mostly the wait for a core). Results go to stdout and to ``--out`` (markdown),
-with the machine and its load average.
+wall time: on a shared machine mostly the wait for a core). Results: bench/results/online.json (see
+bench/report.py).
 
     python bench/bench_online.py --before /work/main
 """
@@ -30,7 +30,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.common import load, machine  # noqa: E402
+from bench.common import Results, results_path  # noqa: E402
 
 HS97_SEQUENCES = 74_000  # HS97 Table 7, T = 100: sequences until its stopping criterion (mean of 10 trials)
 BASE = dict(cell="lstm", hidden_size=8, batch_size=1, optimizer="sgd", lr=0.1, eval_size=64)
@@ -89,9 +89,9 @@ def main() -> None:
     ap.add_argument("--before", type=Path, help="another lstmlab tree to measure the lab's adding problem with")
     ap.add_argument("--updates", type=int, default=2000)
     ap.add_argument("--rounds", type=int, default=5)
-    ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "online.md")
+    results_path(ap)
     args = ap.parse_args()
-    start_load = load()
+    results = Results("online", "Online training")
     ours = {name: {**BASE, **fields} for name, (fields, _) in CASES.items()}
     theirs = {name: {**BASE, **fields} for name, (fields, both) in CASES.items() if both}
     runs: dict[str, list[list[float]]] = {}
@@ -103,34 +103,24 @@ def main() -> None:
             runs.setdefault(name, []).append(s)
     wall = {name: statistics.median(w for w, _ in v) for name, v in runs.items()}
     cpu = {name: statistics.median(c for _, c in v) for name, v in runs.items()}
-    lines = [
-        "# Online training speed (batch 1, T = 100, compiled engine, LSTM H = 8, SGD)",
-        "",
-        f"machine: {machine()}; load average at the start {start_load}, at the end {load()}",
-        f"median over {args.rounds} processes of one run of {args.updates:,} updates each"
-        + (f"; before = {args.before}" if args.before else "")
-        + ". CPU time is the process's: on a loaded machine wall time is mostly waiting for a core.",
-        "",
-        "| what | CPU µs per update | updates per CPU second | wall µs per update |",
-        "|---|---|---|---|",
-    ]
+    results.note(f"Median over {args.rounds} processes of one run of {args.updates:,} updates each"
+                 + (f"; before = {args.before}" if args.before else "")
+                 + ". CPU time is the process's: on a loaded machine wall time is mostly waiting for a core.")
+    per_update = results.table("Per update (batch 1, T = 100, compiled engine, LSTM H = 8, SGD)",
+                               ["what", "CPU µs per update", "updates per CPU second", "wall µs per update"])
     for name in runs:
-        lines.append(f"| {name} | {cpu[name] * 1e6:.0f} | {1 / cpu[name]:,.0f} | {wall[name] * 1e6:.0f} |")
+        per_update.add(name, cpu[name] * 1e6, 1 / cpu[name], wall[name] * 1e6)
     if args.before is not None:
         before = "adding, every update recorded (before)"
-        lines += ["", "| CPU time per update / before's | ratio |", "|---|---|"]
+        ratios = results.table("CPU time per update against the --before tree's", ["what", "ratio"])
         for name in ("adding, every update recorded", "adding, log_every 100"):
-            lines.append(f"| {name} | {cpu[name] / cpu[before]:.2f} |")
+            ratios.add(name, cpu[name] / cpu[before])
     pass_s = cpu["bptt pass, check=False"]
+    cost = results.table(f"HS97's adding problem at T = 100: {HS97_SEQUENCES:,} sequences (Table 7)",
+                         ["what", "CPU µs per update besides the pass", "CPU minutes for the sequences"])
     for name in ("hs97-adding + ST3, every update recorded", "hs97-adding + ST3, log_every 100"):
-        lines.append("")
-        lines.append(f"{name}: {(cpu[name] - pass_s) * 1e6:.0f} CPU µs per update besides the pass; "
-                     f"{HS97_SEQUENCES:,} sequences (HS97, T = 100) take {HS97_SEQUENCES * cpu[name] / 60:.1f} CPU "
-                     "minutes")
-    text = "\n".join(lines) + "\n"
-    print(text)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(text, encoding="utf-8")
+        cost.add(name, (cpu[name] - pass_s) * 1e6, HS97_SEQUENCES * cpu[name] / 60)
+    results.save(args.results)
 
 
 if __name__ == "__main__":
