@@ -17,7 +17,10 @@ RUN bash scripts/install.sh /usr/local/bin/python
 COPY streamlit_app.py ./
 COPY pages/ pages/
 COPY .streamlit/config.toml .streamlit/
-RUN useradd --create-home --uid 1000 lstmlab && chown -R lstmlab:lstmlab /app/numba-cache
+# lstmlab-data: the default SQLite store (when LSTMLAB_DB is not set), a volume the lab's user may write
+RUN useradd --create-home --uid 1000 lstmlab && mkdir -p /app/lstmlab-data \
+ && chown -R lstmlab:lstmlab /app/numba-cache /app/lstmlab-data
+VOLUME ["/app/lstmlab-data"]
 USER lstmlab
 
 EXPOSE 8501

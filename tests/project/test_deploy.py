@@ -20,6 +20,7 @@ import yaml
 from distributed import Client
 
 from lstmlab.store import RunStore
+from lstmlab.store.location import DEFAULT_DB
 from tests.support.stclient import Session
 from tests.support.stserver import free_port
 
@@ -76,6 +77,20 @@ def test_dockerfile_installs_with_the_install_script_and_copies_what_exists():
     assert ".streamlit/secrets.toml" in ignored and ".env" in ignored
     for secret in (".env", ".streamlit/secrets.toml"):  # kept out of git too
         assert subprocess.run(["git", "check-ignore", "-q", secret], cwd=ROOT).returncode == 0, secret
+
+
+def test_image_user_may_write_the_default_store_folder():
+    """Without LSTMLAB_DB the store is ./lstmlab-data/runs.db under WORKDIR: the image creates that folder, gives it to
+    the user it runs as, and keeps it in a volume."""
+    steps = dockerfile()
+    workdir = Path(next(args for op, args in steps if op == "WORKDIR"))
+    user = next(args for op, args in steps if op == "USER")
+    folder = str(workdir / Path(DEFAULT_DB).parent)
+    runs = " && ".join(args for op, args in steps if op == "RUN")
+    assert f"mkdir -p {folder}" in runs
+    chown = re.search(rf"chown -R {user}:{user} ([^&]*)", runs)
+    assert chown and folder in chown.group(1).split(), runs
+    assert ("VOLUME", json.dumps([folder])) in steps
 
 
 def test_install_script_needs_a_python():
