@@ -262,6 +262,11 @@ def card(store: RunStore, recipe_id: str) -> Card:
                 recorded_seeds=tuple(seeds.items()))
 
 
+def planned_stored(store: RunStore, recipe_id: str, scale: str) -> list[str]:
+    """Ids of the stored runs of a recipe's sweep at ``scale`` (KeyError if it was never submitted)."""
+    return [row["id"] for *_, row in rep.planned_runs(store, recipe_id, scale)[1] if row is not None]
+
+
 def cards(store: RunStore) -> list[Card]:
     """Every recipe's card, in the recipes' order."""
     return [card(store, rid) for rid in RECIPES]
