@@ -9,41 +9,23 @@ import statistics
 import pytest
 
 from lstmlab.reproduce import recipes
-from lstmlab.reproduce.submit import sweep_spec
 from lstmlab.store import RunStore
-from lstmlab.training.train import train
 from lstmlab.views import reproductions as R
-
-ORDER = "hs97-temporal-order"  # the paper's figure is for the quick scale's own setting, 6a
-BOUND = "pmb13-bound"  # no training: judged at initialisation, over four settings with a number each
-SEEDS = {ORDER: 2, BOUND: 1}
+from tests.support.recipes import BOUND, ORDER, SEEDS, fill, representative, succeeded, train_quick
 
 
 @pytest.fixture(scope="module")
 def trained():
     """{recipe id: [(model, setting, Run)]}: the quick scale of the two recipes trained here."""
-    return {rid: [(m, s, train(c)) for m, s, c in recipes.RECIPES[rid].expand("quick", n)]
-            for rid, n in SEEDS.items()}
+    return train_quick()
 
 
 @pytest.fixture
 def store(tmp_path, trained):
     """A SQLite store holding the two recipes' sweeps and runs, as `python -m lstmlab reproduce` leaves them."""
     with RunStore(str(tmp_path / "runs.db")) as s:
-        for rid, runs in trained.items():
-            spec = sweep_spec(rid, "quick", SEEDS[rid])
-            s.record_sweep(spec.name, spec.to_json())
-            for _, _, run in runs:
-                s.save(run)
+        fill(s, trained)
         yield s
-
-
-def _succeeded(run) -> bool:
-    """hs97-temporal-order's rule from the run's own last eval row: it met its stopping criterion and got at most 1 %
-    of its test set wrong."""
-    end = run.eval.iloc[-1]
-    return (run.status == "finished" and end["stop_met"] == 1.0
-            and end["test_wrong"] <= 0.01 * run.config.test_size)
 
 
 def test_every_recipe_has_a_card_and_those_never_run_say_so(store):
@@ -65,13 +47,13 @@ def test_every_recipe_has_a_card_and_those_never_run_say_so(store):
 def test_a_row_that_differs_from_the_paper_is_stated_with_both_numbers(store, trained):
     card = R.card(store, ORDER)
     runs = [run for m, _, run in trained[ORDER] if m == "lstm97"]
-    won = [run for run in runs if _succeeded(run)]
+    won = [run for run in runs if succeeded(run)]
     # the quick budget leaves at least one of the two seeds short of the paper's 20 of 20 trials (measured); 2 seeds
     # with k < 2 successes have a 95 % Wilson interval whose top is below 1, so the row differs
     assert len(won) < 2
     said = [d for d in card.differences if "seeds succeeded" in d]
-    assert said == [f"lstm97 at 6a: {len(won)} of 2 seeds succeeded in the lab ({len(won) / 2:.0%}); the paper "
-                    "reports 100% (20 trials, 31,390 sequences, 1 of 2,560 wrong [P])."]
+    assert said == [(f"lstm97 at 6a: {len(won)} of 2 seeds succeeded in the lab ({len(won) / 2:.0%}); the paper "
+                    "reports 100% (20 trials, 31,390 sequences, 1 of 2,560 wrong [P]).")]
     if won:  # the successful seeds' sequences, far fewer than HS97's online 31,390 (batches of 16 with Adam)
         median = statistics.median(int(r.eval["sequences"].iloc[-1]) for r in won)
         assert not 31_390 / 3 <= median <= 31_390 * 3
@@ -86,9 +68,7 @@ def test_a_row_that_differs_from_the_paper_is_stated_with_both_numbers(store, tr
 
 def test_the_representative_run_is_the_first_models_median_seed_at_the_last_setting(store, trained):
     card = R.card(store, ORDER)
-    runs = sorted(((run.eval["test_loss"].iloc[-1], run.config.seed, run.run_id)
-                   for m, _, run in trained[ORDER] if m == "lstm97"))
-    loss, seed, run_id = runs[0]  # of two, the lower median
+    run_id, seed = representative(trained[ORDER])
     assert card.representative == run_id
     assert card.representative_text.startswith(f"lstm97 at 6a, seed {seed}: the median final loss of its 2 ")
     bound = R.card(store, BOUND)  # the first model (rnn) at the last setting, gamma*sigma = 2
