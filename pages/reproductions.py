@@ -76,7 +76,7 @@ def card_ui(card: reproductions.Card) -> None:
                 col.markdown(f"**{titles[measure]}**")
                 cached.chart(col, f"repro.{measure}", key, lambda measure=measure: charts.reproduction_chart(
                     card.rows, measure, card.x_title))
-        if "sequences" not in drawn and "bound" not in card.success_rule:
+        if "sequences" not in drawn and card.success_kind != "bound":
             st.caption("No run met its stopping criterion and the paper gives no count of sequences, so there is "
                        "no chart of sequences until the criterion.")
         with st.expander("Rows, expectations and what this scale leaves out"):
@@ -97,7 +97,7 @@ def card_ui(card: reproductions.Card) -> None:
                            + escape_markdown(f"python -m lstmlab reproduce {card.id} --scale "
                                              f"{card.other_scales[0]} --report", code=True))
         if card.representative:
-            l1, l2, l3 = st.columns([1, 1, 2], vertical_alignment="center")
+            l1, l2, l3 = st.columns([1.6, 0.9, 2.5], vertical_alignment="center")
             l1.page_link("pages/error_flow.py", label="Error flow of a representative run",
                          icon=":material/stacked_line_chart:", query_params={"run": card.representative})
             l2.page_link("pages/training.py", label="Its training", icon=":material/show_chart:",
@@ -110,8 +110,8 @@ def draw() -> bool:
     """Every card as the store holds it now; True while a run of any recipe is queued or running."""
     shown = repro.cards()
     run = [c for c in shown if c.has_runs]
-    st.caption(f"{len(shown)} recipes, {len(run)} with runs in the store"
-               + (": " + ", ".join(f"{c.id} {c.verdict}" for c in run) + "." if run else "."))
+    st.markdown(f"{len(shown)} recipes, {len(run)} with runs in the store"
+                + (": " + ", ".join(f"[{c.id}](#{c.id}) {c.verdict}" for c in run) + "." if run else "."))
     for card in shown:
         card_ui(card)
     return any(c.in_flight for c in shown)

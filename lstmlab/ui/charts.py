@@ -406,8 +406,8 @@ def sweep_map_chart(df: pd.DataFrame, cell: str, legend: bool = True) -> alt.Cha
 
 
 def reproduction_chart(df: pd.DataFrame, measure: str, x_title: str) -> alt.LayerChart:
-    """A recipe's rows (lstmlab.views.reproductions.Card.rows): the lab's points (circles, joined per model) and the
-    paper's (diamonds) in one chart, coloured by model, against the setting's number (``x_title``; "" places them by
+    """A recipe's rows (lstmlab.views.reproductions.Card.rows): the lab's points (filled circles, joined per model)
+    and the paper's (hollow diamonds) in one chart, coloured by model, against the setting's number (``x_title``; "" places them by
     setting name, the lab's and the paper's side by side).
 
     ``measure`` "success": the fraction of seeds (the paper's: of its trials) that succeeded, 0 … 1;
@@ -451,7 +451,10 @@ def reproduction_chart(df: pd.DataFrame, measure: str, x_title: str) -> alt.Laye
         layers.append(base.transform_filter(alt.datum.sequences_min > 0).mark_rule(strokeWidth=2, opacity=0.6)
                       .encode(x=x, y=alt.Y("sequences_min:Q", scale=alt.Scale(type="log")),
                               y2="sequences_max:Q", color=color, **offset))
-    layers.append(base.mark_point(size=110, filled=True, opacity=0.9).encode(
+    # the paper's points hollow and larger, so a lab point at the same place shows inside them
+    layers.append(base.transform_filter(alt.datum.lab).mark_point(size=90, filled=True, opacity=0.9).encode(
         x=x, y=y, color=color, shape=shape, tooltip=tooltip, **offset))
-    return alt.layer(*layers).properties(height=260).configure_legend(orient="bottom", direction="horizontal",
-                                                                      labelLimit=260, titleLimit=260)
+    layers.append(base.transform_filter(~alt.datum.lab).mark_point(size=260, filled=False, strokeWidth=2.2).encode(
+        x=x, y=y, color=color, shape=shape, tooltip=tooltip, **offset))
+    return alt.layer(*layers).properties(height=240, autosize=PANEL_SIZE).configure_legend(
+        orient="bottom", direction="vertical", labelLimit=260, titleLimit=260)

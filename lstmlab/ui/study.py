@@ -58,8 +58,9 @@ def stored_run(page: str, raw: str) -> tuple[dict, dict]:
         st.stop()
     values = {url: getattr(config, field) for url, field in settings.run_fields(page).items()}
     values.update(cells=[config.cell], run=run_id)
-    st.info(f"A stored run, trained with its own settings: {escape_markdown(name or run_id)} "
-            f"({escape_markdown(run_id, code=True)}), {CELL_LABELS[config.cell]} on "
+    named = f"{escape_markdown(name)} ({escape_markdown(run_id, code=True)})" if name else escape_markdown(
+        run_id, code=True)
+    st.info(f"A stored run, trained with its own settings: {named}, {CELL_LABELS[config.cell]} on "
             f"{escape_markdown(TASK_LABELS.get(config.task, config.task))}, T = {config.seq_len}, "
             f"{config.steps:,} steps. `python -m lstmlab show {run_id[:12]}` prints its settings.",
             icon=":material/inventory_2:")

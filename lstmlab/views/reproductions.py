@@ -63,6 +63,7 @@ class Card:
     section: str
     claim: str
     success_rule: str
+    success_kind: str
     figures: tuple[str, ...]
     verdict: str
     scale: str | None = None
@@ -218,7 +219,7 @@ def card(store: RunStore, recipe_id: str) -> Card:
     recipe = RECIPES[recipe_id]
     figures = tuple(f"{model} at {setting}: {paper.text}" for (model, setting), paper in recipe.numbers)
     base = {"id": recipe.id, "paper": recipe.paper, "section": recipe.section, "claim": recipe.claim,
-            "success_rule": recipe.success.text(), "figures": figures, "notes": recipe.notes}
+            "success_rule": recipe.success.text(), "success_kind": recipe.success.kind, "figures": figures, "notes": recipe.notes}
     recorded = set(store.sweeps()["name"])
     scales = [s for s in SCALES if sweep_name(recipe.id, s) in recorded]
     seeds = default_seeds(recipe)
