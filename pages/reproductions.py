@@ -4,7 +4,7 @@ lab's latest result and verdict, the charts that compare them, a representative 
 import pandas as pd
 import streamlit as st
 
-from lstmlab.reproduce.recipes import MAX_SEEDS, SCALES
+from lstmlab.reproduce.recipes import MAX_SEEDS, RECIPES, SCALES
 from lstmlab.ui import cached, charts, live, nav
 from lstmlab.ui import reproductions as repro
 from lstmlab.views import reproductions
@@ -42,7 +42,8 @@ def start_ui(card: reproductions.Card) -> None:
                       "(your quotas apply); runs already there are kept."):
         repro.start(card.id, scale, int(seeds))
         st.rerun(scope="app")
-    st.caption("Command line: " + escape_markdown(
+    rows = len(RECIPES[card.id].rows(scale))
+    st.caption(f"{rows} rows × {int(seeds)} seeds = {rows * int(seeds):,} runs. Command line: " + escape_markdown(
         f"python -m lstmlab reproduce {card.id} --scale {scale} --seeds {int(seeds)}", code=True))
 
 
