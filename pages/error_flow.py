@@ -6,7 +6,7 @@ from lstmlab.core import analysis
 from lstmlab.core.config import MEMORY_CELLS, RNN_GAMMA
 from lstmlab.runs.status import ACTIVE_STATUSES
 from lstmlab.ui import cached, charts, equations, live, nav, study, widgets
-from lstmlab.views import settings, tables, text
+from lstmlab.views import tables, text
 from lstmlab.views.settings import CELL_LABELS
 
 nav.ensure_router()
@@ -115,7 +115,7 @@ def draw(runs: dict) -> None:
 live.show(ids, draw)
 
 st.page_link("pages/training.py", label="Loss, gradients and σ_max(W_h) of these runs",
-             icon=":material/show_chart:", query_params=settings.format_params("training", values))
+             icon=":material/show_chart:", query_params=study.link_params("training", values))
 
 with st.expander("The equations behind these plots"):
     st.latex(equations.RNN_BPTT)

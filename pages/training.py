@@ -4,7 +4,7 @@ current study."""
 import streamlit as st
 
 from lstmlab.ui import cached, charts, live, nav, study
-from lstmlab.views import settings, tables, text
+from lstmlab.views import tables, text
 
 nav.ensure_router()
 
@@ -85,4 +85,4 @@ def draw(runs: dict) -> None:
 live.show(ids, draw)
 
 st.page_link("pages/error_flow.py", label="Error flow of these runs", icon=":material/stacked_line_chart:",
-             query_params=settings.format_params("flow", values))
+             query_params=study.link_params("flow", values))

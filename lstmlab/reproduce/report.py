@@ -230,6 +230,17 @@ def report(store: RunStore, recipe_id: Any, scale: Any = "quick") -> Report:
     """The report of a recipe's sweep at ``scale`` from the runs in ``store`` (KeyError if it was never
     submitted): the newest run of each of its configs."""
     recipe, scale, _ = check_request(recipe_id, scale)
+    n, planned = planned_runs(store, recipe.id, scale)
+    runs = [(m, s, store.load(row["id"]) if row is not None else None) for m, s, _, row in planned]
+    return build_report(recipe, scale, runs, n)
+
+
+def planned_runs(store: RunStore, recipe_id: Any,
+                 scale: Any = "quick") -> tuple[int, list[tuple[str, str, int, dict[str, Any] | None]]]:
+    """(seeds per row, (model, setting, seed, stored run or None) of every run the recipe's sweep at ``scale``
+    plans): the newest stored run of each config as ``RunStore.list`` lists it (id, status, created_at, ...), None
+    where it has none. KeyError if the sweep was never submitted."""
+    recipe, scale, _ = check_request(recipe_id, scale)
     name = sweep_name(recipe.id, scale)
     try:
         spec = sweeps.load_spec(store, name)
@@ -239,6 +250,5 @@ def report(store: RunStore, recipe_id: Any, scale: Any = "quick") -> Report:
     n = len(spec.seeds)
     planned = recipe.expand(scale, n)
     listed = store.list(config_key=[c.key for _, _, c in planned])
-    newest = {r["config_key"]: r["id"] for r in listed.drop_duplicates("config_key", keep="first").to_dict("records")}
-    runs = [(m, s, store.load(newest[c.key]) if c.key in newest else None) for m, s, c in planned]
-    return build_report(recipe, scale, runs, n)
+    newest = {r["config_key"]: r for r in listed.drop_duplicates("config_key", keep="first").to_dict("records")}
+    return n, [(m, s, c.seed, newest.get(c.key)) for m, s, c in planned]

@@ -403,3 +403,58 @@ def sweep_map_chart(df: pd.DataFrame, cell: str, legend: bool = True) -> alt.Cha
         color=alt.condition(alt.datum.verdict == "solved", alt.value("#ffffff"), alt.value("#222222")))
     return (alt.layer(rect, mark).properties(title=CELL_LABELS.get(cell, cell), height=220, autosize=PANEL_SIZE)
             .configure_legend(**PANEL_LEGEND))
+
+
+def reproduction_chart(df: pd.DataFrame, measure: str, x_title: str) -> alt.LayerChart:
+    """A recipe's rows (lstmlab.views.reproductions.Card.rows): the lab's points (filled circles, joined per model)
+    and the paper's (hollow diamonds) in one chart, coloured by model, against the setting's number (``x_title``; "" places them by
+    setting name, the lab's and the paper's side by side).
+
+    ``measure`` "success": the fraction of seeds (the paper's: of its trials) that succeeded, 0 … 1;
+    "sequences": the median training sequences until the stopping criterion, on a log axis, the lab's with the range
+    over its successful seeds (rows without a positive number are left out: nothing met the criterion).
+    """
+    d = df[df[measure].notna()].copy()
+    if measure == "sequences":
+        d = d[d["sequences"] > 0]
+    sources = list(dict.fromkeys(sorted(d["source"], key=lambda s: not s.startswith("lab"))))
+    models = list(dict.fromkeys(df["model"]))
+    numeric = bool(x_title)
+    if numeric:
+        xs = d["x"][d["x"] > 0]
+        log_x = len(xs) == len(d) and len(xs) and xs.max() / xs.min() >= 10
+        x = alt.X("x:Q", title=x_title, scale=alt.Scale(type="log") if log_x else alt.Scale(zero=False),
+                  axis=alt.Axis(format="~g", labelOverlap=True))
+    else:
+        x = alt.X("setting:N", title="setting", axis=alt.Axis(labelAngle=0, labelLimit=160))
+    if measure == "success":
+        y = alt.Y("success:Q", title="fraction of seeds that succeeded", scale=alt.Scale(domain=[0, 1]),
+                  axis=alt.Axis(format="%"))
+    else:
+        y = alt.Y("sequences:Q", title="sequences until the criterion (median)", scale=alt.Scale(type="log"),
+                  axis=LOG_AXIS)
+    color = alt.Color("model:N", title="model", scale=alt.Scale(domain=models, scheme="tableau10"))
+    shape = alt.Shape("source:N", title="points", scale=alt.Scale(domain=sources, range=["circle", "diamond"]))
+    offset = {} if numeric else {"xOffset": alt.XOffset("source:N", scale=alt.Scale(domain=sources))}
+    tooltip = [alt.Tooltip("source:N"), alt.Tooltip("model:N"), alt.Tooltip("setting:N"),
+               alt.Tooltip("success:Q", title="success", format=".0%"),
+               alt.Tooltip("succeeded:Q", title="seeds succeeded"), alt.Tooltip("seeds:Q"),
+               alt.Tooltip("sequences:Q", title="sequences (median)", format=",.0f"),
+               alt.Tooltip("figure:N", title="the paper's figure")]
+    d["lab"] = d["source"].str.startswith("lab")
+    base = alt.Chart(d)
+    layers = []
+    if numeric:
+        layers.append(base.transform_filter(alt.datum.lab).mark_line(strokeWidth=1.6, opacity=0.7).encode(
+            x=x, y=y, color=color, detail="model:N"))
+    if measure == "sequences":
+        layers.append(base.transform_filter(alt.datum.sequences_min > 0).mark_rule(strokeWidth=2, opacity=0.6)
+                      .encode(x=x, y=alt.Y("sequences_min:Q", scale=alt.Scale(type="log")),
+                              y2="sequences_max:Q", color=color, **offset))
+    # the paper's points hollow and larger, so a lab point at the same place shows inside them
+    layers.append(base.transform_filter(alt.datum.lab).mark_point(size=90, filled=True, opacity=0.9).encode(
+        x=x, y=y, color=color, shape=shape, tooltip=tooltip, **offset))
+    layers.append(base.transform_filter(~alt.datum.lab).mark_point(size=260, filled=False, strokeWidth=2.2).encode(
+        x=x, y=y, color=color, shape=shape, tooltip=tooltip, **offset))
+    return alt.layer(*layers).properties(height=240, autosize=PANEL_SIZE).configure_legend(
+        orient="bottom", direction="vertical", labelLimit=260, titleLimit=260)

@@ -13,6 +13,7 @@ PAGES = (
     ("pages/phase_map.py", "Phase map", ":material/grid_on:"),
     ("pages/runs.py", "Runs", ":material/inventory_2:"),
     ("pages/sweeps.py", "Sweeps", ":material/view_module:"),
+    ("pages/reproductions.py", "Reproductions", ":material/fact_check:"),
 )
 
 

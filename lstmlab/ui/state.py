@@ -76,5 +76,6 @@ def init_session() -> None:
     ss.setdefault("runs_selected", [])  # run ids ticked on the Runs page
     ss.setdefault("job_ids", set())  # ids of the runs this session submitted (its limits count those in flight)
     ss.setdefault("job_notice", None)  # (kind, Markdown) of the last refused Stop or Resubmit (lstmlab.ui.live)
+    ss.setdefault("repro_notice", {})  # {recipe id: (kind, Markdown)} of the last Start (lstmlab.ui.reproductions)
     for page in FIELDS:
         ss.setdefault(_applied_key(page), None)  # settings the page's widgets were last seeded with

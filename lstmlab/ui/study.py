@@ -7,10 +7,14 @@ import streamlit as st
 
 from lstmlab.core.config import CELLS, CHOICES, GRADIENTS, INITS, OPTIMIZERS
 from lstmlab.ui import live, state, upload_box
+from lstmlab.ui.run_store import error_line, hide_location, store
 from lstmlab.views import commands, settings
 from lstmlab.views import limits as L
 from lstmlab.views.settings import CELL_LABELS, GRADIENT_LABELS, TASK_LABELS
 from lstmlab.views.text import escape_markdown
+
+RUN_PARAM = "run"  # ?run=ID on a study page: show that stored run
+PAGE_FILES = {"flow": "error_flow.py", "training": "training.py"}
 
 
 def study_page(page: str) -> tuple[dict, dict]:
@@ -19,7 +23,10 @@ def study_page(page: str) -> tuple[dict, dict]:
     remembers the study for the other study page, and finds or submits the runs.
 
     Returns (applied settings, {cell label: run id}); stops the page with a message on a bad or oversized request.
+    An address with ``?run=ID`` (an id or unique id prefix) shows that stored run instead (:func:`stored_run`).
     """
+    if RUN_PARAM in st.query_params:
+        return stored_run(page, st.query_params[RUN_PARAM])
     values = state.read_params(page)
     submitted, edited = study_form_ui(page, values)
     series, series_name = upload_box.forecast_upload_ui(edited["T"])
@@ -28,6 +35,45 @@ def study_page(page: str) -> tuple[dict, dict]:
     state.write_params(page, values)
     state.remember_study(values)
     return values, study_results(values, series, series_name)
+
+
+def stored_run(page: str, raw: str) -> tuple[dict, dict]:
+    """(the study settings of the stored run ``raw`` names, with ``"run"``: its full id; {its cell's label: its id})
+    for a page opened with ``?run=ID``: the run as stored, trained with its own settings (which the study form may not
+    be able to express), no form. An unknown or ambiguous id stops the page with a message naming it."""
+    try:
+        run_id = store().resolve(str(raw))
+        config = store().config(run_id)
+        name = store().progress(run_id)["name"]
+    except KeyError as e:
+        st.error(f"URL parameter `{RUN_PARAM}`: {escape_markdown(hide_location(e.args[0] if e.args else str(e)))}. "
+                 "Expected the id (or a unique id prefix) of a run in the run store; the Runs page lists them.",
+                 icon=":material/link_off:")
+        st.page_link(f"pages/{PAGE_FILES[page]}", label="Open the study form instead", icon=":material/tune:",
+                     query_params=settings.format_params(page, settings.defaults(page)))
+        st.stop()
+    except Exception as e:  # noqa: BLE001 - an unreachable store: say which, never a traceback
+        st.error(f"The run store cannot be used ({type(e).__name__}: {escape_markdown(error_line(e))}).",
+                 icon=":material/error:")
+        st.stop()
+    values = {url: getattr(config, field) for url, field in settings.run_fields(page).items()}
+    values.update(cells=[config.cell], run=run_id)
+    named = f"{escape_markdown(name)} ({escape_markdown(run_id, code=True)})" if name else escape_markdown(
+        run_id, code=True)
+    st.info(f"A stored run, trained with its own settings: {named}, {CELL_LABELS[config.cell]} on "
+            f"{escape_markdown(TASK_LABELS.get(config.task, config.task))}, T = {config.seq_len}, "
+            f"{config.steps:,} steps. `python -m lstmlab show {run_id[:12]}` prints its settings.",
+            icon=":material/inventory_2:")
+    st.page_link(f"pages/{PAGE_FILES[page]}", label="Back to the study form", icon=":material/tune:",
+                 query_params=settings.format_params(page, st.session_state.get("last_study")
+                                                     or settings.defaults(page)))
+    return values, {CELL_LABELS[config.cell]: run_id}
+
+
+def link_params(page: str, values: dict) -> dict[str, str]:
+    """The query of ``page`` showing what a study page shows now: the same stored run (``?run=ID``), else the same
+    settings."""
+    return {RUN_PARAM: values[RUN_PARAM]} if values.get(RUN_PARAM) else settings.format_params(page, values)
 
 
 def study_results(values: dict, series, series_name: str) -> dict:

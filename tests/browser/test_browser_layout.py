@@ -1,8 +1,8 @@
 """Every page fits the screen: in a real Chromium at 1400 x 1000 and 1920 x 1080, no chart, equation, table or other
 element of the dashboard is wider than the block it sits in, and no chart extends past the main area's right edge.
 
-One server for the module, on a run store seeded with a tiny study of the three cells and a tiny sweep of them, both
-trained by real jobs before the server starts: the study pages find the study's runs, the Runs page overlays them.
+One server for the module, on a run store seeded with a tiny study of the three cells, a tiny sweep of them and the
+quick runs of two recipes, all trained by real jobs before the server starts: the study pages find the study's runs, the Runs page overlays them.
 Screenshots of every page at both sizes go to test-output/browser/layout/.
 
 Without Chromium or playwright the tests are skipped, naming the fix; under CI they fail.
@@ -17,6 +17,7 @@ import pytest
 
 from lstmlab.core.config import RunConfig
 from lstmlab.jobs import api as jobs
+from lstmlab.reproduce import submit as reproduce
 from lstmlab.store import RunStore
 from lstmlab.views import settings
 from tests.support.browser import (
@@ -45,7 +46,9 @@ PAGES = [
     ("phase_map", "/phase_map", 2),
     ("runs", "/runs", 3),
     ("sweeps", f"/sweeps?name={SWEEP}", 1),
+    ("reproductions", "/reproductions", 3),
 ]
+RECIPES = {"pmb13-bound": 1, "bsf94-latch": 2}  # quick scale, seeds per row: the page's cards with runs
 
 # Elements that must lie inside the block that holds them (their stVerticalBlock: the page, a column, a form, an
 # expander). Elements not laid out (a collapsed expander's) have an empty box and are passed over.
@@ -105,8 +108,8 @@ def overflows(page) -> list[str]:
 
 @pytest.fixture(scope="module")
 def server(requirements, tmp_path_factory):
-    """The dashboard on a run store holding the runs of STUDY and sweep "layout" (3 cells x 2 lengths x 2 weight
-    scales), trained."""
+    """The dashboard on a run store holding the runs of STUDY, sweep "layout" (3 cells x 2 lengths x 2 weight
+    scales) and the quick scale of RECIPES, trained."""
     tmp = tmp_path_factory.mktemp("layout")
     db = str(tmp / "runs.db")
     store = RunStore(db)
@@ -116,6 +119,9 @@ def server(requirements, tmp_path_factory):
            for c, T, w in itertools.product(*SWEEP_GRID.values())]
     values, _ = settings.parse_params("flow", dict(urllib.parse.parse_qsl(STUDY)))
     ids += [jobs.submit(config, store_url=db) for config in settings.study(values).configs]  # as the pages would
+    for rid, seeds in RECIPES.items():  # as `python -m lstmlab reproduce ID --seeds N` would
+        _, done = reproduce.submit(rid, "quick", seeds, store_url=db)
+        ids += done["submitted"]
     for run_id in ids:
         assert jobs.wait(run_id, store_url=db, timeout=300) == "finished"
     with serve(tmp / "streamlit.log", {"LSTMLAB_DB": db}) as (url, _pid):
