@@ -116,7 +116,11 @@ def norm_ratio(first: float, last: float) -> float:
 
 def task_info(config: RunConfig) -> dict[str, Any]:
     """What a run's losses are read against: the task's baseline loss and the name of its baseline predictor,
-    the metric's name and its chance level, and the loss ("mse" or "xent")."""
+    the metric's name and its chance level, and the loss ("mse" or "xent"). A run recorded elsewhere
+    (``config.source``) has no task: no baseline, no chance level (NaN), its loss and metric are its caller's."""
+    if config.source:
+        return {"baseline": math.nan, "baseline_name": "no baseline (recorded outside the lab)",
+                "metric_name": "metric", "chance_metric": math.nan, "loss": "as recorded"}
     task = get_task(config)
     return {"baseline": float(task.baseline), "baseline_name": str(task.baseline_name),
             "metric_name": task.metric_name, "chance_metric": float(task.chance_metric), "loss": task.loss}

@@ -66,6 +66,9 @@ def train(config: RunConfig, progress: Progress | None = None, should_stop: Call
     """
     if not isinstance(config, RunConfig):
         raise ValueError(f"config: expected a RunConfig, got {type(config).__name__}")
+    if config.source:
+        raise ValueError(f"source={config.source[:80]!r}: the run was recorded elsewhere and has no lab task to train "
+                         "on; expected a config of the lab's own (source '')")
     engine = engines.engine_name(engine)
     created_at, t0 = time.time(), time.perf_counter()
     task = get_task(config)
@@ -117,7 +120,7 @@ def train(config: RunConfig, progress: Progress | None = None, should_stop: Call
             row.update(sequences=float(step * config.batch_size), **window.stats(), stop_met=float(end == "met"),
                        **tested)
         evals.append(row)
-        flows.append(_flow_block(step, res, spec))
+        flows.append(flow_block(step, res, spec))
         if on_record is not None:
             on_record(Record(
                 step=step, steps=pd.DataFrame({c: v[recorded:filled] for c, v in cols.items()}),
@@ -253,8 +256,10 @@ def _non_finite(loss: float, gnorm: float) -> str | None:
     return None
 
 
-def _flow_block(step: int, res, spec: ModelSpec) -> dict[str, np.ndarray]:
-    """Flow rows of one snapshot, (L * T) rows ordered by layer then t, without a loop over t."""
+def flow_block(step: int, res, spec: ModelSpec) -> dict[str, np.ndarray]:
+    """Flow rows of one snapshot, (L * T) rows ordered by layer then t, without a loop over t: the columns of
+    ``flow_columns`` from ``res.dh``, ``res.dc`` (None but for a cell with a cell state) and ``res.dacts`` ((L, T, B, H),
+    (L, T, B, G*H)) of a BPTTResult or a StackFlow."""
     L, T = res.dh.shape[:2]
     t = np.tile(np.arange(1, T + 1, dtype=np.int64), L)
     block = {
