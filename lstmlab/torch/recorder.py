@@ -177,6 +177,14 @@ class Recorder:
         self._queue.put(("row", (k + 1, value, norms, time.perf_counter() - self._t0)))
         self._step = k + 1
 
+    def flush(self) -> None:
+        """Wait until every recording made so far has been computed and written (or found missing)."""
+        if self._writer.is_alive():
+            done = threading.Event()
+            self._queue.put(("flush", done))
+            while not done.wait(HEARTBEAT_S) and self._writer.is_alive():
+                pass
+
     def close(self) -> None:
         """Stop recording: the hooks go, every recording made so far is stored, and the run ends "finished" (its
         message naming any recording the store lacks). Waits for the recorder's thread; idempotent."""
@@ -307,6 +315,8 @@ class _Writer(threading.Thread):
                     self._row(*item)
                 elif kind == "record":
                     self._record(item)
+                elif kind == "flush":
+                    item.set()
                 else:
                     self._finish()
                     return
@@ -414,9 +424,9 @@ class _Writer(threading.Thread):
         rec = self.rec
         rec.missing.append(step)
         self.failures.append(why)
-        where = f"the run store {rec.shown_location}"
-        rec.warn(f"lstmlab: the recording of step {step} is lost: {why}. Training goes on; later recordings are "
-                 f"written to {where} when it takes them, and the run names the ones it lacks.")
+        rec.warn(f"lstmlab: the recording of step {step} is lost: {why}. Training goes on; later recordings go to "
+                 f"the run store {rec.shown_location} once it takes them, and the run's message names the ones it "
+                 "lacks (Recorder.missing lists them meanwhile).")
 
     def _beat(self) -> None:
         rec = self.rec
@@ -469,8 +479,9 @@ class _Writer(threading.Thread):
         except StaleAttempt:
             pass
         except Exception as e:  # noqa: BLE001 -- reported to the user; the run reads as lost once its heartbeat ages
-            warnings.warn(f"lstmlab: could not end run {rec.run_id} in the run store {rec.shown_location} "
-                          f"({type(e).__name__}: {e}); it will read as lost", RecorderWarning, stacklevel=2)
+            if rec.run_id is not None:
+                rec.warn(f"lstmlab: could not end run {rec.run_id} in the run store {rec.shown_location} "
+                         f"({type(e).__name__}: {e}); it will read as lost")
         finally:
             if self.store is not None:
                 self.store.close()

@@ -25,8 +25,8 @@ def unrolled(module, x, h0=None, c0=None) -> dict:
     T, B, _ = x.shape
     L, H = module.num_layers, module.hidden_size
     zeros = torch.zeros(L, B, H, dtype=x.dtype)
-    h0 = zeros if h0 is None else h0.detach()
-    c0 = zeros if c0 is None else c0.detach()
+    h0 = zeros if h0 is None else h0  # a state of an earlier unrolled pass carries its gradient back to it
+    c0 = zeros if c0 is None else c0
     inp = list(x.detach().requires_grad_().unbind(0))  # a leaf of its own: the module's weights stay untouched
     hs, cs, pres, h_n, c_n = [], [], [], [], []
     for k in range(L):
@@ -78,11 +78,11 @@ def grad(t) -> np.ndarray:
     return np.zeros(tuple(t.shape)) if t.grad is None else t.grad.detach().double().numpy()
 
 
-def flow_norms(ref: dict, mode: str) -> dict[str, np.ndarray]:
-    """After a backward: the flow table's values of the unrolled pass, each (L, T), batch means of per-example L2
-    norms over units: dh_norm, dc_norm (LSTM only) and dg_<gate>."""
+def example_norms(ref: dict, mode: str) -> dict[str, np.ndarray]:
+    """After a backward: per-example L2 norms over units of the unrolled pass's gradients, each (L, T, B):
+    dh_norm, dc_norm (LSTM only) and dg_<gate>."""
     def norms(tensors) -> np.ndarray:
-        return np.array([[np.linalg.norm(grad(t), axis=-1).mean() for t in layer] for layer in tensors])
+        return np.array([[np.linalg.norm(grad(t), axis=-1) for t in layer] for layer in tensors])
 
     out = {"dh_norm": norms(ref["h"])}
     if mode == "LSTM":
@@ -90,3 +90,8 @@ def flow_norms(ref: dict, mode: str) -> dict[str, np.ndarray]:
     for gate in GATE_NAMES[mode]:
         out[f"dg_{gate}"] = norms([[pre[gate] for pre in layer] for layer in ref["pre"]])
     return out
+
+
+def flow_norms(ref: dict, mode: str) -> dict[str, np.ndarray]:
+    """The flow table's values of the unrolled pass, each (L, T): batch means of :func:`example_norms`."""
+    return {k: v.mean(axis=2) for k, v in example_norms(ref, mode).items()}
