@@ -363,7 +363,7 @@ class _Writer(threading.Thread):
             return
         except Exception as e:  # noqa: BLE001 -- the store's failure never stops the user's training
             self.resync = rec.run_id is not None
-            self._lost(snap.step, f"the store did not take it ({type(e).__name__}: {e})")
+            self._lost(snap.step, f"the store did not take it ({type(e).__name__})", f": {e}")
             return
         self.sent += len(record.steps)
         if stop:
@@ -420,13 +420,15 @@ class _Writer(threading.Thread):
                       engine=rec.engine, engine_version=engines.version(rec.engine))
             rec.run_id = self.store.save(run)
 
-    def _lost(self, step: int, why: str) -> None:
+    def _lost(self, step: int, why: str, detail: str = "") -> None:
+        """A recording the store will lack: the run's message will say ``why`` (shown on the dashboard, so without
+        the store's own words, which name its location); the user's warning adds ``detail``."""
         rec = self.rec
         rec.missing.append(step)
         self.failures.append(why)
-        rec.warn(f"lstmlab: the recording of step {step} is lost: {why}. Training goes on; later recordings go to "
-                 f"the run store {rec.shown_location} once it takes them, and the run's message names the ones it "
-                 "lacks (Recorder.missing lists them meanwhile).")
+        rec.warn(f"lstmlab: the recording of step {step} is lost: {why}{detail}. Training goes on; later recordings "
+                 f"go to the run store {rec.shown_location} once it takes them, and the run's message names the ones "
+                 "it lacks (Recorder.missing lists them meanwhile).")
 
     def _beat(self) -> None:
         rec = self.rec

@@ -7,10 +7,11 @@ import streamlit as st
 
 from lstmlab.core.config import CELLS, CHOICES, GRADIENTS, INITS, OPTIMIZERS
 from lstmlab.ui import live, state, upload_box
+from lstmlab.ui.run_store import error_line, hide_location, store
 from lstmlab.views import commands, settings
 from lstmlab.views import limits as L
 from lstmlab.views.settings import CELL_LABELS, GRADIENT_LABELS, TASK_LABELS
-from lstmlab.views.text import escape_markdown
+from lstmlab.views.text import escape_markdown, run_label, source_kind
 
 
 def study_page(page: str) -> tuple[dict, dict]:
@@ -28,6 +29,37 @@ def study_page(page: str) -> tuple[dict, dict]:
     state.write_params(page, values)
     state.remember_study(values)
     return values, study_results(values, series, series_name)
+
+
+def opened_runs() -> dict | None:
+    """{label: run id} of the stored runs the URL opens (``?run=ID[,ID...]``, lstmlab.views.settings.OPENED_RUNS) with
+    a line naming them and where they were recorded, or None when it opens none (the page shows its study). Stops
+    the page with the reason for an address it cannot open."""
+    query = {k: st.query_params[k] for k in st.query_params}
+    try:
+        ids = settings.opened_run_ids(query)
+        if not ids:
+            return None
+        opened = {}
+        for run_id in ids:
+            full = store().resolve(run_id)
+            row = {"id": full, "name": store().progress(full)["name"], "config": store().config(full)}
+            opened[run_label(row)] = (full, row["config"])
+    except (KeyError, ValueError) as e:
+        why = hide_location(str(e.args[0]) if isinstance(e, KeyError) and e.args else str(e))
+        st.error(f"These runs cannot be opened: {escape_markdown(why)}.", icon=":material/error:")
+        st.stop()
+    except Exception as e:  # an unreachable store: say which, never a traceback
+        st.error(f"The run store cannot be used ({type(e).__name__}: {escape_markdown(error_line(e))}).",
+                 icon=":material/error:")
+        st.stop()
+    st.markdown("Stored run(s) " + "; ".join(
+        f"**{escape_markdown(label)}** ({escape_markdown(config.source) if config.source else 'trained by the lab'})"
+        for label, (_, config) in opened.items()) + ".")
+    if any(source_kind(config.source) != source_kind("") for _, config in opened.values()):
+        st.caption("A run recorded outside the lab has no lab task: no baseline, and its steps and held-out rows "
+                   "are the recorded training batches.")
+    return {label: run_id for label, (run_id, _) in opened.items()}
 
 
 def study_results(values: dict, series, series_name: str) -> dict:

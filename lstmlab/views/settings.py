@@ -235,6 +235,29 @@ FIELDS: dict[str, tuple[Field, ...]] = {
 
 
 STUDY_PAGES = ("flow", "training")
+# Error flow and Training open stored runs by id instead of a study: ``?run=ID[,ID...]`` (ids or unique prefixes)
+OPENED_RUNS = "run"
+MAX_OPENED_RUNS = 6
+
+
+def opened_run_ids(query: dict) -> list[str]:
+    """The run ids a study page's URL opens (``OPENED_RUNS``), in order and without repeats; [] when it opens none.
+    ValueError with a plain reason for more than MAX_OPENED_RUNS of them or one that is not a hex id (prefix)."""
+    raw = query.get(OPENED_RUNS, "")
+    if isinstance(raw, (list, tuple)):
+        raw = raw[-1] if raw else ""
+    ids = list(dict.fromkeys(s.strip().lower() for s in str(raw).split(",") if s.strip()))
+    if len(ids) > MAX_OPENED_RUNS:
+        raise ValueError(f"the address opens {len(ids)} runs; a page shows at most {MAX_OPENED_RUNS}")
+    bad = [i for i in ids if len(i) > 64 or any(ch not in "0123456789abcdef" for ch in i)]
+    if bad:
+        raise ValueError(f"'{bad[0][:40]}' is not a run id (hexadecimal digits)")
+    return ids
+
+
+def opened_runs_params(run_ids) -> dict[str, str]:
+    """The query dict that opens ``run_ids`` on a study page."""
+    return {OPENED_RUNS: ",".join(run_ids)}
 
 
 def run_fields(page: str) -> dict[str, str]:
