@@ -78,7 +78,7 @@ class _Call:
     x: torch.Tensor
     h0: torch.Tensor | None
     c0: torch.Tensor | None
-    outputs: dict[str, torch.Tensor]
+    final: dict[str, torch.Tensor]  # h_n (and c_n), detached: the hooks on the outputs hold this call, not vice versa
     continues: bool  # it starts from the final state of the call before it
     unbatched: bool
     grads: dict[str, torch.Tensor] = field(default_factory=dict)
@@ -218,12 +218,12 @@ class Recorder:
         h_n, c_n = hidden if isinstance(hidden, tuple) else (hidden, None)
         h0, c0 = (hx if isinstance(hx, tuple) else (hx, None)) if hx is not None else (None, None)
         previous = self._calls[-1] if self._calls else None
-        continues = (previous is not None and h0 is not None and h0.shape == previous.outputs["h_n"].shape
-                     and torch.equal(h0, previous.outputs["h_n"])
-                     and (c0 is None or torch.equal(c0, previous.outputs["c_n"])))
+        continues = (previous is not None and h0 is not None and h0.shape == previous.final["h_n"].shape
+                     and torch.equal(h0, previous.final["h_n"])
+                     and (c0 is None or torch.equal(c0, previous.final["c_n"])))
         outputs = {"out": out, "h_n": h_n, **({"c_n": c_n} if c_n is not None else {})}
         call = _Call(x.detach(), None if h0 is None else h0.detach(), None if c0 is None else c0.detach(),
-                     {k: v for k, v in outputs.items()}, continues, unbatched=x.dim() == 2)
+                     {k: v.detach() for k, v in outputs.items() if k != "out"}, continues, unbatched=x.dim() == 2)
         for key, tensor in outputs.items():
             if tensor.requires_grad:
                 tensor.register_hook(call.hook(key))
@@ -374,9 +374,9 @@ class _Writer(threading.Thread):
         flows = [stack_flow(self.spec, snap.params, c["x"], c["d_out"], h0=c["h0"], c0=c["c0"], dh_n=c["dh_n"],
                             dc_n=c["dc_n"], engine=self.rec.engine) for c in snap.calls]
         axis = 2 if snap.side_by_side else 1  # (L, T, B, ...): examples side by side, or calls one after another
-        joined = _Joined(*(None if flows[0].dc is None and name == "dc" else
-                           np.concatenate([getattr(f, name) for f in flows], axis=axis)
-                           for name in ("dh", "dc", "dacts")))
+        joined = flows[0] if len(flows) == 1 else _Joined(*(
+            None if flows[0].dc is None and name == "dc" else np.concatenate([getattr(f, name) for f in flows], axis)
+            for name in ("dh", "dc", "dacts")))
         forget = math.nan
         if self.spec.cell == "lstm":
             forget = float(np.mean(np.concatenate([f.gates["f"].reshape(-1) for f in flows])))
