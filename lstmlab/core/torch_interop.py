@@ -167,14 +167,19 @@ def module_layers(module, cell: str) -> dict[str, np.ndarray]:
     """The layers' lstmlab parameters (``l{k}.Wx``, ``l{k}.Wh``, ``l{k}.b``, GRU ``l{k}.bhn``) of a
     ``torch.nn.RNN/LSTM/GRU`` (unidirectional, without projections) as it holds them now: numpy copies in its dtype,
     on the CPU. ``cell`` is the lstmlab cell it computes (whose gate blocks are PyTorch's, in PyTorch's order)."""
-    H, out = module.hidden_size, {}
+    arrays = {f"{name}_l{k}": getattr(module, f"{name}_l{k}").detach().cpu().numpy().copy()
+              for k in range(module.num_layers) for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
+              if module.bias or name.startswith("weight")}
+    return layers_from_arrays(cell, module.hidden_size, module.num_layers, arrays)
 
-    def array(name: str) -> np.ndarray | None:
-        value = getattr(module, f"{name}_l{k}", None) if module.bias or name.startswith("weight") else None
-        return None if value is None else value.detach().cpu().numpy().copy()
 
-    for k in range(module.num_layers):
-        out.update(_layer(cell, H, k, *(array(n) for n in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"))))
+def layers_from_arrays(cell: str, hidden_size: int, layers: int, arrays: dict) -> dict[str, np.ndarray]:
+    """The layers' lstmlab parameters from a recurrent module's arrays by PyTorch's names (``weight_ih_l{k}``,
+    ``weight_hh_l{k}``, ``bias_ih_l{k}``, ``bias_hh_l{k}``; the biases may be absent: b = 0)."""
+    out: dict[str, np.ndarray] = {}
+    for k in range(layers):
+        out.update(_layer(cell, hidden_size, k, *(arrays.get(f"{n}_l{k}") for n in (
+            "weight_ih", "weight_hh", "bias_ih", "bias_hh"))))
     return out
 
 

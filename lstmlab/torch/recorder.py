@@ -380,7 +380,7 @@ class _Writer(threading.Thread):
         forget = math.nan
         if self.spec.cell == "lstm":
             forget = float(np.mean(np.concatenate([f.gates["f"].reshape(-1) for f in flows])))
-        sigma = [analysis.sigma_max(snap.params[f"l{k}.Wh"]) for k in range(self.spec.layers)]
+        sigma = [analysis.sigma_max(snap.params[f"l{k}.Wh"], own_blas=True) for k in range(self.spec.layers)]
         self.last = (snap.step, forget, sigma)
         return flow_block(snap.step, joined, self.spec)
 

@@ -44,8 +44,9 @@ INSIDE_TASKS = tuple(t for t in TASKS if t != "forecast")  # Inside the LSTM has
 INSIDE_CELLS = MEMORY_CELLS  # Inside the LSTM shows the cells with a cell state
 GRADIENT_LABELS = {"full": "Full BPTT", "truncated": "Truncated (HS97: back in time only along the cell state)"}
 PHASE_CELLS = ("rnn", "lstm", "gru")  # the phase map's cells at first (each more costs as much again)
-NETWORKS = ("init", "trained", "stored")  # Inside the LSTM: which parameters are inspected
-NETWORK_LABELS = {"init": "Freshly initialised", "trained": "Trained with these settings", "stored": "A stored run"}
+NETWORKS = ("init", "trained", "stored", "torch")  # Inside the LSTM: which parameters are inspected
+NETWORK_LABELS = {"init": "Freshly initialised", "trained": "Trained with these settings", "stored": "A stored run",
+                  "torch": "A PyTorch state dict (.pt)"}
 # Inside the LSTM, trained network: 600 Adam steps teach a 16-unit LSTM the adding problem at T = 50 for seeds
 # 0-3 (held-out MSE 0.002-0.02 against the 0.167 baseline; 200 steps do not); timed in docs/performance.md#dashboard.
 INSIDE_TRAIN_STEPS = 600

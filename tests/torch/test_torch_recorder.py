@@ -135,7 +135,7 @@ def test_each_recording_uses_the_weights_of_its_step(store_path, mode):
     loss_fn = Loss("every", torch.float64, 11)
     opt = torch.optim.Adam(module.parameters(), lr=0.05)
     gen = torch.Generator().manual_seed(5)
-    expected, losses, norms = {}, [], []
+    expected, losses, norms, sigmas = {}, [], [], []
     with watch(module, store=store_path, every=2) as rec:
         for k in range(5):
             x_tm = torch.randn(T, B, IN, generator=gen, dtype=torch.float64)
@@ -145,6 +145,9 @@ def test_each_recording_uses_the_weights_of_its_step(store_path, mode):
             losses.append(loss.item())
             if k % 2 == 0:
                 expected[k] = flow_norms(reference(module, x_tm, None, None, loss_fn), mode)
+                W = module.weight_hh_l0.detach().numpy()  # (G H, H): each gate's block's largest singular value
+                sigmas.append(max(np.linalg.svd(W[g * H:(g + 1) * H], compute_uv=False)[0]
+                                  for g in range(W.shape[0] // H)))
             opt.step()
             opt.zero_grad()
     run = RunStore(store_path).load(rec.run_id)
@@ -155,5 +158,6 @@ def test_each_recording_uses_the_weights_of_its_step(store_path, mode):
     np.testing.assert_allclose(run.steps["loss"], losses, rtol=1e-12)
     np.testing.assert_allclose(run.steps["gnorm:l1.Wh"], norms, rtol=1e-12)
     assert run.steps["sigma_max:l0"].notna().tolist() == [True, False, True, False, True]
+    np.testing.assert_allclose(run.steps["sigma_max:l0"].dropna(), sigmas, rtol=1e-10)
     assert (run.steps["forget_mean"].notna().tolist() == [True, False, True, False, True]) == (mode == "LSTM")
     assert run.status == "finished" and run.message.startswith("recorded from PyTorch every 2 steps, 5 steps")
