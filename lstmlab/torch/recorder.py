@@ -108,7 +108,8 @@ def watch(module, store: Any = None, name: str = "", every: int = 10, tags: Iter
 
     store: a path or SQLAlchemy URL (None: ``$LSTMLAB_DB`` or ``./lstmlab-data/runs.db``); name, tags: the run's
     labels; every: record steps 0, every, 2 every, ...; steps: how many steps the run will take, for its progress
-    (0: unknown); engine: the lab's engine (lstmlab.core.engines; None: the environment's choice).
+    and to record the last of them too (0: unknown); engine: the lab's engine (lstmlab.core.engines; None: the
+    environment's choice).
     ValueError naming the feature for a module the recorder cannot follow (see lstmlab.torch.module), a bad
     argument or store location; an unreachable store is no error (see the module's docstring).
     """
@@ -156,8 +157,10 @@ class Recorder:
         self.close()
 
     def recording(self) -> bool:
-        """Whether the module's next forward calls belong to a recorded step."""
-        return not self.stopped and self._step % self.every == 0
+        """Whether the module's next forward calls belong to a recorded step: every ``every``-th, and the last of
+        the ``steps`` the recorder was told to expect (as the lab records its runs' last step)."""
+        k = self._step
+        return not self.stopped and (k % self.every == 0 or k == self.expected_steps - 1)
 
     def step(self, loss: Any = None) -> None:
         """End step k (after the loss's backward, before the optimiser's step): a steps row with ``loss`` (a tensor

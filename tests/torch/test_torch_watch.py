@@ -227,6 +227,14 @@ def train_a_few_steps(rec, module, steps: int, after=None) -> list[float]:
     return losses
 
 
+def test_the_last_expected_step_is_recorded_too(tmp_path):
+    path, module = str(tmp_path / "runs.db"), lstm()
+    with watch(module, store=path, every=4, steps=7) as rec:
+        train_a_few_steps(rec, module, 7)
+    run = RunStore(path).load(rec.run_id)
+    assert list(run.eval["step"]) == [0, 4, 6] and run.config.steps == 7 and len(run.steps) == 7
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
