@@ -1,9 +1,9 @@
 """What the recorder needs to know of a PyTorch recurrent module, and what it refuses.
 
-A module is watched when lstmlab computes exactly what it computes: ``torch.nn.RNN`` (tanh; relu once the lab has
-that cell), ``torch.nn.LSTM`` and ``torch.nn.GRU``, unidirectional, without projections, without dropout between
-layers, in float32 or float64, on any device (each recording copies to the CPU what it needs). Everything else is
-refused here, at ``watch()``, with the feature named.
+A module is watched when lstmlab computes exactly what it computes: ``torch.nn.RNN`` (tanh: the lab's cell "rnn";
+relu: "rnn_relu"), ``torch.nn.LSTM`` and ``torch.nn.GRU``, unidirectional, without projections, without dropout
+between layers, in float32 or float64, on any device (each recording copies to the CPU what it needs). Everything
+else is refused here, at ``watch()``, with the feature named.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from lstmlab.core.config import CELLS, RunConfig, check_field
+from lstmlab.core.config import RunConfig, check_field
 from lstmlab.core.spec import MAX_FEATURES, ModelSpec
 
 # PyTorch's mode of a recurrent module -> the lstmlab cell that computes it (gate blocks in PyTorch's order)
@@ -72,9 +72,6 @@ def inspect_module(module) -> ModuleInfo:
         raise ValueError(f"module: {type(module).__name__} overrides forward(); the recorder recomputes "
                          f"torch.nn.{base.__name__}'s own equations and would not compute what it does")
     cell = MODE_CELLS[module.mode]
-    if cell not in CELLS:
-        raise ValueError(f"nonlinearity={module.nonlinearity!r}: this lstmlab has no ReLU RNN cell (its cells: "
-                         f"{', '.join(CELLS)}); expected nonlinearity='tanh'")
     if module.bidirectional:
         raise ValueError("bidirectional=True: the lab's cells run forward in time only; expected a unidirectional "
                          "module")
