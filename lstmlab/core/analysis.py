@@ -79,13 +79,16 @@ def mean_l2(a: np.ndarray) -> np.ndarray:
     summed again scaled by its largest magnitude, so neither huge values nor tiny ones (below about 1e-154
     their squares underflow to 0) lose their norm; 0 stays 0, inf and NaN propagate.
     """
-    a = np.asarray(a, dtype=np.float64)
+    a = np.asarray(a)
+    if a.dtype != np.float32:
+        a = a.astype(np.float64, copy=False)
     with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
-        sumsq = np.einsum("...h,...h->...", a, a)
+        # float32 rows are squared and summed in float64 as they are read: the sums of a float64 copy, without it
+        sumsq = np.einsum("...h,...h->...", a, a, dtype=np.float64)
         norms = np.sqrt(sumsq)
         redo = ~(sumsq >= SUMSQ_SAFE) | ~np.isfinite(sumsq)
         if redo.any():
-            rows = a[redo]
+            rows = a[redo].astype(np.float64)
             m = np.max(np.abs(rows), axis=-1, keepdims=True)
             scale = np.where((m > 0) & np.isfinite(m), m, 1.0)
             r = rows / scale

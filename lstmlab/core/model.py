@@ -10,6 +10,7 @@ L layers. ``x`` is (T, B, input_size); hidden states are (L, T, B, H).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -270,7 +271,6 @@ def _stacked(spec: ModelSpec, runs: list[Unroll], flows: list) -> dict:
 # ------------------------------------------------- a stack between boundaries given by its caller
 
 
-@dataclass(frozen=True, eq=False)
 class StackFlow:
     """What :func:`stack_flow` computes: the layers' part of a :class:`BPTTResult`, without head or loss.
 
@@ -278,16 +278,36 @@ class StackFlow:
     c, dc:  (L, T, B, H) cell states and the total dL/dc_t of the cells that have one (config.MEMORY_CELLS);
             None otherwise
     gates, dgates, acts, dacts: as in BPTTResult
+    Each of these is stacked from the layers' arrays when first read (a copy, for L > 1); ``per_layer(name)`` gives
+    the L arrays of h, dh, c, dc, acts or dacts ((T, B, H) or (T, B, G*H)) as the engine left them, without one.
     """
 
-    h: np.ndarray
-    dh: np.ndarray
-    c: np.ndarray | None
-    dc: np.ndarray | None
-    gates: dict
-    dgates: dict
-    acts: np.ndarray
-    dacts: np.ndarray
+    def __init__(self, spec: ModelSpec, runs: list[Unroll], flows: list) -> None:
+        self._spec, self._runs, self._flows = spec, runs, flows
+
+    def per_layer(self, name: str) -> list[np.ndarray] | None:
+        """The layers' arrays of ``name`` (h, dh, c, dc, acts, dacts), not stacked; None for c and dc of a cell
+        without a cell state."""
+        if name in ("c", "dc") and not self._spec.has_cell_state:
+            return None
+        if name in ("h", "c"):
+            return [getattr(r, name)[1:] for r in self._runs]
+        if name == "acts":
+            return [r.gates for r in self._runs]
+        return [getattr(f, {"dh": "dh", "dc": "dc", "dacts": "da"}[name]) for f in self._flows]
+
+    @cached_property
+    def _stacked(self) -> dict:
+        return _stacked(self._spec, self._runs, self._flows)
+
+    h = property(lambda self: self._stacked["h"])
+    dh = property(lambda self: self._stacked["dh"])
+    c = property(lambda self: self._stacked["c"])
+    dc = property(lambda self: self._stacked["dc"])
+    gates = property(lambda self: self._stacked["gates"])
+    dgates = property(lambda self: self._stacked["dgates"])
+    acts = property(lambda self: self._stacked["acts"])
+    dacts = property(lambda self: self._stacked["dacts"])
 
 
 def stack_flow(spec: ModelSpec, params: dict, x, d_out, h0=None, c0=None, dh_n=None, dc_n=None,
@@ -334,7 +354,7 @@ def stack_flow(spec: ModelSpec, params: dict, x, d_out, h0=None, c0=None, dh_n=N
                                 gradient=spec.gradient, dc_last=None if dc_n is None else dc_n[k])
         if k > 0:
             inject = eng.matmul(flows[k].da, layers[f"l{k}.Wx"].T)
-    return StackFlow(**_stacked(spec, runs, flows))
+    return StackFlow(spec, runs, flows)
 
 
 def _layer_params(spec: ModelSpec, params) -> dict[str, np.ndarray]:

@@ -377,13 +377,16 @@ class _Writer(threading.Thread):
         """The recording's flow rows and, for the steps row of its batch, the mean forget gate and sigma_max."""
         flows = [stack_flow(self.spec, snap.params, c["x"], c["d_out"], h0=c["h0"], c0=c["c0"], dh_n=c["dh_n"],
                             dc_n=c["dc_n"], engine=self.rec.engine) for c in snap.calls]
-        axis = 2 if snap.side_by_side else 1  # (L, T, B, ...): examples side by side, or calls one after another
-        joined = flows[0] if len(flows) == 1 else _Joined(*(
-            None if flows[0].dc is None and name == "dc" else np.concatenate([getattr(f, name) for f in flows], axis)
-            for name in ("dh", "dc", "dacts")))
+        axis = 1 if snap.side_by_side else 0  # a layer's (T, B, ...): examples side by side, or calls in turn
+        joined = flows[0] if len(flows) == 1 else _Joined({
+            name: None if flows[0].per_layer(name) is None else
+            [np.concatenate(arrays, axis) for arrays in zip(*(f.per_layer(name) for f in flows))]
+            for name in ("dh", "dc", "dacts")})
         forget = math.nan
-        if self.spec.cell == "lstm":
-            forget = float(np.mean(np.concatenate([f.gates["f"].reshape(-1) for f in flows])))
+        if self.spec.cell == "lstm":  # the f block of every layer's gates, never stacked
+            H = self.spec.hidden_size
+            forget = float(np.mean(np.concatenate([a[..., H : 2 * H].reshape(-1) for f in flows
+                                                   for a in f.per_layer("acts")]), dtype=np.float64))
         sigma = [analysis.sigma_max(snap.params[f"l{k}.Wh"], own_blas=True) for k in range(self.spec.layers)]
         self.last = (snap.step, forget, sigma)
         return flow_block(snap.step, joined, self.spec)
@@ -495,10 +498,11 @@ class _Writer(threading.Thread):
 
 @dataclass(frozen=True)
 class _Joined:
-    """The flows of a recording's calls joined into one (what flow_block reads)."""
+    """The flows of a recording's calls joined into one, layer by layer (what flow_block reads)."""
 
-    dh: np.ndarray
-    dc: np.ndarray | None
-    dacts: np.ndarray
+    layers: dict[str, list[np.ndarray] | None]  # dh, dc, dacts -> the layers' (T, B, ...) arrays
+
+    def per_layer(self, name: str) -> list[np.ndarray] | None:
+        return self.layers[name]
 
 
