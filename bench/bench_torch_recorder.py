@@ -4,20 +4,21 @@ A user's loop (nn.LSTM, 2 layers, H = 128 and H = 32, T = 100, batch 64, float32
 MSE, Adam) trains on the lab's adding problem (60 steps a run at H = 128, 400 at H = 32), in four variants
 interleaved over ``--repeats`` rounds: without a recorder, with ``watch(every=10)``, with ``watch(every=1)`` and
 recorded once, at step 0 (a SQLite store in a temporary folder; the time includes ``close()``, which waits for the
-last recordings to be stored), torch at ``--torch-threads`` (1 by default) and the recorder's own thread beside
-it. Reported per hidden size: the median wall time of each variant and the extra time of the recorded ones as a ratio to
-the plain loop, and the same for the CPU time of the whole process (the work recording adds, which load from others
-moves less), from medians of the same run. Writes bench/results/torch_recorder.json (the machine and its load before
-and after named).
+last recordings to be stored), the recorder's own thread beside torch's. Torch runs at one thread and at its
+default (``--torch-threads``). Reported per torch threads and hidden size: the median wall time and the median CPU
+time of the whole process (every thread: torch's, the recorder's, any thread spinning) of each variant, and the
+extra time of the recorded ones as a percentage of the plain loop's, from medians of the same run. The target is at
+most 10 % extra wall time at H = 128 with every = 10.
 
     python bench/bench_torch_recorder.py
-    python bench/bench_torch_recorder.py --scale 0.3 --repeats 2     # quicker
+    python bench/bench_torch_recorder.py --quick     # fewer steps and rounds
+
+Results: bench/results/torch_recorder.json (see bench/report.py).
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import sys
 import tempfile
@@ -30,7 +31,7 @@ sys.path.insert(0, str(ROOT))
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from bench.common import load, machine  # noqa: E402
+from bench.common import Results, load, machine, results_path  # noqa: E402
 from lstmlab.core.config import RunConfig  # noqa: E402
 from lstmlab.core.tasks import get_task  # noqa: E402
 from lstmlab.torch import watch  # noqa: E402
@@ -93,54 +94,36 @@ def wall_and_cpu(fns, repeats: int, warmup: int = 1) -> tuple[list[float], list[
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--scale", type=float, default=1.0, help="multiplies the steps per run (default 1)")
-    parser.add_argument("--repeats", type=int, default=5, help="rounds of the four variants (default 5)")
-    parser.add_argument("--torch-threads", default="1",
-                        help="torch's intra-op threads, comma-separated, one measurement each (default 1: with two, "
-                             "torch's OpenMP threads wait actively, and on a busy 2-core machine a step took 5-10 "
-                             "times as long, which swamps what is measured)")
-    parser.add_argument("--out", default=str(ROOT / "bench" / "results" / "torch_recorder.json"))
+    parser.add_argument("--quick", action="store_true", help="a third of the steps, two rounds")
+    parser.add_argument("--repeats", type=int, default=3, help="rounds of the four variants (default 3)")
+    parser.add_argument("--torch-threads", default=f"1,{torch.get_num_threads()}",
+                        help="torch's intra-op threads, comma-separated, one measurement each (default: 1 and "
+                             "torch's default here)")
+    results_path(parser)
     args = parser.parse_args()
-    result = {"benchmark": "bench/bench_torch_recorder.py", "machine": machine(), "load_before": load(),
-              "torch": torch.__version__,
-              "setup": {"module": f"torch.nn.LSTM(2, H, num_layers={LAYERS}, batch_first=True)", "T": T, "batch": B,
-                        "dtype": "float32", "optimizer": "Adam", "repeats": args.repeats,
-                        "store": "SQLite file in a temporary folder"},
-              "torch_threads": {}}
-    started = time.time()
-    for threads in (int(t) for t in args.torch_threads.split(",")):
+    scale, repeats = (0.3, 2) if args.quick else (1.0, args.repeats)
+    results = Results("torch_recorder", "Recording a PyTorch training loop", libraries=("torch",))
+    times = results.table("Median times of a training run (s): wall, and CPU of the whole process",
+                          ["torch threads", "H", "steps", "plain", "every 10", "every 1", "once", "plain CPU",
+                           "every 10 CPU", "every 1 CPU", "once CPU"])
+    extra = results.table("Extra time of the recorded runs over the plain one (%), from the medians above",
+                          ["torch threads", "H", "plain step ms", "every 10", "every 1", "once", "every 10 CPU",
+                           "every 1 CPU", "once CPU"])
+    for threads in dict.fromkeys(int(t) for t in args.torch_threads.split(",")):
         torch.set_num_threads(threads)
-        result["torch_threads"][str(threads)] = measure(args, threads)
-        result[f"load_after_{threads}_threads"] = load()
-    result["wall_s"] = round(time.time() - started, 1)
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=2) + "\n")
-    print(f"machine: {result['machine']}; load before {result['load_before']}; written to {out}")
+        with tempfile.TemporaryDirectory() as store_dir:
+            for H, steps in SIZES.items():
+                steps = max(2, round(steps * scale))
+                data = batches(steps)
+                # "once": recorded at step 0 only, the recorder's cost per run (store, run row, thread, close) and
+                # one recording, which a long run spreads over its steps
+                variants = [loop(H, data, store_dir, None), *(loop(H, data, store_dir, e) for e in (*EVERY, steps))]
+                wall, cpu = wall_and_cpu(variants, repeats)
+                times.add(threads, H, steps, *wall, *cpu)
+                extra.add(threads, H, 1000 * wall[0] / steps, *(100 * (t / wall[0] - 1) for t in wall[1:]),
+                          *(100 * (t / cpu[0] - 1) for t in cpu[1:]))
+        results.note(f"Load average after torch at {threads} thread(s): {load()}.")
+    results.note(f"Machine: {machine()}.")
+    results.save(args.results)
 
 
-def measure(args, threads: int) -> dict:
-    """Every size's variants with torch at ``threads`` threads: {"H=...": {...}}."""
-    sizes = {}
-    with tempfile.TemporaryDirectory() as store_dir:
-        for H, steps in SIZES.items():
-            steps = max(2, round(steps * args.scale))
-            data = batches(steps)
-            # "once": recorded at step 0 only, the recorder's cost per run (store, run row, thread, close) and one
-            # recording, which a long run spreads over its steps
-            variants = [loop(H, data, store_dir, None), *(loop(H, data, store_dir, e) for e in (*EVERY, steps))]
-            (plain, *recorded), (plain_cpu, *recorded_cpu) = wall_and_cpu(variants, args.repeats)
-            names = [*(f"every_{e}" for e in EVERY), "once"]
-            sizes[f"H={H}"] = {
-                "steps_per_run": steps, "plain_s": round(plain, 4), "plain_step_ms": round(1000 * plain / steps, 2),
-                **{f"{n}_s": round(t, 4) for n, t in zip(names, recorded)},
-                **{f"{n}_extra": round(t / plain - 1, 4) for n, t in zip(names, recorded)},
-                "plain_cpu_s": round(plain_cpu, 4),
-                **{f"{n}_cpu_extra": round(t / plain_cpu - 1, 4) for n, t in zip(names, recorded_cpu)},
-            }
-            print(f"torch threads {threads}, H={H}: " + json.dumps(sizes[f"H={H}"]), flush=True)
-    return sizes
-
-
-if __name__ == "__main__":
-    main()
