@@ -177,3 +177,19 @@ def test_the_engines_hand_on_dc_last_alike_for_lstm97():
     ref, comp = flows["reference"], flows["compiled"]
     for what in ("dh", "dc", "da"):
         np.testing.assert_allclose(getattr(comp, what), getattr(ref, what), rtol=1e-12, atol=1e-14, err_msg=what)
+
+
+def test_the_layers_arrays_are_read_without_stacking_and_equal_the_stacked_ones():
+    """StackFlow.per_layer hands out the engine's arrays of each layer (what flow_block reads), the same values as the
+    (L, ...) arrays it stacks when those are read; c and dc are None for a cell without a cell state."""
+    for cell in ("lstm", "gru"):
+        module, x, h0, c0, g = problem(cell, 2, True)
+        res = ours(module, x, h0, c0, g, "out+h_n", cell, "compiled")
+        for name in ("h", "dh", "c", "dc", "acts", "dacts"):
+            layers, stacked = res.per_layer(name), getattr(res, name)
+            if cell == "gru" and name in ("c", "dc"):
+                assert layers is None and stacked is None
+                continue
+            assert len(layers) == 2 and not np.shares_memory(layers[0], stacked)
+            for k in range(2):
+                np.testing.assert_array_equal(layers[k], stacked[k], err_msg=f"{cell} {name} layer {k}")
