@@ -127,3 +127,5 @@ def main() -> None:
     results.save(args.results)
 
 
+if __name__ == "__main__":
+    main()
