@@ -405,9 +405,10 @@ class _Writer(threading.Thread):
         return self._frame(rows)
 
     def _frame(self, rows: list[dict]) -> pd.DataFrame:
-        df = pd.DataFrame(rows, columns=self.steps_columns)
-        return df.astype({"step": np.int64, "clipped": bool, **{c: np.float64 for c in self.steps_columns
-                                                                 if c not in ("step", "clipped")}})
+        """The steps rows as the steps table: one typed column array each (no per-column astype of a frame)."""
+        kinds = {"step": np.int64, "clipped": bool}
+        return pd.DataFrame({c: np.array([r[c] for r in rows], dtype=kinds.get(c, np.float64))
+                             for c in self.steps_columns}, columns=self.steps_columns)
 
     def _open(self, snap: _Snapshot | None) -> None:
         """Open the store and write the run (status running, empty tables) at its first recording."""
