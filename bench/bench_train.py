@@ -42,7 +42,7 @@ from lstmlab.core.optim import clip_by_global_norm, l2_norm, make_optimizer  # n
 from lstmlab.core.tasks import get_task  # noqa: E402
 from lstmlab.runs.records import initial_params, model_spec  # noqa: E402
 from lstmlab.training.runtime import configure_worker  # noqa: E402
-from lstmlab.training.train import _flow_block, train
+from lstmlab.training.train import flow_block, train
 
 TARGET_MSE = 0.01
 TARGET_S = 5.0  # the LSTM's wall time the default story should take
@@ -74,7 +74,7 @@ def step_profile(engine: str, repeats: int = 30, clock=time.perf_counter) -> dic
     def snapshot():
         r = bptt(spec, params, x_eval, y_eval, task.loss, engine=engine, weight_grads=False)
         task.metric(r.y_hat, y_eval)
-        _flow_block(0, r, spec)
+        flow_block(0, r, spec)
 
     parts = {
         "task batch": lambda: task.sample(rng, config.batch_size),

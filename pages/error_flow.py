@@ -5,9 +5,10 @@ import streamlit as st
 from lstmlab.core import analysis
 from lstmlab.core.config import MEMORY_CELLS, RNN_GAMMA
 from lstmlab.runs.status import ACTIVE_STATUSES
-from lstmlab.ui import cached, charts, equations, live, nav, study, widgets
-from lstmlab.views import tables, text
+from lstmlab.ui import cached, charts, equations, live, nav, run_store, study, widgets
+from lstmlab.views import settings, tables, text
 from lstmlab.views.settings import CELL_LABELS
+from lstmlab.views.text import escape_markdown
 
 nav.ensure_router()
 
@@ -18,8 +19,14 @@ st.markdown(
     "training."
 )
 
-values, ids = study.study_page("flow")
-layer = widgets.layer_ui(values["layers"], key="flow.layer")
+opened = study.opened_runs()  # stored runs by id (?run=...), e.g. recorded from PyTorch, instead of a study
+if opened is None:
+    values, ids = study.study_page("flow")
+    layers, weight_scale = values["layers"], values["ws"]
+else:
+    values, ids = None, opened
+    layers, weight_scale = max(run_store.store().config(i).layers for i in ids.values()), None
+layer = widgets.layer_ui(layers, key="flow.layer")
 
 
 def flow_reading(runs: dict) -> str:
@@ -35,7 +42,7 @@ def flow_lines(flows: dict, latest: str):
     """(lines, log-axis domain): the lag lines of each phase (tables.flow_lines), where runs still in flight, which
     end at different steps, share one panel of their ``latest`` recording."""
     gammas = {CELL_LABELS[c]: gamma for c, gamma in RNN_GAMMA.items()}
-    lines = tables.flow_lines(flows, layer=layer, weight_scale=values["ws"], gammas=gammas)
+    lines = tables.flow_lines(flows, layer=layer, weight_scale=weight_scale, gammas=gammas)
     lines["phase"] = lines["phase"].where(lines["phase"] == "at initialisation", latest)
     return lines, charts.lines_domain(lines)
 
@@ -46,16 +53,17 @@ def draw(runs: dict) -> None:
     flows = {label: run.flow for label, run in runs.items() if run.flow is not None and not run.flow.empty}
     for label, run in runs.items():
         if run.status == "diverged":
-            st.error(f"**{label}** diverged: {run.message}. Its tables end at the diverging step; non-finite "
-                     "values are marked on the charts.", icon=":material/warning:")
+            st.error(f"**{escape_markdown(label)}** diverged: {run.message}. Its tables end at the "
+                     "diverging step; non-finite values are marked on the charts.", icon=":material/warning:")
     if not flows:
         st.info("No error flow was recorded yet.")
         return
-    key = (live.runs_key(runs), layer, values["ws"])
+    key = (live.runs_key(runs), layer, weight_scale)
     st.info(cached.memo("flow.reading", key, lambda: flow_reading(runs)), icon=":material/insights:")
     ended = {label: run for label, run in runs.items() if run.status not in ACTIVE_STATUSES}
-    if ended:
-        st.caption("Trained in " + ", ".join(f"{label} {run.wall_time:.1f} s" for label, run in ended.items())
+    if ended and opened is None:
+        st.caption("Trained in " + ", ".join(f"{escape_markdown(label)} {run.wall_time:.1f} s"
+                                            for label, run in ended.items())
                    + "; the runs are kept in the run store, so coming back to these settings is instant.")
 
     latest = "after training" if not any(r.status in ACTIVE_STATUSES for r in runs.values()) else "latest recording"
@@ -86,15 +94,13 @@ def draw(runs: dict) -> None:
             cached.chart(col, "flow.heatmap", (key, cell), lambda cell=cell, first=i == 0: charts.flow_heatmap(
                 heat, domain, cell, legend=first))
 
-    for cell in MEMORY_CELLS:
-        label = CELL_LABELS[cell]
-        if label not in flows:
-            continue
-        st.subheader(f"{label}: the cell state carries the error")
+    for label in [label for label in flows if runs[label].config.cell in MEMORY_CELLS]:
+        cell = runs[label].config.cell
+        st.subheader(f"{escape_markdown(label)}: the cell state carries the error")
         c1, c2 = st.columns(2)  # the carousel's equation needs half the width
         c1.markdown("**‖∂L/∂h_t‖ and ‖∂L/∂c_t‖ against lag**")
         training = runs[label].status in ACTIVE_STATUSES  # in the key already: the runs' statuses
-        cached.chart(c1, "flow.cell_state", (key, cell), lambda label=label, training=training:
+        cached.chart(c1, "flow.cell_state", (key, label), lambda label=label, training=training:
                      charts.cell_state_chart(tables.lstm_cell_lines(flows[label], layer, training=training),
                                              f"{label} error on the hidden state and on the cell state"))
         with c2:
@@ -115,7 +121,8 @@ def draw(runs: dict) -> None:
 live.show(ids, draw)
 
 st.page_link("pages/training.py", label="Loss, gradients and σ_max(W_h) of these runs",
-             icon=":material/show_chart:", query_params=study.link_params("training", values))
+             icon=":material/show_chart:", query_params=settings.format_params("training", values) if opened is None
+             else settings.opened_runs_params(ids.values()))
 
 with st.expander("The equations behind these plots"):
     st.latex(equations.RNN_BPTT)

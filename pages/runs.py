@@ -4,13 +4,13 @@ import streamlit as st
 
 from lstmlab.store import may_change
 from lstmlab.ui import auth, cached, charts, live, nav, run_picker, run_store, state, widgets
-from lstmlab.views import tables, text
+from lstmlab.views import settings, tables, text
 from lstmlab.views.settings import RUN_OWNERS
 
 nav.ensure_router()
 
-RUN_TABLE_COLUMNS = ["name", "tags", "cell", "task", "seq_len", "hidden_size", "layers", "weight_scale", "init",
-                     "optimizer", "lr", "steps", "seed", "status", "created", "wall_time", "id"]
+RUN_TABLE_COLUMNS = ["name", "tags", "source", "cell", "task", "seq_len", "hidden_size", "layers", "weight_scale",
+                     "init", "optimizer", "lr", "steps", "seed", "status", "created", "wall_time", "id"]
 
 
 def runs_filter_ui(values: dict, signed_in: bool) -> tuple[str, str]:
@@ -83,12 +83,15 @@ if table.empty:
             icon=":material/inventory_2:")
     st.stop()
 columns = RUN_TABLE_COLUMNS if actor is None else ["owner", *RUN_TABLE_COLUMNS]
-st.dataframe(table[columns], hide_index=True, width="stretch",
+st.dataframe(tables.runs_table(table)[columns], hide_index=True, width="stretch",
              column_config={"wall_time": st.column_config.NumberColumn("wall time (s)", format="%.1f"),
                             "weight_scale": st.column_config.NumberColumn("weight scale", format="%.3g"),
                             "lr": st.column_config.NumberColumn(format="%.2g"),
                             "created": st.column_config.DatetimeColumn("created (UTC)",
-                                                                       format="YYYY-MM-DD HH:mm:ss")})
+                                                                       format="YYYY-MM-DD HH:mm:ss"),
+                            "source": st.column_config.TextColumn(
+                                help="Where the run was recorded: lstmlab for the lab's own runs; a run recorded "
+                                     "from PyTorch (lstmlab.torch.watch) names its module, dtype and device")})
 st.caption(f"{len(table)} run(s).")
 
 labels = {r["id"]: text.run_label(r) for r in table.to_dict("records")}
@@ -107,6 +110,14 @@ if action:
         st.toast(message)
         st.rerun()
 
+if len(selected) <= settings.MAX_OPENED_RUNS:
+    o1, o2 = st.columns(2)
+    o1.page_link("pages/error_flow.py", label=f"Open the {len(selected)} selected run(s) in Error flow",
+                 icon=":material/stacked_line_chart:", query_params=settings.opened_runs_params(selected))
+    o2.page_link("pages/training.py", label=f"Open the {len(selected)} selected run(s) in Training",
+                 icon=":material/show_chart:", query_params=settings.opened_runs_params(selected))
+else:
+    st.caption(f"Select at most {settings.MAX_OPENED_RUNS} runs to open them in Error flow and Training.")
 chosen = run_store.load_runs(table[table["id"].isin(selected)])
 # The exports are built when a button is clicked (a callable as data), not on every rerun of the page.
 d1, d2, d3, d4 = st.columns(4)

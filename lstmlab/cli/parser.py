@@ -11,7 +11,7 @@ import functools
 from pathlib import Path
 from typing import Any
 
-from lstmlab.core.config import FIELD_INFO, RunConfig, check_field, value_from_text
+from lstmlab.core.config import FIELD_INFO, RECORDER_FIELDS, RunConfig, check_field, value_from_text
 from lstmlab.jobs.limits import SCHEDULER_ENV
 from lstmlab.jobs.sweeps import SWEEP_FIELDS
 from lstmlab.runs.status import STATUSES
@@ -95,13 +95,13 @@ def config_flag_help(name: str, default: Any, lists: bool = False) -> str:
 
 
 def add_config_flags(parser: argparse.ArgumentParser, lists: bool = False) -> None:
-    """One flag per ``RunConfig`` field (``--seq-len``, alias ``--seq_len``); unset flags keep the default. The
-    flag's type and help come from the field's declaration (``FIELD_INFO``).
+    """One flag per ``RunConfig`` field (``--seq-len``, alias ``--seq_len``) but the recorders' (``RECORDER_FIELDS``);
+    unset flags keep the default. The flag's type and help come from the field's declaration (``FIELD_INFO``).
     ``lists``: each flag takes comma-separated values, kept as text (a sweep's grid); no ``--series``."""
     group = parser.add_argument_group("sweep grid (RunConfig fields, comma-separated values)" if lists
                                       else "run config (RunConfig fields)")
     for field in dataclasses.fields(RunConfig):
-        if lists and field.name not in SWEEP_FIELDS:
+        if (lists and field.name not in SWEEP_FIELDS) or field.name in RECORDER_FIELDS:
             continue
         choices = FIELD_INFO[field.name].choices
         metavar = "{" + ",".join(choices) + "}" if choices else field.name.upper()

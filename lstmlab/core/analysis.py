@@ -30,24 +30,35 @@ SOLVED_FRACTION = 0.1
 
 
 
-def sigma_max(W: np.ndarray) -> float:
+def sigma_max(W: np.ndarray, own_blas: bool = False) -> float:
     """Largest singular value over the gate blocks of W (H, G*H).
 
     Each (H, H) block is one gate's recurrent matrix, the factor that multiplies the error on its way back
     through that gate; with orthogonal or identity init every block's singular values equal the weight scale.
     Computed as sqrt(lambda_max(B B^T)) per block, cheaper than an SVD and exact to rounding for the top
-    singular value.
+    singular value. ``own_blas``: the products and eigenvalues by the compiled engine's private OpenBLAS at one
+    thread (lstmlab.core.engines.blas), not numpy's, whose default threads crawl beside a busy caller (a PyTorch
+    training loop: 30 times slower at H = 128 on 2 cores) and may not be limited by a library.
     """
     W = np.asarray(W, dtype=np.float64)
     if not np.isfinite(W).all():
         return math.nan
     H = W.shape[0]
     blocks = W.reshape(H, -1, H).transpose(1, 0, 2)  # (G, H, H)
-    with np.errstate(over="ignore", invalid="ignore"):
-        grams = blocks @ blocks.transpose(0, 2, 1)
+    if own_blas:
+        from lstmlab.core.engines import blas  # loads the private library: only when asked for
+
+        blocks = np.ascontiguousarray(blocks)
+        with np.errstate(over="ignore", invalid="ignore"):
+            grams = np.stack([blas.matmul(b, b.T) for b in blocks])
+        eigvalsh = lambda g: np.stack([blas.eigvalsh(x) for x in g])  # noqa: E731
+    else:
+        with np.errstate(over="ignore", invalid="ignore"):
+            grams = blocks @ blocks.transpose(0, 2, 1)
+        eigvalsh = np.linalg.eigvalsh
     try:
         if np.isfinite(grams).all():
-            top = np.sqrt(np.maximum(np.linalg.eigvalsh(grams)[:, -1], 0.0))
+            top = np.sqrt(np.maximum(eigvalsh(grams)[:, -1], 0.0))
         else:  # huge but finite weights: squares overflow, the SVD does not
             top = np.linalg.norm(blocks, 2, axis=(1, 2))
     except np.linalg.LinAlgError:
@@ -68,13 +79,16 @@ def mean_l2(a: np.ndarray) -> np.ndarray:
     summed again scaled by its largest magnitude, so neither huge values nor tiny ones (below about 1e-154
     their squares underflow to 0) lose their norm; 0 stays 0, inf and NaN propagate.
     """
-    a = np.asarray(a, dtype=np.float64)
+    a = np.asarray(a)
+    if a.dtype != np.float32:
+        a = a.astype(np.float64, copy=False)
     with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
-        sumsq = np.einsum("...h,...h->...", a, a)
+        # float32 rows are squared and summed in float64 as they are read: the sums of a float64 copy, without it
+        sumsq = np.einsum("...h,...h->...", a, a, dtype=np.float64)
         norms = np.sqrt(sumsq)
         redo = ~(sumsq >= SUMSQ_SAFE) | ~np.isfinite(sumsq)
         if redo.any():
-            rows = a[redo]
+            rows = a[redo].astype(np.float64)
             m = np.max(np.abs(rows), axis=-1, keepdims=True)
             scale = np.where((m > 0) & np.isfinite(m), m, 1.0)
             r = rows / scale
@@ -116,7 +130,11 @@ def norm_ratio(first: float, last: float) -> float:
 
 def task_info(config: RunConfig) -> dict[str, Any]:
     """What a run's losses are read against: the task's baseline loss and the name of its baseline predictor,
-    the metric's name and its chance level, and the loss ("mse" or "xent")."""
+    the metric's name and its chance level, and the loss ("mse" or "xent"). A run recorded elsewhere
+    (``config.source``) has no task: no baseline, no chance level (NaN), its loss and metric are its caller's."""
+    if config.source:
+        return {"baseline": math.nan, "baseline_name": "no baseline (recorded outside the lab)",
+                "metric_name": "metric", "chance_metric": math.nan, "loss": "as recorded"}
     task = get_task(config)
     return {"baseline": float(task.baseline), "baseline_name": str(task.baseline_name),
             "metric_name": task.metric_name, "chance_metric": float(task.chance_metric), "loss": task.loss}

@@ -96,7 +96,9 @@ DTYPES = ("float64", "float32")
 # holding it hashes without the field, so its key, and the stored runs the key finds, stay what they were.
 KEY_DEFAULTS = {"gradient": "full", "seq_len_max": 0, "latch_steps": 3, "latch_noise": 0.2, "gate_bias": "",
                 "clip_value": 0.0, "stop": "budget", "stop_window": 2000, "stop_wrong": 0, "stop_error": 0.0,
-                "test_size": 0, "log_every": 1}
+                "test_size": 0, "log_every": 1, "source": ""}
+# Fields set by a recorder of runs trained outside the lab (lstmlab.torch), never by a lab run's flags or sweeps
+RECORDER_FIELDS = ("source",)
 MAX_PASS_BYTES = 4 * 2**30  # memory one BPTT pass may take; beyond it a run would thrash or be killed
 PASS_ARRAYS = 24  # (T, B, H) arrays a pass keeps per layer, at most (LSTM: states, gates, their gradients, coefficients)
 COPY_SYMBOLS = 10  # symbols to memorise in the copy task; its sequences need seq_len >= 2 * COPY_SYMBOLS + 1
@@ -299,14 +301,27 @@ class RunConfig:
                              help="Fresh test sequences scored when the run ends (HS97: 2,560); 0 = no test set.")
     log_every: int = declare(1, "int", ge=1, le=1_000_000, label="Log every",
                              help="One steps row per log_every updates (online runs need not record each one).")
+    # A run the lab did not train has task "": cell, hidden_size, layers and dtype describe its module, seq_len and
+    # batch_size its first recorded batch, record_every how often it was recorded, steps the steps its recorder was
+    # told to expect (0: unknown); the lab's training fields keep their defaults and mean nothing for it.
+    source: str = declare("", "text", le=500, label="Source",
+                          help="Where a run the lab did not train was recorded (lstmlab.torch: \"PyTorch 2.13.0: "
+                               "torch.nn.LSTM(...)\"); empty for the lab's own runs.")
 
     def __post_init__(self) -> None:
         self.validate()
 
     def validate(self) -> None:
         """Check every field (normalising numbers and ``series`` in place), then the cross-field rules."""
+        recorded = check_field("source", self.source) != ""
         for name in FIELD_INFO:
-            object.__setattr__(self, name, check_field(name, getattr(self, name)))
+            if not (recorded and name == "task"):
+                object.__setattr__(self, name, check_field(name, getattr(self, name)))
+        if recorded:
+            if self.task != "":
+                raise ValueError(f"task={self.task!r}: expected '' for a run recorded elsewhere (source "
+                                 f"{_short(self.source)}), which has no lab task")
+            return  # the rules below are those of the lab's tasks and of its own passes
         longest = FIELD_INFO["seq_len"].hi
         if self.task == "copy" and self.seq_len < 2 * COPY_SYMBOLS + 1:
             raise ValueError(

@@ -10,6 +10,7 @@ L layers. ``x`` is (T, B, input_size); hidden states are (L, T, B, H).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -240,24 +241,153 @@ def _bptt(spec: ModelSpec, params: dict, x: np.ndarray, y: np.ndarray, loss: str
         if k > 0:
             inject = engine.matmul(flow.da, params[f"l{k}.Wx"].T)
 
-    acts = stack_layers([r.gates for r in runs])
-    dacts = stack_layers([f.da for f in flows])
-    gates = {g: acts[..., j * H : (j + 1) * H] for j, g in enumerate(spec.gates)}
-    dgates = {g: dacts[..., j * H : (j + 1) * H] for j, g in enumerate(spec.gates)}
-    lstm = spec.has_cell_state
     return BPTTResult(
         loss=value,
         grads={name: grads[name] for name in spec.param_shapes()} if weight_grads else {},
-        h=stack_layers([r.h[1:] for r in runs]),
-        dh=stack_layers([f.dh for f in flows]),
-        c=stack_layers([r.c[1:] for r in runs]) if lstm else None,
-        dc=stack_layers([f.dc for f in flows]) if lstm else None,
-        gates=gates,
-        dgates=dgates,
         y_hat=y_hat,
-        acts=acts,
-        dacts=dacts,
+        **_stacked(spec, runs, flows),
     )
+
+
+def _stacked(spec: ModelSpec, runs: list[Unroll], flows: list) -> dict:
+    """The layers' states, gates and their gradients as (L, ...) arrays: h, dh, c, dc, gates, dgates, acts, dacts
+    (``gates`` and ``dgates`` views of ``acts`` and ``dacts``, one per gate)."""
+    H = spec.hidden_size
+    acts = stack_layers([r.gates for r in runs])
+    dacts = stack_layers([f.da for f in flows])
+    lstm = spec.has_cell_state
+    return {
+        "h": stack_layers([r.h[1:] for r in runs]),
+        "dh": stack_layers([f.dh for f in flows]),
+        "c": stack_layers([r.c[1:] for r in runs]) if lstm else None,
+        "dc": stack_layers([f.dc for f in flows]) if lstm else None,
+        "gates": {g: acts[..., j * H : (j + 1) * H] for j, g in enumerate(spec.gates)},
+        "dgates": {g: dacts[..., j * H : (j + 1) * H] for j, g in enumerate(spec.gates)},
+        "acts": acts,
+        "dacts": dacts,
+    }
+
+
+# ------------------------------------------------- a stack between boundaries given by its caller
+
+
+class StackFlow:
+    """What :func:`stack_flow` computes: the layers' part of a :class:`BPTTResult`, without head or loss.
+
+    h, dh:  (L, T, B, H) hidden states and the total dL/dh_t
+    c, dc:  (L, T, B, H) cell states and the total dL/dc_t of the cells that have one (config.MEMORY_CELLS);
+            None otherwise
+    gates, dgates, acts, dacts: as in BPTTResult
+    Each of these is stacked from the layers' arrays when first read (a copy, for L > 1); ``per_layer(name)`` gives
+    the L arrays of h, dh, c, dc, acts or dacts ((T, B, H) or (T, B, G*H)) as the engine left them, without one.
+    """
+
+    def __init__(self, spec: ModelSpec, runs: list[Unroll], flows: list) -> None:
+        self._spec, self._runs, self._flows = spec, runs, flows
+
+    def per_layer(self, name: str) -> list[np.ndarray] | None:
+        """The layers' arrays of ``name`` (h, dh, c, dc, acts, dacts), not stacked; None for c and dc of a cell
+        without a cell state."""
+        if name in ("c", "dc") and not self._spec.has_cell_state:
+            return None
+        if name in ("h", "c"):
+            return [getattr(r, name)[1:] for r in self._runs]
+        if name == "acts":
+            return [r.gates for r in self._runs]
+        return [getattr(f, {"dh": "dh", "dc": "dc", "dacts": "da"}[name]) for f in self._flows]
+
+    @cached_property
+    def _stacked(self) -> dict:
+        return _stacked(self._spec, self._runs, self._flows)
+
+    h = property(lambda self: self._stacked["h"])
+    dh = property(lambda self: self._stacked["dh"])
+    c = property(lambda self: self._stacked["c"])
+    dc = property(lambda self: self._stacked["dc"])
+    gates = property(lambda self: self._stacked["gates"])
+    dgates = property(lambda self: self._stacked["dgates"])
+    acts = property(lambda self: self._stacked["acts"])
+    dacts = property(lambda self: self._stacked["dacts"])
+
+
+def stack_flow(spec: ModelSpec, params: dict, x, d_out, h0=None, c0=None, dh_n=None, dc_n=None,
+               engine: str | None = None) -> StackFlow:
+    """The error flow through a stack of layers used by a caller of its own, which sent gradients to its outputs
+    (a PyTorch module's caller, say).
+
+    Forward, layer k runs over its input (x for k = 0, the states of layer k - 1 above it) from h0[k], c0[k].
+    Backward, per layer k from the top down, t = T ... 1 (through h_t Wh or not as ``spec.gradient`` says):
+        dh_t = inject_t + dL/dh_t through h_{t+1},   a cell state's dc_t starting back from dc_T = dc_n[k] + ...
+        inject = d_out for the top layer, da^(k+1) Wx_{k+1}^T below it;   inject_T += dh_n[k]
+    Shapes: x (T, B, input_size); d_out (T, B, H), dL/d(output_t) of the top layer's h_t as the caller used them;
+    h0, c0 (L, B, H) the initial states and dh_n, dc_n (L, B, H) the gradients that reached every layer's final
+    states h_T, c_T (None: zero; c0 and dc_n only for a cell with a cell state, config.MEMORY_CELLS). The top
+    layer's h_T collects both its d_out and its dh_n, as in autograd. ``params`` needs the layers' parameters
+    (``l{k}.*``); a head is not read. Gradients may be non-finite (a diverging caller's); ``x`` and the initial
+    states may not.
+    """
+    if not isinstance(spec, ModelSpec):
+        raise ValueError(f"spec: expected a ModelSpec, got {type(spec).__name__}")
+    eng = engines.get(engine)
+    layers = _layer_params(spec, params)
+    x = check_x(spec, x)
+    T, B, _ = x.shape
+    L, H = spec.layers, spec.hidden_size
+    d_out = _given("d_out", d_out, spec, (T, B, H), finite=False)
+    h0, dh_n = _given("h0", h0, spec, (L, B, H)), _given("dh_n", dh_n, spec, (L, B, H), finite=False)
+    c0, dc_n = _given("c0", c0, spec, (L, B, H)), _given("dc_n", dc_n, spec, (L, B, H), finite=False)
+    if not spec.has_cell_state and (c0 is not None or dc_n is not None):
+        raise ValueError(f"c0, dc_n: given for cell {spec.cell!r}, which has no cell state; expected None")
+    inp, runs = x, []
+    for k in range(L):
+        run = eng.unroll(spec.cell, inp, layers[f"l{k}.Wx"], layers[f"l{k}.b"], layers[f"l{k}.Wh"],
+                         layers.get(f"l{k}.bhn"), None if h0 is None else h0[k], None if c0 is None else c0[k])
+        runs.append(run)
+        inp = run.h[1:]
+    inject = memory.empty((T, B, H), x.dtype)
+    inject[...] = d_out
+    flows = [None] * L
+    for k in reversed(range(L)):
+        if dh_n is not None:
+            inject[-1] += dh_n[k]
+        flows[k] = eng.backprop(spec.cell, runs[k], inject, layers[f"l{k}.Wh"], overwrite_inject=True,
+                                gradient=spec.gradient, dc_last=None if dc_n is None else dc_n[k])
+        if k > 0:
+            inject = eng.matmul(flows[k].da, layers[f"l{k}.Wx"].T)
+    return StackFlow(spec, runs, flows)
+
+
+def _layer_params(spec: ModelSpec, params) -> dict[str, np.ndarray]:
+    """The layers' parameters of ``params`` (every ``l{k}.*`` of the spec) as arrays of its dtype, or ValueError;
+    other keys (a head's) are not read."""
+    if not isinstance(params, dict):
+        raise ValueError(f"params: expected a dict of arrays, got {type(params).__name__}")
+    shapes = {k: v for k, v in spec.param_shapes().items() if not k.startswith("head.")}
+    missing = [k for k in shapes if k not in params]
+    if missing:
+        raise ValueError(f"params: missing {missing} for {spec.layers} {spec.cell} layer(s)")
+    out = {}
+    for name, shape in shapes.items():
+        arr = np.asarray(params[name], dtype=spec.np_dtype)
+        if arr.shape != shape:
+            raise ValueError(f"params[{name!r}]: shape {arr.shape}, expected {shape}")
+        out[name] = arr
+    return out
+
+
+def _given(name: str, value, spec: ModelSpec, shape: tuple[int, ...], finite: bool = True) -> np.ndarray | None:
+    """A boundary array of :func:`stack_flow` in the spec's dtype (None stays None), or ValueError."""
+    if value is None:
+        return None
+    arr = np.asarray(value)
+    if arr.shape != shape:
+        raise ValueError(f"{name}: shape {arr.shape}, expected {shape}")
+    if not np.issubdtype(arr.dtype, np.number) or np.issubdtype(arr.dtype, np.complexfloating):
+        raise ValueError(f"{name}: dtype {arr.dtype}, expected real numbers")
+    arr = arr.astype(spec.np_dtype, copy=False)
+    if finite and not np.isfinite(arr).all():
+        raise ValueError(f"{name}: contains NaN or inf, expected finite values")
+    return arr
 
 
 def _layer_grads(spec: ModelSpec, k: int, inp: np.ndarray, run: Unroll, flow, engine) -> dict[str, np.ndarray]:

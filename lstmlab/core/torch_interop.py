@@ -137,22 +137,50 @@ def from_state_dict(spec: ModelSpec, state_dict, rnn_prefix: str = "rnn.", head_
             raise ValueError(f"state_dict[{key!r}]: shape {tuple(arr.shape)}, expected {shape}")
         arrs[key] = arr
 
-    H = spec.hidden_size
     params: dict[str, np.ndarray] = {}
     for k in range(spec.layers):
-        bias_ih, bias_hh = arrs[f"{rnn_prefix}bias_ih_l{k}"], arrs[f"{rnn_prefix}bias_hh_l{k}"]
-        params[f"l{k}.Wx"] = np.ascontiguousarray(arrs[f"{rnn_prefix}weight_ih_l{k}"].T)
-        params[f"l{k}.Wh"] = np.ascontiguousarray(arrs[f"{rnn_prefix}weight_hh_l{k}"].T)
-        if spec.cell == "gru":
-            b = bias_ih.copy()
-            b[: 2 * H] += bias_hh[: 2 * H]  # r and z see both biases outside the reset gate
-            params[f"l{k}.b"] = b
-            params[f"l{k}.bhn"] = bias_hh[2 * H :].copy()
-        else:
-            params[f"l{k}.b"] = bias_ih + bias_hh
+        params.update(_layer(spec.cell, spec.hidden_size, k, *(arrs[f"{rnn_prefix}{name}_l{k}"] for name in (
+            "weight_ih", "weight_hh", "bias_ih", "bias_hh"))))
     params["head.W"] = np.ascontiguousarray(arrs[f"{head_prefix}weight"].T)
     params["head.b"] = arrs[f"{head_prefix}bias"].copy()
     return spec.check_params(params)
+
+
+def _layer(cell: str, H: int, k: int, weight_ih: np.ndarray, weight_hh: np.ndarray, bias_ih: np.ndarray | None,
+           bias_hh: np.ndarray | None) -> dict[str, np.ndarray]:
+    """Layer k's lstmlab parameters from its four PyTorch arrays; a module without biases (None) has b = 0 (and
+    bhn = 0)."""
+    if bias_ih is None:
+        bias_ih = bias_hh = np.zeros(weight_ih.shape[0], dtype=weight_ih.dtype)
+    params = {f"l{k}.Wx": np.ascontiguousarray(weight_ih.T), f"l{k}.Wh": np.ascontiguousarray(weight_hh.T)}
+    if cell == "gru":
+        b = bias_ih.copy()
+        b[: 2 * H] += bias_hh[: 2 * H]  # r and z see both biases outside the reset gate
+        params[f"l{k}.b"] = b
+        params[f"l{k}.bhn"] = bias_hh[2 * H :].copy()
+    else:
+        params[f"l{k}.b"] = bias_ih + bias_hh
+    return params
+
+
+def module_layers(module, cell: str) -> dict[str, np.ndarray]:
+    """The layers' lstmlab parameters (``l{k}.Wx``, ``l{k}.Wh``, ``l{k}.b``, GRU ``l{k}.bhn``) of a
+    ``torch.nn.RNN/LSTM/GRU`` (unidirectional, without projections) as it holds them now: numpy copies in its dtype,
+    on the CPU. ``cell`` is the lstmlab cell it computes (whose gate blocks are PyTorch's, in PyTorch's order)."""
+    arrays = {f"{name}_l{k}": getattr(module, f"{name}_l{k}").detach().cpu().numpy().copy()
+              for k in range(module.num_layers) for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
+              if module.bias or name.startswith("weight")}
+    return layers_from_arrays(cell, module.hidden_size, module.num_layers, arrays)
+
+
+def layers_from_arrays(cell: str, hidden_size: int, layers: int, arrays: dict) -> dict[str, np.ndarray]:
+    """The layers' lstmlab parameters from a recurrent module's arrays by PyTorch's names (``weight_ih_l{k}``,
+    ``weight_hh_l{k}``, ``bias_ih_l{k}``, ``bias_hh_l{k}``; the biases may be absent: b = 0)."""
+    out: dict[str, np.ndarray] = {}
+    for k in range(layers):
+        out.update(_layer(cell, hidden_size, k, *(arrays.get(f"{n}_l{k}") for n in (
+            "weight_ih", "weight_hh", "bias_ih", "bias_hh"))))
+    return out
 
 
 def build_torch_model(spec: ModelSpec, params: dict):

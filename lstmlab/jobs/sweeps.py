@@ -20,7 +20,7 @@ from typing import Any, Iterable, Mapping
 
 import pandas as pd
 
-from lstmlab.core.config import FIELD_INFO, RunConfig, check_field, value_from_text
+from lstmlab.core.config import FIELD_INFO, RECORDER_FIELDS, RunConfig, check_field, value_from_text
 from lstmlab.jobs.errors import JobError
 from lstmlab.jobs.limits import MAX_SWEEP_RUNS
 from lstmlab.runs.status import STATUSES
@@ -28,8 +28,10 @@ from lstmlab.store import Actor, RunStore
 
 MAX_NAME = 100
 SEED_FIELD = "seed"
-# series is a whole sequence and series_name only its label: neither is a sweep axis or a shared sweep value
-SWEEP_FIELDS = tuple(f.name for f in dataclasses.fields(RunConfig) if f.name not in ("series", "series_name"))
+# series is a whole sequence and series_name only its label: neither is a sweep axis or a shared sweep value; nor is
+# a field only a recorder of runs trained elsewhere sets
+SWEEP_FIELDS = tuple(f.name for f in dataclasses.fields(RunConfig)
+                     if f.name not in ("series", "series_name", *RECORDER_FIELDS))
 
 
 class SweepError(JobError, ValueError):

@@ -66,6 +66,9 @@ def train(config: RunConfig, progress: Progress | None = None, should_stop: Call
     """
     if not isinstance(config, RunConfig):
         raise ValueError(f"config: expected a RunConfig, got {type(config).__name__}")
+    if config.source:
+        raise ValueError(f"source={config.source[:80]!r}: the run was recorded elsewhere and has no lab task to train "
+                         "on; expected a config of the lab's own (source '')")
     engine = engines.engine_name(engine)
     created_at, t0 = time.time(), time.perf_counter()
     task = get_task(config)
@@ -117,7 +120,7 @@ def train(config: RunConfig, progress: Progress | None = None, should_stop: Call
             row.update(sequences=float(step * config.batch_size), **window.stats(), stop_met=float(end == "met"),
                        **tested)
         evals.append(row)
-        flows.append(_flow_block(step, res, spec))
+        flows.append(flow_block(step, res, spec))
         if on_record is not None:
             on_record(Record(
                 step=step, steps=pd.DataFrame({c: v[recorded:filled] for c, v in cols.items()}),
@@ -253,20 +256,28 @@ def _non_finite(loss: float, gnorm: float) -> str | None:
     return None
 
 
-def _flow_block(step: int, res, spec: ModelSpec) -> dict[str, np.ndarray]:
-    """Flow rows of one snapshot, (L * T) rows ordered by layer then t, without a loop over t."""
-    L, T = res.dh.shape[:2]
+def flow_block(step: int, res, spec: ModelSpec) -> dict[str, np.ndarray]:
+    """Flow rows of one snapshot, (L * T) rows ordered by layer then t, without a loop over t: the columns of
+    ``flow_columns`` from the layers' dh, dc (None but for a cell with a cell state) and dacts ((T, B, H),
+    (T, B, G*H) each) of a BPTTResult (its (L, ...) arrays) or of anything with ``per_layer(name)`` giving them (a
+    StackFlow, whose layers are then never stacked)."""
+    per_layer = getattr(res, "per_layer", None) or (lambda name: None if getattr(res, name) is None
+                                                    else list(getattr(res, name)))
+    dh, dc, dacts = per_layer("dh"), per_layer("dc"), per_layer("dacts")
+    L, T = len(dh), dh[0].shape[0]
+    G, H = len(spec.gates), spec.hidden_size
     t = np.tile(np.arange(1, T + 1, dtype=np.int64), L)
+    norms = lambda arrays: np.concatenate([mean_l2(a[None]).ravel() for a in arrays])  # noqa: E731
     block = {
         "step": np.full(L * T, step, dtype=np.int64),
         "layer": np.repeat(np.arange(L, dtype=np.int64), T),
         "t": t,
         "lag": T - t,
-        "dh_norm": mean_l2(res.dh).ravel(),
-        "dc_norm": mean_l2(res.dc).ravel() if res.dc is not None else np.full(L * T, np.nan),
+        "dh_norm": norms(dh),
+        "dc_norm": norms(dc) if dc is not None else np.full(L * T, np.nan),
     }
-    G, H = len(spec.gates), spec.hidden_size
-    dg = mean_l2(res.dacts.reshape(L, T, res.dacts.shape[2], G, H))  # (L, T, G): contiguous rows, one pass
+    # (L * T, G): each layer's rows contiguous, one pass over them
+    dg = np.concatenate([mean_l2(a.reshape(1, T, a.shape[1], G, H))[0] for a in dacts])
     for j, g in enumerate(spec.gates):
-        block[f"dg_{g}"] = dg[..., j].ravel()
+        block[f"dg_{g}"] = dg[:, j]
     return block

@@ -22,7 +22,7 @@ from lstmlab.ui import auth
 from lstmlab.ui.run_store import error_line, hide_location, store
 from lstmlab.views import limits as L
 from lstmlab.views.settings import CELL_LABELS, Study
-from lstmlab.views.text import escape_markdown
+from lstmlab.views.text import escape_markdown, source_kind
 
 
 @st.cache_resource(show_spinner=False)
@@ -202,6 +202,9 @@ def job_controls_ui(runs: dict) -> None:
     for label, run in runs.items():
         if run.status not in (*ACTIVE_STATUSES, *RESUBMITTABLE_STATUSES):
             continue
+        if run.config.source:
+            recorded_controls_ui(label, run, may_change(actor, str(getattr(run, "owner", "") or "")))
+            continue
         done, total = int(len(run.steps)), max(int(run.config.steps), 1)
         owner = str(getattr(run, "owner", "") or "")
         allowed = may_change(actor, owner)
@@ -221,6 +224,30 @@ def job_controls_ui(runs: dict) -> None:
                 _act(jobs.resubmit, run.run_id, f"{label} resubmitted")
         if not allowed:
             c2.caption(_whose(owner))
+
+
+def recorded_controls_ui(label: str, run, allowed: bool) -> None:
+    """The line of a run recorded outside the lab (``config.source``) while it is recorded, or after its recording
+    process went away: its progress, and a Stop that ends the recording (the process's training goes on). Such a run
+    cannot be resubmitted: the lab has nothing to train it on."""
+    done = len(run.steps)
+    said = f"**{escape_markdown(label)}** recorded from {escape_markdown(source_kind(run.config.source))}"
+    if run.config.steps:
+        said += f": step {done:,} of {run.config.steps:,}"
+    elif done:
+        said += f": step {done:,}"
+    c1, c2 = st.columns([5, 1], vertical_alignment="center")
+    if run.status in ACTIVE_STATUSES:
+        c1.progress(min(done / run.config.steps, 1.0) if run.config.steps else 0.0, text=f"{said}, {run.status}")
+        if allowed and c2.button("Stop recording", key=f"stop.{run.run_id}", icon=":material/stop:",
+                                 help="Ask the process that records this run to stop recording it; its training "
+                                      "goes on, and what was recorded is kept."):
+            _act(jobs.stop, run.run_id, f"{label} asked to stop recording")
+    else:  # the store's message of a lost run speaks of a job's worker: a recording has a process of its user's
+        why = ("its recording process went away without closing it (it ended, or lost the run store)"
+               if run.status == "lost" else escape_markdown(run.message))
+        c1.warning(f"{said}, is {run.status}{': ' + why if why else ''}. It was recorded outside the lab, so the lab "
+                   "cannot resubmit it.", icon=":material/pause:")
 
 
 def _whose(owner: str) -> str:

@@ -1,13 +1,17 @@
-"""Which LSTM Inside the LSTM shows: freshly initialised, trained with the page's settings, or a stored run; its
-controls, and the network they name."""
+"""Which LSTM Inside the LSTM shows: freshly initialised, trained with the page's settings, a stored run, or a
+PyTorch state dict uploaded; its controls, and the network they name."""
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 
 import streamlit as st
 
 from lstmlab.core.config import GRADIENTS, INITS, RunConfig
+from lstmlab.core.tasks import get_task
+from lstmlab.core.torch_interop import TORCH_VERSION
+from lstmlab.runs.records import initial_params
 from lstmlab.ui import live, run_picker, run_store, state, study
 from lstmlab.ui.widgets import show_error
 from lstmlab.views import limits as L
@@ -21,7 +25,7 @@ from lstmlab.views.settings import (
     NETWORKS,
     TASK_LABELS,
 )
-from lstmlab.views.text import escape_markdown, network_text, run_label
+from lstmlab.views.text import TASK_PHRASES, escape_markdown, network_text, run_label
 
 
 @dataclass(frozen=True)
@@ -29,7 +33,7 @@ class Network:
     """The LSTM Inside the LSTM shows: its config, its parameters (None: the config's initialisation), the cache
     key of those parameters ("init:…", "trained:…" or "run:…") and a sentence saying what it is."""
 
-    kind: str  # "init" | "trained" | "stored"
+    kind: str  # "init" | "trained" | "stored" | "torch"
     key: str
     config: RunConfig
     params: dict | None
@@ -60,9 +64,16 @@ def pick_network(values: dict) -> tuple[dict, Network]:
         labels = {r["id"]: f"{run_label(r)} · {r['task']}, {r['steps']} steps, {r['status']}"
                   for r in rows.to_dict("records")}
         run_id = run_picker.stored_run_ui(list(labels), labels)
+    if kind == "torch":
+        upload = st.file_uploader("PyTorch state dict", type=["pt", "pth"], key="inside.pt",
+                                  help="A file written by torch.save(model.state_dict(), path) of a model with one "
+                                       "torch.nn.LSTM (and, if it has one, a torch.nn.Linear head on its h_t). It "
+                                       "is read with torch.load(weights_only=True): tensors only, no code.")
     values = controls_ui(values, kind)
     values["run"] = run_id or values.get("run", "")
     state.write_params("inside", values)
+    if kind == "torch":
+        return values, uploaded_network(upload, values)
 
     if kind == "stored":
         row = rows.set_index("id").loc[run_id]
@@ -104,6 +115,60 @@ def pick_network(values: dict) -> tuple[dict, Network]:
     return values, Network("trained", f"trained:{config.key}", config, run.params, text)
 
 
+@st.cache_data(max_entries=L.CACHE_MAX_ENTRIES, show_spinner=False)
+def _load_lstm(digest: str, _data: bytes):
+    """The LSTM of an uploaded file, read once per content (``digest``)."""
+    from lstmlab.torch.state_dict import load_lstm  # imports torch: only when a state dict is uploaded
+
+    return load_lstm(_data)
+
+
+def uploaded_network(upload, values: dict) -> Network:
+    """The network of an uploaded state dict, run on a batch of the page's task and length; stops the page with
+    what is wrong when there is none (nothing uploaded, not an LSTM's state dict, a size the task does not fit)."""
+    if upload is None:
+        st.info("Upload the state dict of a PyTorch model with one torch.nn.LSTM (torch.save(model.state_dict(), "
+                "path)) to see its gates and the error reaching them on a batch of the task below.",
+                icon=":material/upload_file:")
+        st.stop()
+    name, data = escape_markdown(upload.name, limit=80), upload.getvalue()
+    digest = hashlib.sha256(data).hexdigest()[:16]
+    try:
+        lstm = _load_lstm(digest, data)
+    except ImportError:
+        st.error("PyTorch is not installed on this server, so it cannot read state dicts "
+                 f"(pip install torch=={TORCH_VERSION}).", icon=":material/error:")
+        st.stop()
+    except ValueError as e:
+        st.error(f"{name} cannot be shown: {escape_markdown(e)}.", icon=":material/error:")
+        st.stop()
+    problems = [f"{lstm.hidden_size} hidden units (at most {L.HIDDEN_MAX} here)" if lstm.hidden_size > L.HIDDEN_MAX
+                else "", f"{lstm.layers} layers (at most 4)" if lstm.layers > 4 else ""]
+    try:
+        config = RunConfig(cell="lstm", task=values["task"], seq_len=values["T"], hidden_size=lstm.hidden_size,
+                           layers=lstm.layers, dtype=lstm.dtype) if not any(problems) else None
+        task = None if config is None else get_task(config)
+    except ValueError as e:
+        problems.append(str(e))
+    if any(problems):
+        st.error(f"{name} cannot be shown here: its LSTM has {' and '.join(p for p in problems if p)}.",
+                 icon=":material/block:")
+        st.stop()
+    if lstm.input_size != task.input_size:
+        st.error(f"{name}: its LSTM reads {lstm.input_size} input(s) per step; {TASK_LABELS[values['task']]} feeds "
+                 f"{task.input_size}. Choose a task whose inputs it was trained on.", icon=":material/block:")
+        st.stop()
+    params, head = dict(lstm.params), "its own head"
+    if lstm.output_size != task.output_size:
+        fresh = initial_params(config.replace(seed=values["seed"]))
+        params.update({"head.W": fresh["head.W"], "head.b": fresh["head.b"]})
+        head = (f"a fresh head (its file has {'none' if lstm.output_size is None else lstm.output_size} fitting "
+                f"{task.output_size} output(s), so the error that reaches it is the lab's)")
+    text = (f"Uploaded {name}: {lstm.layers}-layer LSTM, H={lstm.hidden_size}, {lstm.dtype}, with {head}, run on a "
+            f"batch of {TASK_PHRASES.get(values['task'], values['task'])} (T={values['T']}).")
+    return Network("torch", f"torch:{digest}:{config.key}:{head == 'its own head'}", config, params, text)
+
+
 def network_ui(values: dict) -> str:
     """Which network Inside the LSTM shows ("init", "trained" or "stored"); seeds the page's widgets first."""
     state.seed_widgets("inside", values)
@@ -111,7 +176,8 @@ def network_ui(values: dict) -> str:
                     horizontal=True,
                     help="Freshly initialised: the network before any update. Trained: trained on the task below "
                          "with these settings (Adam, the Error flow page's defaults), cached and saved to the run "
-                         "store. A stored run: any LSTM run of the run store saved with its parameters.")
+                         "store. A stored run: any LSTM run of the run store saved with its parameters. A PyTorch "
+                         "state dict: the LSTM of a .pt file you upload.")
 
 
 def controls_ui(values: dict, net: str = "init") -> dict:
@@ -120,6 +186,13 @@ def controls_ui(values: dict, net: str = "init") -> dict:
     seed and the example are drawn, and only those (with the network and the run) are returned."""
     k = lambda name: state.widget_key("inside", name)  # noqa: E731
     run = str(st.session_state.get(k("run")) or values.get("run", ""))
+    if net == "torch":  # the network is the file's: only what it is run on
+        d1, d2, d3, d4 = st.columns([1.2, 1, 1, 1])
+        task = d1.selectbox("Task", INSIDE_TASKS, key=k("task"), format_func=TASK_LABELS.get)
+        T = d2.slider("Sequence length T", L.SEQ_LEN_MIN, L.INSIDE_T_MAX, key=k("T"))
+        seed = d3.number_input("Seed of the batch", L.SEED_MIN, L.SEED_MAX, step=1, key=k("seed"))
+        ex = d4.number_input("Example in the batch", 0, L.INSIDE_BATCH_MAX - 1, step=1, key=k("ex"))
+        return {"net": net, "run": run, "task": task, "T": int(T), "seed": int(seed), "ex": int(ex)}
     if net == "stored":
         d1, d2 = st.columns(2)
         seed = d1.number_input("Seed of the batch", L.SEED_MIN, L.SEED_MAX, step=1, key=k("seed"),

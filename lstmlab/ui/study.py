@@ -11,10 +11,7 @@ from lstmlab.ui.run_store import error_line, hide_location, store
 from lstmlab.views import commands, settings
 from lstmlab.views import limits as L
 from lstmlab.views.settings import CELL_LABELS, GRADIENT_LABELS, TASK_LABELS
-from lstmlab.views.text import escape_markdown
-
-RUN_PARAM = "run"  # ?run=ID on a study page: show that stored run
-PAGE_FILES = {"flow": "error_flow.py", "training": "training.py"}
+from lstmlab.views.text import escape_markdown, run_label, source_kind
 
 
 def study_page(page: str) -> tuple[dict, dict]:
@@ -23,10 +20,7 @@ def study_page(page: str) -> tuple[dict, dict]:
     remembers the study for the other study page, and finds or submits the runs.
 
     Returns (applied settings, {cell label: run id}); stops the page with a message on a bad or oversized request.
-    An address with ``?run=ID`` (an id or unique id prefix) shows that stored run instead (:func:`stored_run`).
     """
-    if RUN_PARAM in st.query_params:
-        return stored_run(page, st.query_params[RUN_PARAM])
     values = state.read_params(page)
     submitted, edited = study_form_ui(page, values)
     series, series_name = upload_box.forecast_upload_ui(edited["T"])
@@ -37,43 +31,37 @@ def study_page(page: str) -> tuple[dict, dict]:
     return values, study_results(values, series, series_name)
 
 
-def stored_run(page: str, raw: str) -> tuple[dict, dict]:
-    """(the study settings of the stored run ``raw`` names, with ``"run"``: its full id; {its cell's label: its id})
-    for a page opened with ``?run=ID``: the run as stored, trained with its own settings (which the study form may not
-    be able to express), no form. An unknown or ambiguous id stops the page with a message naming it."""
+def opened_runs() -> dict | None:
+    """{label: run id} of the stored runs the URL opens (``?run=ID[,ID...]``, lstmlab.views.settings.OPENED_RUNS) with
+    a line naming them and where they were recorded, or None when it opens none (the page shows its study). Stops
+    the page with the reason for an address it cannot open."""
+    query = {k: st.query_params[k] for k in st.query_params}
     try:
-        run_id = store().resolve(str(raw))
-        config = store().config(run_id)
-        name = store().progress(run_id)["name"]
-    except KeyError as e:
-        st.error(f"URL parameter `{RUN_PARAM}`: {escape_markdown(hide_location(e.args[0] if e.args else str(e)))}. "
-                 "Expected the id (or a unique id prefix) of a run in the run store; the Runs page lists them.",
-                 icon=":material/link_off:")
-        st.page_link(f"pages/{PAGE_FILES[page]}", label="Open the study form instead", icon=":material/tune:",
-                     query_params=settings.format_params(page, settings.defaults(page)))
+        ids = settings.opened_run_ids(query)
+        if not ids:
+            return None
+        opened = {}
+        for run_id in ids:
+            full = store().resolve(run_id)
+            row = {"id": full, "name": store().progress(full)["name"], "config": store().config(full)}
+            opened[run_label(row)] = (full, row["config"])
+    except (KeyError, ValueError) as e:
+        why = hide_location(str(e.args[0]) if isinstance(e, KeyError) and e.args else str(e))
+        st.error(f"URL parameter `{settings.OPENED_RUNS}`: {escape_markdown(why)}. Expected the ids (or unique id "
+                 f"prefixes) of at most {settings.MAX_OPENED_RUNS} runs in the run store, separated by commas; the "
+                 "Runs page lists them.", icon=":material/link_off:")
         st.stop()
-    except Exception as e:  # noqa: BLE001 - an unreachable store: say which, never a traceback
+    except Exception as e:  # an unreachable store: say which, never a traceback
         st.error(f"The run store cannot be used ({type(e).__name__}: {escape_markdown(error_line(e))}).",
                  icon=":material/error:")
         st.stop()
-    values = {url: getattr(config, field) for url, field in settings.run_fields(page).items()}
-    values.update(cells=[config.cell], run=run_id)
-    named = f"{escape_markdown(name)} ({escape_markdown(run_id, code=True)})" if name else escape_markdown(
-        run_id, code=True)
-    st.info(f"A stored run, trained with its own settings: {named}, {CELL_LABELS[config.cell]} on "
-            f"{escape_markdown(TASK_LABELS.get(config.task, config.task))}, T = {config.seq_len}, "
-            f"{config.steps:,} steps. `python -m lstmlab show {run_id[:12]}` prints its settings.",
-            icon=":material/inventory_2:")
-    st.page_link(f"pages/{PAGE_FILES[page]}", label="Back to the study form", icon=":material/tune:",
-                 query_params=settings.format_params(page, st.session_state.get("last_study")
-                                                     or settings.defaults(page)))
-    return values, {CELL_LABELS[config.cell]: run_id}
-
-
-def link_params(page: str, values: dict) -> dict[str, str]:
-    """The query of ``page`` showing what a study page shows now: the same stored run (``?run=ID``), else the same
-    settings."""
-    return {RUN_PARAM: values[RUN_PARAM]} if values.get(RUN_PARAM) else settings.format_params(page, values)
+    st.markdown("Stored run(s) " + "; ".join(
+        f"**{escape_markdown(label)}** ({escape_markdown(config.source) if config.source else 'trained by the lab'})"
+        for label, (_, config) in opened.items()) + ".")
+    if any(source_kind(config.source) != source_kind("") for _, config in opened.values()):
+        st.caption("A run recorded outside the lab has no lab task: no baseline, and its steps and held-out rows "
+                   "are the recorded training batches.")
+    return {label: run_id for label, (run_id, _) in opened.items()}
 
 
 def study_results(values: dict, series, series_name: str) -> dict:

@@ -44,8 +44,9 @@ INSIDE_TASKS = tuple(t for t in TASKS if t != "forecast")  # Inside the LSTM has
 INSIDE_CELLS = MEMORY_CELLS  # Inside the LSTM shows the cells with a cell state
 GRADIENT_LABELS = {"full": "Full BPTT", "truncated": "Truncated (HS97: back in time only along the cell state)"}
 PHASE_CELLS = ("rnn", "lstm", "gru")  # the phase map's cells at first (each more costs as much again)
-NETWORKS = ("init", "trained", "stored")  # Inside the LSTM: which parameters are inspected
-NETWORK_LABELS = {"init": "Freshly initialised", "trained": "Trained with these settings", "stored": "A stored run"}
+NETWORKS = ("init", "trained", "stored", "torch")  # Inside the LSTM: which parameters are inspected
+NETWORK_LABELS = {"init": "Freshly initialised", "trained": "Trained with these settings", "stored": "A stored run",
+                  "torch": "A PyTorch state dict (.pt)"}
 # Inside the LSTM, trained network: 600 Adam steps teach a 16-unit LSTM the adding problem at T = 50 for seeds
 # 0-3 (held-out MSE 0.002-0.02 against the 0.167 baseline; 200 steps do not); timed in docs/performance.md#dashboard.
 INSIDE_TRAIN_STEPS = 600
@@ -235,6 +236,29 @@ FIELDS: dict[str, tuple[Field, ...]] = {
 
 
 STUDY_PAGES = ("flow", "training")
+# Error flow and Training open stored runs by id instead of a study: ``?run=ID[,ID...]`` (ids or unique prefixes)
+OPENED_RUNS = "run"
+MAX_OPENED_RUNS = 6
+
+
+def opened_run_ids(query: dict) -> list[str]:
+    """The run ids a study page's URL opens (``OPENED_RUNS``), in order and without repeats; [] when it opens none.
+    ValueError with a plain reason for more than MAX_OPENED_RUNS of them or one that is not a hex id (prefix)."""
+    raw = query.get(OPENED_RUNS, "")
+    if isinstance(raw, (list, tuple)):
+        raw = raw[-1] if raw else ""
+    ids = list(dict.fromkeys(s.strip().lower() for s in str(raw).split(",") if s.strip()))
+    if len(ids) > MAX_OPENED_RUNS:
+        raise ValueError(f"the address opens {len(ids)} runs; a page shows at most {MAX_OPENED_RUNS}")
+    bad = [i for i in ids if len(i) > 64 or any(ch not in "0123456789abcdef" for ch in i)]
+    if bad:
+        raise ValueError(f"'{bad[0][:40]}' is not a run id (hexadecimal digits)")
+    return ids
+
+
+def opened_runs_params(run_ids) -> dict[str, str]:
+    """The query dict that opens ``run_ids`` on a study page."""
+    return {OPENED_RUNS: ",".join(run_ids)}
 
 
 def run_fields(page: str) -> dict[str, str]:

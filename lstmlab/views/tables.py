@@ -376,3 +376,22 @@ def sweep_map_table(summary: pd.DataFrame) -> pd.DataFrame:
         "verdict": summary["verdict"], "mark": summary["verdict"].map(SWEEP_MARKS),
         "note": np.where(np.isinf(ratio), "diverged", ""),
     })
+
+
+LAB_SOURCE = "lstmlab"  # what the Runs page shows as the source of a run the lab trained
+# RunConfig fields that describe how the lab trained a run: a run recorded elsewhere has no values for them
+LAB_TRAINING_FIELDS = ("task", "weight_scale", "init", "forget_bias", "optimizer", "lr", "momentum", "clip", "seed",
+                       "eval_size", "n_symbols", "noise")
+
+
+def runs_table(listed: pd.DataFrame) -> pd.DataFrame:
+    """Rows of RunStore.list() as the Runs page shows them: ``source`` the full text for a run recorded elsewhere
+    and LAB_SOURCE for the lab's own, and the lab's training fields empty where a run has no values
+    for them (a recorded run's config keeps their defaults)."""
+    out = listed.copy()
+    recorded = out["source"].astype(str) != ""
+    for col in LAB_TRAINING_FIELDS:
+        if col in out.columns:
+            out[col] = out[col].astype(object).where(~recorded, None)
+    out["source"] = out["source"].where(recorded, LAB_SOURCE)
+    return out

@@ -11,7 +11,7 @@ import pandas as pd
 
 from lstmlab.core.analysis import LEFT_BASELINE, Recovery, flow_ratio, task_info
 from lstmlab.core.config import RunConfig
-from lstmlab.views.tables import recorded_steps
+from lstmlab.views.tables import LAB_SOURCE, recorded_steps
 
 # Each cell's name on the dashboard (charts, legends, labels), in config.CELLS order.
 CELL_LABELS = {"rnn": "RNN", "lstm": "LSTM", "gru": "GRU", "rnn_relu": "ReLU RNN", "rnn_logistic": "Logistic RNN",
@@ -165,7 +165,8 @@ def network_text(config: RunConfig, run: Any = None, source: str = "") -> str:
 
 
 def run_label(row: Any) -> str:
-    """Display label of a run (a row of RunStore.list() or a Run): its name, else cell, length, scale and id."""
+    """Display label of a run (a row of RunStore.list() or a Run): its name, else cell, length, scale and id (for a
+    run recorded elsewhere, where it was recorded in place of the scale)."""
     get = row.get if isinstance(row, dict) else (lambda k: getattr(row, k, None))
     name = get("name")
     rid = str(get("id") or get("run_id") or "")
@@ -173,7 +174,15 @@ def run_label(row: Any) -> str:
         return f"{name} · {rid[:6]}"
     cfg = get("config")
     if cfg is not None:
-        cell, T, w = cfg.cell, cfg.seq_len, cfg.weight_scale
+        cell, T, w, source = cfg.cell, cfg.seq_len, cfg.weight_scale, cfg.source
     else:
-        cell, T, w = get("cell"), get("seq_len"), get("weight_scale")
+        cell, T, w, source = get("cell"), get("seq_len"), get("weight_scale"), get("source")
+    if source:
+        return f"{CELL_LABELS.get(cell, str(cell).upper())} T={T} from {source_kind(source)} · {rid[:6]}"
     return f"{CELL_LABELS.get(cell, str(cell).upper())} T={T} w={float(w):g} · {rid[:6]}"
+
+
+def source_kind(source: str) -> str:
+    """The short name of where a run was recorded ("PyTorch" of "PyTorch 2.13.0: torch.nn.LSTM(...)"); LAB_SOURCE
+    for the lab's own runs (source "")."""
+    return source.split(":", 1)[0].split(" ", 1)[0] if source else LAB_SOURCE

@@ -34,8 +34,9 @@ def _signed_in(at, user: str, admins=()):
 def _session(user: str, admins=(), page: str | None = "error_flow.py", **query):
     """An AppTest of the dashboard with sign-in configured, signed in as ``user``, not yet run (no caches cleared:
     for a session of its own process)."""
-    from tests.conftest import ROOT
     from streamlit.testing.v1 import AppTest
+
+    from tests.conftest import ROOT
 
     at = _signed_in(AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=120), user, admins)
     for k, v in query.items():

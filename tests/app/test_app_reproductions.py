@@ -65,8 +65,8 @@ def test_a_stored_run_opens_on_error_flow_and_training_by_its_id_and_a_bad_id_is
     run_id, _ = representative(filled[ORDER])
     at = app("error_flow.py", run=run_id[:10]).run()  # a unique prefix will do
     assert not at.exception and not at.error
-    assert any("A stored run, trained with its own settings" in plain(i.value) and run_id in plain(i.value)
-               for i in at.info)
+    assert any("Stored run(s)" in plain(m.value) and run_id[:6] in plain(m.value)
+               and "trained by the lab" in plain(m.value) for m in at.markdown)
     assert "Train and compare" not in [b.label for b in at.button]  # no study form: the run as it was trained
     assert len(at.get("vega_lite_chart")) >= 2
     assert at.query_params["run"] in (run_id[:10], [run_id[:10]])  # the address keeps naming the run
@@ -75,8 +75,8 @@ def test_a_stored_run_opens_on_error_flow_and_training_by_its_id_and_a_bad_id_is
     bad = app("training.py", run="no-such-run_*x*").run()
     assert not bad.exception and not bad.get("vega_lite_chart")
     [error] = [plain(e.value) for e in bad.error]
-    assert error.startswith("URL parameter `run`: no run with id or id prefix 'no-such-run_*x*'")
-    assert "Expected the id (or a unique id prefix) of a run in the run store" in error
+    assert error.startswith("URL parameter `run`: 'no-such-run_*x*' is not a run id (hexadecimal digits)")
+    assert "Expected the ids (or unique id prefixes) of at most 6 runs in the run store" in error
 
 
 def test_start_submits_the_recipe_as_jobs_and_the_card_shows_its_result(app):

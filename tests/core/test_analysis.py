@@ -116,3 +116,14 @@ def test_norm_ratio_is_the_one_rule_for_a_ratio_of_error_norms():
     assert norm_ratio(1e-3, 2.0) == 5e-4 and norm_ratio(0.0, 1.0) == 0.0 and norm_ratio(math.inf, 1.0) == math.inf
     for first, last in ((1.0, 0.0), (1.0, math.inf), (math.nan, 1.0), (1.0, math.nan)):
         assert math.isnan(norm_ratio(first, last))
+
+
+@pytest.mark.parametrize("H,G,scale", [(1, 1, 1.0), (5, 4, 1.0), (32, 3, 0.1), (64, 4, 1e150), (16, 1, 1e-150)])
+def test_sigma_max_by_the_engines_own_blas_equals_numpys(H, G, scale):
+    """The private OpenBLAS at one thread (for a caller whose threads keep numpy's BLAS busy) gives numpy's value,
+    and the SVD's, to rounding, huge and tiny weights included."""
+    W = scale * np.random.default_rng(H).standard_normal((H, G * H))
+    want = max(np.linalg.svd(W[:, g * H:(g + 1) * H], compute_uv=False)[0] for g in range(G))
+    assert sigma_max(W, own_blas=True) == pytest.approx(sigma_max(W), rel=1e-12)
+    assert sigma_max(W, own_blas=True) == pytest.approx(want, rel=1e-10)
+    assert math.isnan(sigma_max(np.full((H, G * H), np.nan), own_blas=True))

@@ -19,7 +19,7 @@ CONTRACT_DEFAULTS = dict(
     record_every=25,
     eval_size=256, seed=0, dtype="float64", n_symbols=8, noise=0.1, series=None, series_name="",
     seq_len_max=0, latch_steps=3, latch_noise=0.2, gate_bias="", clip_value=0.0, stop="budget", stop_window=2000,
-    stop_wrong=0, stop_error=0.0, test_size=0, log_every=1,
+    stop_wrong=0, stop_error=0.0, test_size=0, log_every=1, source="",
 )
 # The fields every config had before the gradient and the papers' fields were added: the key of a config that leaves the later ones
 # at their defaults is the sha256 of these alone (runs stored before keep their key).
@@ -151,6 +151,34 @@ def test_configs_keep_the_keys_they_had_before_the_gradient_field():
     assert RunConfig().key == "cb3c9147ee54f422"
     assert RunConfig(cell="rnn", seq_len=12).key == "1624448f22b72040"
     assert config.KEY_DEFAULTS == {f: RunConfig().to_dict()[f] for f in config.KEY_DEFAULTS}
+
+
+@pytest.mark.parametrize("config, key", [
+    (RunConfig(), "cb3c9147ee54f422"),
+    (RunConfig(cell="gru", task="forecast", seq_len=7, series=[0.1, 0.5, 0.2, 0.9, 0.3, 0.4, 0.8, 0.7],
+               series_name="s"), "70d9892ffd158f13"),
+    (RunConfig(task="copy", seq_len=30, optimizer="momentum"), "9a77f86c186addbf"),
+])
+def test_keys_of_configs_stored_before_source_existed_are_unchanged(config, key):
+    """The keys these configs had before the ``source`` field existed (computed by that version): a study finds the
+    runs stored then."""
+    assert config.key == key
+    assert RunConfig.from_dict({k: v for k, v in config.to_dict().items() if k != "source"}).key == key
+
+
+def test_a_recorded_run_has_a_source_and_no_lab_task():
+    c = RunConfig(task="", source="PyTorch 2.13.0: torch.nn.LSTM(1, 8)", seq_len=6000 // 2, batch_size=64,
+                  eval_size=4096, hidden_size=1024, layers=4)  # the lab's memory rule is for its own passes
+    assert c.key != c.replace(source="PyTorch 2.13.0: torch.nn.LSTM(1, 9)").key
+    assert RunConfig.from_dict(json.loads(json.dumps(c.to_dict()))) == c
+    with pytest.raises(ValueError, match=r"^task='adding': expected '' for a run recorded elsewhere"):
+        RunConfig(source="PyTorch")
+    with pytest.raises(ValueError, match=r"^task='': expected one of 'adding'"):
+        RunConfig(task="")
+    with pytest.raises(ValueError, match=r"^source=3: expected a string of at most 500 characters"):
+        RunConfig(task="", source=3)
+    with pytest.raises(ValueError, match=r"^source='xxx.*: expected a string of at most 500 characters"):
+        RunConfig(task="", source="x" * 501)
 
 
 def test_key_stable_across_processes():

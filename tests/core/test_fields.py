@@ -187,7 +187,11 @@ def test_a_run_s_hidden_sizes_are_ones_a_model_spec_takes():
 
 def test_every_config_flag_says_the_declared_help_and_bounds_and_reads_the_declared_kind():
     flags, grid = run_flags(), run_flags(("sweep",))
+    assert [name for name in FIELD_INFO if name not in flags] == list(config.RECORDER_FIELDS) == ["source"]
+    assert "source" not in grid and "source" not in sweeps.SWEEP_FIELDS  # nor a sweep axis
     for name, info in FIELD_INFO.items():
+        if name in config.RECORDER_FIELDS:  # set by lstmlab.torch's recorder, never on a command line
+            continue
         assert flags[name].help.startswith(info.help.rstrip(".") + "; "), name
         if info.kind == "choice":
             assert flags[name].metavar == "{" + ",".join(info.choices) + "}"

@@ -19,7 +19,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("runs",),
     ("training",),
     ("store",),
-    ("jobs",),
+    ("jobs", "torch"),
     ("reproduce",),
     ("views",),
     ("ui",),
@@ -130,6 +130,20 @@ def test_only_ui_imports_streamlit():
             names = [a.name for a in node.names] if isinstance(node, ast.Import) else (
                 [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
             bad += [f"{path.relative_to(ROOT)}:{node.lineno}" for n in names if n.split(".")[0] == "streamlit"]
+    assert bad == []
+
+
+def test_only_the_torch_bridge_imports_torch():
+    """torch is an optional extra: lstmlab.torch imports it, and torch_interop inside its functions."""
+    bad = []
+    for path in modules():
+        rel = path.relative_to(PACKAGE)
+        if rel.parts[0] == "torch" or rel.as_posix() == "core/torch_interop.py":
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else (
+                [node.module or ""] if isinstance(node, ast.ImportFrom) and not node.level else [])
+            bad += [f"{path.relative_to(ROOT)}:{node.lineno}" for n in names if n.split(".")[0] == "torch"]
     assert bad == []
 
 

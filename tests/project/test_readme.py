@@ -18,7 +18,8 @@ def bash_blocks() -> list[str]:
     return [b.strip() for b in re.findall(r"```bash\n(.*?)```", README.read_text(), flags=re.S)]
 
 
-def test_readme_examples_run(capsys):
+def test_readme_examples_run(capsys, tmp_path, monkeypatch):
+    monkeypatch.setenv("LSTMLAB_DB", str(tmp_path / "runs.db"))  # the recorder's example writes to the default store
     blocks = python_blocks()
     assert blocks, "the README has no python example"
     for code in blocks:
@@ -26,6 +27,11 @@ def test_readme_examples_run(capsys):
     out = capsys.readouterr().out
     ratio = float(re.search(r"RNN at weight scale 0.9: dL/dh_1 / dL/dh_T = (\S+)", out).group(1))
     assert abs(ratio / 0.9**99 - 1) < 0.05
+    run_id = re.search(r"/error_flow\?run=([0-9a-f]{32})", out).group(1)  # the PyTorch recorder's example
+    from lstmlab.store import RunStore
+
+    run = RunStore(str(tmp_path / "runs.db")).load(run_id)
+    assert run.status == "finished" and list(run.eval["step"]) == [0, 10, 20] and len(run.steps) == 30
 
 
 def test_readme_gives_the_two_commands_and_the_test_command_is_the_one_ci_runs():

@@ -52,3 +52,16 @@ def test_escape_markdown_leaves_no_markup_and_no_way_out_of_a_code_span():
     code = text.escape_markdown("a`b![px](http://e)", code=True)
     assert code == "`a'b![px](http://e)`"  # one code span: nothing in it is rendered
     assert text.escape_markdown("n" * 100, limit=10) == "n" * 9 + "…"
+
+
+def test_a_recorded_runs_label_and_source_kind():
+    from lstmlab.core.config import RunConfig
+    from lstmlab.views.text import run_label, source_kind
+
+    config = RunConfig(cell="gru", task="", seq_len=40, source="PyTorch 2.13.0+cpu: torch.nn.GRU(3, 8), float32, cpu")
+    assert source_kind(config.source) == "PyTorch" and source_kind("") == "lstmlab"
+    assert run_label({"id": "abcdef0123", "name": "", "config": config}) == "GRU T=40 from PyTorch · abcdef"
+    assert run_label({"id": "abcdef0123", "name": "", "cell": "gru", "seq_len": 40, "weight_scale": 1.0,
+                      "source": config.source}) == "GRU T=40 from PyTorch · abcdef"
+    assert run_label({"id": "abcdef0123", "name": "", "cell": "gru", "seq_len": 40, "weight_scale": 1.0,
+                      "source": ""}) == "GRU T=40 w=1 · abcdef"

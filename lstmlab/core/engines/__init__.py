@@ -7,10 +7,12 @@ the first of ``ENGINES``. An engine's module is imported when it is first asked 
 everything that only names an engine) loads no compiler.
 
 An engine is a module with ``unroll(cell, x, Wx, b, Wh, bhn, h0, c0) -> Unroll`` (one layer forward, its
-input projection x_t Wx + b included), ``backprop(cell, run, inject, Wh, overwrite_inject, x, gradient) -> Flow``
+input projection x_t Wx + b included),
+``backprop(cell, run, inject, Wh, overwrite_inject, x, gradient, dc_last) -> Flow``
 (:mod:`lstmlab.core.engines.base`; with ``overwrite_inject`` true the engine may accumulate dL/dh_t in inject's memory,
 like SciPy's ``overwrite_a``; given the layer's input ``x`` it may sum dWx, db and dWh on its way; ``gradient``
-"full" or "truncated", ``lstmlab.core.config.GRADIENTS``),
+"full" or "truncated", ``lstmlab.core.config.GRADIENTS``; ``dc_last``: dL/dc_T from outside the layer, for a cell
+with a cell state),
 ``matmul(a, b)`` (a @ b for a (..., K) array and a (K, N) matrix: the products of the rest of the pass),
 ``warm(first)`` and ``VERSION``; ``lstmlab.core.model`` does the rest of a pass (head, loss, the weight gradients an
 engine did not sum) the same way for all of them, with the engine's ``matmul``.

@@ -122,3 +122,28 @@ def matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     gemm(tb, ta, ctypes.c_int(n), ctypes.c_int(m), ctypes.c_int(k), ctypes.addressof(one), b.ctypes.data, ldb,
          a.ctypes.data, lda, ctypes.addressof(zero), out.ctypes.data, ctypes.c_int(n))
     return out
+
+
+_syev = _entry("dsyev_", [_chr, _chr, _int, _ptr, _int, _ptr, _ptr, _int, _int])
+
+
+def eigvalsh(a: np.ndarray) -> np.ndarray:
+    """The eigenvalues of a symmetric (n, n) float64 matrix in ascending order, by the private OpenBLAS's LAPACK
+    (dsyev, eigenvalues only) at one thread: numpy's eigvalsh without numpy's BLAS threads. LinAlgError if LAPACK
+    reports no convergence."""
+    a = np.array(a, dtype=np.float64, order="F", copy=True)  # dsyev overwrites it
+    n = a.shape[0]
+    if a.ndim != 2 or a.shape[1] != n:
+        raise ValueError(f"a: shape {a.shape}, expected a square matrix")
+    w = np.empty(n, dtype=np.float64)
+    if n == 0:
+        return w
+    info, size, query = ctypes.c_int(0), ctypes.c_int(n), np.empty(1, dtype=np.float64)
+    _syev(b"N", b"L", ctypes.byref(size), a.ctypes.data, ctypes.byref(size), w.ctypes.data, query.ctypes.data,
+          ctypes.byref(ctypes.c_int(-1)), ctypes.byref(info))
+    work = np.empty(max(int(query[0]), 3 * n - 1, 1), dtype=np.float64)
+    _syev(b"N", b"L", ctypes.byref(size), a.ctypes.data, ctypes.byref(size), w.ctypes.data, work.ctypes.data,
+          ctypes.byref(ctypes.c_int(work.size)), ctypes.byref(info))
+    if info.value != 0:
+        raise np.linalg.LinAlgError(f"dsyev: info {info.value}")
+    return w

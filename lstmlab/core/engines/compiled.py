@@ -28,7 +28,7 @@ import numba
 import numpy as np
 from filelock import FileLock, Timeout
 
-from lstmlab.core.config import CELLS, GRADIENTS
+from lstmlab.core.config import CELLS, GRADIENTS, MEMORY_CELLS
 from lstmlab.core.engines import blas, kernels, memory
 from lstmlab.core.engines.base import Flow, Unroll
 
@@ -144,7 +144,7 @@ def _unroll(cell, x, Wx, b, Wh, bhn=None, h0=None, c0=None) -> Unroll:
 
 
 def backprop(cell: str, run: Unroll, inject: np.ndarray, Wh: np.ndarray, overwrite_inject: bool = False,
-             x: np.ndarray | None = None, gradient: str = "full") -> Flow:
+             x: np.ndarray | None = None, gradient: str = "full", dc_last: np.ndarray | None = None) -> Flow:
     """Backpropagation through time over one layer, t = T ... 1 (see reference.backprop; ``gradient`` "full" or
     "truncated", config.GRADIENTS).
 
@@ -152,11 +152,56 @@ def backprop(cell: str, run: Unroll, inject: np.ndarray, Wh: np.ndarray, overwri
     ``x``: the layer's input (T, B, I), given when the weight gradients are wanted: then dWh is summed here (in
     the shards' time spans, side by side), and with I <= kernels.SMALL_INPUT the kernels sum dWx and db step by
     step (in float64, returned in the dtype); otherwise the flow leaves them to the caller.
+    ``dc_last`` (B, H), cells with a cell state only (config.MEMORY_CELLS): dL/dc_T arriving from outside the
+    layer (:func:`_handing_on`).
     """
     if gradient not in GRADIENTS:
         raise ValueError(f"gradient={gradient!r}: expected one of {', '.join(map(repr, GRADIENTS))}")
     ready(cell, inject.dtype)
-    return _backprop(cell, run, inject, Wh, overwrite_inject, x, gradient)
+    if dc_last is None:
+        return _backprop(cell, run, inject, Wh, overwrite_inject, x, gradient)
+    if cell not in MEMORY_CELLS:
+        raise ValueError(f"dc_last: given for cell {cell!r}, which has no cell state; expected None")
+    T = inject.shape[0]
+    padded, dh, xs = _handing_on(cell, run, inject, dc_last, x)
+    flow = _backprop(cell, padded, dh, Wh, True, xs, gradient)
+    return Flow(flow.dh[:T], flow.dc[:T], flow.da[:T], flow.da[:T], flow.dWx, flow.db, flow.dWh)
+
+
+def _handing_on(cell: str, run: Unroll, inject: np.ndarray, dc_last: np.ndarray, x: np.ndarray | None):
+    """A memory cell's run, inject and input with a step T + 1 appended that hands ``dc_last`` to c_T, so that the
+    kernel, whose carousel starts from zero, starts it from dc_last: (run, inject, x) of T + 1 steps.
+
+    LSTM: the step's gates are i = 0, f = 1, n = 0, o = 1 and its tanh(c) is 0, its inject dc_last; backward it
+    gives dc_{T+1} = dc_last * o * (1 - 0) = dc_last and hands dc_{T+1} f = dc_last on to c_T. lstm97: i = 0, n = 0,
+    o = 2, h(c) = 0: dc_{T+1} = dc_last * o * (1 - 0) / 2 = dc_last, handed on with weight 1. Nothing else is added
+    (each da is a product with i (1 - i), f (1 - f), i, or h(c) = tanh(c) = 0: exactly 0), all exact in floating
+    point. Its x is zero and its h_{T+1} unread, so the weight sums are unchanged.
+    """
+    T, B, H = inject.shape
+    dtype = inject.dtype
+    gates = memory.empty((T + 1,) + run.gates.shape[1:], dtype)
+    gates[:T] = run.gates
+    gates[T] = 0.0
+    if cell == "lstm":  # blocks i f n o
+        gates[T, :, H : 2 * H] = 1.0
+        gates[T, :, 3 * H :] = 1.0
+    else:  # lstm97, blocks i n o
+        gates[T, :, 2 * H :] = 2.0
+    aux = memory.empty((T + 1, B, H), dtype)
+    aux[:T] = run.cache[0]
+    aux[T] = 0.0
+    dh = memory.empty((T + 1, B, H), dtype)
+    dh[:T] = inject
+    dh[T] = dc_last
+    h, xs = run.h, None
+    if x is not None:  # dWh sums h_{t-1}^T da_t over the T + 1 steps: the step's da is 0
+        h = memory.empty((T + 2, B, H), dtype)
+        h[: T + 1] = run.h
+        h[T + 1] = 0.0
+        xs = np.zeros((T + 1,) + x.shape[1:], dtype=dtype)
+        xs[:T] = x
+    return Unroll(h, run.c, gates, (aux,)), dh, xs
 
 
 def _backprop(cell, run, inject, Wh, overwrite_inject=False, x=None, gradient="full") -> Flow:

@@ -296,12 +296,14 @@ def unroll(cell: str, x: np.ndarray, Wx: np.ndarray, b: np.ndarray, Wh: np.ndarr
 
 
 def backprop(cell: str, run: Unroll, inject: np.ndarray, Wh: np.ndarray, overwrite_inject: bool = False,
-             x: np.ndarray | None = None, gradient: str = "full") -> Flow:
+             x: np.ndarray | None = None, gradient: str = "full", dc_last: np.ndarray | None = None) -> Flow:
     """Backpropagation through time over one layer, t = T ... 1.
 
     dh_t = inject_t + dL/dh_t through h_{t+1}, where ``inject`` (T, B, H) is what reaches h_t directly
     (from the head or from the layer above); with ``gradient`` "truncated" the second term has no part through
-    h_t Wh (``config.GRADIENTS``). ``overwrite_inject`` and ``x`` are part of the engine interface;
+    h_t Wh (``config.GRADIENTS``). ``dc_last`` (B, H), cells with a cell state only (``config.MEMORY_CELLS``):
+    dL/dc_T arriving from outside the layer (a caller that uses its final cell state), zero when None; the
+    carousel starts back from it. ``overwrite_inject`` and ``x`` are part of the engine interface;
     this engine never overwrites its inputs and leaves the weight gradients to lstmlab.core.model.
     """
     T, B, H = inject.shape
@@ -314,6 +316,10 @@ def backprop(cell: str, run: Unroll, inject: np.ndarray, Wh: np.ndarray, overwri
     dhh = np.empty((T, B, GH), dtype=inject.dtype) if cell == "gru" else da
     dh_next = np.zeros((B, H), dtype=inject.dtype)
     dc_next = np.zeros((B, H), dtype=inject.dtype) if lstm else None
+    if dc_last is not None:
+        if not lstm:
+            raise ValueError(f"dc_last: given for cell {cell!r}, which has no cell state; expected None")
+        dc_next[...] = dc_last
     step = STEPS[cell].backward
     for t in reversed(range(T)):
         dh[t] = inject[t] + dh_next
