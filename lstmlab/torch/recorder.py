@@ -85,7 +85,9 @@ class _Call:
     grads: dict[str, torch.Tensor] = field(default_factory=dict)
 
     def hook(self, name: str):
-        def add(grad: torch.Tensor) -> None:
+        def add(grad: torch.Tensor | None) -> None:
+            if grad is None:  # an output the loss never used (PyTorch's float32 CPU LSTM hands it an undefined gradient)
+                return
             self.grads[name] = grad.detach().clone() if name not in self.grads else self.grads[name] + grad
         return add
 

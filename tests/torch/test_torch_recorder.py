@@ -20,7 +20,8 @@ LOSSES = ("last", "every", "final_states")
 IN, H, T, B = 3, 5, 7, 4
 RTOL = {torch.float64: 1e-5, torch.float32: 1e-4}
 CASES = list(itertools.product(MODES, (1, 2, 3), (False, True), (False, True), LOSSES))
-CASES += [(mode, 2, True, True, loss, "float32") for mode in MODES for loss in LOSSES]
+CASES += [(mode, layers, batch_first, given, loss, "float32") for mode in MODES for loss in LOSSES
+          for layers, batch_first, given in ((2, True, True), (1, False, False))]
 CASES = [c if len(c) == 6 else (*c, "float64") for c in CASES]
 IDS = [f"{m}-L{n}-{'bf' if bf else 'tf'}-{'h0' if s else 'zero'}-{loss}-{d}" for m, n, bf, s, loss, d in CASES]
 
