@@ -74,8 +74,8 @@ def benchmarks(folder: Path = ROOT / "bench") -> dict[str, tuple[str, Path]]:
         m = re.search(r'Results\(\s*"(\w+)",\s*"([^"]+)"', script.read_text())
         if m:
             found[m.group(1)] = (m.group(2), script)
-    order = ("engines", "train", "online", "library", "torch_recorder", "jobs", "quotas", "first_study", "live",
-             "dashboard", "load", "default_study", "reproduce")
+    order = ("engines", "train", "online", "library", "torch_recorder", "torch_exactness", "jobs", "quotas",
+             "first_study", "live", "dashboard", "load", "default_study", "reproduce")
     return {k: found[k] for k in sorted(found, key=lambda k: (order.index(k) if k in order else len(order), k))}
 
 
