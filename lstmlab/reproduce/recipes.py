@@ -450,9 +450,9 @@ _R = [
                                 _fields(hidden_size=32, optimizer="adam", lr=0.002, steps=700, test_size=256,
                                         record_every=700, log_every=50), seeds=2,
                                 leaves_out="T = 30, 32 units, Adam, 700 updates of 16")),
-                ("paper", Scale(tuple(Setting(f"T={T}", _fields(seq_len=T)) for T in (150, 200)),
+                ("paper", Scale(tuple(Setting(f"T={T}", _fields(seq_len=T)) for T in (100, 150, 200)),
                                 _fields(steps=100_000, record_every=5000, log_every=500), seeds=3,
-                                leaves_out="T = 300 and 400; LJH15's grid of learning rates, clipping thresholds "
+                                leaves_out="T = 300 and 400 (T = 100 added); LJH15's grid of learning rates, clipping thresholds "
                                            "and forget biases (one point of it here)"))),
         success=Success("loss", loss=0.1),
         expect=(Expect("irnn", "each", ">=", 0.5), Expect("lstm", "each", ">=", 0.5),
@@ -472,7 +472,7 @@ _R = [
         scales=(("quick", Scale((Setting("T=30", _fields(seq_len=30)),),
                                 _fields(steps=600, test_size=100, record_every=600, log_every=50), seeds=2,
                                 leaves_out="T = 30, 600 updates of 20")),
-                ("paper", Scale(tuple(Setting(f"T={T}", _fields(seq_len=T)) for T in (100, 200, 300, 500)),
+                ("paper", Scale(tuple(Setting(f"T={T}", _fields(seq_len=T)) for T in (50, 100, 200, 300, 500)),
                                 _fields(steps=20_000, record_every=1000, log_every=100), seeds=3,
                                 leaves_out="20,000 updates (ASB16's curves run longer); the uRNN, which the lab "
                                            "does not have"))),

@@ -73,17 +73,19 @@ def test_hs97_temporal_order_and_multiplication_stop_as_the_paper_did():
 
 def test_the_other_papers_recipes_have_their_settings():
     copy = _by_model("asb16-copy", "paper")
-    assert sorted({s for _, s in copy}) == ["T=100", "T=200", "T=300", "T=500"]
+    assert {s for _, s in copy} == {"T=50", "T=100", "T=200", "T=300", "T=500"}
     c = copy[("lstm", "T=500")][0]
     assert (c.optimizer, c.lr, c.batch_size, c.clip_value, c.seq_len) == ("rmsprop", 1e-3, 20, 1.0, 500)
     latch = _by_model("bsf94-latch", "paper")
     assert all(len(v) == 50 for v in latch.values())  # many initialisations per T
+    assert sorted(c.seq_len for c, *_ in latch.values()) == [5, 10, 20, 30, 50, 100]
     c = latch[("rnn", "T=100")][0]
     assert (c.cell, c.hidden_size, c.weight_scale, c.latch_steps, c.latch_noise) == ("rnn", 1, 1.25, 3, 0.2)
     clip = _by_model("pmb13-clipping", "paper")
     assert {c.seq_len for v in clip.values() for c in v} == {20, 50, 100}
     a, b = clip[("MSGD", "L=50")][0], clip[("MSGD-C", "L=50")][0]
     assert (a.clip, b.clip, a.lr, a.batch_size, a.hidden_size, a.test_size) == (0.0, 1.0, 0.01, 20, 50, 10_000)
+    assert {s for _, s in _by_model("ljh15-irnn-adding", "paper")} == {"T=100", "T=150", "T=200"}
     irnn = _by_model("ljh15-irnn-adding", "paper")[("irnn", "T=150")][0]
     assert (irnn.cell, irnn.init, irnn.weight_scale, irnn.batch_size, irnn.hidden_size) == (
         "rnn_relu", "irnn", 1.0, 16, 100)
@@ -97,7 +99,7 @@ def test_the_other_papers_recipes_have_their_settings():
 
 def test_a_recipes_sweep_holds_one_point_per_row_and_reads_back_the_same():
     spec = sweep_spec("asb16-copy", "paper", 2)
-    assert spec.name == "repro:asb16-copy:paper" and spec.seeds == (0, 1) and len(spec.points) == 8
+    assert spec.name == "repro:asb16-copy:paper" and spec.seeds == (0, 1) and len(spec.points) == 10
     assert [c.key for c in spec.configs()] == [c.key for _, _, c in recipes.RECIPES["asb16-copy"].expand("paper", 2)]
     plain = sweeps.make_spec("plain", {"seq_len": "5,10"})
     assert "points" not in json.loads(plain.to_json())  # sweeps recorded before points existed read the same
