@@ -76,7 +76,8 @@ def test_landing_page_renders(server, browser):
     wait_idle(page)
     charts_rendered(page, 1)
     assert "13780.6" in page.locator("[data-testid='stMetric']").first.inner_text()
-    assert page.locator(".katex").count() >= 4
+    # KaTeX typesets the equations after the page is idle
+    page.wait_for_function("document.querySelectorAll('.katex').length >= 4", timeout=30_000)
     assert_no_exception(page)
     screenshot(page, "why")
     ctx.close()
