@@ -329,7 +329,7 @@ def stack_flow(spec: ModelSpec, params: dict, x, d_out, h0=None, c0=None, dh_n=N
     if not isinstance(spec, ModelSpec):
         raise ValueError(f"spec: expected a ModelSpec, got {type(spec).__name__}")
     eng = engines.get(engine)
-    layers = _layer_params(spec, params)
+    layers = spec.check_params(params, layers_only=True)
     x = check_x(spec, x)
     T, B, _ = x.shape
     L, H = spec.layers, spec.hidden_size
@@ -355,24 +355,6 @@ def stack_flow(spec: ModelSpec, params: dict, x, d_out, h0=None, c0=None, dh_n=N
         if k > 0:
             inject = eng.matmul(flows[k].da, layers[f"l{k}.Wx"].T)
     return StackFlow(spec, runs, flows)
-
-
-def _layer_params(spec: ModelSpec, params) -> dict[str, np.ndarray]:
-    """The layers' parameters of ``params`` (every ``l{k}.*`` of the spec) as arrays of its dtype, or ValueError;
-    other keys (a head's) are not read."""
-    if not isinstance(params, dict):
-        raise ValueError(f"params: expected a dict of arrays, got {type(params).__name__}")
-    shapes = {k: v for k, v in spec.param_shapes().items() if not k.startswith("head.")}
-    missing = [k for k in shapes if k not in params]
-    if missing:
-        raise ValueError(f"params: missing {missing} for {spec.layers} {spec.cell} layer(s)")
-    out = {}
-    for name, shape in shapes.items():
-        arr = np.asarray(params[name], dtype=spec.np_dtype)
-        if arr.shape != shape:
-            raise ValueError(f"params[{name!r}]: shape {arr.shape}, expected {shape}")
-        out[name] = arr
-    return out
 
 
 def _given(name: str, value, spec: ModelSpec, shape: tuple[int, ...], finite: bool = True) -> np.ndarray | None:

@@ -98,13 +98,18 @@ class ModelSpec:
         shapes["head.b"] = (self.output_size,)
         return shapes
 
-    def check_params(self, params: dict) -> dict[str, np.ndarray]:
-        """Return ``params`` as arrays of this spec's dtype, or raise ValueError."""
+    def check_params(self, params: dict, layers_only: bool = False) -> dict[str, np.ndarray]:
+        """Return ``params`` as arrays of this spec's dtype, or raise ValueError. ``layers_only``: only the layers'
+        parameters (``l{k}.*``) are checked and returned; other keys (a head's) are not read."""
         shapes = self.param_shapes()
         if not isinstance(params, dict):
             raise ValueError(f"params: expected a dict of arrays, got {type(params).__name__}")
+        if layers_only:
+            shapes = {k: v for k, v in shapes.items() if not k.startswith("head.")}
         missing = [k for k in shapes if k not in params]
-        extra = [k for k in params if k not in shapes]
+        if layers_only and missing:
+            raise ValueError(f"params: missing {missing} for {self.layers} {self.cell} layer(s)")
+        extra = [] if layers_only else [k for k in params if k not in shapes]
         if missing or extra:
             raise ValueError(
                 f"params: keys do not match the spec (missing {missing or 'none'}, unexpected {extra or 'none'})"
