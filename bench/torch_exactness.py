@@ -34,21 +34,8 @@ import torch  # noqa: E402
 
 from bench.common import Results, results_path  # noqa: E402
 from lstmlab.store import RunStore  # noqa: E402
-from lstmlab.torch import watch  # noqa: E402
 from tests.support.unrolled_torch import flow_norms  # noqa: E402
-from tests.torch.test_torch_recorder import (  # noqa: E402
-    IN,
-    LOSSES,
-    MODES,
-    B,
-    H,
-    Loss,
-    T,
-    make_module,
-    reference,
-    stored_flow,
-    user_step,
-)
+from tests.torch.test_torch_recorder import LOSSES, MODES, record_case, reference, stored_flow  # noqa: E402
 
 MODULES = {"RNN_TANH": "nn.RNN tanh", "RNN_RELU": "nn.RNN relu", "LSTM": "nn.LSTM", "GRU": "nn.GRU"}
 
@@ -56,15 +43,8 @@ MODULES = {"RNN_TANH": "nn.RNN tanh", "RNN_RELU": "nn.RNN relu", "LSTM": "nn.LST
 def worst_error(store: str, mode: str, layers: int, batch_first: bool, given_state: bool, loss_kind: str, dtype,
                 seed: int) -> float:
     """One recorded step against autograd: the largest column error (module docstring)."""
-    module = make_module(mode, layers, batch_first, dtype, seed)
-    gen = torch.Generator().manual_seed(seed)
-    x_tm = torch.randn(T, B, IN, generator=gen, dtype=dtype)
-    h0 = 0.5 * torch.randn(layers, B, H, generator=gen, dtype=dtype) if given_state else None
-    c0 = 0.5 * torch.randn(layers, B, H, generator=gen, dtype=dtype) if given_state and mode == "LSTM" else None
-    loss_fn = Loss(loss_kind, dtype, seed)
-    with watch(module, store=store, name=f"exactness {seed}", every=1) as rec:
-        loss, _ = user_step(module, x_tm, h0, c0, loss_fn)
-        rec.step(loss)
+    module, x_tm, h0, c0, loss_fn, rec, _, _ = record_case(store, mode, layers, batch_first, given_state, loss_kind,
+                                                          dtype, seed)
     if rec.missing:
         raise RuntimeError(f"case {seed}: recordings missing: {rec.missing}")
     stored = stored_flow(RunStore(store).load(rec.run_id), 0, layers)
@@ -83,8 +63,9 @@ def main() -> None:
         seed = 0
         for dtype in (torch.float64, torch.float32):
             name = str(dtype).removeprefix("torch.")
+            losses = [f"loss on {k.replace('_', ' ')}" for k in LOSSES]
             table = results.table(f"Worst error against autograd, {name} (zero and given initial states)",
-                                  ["module", "layers", "batch_first", *[f"loss on {k.replace('_', ' ')}" for k in LOSSES]])
+                                  ["module", "layers", "batch_first", *losses])
             for mode, layers, batch_first in itertools.product(MODES, (1, 2, 3), (False, True)):
                 row = []
                 for loss_kind in LOSSES:

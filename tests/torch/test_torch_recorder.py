@@ -80,6 +80,22 @@ def reference(module, x_tm, h0, c0, loss_fn) -> dict:
     return ref
 
 
+def record_case(store: str, mode: str, layers: int, batch_first: bool, given_state: bool, loss_kind: str, dtype,
+                seed: int):
+    """One training step of a case recorded into ``store`` (every=1): (module, time-major x, h0, c0, loss function,
+    recorder, loss, module output)."""
+    module = make_module(mode, layers, batch_first, dtype, seed)
+    gen = torch.Generator().manual_seed(seed)
+    x_tm = torch.randn(T, B, IN, generator=gen, dtype=dtype)
+    h0 = 0.5 * torch.randn(layers, B, H, generator=gen, dtype=dtype) if given_state else None
+    c0 = 0.5 * torch.randn(layers, B, H, generator=gen, dtype=dtype) if given_state and mode == "LSTM" else None
+    loss_fn = Loss(loss_kind, dtype, seed)
+    with watch(module, store=store, name=f"case {seed}", every=1) as rec:
+        loss, out = user_step(module, x_tm, h0, c0, loss_fn)
+        rec.step(loss)
+    return module, x_tm, h0, c0, loss_fn, rec, loss, out
+
+
 def stored_flow(run, step: int, layers: int) -> dict[str, np.ndarray]:
     """The run's flow rows of one recording as (L, T) arrays per column."""
     f = run.flow[run.flow["step"] == step].sort_values(["layer", "t"])
@@ -99,16 +115,8 @@ def assert_flow(stored: dict, expected: dict, rtol: float, what: str) -> None:
 def test_stored_flow_equals_autograd(store_path, mode, layers, batch_first, given_state, loss_kind, dtype_name):
     dtype = getattr(torch, dtype_name)
     seed = CASES.index((mode, layers, batch_first, given_state, loss_kind, dtype_name))
-    module = make_module(mode, layers, batch_first, dtype, seed)
-    gen = torch.Generator().manual_seed(seed)
-    x_tm = torch.randn(T, B, IN, generator=gen, dtype=dtype)
-    h0 = 0.5 * torch.randn(layers, B, H, generator=gen, dtype=dtype) if given_state else None
-    c0 = 0.5 * torch.randn(layers, B, H, generator=gen, dtype=dtype) if given_state and mode == "LSTM" else None
-    loss_fn = Loss(loss_kind, dtype, seed)
-
-    with watch(module, store=store_path, name=f"case {seed}", every=1) as rec:
-        loss, out = user_step(module, x_tm, h0, c0, loss_fn)
-        rec.step(loss)
+    module, x_tm, h0, c0, loss_fn, rec, loss, out = record_case(store_path, mode, layers, batch_first, given_state,
+                                                                loss_kind, dtype, seed)
     assert rec.missing == []
     run = RunStore(store_path).load(rec.run_id)
 
