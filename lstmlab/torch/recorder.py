@@ -12,9 +12,10 @@ while it trains.
 
 Every call of ``rec.step`` is one step k = 0, 1, ... (updates done before it). At a recorded step (k a multiple of
 ``every``), a forward hook has kept the module's input and initial states, and tensor hooks the gradients the loss
-sent to its outputs, h_n and c_n; ``rec.step`` copies them and the module's current weights, and the recorder's own
-thread runs the lab's engine from exactly those (:func:`lstmlab.core.model.stack_flow`) and stores, per layer and
-time step, the flow columns of the lab's runs. Every step adds a ``steps`` row: its loss, the module's gradient
+sent to its outputs, h_n and c_n; ``rec.step`` copies them and the module's current weights, the lab's engine runs
+from exactly those (:func:`lstmlab.core.model.stack_flow`: on the recorder's own thread while torch leaves a core
+free, else in ``rec.step``, see :meth:`Recorder.beside`), and the recorder's thread stores, per layer and time step,
+the flow columns of the lab's runs. Every step adds a ``steps`` row: its loss, the module's gradient
 norms, and at recorded steps the mean forget gate (LSTM) and sigma_max of W_h's gate blocks.
 
 The run is an ordinary run of the store (``RunConfig.source`` says where it came from; it has no lab task): the Runs,
@@ -39,6 +40,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 import queue
 import threading
 import time
@@ -63,6 +65,7 @@ from lstmlab.torch.module import ModuleInfo, gradient_norms, inspect_module, run
 from lstmlab.training.train import flow_block
 
 MAX_PENDING = 2  # recordings copied but not yet computed and stored: rec.step waits beyond this
+WRITER_NICE = 19  # the recorder's thread, which stores recordings, gives way to training (Recorder.beside)
 ATTEMPT = 0  # a recorded run has one attempt: the store's job writes (append, beat, finish) name it
 
 
@@ -177,11 +180,25 @@ class Recorder:
         norms = gradient_norms(self.module, self.info)
         if self.recording():
             snapshot = self._snapshot(k, value)
-            self._slots.acquire()  # at most MAX_PENDING recordings wait for the recorder's thread
-            self._queue.put(("record", snapshot))
+            if self.beside():
+                self._slots.acquire()  # at most MAX_PENDING recordings wait for the recorder's thread
+                self._queue.put(("record", snapshot))
+            else:  # torch's threads wait meanwhile: the engine may use as many
+                with engines.using_threads(torch.get_num_threads(), self.engine):
+                    computed = self._writer.compute(snapshot)
+                self._queue.put(("computed", (snapshot, computed)))
         self._calls = []
         self._queue.put(("row", (k + 1, value, norms, time.perf_counter() - self._t0)))
         self._step = k + 1
+
+    def beside(self) -> bool:
+        """Whether recordings are computed on the recorder's thread, beside training: while torch's intra-op threads
+        leave one of this process's cores free. Otherwise ``step`` computes them on the training thread, and the
+        recorder's thread only stores them: a thread competing with torch's for the cores stalls its parallel
+        regions, which costs training more wall time than the recording's own work (docs/performance.md,
+        "Recording a PyTorch training loop")."""
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+        return cores > torch.get_num_threads()
 
     def flush(self) -> None:
         """Wait until every recording made so far has been computed and written (or found missing)."""
@@ -310,6 +327,8 @@ class _Writer(threading.Thread):
 
     def run(self) -> None:
         rec = self.rec
+        if hasattr(os, "setpriority"):
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), WRITER_NICE)
         while True:
             try:
                 kind, item = rec._queue.get(timeout=HEARTBEAT_S)
@@ -321,6 +340,8 @@ class _Writer(threading.Thread):
                     self._row(*item)
                 elif kind == "record":
                     self._record(item)
+                elif kind == "computed":
+                    self._record(*item)
                 elif kind == "flush":
                     item.set()
                 else:
@@ -344,15 +365,17 @@ class _Writer(threading.Thread):
                **{f"sigma_max:l{k}": s for k, s in enumerate(sigma)}}
         self.rows.append(row)
 
-    def _record(self, snap: _Snapshot) -> None:
+    def _record(self, snap: _Snapshot, computed: tuple | str | None = None) -> None:
+        """Store a recording: ``computed`` by :meth:`compute` on the training thread, else computed here."""
         rec = self.rec
         if rec.stopped:
             return
-        try:
-            flow = self._compute(snap)
-        except Exception as e:  # noqa: BLE001 -- a recording that fails is skipped, training goes on
-            self._lost(snap.step, f"the lab could not compute it ({type(e).__name__}: {e})")
+        if computed is None:
+            computed = self.compute(snap)
+        if isinstance(computed, str):
+            self._lost(snap.step, computed)
             return
+        flow, self.last = computed
         record = Record(step=snap.step, steps=self._steps_frame(snap.step),
                         flow=pd.DataFrame(flow, columns=flow_columns(self._config(snap))),
                         eval=pd.DataFrame([(snap.step, snap.loss, math.nan)], columns=list(EVAL_COLUMNS))
@@ -375,8 +398,16 @@ class _Writer(threading.Thread):
         if stop:
             self._stop_requested(snap.step)
 
-    def _compute(self, snap: _Snapshot) -> dict[str, np.ndarray]:
-        """The recording's flow rows and, for the steps row of its batch, the mean forget gate and sigma_max."""
+    def compute(self, snap: _Snapshot) -> tuple | str:
+        """:meth:`_compute`, or why the lab could not compute the recording (it is skipped; training goes on)."""
+        try:
+            return self._compute(snap)
+        except Exception as e:  # noqa: BLE001 -- a recording that fails is skipped, training goes on
+            return f"the lab could not compute it ({type(e).__name__}: {e})"
+
+    def _compute(self, snap: _Snapshot) -> tuple[dict[str, np.ndarray], tuple[int, float, list[float]]]:
+        """The recording's flow rows, and for the steps row of its batch (step, mean forget gate, sigma_max per
+        layer). Reads only the snapshot and the module's spec, so it may run on the training thread."""
         flows = [stack_flow(self.spec, snap.params, c["x"], c["d_out"], h0=c["h0"], c0=c["c0"], dh_n=c["dh_n"],
                             dc_n=c["dc_n"], engine=self.rec.engine) for c in snap.calls]
         axis = 1 if snap.side_by_side else 0  # a layer's (T, B, ...): examples side by side, or calls in turn
@@ -390,8 +421,7 @@ class _Writer(threading.Thread):
             forget = float(np.mean(np.concatenate([a[..., H : 2 * H].reshape(-1) for f in flows
                                                    for a in f.per_layer("acts")]), dtype=np.float64))
         sigma = [analysis.sigma_max(snap.params[f"l{k}.Wh"], own_blas=True) for k in range(self.spec.layers)]
-        self.last = (snap.step, forget, sigma)
-        return flow_block(snap.step, joined, self.spec)
+        return flow_block(snap.step, joined, self.spec), (snap.step, forget, sigma)
 
     def _config(self, snap: _Snapshot):
         if self.rec._config is None:

@@ -423,6 +423,49 @@ def test_a_sharded_pass_runs_its_shards_in_two_threads(threads, monkeypatch):
     assert len({ident for ident, _ in seen}) == 2 and threading.get_ident() in {ident for ident, _ in seen}
 
 
+def test_using_threads_sets_the_calling_threads_passes_only(threads, monkeypatch):
+    """Inside ``using_threads(2)`` this thread's passes run their shards in two threads while another thread's, and
+    the process-wide setting, stay at one; after the block (nested blocks restore theirs) it is one again."""
+    seen = []
+    real = kernels.lstm_forward
+
+    def spy(*args):
+        seen.append(threading.get_ident())
+        return real(*args)
+
+    monkeypatch.setattr(kernels, "lstm_forward", spy)
+    spec, params, x, _ = random_problem("lstm", 1, "last", "mse", "float64", seed=0, B=64)
+    threads(1)
+    other = {}
+
+    def elsewhere():
+        other["threads"] = compiled.threads()
+
+    with engines.using_threads(2, "compiled"):
+        helper = threading.Thread(target=elsewhere)
+        helper.start()
+        helper.join()
+        inside = forward(spec, params, x, engine="compiled")
+        assert compiled.threads() == 2 and other["threads"] == 1
+        with compiled.using_threads(1):
+            assert compiled.threads() == 1
+        assert compiled.threads() == 2
+    assert len(set(seen)) == 2  # the second shard ran in the pool's thread
+    seen.clear()
+    after = forward(spec, params, x, engine="compiled")
+    assert compiled.threads() == 1 and set(seen) == {threading.get_ident()}
+    np.testing.assert_array_equal(inside, after)
+
+
+@pytest.mark.parametrize("n", [0, -1, 1.5, True, "2"])
+def test_using_threads_refuses_a_bad_count(n):
+    with pytest.raises(ValueError, match=r"^threads=.*: expected an integer >= 1$"):
+        with compiled.using_threads(n):
+            pass
+    with engines.using_threads(3, "reference") as n:  # the reference engine runs in the calling thread anyway
+        assert n == 3
+
+
 def test_the_kernels_release_the_gil():
     for name in KERNELS:
         assert getattr(kernels, name).targetoptions.get("nogil") is True, name

@@ -9,16 +9,19 @@ import socket
 import subprocess
 import sys
 import textwrap
+import threading
 import warnings
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 torch = pytest.importorskip("torch")
 
+from lstmlab.core.engines import compiled
 from lstmlab.store import RunStore, StoreError
-from lstmlab.torch import RecorderWarning, watch
+from lstmlab.torch import RecorderWarning, recorder, watch
 from lstmlab.training.train import train
 from tests.support.unrolled_torch import example_norms, unrolled
 
@@ -366,3 +369,47 @@ def test_a_recorded_run_exports_as_csv_like_the_labs(tmp_path):
     np.testing.assert_array_equal(mine["dh_norm"].to_numpy(), runs[0].flow["dh_norm"].to_numpy())
     listed = pd.read_csv(io.StringIO(export.table_csv(runs, "runs")), keep_default_na=False, na_values=[""])
     assert list(listed["task"].fillna("")) == ["", "adding"]
+
+
+def test_recordings_go_beside_training_only_while_torch_leaves_a_core_free(tmp_path):
+    """Computed on the recorder's thread while torch's intra-op threads leave a core free, else in rec.step; the
+    recorder's thread itself (it stores) runs at WRITER_NICE, below training."""
+    cores = len(os.sched_getaffinity(0))
+    before = torch.get_num_threads()
+    rec = watch(lstm(), store=str(tmp_path / "runs.db"))
+    try:
+        torch.set_num_threads(cores)
+        assert not rec.beside()
+        if cores > 1:
+            torch.set_num_threads(cores - 1)
+            assert rec.beside()
+        assert os.getpriority(os.PRIO_PROCESS, rec._writer.native_id) == min(19, os.nice(0) + recorder.WRITER_NICE)
+    finally:
+        torch.set_num_threads(before)
+        rec.close()
+
+
+def test_a_recording_computed_between_steps_is_the_one_computed_beside_them(tmp_path, monkeypatch):
+    """The same loop recorded both ways: between steps the lab's pass runs on the training thread with torch's
+    thread count, beside them on the recorder's thread; the stored runs' flow and steps are identical."""
+    real, seen = recorder.stack_flow, []
+
+    def spy(*args, **kwargs):
+        seen.append((threading.current_thread() is threading.main_thread(), compiled.threads()))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(recorder, "stack_flow", spy)
+    runs = {}
+    for beside in (True, False):
+        monkeypatch.setattr(recorder.Recorder, "beside", lambda self, beside=beside: beside)
+        seen.clear()
+        path, module = str(tmp_path / f"{beside}.db"), lstm(layers=2)
+        with watch(module, store=path, every=2) as rec:
+            train_a_few_steps(rec, module, 5)
+        assert len(seen) == 3 and {on_main for on_main, _ in seen} == {not beside}
+        if not beside:
+            assert {n for _, n in seen} == {torch.get_num_threads()}
+        runs[beside] = RunStore(path).load(rec.run_id)
+    assert list(runs[True].eval["step"]) == [0, 2, 4]
+    pd.testing.assert_frame_equal(runs[False].flow, runs[True].flow)
+    pd.testing.assert_frame_equal(runs[False].steps.drop(columns="wall_time"), runs[True].steps.drop(columns="wall_time"))

@@ -14,7 +14,8 @@ like SciPy's ``overwrite_a``; given the layer's input ``x`` it may sum dWx, db a
 "full" or "truncated", ``lstmlab.core.config.GRADIENTS``; ``dc_last``: dL/dc_T from outside the layer, for a cell
 with a cell state),
 ``matmul(a, b)`` (a @ b for a (..., K) array and a (K, N) matrix: the products of the rest of the pass),
-``warm(first)`` and ``VERSION``; ``lstmlab.core.model`` does the rest of a pass (head, loss, the weight gradients an
+``warm(first)``, ``using_threads(n)`` (a context manager: the threads the calling thread's passes may use) and
+``VERSION``; ``lstmlab.core.model`` does the rest of a pass (head, loss, the weight gradients an
 engine did not sum) the same way for all of them, with the engine's ``matmul``.
 """
 
@@ -54,3 +55,8 @@ def warm(name: str | None = None, first: bool = False) -> None:
     """Have the engine ready for its first pass (the compiled one loads or compiles its kernels; ``first``: those
     of the default study's cells first)."""
     get(name).warm(first=first)
+
+
+def using_threads(n: int, name: str | None = None):
+    """A context manager: within it, the passes the calling thread runs on the engine may use ``n`` threads."""
+    return get(name).using_threads(n)

@@ -18,6 +18,7 @@ shard order, so a pass gives bit-identical results with any number of threads.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
 import threading
@@ -44,6 +45,7 @@ MAX_SHARDS = 2
 _threads = 1
 _pool: ThreadPoolExecutor | None = None
 _pool_lock = threading.Lock()
+_local = threading.local()  # a thread's own setting (using_threads)
 
 
 def shards(B: int) -> list[tuple[int, int]]:
@@ -74,20 +76,39 @@ def set_threads(n: int) -> int:
 
 
 def threads() -> int:
-    """The threads a pass may run its shards in (:func:`set_threads`)."""
-    return _threads
+    """The threads a pass of the calling thread may run its shards in (:func:`set_threads`, :func:`using_threads`)."""
+    return getattr(_local, "threads", _threads)
+
+
+@contextlib.contextmanager
+def using_threads(n: int):
+    """Within the block, the passes the calling thread runs may use ``n`` threads (see :func:`set_threads`); other
+    threads' passes and the process-wide setting are untouched. For a caller that knows the cores are its own
+    for the moment (a PyTorch recorder computing between the steps of a training loop, whose threads wait)."""
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ValueError(f"threads={n!r}: expected an integer >= 1")
+    before = getattr(_local, "threads", None)
+    _local.threads = n
+    try:
+        yield n
+    finally:
+        if before is None:
+            del _local.threads
+        else:
+            _local.threads = before
 
 
 def _each(fn, items: list) -> list:
     """[fn(item) for item in items], the first in this thread and the others in the pool when threads allow;
     returns only when every call has ended, the first exception raised."""
-    if _threads == 1 or len(items) == 1:
+    n = threads()
+    if n == 1 or len(items) == 1:
         return [fn(item) for item in items]
     global _pool
     with _pool_lock:  # set_threads cannot shut the pool down between its start and these submissions
         if _pool is None:
-            _pool = ThreadPoolExecutor(min(_threads, MAX_SHARDS) - 1, thread_name_prefix="lstmlab-shard")
-        futures = [_pool.submit(fn, item) for item in items[1:]]
+            _pool = ThreadPoolExecutor(MAX_SHARDS - 1, thread_name_prefix="lstmlab-shard")
+        futures = [_pool.submit(fn, item) for item in items[1:]]  # items: at most MAX_SHARDS shards
     try:
         first = fn(items[0])
     finally:
