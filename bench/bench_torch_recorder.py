@@ -4,8 +4,9 @@ A user's loop (nn.LSTM, 2 layers, H = 128 and H = 32, T = 100, batch 64, float32
 MSE, Adam) trains on the lab's adding problem (60 steps a run at H = 128, 400 at H = 32), in four variants
 interleaved over ``--repeats`` rounds: without a recorder, with ``watch(every=10)``, with ``watch(every=1)`` and
 recorded once, at step 0 (a SQLite store in a temporary folder; the time includes ``close()``, which waits for the
-last recordings to be stored), the recorder's own thread beside torch's. Torch runs at one thread and at its
-default (``--torch-threads``). Reported per torch threads and hidden size: the median wall time and the median CPU
+last recordings to be stored). Torch runs at one thread and at its default (``--torch-threads``): the recorder
+computes its recordings on its own thread while torch leaves a core free, else in ``rec.step`` between steps
+(``Recorder.beside``). Reported per torch threads and hidden size: the median wall time and the median CPU
 time of the whole process (every thread: torch's, the recorder's, any thread spinning) of each variant, and the
 extra time of the recorded ones as a percentage of the plain loop's, from medians of the same run. The target is at
 most 10 % extra wall time at H = 128 with every = 10.
