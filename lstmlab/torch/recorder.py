@@ -42,6 +42,7 @@ import dataclasses
 import math
 import os
 import queue
+import sys
 import threading
 import time
 import uuid
@@ -64,7 +65,7 @@ from lstmlab.store import RunStore, StaleAttempt, check_labels, default_url, dis
 from lstmlab.torch.module import ModuleInfo, gradient_norms, inspect_module, run_config
 from lstmlab.training.train import flow_block
 
-MAX_PENDING = 2  # recordings copied but not yet computed and stored: rec.step waits beyond this
+MAX_PENDING = 2  # recordings copied but not yet stored: rec.step waits beyond this
 WRITER_NICE = 19  # the recorder's thread, which stores recordings, gives way to training (Recorder.beside)
 ATTEMPT = 0  # a recorded run has one attempt: the store's job writes (append, beat, finish) name it
 
@@ -186,6 +187,7 @@ class Recorder:
             else:  # torch's threads wait meanwhile: the engine may use as many
                 with engines.using_threads(torch.get_num_threads(), self.engine):
                     computed = self._writer.compute(snapshot)
+                self._slots.acquire()  # at most MAX_PENDING recordings wait to be stored
                 self._queue.put(("computed", (snapshot, computed)))
         self._calls = []
         self._queue.put(("row", (k + 1, value, norms, time.perf_counter() - self._t0)))
@@ -327,8 +329,11 @@ class _Writer(threading.Thread):
 
     def run(self) -> None:
         rec = self.rec
-        if hasattr(os, "setpriority"):
-            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), WRITER_NICE)
+        if sys.platform.startswith("linux"):  # a thread's id names it alone there (elsewhere it could be a process)
+            try:
+                os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), WRITER_NICE)
+            except OSError:
+                pass  # the thread runs at the process's priority
         while True:
             try:
                 kind, item = rec._queue.get(timeout=HEARTBEAT_S)
@@ -350,7 +355,7 @@ class _Writer(threading.Thread):
             except Exception as e:  # noqa: BLE001 -- the recorder's own failure never stops the user's training
                 rec.warn(f"lstmlab: the recorder failed ({type(e).__name__}: {e}); training goes on")
             finally:
-                if kind == "record":
+                if kind in ("record", "computed"):
                     rec._slots.release()
 
     def _row(self, step: int, loss: float, norms: dict, wall: float) -> None:

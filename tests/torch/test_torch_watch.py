@@ -10,6 +10,7 @@ import subprocess
 import sys
 import textwrap
 import threading
+import time
 import warnings
 from pathlib import Path
 
@@ -413,3 +414,30 @@ def test_a_recording_computed_between_steps_is_the_one_computed_beside_them(tmp_
     assert list(runs[True].eval["step"]) == [0, 2, 4]
     pd.testing.assert_frame_equal(runs[False].flow, runs[True].flow)
     pd.testing.assert_frame_equal(runs[False].steps.drop(columns="wall_time"), runs[True].steps.drop(columns="wall_time"))
+
+
+@pytest.mark.parametrize("beside", [True, False])
+def test_a_store_that_lags_holds_training_at_max_pending_recordings(tmp_path, monkeypatch, beside):
+    """Recordings waiting to be stored are bounded (recorder.MAX_PENDING) however they were computed: with the
+    store held, rec.step waits at the recording after them; released, every recording is stored."""
+    held, real = threading.Event(), recorder._Writer._record
+
+    def slow(self, *args):
+        held.wait(60)
+        return real(self, *args)
+
+    monkeypatch.setattr(recorder._Writer, "_record", slow)
+    monkeypatch.setattr(recorder.Recorder, "beside", lambda self: beside)
+    path, module = str(tmp_path / "runs.db"), lstm()
+    rec = watch(module, store=path, every=1)
+    loop = threading.Thread(target=train_a_few_steps, args=(rec, module, 5))
+    loop.start()
+    deadline = time.monotonic() + 30
+    while rec._step < recorder.MAX_PENDING and time.monotonic() < deadline:
+        time.sleep(0.01)
+    time.sleep(0.5)
+    assert rec._step == recorder.MAX_PENDING and loop.is_alive()
+    held.set()
+    loop.join(60)
+    rec.close()
+    assert list(RunStore(path).load(rec.run_id).eval["step"]) == [0, 1, 2, 3, 4]
