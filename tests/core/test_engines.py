@@ -458,12 +458,14 @@ def test_using_threads_sets_the_calling_threads_passes_only(threads, monkeypatch
 
 
 @pytest.mark.parametrize("n", [0, -1, 1.5, True, "2"])
-def test_using_threads_refuses_a_bad_count(n):
+def test_using_threads_refuses_a_bad_count_and_changes_nothing(n):
+    before = compiled.threads()
     with pytest.raises(ValueError, match=r"^threads=.*: expected an integer >= 1$"):
         with compiled.using_threads(n):
             pass
-    with engines.using_threads(3, "reference") as n:  # the reference engine runs in the calling thread anyway
-        assert n == 3
+    assert compiled.threads() == before
+    with engines.using_threads(3, "reference") as given:  # the reference engine runs in the calling thread anyway
+        assert given == 3 and compiled.threads() == before
 
 
 def test_the_kernels_release_the_gil():
