@@ -5,11 +5,8 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
-import sys
 import time
 import urllib.parse
-from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -20,8 +17,8 @@ from lstmlab.core.config import RunConfig
 from lstmlab.store import RunStore
 from lstmlab.torch import watch
 from lstmlab.training.train import train
+from tests.support.torch_runs import recording_that_died
 
-ROOT = Path(__file__).resolve().parents[2]
 NAME = "my *lstm* [x](http://example.com)"
 
 
@@ -149,24 +146,11 @@ def test_a_run_being_recorded_shows_its_progress_and_stops_recording_not_trainin
     assert run.status == "stopped" and run.message.startswith("recording stopped on request")
 
 
-DIES = """
-import os, sys, torch
-from lstmlab.torch import watch
-module = torch.nn.GRU(3, 4)
-rec = watch(module, store=sys.argv[1], every=1)
-out, _ = module(torch.randn(5, 2, 3)); out.sum().backward(); rec.step(out.sum())
-rec.flush()
-print(rec.run_id, flush=True)
-os._exit(0)  # the training process dies without closing the recorder
-"""
-
-
 def test_a_run_whose_process_went_away_cannot_be_resubmitted(app, monkeypatch):
     at = app("training.py", settle=False)
-    out = subprocess.run([sys.executable, "-c", DIES, os.environ["LSTMLAB_DB"]], capture_output=True, text=True,
-                         cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=300, check=True)
+    run_id = recording_that_died(os.environ["LSTMLAB_DB"], "torch.nn.GRU(3, 4)")
     monkeypatch.setenv("LSTMLAB_LOST_AFTER_S", "0.001")
-    at.query_params["run"] = out.stdout.strip()
+    at.query_params["run"] = run_id
     at.run()
     assert not at.exception
     warning = at.warning[0].value

@@ -24,6 +24,7 @@ from lstmlab.core.engines import compiled
 from lstmlab.store import RunStore, StoreError
 from lstmlab.torch import RecorderWarning, recorder, watch
 from lstmlab.training.train import train
+from tests.support.torch_runs import recording_that_died
 from tests.support.unrolled_torch import example_norms, unrolled
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -324,23 +325,9 @@ def test_a_stop_request_ends_the_recording_not_training(tmp_path):
     assert any("stopped on request" in str(w.message) for w in caught if issubclass(w.category, RecorderWarning))
 
 
-LOST = textwrap.dedent("""
-    import os, sys, torch
-    from lstmlab.torch import watch
-    module = torch.nn.RNN(3, 4)
-    rec = watch(module, store=sys.argv[1], every=1)
-    out, _ = module(torch.randn(5, 2, 3)); out.sum().backward(); rec.step(out.sum())
-    rec.flush()
-    print(rec.run_id, flush=True)
-    os._exit(0)  # the training process dies without closing the recorder
-""")
-
-
 def test_a_recording_process_that_dies_leaves_a_lost_run_the_lab_will_not_train(tmp_path):
     path = str(tmp_path / "runs.db")
-    out = subprocess.run([sys.executable, "-c", LOST, path], capture_output=True, text=True, cwd=ROOT,
-                         env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=300, check=True)
-    run = RunStore(path, lost_after=0.0).load(out.stdout.strip())
+    run = RunStore(path, lost_after=0.0).load(recording_that_died(path, "torch.nn.RNN(3, 4)"))
     assert run.status == "lost"
     with pytest.raises(ValueError, match=r"^source='PyTorch .*: the run was recorded elsewhere"):
         train(run.config)
