@@ -64,14 +64,15 @@ def set_threads(n: int) -> int:
     Process-wide: set by the programs' entry points (:func:`lstmlab.training.runtime.configure_worker`), never by a pass.
     More threads than MAX_SHARDS are never used.
     """
+    global _threads
+    _threads = _checked(n)
+    return n
+
+
+def _checked(n: int) -> int:
+    """``n`` if it is a count of threads, else ValueError naming it."""
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:
         raise ValueError(f"threads={n!r}: expected an integer >= 1")
-    global _threads, _pool
-    with _pool_lock:
-        if _pool is not None and n != _threads:
-            _pool.shutdown(wait=True)
-            _pool = None
-        _threads = n
     return n
 
 
@@ -85,10 +86,8 @@ def using_threads(n: int):
     """Within the block, the passes the calling thread runs may use ``n`` threads (see :func:`set_threads`); other
     threads' passes and the process-wide setting are untouched. For a caller that knows the cores are its own
     for the moment (a PyTorch recorder computing between the steps of a training loop, whose threads wait)."""
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-        raise ValueError(f"threads={n!r}: expected an integer >= 1")
     before = getattr(_local, "threads", None)
-    _local.threads = n
+    _local.threads = _checked(n)
     try:
         yield n
     finally:
@@ -105,10 +104,10 @@ def _each(fn, items: list) -> list:
     if n == 1 or len(items) == 1:
         return [fn(item) for item in items]
     global _pool
-    with _pool_lock:  # set_threads cannot shut the pool down between its start and these submissions
+    with _pool_lock:  # one pool for every thread's passes, started by the first that needs it
         if _pool is None:
             _pool = ThreadPoolExecutor(MAX_SHARDS - 1, thread_name_prefix="lstmlab-shard")
-        futures = [_pool.submit(fn, item) for item in items[1:]]  # items: at most MAX_SHARDS shards
+    futures = [_pool.submit(fn, item) for item in items[1:]]  # items: at most MAX_SHARDS shards
     try:
         first = fn(items[0])
     finally:
