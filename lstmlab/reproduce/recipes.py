@@ -452,8 +452,9 @@ _R = [
                                 leaves_out="T = 30, 32 units, Adam, 700 updates of 16")),
                 ("paper", Scale(tuple(Setting(f"T={T}", _fields(seq_len=T)) for T in (100, 150, 200)),
                                 _fields(steps=100_000, record_every=5000, log_every=500), seeds=3,
-                                leaves_out="T = 300 and 400 (T = 100 added); LJH15's grid of learning rates, clipping thresholds "
-                                           "and forget biases (one point of it here)"))),
+                                leaves_out="T = 300 and 400 (T = 100, below LJH15's lengths, is the lab's own); "
+                                           "LJH15's grid of learning rates, clipping thresholds and forget biases "
+                                           "(one point of it here)"))),
         success=Success("loss", loss=0.1),
         expect=(Expect("irnn", "each", ">=", 0.5), Expect("lstm", "each", ">=", 0.5),
                 Expect("rnn", "each", ">", 0.5, measure="loss_ratio")),
@@ -475,7 +476,7 @@ _R = [
                 ("paper", Scale(tuple(Setting(f"T={T}", _fields(seq_len=T)) for T in (50, 100, 200, 300, 500)),
                                 _fields(steps=20_000, record_every=1000, log_every=100), seeds=3,
                                 leaves_out="20,000 updates (ASB16's curves run longer); the uRNN, which the lab "
-                                           "does not have"))),
+                                           "does not have (T = 50, below ASB16's lengths, is the lab's own)"))),
         success=Success("loss", loss=0.5),
         expect=(Expect("lstm", "last", ">=", 0.8, measure="loss_ratio"),
                 Expect("rnn", "last", ">=", 0.8, measure="loss_ratio"),
