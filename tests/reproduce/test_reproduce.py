@@ -63,6 +63,16 @@ def test_hs97_adding_at_paper_scale_has_the_papers_settings():
     assert (figure.sequences, figure.test_wrong) == (74_000, 1)
 
 
+def test_hs97_noise_free_lags_run_at_the_lags_asked_for():
+    """HS97 Table 2 has p = 4, 10 and 100 (18 trials each); p = 50 is the lab's own point between them."""
+    rows = _by_model("hs97-noise-free-lags", "paper")
+    assert {s for _, s in rows} == {"p=4", "p=10", "p=50", "p=100"}
+    assert all(len(v) == 18 for v in rows.values())
+    c = rows[("lstm97", "p=50")][0]
+    assert (c.task, c.seq_len, c.stop_window, c.stop_wrong, c.weight_scale) == ("hs97-lag-2a", 50, 10_000, 0, 0.2)
+    assert recipes.RECIPES["hs97-noise-free-lags"].paper_figure("lstm97", "p=50") is None
+
+
 def test_hs97_temporal_order_and_multiplication_stop_as_the_paper_did():
     c = _by_model("hs97-temporal-order", "paper")[("lstm97", "6a")][0]
     assert (c.stop_error, c.stop_window, c.gate_bias, c.weight_scale, c.test_size) == (0.1, 2000, "i=-2,-4", 0.1, 2560)
@@ -85,7 +95,7 @@ def test_the_other_papers_recipes_have_their_settings():
     assert {c.seq_len for v in clip.values() for c in v} == {20, 50, 100}
     a, b = clip[("MSGD", "L=50")][0], clip[("MSGD-C", "L=50")][0]
     assert (a.clip, b.clip, a.lr, a.batch_size, a.hidden_size, a.test_size) == (0.0, 1.0, 0.01, 20, 50, 10_000)
-    assert {s for _, s in _by_model("ljh15-irnn-adding", "paper")} == {"T=100", "T=150", "T=200"}
+    assert {s for _, s in _by_model("ljh15-irnn-adding", "paper")} == {"T=100", "T=150"}
     irnn = _by_model("ljh15-irnn-adding", "paper")[("irnn", "T=150")][0]
     assert (irnn.cell, irnn.init, irnn.weight_scale, irnn.batch_size, irnn.hidden_size) == (
         "rnn_relu", "irnn", 1.0, 16, 100)
