@@ -420,13 +420,14 @@ class _Writer(threading.Thread):
             name: None if flows[0].per_layer(name) is None else
             [np.concatenate(arrays, axis) for arrays in zip(*(f.per_layer(name) for f in flows))]
             for name in ("dh", "dc", "dacts")})
-        forget = math.nan
-        if self.spec.cell == "lstm":  # the f block of every layer's gates, never stacked
-            H = self.spec.hidden_size
-            forget = float(np.mean(np.concatenate([a[..., H : 2 * H].reshape(-1) for f in flows
-                                                   for a in f.per_layer("acts")]), dtype=np.float64))
-        sigma = [analysis.sigma_max(snap.params[f"l{k}.Wh"], own_blas=True) for k in range(self.spec.layers)]
-        return flow_block(snap.step, joined, self.spec), (snap.step, forget, sigma)
+        each = engines.get(self.rec.engine).each  # the norms, sums and sigma_max side by side where threads allow
+        H, L = self.spec.hidden_size, self.spec.layers
+        gates = [a for f in flows for a in f.per_layer("acts")] if self.spec.cell == "lstm" else []
+        jobs = ([lambda k=k: analysis.sigma_max(snap.params[f"l{k}.Wh"], own_blas=True) for k in range(L)]
+                + [lambda a=a: (np.sum(a[..., H : 2 * H], dtype=np.float64), a[..., H : 2 * H].size) for a in gates])
+        done = each(lambda job: job(), jobs)
+        forget = sum(t for t, _ in done[L:]) / sum(n for _, n in done[L:]) if gates else math.nan
+        return flow_block(snap.step, joined, self.spec, each=each), (snap.step, float(forget), done[:L])
 
     def _config(self, snap: _Snapshot):
         if self.rec._config is None:

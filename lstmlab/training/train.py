@@ -233,6 +233,10 @@ class Block:
         self.count = 0
 
 
+def _in_turn(fn, items: list) -> list:
+    return [fn(item) for item in items]
+
+
 def _norms(grads: dict[str, np.ndarray], names: list[str]) -> list[float]:
     """``l2_norm`` of each gradient, in the same float64 operations, without its guard against overflow unless a
     sum of squares needs it (the caller ignores floating-point errors already)."""
@@ -256,28 +260,30 @@ def _non_finite(loss: float, gnorm: float) -> str | None:
     return None
 
 
-def flow_block(step: int, res, spec: ModelSpec) -> dict[str, np.ndarray]:
+def flow_block(step: int, res, spec: ModelSpec, each: Callable | None = None) -> dict[str, np.ndarray]:
     """Flow rows of one snapshot, (L * T) rows ordered by layer then t, without a loop over t: the columns of
     ``flow_columns`` from the layers' dh, dc (None but for a cell with a cell state) and dacts ((T, B, H),
     (T, B, G*H) each) of a BPTTResult (its (L, ...) arrays) or of anything with ``per_layer(name)`` giving them (a
-    StackFlow, whose layers are then never stacked)."""
+    StackFlow, whose layers are then never stacked). ``each(fn, arrays)``: how the arrays' norms are computed (an
+    engine's ``each``, side by side; default: in turn)."""
     per_layer = getattr(res, "per_layer", None) or (lambda name: None if getattr(res, name) is None
                                                     else list(getattr(res, name)))
-    dh, dc, dacts = per_layer("dh"), per_layer("dc"), per_layer("dacts")
+    dh, dc, dacts = per_layer("dh"), per_layer("dc") or [], per_layer("dacts")
     L, T = len(dh), dh[0].shape[0]
     G, H = len(spec.gates), spec.hidden_size
     t = np.tile(np.arange(1, T + 1, dtype=np.int64), L)
-    norms = lambda arrays: np.concatenate([mean_l2(a[None]).ravel() for a in arrays])  # noqa: E731
+    # (T,) per dh and dc array, (T, G) per layer's gates
+    arrays = dh + dc + [a.reshape(T, a.shape[1], G, H) for a in dacts]
+    norms = (each or _in_turn)(lambda a: mean_l2(a[None])[0], arrays)
     block = {
         "step": np.full(L * T, step, dtype=np.int64),
         "layer": np.repeat(np.arange(L, dtype=np.int64), T),
         "t": t,
         "lag": T - t,
-        "dh_norm": norms(dh),
-        "dc_norm": norms(dc) if dc is not None else np.full(L * T, np.nan),
+        "dh_norm": np.concatenate(norms[:L]),
+        "dc_norm": np.concatenate(norms[L : 2 * L]) if dc else np.full(L * T, np.nan),
     }
-    # (L * T, G): each layer's rows contiguous, one pass over them
-    dg = np.concatenate([mean_l2(a.reshape(1, T, a.shape[1], G, H))[0] for a in dacts])
+    dg = np.concatenate(norms[len(norms) - L :])  # (L * T, G): each layer's rows contiguous
     for j, g in enumerate(spec.gates):
         block[f"dg_{g}"] = dg[:, j]
     return block

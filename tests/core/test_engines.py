@@ -18,7 +18,7 @@ from numba import njit
 
 from lstmlab.core import engines
 from lstmlab.core.config import CELLS, GATES, MEMORY_CELLS, RunConfig
-from lstmlab.core.engines import ENGINE_VARIABLE, ENGINES, compiled, kernels
+from lstmlab.core.engines import ENGINE_VARIABLE, ENGINES, blas, compiled, kernels
 from lstmlab.core.model import bptt, forward
 from lstmlab.core.params import init_params
 from lstmlab.core.spec import ModelSpec
@@ -457,6 +457,67 @@ def test_using_threads_sets_the_calling_threads_passes_only(threads, monkeypatch
     np.testing.assert_array_equal(inside, after)
 
 
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("rows,k,n", [(6400, 512, 128), (6400, 128, 512), (129, 7, 33), (200, 64, 1), (127, 16, 16),
+                                      (1000, 3, 256)])
+def test_a_matmul_cut_into_threads_changes_no_bit(rows, k, n, dtype, threads, monkeypatch):
+    """The rows of a product cut at multiples of MATMUL_ROWS, one part per thread: the same bits as one product,
+    with a part in each of two threads where there are at least 2 MATMUL_ROWS rows."""
+    rng = np.random.default_rng(rows + k + n)
+    a, b = rng.standard_normal((rows, k)).astype(dtype), rng.standard_normal((k, n)).astype(dtype)
+    threads(1)
+    one = compiled.matmul(a, b)
+    seen = []
+    real = blas.matmul
+
+    def spy(x, y):
+        seen.append((threading.get_ident(), x.shape[0]))
+        return real(x, y)
+
+    monkeypatch.setattr(blas, "matmul", spy)
+    threads(2)
+    two = compiled.matmul(a, b)
+    np.testing.assert_array_equal(two, one)
+    np.testing.assert_array_equal(compiled.matmul(a.reshape(rows, 1, k), b)[:, 0], one)  # leading axes: rows
+    parts = [r for _, r in seen[:2]] if rows >= 2 * compiled.MATMUL_ROWS else [r for _, r in seen[:1]]
+    assert sum(parts) == rows and all(r % compiled.MATMUL_ROWS == 0 for r in parts[:-1])
+    assert len({i for i, _ in seen[:len(parts)]}) == len(parts)
+
+
+def test_each_runs_every_item_at_one_thread(threads):
+    """Items of ``each`` side by side: each sees one thread, so a pass inside one never waits for the pool."""
+    threads(2)
+    assert compiled.each(lambda i: (i, compiled.threads()), [0, 1]) == [(0, 1), (1, 1)]
+    assert compiled.threads() == 2
+    assert compiled.each(lambda i: compiled.matmul(np.ones((256, 4)), np.ones((4, 2)))[0, 0], [0, 1]) == [4.0, 4.0]
+
+
+def test_each_shares_more_items_than_threads_between_them(threads):
+    """Six items on two threads: results in item order, both threads at work; after a failure no item starts."""
+    threads(2)
+    seen = []
+
+    def work(i):
+        seen.append(threading.get_ident())
+        time.sleep(0.05 if i == 0 else 0.01)  # the pool's thread takes the next items while the first runs
+        return i * i
+
+    assert compiled.each(work, list(range(6))) == [0, 1, 4, 9, 16, 25]
+    assert len(seen) == 6 and len(set(seen)) == 2 and seen.count(threading.get_ident()) < 6
+    started = []
+
+    def failing(i):
+        started.append(i)
+        if i == 1:
+            raise ValueError("item 1 failed")
+        time.sleep(0.2)
+        return i
+
+    with pytest.raises(ValueError, match="item 1 failed"):
+        compiled.each(failing, list(range(6)))
+    assert sorted(started) == [0, 1]
+
+
 @pytest.mark.parametrize("n", [0, -1, 1.5, True, "2"])
 def test_using_threads_refuses_a_bad_count_and_changes_nothing(n):
     before = compiled.threads()
@@ -485,9 +546,9 @@ def test_an_error_in_one_shard_is_raised_after_every_shard_has_ended(threads):
 
     threads(2)
     with pytest.raises(ValueError, match="shard 0 failed"):
-        compiled._each(work, [0, 1])
+        compiled.each(work, [0, 1])
     assert ended == [1]  # the other shard had finished before the error came out
-    assert compiled._each(lambda i: i * 10, [1, 2]) == [10, 20]  # the pool still works
+    assert compiled.each(lambda i: i * 10, [1, 2]) == [10, 20]  # the pool still works
 
 
 @pytest.mark.parametrize("bad", [0, -1, 1.5, True, "2", None])

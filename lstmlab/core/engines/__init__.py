@@ -14,6 +14,7 @@ like SciPy's ``overwrite_a``; given the layer's input ``x`` it may sum dWx, db a
 "full" or "truncated", ``lstmlab.core.config.GRADIENTS``; ``dc_last``: dL/dc_T from outside the layer, for a cell
 with a cell state),
 ``matmul(a, b)`` (a @ b for a (..., K) array and a (K, N) matrix: the products of the rest of the pass),
+``each(fn, items)`` (``[fn(item) for item in items]``, side by side in the threads the calling thread may use),
 ``warm(first)``, ``using_threads(n)`` (a context manager: the threads the calling thread's passes may use) and
 ``VERSION``; ``lstmlab.core.model`` does the rest of a pass (head, loss, the weight gradients an
 engine did not sum) the same way for all of them, with the engine's ``matmul``.

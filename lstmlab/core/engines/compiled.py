@@ -41,6 +41,7 @@ _CONSTANTS = {np.dtype(d): kernels.constants(d) for d in (np.float64, np.float32
 # of its own each step, which a one-thread pass pays for, more the smaller the shards (docs/performance.md#training).
 SHARD_ROWS = 32
 MAX_SHARDS = 2
+MATMUL_ROWS = 64  # a multiple of every BLAS kernel's tile height
 
 _threads = 1
 _pool: ThreadPoolExecutor | None = None
@@ -97,32 +98,64 @@ def using_threads(n: int):
             _local.threads = before
 
 
-def _each(fn, items: list) -> list:
-    """[fn(item) for item in items], the first in this thread and the others in the pool when threads allow;
-    returns only when every call has ended, the first exception raised."""
-    n = threads()
-    if n == 1 or len(items) == 1:
+def each(fn, items: list) -> list:
+    """[fn(item) for item in items], side by side in the threads the calling thread may use (:func:`threads`, at
+    most MAX_SHARDS): the calling thread runs the first item and each of the pool's threads one of the next, then
+    whichever thread is free takes the next item left. Returns only when every call has ended, the first failed
+    item's exception raised (no item starts after a failure). ``fn`` runs numpy, BLAS or kernels, which let go
+    of the GIL; a pass within it uses one thread."""
+    n = min(threads(), MAX_SHARDS, len(items))
+    if n <= 1:
         return [fn(item) for item in items]
     global _pool
     with _pool_lock:  # one pool for every thread's passes, started by the first that needs it
         if _pool is None:
-            _pool = ThreadPoolExecutor(MAX_SHARDS - 1, thread_name_prefix="lstmlab-shard")
-    futures = [_pool.submit(fn, item) for item in items[1:]]  # items: at most MAX_SHARDS shards
+            _pool = ThreadPoolExecutor(MAX_SHARDS - 1, thread_name_prefix="lstmlab-shard",
+                                       initializer=_one_thread)
+    results: list = [None] * len(items)
+    errors: dict[int, BaseException] = {}
+    lock, left = threading.Lock(), iter(range(n, len(items)))
+
+    def run(i: int | None) -> None:
+        while i is not None:
+            try:
+                results[i] = fn(items[i])
+            except BaseException as e:  # noqa: BLE001 -- raised by the calling thread once every item has ended
+                errors[i] = e
+            with lock:
+                i = None if errors else next(left, None)
+
+    futures = [_pool.submit(run, i) for i in range(1, n)]
     try:
-        first = fn(items[0])
+        with using_threads(1):
+            run(0)
     finally:
         wait(futures)  # no thread goes on writing into the arrays after an error here
-    return [first] + [f.result() for f in futures]
+    if errors:
+        raise errors[min(errors)]
+    return results
+
+
+def _one_thread() -> None:
+    _local.threads = 1  # a pool thread's passes stay in it: the pool's one thread never waits for itself
 
 
 def matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """a @ b for a (..., K) array and a (K, N) matrix: (..., N), by the engine's own BLAS at one thread
     (:func:`lstmlab.core.engines.blas.matmul`, with numpy's routine for the shape); the leading axes of ``a`` are the
     rows of one product (numpy's ``@`` makes one product per leading index: the same sums, rounded differently
-    where BLAS blocks them differently)."""
-    if a.ndim == 2:
-        return blas.matmul(a, b)
-    return blas.matmul(a.reshape(-1, a.shape[-1]), b).reshape(a.shape[:-1] + (b.shape[1],))
+    where BLAS blocks them differently). With threads (:func:`threads`) and at least 2 MATMUL_ROWS rows, the rows
+    are cut at multiples of MATMUL_ROWS into one product per thread, side by side: BLAS computes each row of a
+    product alone, in tiles of fewer rows, so the cut changes no bit (tests/core/test_engines.py)."""
+    a2 = a if a.ndim == 2 else a.reshape(-1, a.shape[-1])
+    rows = a2.shape[0]
+    n = min(threads(), MAX_SHARDS, rows // MATMUL_ROWS)
+    if n <= 1 or b.ndim != 2 or not a2.flags.c_contiguous:
+        out = blas.matmul(a2, b)
+    else:
+        cuts = [MATMUL_ROWS * (rows // MATMUL_ROWS * s // n) for s in range(n)] + [rows]
+        out = np.concatenate(each(lambda s: blas.matmul(a2[cuts[s] : cuts[s + 1]], b), list(range(n))))
+    return out if a.ndim == 2 else out.reshape(a.shape[:-1] + (b.shape[1],))
 
 
 def unroll(cell: str, x: np.ndarray, Wx: np.ndarray, b: np.ndarray, Wh: np.ndarray, bhn=None, h0=None,
@@ -159,7 +192,7 @@ def _unroll(cell, x, Wx, b, Wh, bhn=None, h0=None, c0=None) -> Unroll:
             arrays = (x, Wx, b, Wh, h, c, gates, aux)
         else:
             kernel, arrays = kernels.gru_forward, (x, Wx, b, Wh, np.ascontiguousarray(bhn), h, gates, aux)
-    _each(lambda rows: kernel(*arrays, K, *after, *rows), shards(B))
+    each(lambda rows: kernel(*arrays, K, *after, *rows), shards(B))
     return Unroll(h, c, gates, cache)
 
 
@@ -255,7 +288,7 @@ def _backprop(cell, run, inject, Wh, overwrite_inject=False, x=None, gradient="f
     else:
         dhh = memory.empty((T, B, GH), dtype)
         kernel, arrays = kernels.gru_backward, (run.h, run.gates, run.cache[0], Wh, dh, da, dhh)
-    _each(lambda s: kernel(*arrays, xs, dWx[s], db[s], K, *after, *parts[s]), list(range(len(parts))))
+    each(lambda s: kernel(*arrays, xs, dWx[s], db[s], K, *after, *parts[s]), list(range(len(parts))))
     if x is None:
         return Flow(dh, dc, da, dhh)
     dWh = _time_sum(run.h[:-1], dhh, len(parts))
@@ -269,7 +302,7 @@ def _time_sum(a: np.ndarray, d: np.ndarray, n: int) -> np.ndarray:
     """sum_t a_t^T d_t for (T, B, M) and (T, B, N): one product per time span of n near-equal ones (side by
     side when threads allow), added in order. A span's rows are contiguous, unlike a shard's."""
     T, M, N = a.shape[0], a.shape[2], d.shape[2]
-    return _in_order(_each(lambda span: matmul(a[slice(*span)].reshape(-1, M).T, d[slice(*span)].reshape(-1, N)),
+    return _in_order(each(lambda span: matmul(a[slice(*span)].reshape(-1, M).T, d[slice(*span)].reshape(-1, N)),
                            _spans(T, n)))
 
 

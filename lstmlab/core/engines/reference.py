@@ -41,6 +41,11 @@ def using_threads(n: int):
     return contextlib.nullcontext(n)
 
 
+def each(fn, items: list) -> list:
+    """[fn(item) for item in items], in the calling thread (as the compiled engine's ``each``)."""
+    return [fn(item) for item in items]
+
+
 def matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """a @ b (numpy's matmul) for a (..., K) array and a (K, N) matrix: (..., N)."""
     return a @ b
