@@ -56,7 +56,21 @@ def report_markdown(rep: Report) -> str:
     total = sum(r.to_dict()["wall_time"] for r in rep.rows)
     lines += ["", f"Verdict: **{rep.verdict}**; {sum(r.seeds for r in rep.rows)} runs, {total:.1f} s of training "
                   "in all (wall time of the runs, summed)."]
+    if rep.spans:
+        lines += ["", "Wall time while its runs ran: " + "; ".join(_span(s) for s in rep.spans) + "."]
     return "\n".join(lines)
+
+
+EXECUTOR_NAMES = {"pool": "on the local pool", "dask": "on Dask", "here": "in the submitting process"}
+
+
+def _span(span) -> str:
+    parts = [f"{span.runs} run{'s' * (span.runs != 1)}"]
+    if span.at_once:
+        parts.append(f"at most {span.at_once} at once")
+    if span.unended:
+        parts.append(f"{span.unended} attempt{'s' * (span.unended != 1)} without an end")
+    return f"{span.seconds:,.0f} s {EXECUTOR_NAMES.get(span.executor, _cell(span.executor))} ({', '.join(parts)})"
 
 
 def markdown(store: RunStore) -> tuple[str, int]:
@@ -69,7 +83,8 @@ def markdown(store: RunStore) -> tuple[str, int]:
             "The papers' long-lag experiments as the lab's recipes (`lstmlab.reproduce.recipes`), each reported "
             "against its paper: success over seeds, the sequences until the stopping criterion, the test set's "
             "wrong sequences, the final loss over the task's chance baseline, and the verdict its rule gives. Run "
-            "times are the runs' wall times on the machine that trained them, which was shared with other work.", ""]
+            "times are the runs' wall times on the machine that trained them, which was shared with other work; "
+            "each recipe's wall time per executor counts the time while at least one of its runs ran.", ""]
     if not sections:
         head.append("No recipe has runs in this store: submit one with `python -m lstmlab reproduce ID`.")
     return "\n".join(head + ["\n\n".join(sections)]).rstrip() + "\n", len(sections)

@@ -7,6 +7,7 @@ whose ``to_dict()`` is what ``--json`` prints and ``text()`` what the command pr
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 import statistics
 from dataclasses import dataclass, field
@@ -16,7 +17,7 @@ from lstmlab.core.analysis import summary
 from lstmlab.jobs import sweeps
 from lstmlab.reproduce.recipes import OPS, Expect, Recipe, bound_of, check_request, sweep_name
 from lstmlab.runs.status import TRAINED_STATUSES
-from lstmlab.store import RunStore
+from lstmlab.store import Attempt, RunStore
 
 INCOMPLETE = "incomplete"
 
@@ -123,6 +124,49 @@ def _num(x: float) -> float | None:
     return None if x is None or not math.isfinite(x) else float(x)
 
 
+@dataclass(frozen=True)
+class Span:
+    """How long one executor worked on a recipe's runs: ``executor`` "pool" (the local pool), "dask" or "here"
+    (trained in the submitting process), the most attempts that ran at once, the runs, and ``seconds`` of wall time
+    while at least one of its attempts ran (the union of the attempts' intervals: gaps with none running, between
+    two submissions say, are not counted); ``unended`` attempts (running, or lost without an end) count up to
+    their start only."""
+
+    executor: str
+    at_once: int
+    runs: int
+    seconds: float
+    unended: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def spans(attempts: Iterable[Attempt]) -> list[Span]:
+    """The :class:`Span` of each executor in ``attempts`` (``RunStore.attempts_of``), in the order pool, dask,
+    here."""
+    by_kind: dict[str, list[Attempt]] = {}
+    for a in attempts:
+        by_kind.setdefault(a.queued_on.split(" ")[0] if a.queued_on else "here", []).append(a)
+    out = []
+    for kind in sorted(by_kind, key=lambda k: (EXECUTORS.index(k) if k in EXECUTORS else len(EXECUTORS), k)):
+        done = sorted((a.started_at, a.ended_at) for a in by_kind[kind] if a.ended_at is not None)
+        seconds, reach = 0.0, -math.inf
+        for start, end in done:  # the union of the intervals, left to right
+            seconds += max(0.0, end - max(start, reach))
+            reach = max(reach, end)
+        running = at_once = 0
+        for _, change in sorted([(s, 1) for s, _ in done] + [(e, -1) for _, e in done], key=lambda ev: ev):
+            running += change  # an end sorts before a start at the same moment
+            at_once = max(at_once, running)
+        group = by_kind[kind]
+        out.append(Span(kind, at_once, len({a.run_id for a in group}), seconds, sum(a.ended_at is None for a in group)))
+    return out
+
+
+EXECUTORS = ("pool", "dask", "here")
+
+
 @dataclass
 class Report:
     id: str
@@ -136,13 +180,14 @@ class Report:
     checks: list[tuple[str, bool | None]]
     leaves_out: str
     notes: str
+    spans: list[Span] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {"id": self.id, "scale": self.scale, "paper": self.paper, "section": self.section,
                 "claim": self.claim, "success": self.success, "verdict": self.verdict,
                 "rows": [r.to_dict() for r in self.rows],
                 "checks": [{"expect": t, "holds": h} for t, h in self.checks],
-                "leaves_out": self.leaves_out, "notes": self.notes}
+                "leaves_out": self.leaves_out, "notes": self.notes, "spans": [s.to_dict() for s in self.spans]}
 
     def text(self) -> str:
         lines = [f"{self.id} ({self.scale}): {self.paper} {self.section}", f"claim: {self.claim}",
@@ -232,7 +277,9 @@ def report(store: RunStore, recipe_id: Any, scale: Any = "quick") -> Report:
     recipe, scale, _ = check_request(recipe_id, scale)
     n, planned = planned_runs(store, recipe.id, scale)
     runs = [(m, s, store.load(row["id"]) if row is not None else None) for m, s, _, row in planned]
-    return build_report(recipe, scale, runs, n)
+    rep = build_report(recipe, scale, runs, n)
+    rep.spans = spans(store.attempts_of([row["id"] for *_, row in planned if row is not None]))
+    return rep
 
 
 def planned_runs(store: RunStore, recipe_id: Any,

@@ -24,7 +24,7 @@ from lstmlab.store.base import SQLITE_BUSY_TIMEOUT_MS
 from lstmlab.store.codec import ENGINE_FIELDS, RUN_EXTRAS, list_columns, scalar_config_fields
 from lstmlab.store.errors import StaleAttempt, StoreError, StoreUnavailable
 from lstmlab.store.labels import MAX_TAGS, NAME_MAX_CHARS, TAG_MAX_CHARS, check_labels
-from lstmlab.store.ledger import Holdings
+from lstmlab.store.ledger import Attempt, Holdings
 from lstmlab.store.location import DEFAULT_DB, ENV_VAR, default_url, display_location, to_sqlalchemy_url
 from lstmlab.store.lost import LOST_AFTER_ENV, LOST_AFTER_S, PROCESS_QUEUES
 from lstmlab.store.permissions import Actor, may_change, normalise_email
@@ -45,7 +45,7 @@ from lstmlab.store.schema import (
 __all__ = [
     "ATTACHING_STATUSES", "DEFAULT_DB", "ENGINE_FIELDS", "ENV_VAR", "FILTER_FIELDS", "LOST_AFTER_ENV", "LOST_AFTER_S",
     "MAX_TAGS", "NAME_MAX_CHARS", "PROCESS_QUEUES", "RUN_EXTRAS", "SQLITE_BUSY_TIMEOUT_MS", "TABLES",
-    "TAG_MAX_CHARS", "Actor", "Admit", "Holdings", "RunStore", "StaleAttempt", "StoreError", "StoreUnavailable",
+    "TAG_MAX_CHARS", "Actor", "Admit", "Attempt", "Holdings", "RunStore", "StaleAttempt", "StoreError", "StoreUnavailable",
     "check_labels", "compute_table", "data_tables", "default_url", "display_location", "list_columns", "may_change",
     "metadata", "migrations", "normalise_email", "params_table", "runs_table", "scalar_config_fields",
     "sweeps_table", "to_sqlalchemy_url", "values_table",

@@ -17,6 +17,8 @@ from lstmlab.store.lost import shown_status
 from lstmlab.store.permissions import normalise_email
 from lstmlab.store.schema import FLOAT, compute_table, runs_table
 
+_IDS_PER_QUERY = 500  # ids bound in one IN (...) list, below every dialect's limit on parameters
+
 
 @dataclasses.dataclass(frozen=True)
 class Holdings:
@@ -48,6 +50,20 @@ def charge(conn: sa.Connection, run_id: str, attempt: int, end: bool = False) ->
                  .values(seconds=sa.literal(now, FLOAT) - c.started_at, **({"ended_at": now} if end else {})))
 
 
+@dataclasses.dataclass(frozen=True)
+class Attempt:
+    """One started attempt of a job (``RunStore.attempts_of``): its run, where it was queued ("KIND PLACE", the
+    run's ``queued_on``: "pool HOST:PID" or "dask ADDRESS", "" for a run trained in the caller's process), the worker
+    that ran the run last, and its start and end in epoch seconds (``ended_at`` None while it runs or if it
+    vanished)."""
+
+    run_id: str
+    queued_on: str
+    worker: str
+    started_at: float
+    ended_at: float | None
+
+
 class LedgerMixin(StoreBase):
     """Reading what a user holds: runs in flight and the compute ledger."""
 
@@ -73,3 +89,16 @@ class LedgerMixin(StoreBase):
         shown = [shown_status(r, self.lost_after, now) for r in flight if normalise_email(r["owner"]) == owner]
         return Holdings(shown.count(Status.RUNNING), shown.count(Status.QUEUED),
                         tuple((float(t), max(float(s), 0.0)) for t, s in spent))
+
+    def attempts_of(self, run_ids: list[str]) -> list[Attempt]:
+        """The compute ledger's attempts of these runs, oldest first, with where each run was queued and ran."""
+        cols, c = runs_table.c, compute_table.c
+        out: list[Attempt] = []
+        with self._reading() as conn, self._translated():
+            for i in range(0, len(run_ids), _IDS_PER_QUERY):
+                rows = conn.execute(sa.select(c.run_id, cols.queued_on, cols.worker, c.started_at, c.ended_at)
+                                    .join(runs_table, cols.id == c.run_id)
+                                    .where(c.run_id.in_(run_ids[i : i + _IDS_PER_QUERY]))).all()
+                out += [Attempt(r, q or "", w or "", float(s), None if e is None else float(e))
+                        for r, q, w, s, e in rows]
+        return sorted(out, key=lambda a: (a.started_at, a.run_id))

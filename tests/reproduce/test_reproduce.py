@@ -6,14 +6,15 @@ from __future__ import annotations
 import io
 import json
 import statistics
+import time
 
 import pytest
 
 from lstmlab.cli import main
 from lstmlab.jobs import sweeps
-from lstmlab.reproduce import recipes, report
+from lstmlab.reproduce import doc, recipes, report
 from lstmlab.reproduce.submit import sweep_spec
-from lstmlab.store import RunStore
+from lstmlab.store import Attempt, RunStore
 from lstmlab.training.train import train
 
 IDS = ("hs97-reber", "hs97-noise-free-lags", "hs97-distractor-lags", "hs97-adding", "hs97-multiplication",
@@ -217,7 +218,9 @@ def test_a_recipe_submitted_as_jobs_resumes_and_reports(tmp_path):
     """pmb13-bound needs no training (steps 0): submitted on the local pool, followed, reported; submitted again it
     attaches to the runs already there."""
     db = str(tmp_path / "runs.db")
+    began = time.time()
     code, out, err = _cli("reproduce", "pmb13-bound", "--seeds", "1", "-q", "--db", db)
+    took = time.time() - began
     assert code == 0, err
     assert out.startswith("sweep repro:pmb13-bound:quick: 8 runs: 8 submitted, 0 resubmitted (lost), 0 already")
     assert "verdict: reproduced" in out
@@ -229,12 +232,32 @@ def test_a_recipe_submitted_as_jobs_resumes_and_reports(tmp_path):
         progress = sweeps.sweep_progress(store, "repro:pmb13-bound:quick")  # the sweep machinery reads it back
         assert (progress["total"], progress["finished"], progress["missing"]) == (8, 8, 0)
     assert [r.seeds for r in rep.rows] == [1] * 8
+    [span] = rep.spans  # every run on the local pool's workers, within the time the command took
+    assert (span.executor, span.runs, span.unended) == ("pool", 8, 0) and 1 <= span.at_once <= 2
+    assert 0 < span.seconds <= took
+    assert f"Wall time while its runs ran: {span.seconds:,.0f} s on the local pool (8 runs, at most {span.at_once} " \
+           "at once)." in doc.report_markdown(rep)
     for row in rep.rows:  # contracting rows vanish within the bound; expansive ones have none (bound >= 1)
         g = float(row.setting.split("=")[1])
         ratio = row.outcomes[0].flow_ratio
         assert (row.succeeded == 1) == (g < 1)
         if g < 1:
             assert ratio <= g ** 49
+
+
+def test_a_recipes_wall_time_per_executor_counts_the_time_while_a_run_ran():
+    """Attempts on the pool at [0, 10] and [5, 20], then none until [100, 101]: 21 s, two at once; Dask's [0, 4]
+    and one without an end; a run trained in the submitting process: its own."""
+    A = Attempt
+    attempts = [A("a", "dask tcp://x:1", "h:1", 0.0, 4.0), A("b", "pool h:9", "h:2", 0.0, 10.0),
+                A("c", "pool h:9", "h:3", 5.0, 20.0), A("d", "pool h:9", "h:2", 100.0, 101.0),
+                A("e", "dask tcp://x:1", "", 2.0, None), A("f", "", "h:4", 7.0, 9.5),
+                A("c", "pool h:9", "h:3", 10.0, 15.0)]
+    pool, dask, here = report.spans(attempts)
+    assert pool == report.Span("pool", 2, 3, 21.0, 0)
+    assert dask == report.Span("dask", 1, 2, 4.0, 1)
+    assert here == report.Span("here", 1, 1, 2.5, 0)
+    assert report.spans([]) == []
 
 
 # ---- the quick scales: the direction of each claim ------------------------------------------------------------------
