@@ -64,6 +64,8 @@ def card_ui(card: reproductions.Card) -> None:
             start_ui(card)
             return
         st.markdown(f"**The lab:** {escape_markdown(card.result)}")
+        if card.wall:
+            st.caption(escape_markdown(card.wall))
         for text in card.differences:
             st.warning(f"**Differs from the paper:** {escape_markdown(text)}", icon=":material/compare_arrows:")
         if card.compared:

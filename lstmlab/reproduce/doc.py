@@ -9,7 +9,7 @@ import math
 from typing import Any
 
 from lstmlab.reproduce.recipes import RECIPES, SCALES, sweep_name
-from lstmlab.reproduce.report import Report, report
+from lstmlab.reproduce.report import Report, report, spans_text
 from lstmlab.store import RunStore
 
 COMMAND = "python -m lstmlab reproduce --doc docs/reproductions.md"
@@ -57,20 +57,8 @@ def report_markdown(rep: Report) -> str:
     lines += ["", f"Verdict: **{rep.verdict}**; {sum(r.seeds for r in rep.rows)} runs, {total:.1f} s of training "
                   "in all (wall time of the runs, summed)."]
     if rep.spans:
-        lines += ["", "Wall time while its runs ran: " + "; ".join(_span(s) for s in rep.spans) + "."]
+        lines += ["", _cell(spans_text(rep.spans))]
     return "\n".join(lines)
-
-
-EXECUTOR_NAMES = {"pool": "on the local pool", "dask": "on Dask", "here": "in the submitting process"}
-
-
-def _span(span) -> str:
-    parts = [f"{span.runs} run{'s' * (span.runs != 1)}"]
-    if span.at_once:
-        parts.append(f"at most {span.at_once} at once")
-    if span.unended:
-        parts.append(f"{span.unended} attempt{'s' * (span.unended != 1)} without an end")
-    return f"{span.seconds:,.0f} s {EXECUTOR_NAMES.get(span.executor, _cell(span.executor))} ({', '.join(parts)})"
 
 
 def markdown(store: RunStore) -> tuple[str, int]:

@@ -141,6 +141,21 @@ class Span:
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
+    def text(self) -> str:
+        """'1,290 s on the local pool (40 runs, at most 2 at once)'."""
+        parts = [f"{self.runs} run{'s' * (self.runs != 1)}"]
+        if self.at_once:
+            parts.append(f"at most {self.at_once} at once")
+        if self.unended:
+            parts.append(f"{self.unended} attempt{'s' * (self.unended != 1)} without an end")
+        return f"{self.seconds:,.0f} s {EXECUTOR_NAMES.get(self.executor, self.executor)} ({', '.join(parts)})"
+
+
+def spans_text(spans: Iterable[Span]) -> str:
+    """'Wall time while its runs ran: ...; ....' ("" for none)."""
+    spans = list(spans)
+    return "Wall time while its runs ran: " + "; ".join(s.text() for s in spans) + "." if spans else ""
+
 
 def spans(attempts: Iterable[Attempt]) -> list[Span]:
     """The :class:`Span` of each executor in ``attempts`` (``RunStore.attempts_of``), in the order pool, dask,
@@ -165,6 +180,7 @@ def spans(attempts: Iterable[Attempt]) -> list[Span]:
 
 
 EXECUTORS = ("pool", "dask", "here")
+EXECUTOR_NAMES = {"pool": "on the local pool", "dask": "on Dask", "here": "in the submitting process"}
 
 
 @dataclass

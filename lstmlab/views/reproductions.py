@@ -84,6 +84,7 @@ class Card:
     representative: str | None = None
     representative_text: str = ""
     recorded_seeds: tuple[tuple[str, int], ...] = ()
+    wall: str = ""  # the wall time per executor while the runs of its scale ran (report.spans_text)
 
     @property
     def has_runs(self) -> bool:
@@ -260,7 +261,8 @@ def card(store: RunStore, recipe_id: str) -> Card:
                 seeds=n, runs=total, ended=ended, in_flight=in_flight, result=result, checks=tuple(report.checks),
                 differences=tuple(diffs), compared=compared, leaves_out=report.leaves_out, rows=rows,
                 table=_table(report), x_title=x_title, representative=run_id, representative_text=why,
-                recorded_seeds=tuple(seeds.items()))
+                recorded_seeds=tuple(seeds.items()),
+                wall=rep.spans_text(rep.spans(store.attempts_of([row["id"] for row in stored]))))
 
 
 def planned_stored(store: RunStore, recipe_id: str, scale: str) -> list[str]:

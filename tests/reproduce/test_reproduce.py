@@ -16,6 +16,7 @@ from lstmlab.reproduce import doc, recipes, report
 from lstmlab.reproduce.submit import sweep_spec
 from lstmlab.store import Attempt, RunStore
 from lstmlab.training.train import train
+from lstmlab.views import reproductions as views
 
 IDS = ("hs97-reber", "hs97-noise-free-lags", "hs97-distractor-lags", "hs97-adding", "hs97-multiplication",
        "hs97-temporal-order", "bsf94-latch", "pmb13-bound", "pmb13-clipping", "ljh15-irnn-adding", "asb16-copy",
@@ -235,8 +236,11 @@ def test_a_recipe_submitted_as_jobs_resumes_and_reports(tmp_path):
     [span] = rep.spans  # every run on the local pool's workers, within the time the command took
     assert (span.executor, span.runs, span.unended) == ("pool", 8, 0) and 1 <= span.at_once <= 2
     assert 0 < span.seconds <= took
-    assert f"Wall time while its runs ran: {span.seconds:,.0f} s on the local pool (8 runs, at most {span.at_once} " \
-           "at once)." in doc.report_markdown(rep)
+    wall = f"Wall time while its runs ran: {span.seconds:,.0f} s on the local pool (8 runs, at most {span.at_once} " \
+           "at once)."
+    assert wall in doc.report_markdown(rep)
+    with RunStore(db) as store:
+        assert views.card(store, "pmb13-bound").wall == wall  # the Reproductions page's card says it too
     for row in rep.rows:  # contracting rows vanish within the bound; expansive ones have none (bound >= 1)
         g = float(row.setting.split("=")[1])
         ratio = row.outcomes[0].flow_ratio

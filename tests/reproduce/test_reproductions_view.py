@@ -39,6 +39,7 @@ def test_every_recipe_has_a_card_and_those_never_run_say_so(store):
             assert card.has_runs and card.scale == "quick" and card.verdict in recipes.VERDICTS
             assert (card.seeds, card.runs, card.ended, card.in_flight) == (
                 SEEDS[rid], len(recipe.rows("quick")) * SEEDS[rid], len(recipe.rows("quick")) * SEEDS[rid], 0)
+            assert card.wall == ""  # trained in this process and saved: no job attempt ran them
         else:
             assert not card.has_runs and card.verdict == R.NOT_RUN and card.representative is None
             assert set(card.rows["source"]) <= {f"paper ({recipe.paper})"}  # only the paper's points
