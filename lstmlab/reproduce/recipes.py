@@ -330,7 +330,7 @@ _R = [
         notes="Chance: the constant 0.5 gets 15 % of the sequences within 0.04 (MSE 0.039 at T = 100). Measured at "
               "T = 100: the lab's lstm97 reaches an MSE near 0.0025 within about 60,000 sequences and stays there, "
               "about 30 % of the 2,000 most recent sequences off by 0.04 or more; at a quarter of the step (HS97's "
-              "output unit is logistic, its slope 1/4 at 0.5) or with the full gradient it still had 13 to 25 % "
+              "output unit is logistic, its slope 1/4 at 0.5) or with the full gradient it still had 14 to 25 % "
               "wrong after 200,000 (seeds 0 and 1). HS97's 93 weights also connect the gates to every hidden "
               "unit, and its output unit is logistic; the lab's head is linear."),
     Recipe(
