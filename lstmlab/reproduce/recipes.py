@@ -335,10 +335,10 @@ _R = [
               "wrong after 200,000 (seeds 0 and 1); a logistic output unit as HS97's left 19 to 24 % (the same "
               "seeds). The plateau is HS97's exception for a marked first pair (X1 := 0, 11 % of the sequences): "
               "with the first pair never marked, the same recipe met HS97's criterion after 62,871, 64,023, 70,022 and "
-              "72,724 sequences (seeds 0 to 3), 0 of 2,560 test sequences wrong each (HS97: 74,000, 1 wrong). To "
-              "leave X1 out the net must tell the first step from a later one while its cells hold nothing: "
-              "HS97's gates read every hidden unit, gates included (its 93 weights), the lab's gates the cells' "
-              "outputs only."),
+              "72,724 sequences (seeds 0 to 3), 0 of 2,560 test sequences wrong each (HS97: 74,000, 1 wrong). The "
+              "lab's gates see the cells' outputs only, so its net can tell the first step from a later one only by "
+              "what its cells hold; HS97's gates also read the gates' outputs of the step before (its 93 weights), "
+              "which would give that signal (not tried yet)."),
     Recipe(
         id="hs97-multiplication", paper="HS97", section="section 5.5, Experiment 5, Table 8",
         claim="LSTM learns to multiply two marked values over a lag of T/2: fewer than 140 of the 2,000 most recent "

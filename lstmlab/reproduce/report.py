@@ -171,7 +171,7 @@ def spans(attempts: Iterable[Attempt]) -> list[Span]:
             seconds += max(0.0, end - max(start, reach))
             reach = max(reach, end)
         running = at_once = 0
-        for _, change in sorted([(s, 1) for s, _ in done] + [(e, -1) for _, e in done], key=lambda ev: ev):
+        for _, change in sorted([(s, 1) for s, _ in done] + [(e, -1) for _, e in done]):
             running += change  # an end sorts before a start at the same moment
             at_once = max(at_once, running)
         group = by_kind[kind]

@@ -45,7 +45,8 @@ from lstmlab.store.schema import (
 __all__ = [
     "ATTACHING_STATUSES", "DEFAULT_DB", "ENGINE_FIELDS", "ENV_VAR", "FILTER_FIELDS", "LOST_AFTER_ENV", "LOST_AFTER_S",
     "MAX_TAGS", "NAME_MAX_CHARS", "PROCESS_QUEUES", "RUN_EXTRAS", "SQLITE_BUSY_TIMEOUT_MS", "TABLES",
-    "TAG_MAX_CHARS", "Actor", "Admit", "Attempt", "Holdings", "RunStore", "StaleAttempt", "StoreError", "StoreUnavailable",
+    "TAG_MAX_CHARS", "Actor", "Admit", "Attempt", "Holdings", "RunStore", "StaleAttempt", "StoreError",
+    "StoreUnavailable",
     "check_labels", "compute_table", "data_tables", "default_url", "display_location", "list_columns", "may_change",
     "metadata", "migrations", "normalise_email", "params_table", "runs_table", "scalar_config_fields",
     "sweeps_table", "to_sqlalchemy_url", "values_table",
