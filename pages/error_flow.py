@@ -3,7 +3,7 @@
 import streamlit as st
 
 from lstmlab.core import analysis
-from lstmlab.core.config import MEMORY_CELLS, RNN_GAMMA
+from lstmlab.core.config import CAROUSEL_CELLS, MEMORY_CELLS, RNN_GAMMA
 from lstmlab.runs.status import ACTIVE_STATUSES
 from lstmlab.ui import cached, charts, equations, live, nav, run_store, study, widgets
 from lstmlab.views import settings, tables, text
@@ -104,7 +104,7 @@ def draw(runs: dict) -> None:
                      charts.cell_state_chart(tables.lstm_cell_lines(flows[label], layer, training=training),
                                              f"{label} error on the hidden state and on the cell state"))
         with c2:
-            if cell == "lstm97":
+            if cell in CAROUSEL_CELLS:
                 st.latex(equations.LSTM97_CEC)
                 st.markdown("No forget gate: along the cell state each step back multiplies the error by exactly 1 "
                             "(Hochreiter & Schmidhuber's constant error carousel), so ‖∂L/∂c_t‖ comes back "

@@ -38,7 +38,8 @@ except ValueError as e:
     widgets.show_error(e)
     st.stop()
 units = probes.open_units(out)
-lstm97 = out["cell"] == "lstm97"  # every unit is a memory unit: no separate lines for them
+lstm97 = out["cell"] in probes.CAROUSEL_CELLS  # every unit is a memory unit: no separate lines for them
+fc = out["cell"] == "lstm97fc"  # HS97's fully connected hidden layer: the gates read the gates' outputs too
 inside_key = (net.key, int(seed), int(layer), int(example))  # names everything drawn below but t
 charted = cached.memo("inside.tables", inside_key, lambda: probes.inside_tables(out, example,
                                                                                 None if lstm97 else units))
@@ -81,10 +82,11 @@ with left:
         charted["norms"], "‖δ‖ over hidden units (log scale)", log=True, color_title="error signal", marker_t=t))
 with right:
     st.markdown("**Forward**")
-    st.latex(equations.LSTM97_FORWARD if lstm97 else equations.LSTM_FORWARD)
+    st.latex(equations.LSTM97FC_FORWARD if fc else equations.LSTM97_FORWARD if lstm97 else equations.LSTM_FORWARD)
     st.markdown("**Backward** (δ = ∂L/∂·)")
-    st.latex(equations.LSTM97_BACKWARD if lstm97 else equations.LSTM_BACKWARD)
-    st.caption(equations.LSTM97_CODE if lstm97 else equations.LSTM_CODE)
+    st.latex(equations.LSTM97FC_BACKWARD if fc else equations.LSTM97_BACKWARD if lstm97 else
+             equations.LSTM_BACKWARD)
+    st.caption(equations.LSTM97FC_CODE if fc else equations.LSTM97_CODE if lstm97 else equations.LSTM_CODE)
     st.markdown(f"**At time step t = {t}**")
     st.dataframe(probes.at_step(out, example, t), hide_index=True, width="stretch",
                  column_config={"mean": st.column_config.NumberColumn(format="%.3f", help="over hidden units"),

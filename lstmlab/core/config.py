@@ -47,18 +47,26 @@ import numpy as np
 #                                                    Pascanu et al. 2013's "sigmoid" RNN)
 #   lstm97        input, cell input, output         (Hochreiter & Schmidhuber 1997: no forget gate, s_t = s_{t-1} +
 #                                                    i_t g(a_n), h_t = o_t h(s_t), g = 4 sigma - 2, h = 2 sigma - 1)
+#   lstm97fc      input, cell input, output         (lstm97 in HS97's fully connected hidden layer: the gates and cell
+#                                                    inputs read every hidden unit's output of the step before, the
+#                                                    gates' too: u_{t-1} = [h_{t-1}, i_{t-1}, o_{t-1}])
 # The equations, one line each, are the reference engine's step functions (lstmlab.core.engines.reference).
 GATES: dict[str, tuple[str, ...]] = {"rnn": ("h",), "lstm": ("i", "f", "n", "o"), "gru": ("r", "z", "n"),
-                                     "rnn_relu": ("h",), "rnn_logistic": ("h",), "lstm97": ("i", "n", "o")}
+                                     "rnn_relu": ("h",), "rnn_logistic": ("h",), "lstm97": ("i", "n", "o"),
+                                     "lstm97fc": ("i", "n", "o")}
 CELLS = tuple(GATES)  # a cell exists where its gates are declared
-MEMORY_CELLS = ("lstm", "lstm97")  # the cells with a cell state c_t beside h_t (HS97's s_t)
+MEMORY_CELLS = ("lstm", "lstm97", "lstm97fc")  # the cells with a cell state c_t beside h_t (HS97's s_t)
+CAROUSEL_CELLS = ("lstm97", "lstm97fc")  # HS97's cells: s_t = s_{t-1} + i_t g(a_n), the carousel exactly 1
+# The cells whose recurrent input is more than h_{t-1}: the width of that input in units of H (Wh has 3H rows)
+SOURCE_BLOCKS = {"lstm97fc": 3}
 # How the error flows back in time (ModelSpec.gradient, RunConfig.gradient):
 #   full       backpropagation through time through every path;
 #   truncated  h_{t-1} enters the product h_{t-1} Wh as a constant: the error reaching a gate's pre-activation is
 #              not sent further back through Wh (the weight gradients still use it), so it reaches earlier steps
 #              only along the cell's own state (the LSTMs' c_t; the GRU's z_t h_{t-1}; a plain RNN: not at all).
 #              A stacked layer still passes its error to the layer below at the same step (through Wx).
-#              For lstm97 this is HS97's truncated gradient (section 4): error flows back only through the CEC.
+#              For lstm97 and lstm97fc this is HS97's truncated gradient (section 4): error flows back only through
+#              the CEC.
 GRADIENTS = ("full", "truncated")
 # gamma = max |f'| of the plain RNNs' activations: their error shrinks by at most gamma * sigma_max(Wh) per step
 # back (Pascanu et al. 2013: 1 for tanh, 1/4 for the logistic sigmoid; 1 for the ReLU)

@@ -50,7 +50,7 @@ def cell_state_jacobian(spec: ModelSpec, params: dict, x, layer: int = 0, exampl
     run, Wh = _example_unroll(spec, params, x, layer, example, H)
     step_backward = reference.STEPS[spec.cell].backward
     eye = np.eye(H, dtype=spec.np_dtype)
-    zero = np.zeros_like(eye)
+    zero = np.zeros((H, spec.source_size), dtype=spec.np_dtype)  # no error on u_t (h_t; lstm97fc: h_t, i_t, o_t)
     return np.stack([step_backward(zero, eye, run.cache[t], Wh).c_prev for t in range(x.shape[0])])
 
 
@@ -67,7 +67,7 @@ def cell_state_carry(spec: ModelSpec, params: dict, x, layer: int = 0) -> np.nda
     step_backward = reference.STEPS[spec.cell].backward
     run = runs[layer]
     ones = np.ones(run.h.shape[1:], dtype=spec.np_dtype)
-    zero = np.zeros_like(ones)
+    zero = np.zeros((ones.shape[0], spec.source_size), dtype=spec.np_dtype)
     return np.stack([step_backward(zero, ones, run.cache[t], params[f"l{layer}.Wh"]).c_prev
                      for t in range(x.shape[0])])
 
@@ -76,7 +76,8 @@ def jacobian_spectrum(spec: ModelSpec, params: dict, x, layer: int = 0, example:
     """Singular values of d s_T / d s_{T-k} for every lag k = 0 ... T, for one example.
 
     s_t is the layer's recurrent state: h_t (H values) for the RNNs and the GRU,
-    (h_t, c_t) (2H values) for the LSTMs ("lstm", "lstm97"). The product
+    (h_t, c_t) (2H values) for "lstm" and "lstm97", (h_t, i_t, o_t, c_t) (4H values) for "lstm97fc", whose
+    gates' outputs are part of what the next step reads. The product
         d s_T / d s_{T-k} = prod_{j=T-k+1}^{T} d s_j / d s_{j-1}
     is what backpropagation through time multiplies the error by over k steps;
     for the tanh RNN each factor is Wh^T diag(1 - h_j^2), so sigma_max <=
@@ -91,16 +92,16 @@ def jacobian_spectrum(spec: ModelSpec, params: dict, x, layer: int = 0, example:
     """
     x = _check(spec, x, layer, example)
     T = x.shape[0]
-    H = spec.hidden_size
+    H, U = spec.hidden_size, spec.source_size
     lstm = spec.has_cell_state
-    S = 2 * H if lstm else H
+    S = U + H if lstm else U
     if S > MAX_STATE:
         raise ValueError(f"hidden_size={H}: the state has {S} values, expected at most {MAX_STATE} for a Jacobian")
     run, Wh = _example_unroll(spec, params, x, layer, example, S)
     step_backward = reference.STEPS[spec.cell].backward
 
     eye = np.eye(S, dtype=spec.np_dtype)
-    dh, dc = eye[:, :H], (eye[:, H:] if lstm else None)
+    dh, dc = eye[:, :U], (eye[:, U:] if lstm else None)
     out = np.empty((T + 1, S), dtype=spec.np_dtype)
     out[0] = 1.0
     for k in range(1, T + 1):

@@ -194,7 +194,8 @@ def bptt(spec: ModelSpec, params: dict, x, y, loss: str = "mse", engine: str | N
         dh_t = inject_t + dL/dh_t through h_{t+1}      (inject: from the head or the layer above; with
                                                          ``spec.gradient`` "truncated", not through h_t Wh)
     and then, summed over all steps:
-        dWh = sum_t h_{t-1}^T dhh_t,  dWx = sum_t x_t^T da_t,  db = sum_t da_t,  (GRU) dbhn = sum_t dhh_n,t
+        dWh = sum_t u_{t-1}^T dhh_t,  dWx = sum_t x_t^T da_t,  db = sum_t da_t,  (GRU) dbhn = sum_t dhh_n,t
+    (u_t = h_t, or [h_t, i_t, o_t] for "lstm97fc": ``Unroll.sources``)
         inject for layer k-1 = da Wx^T.
     ``engine``: a name from ``config.ENGINES``, by default the environment's choice (see lstmlab.core.engines).
     ``weight_grads=False``: the error flow alone (a held-out snapshot), ``grads`` left empty.
@@ -375,10 +376,10 @@ def _given(name: str, value, spec: ModelSpec, shape: tuple[int, ...], finite: bo
 def _layer_grads(spec: ModelSpec, k: int, inp: np.ndarray, run: Unroll, flow, engine) -> dict[str, np.ndarray]:
     """Layer k's weight gradients, summed over every step (those the engine summed on its way as it did)."""
     T, B, _ = inp.shape
-    H, GH = spec.hidden_size, flow.da.shape[2]
+    H, GH, S = spec.hidden_size, flow.da.shape[2], spec.source_size
     dWh = flow.dWh
     if dWh is None:
-        dWh = engine.matmul(run.h[:-1].reshape(-1, H).T, flow.dhh.reshape(-1, GH))
+        dWh = engine.matmul(run.sources[:-1].reshape(-1, S).T, flow.dhh.reshape(-1, GH))
     grads = {f"l{k}.Wh": dWh}
     if flow.dWx is None:
         grads[f"l{k}.Wx"] = engine.matmul(inp.reshape(T * B, -1).T, flow.da.reshape(T * B, GH))

@@ -79,6 +79,8 @@ def init_params(
     (1.0 by default: Jozefowicz et al. 2015; "lstm97" has no forget gate).
     The IRNN of Le, Jaitly & Hinton 2015 is cell "rnn_relu" with init "irnn"
     (weight_scale 1: W_h = I; below 1: their scaled identity).
+    "lstm97fc": the rows of ``l{k}.Wh`` that read the gates' outputs (rows H .. 3H) are zero, so that the net
+    starts as "lstm97"; with ``init="uniform"`` (HS97's) they are drawn like every other weight.
     ``init="uniform"`` (the papers' initial weight ranges, e.g. HS97's [-0.1, 0.1]): every weight and bias,
     the head's included, uniform in [-weight_scale, weight_scale] (the LSTM forget gate's bias still
     ``forget_bias``).
@@ -148,6 +150,8 @@ def _scaled_params(spec: ModelSpec, weight_scale: float, init: str, rng: np.rand
         params[f"l{k}.Wh"] = np.concatenate(
             [recurrent_block(rng, H, weight_scale, init) for _ in range(G)], axis=1
         )
+        if spec.source_size > H:  # lstm97fc: the rows of the gates' outputs start at zero
+            params[f"l{k}.Wh"] = np.concatenate([params[f"l{k}.Wh"], np.zeros((spec.source_size - H, G * H))])
         params[f"l{k}.b"] = np.zeros(G * H)
         if spec.cell == "gru":
             params[f"l{k}.bhn"] = np.zeros(H)

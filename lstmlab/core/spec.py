@@ -10,7 +10,7 @@ import numpy as np
 
 # CELL_NAMES and DTYPES: the cells and dtypes a spec may name, as config declares them
 from lstmlab.core.config import CELLS as CELL_NAMES  # noqa: F401
-from lstmlab.core.config import DTYPES, FIELD_INFO, GATES, MEMORY_CELLS, FieldInfo  # noqa: F401
+from lstmlab.core.config import DTYPES, FIELD_INFO, GATES, MEMORY_CELLS, SOURCE_BLOCKS, FieldInfo  # noqa: F401
 
 HEADS = ("last", "all")
 LOSSES = ("mse", "mse-onehot", "xent")  # mse-onehot: logistic outputs against one-hot targets (HS97)
@@ -44,7 +44,9 @@ class ModelSpec:
 
     cell:        "rnn" (tanh Elman), "lstm", "gru", "rnn_relu" (ReLU Elman), "rnn_logistic" (logistic Elman) or
                  "lstm97" (Hochreiter & Schmidhuber 1997: input and output gates, no forget gate; one cell per
-                 block, see lstmlab.core.engines.reference.lstm97_step_forward); the gates of each: ``config.GATES``
+                 block, see lstmlab.core.engines.reference.lstm97_step_forward) or "lstm97fc" (the same cells in
+                 HS97's fully connected hidden layer: the gates read the gates' outputs too, ``Wh`` (3H, 3H)); the
+                 gates of each: ``config.GATES``
     input_size:  features per time step of x (T, B, input_size)
     hidden_size: H, units per layer
     output_size: O, outputs of the linear head (classes for "xent")
@@ -80,6 +82,11 @@ class ModelSpec:
         return self.cell in MEMORY_CELLS
 
     @property
+    def source_size(self) -> int:
+        """The width of the recurrent input u_{t-1} that Wh multiplies: H (u = h), 3H for "lstm97fc"."""
+        return SOURCE_BLOCKS.get(self.cell, 1) * self.hidden_size
+
+    @property
     def np_dtype(self) -> np.dtype:
         return np.dtype(self.dtype)
 
@@ -90,7 +97,7 @@ class ModelSpec:
         for k in range(self.layers):
             fan_in = self.input_size if k == 0 else H
             shapes[f"l{k}.Wx"] = (fan_in, GH)
-            shapes[f"l{k}.Wh"] = (H, GH)
+            shapes[f"l{k}.Wh"] = (self.source_size, GH)
             shapes[f"l{k}.b"] = (GH,)
             if self.cell == "gru":
                 shapes[f"l{k}.bhn"] = (H,)

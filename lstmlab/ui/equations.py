@@ -13,7 +13,11 @@ RNN_FORWARD = r"h_t = \tanh\bigl(W_x^\top x_t + W_h^\top h_{t-1} + b\bigr)"
 
 # Where the LSTM of 1997's equations below are computed.
 LSTM97_CODE = (f"In code: `{reference.lstm97_step_forward.__name__}` and `{reference.lstm97_step_backward.__name__}` "
-               f"in `lstmlab/engines/{Path(reference.__file__).name}`, one line per equation.")
+               f"in `lstmlab/core/engines/{Path(reference.__file__).name}`, one line per equation.")
+# Where the equations of the LSTM of 1997 in HS97's fully connected hidden layer are computed.
+LSTM97FC_CODE = (f"In code: `{reference.lstm97fc_step_forward.__name__}` and "
+                 f"`{reference.lstm97fc_step_backward.__name__}` in "
+                 f"`lstmlab/core/engines/{Path(reference.__file__).name}`, one line per equation.")
 
 RNN_BPTT = r"""\begin{aligned}
 \frac{\partial L}{\partial h_t} &= \frac{\partial L}{\partial h_T}
@@ -69,6 +73,22 @@ LSTM97_BACKWARD = r"""\begin{aligned}
 \delta i_t &= \delta c_t \odot n_t \odot i_t (1-i_t)\\
 \delta n_t &= \delta c_t \odot i_t \odot g'(a_{n,t})\\
 \delta h_{t-1} &= \underbrace{W_{h}\,[\delta i_t;\delta n_t;\delta o_t]}_{0\ \text{when truncated (HS97)}}
+ + \text{(loss at } t-1)
+\end{aligned}"""
+
+# lstm97fc: every gate and cell input reads u_{t-1}, the outputs of every hidden unit (HS97's fully connected layer)
+LSTM97FC_FORWARD = LSTM97_FORWARD.replace(r"\begin{aligned}", r"""\begin{aligned}
+u_{t-1} &= [h_{t-1};\, i_{t-1};\, o_{t-1}] && \text{every hidden unit's output}\\""").replace(
+    "W_{hi}^\\top h_{t-1}", "W_{ui}^\\top u_{t-1}").replace("W_{hn}^\\top h_{t-1}", "W_{un}^\\top u_{t-1}").replace(
+    "W_{ho}^\\top h_{t-1}", "W_{uo}^\\top u_{t-1}")
+
+LSTM97FC_BACKWARD = r"""\begin{aligned}
+\delta c_t &= \delta h_t \odot o_t \odot h'(c_t) + \underbrace{\delta c_{t+1}}_{\text{carousel}}\\
+\delta o_t &= \bigl(\delta h_t \odot h(c_t) + \varepsilon^{o}_t\bigr) \odot o_t (1-o_t)\\
+\delta i_t &= \bigl(\delta c_t \odot n_t + \varepsilon^{i}_t\bigr) \odot i_t (1-i_t)\\
+\delta n_t &= \delta c_t \odot i_t \odot g'(a_{n,t})\\
+[\delta h_{t-1};\, \varepsilon^{i}_{t-1};\, \varepsilon^{o}_{t-1}] &=
+\underbrace{W_{h}\,[\delta i_t;\delta n_t;\delta o_t]}_{0\ \text{when truncated (HS97)}}
  + \text{(loss at } t-1)
 \end{aligned}"""
 

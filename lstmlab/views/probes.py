@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from lstmlab.core.analysis import mean_l2, norm_ratio
-from lstmlab.core.config import MEMORY_CELLS, RunConfig
+from lstmlab.core.config import CAROUSEL_CELLS, MEMORY_CELLS, RunConfig
 from lstmlab.core.jacobian import cell_state_carry, cell_state_jacobian, jacobian_spectrum
 from lstmlab.core.model import bptt
 from lstmlab.core.params import init_params
@@ -126,8 +126,8 @@ CAROUSEL = "along the cell state alone (largest)"
 
 
 def lstm_inside(config, params: dict | None, seed: int, layer: int = 0, batch: int = 16) -> dict:
-    """One forward + backward pass of the LSTM of ``config`` (a RunConfig with cell "lstm" or "lstm97") on a fresh
-    batch of its task drawn from ``np.random.default_rng(seed)``, with the config's gradient (full or truncated).
+    """One forward + backward pass of the LSTM of ``config`` (a RunConfig with a cell of config.MEMORY_CELLS) on a
+    fresh batch of its task drawn from ``np.random.default_rng(seed)``, with the config's gradient (full or truncated).
 
     ``params``: the network's parameters (e.g. ``Run.params``); None -> the initialisation ``train(config)``
     starts from. Returns numpy arrays of ``layer``: gates {g: (T, B, H)}, dgates {g: (T, B, H)}, c, dc, h, dh
@@ -193,12 +193,12 @@ CARRY_NAME = "∂c_t/∂c_{t−1} (carousel)"  # the LSTM of 1997's: its forget-
 
 def gate_names(cell: str) -> dict[str, str]:
     """Display names of a cell's gates (``out["cell"]`` of lstm_inside)."""
-    return GATE_NAMES_97 if cell == "lstm97" else GATE_NAMES
+    return GATE_NAMES_97 if cell in CAROUSEL_CELLS else GATE_NAMES
 
 
 def carry_name(cell: str) -> str:
     """Display name of ∂c_t/∂c_{t−1} along the cell state: the LSTM's forget gate, the LSTM of 1997's carousel."""
-    return CARRY_NAME if cell == "lstm97" else GATE_NAMES["f"]
+    return CARRY_NAME if cell in CAROUSEL_CELLS else GATE_NAMES["f"]
 
 
 def inside_tables(out: dict, example: int, units=None) -> dict[str, pd.DataFrame]:
@@ -224,7 +224,7 @@ def inside_tables(out: dict, example: int, units=None) -> dict[str, pd.DataFrame
         return pd.DataFrame({"name": name, "units": over, "t": t, "value": np.linalg.norm(a[:, ex, u], axis=1)})
 
     means = [mean(names[g], out["gates"][g]) for g in out["gates"]]
-    if cell == "lstm97":  # no forget gate: its place is the carousel's fixed factor
+    if cell in CAROUSEL_CELLS:  # no forget gate: its place is the carousel's fixed factor
         means.append(mean(CARRY_NAME, out["carry"]))
     norms = [norm(f"δ{g} (into {names[g]})", out["dgates"][g]) for g in out["dgates"]]
     norms += [norm(DC_NAME, out["dc"]), norm("δh (hidden state)", out["dh"])]
@@ -257,7 +257,7 @@ def at_step(out: dict, example: int, t: int) -> pd.DataFrame:
         a = out["gates"][g][i, ex, :]
         rows.append({"gate": names[g], "mean": float(a.mean()), "min": float(a.min()),
                      "max": float(a.max()), "‖δ‖": float(np.linalg.norm(out["dgates"][g][i, ex, :]))})
-    if out["cell"] == "lstm97":  # ‖δ‖: the error it hands to c_{t-1}, δc_t ⊙ ∂c_t/∂c_{t-1}
+    if out["cell"] in CAROUSEL_CELLS:  # ‖δ‖: the error it hands to c_{t-1}, δc_t ⊙ ∂c_t/∂c_{t-1}
         a = out["carry"][i, ex, :]
         rows.append({"gate": CARRY_NAME, "mean": float(a.mean()), "min": float(a.min()), "max": float(a.max()),
                      "‖δ‖": float(np.linalg.norm(out["dc"][i, ex, :] * a))})

@@ -17,7 +17,7 @@ import pytest
 from numba import njit
 
 from lstmlab.core import engines
-from lstmlab.core.config import CELLS, GATES, MEMORY_CELLS, RunConfig
+from lstmlab.core.config import CAROUSEL_CELLS, CELLS, GATES, MEMORY_CELLS, SOURCE_BLOCKS, RunConfig
 from lstmlab.core.engines import ENGINE_VARIABLE, ENGINES, blas, compiled, kernels
 from lstmlab.core.model import bptt, forward
 from lstmlab.core.params import init_params
@@ -68,15 +68,25 @@ def results(res) -> dict:
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 @pytest.mark.parametrize("cell,layers,head,loss", CASES)
 def test_engines_agree(cell, layers, head, loss, dtype):
+    """Within TOLERANCE of each other; in float32, where a problem's own rounding error can exceed that, the
+    compiled engine may instead be at most as far from the float64 result as the reference engine is."""
     seed = CASES.index((cell, layers, head, loss)) + (0 if dtype == "float64" else 1000)
     spec, params, x, y = random_problem(cell, layers, head, loss, dtype, seed)
     fast = bptt(spec, params, x, y, loss, engine="compiled")
     ref = bptt(spec, params, x, y, loss, engine="reference")
     a, b = results(fast), results(ref)
+    exact = None
+    if dtype == "float32":
+        wide = {k: np.asarray(v, dtype=np.float64) for k, v in params.items()}
+        exact = results(bptt(replace(spec, dtype="float64"), wide, x.astype(np.float64),
+                             y if loss == "xent" else y.astype(np.float64), loss, engine="reference"))
     assert a.keys() == b.keys()
     for name in b:
         assert np.asarray(a[name]).dtype == np.asarray(b[name]).dtype, name
         assert np.shape(a[name]) == np.shape(b[name]), name
+        if exact is not None and rel(a[name], b[name]) > TOLERANCE[dtype]:
+            assert rel(a[name], exact[name]) <= rel(b[name], exact[name]), (name, rel(a[name], b[name]))
+            continue
         assert rel(a[name], b[name]) <= TOLERANCE[dtype], (name, rel(a[name], b[name]))
     np.testing.assert_array_equal(forward(spec, params, x, engine="compiled"), fast.y_hat)
 
@@ -108,7 +118,7 @@ def test_the_truncated_error_crosses_steps_only_along_the_cell_state(engine, cel
     res = bptt(spec, params, x, y, "mse", engine=engine)
     assert not res.dh[0, :-1].any() and res.dh[0, -1].any()
     dc = res.dc[0]
-    if cell == "lstm97":
+    if cell in CAROUSEL_CELLS:
         np.testing.assert_array_equal(dc, np.broadcast_to(dc[-1], dc.shape))
     else:
         f = res.gates["f"][0]
@@ -186,7 +196,8 @@ def test_the_compiled_engine_overwrites_inject_only_when_allowed(cell):
     G = len(GATES[cell])
     rng = np.random.default_rng(0)
     x, Wx, b = rng.standard_normal((5, 3, 2)), rng.standard_normal((2, 4 * G)), rng.standard_normal(4 * G)
-    Wh, bhn, inject = 0.3 * rng.standard_normal((4, 4 * G)), rng.standard_normal(4), rng.standard_normal((5, 3, 4))
+    Wh, bhn = 0.3 * rng.standard_normal((SOURCE_BLOCKS.get(cell, 1) * 4, 4 * G)), rng.standard_normal(4)
+    inject = rng.standard_normal((5, 3, 4))
     kept = inject.copy()
     run = compiled.unroll(cell, x, Wx, b, Wh, bhn)
     flow = compiled.backprop(cell, run, inject, Wh)

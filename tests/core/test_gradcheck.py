@@ -85,8 +85,9 @@ def test_dh_is_total_derivative_by_perturbing_a_hidden_state(cell, engine, monke
 
 
 def frozen_recurrence_loss(spec, params, x, y, loss, frozen):
-    """The loss of the network in which step t of layer k reads ``frozen[k][t]`` as h_{t-1} (fixed arrays) instead
-    of its own previous state; everything else (the input from the layer below, the cell state) flows as usual.
+    """The loss of the network in which step t of layer k reads ``frozen[k][t]`` as its recurrent input u_{t-1}
+    (fixed arrays: h_{t-1}, or [h_{t-1}, i_{t-1}, o_{t-1}] for "lstm97fc") instead of its own previous one;
+    everything else (the input from the layer below, the cell state) flows as usual.
 
     For the cells whose h_{t-1} enters a step only through h_{t-1} Wh (all but the GRU), the gradient of this loss
     at frozen = the network's own states is the truncated gradient: the same network, with no path through
@@ -111,7 +112,8 @@ def test_the_truncated_gradient_is_the_gradient_with_the_recurrent_input_held_fi
     """Central differences on the loss with every h_{t-1} Wh reading the unperturbed network's h_{t-1}."""
     spec, params, x, y = make_problem(cell, layers, head, "mse", seed=17 + layers, gradient="truncated")
     res = bptt(spec, params, x, y, "mse", engine=engine)
-    states = bptt(spec, params, x, y, "mse", engine="reference").h  # (L, T, B, H), unperturbed
+    ref = bptt(spec, params, x, y, "mse", engine="reference")  # unperturbed
+    states = ref.h if cell != "lstm97fc" else np.concatenate([ref.h, ref.gates["i"], ref.gates["o"]], axis=-1)
     frozen = [np.concatenate([np.zeros_like(states[k, :1]), states[k, :-1]]) for k in range(layers)]
     eps = 1e-6
     for name, arr in params.items():

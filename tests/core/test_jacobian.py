@@ -65,6 +65,33 @@ def test_gated_spectrum_matches_finite_differences(cell):
     np.testing.assert_allclose(sv[k], np.linalg.svd(J, compute_uv=False), rtol=1e-7, atol=1e-9)
 
 
+def test_lstm97fc_spectrum_matches_finite_differences_of_its_whole_state():
+    """lstm97fc's state is (h_t, i_t, o_t, c_t): the next step reads the gates' outputs too."""
+    T, H, k, eps = 6, 3, 4, 1e-6
+    spec = ModelSpec(cell="lstm97fc", input_size=2, hidden_size=H, output_size=1)
+    params = init_params(spec, weight_scale=0.5, init="uniform", seed=1)
+    x = np.random.default_rng(2).standard_normal((T, 1, 2))
+    sv = jacobian_spectrum(spec, params, x)
+    xw = x @ params["l0.Wx"] + params["l0.b"]
+
+    def run(steps, state):
+        """The state (h, i, o, c) after the given steps of x, starting from ``state``."""
+        u, c = state[None, : 3 * H], state[None, 3 * H :]
+        for t in steps:
+            h, c, gates, _ = reference.lstm97fc_step_forward(xw[t], u, c, params["l0.Wh"], None)
+            u = np.concatenate([h, gates[:, :H], gates[:, 2 * H :]], axis=1)
+        return np.concatenate([u[0], c[0]])
+
+    base = run(range(T - k), np.zeros(4 * H))
+    J = np.empty((4 * H, 4 * H))
+    for j in range(4 * H):
+        e = np.zeros(4 * H)
+        e[j] = eps
+        J[:, j] = (run(range(T - k, T), base + e) - run(range(T - k, T), base - e)) / (2 * eps)
+    assert sv.shape == (T + 1, 4 * H)
+    np.testing.assert_allclose(sv[k], np.linalg.svd(J, compute_uv=False), rtol=1e-7, atol=1e-9)
+
+
 def test_bad_layer_and_example():
     spec = ModelSpec(cell="rnn", input_size=1, hidden_size=2, output_size=1)
     p = init_params(spec)
@@ -106,5 +133,5 @@ def test_the_cell_state_jacobian_of_the_1997_lstm_is_the_identity_at_every_step(
 
 def test_the_cell_state_jacobian_needs_a_cell_state():
     spec = ModelSpec(cell="gru", input_size=1, hidden_size=2, output_size=1)
-    with pytest.raises(ValueError, match=r"^cell='gru': expected a cell with a cell state \(lstm, lstm97\)$"):
+    with pytest.raises(ValueError, match=r"^cell='gru': expected a cell with a cell state \(lstm, lstm97, lstm97fc\)$"):
         cell_state_jacobian(spec, init_params(spec), np.zeros((3, 1, 1)))

@@ -45,11 +45,39 @@ def test_param_names_and_shapes_follow_the_contract():
         "head.W": (5, 2), "head.b": (2,),
     }
     assert GATES == {"rnn": ("h",), "lstm": ("i", "f", "n", "o"), "gru": ("r", "z", "n"), "rnn_relu": ("h",),
-                     "rnn_logistic": ("h",), "lstm97": ("i", "n", "o")}
+                     "rnn_logistic": ("h",), "lstm97": ("i", "n", "o"), "lstm97fc": ("i", "n", "o")}
     s97 = ModelSpec(cell="lstm97", input_size=3, hidden_size=5, output_size=2)
     assert s97.param_shapes() == {"l0.Wx": (3, 15), "l0.Wh": (5, 15), "l0.b": (15,), "head.W": (5, 2),
                                   "head.b": (2,)}
     assert s97.has_cell_state and spec().has_cell_state and not spec(cell="rnn_relu").has_cell_state
+    fc = ModelSpec(cell="lstm97fc", input_size=3, hidden_size=5, output_size=2)  # Wh reads [h, i, o]
+    assert fc.param_shapes() == {"l0.Wx": (3, 15), "l0.Wh": (15, 15), "l0.b": (15,), "head.W": (5, 2),
+                                 "head.b": (2,)}
+    assert fc.has_cell_state and fc.source_size == 15 and s97.source_size == 5
+
+
+def test_hs97_experiment_4_net_has_hs97s_93_weights():
+    """HS97 Table 10: Experiment 4's net (2 inputs, 1 output, 4 cells in HS97's fully connected hidden layer,
+    every non-input unit biased) has 93 weights; lstm97fc with 4 cells of their own gates has 12 hidden units to
+    HS97's 8 (2 blocks of 2 cells share gates), lstm97 reads only the 4 cells' outputs."""
+    def count(cell):
+        return sum(int(np.prod(shape)) for shape in ModelSpec(cell, 2, 4, 1).param_shapes().values())
+
+    units, sources = 12, 2 + 12 + 1  # hidden units, and what each reads: inputs, hidden units, bias
+    assert count("lstm97fc") == units * sources + (4 + 1)
+    assert count("lstm97") == units * (2 + 4 + 1) + (4 + 1)
+    hs97_units = 4 + 2 + 2  # 4 cells, 2 input and 2 output gates
+    assert hs97_units * (2 + hs97_units + 1) + (4 + 1) == 93
+
+
+@pytest.mark.parametrize("init", ["orthogonal", "uniform"])
+def test_lstm97fc_gate_rows_start_at_zero_except_in_hs97s_uniform_init(init):
+    s = ModelSpec(cell="lstm97fc", input_size=2, hidden_size=4, output_size=1)
+    Wh = init_params(s, weight_scale=0.1, init=init, seed=0)["l0.Wh"]
+    assert Wh[:4].any()
+    assert Wh[4:].any() == (init == "uniform")
+    if init == "uniform":
+        assert np.abs(Wh).max() <= 0.1
 
 
 @pytest.mark.parametrize("init", ["orthogonal", "gaussian", "identity"])

@@ -35,13 +35,13 @@ from lstmlab.core.torch_interop import build_torch_model  # noqa: E402  # noqa: 
 
 T, B, IN, H, O = 7, 3, 2, 5, 3
 RTOL = 1e-9
-CELLS = ("rnn", "lstm", "gru", "rnn_relu", "rnn_logistic", "lstm97")
+CELLS = ("rnn", "lstm", "gru", "rnn_relu", "rnn_logistic", "lstm97", "lstm97fc")
 TORCH_CELLS = {"rnn": (torch.nn.RNNCell, {"nonlinearity": "tanh"}), "rnn_relu": (torch.nn.RNNCell,
                {"nonlinearity": "relu"}), "lstm": (torch.nn.LSTMCell, {}), "gru": (torch.nn.GRUCell, {})}
 TORCH_MODULES = {"rnn": torch.nn.RNN, "rnn_relu": torch.nn.RNN, "lstm": torch.nn.LSTM, "gru": torch.nn.GRU}
 CASES = list(itertools.product(CELLS, (1, 2), ("last", "all"), ("mse", "xent")))
 IDS = [f"{c}-L{n}-{h}-{loss}" for c, n, h, loss in CASES]
-MEMORY = ("lstm", "lstm97")
+MEMORY = ("lstm", "lstm97", "lstm97fc")
 
 
 # ------------------------------------------------------------------ problem
@@ -180,12 +180,14 @@ def unrolled_hand_cells(spec, params, x, y, loss, truncated: bool = False):
         leaves.append((W_ih, W_hh, b_ih, b_hh))
         h = torch.zeros(B, H, dtype=torch.float64)
         c = torch.zeros(B, H, dtype=torch.float64)
+        u = torch.zeros(B, W_hh.shape[1], dtype=torch.float64)  # lstm97fc: [h, i, o] of the step before
         layer_h, layer_c = [], []
         lpre = {gate: [] for gate in spec.gates}
         lact = {gate: [] for gate in spec.gates}
         for t in range(T):
             gi = F.linear(inp[t], W_ih, b_ih)
-            gh = F.linear(h.detach() if truncated else h, W_hh, b_hh)
+            src = u if spec.cell == "lstm97fc" else h
+            gh = F.linear(src.detach() if truncated else src, W_hh, b_hh)
             if spec.cell in ("rnn", "rnn_relu", "rnn_logistic"):
                 a = {"h": gi + gh}
                 a["h"].retain_grad()
@@ -205,7 +207,7 @@ def unrolled_hand_cells(spec, params, x, y, loss, truncated: bool = False):
                 }
                 c = acts["f"] * c + acts["i"] * acts["n"]
                 h = acts["o"] * torch.tanh(c)
-            elif spec.cell == "lstm97":  # HS97 section 4: s = s + y_in g(net_c), y_c = y_out h(s)
+            elif spec.cell in ("lstm97", "lstm97fc"):  # HS97 section 4: s = s + y_in g(net_c), y_c = y_out h(s)
                 blocks = (gi + gh).split(H, dim=1)
                 a = {}
                 for name, blk in zip(("i", "n", "o"), blocks):
@@ -214,6 +216,7 @@ def unrolled_hand_cells(spec, params, x, y, loss, truncated: bool = False):
                 acts = {"i": torch.sigmoid(a["i"]), "n": 4 * torch.sigmoid(a["n"]) - 2, "o": torch.sigmoid(a["o"])}
                 c = c + acts["i"] * acts["n"]
                 h = acts["o"] * (2 * torch.sigmoid(c) - 1)
+                u = torch.cat([h, acts["i"], acts["o"]], dim=1)
             else:
                 i_r, i_z, i_n = gi.split(H, dim=1)
                 h_r, h_z, h_n = gh.split(H, dim=1)
@@ -379,7 +382,7 @@ def test_whole_sequence_modules_agree(cell, layers, head, loss, engine):
 
 
 def test_build_torch_model_refuses_the_cells_pytorch_lacks():
-    for cell in ("rnn_logistic", "lstm97"):
+    for cell in ("rnn_logistic", "lstm97", "lstm97fc"):
         spec, params, _, _ = make_problem(cell, 1, "last", "mse")
         with pytest.raises(ValueError, match=rf"^cell='{cell}': PyTorch has no module for this cell"):
             build_torch_model(spec, params)
@@ -426,14 +429,16 @@ def test_the_cell_state_jacobian_is_the_carousel(cell):
     ours = cell_state_jacobian(spec, params, x, example=1)  # (T, H, H)
     res = bptt(spec, params, x, y, loss="mse", engine="reference")
     a = F.linear(t64(x[:, 1]), t64(params["l0.Wx"].T), t64(params["l0.b"]))  # (T, G*H)
-    h_prev = np.concatenate([np.zeros((1, H)), res.h[0, :-1, 1]])
+    u = res.h[0, :, 1] if cell != "lstm97fc" else np.concatenate([res.h[0, :, 1], res.gates["i"][0, :, 1],
+                                                                   res.gates["o"][0, :, 1]], axis=1)
+    h_prev = np.concatenate([np.zeros((1, u.shape[1])), u[:-1]])  # the recurrent input u_{t-1}
     c_prev = np.concatenate([np.zeros((1, H)), res.c[0, :-1, 1]])
     for t in range(T):
         a_t = (a[t] + t64(h_prev[t]) @ t64(params["l0.Wh"]))[None]
         jac = torch.autograd.functional.jacobian(lambda c, a_t=a_t: hand_cell_state(cell, a_t, c),
                                                  t64(c_prev[t][None]))
         jac = jac.reshape(H, H).numpy()
-        if cell == "lstm97":
+        if cell in ("lstm97", "lstm97fc"):
             np.testing.assert_array_equal(jac, np.eye(H))
             np.testing.assert_array_equal(ours[t], np.eye(H))
         else:

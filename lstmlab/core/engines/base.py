@@ -18,12 +18,20 @@ class Unroll(NamedTuple):
     c:     (T+1, B, H) cell states like h (the LSTMs, config.MEMORY_CELLS); None for the other cells
     gates: (T, B, G*H) gate activations (the RNN's one gate is h_t)
     cache: what the engine's backward pass reads besides these
+    src:   (T+1, B, S) the recurrent input u_t that Wh multiplies, where it is more than h_t ("lstm97fc":
+           u_t = [h_t, i_t, o_t], u_0 = [h_0, 0, 0]); None where it is h_t
     """
 
     h: np.ndarray
     c: np.ndarray | None
     gates: np.ndarray
     cache: Any
+    src: np.ndarray | None = None
+
+    @property
+    def sources(self) -> np.ndarray:
+        """u_t, t = 0..T: what Wh multiplies (``src``, or ``h``)."""
+        return self.h if self.src is None else self.src
 
 
 class Flow(NamedTuple):
@@ -32,10 +40,10 @@ class Flow(NamedTuple):
     dh:  (T, B, H) total dL/dh_t (through every later step and the layers above)
     dc:  (T, B, H) total dL/dc_t (the LSTMs), None otherwise
     da:  (T, B, G*H) dL/d(pre-activation) of every gate; also dL/d(x_t Wx + b)
-    dhh: (T, B, G*H) dL/d(h_{t-1} Wh); the same array as da except for the GRU
+    dhh: (T, B, G*H) dL/d(u_{t-1} Wh) (u: ``Unroll.sources``); the same array as da except for the GRU
     dWx, db: (I, G*H) and (G*H,) sum_t x_t^T da_t and sum_t da_t when the engine summed them on its way
              (given the layer's input), else None
-    dWh: (H, G*H) sum_t h_{t-1}^T dhh_t when the engine summed it (given the layer's input), else None
+    dWh: (S, G*H) sum_t u_{t-1}^T dhh_t when the engine summed it (given the layer's input), else None
     """
 
     dh: np.ndarray

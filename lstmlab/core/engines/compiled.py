@@ -29,7 +29,7 @@ import numba
 import numpy as np
 from filelock import FileLock, Timeout
 
-from lstmlab.core.config import CELLS, GRADIENTS, MEMORY_CELLS
+from lstmlab.core.config import CAROUSEL_CELLS, CELLS, GRADIENTS, MEMORY_CELLS, SOURCE_BLOCKS
 from lstmlab.core.engines import blas, kernels, memory
 from lstmlab.core.engines.base import Flow, Unroll
 
@@ -162,8 +162,9 @@ def unroll(cell: str, x: np.ndarray, Wx: np.ndarray, b: np.ndarray, Wh: np.ndarr
            c0=None) -> Unroll:
     """Run one layer over every step of its input ``x`` (T, B, I) from ``h0``, ``c0`` (B, H), zero by default.
 
-    The cache is (tanh(c_t),) for the LSTM, (tanh(c_t / 2),) for lstm97 (h(c_t)), (hn_t,) for the GRU (the
-    candidate's hidden part), () for the RNNs.
+    The cache is (tanh(c_t),) for the LSTM, (tanh(c_t / 2),) for lstm97 and lstm97fc (h(c_t)), (hn_t,) for the
+    GRU (the candidate's hidden part), () for the RNNs; lstm97fc's recurrent input u_t = [h_t, i_t, o_t] is the
+    Unroll's ``src``.
     """
     ready(cell, x.dtype)
     return _unroll(cell, x, Wx, b, Wh, bhn, h0, c0)
@@ -172,28 +173,53 @@ def unroll(cell: str, x: np.ndarray, Wx: np.ndarray, b: np.ndarray, Wh: np.ndarr
 def _unroll(cell, x, Wx, b, Wh, bhn=None, h0=None, c0=None) -> Unroll:
     blas.ensure_one_thread()
     T, B, _ = x.shape
-    H, GH = Wh.shape
+    GH = Wh.shape[1]
+    H = GH // _GATE_BLOCKS[KERNEL_SET[cell]]
+    _check_sources(cell, Wh, H)
     dtype = x.dtype
     K = _CONSTANTS[dtype]
     x, Wx, b, Wh = (np.ascontiguousarray(a) for a in (x, Wx, b, Wh))
     h = memory.empty((T + 1, B, H), dtype)
     h[0] = 0.0 if h0 is None else h0
-    c, gates, cache = None, h[1:], ()
+    c, gates, cache, u = None, h[1:], (), None
     if cell in kernels.RNN_ACTIVATIONS:
         kernel, arrays = kernels.rnn_forward, (x, Wx, b, Wh, h)
         after = (kernels.RNN_ACTIVATIONS[cell],)
     else:
         gates, aux = memory.empty((T, B, GH), dtype), memory.empty((T, B, H), dtype)
         cache, after = (aux,), ()
-        if cell in ("lstm", "lstm97"):
+        if cell in MEMORY_CELLS:
             c = memory.empty((T + 1, B, H), dtype)
             c[0] = 0.0 if c0 is None else c0
-            kernel = kernels.lstm_forward if cell == "lstm" else kernels.lstm97_forward
-            arrays = (x, Wx, b, Wh, h, c, gates, aux)
+            if cell == "lstm":
+                kernel, arrays = kernels.lstm_forward, (x, Wx, b, Wh, h, c, gates, aux)
+            else:
+                kernel, arrays = kernels.lstm97_forward, (x, Wx, b, Wh, h, c, gates, aux, _sources(cell, h, Wh))
+                u = arrays[-1] if arrays[-1].shape[0] else None
         else:
             kernel, arrays = kernels.gru_forward, (x, Wx, b, Wh, np.ascontiguousarray(bhn), h, gates, aux)
     each(lambda rows: kernel(*arrays, K, *after, *rows), shards(B))
-    return Unroll(h, c, gates, cache)
+    return Unroll(h, c, gates, cache, u)
+
+
+def _check_sources(cell: str, Wh: np.ndarray, H: int) -> None:
+    """ValueError unless Wh has a row per unit of the cell's recurrent input (the kernels do not check bounds)."""
+    S = SOURCE_BLOCKS.get(cell, 1) * H
+    if Wh.shape != (S, _GATE_BLOCKS[KERNEL_SET[cell]] * H):
+        raise ValueError(f"Wh: shape {Wh.shape} for cell {cell!r} with {H} units; expected "
+                         f"{(S, _GATE_BLOCKS[KERNEL_SET[cell]] * H)}")
+
+
+def _sources(cell: str, h: np.ndarray, Wh: np.ndarray) -> np.ndarray:
+    """The recurrent input u for lstm97_forward to fill: (T + 1, B, 3H) for lstm97fc, with u_0 = [h_0, 0, 0] from
+    ``h`` (T + 1, B, H); for lstm97 an array without rows (the kernel reads h)."""
+    if cell not in SOURCE_BLOCKS:
+        return np.empty((0, 0, 0), dtype=h.dtype)
+    T1, B, H = h.shape
+    u = memory.empty((T1, B, Wh.shape[0]), h.dtype)
+    u[0] = 0.0
+    u[0, :, :H] = h[0]
+    return u
 
 
 def backprop(cell: str, run: Unroll, inject: np.ndarray, Wh: np.ndarray, overwrite_inject: bool = False,
@@ -229,7 +255,8 @@ def _handing_on(cell: str, run: Unroll, inject: np.ndarray, dc_last: np.ndarray,
     gives dc_{T+1} = dc_last * o * (1 - 0) = dc_last and hands dc_{T+1} f = dc_last on to c_T. lstm97: i = 0, n = 0,
     o = 2, h(c) = 0: dc_{T+1} = dc_last * o * (1 - 0) / 2 = dc_last, handed on with weight 1. Nothing else is added
     (each da is a product with i (1 - i), f (1 - f), i, or h(c) = tanh(c) = 0: exactly 0), all exact in floating
-    point. Its x is zero and its h_{T+1} unread, so the weight sums are unchanged.
+    point. Its x is zero and its h_{T+1} unread, so the weight sums are unchanged. lstm97fc as lstm97: the
+    step's da is 0, so it hands nothing on through u_T Wh either.
     """
     T, B, H = inject.shape
     dtype = inject.dtype
@@ -239,7 +266,7 @@ def _handing_on(cell: str, run: Unroll, inject: np.ndarray, dc_last: np.ndarray,
     if cell == "lstm":  # blocks i f n o
         gates[T, :, H : 2 * H] = 1.0
         gates[T, :, 3 * H :] = 1.0
-    else:  # lstm97, blocks i n o
+    else:  # lstm97 and lstm97fc, blocks i n o
         gates[T, :, 2 * H :] = 2.0
     aux = memory.empty((T + 1, B, H), dtype)
     aux[:T] = run.cache[0]
@@ -247,20 +274,27 @@ def _handing_on(cell: str, run: Unroll, inject: np.ndarray, dc_last: np.ndarray,
     dh = memory.empty((T + 1, B, H), dtype)
     dh[:T] = inject
     dh[T] = dc_last
-    h, xs = run.h, None
-    if x is not None:  # dWh sums h_{t-1}^T da_t over the T + 1 steps: the step's da is 0
-        h = memory.empty((T + 2, B, H), dtype)
-        h[: T + 1] = run.h
-        h[T + 1] = 0.0
+    h, src, xs = run.h, run.src, None
+    if x is not None:  # dWh sums u_{t-1}^T da_t over the T + 1 steps: the step's da is 0
+        h, src = (None if a is None else _one_more_row(a) for a in (run.h, run.src))
         xs = np.zeros((T + 1,) + x.shape[1:], dtype=dtype)
         xs[:T] = x
-    return Unroll(h, run.c, gates, (aux,)), dh, xs
+    return Unroll(h, run.c, gates, (aux,), src), dh, xs
+
+
+def _one_more_row(a: np.ndarray) -> np.ndarray:
+    """``a`` (R, ...) with a row of zeros appended: (R + 1, ...)."""
+    out = memory.empty((a.shape[0] + 1,) + a.shape[1:], a.dtype)
+    out[:-1] = a
+    out[-1] = 0.0
+    return out
 
 
 def _backprop(cell, run, inject, Wh, overwrite_inject=False, x=None, gradient="full") -> Flow:
     blas.ensure_one_thread()
     T, B, H = inject.shape
     GH = run.gates.shape[2]
+    _check_sources(cell, Wh, H)
     dtype = inject.dtype
     K = _CONSTANTS[dtype]
     Wh = np.ascontiguousarray(Wh)
@@ -282,7 +316,7 @@ def _backprop(cell, run, inject, Wh, overwrite_inject=False, x=None, gradient="f
     elif cell == "lstm":
         dc = memory.empty((T, B, H), dtype)
         kernel, arrays = kernels.lstm_backward, (run.c, run.gates, run.cache[0], Wh, dh, dc, da)
-    elif cell == "lstm97":
+    elif cell in CAROUSEL_CELLS:
         dc = memory.empty((T, B, H), dtype)
         kernel, arrays = kernels.lstm97_backward, (run.gates, run.cache[0], Wh, dh, dc, da)
     else:
@@ -291,7 +325,7 @@ def _backprop(cell, run, inject, Wh, overwrite_inject=False, x=None, gradient="f
     each(lambda s: kernel(*arrays, xs, dWx[s], db[s], K, *after, *parts[s]), list(range(len(parts))))
     if x is None:
         return Flow(dh, dc, da, dhh)
-    dWh = _time_sum(run.h[:-1], dhh, len(parts))
+    dWh = _time_sum(run.sources[:-1], dhh, len(parts))
     if not sums:
         return Flow(dh, dc, da, dhh, dWh=dWh)
     return Flow(dh, dc, da, dhh, _in_order(dWx).astype(dtype, copy=False), _in_order(db).astype(dtype, copy=False),
@@ -321,10 +355,12 @@ def _own(a: np.ndarray, overwrite: bool) -> np.ndarray:
 
 
 # Kernel sets by name and dtype, in the order :func:`warm` readies them: the default study's cells first. A set is
-# named after the cell whose kernels it holds; the plain RNNs share the "rnn" set (KERNEL_SET).
+# named after the cell whose kernels it holds; the plain RNNs share the "rnn" set, lstm97fc the "lstm97" one
+# (KERNEL_SET).
 KERNEL_SETS = tuple((name, np.dtype(dtype)) for dtype in (np.float64, np.float32)
                     for name in ("lstm", "rnn", "gru", "lstm97"))
-KERNEL_SET = {cell: "rnn" if cell in kernels.RNN_ACTIVATIONS else cell for cell in CELLS}
+KERNEL_SET = {cell: "rnn" if cell in kernels.RNN_ACTIVATIONS else "lstm97" if cell in CAROUSEL_CELLS else cell
+              for cell in CELLS}
 LOCK_TIMEOUT_S = 600.0  # a compile that holds a kernel set's file lock longer is taken for stuck: compile anyway
 _GATE_BLOCKS = {"rnn": 1, "lstm": 4, "gru": 3, "lstm97": 3}
 _ready: set = set()

@@ -349,17 +349,19 @@ def lstm_backward(c, g, tc, Wh, dh, dc, da, x, dWx, db, K, full, b0, b1):
 
 
 @njit(**OPTIONS)
-def lstm97_forward(x, Wx, bias, Wh, h, c, g, hc, K, b0, b1):
-    """i, o = sigma(a_i, a_o), n = 2 tanh(a_n / 2) (= 4 sigma(a_n) - 2) with a = x_t Wx + b + h_{t-1} Wh;
+def lstm97_forward(x, Wx, bias, Wh, h, c, g, hc, u, K, b0, b1):
+    """i, o = sigma(a_i, a_o), n = 2 tanh(a_n / 2) (= 4 sigma(a_n) - 2) with a = x_t Wx + b + u_{t-1} Wh;
     c_t = c_{t-1} + i n; h_t = o tanh(c_t / 2) (= o (2 sigma(c_t) - 1)). Fills h[1:], c[1:], the gates
-    g (T, B, 3H) = [i n o] and hc = tanh(c_t / 2)."""
+    g (T, B, 3H) = [i n o] and hc = tanh(c_t / 2). u_{t-1} is h_{t-1} when ``u`` has no rows (lstm97); for
+    lstm97fc ``u`` (T + 1, B, 3H) holds u_0 on entry and gets u_t = [h_t, i_t, o_t]."""
     C = scalars(K)
     two, half = C[1], C[2]
     T, G = g.shape[0], g.shape[2]
     H = G // 3
+    fc = u.shape[0] > 0
     for t in range(T):
         input_step(x[t, b0:b1], Wx, bias, g[t, b0:b1])
-        matmul_add(h[t, b0:b1], Wh, g[t, b0:b1])
+        matmul_add(u[t, b0:b1] if fc else h[t, b0:b1], Wh, g[t, b0:b1])
         for b in range(b0, b1):
             for j in range(H):
                 g[t, b, j] = sigmoid(g[t, b, j], C)
@@ -373,36 +375,53 @@ def lstm97_forward(x, Wx, bias, Wh, h, c, g, hc, K, b0, b1):
                 hct = tanh(half * ct, C)
                 hc[t, b, j] = hct
                 h[t + 1, b, j] = g[t, b, 2 * H + j] * hct
+            if fc:
+                for j in range(H):
+                    u[t + 1, b, j] = h[t + 1, b, j]
+                    u[t + 1, b, H + j] = g[t, b, j]
+                    u[t + 1, b, 2 * H + j] = g[t, b, 2 * H + j]
 
 
 @njit(**OPTIONS)
 def lstm97_backward(g, hc, Wh, dh, dc, da, x, dWx, db, K, full, b0, b1):
     """For t = T..1: dc_t = dc_{t+1} + dh_t o (1 - h(c_t)^2) / 2 (the carousel: no factor on dc_{t+1});
-    da = [dc n i(1-i), dc i (1 - (n/2)^2), dh h(c_t) o(1-o)]; dh_{t-1} += da_t Wh^T if ``full``.
-    dh holds inject on entry; dWx, db as in :func:`rnn_backward`."""
+    da = [(dc n + e_i) i(1-i), dc i (1 - (n/2)^2), (dh h(c_t) + e_o) o(1-o)]; dh_{t-1} += da_t Wh^T if ``full``.
+    lstm97fc (Wh with 3H rows): da_t Wh^T is dL/du_{t-1} = [dh, e_i, e_o] of step t - 1, e_i and e_o the error
+    on the gates' own outputs; for lstm97 e_i = e_o = 0. dh holds inject on entry; dWx, db as in
+    :func:`rnn_backward`."""
     C = scalars(K)
     one, half = C[0], C[2]
     T, G = da.shape[0], da.shape[2]
     H = G // 3
+    fc = Wh.shape[0] > H
     WhT = Wh.T
     carry = np.zeros((b1 - b0, H), dtype=dh.dtype)  # dc_{t+1}
+    du = np.zeros((b1 - b0, 3 * H), dtype=dh.dtype)  # dL/du_t through step t + 1: [dh, e_i, e_o]; 0 for lstm97
     for t in range(T - 1, -1, -1):
         for b in range(b0, b1):
+            r = b - b0
             for j in range(H):
                 hct = hc[t, b, j]
-                dc[t, b, j] = carry[b - b0, j] + dh[t, b, j] * g[t, b, 2 * H + j] * half * (one - hct * hct)
+                dc[t, b, j] = carry[r, j] + dh[t, b, j] * g[t, b, 2 * H + j] * half * (one - hct * hct)
             for j in range(H):
                 i = g[t, b, j]
-                da[t, b, j] = dc[t, b, j] * g[t, b, H + j] * i * (one - i)
+                da[t, b, j] = (dc[t, b, j] * g[t, b, H + j] + du[r, H + j]) * i * (one - i)
             for j in range(H):
                 hn = half * g[t, b, H + j]
                 da[t, b, H + j] = dc[t, b, j] * g[t, b, j] * (one - hn * hn)
-                carry[b - b0, j] = dc[t, b, j]
+                carry[r, j] = dc[t, b, j]
             for j in range(H):
                 o = g[t, b, 2 * H + j]
-                da[t, b, 2 * H + j] = dh[t, b, j] * hc[t, b, j] * o * (one - o)
+                da[t, b, 2 * H + j] = (dh[t, b, j] * hc[t, b, j] + du[r, 2 * H + j]) * o * (one - o)
         if t > 0 and full:
-            matmul_add(da[t, b0:b1], WhT, dh[t - 1, b0:b1])
+            if fc:
+                du[:] = 0.0
+                matmul_add(da[t, b0:b1], WhT, du)
+                for b in range(b0, b1):
+                    for j in range(H):
+                        dh[t - 1, b, j] += du[b - b0, j]
+            else:
+                matmul_add(da[t, b0:b1], WhT, dh[t - 1, b0:b1])
         if x.shape[0] > 0:
             input_grads(x[t, b0:b1], da[t, b0:b1], dWx, db)
 

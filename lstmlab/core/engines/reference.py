@@ -26,7 +26,7 @@ from typing import Callable, NamedTuple
 
 import numpy as np
 
-from lstmlab.core.config import GRADIENTS, MEMORY_CELLS
+from lstmlab.core.config import GATES, GRADIENTS, MEMORY_CELLS, SOURCE_BLOCKS
 from lstmlab.core.engines.base import Flow, Unroll, input_projection
 
 VERSION = f"3 (numpy {np.__version__})"
@@ -216,6 +216,40 @@ def lstm97_step_backward(dh, dc_next, cache, Wh, truncated=False) -> StepGrads:
     return StepGrads(dh_prev, dc_prev, da, da, dc)
 
 
+def lstm97fc_step_forward(xw, u_prev, c_prev, Wh, bhn):
+    """The cells of :func:`lstm97_step_forward` in HS97's fully connected hidden layer: every gate and cell input
+    reads every hidden unit's output of the step before, the gates' as well as the cells'.
+
+    u_{t-1} = [h_{t-1}, i_{t-1}, o_{t-1}]    (B, 3H), u_0 = [h_0, 0, 0]
+    a   = x_t Wx + b + u_{t-1} Wh            (B, 3H), Wh (3H, 3H), blocks i n o
+    the rest as lstm97: i, n, o, c_t = c_{t-1} + i * n, h_t = o * h(c_t)
+
+    HS97's 93 weights of Experiment 4 (2 inputs, 8 hidden units, 1 output) count exactly these connections.
+    """
+    return lstm97_step_forward(xw, u_prev, c_prev, Wh, bhn)
+
+
+def lstm97fc_step_backward(du, dc_next, cache, Wh, truncated=False) -> StepGrads:
+    """Backward of :func:`lstm97fc_step_forward`. ``du`` = [dh_t, dL/di_t, dL/do_t] (B, 3H): what reaches u_t from
+    outside the step (the head or the layer above: dh_t only) and from step t + 1 through u_t Wh.
+
+    dc   = dc_next + dh * o * h'(c_t)
+    da_o = (dh * h(c_t) + dL/do_t) * o (1 - o)
+    da_i = (dc * n + dL/di_t) * i (1 - i)
+    da_n = dc * i * g'(a_n)
+    dL/du_{t-1} = da Wh^T (0 when truncated: HS97's gradient),   dL/dc_{t-1} (through c_t) = dc
+    """
+    dh, di, do = np.split(du, 3, axis=1)
+    i, n, o, h_c = cache
+    dc = dc_next + dh * o * 0.5 * (1.0 - h_c * h_c)  # backprop through h = o * h(c)
+    da_o = (dh * h_c + do) * o * (1.0 - o)  # through h and through o_t's own outputs, then sigma
+    da_i = (dc * n + di) * i * (1.0 - i)  # through c and through i_t's own outputs, then sigma
+    da_n = dc * i * (1.0 - 0.25 * n * n)  # then g
+    da = np.concatenate([da_i, da_n, da_o], axis=1)
+    du_prev = _through_wh(da, Wh, truncated)  # through u_{t-1} Wh
+    return StepGrads(du_prev, dc, da, da, dc)
+
+
 # --------------------------------------------------------------------- GRU
 
 
@@ -275,6 +309,7 @@ STEPS: dict[str, Steps] = {
     "rnn_relu": Steps(rnn_relu_step_forward, rnn_relu_step_backward),
     "rnn_logistic": Steps(rnn_logistic_step_forward, rnn_logistic_step_backward),
     "lstm97": Steps(lstm97_step_forward, lstm97_step_backward),
+    "lstm97fc": Steps(lstm97fc_step_forward, lstm97fc_step_backward),
 }
 
 
@@ -283,11 +318,12 @@ def unroll(cell: str, x: np.ndarray, Wx: np.ndarray, b: np.ndarray, Wh: np.ndarr
     """Run one layer over every step of its input ``x`` (T, B, I) from the state ``h0``, ``c0`` (B, H), zero by
     default. The input part of every pre-activation, xw_t = x_t Wx + b, is computed for all steps at once.
 
-    The cache is the list of the T step caches.
+    The cache is the list of the T step caches. A cell whose recurrent input is more than h_t ("lstm97fc") reads
+    u_{t-1} = [h_{t-1}, i_{t-1}, o_{t-1}], kept as ``Unroll.src``.
     """
     xw = input_projection(x, Wx, b)
     T, B, GH = xw.shape
-    H = Wh.shape[0]
+    H = GH // len(GATES[cell])
     lstm = cell in MEMORY_CELLS
     h = np.zeros((T + 1, B, H), dtype=xw.dtype)
     c = np.zeros((T + 1, B, H), dtype=xw.dtype) if lstm else None
@@ -296,14 +332,19 @@ def unroll(cell: str, x: np.ndarray, Wx: np.ndarray, b: np.ndarray, Wh: np.ndarr
     if c0 is not None:
         c[0] = c0
     gates = np.empty((T, B, GH), dtype=xw.dtype)
+    u = np.zeros((T + 1, B, Wh.shape[0]), dtype=xw.dtype) if cell in SOURCE_BLOCKS else None
+    if u is not None:
+        u[0, :, :H] = h[0]
     caches = []
     step = STEPS[cell].forward
     for t in range(T):
-        h[t + 1], c_t, gates[t], cache = step(xw[t], h[t], c[t] if lstm else None, Wh, bhn)
+        h[t + 1], c_t, gates[t], cache = step(xw[t], h[t] if u is None else u[t], c[t] if lstm else None, Wh, bhn)
         if lstm:
             c[t + 1] = c_t
+        if u is not None:  # u_t = [h_t, i_t, o_t]
+            u[t + 1] = np.concatenate([h[t + 1], gates[t, :, :H], gates[t, :, 2 * H :]], axis=1)
         caches.append(cache)
-    return Unroll(h, c, gates, caches)
+    return Unroll(h, c, gates, caches, u)
 
 
 def backprop(cell: str, run: Unroll, inject: np.ndarray, Wh: np.ndarray, overwrite_inject: bool = False,
@@ -325,7 +366,7 @@ def backprop(cell: str, run: Unroll, inject: np.ndarray, Wh: np.ndarray, overwri
     dc = np.empty((T, B, H), dtype=inject.dtype) if lstm else None
     da = np.empty((T, B, GH), dtype=inject.dtype)
     dhh = np.empty((T, B, GH), dtype=inject.dtype) if cell == "gru" else da
-    dh_next = np.zeros((B, H), dtype=inject.dtype)
+    dh_next = np.zeros((B, Wh.shape[0]), dtype=inject.dtype)  # dL/du_t through step t + 1 (u = h but lstm97fc)
     dc_next = np.zeros((B, H), dtype=inject.dtype) if lstm else None
     if dc_last is not None:
         if not lstm:
@@ -333,8 +374,9 @@ def backprop(cell: str, run: Unroll, inject: np.ndarray, Wh: np.ndarray, overwri
         dc_next[...] = dc_last
     step = STEPS[cell].backward
     for t in reversed(range(T)):
-        dh[t] = inject[t] + dh_next
-        g = step(dh[t], dc_next, run.cache[t], Wh, truncated)
+        dh[t] = inject[t] + dh_next[:, :H]
+        du = dh[t] if dh_next.shape[1] == H else np.concatenate([dh[t], dh_next[:, H:]], axis=1)
+        g = step(du, dc_next, run.cache[t], Wh, truncated)
         dh_next, dc_next, da[t] = g.h_prev, g.c_prev, g.a
         if dhh is not da:
             dhh[t] = g.hh
