@@ -37,7 +37,6 @@ def _printable_lines(text: str) -> str:
 @uses_executors
 def cmd_reproduce(args: argparse.Namespace, store: Any, out: TextIO, err: TextIO) -> int:
     from lstmlab.jobs import api as jobs
-    from lstmlab.jobs import sweeps
     from lstmlab.reproduce import doc, recipes, report, submit
 
     if args.doc:
@@ -62,9 +61,8 @@ def cmd_reproduce(args: argparse.Namespace, store: Any, out: TextIO, err: TextIO
         return 0
     if args.json:
         raise UsageError("reproduce --json: expected --report with it")
-    spec = submit.sweep_spec(args.recipe, args.scale, seeds)
     url = store.url.render_as_string(hide_password=False)
-    done = sweeps.submit_sweep(spec, store_url=url, scheduler=args.scheduler)
+    spec, done = submit.submit(args.recipe, args.scale, seeds, store_url=url, scheduler=args.scheduler)
     total = sum(len(v) for v in done.values())
     print(f"sweep {spec.name}: {total} runs: {len(done['submitted'])} submitted, {len(done['resubmitted'])} "
           f"resubmitted (lost), {len(done['present'])} already there", file=out)

@@ -122,17 +122,18 @@ def make_spec(name: str, grid: Mapping[str, Iterable[Any] | str], seeds: int | N
 
 
 def submit_sweep(spec: SweepSpec, *, store_url: str, actor: Actor | None = None,
-                 scheduler: str | None = None) -> dict[str, list[str]]:
+                 scheduler: str | None = None, replace: bool = False) -> dict[str, list[str]]:
     """Submit the runs of ``spec`` that are missing; resubmit those that are lost. Returns the run ids by what
     happened to them: {"submitted": [...], "resubmitted": [...], "present": [...]} (present: queued, running or
-    ended). The spec is recorded under its name first; a different spec under that name is a ``SweepError``."""
+    ended). The spec is recorded under its name first; a different spec under that name is a ``SweepError``, or
+    with ``replace`` (a sweep the lab defines, such as a recipe's) replaced by this one."""
     from lstmlab.jobs import api as jobs  # here: a sweep's spec and progress are read without executors or training
 
     configs = spec.configs()
     jobs.release_forgotten(store_url, scheduler)  # an unreachable scheduler fails here, before anything is written
     store = RunStore(store_url)
     try:
-        recorded = store.record_sweep(spec.name, spec.to_json(), actor=actor)
+        recorded = store.record_sweep(spec.name, spec.to_json(), actor=actor, replace=replace)
         if recorded != spec.to_json():
             raise SweepError(f"sweep {spec.name} exists with a different grid: choose another --name "
                              f"(recorded: {_describe(recorded)})")

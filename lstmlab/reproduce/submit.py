@@ -27,6 +27,8 @@ def sweep_spec(recipe_id: Any, scale: Any = "quick", seeds: Any = None) -> sweep
 def submit(recipe_id: Any, scale: Any = "quick", seeds: Any = None, *, store_url: str, actor: Actor | None = None,
            scheduler: str | None = None) -> tuple[sweeps.SweepSpec, dict[str, list[str]]]:
     """Submit the runs of a recipe at a scale that are missing (``sweeps.submit_sweep``); returns the spec and the
-    run ids by what happened to them."""
+    run ids by what happened to them. The recipe's sweep is recorded as this version of the lab defines it,
+    replacing an older definition under its name: runs are found by their configs, so those the recipe still
+    plans are reused and the others stay in the store unreported."""
     spec = sweep_spec(recipe_id, scale, seeds)
-    return spec, sweeps.submit_sweep(spec, store_url=store_url, actor=actor, scheduler=scheduler)
+    return spec, sweeps.submit_sweep(spec, store_url=store_url, actor=actor, scheduler=scheduler, replace=True)

@@ -1,5 +1,6 @@
 """Named sweeps (``lstmlab_sweeps``): a name and the spec it was first recorded with, which later runs of the same
-name reuse. The spec is the jobs layer's JSON; the store keeps it as text."""
+name reuse (or, for a sweep the lab defines, such as a reproduction's, the spec it was last recorded with). The spec is
+the jobs layer's JSON; the store keeps it as text."""
 from __future__ import annotations
 
 import time
@@ -15,13 +16,18 @@ from lstmlab.store.schema import sweeps_table
 class SweepsMixin(StoreBase):
     """Recording and reading named sweeps."""
 
-    def record_sweep(self, name: str, spec: str, actor: Actor | None = None) -> str:
+    def record_sweep(self, name: str, spec: str, actor: Actor | None = None, replace: bool = False) -> str:
         """Record sweep ``name`` with its ``spec`` (JSON) unless a sweep of that name exists; returns the spec
-        stored under the name (the existing one if there was one)."""
+        stored under the name (the existing one if there was one). ``replace``: a different recorded spec is
+        replaced by ``spec`` (a sweep whose spec the lab defines, such as a recipe's, which a newer version of the
+        lab may change); its owner and creation time stay."""
         sw = sweeps_table.c
         with self._writing() as conn:
             self._lock(conn, f"lstmlab sweep {name}")
             found = conn.execute(sa.select(sw.spec).where(sw.name == name)).scalar()
+            if found is not None and replace and found != spec:
+                conn.execute(sweeps_table.update().where(sw.name == name).values(spec=spec))
+                return spec
             if found is not None:
                 return found
             conn.execute(sweeps_table.insert().values(name=name, spec=spec, owner=actor.email if actor else "",

@@ -227,6 +227,14 @@ def test_a_recipe_submitted_as_jobs_resumes_and_reports(tmp_path):
     assert "verdict: reproduced" in out
     code, out, _ = _cli("reproduce", "pmb13-bound", "--seeds", "1", "-q", "--db", db)
     assert code == 0 and "8 runs: 0 submitted, 0 resubmitted (lost), 8 already there" in out
+    older = json.loads(sweep_spec("pmb13-bound", "quick", 1).to_json())
+    older["points"] = older["points"][:3]  # as an older version of the lab may have defined the recipe
+    with RunStore(db) as store:
+        store.record_sweep("repro:pmb13-bound:quick", json.dumps(older), replace=True)
+    code, out, _ = _cli("reproduce", "pmb13-bound", "--seeds", "1", "-q", "--db", db)
+    assert code == 0 and "8 runs: 0 submitted, 0 resubmitted (lost), 8 already there" in out  # this version's
+    with RunStore(db) as store:
+        assert store.sweep_spec("repro:pmb13-bound:quick") == sweep_spec("pmb13-bound", "quick", 1).to_json()
     with RunStore(db) as store:
         rep = report.report(store, "pmb13-bound", "quick")
         assert len(store.list()) == 8 and set(store.list()["sweep"]) == {"repro:pmb13-bound:quick"}

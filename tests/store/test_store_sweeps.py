@@ -14,6 +14,8 @@ def test_a_sweep_name_keeps_its_first_spec(store_url):
     assert store.record_sweep("lag", '{"grid": 1}', actor=Actor("a@example.org")) == '{"grid": 1}'
     assert store.record_sweep("lag", '{"grid": 2}') == '{"grid": 1}'  # the recorded one is returned, unchanged
     assert store.sweep_spec("lag") == '{"grid": 1}'
+    assert store.record_sweep("lag", '{"grid": 3}', replace=True) == '{"grid": 3}'  # a definition the lab changed
+    assert store.sweep_spec("lag") == '{"grid": 3}'
     store.record_sweep("other", "{}")
     listed = store.sweeps()
     assert sorted(listed["name"]) == ["lag", "other"]
