@@ -211,9 +211,10 @@ def hs97_lr(lr: float, terms: float) -> float:
 
 
 # HS97 trains online (one sequence per update) by gradient descent, weights uniform in [-0.1, 0.1] (Experiments 3-6)
-# or [-0.2, 0.2] (1-2), the 1997 LSTM with its truncated gradient; the lab's cells have biases on every unit and an
-# output gate on every block.
-HS97 = dict(cell="lstm97", gradient="truncated", init="uniform", optimizer="sgd", clip=0.0, batch_size=1,
+# or [-0.2, 0.2] (1-2), the 1997 LSTM with its truncated gradient in HS97's fully connected hidden layer, where the
+# gates and cell inputs read the gates' outputs as well as the cells' ("lstm97fc"; Experiment 2a's net has no hidden
+# layer of that kind); the lab's cells have biases on every unit and gates of their own (no block shares them).
+HS97 = dict(cell="lstm97fc", gradient="truncated", init="uniform", optimizer="sgd", clip=0.0, batch_size=1,
             stop="train", stop_window=2000, dtype="float64")
 RNN97 = dict(cell="rnn", gradient="full")  # the lab's tanh RNN by full BPTT stands in for HS97's RTRL/BPTT nets
 # The quick scale of the HS97 recipes trains batches with Adam: the same models and tasks, a budget of seconds.
@@ -227,7 +228,8 @@ _R = [
         task="hs97-reber",
         models=(Model("lstm97", _fields(hidden_size=4, lr=hs97_lr(0.5, 7 * 11), weight_scale=0.2,
                                         gate_bias="o=-1,-2,-3,-4"),
-                      "4 memory blocks of 1 cell, output gate biases -1..-4, HS97's lr 0.5 (capped at the lab's 10)"),
+                      "4 memory blocks of 1 cell, fully connected, output gate biases -1..-4, HS97's lr 0.5 (capped "
+                      "at the lab's 10)"),
                 Model("rnn", _fields(RNN97, hidden_size=12, lr=hs97_lr(0.1, 7 * 11), weight_scale=0.2),
                       "tanh RNN, 12 units (about 330 weights), RTRL's lr 0.1")),
         common=_fields(HS97, task="hs97-reber", stop_wrong=0, test_size=256, eval_size=64),
@@ -254,7 +256,7 @@ _R = [
         claim="Gradient-trained RNNs store one symbol over 4 steps in some trials and over 10 or more in none, "
               "while LSTM learns a lag of 100 in every trial.",
         task="hs97-lag-2a",
-        models=(Model("lstm97", _fields(lr=10.0, weight_scale=0.2),
+        models=(Model("lstm97", _fields(cell="lstm97", lr=10.0, weight_scale=0.2),
                       "memory cells, lr 10 (HS97: 1.0 on its summed error)"),
                 Model("rnn_logistic", _fields(cell="rnn_logistic", gradient="full", lr=10.0, weight_scale=0.2),
                       "logistic units trained by full BPTT (HS97's BPTT net), lr 10 (HS97: 1.0)")),
@@ -290,7 +292,8 @@ _R = [
         claim="LSTM with two memory cells bridges lags of q = 50 to 1,000 steps among p distractor symbols in "
               "30,000 to 49,000 sequences (q = p); RTRL and BPTT have no chance.",
         task="hs97-lag-2c",
-        models=(Model("lstm97", _fields(hidden_size=2, lr=0.01, weight_scale=0.2), "2 memory cells, lr 0.01"),
+        models=(Model("lstm97", _fields(hidden_size=2, lr=0.01, weight_scale=0.2),
+                      "2 memory cells, fully connected, lr 0.01"),
                 Model("rnn", _fields(RNN97, hidden_size=4, lr=0.01, weight_scale=0.2), "tanh RNN, 4 units")),
         common=_fields(HS97, task="hs97-lag-2c", stop_window=10_000, stop_wrong=0, test_size=256, eval_size=32),
         scales=(("quick", Scale((Setting("q=p=10", _fields(seq_len=10, n_symbols=10)),),
@@ -312,7 +315,8 @@ _R = [
               "test sequences wrong; no RNN number exists in HS97.",
         task="hs97-adding",
         models=(Model("lstm97", _fields(hidden_size=4, lr=hs97_lr(0.5, 1), weight_scale=0.1, gate_bias="i=-3,-6"),
-                      "2 blocks of 2 cells, input gate biases -3 and -6, HS97's lr 0.5"),
+                      "4 cells, fully connected (HS97: 2 blocks of 2 sharing gates), input gate biases -3 and -6, "
+                      "lr 0.5"),
                 Model("rnn", _fields(RNN97, hidden_size=8, lr=0.05, weight_scale=0.1),
                       "tanh RNN, 8 units (about 90 weights, as the LSTM's 93)")),
         common=_fields(HS97, task="hs97-adding", stop_error=0.01, stop_wrong=0, test_size=2560, eval_size=64),
@@ -345,7 +349,7 @@ _R = [
               "sequences off by more than 0.04 after 482,000 sequences, 139 of 2,560 test sequences wrong.",
         task="hs97-multiply",
         models=(Model("lstm97", _fields(hidden_size=4, lr=hs97_lr(0.1, 1), weight_scale=0.1),
-                      "2 blocks of 2 cells, random gate biases, lr 0.1"),
+                      "4 cells, fully connected (HS97: 2 blocks of 2 sharing gates), random gate biases, lr 0.1"),
                 Model("rnn", _fields(RNN97, hidden_size=8, lr=0.05, weight_scale=0.1), "tanh RNN, 8 units")),
         common=_fields(HS97, task="hs97-multiply", stop_wrong=139, test_size=2560, eval_size=64),
         scales=(("quick", Scale((Setting("T=20", _fields(seq_len=20)),),
@@ -368,7 +372,8 @@ _R = [
               "sequences wrong).",
         task="hs97-order-6a",
         models=(Model("lstm97", _fields(hidden_size=4, lr=hs97_lr(0.5, 4), weight_scale=0.1, gate_bias="i=-2,-4"),
-                      "2 blocks of 2 cells, input gate biases -2 and -4, lr 0.5"),
+                      "4 cells, fully connected (HS97: 2 blocks of 2 sharing gates), input gate biases -2 and -4, "
+                      "lr 0.5"),
                 Model("rnn", _fields(RNN97, hidden_size=8, lr=0.05, weight_scale=0.1), "tanh RNN, 8 units")),
         common=_fields(HS97, task="hs97-order-6a", stop_error=0.1, stop_wrong=0, test_size=2560, eval_size=64),
         scales=(("quick", Scale((Setting("6a"),),

@@ -49,14 +49,14 @@ def _by_model(rid, scale, seeds=None):
 
 
 def test_hs97_adding_at_paper_scale_has_the_papers_settings():
-    """HS97 section 5.4 (sheet 2.4): online, 2 blocks of 2 cells, weights in [-0.1, 0.1], input gate biases -3 and
-    -6, ST3(0.01) over the 2,000 most recent sequences, 2,560 test sequences, T = 100, 10 trials; lr 0.5 on HS97's
-    summed error is 0.25 on the lab's mean over 1 output at 1 step."""
+    """HS97 section 5.4 (sheet 2.4): online, 4 cells in a fully connected hidden layer, weights in [-0.1, 0.1], input
+    gate biases -3 and -6, ST3(0.01) over the 2,000 most recent sequences, 2,560 test sequences, T = 100, 10 trials;
+    lr 0.5 on HS97's summed error is 0.25 on the lab's mean over 1 output at 1 step."""
     rows = _by_model("hs97-adding", "paper")
     lstm = rows[("lstm97", "T=100")]
     assert len(lstm) == 10 and [c.seed for c in lstm] == list(range(10))
     c = lstm[0]
-    assert (c.task, c.cell, c.gradient, c.hidden_size, c.seq_len) == ("hs97-adding", "lstm97", "truncated", 4, 100)
+    assert (c.task, c.cell, c.gradient, c.hidden_size, c.seq_len) == ("hs97-adding", "lstm97fc", "truncated", 4, 100)
     assert (c.batch_size, c.optimizer, c.lr, c.clip) == (1, "sgd", 0.25, 0.0)
     assert (c.init, c.weight_scale, c.gate_bias) == ("uniform", 0.1, "i=-3,-6")
     assert (c.stop, c.stop_window, c.stop_wrong, c.stop_error, c.test_size) == ("train", 2000, 0, 0.01, 2560)

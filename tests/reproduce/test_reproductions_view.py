@@ -46,20 +46,22 @@ def test_every_recipe_has_a_card_and_those_never_run_say_so(store):
 
 
 def test_a_row_that_differs_from_the_paper_is_stated_with_both_numbers(store, trained):
+    """The quick scale (batches of 16 with Adam, 2 seeds) differs from HS97's 20 online trials at 6a: in the
+    seeds that succeeded (2 seeds with k < 2 successes have a 95 % Wilson interval whose top is below 1) or, where
+    seeds succeeded, in the sequences they needed (far fewer than HS97's online 31,390; measured)."""
     card = R.card(store, ORDER)
     runs = [run for m, _, run in trained[ORDER] if m == "lstm97"]
     won = [run for run in runs if succeeded(run)]
-    # the quick budget leaves at least one of the two seeds short of the paper's 20 of 20 trials (measured); 2 seeds
-    # with k < 2 successes have a 95 % Wilson interval whose top is below 1, so the row differs
-    assert len(won) < 2
-    said = [d for d in card.differences if "seeds succeeded" in d]
-    assert said == [(f"lstm97 at 6a: {len(won)} of 2 seeds succeeded in the lab ({len(won) / 2:.0%}); the paper "
-                    "reports 100% (20 trials, 31,390 sequences, 1 of 2,560 wrong [P]).")]
-    if won:  # the successful seeds' sequences, far fewer than HS97's online 31,390 (batches of 16 with Adam)
+    expected = []
+    if len(won) < 2:
+        expected.append(f"lstm97 at 6a: {len(won)} of 2 seeds succeeded in the lab ({len(won) / 2:.0%}); the paper "
+                        "reports 100% (20 trials, 31,390 sequences, 1 of 2,560 wrong [P]).")
+    if won:
         median = statistics.median(int(r.eval["sequences"].iloc[-1]) for r in won)
         assert not 31_390 / 3 <= median <= 31_390 * 3
-        assert f"lstm97 at 6a: the lab's successful seeds needed {median:,.0f} sequences (median) until the " \
-               f"criterion; the paper reports 31,390" in " ".join(card.differences)
+        expected.append(f"lstm97 at 6a: the lab's successful seeds needed {median:,.0f} sequences (median) until the "
+                        f"criterion; the paper reports 31,390 ({median / 31_390:.2g} x).")
+    assert [d for d in card.differences if "test sequences wrong" not in d] == expected
     lab = card.rows[card.rows["source"] == "lab (quick scale)"].set_index("model")
     assert lab.loc["lstm97", "success"] == len(won) / 2 and lab.loc["lstm97", "seeds"] == 2
     paper = card.rows[card.rows["source"] == "paper (HS97)"]
