@@ -35,10 +35,10 @@ RNN_BOUND = r"""\begin{aligned}
 SCALAR = r"h_t = w\,h_{t-1}\;\Rightarrow\;\frac{\partial h_T}{\partial h_{T-k}} = w^{k}"
 
 LSTM_FORWARD = r"""\begin{aligned}
-i_t &= \sigma\bigl(W_{xi}^\top x_t + W_{hi}^\top h_{t-1} + b_i\bigr) && \text{input gate}\\
-f_t &= \sigma\bigl(W_{xf}^\top x_t + W_{hf}^\top h_{t-1} + b_f\bigr) && \text{forget gate}\\
-n_t &= \tanh\bigl(W_{xn}^\top x_t + W_{hn}^\top h_{t-1} + b_n\bigr) && \text{candidate}\\
-o_t &= \sigma\bigl(W_{xo}^\top x_t + W_{ho}^\top h_{t-1} + b_o\bigr) && \text{output gate}\\
+i_t &= \sigma\bigl(W_{xi}^\top x_t + W_{hi}^\top h_{t-1} + b_i\bigr) \quad \text{input gate}\\
+f_t &= \sigma\bigl(W_{xf}^\top x_t + W_{hf}^\top h_{t-1} + b_f\bigr) \quad \text{forget gate}\\
+n_t &= \tanh\bigl(W_{xn}^\top x_t + W_{hn}^\top h_{t-1} + b_n\bigr) \quad \text{candidate}\\
+o_t &= \sigma\bigl(W_{xo}^\top x_t + W_{ho}^\top h_{t-1} + b_o\bigr) \quad \text{output gate}\\
 c_t &= f_t \odot c_{t-1} + i_t \odot n_t\\
 h_t &= o_t \odot \tanh(c_t)
 \end{aligned}"""
@@ -60,11 +60,11 @@ LSTM_CEC = r"""\begin{aligned}
 \end{aligned}"""
 
 LSTM97_FORWARD = r"""\begin{aligned}
-i_t &= \sigma\bigl(W_{xi}^\top x_t + W_{hi}^\top h_{t-1} + b_i\bigr) && \text{input gate}\\
-n_t &= g\bigl(W_{xn}^\top x_t + W_{hn}^\top h_{t-1} + b_n\bigr),\ g = 4\sigma - 2 && \text{cell input}\\
-o_t &= \sigma\bigl(W_{xo}^\top x_t + W_{ho}^\top h_{t-1} + b_o\bigr) && \text{output gate}\\
-c_t &= c_{t-1} + i_t \odot n_t && \text{no forget gate}\\
-h_t &= o_t \odot h(c_t),\ h = 2\sigma - 1
+i_t &= \sigma\bigl(W_{xi}^\top x_t + W_{hi}^\top h_{t-1} + b_i\bigr) \quad \text{input gate}\\
+n_t &= g\bigl(W_{xn}^\top x_t + W_{hn}^\top h_{t-1} + b_n\bigr) \quad \text{cell input}\\
+o_t &= \sigma\bigl(W_{xo}^\top x_t + W_{ho}^\top h_{t-1} + b_o\bigr) \quad \text{output gate}\\
+c_t &= c_{t-1} + i_t \odot n_t \quad \text{no forget gate}\\
+h_t &= o_t \odot h(c_t) \quad g = 4\sigma - 2,\ h = 2\sigma - 1
 \end{aligned}"""
 
 LSTM97_BACKWARD = r"""\begin{aligned}
@@ -78,7 +78,7 @@ LSTM97_BACKWARD = r"""\begin{aligned}
 
 # lstm97fc: every gate and cell input reads u_{t-1}, the outputs of every hidden unit (HS97's fully connected layer)
 LSTM97FC_FORWARD = LSTM97_FORWARD.replace(r"\begin{aligned}", r"""\begin{aligned}
-u_{t-1} &= [h_{t-1};\, i_{t-1};\, o_{t-1}] && \text{every hidden unit's output}\\""").replace(
+u_{t-1} &= [h_{t-1};\, i_{t-1};\, o_{t-1}] \quad \text{every unit's output}\\""").replace(
     "W_{hi}^\\top h_{t-1}", "W_{ui}^\\top u_{t-1}").replace("W_{hn}^\\top h_{t-1}", "W_{un}^\\top u_{t-1}").replace(
     "W_{ho}^\\top h_{t-1}", "W_{uo}^\\top u_{t-1}")
 
