@@ -5,6 +5,7 @@ a recipe as real jobs, and a signed-in user's quota refusal is a message, not a 
 from __future__ import annotations
 
 import os
+import statistics
 
 import pytest
 
@@ -48,11 +49,16 @@ def test_a_card_per_recipe_with_verdicts_differences_charts_and_links(app, fille
     for verdict in verdicts.values():  # the report's verdict on each run card's badge
         assert f"[{verdict}]" in text
     won = [run for m, _, run in filled[ORDER] if m == "lstm97" and succeeded(run)]
-    assert len(won) < 2  # measured: the quick budget leaves a seed short of HS97's 20 of 20
     warnings = [plain(w.value) for w in at.warning]
-    assert (f"**Differs from the paper:** lstm97 at 6a: {len(won)} of 2 seeds succeeded in the lab "
-            f"({len(won) / 2:.0%}); the paper reports 100% (20 trials, 31,390 sequences, 1 of 2,560 wrong [P]).") \
-        in warnings
+    if len(won) < 2:  # the quick scale differs from HS97's 20 of 20 in success or, where seeds won, in sequences
+        assert (f"**Differs from the paper:** lstm97 at 6a: {len(won)} of 2 seeds succeeded in the lab "
+                f"({len(won) / 2:.0%}); the paper reports 100% (20 trials, 31,390 sequences, 1 of 2,560 wrong "
+                "[P]).") in warnings
+    if won:
+        median = statistics.median(int(r.eval["sequences"].iloc[-1]) for r in won)
+        assert (f"**Differs from the paper:** lstm97 at 6a: the lab's successful seeds needed {median:,.0f} "
+                f"sequences (median) until the criterion; the paper reports 31,390 ({median / 31_390:.2g} x).") \
+            in warnings
     charts = at.get("vega_lite_chart")
     assert len(charts) == 2 + bool(won)  # success for both, sequences where a seed met the criterion
     links = [(link.proto.page, link.proto.query_string) for link in at.get("page_link")]

@@ -266,7 +266,7 @@ def test_progress_bar_formats():
      "ls --seq-len 99999999999999999999999: expected an integer from 1 to 5000"),
     (["ls", "--seq-len", "abc"], "ls --seq-len abc: expected an integer from 1 to 5000"),
     (["ls", "--cell", "elman"], "ls --cell elman: expected one of 'rnn', 'lstm', 'gru', 'rnn_relu', 'rnn_logistic', "
-                                "'lstm97'"),
+                                "'lstm97', 'lstm97fc'"),
     (["ls", "--weight-scale", "-2"], "ls --weight-scale -2: expected a number in (0, 10]"),
     (["ls", "--limit", "-1"], "argument -n/--limit: '-1': expected a whole number >= 1"),
     (["ls", "--limit", "x"], "argument -n/--limit: 'x': expected a whole number >= 1"),
