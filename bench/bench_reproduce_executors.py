@@ -32,16 +32,16 @@ from lstmlab.reproduce import recipes, report, submit  # noqa: E402
 from lstmlab.store import RunStore  # noqa: E402
 
 
-def run_recipe(recipe_id: str, db: Path, scheduler: str | None) -> tuple[float, report.Report]:
-    """Submit the quick scale of ``recipe_id`` to a fresh store, wait for every run: (wall s, its report)."""
+def run_recipe(recipe_id: str, db: Path, scheduler: str | None, scale: str = "quick") -> tuple[float, report.Report]:
+    """Submit ``recipe_id`` at ``scale`` to a fresh store, wait for every run: (wall s, its report)."""
     url = str(db)
     began = time.perf_counter()
-    _, done = submit.submit(recipe_id, "quick", store_url=url, scheduler=scheduler)
+    _, done = submit.submit(recipe_id, scale, store_url=url, scheduler=scheduler)
     for run_id in (i for ids in done.values() for i in ids):
         jobs.wait(run_id, store_url=url)
     wall = time.perf_counter() - began
     with RunStore(url) as store:
-        return wall, report.report(store, recipe_id, "quick")
+        return wall, report.report(store, recipe_id, scale)
 
 
 def span_of(rep: report.Report) -> float | None:
@@ -54,6 +54,13 @@ def main() -> None:
     results_path(parser)
     args = parser.parse_args()
     res = Results("reproduce_executors", "Reproductions on the two executors", libraries=("distributed",))
+    ids = [r for r in recipes.RECIPES if not args.only or args.only in r]
+    compare(res, ids, "quick", "Every recipe's quick scale")
+    res.save(args.results)
+
+
+def compare(res: Results, ids: list[str], scale: str, what: str) -> None:
+    """Run each recipe of ``ids`` at ``scale`` on both executors (taking turns) into a table of ``res``."""
     print(f"machine: {machine()}; load average at start: {load()}")
     address = os.environ.pop(SCHEDULER_ENV, None)  # the pool's jobs must not go to it
     cluster = None
@@ -63,8 +70,7 @@ def main() -> None:
         cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
                                dashboard_address=None)
         address = cluster.scheduler_address
-    ids = [r for r in recipes.RECIPES if not args.only or args.only in r]
-    table = res.table("Every recipe's quick scale as jobs: wall time from the submit to the last run's end, and the "
+    table = res.table(f"{what} as jobs: wall time from the submit to the last run's end, and the "
                       "time while at least one of its runs ran, on the local pool and on 2 Dask workers",
                       ["recipe", "runs", "pool s", "Dask s", "Dask / pool", "pool, runs running s",
                        "Dask, runs running s", "verdict (pool)", "verdict (Dask)"])
@@ -75,7 +81,7 @@ def main() -> None:
                 order = (("pool", None), ("dask", address))
                 measured = {}
                 for name, scheduler in (order if k % 2 == 0 else order[::-1]):
-                    measured[name] = run_recipe(rid, Path(tmp) / f"{rid}-{name}.db", scheduler)
+                    measured[name] = run_recipe(rid, Path(tmp) / f"{rid}-{name}.db", scheduler, scale)
                     totals[name] += measured[name][0]
                 (pw, prep), (dw, drep) = measured["pool"], measured["dask"]
                 table.add(rid, sum(r.seeds for r in prep.rows), pw, dw, dw / pw, span_of(prep), span_of(drep),
@@ -87,7 +93,6 @@ def main() -> None:
     res.note(f"All {len(ids)} recipes: {totals['pool']:.1f} s on the local pool, {totals['dask']:.1f} s on Dask "
              f"(Dask / pool {totals['dask'] / totals['pool']:.2f}).")
     print(f"\nload average at end: {load()}")
-    res.save(args.results)
 
 
 if __name__ == "__main__":
