@@ -257,19 +257,21 @@ def test_an_uploaded_file_name_is_escaped(app):
     assert "![px](" not in using and r"\!\[px\]\(" in using
 
 
-def test_the_lstm_of_1997_with_its_truncated_gradient_shows_the_carousel(app, tmp_path):
+@pytest.mark.parametrize("cell", ["lstm97", "lstm97fc"])
+def test_the_lstm_of_1997_with_its_truncated_gradient_shows_the_carousel(app, tmp_path, cell):
     """LSTM 1997 beside the ReLU and logistic RNNs: each trained with the truncated gradient; the LSTM of 1997 gets
     its cell-state section with the carousel's equation, and its error on the cell state is the same at every lag."""
-    at = app("error_flow.py", cells="rnn_relu,rnn_logistic,lstm97", gradient="truncated", init="irnn",
+    at = app("error_flow.py", cells=f"rnn_relu,rnn_logistic,{cell}", gradient="truncated", init="irnn",
              **TINY).run()
     assert not at.exception and not at.error
     listed = RunStore(tmp_path / "runs.db").list()
-    assert sorted(listed["cell"]) == ["lstm97", "rnn_logistic", "rnn_relu"]
+    assert sorted(listed["cell"]) == [cell, "rnn_logistic", "rnn_relu"]
     assert at.query_params["gradient"] == "truncated"
-    assert [h.value for h in at.subheader if "carries" in h.value] == ["LSTM 1997: the cell state carries the error"]
+    assert [h.value for h in at.subheader if "carries" in h.value] == [
+        f"{settings.CELL_LABELS[cell]}: the cell state carries the error"]
     assert any("\\frac{\\partial c_t}{\\partial c_{t-1}}" in x.value and "= I" in x.value for x in at.latex)
     assert "ReLU RNN" in at.info[0].value and "Logistic RNN" in at.info[0].value
-    run = RunStore(tmp_path / "runs.db").load(listed[listed["cell"] == "lstm97"]["id"].iloc[0])
+    run = RunStore(tmp_path / "runs.db").load(listed[listed["cell"] == cell]["id"].iloc[0])
     assert run.config.gradient == "truncated"
     for step, flow in run.flow.groupby("step"):  # with the loss at the last step only, dc never changes
         assert flow["dc_norm"].nunique() == 1 and (flow["dh_norm"][flow["lag"] > 0] == 0).all(), step

@@ -232,10 +232,11 @@ def test_a_stored_run_name_is_escaped_in_the_sentence_above_the_charts(app, tmp_
     assert r"Stored run \[click here\]\(http\:" in info and "[click here](" not in info
 
 
-def test_the_lstm_of_1997_shows_its_carousel(app):
+@pytest.mark.parametrize("cell", ["lstm97", "lstm97fc"])
+def test_the_lstm_of_1997_shows_its_carousel(app, cell):
     """∂c_t/∂c_{t-1} = 1 in every unit, drawn and stated; with the truncated gradient the error on the cell state is
-    carried from the last step to the first unchanged."""
-    at = app("inside_lstm.py", cell="lstm97", gradient="truncated", T="20", H="4").run()
+    carried from the last step to the first unchanged (in HS97's fully connected layer too)."""
+    at = app("inside_lstm.py", cell=cell, gradient="truncated", T="20", H="4").run()
     assert not at.exception and not at.error
     m = _metrics(at)
     assert m["Mean ∂c_t/∂c_(t−1)"].value == "1.000" and m["Mean ∂c_t/∂c_(t−1)"].label.endswith("all units")
@@ -243,14 +244,15 @@ def test_the_lstm_of_1997_shows_its_carousel(app):
     assert "Mean forget gate" not in m and at.slider(key="inside.fb").disabled
     assert len(at.get("vega_lite_chart")) == 7  # means, norms, three gates and ∂c_t/∂c_(t-1), cell state
     assert "4\\sigma - 2" in at.latex[0].value and "carousel" in at.latex[1].value
-    assert any(c.value.startswith("In code: `lstm97_step_forward`") for c in at.caption)
+    assert any(c.value.startswith(f"In code: `{cell}_step_forward`") for c in at.caption)
+    assert ("u_{t-1}" in at.latex[0].value) == (cell == "lstm97fc")
     table = at.dataframe[0].value.set_index("gate")
     assert "forget gate f" not in table.index
     assert tuple(table.loc["∂c_t/∂c_{t−1} (carousel)", ["mean", "min", "max"]]) == (1.0, 1.0, 1.0)
     assert "Freshly initialised LSTM 1997" in at.info[0].value and "truncated gradient" in at.info[0].value
-    assert at.query_params["cell"] == "lstm97" and at.query_params["gradient"] == "truncated"
+    assert at.query_params["cell"] == cell and at.query_params["gradient"] == "truncated"
     # an independent computation: the core's pass on the page's batch, loss at the last step only
-    config = RunConfig(cell="lstm97", gradient="truncated", task="adding", seq_len=20, hidden_size=4)
+    config = RunConfig(cell=cell, gradient="truncated", task="adding", seq_len=20, hidden_size=4)
     x, y = get_task(config).sample(np.random.default_rng(0), 64)
     res = bptt(model_spec(config), initial_params(config), x, y, loss="mse")
     t = at.slider(key="inside.t").value
