@@ -158,25 +158,32 @@ def test_params_need_only_the_layers():
         stack_flow(spec, p, x.numpy(), g["out"].numpy())
 
 
-def test_the_engines_hand_on_dc_last_alike_for_lstm97():
+@pytest.mark.parametrize("cell", ["lstm97", "lstm97fc"])
+def test_the_engines_hand_on_dc_last_alike_for_lstm97(cell):
     """The 1997 LSTM (no forget gate, c_t = c_{t-1} + i n) takes dc_last too: the compiled engine's extra step
-    hands it on exactly as the reference engine's carousel starts from it, and it changes the flow."""
+    hands it on exactly as the reference engine's carousel starts from it, and it changes the flow; lstm97fc's
+    weight gradient dWh, which the compiled engine sums over the extra step's u_T too, agrees as well."""
     gen = np.random.default_rng(3)
     I, GH = 2, 3 * H
+    S = GH if cell == "lstm97fc" else H
     x = gen.standard_normal((T, B, I))
-    Wx, b, Wh = 0.6 * gen.standard_normal((I, GH)), 0.6 * gen.standard_normal(GH), 0.6 * gen.standard_normal((H, GH))
+    Wx, b, Wh = 0.6 * gen.standard_normal((I, GH)), 0.6 * gen.standard_normal(GH), 0.6 * gen.standard_normal((S, GH))
     h0, c0 = 0.5 * gen.standard_normal((B, H)), 0.5 * gen.standard_normal((B, H))
     inject, dc_last = gen.standard_normal((T, B, H)), gen.standard_normal((B, H))
-    flows = {}
+    flows, dWh = {}, {}
     for name in engines.ENGINES:
         eng = engines.get(name)
-        run = eng.unroll("lstm97", x, Wx, b, Wh, None, h0, c0)
-        flows[name] = eng.backprop("lstm97", run, inject.copy(), Wh, x=x, dc_last=dc_last)
-        without = eng.backprop("lstm97", run, inject.copy(), Wh)
+        run = eng.unroll(cell, x, Wx, b, Wh, None, h0, c0)
+        flows[name] = eng.backprop(cell, run, inject.copy(), Wh, x=x, dc_last=dc_last)
+        without = eng.backprop(cell, run, inject.copy(), Wh)
         assert np.abs(flows[name].dc[0] - without.dc[0]).max() > 0.1, name
+        dWh[name] = flows[name].dWh if flows[name].dWh is not None else \
+            np.einsum("tbs,tbg->sg", run.sources[:-1], flows[name].dhh)
     ref, comp = flows["reference"], flows["compiled"]
     for what in ("dh", "dc", "da"):
         np.testing.assert_allclose(getattr(comp, what), getattr(ref, what), rtol=1e-12, atol=1e-14, err_msg=what)
+    assert dWh["compiled"].shape == (S, GH)
+    np.testing.assert_allclose(dWh["compiled"], dWh["reference"], rtol=1e-12, atol=1e-13)
 
 
 def test_the_layers_arrays_are_read_without_stacking_and_equal_the_stacked_ones():
