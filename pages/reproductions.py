@@ -91,6 +91,8 @@ def card_ui(card: reproductions.Card) -> None:
             st.markdown("\n".join(
                 f"- {'holds' if holds else 'not applicable' if holds is None else 'fails'}: {escape_markdown(t)}"
                 for t, holds in card.checks))
+            if card.models:
+                st.markdown(f"Models: {escape_markdown(card.models)}.")
             if card.leaves_out:
                 st.markdown(f"This scale leaves out: {escape_markdown(card.leaves_out)}.")
             if card.notes:

@@ -1,6 +1,6 @@
 """The reports of every recipe found in a run store as one Markdown page (``python -m lstmlab reproduce --doc
-PATH``): per recipe and scale, the claim, what the scale leaves out, a table per model and setting with the paper's
-figure, the lab's result over seeds and the run time, the expectations and the verdict.
+PATH``): per recipe and scale, the claim, the models, what the scale leaves out, a table per model and setting with
+the paper's figure, the lab's result over seeds and the run time, the expectations and the verdict.
 
 Every string on the page is the recipes' own text or a number read from the store."""
 from __future__ import annotations
@@ -9,7 +9,7 @@ import math
 from typing import Any
 
 from lstmlab.reproduce.recipes import RECIPES, SCALES, sweep_name
-from lstmlab.reproduce.report import Report, report, spans_text
+from lstmlab.reproduce.report import Report, models_text, report, spans_text
 from lstmlab.store import RunStore
 
 COMMAND = "python -m lstmlab reproduce --doc docs/reproductions.md"
@@ -30,6 +30,8 @@ def report_markdown(rep: Report) -> str:
     lines = [f"## {rep.id} ({rep.scale}): {rep.verdict}", "",
              f"{_cell(rep.paper)} {_cell(rep.section)}. **Claim:** {_cell(rep.claim)}", "",
              f"Success of a run: {_cell(rep.success)}."]
+    if rep.models:
+        lines.append(f"Models: {_cell(models_text(rep.models))}.")
     if rep.leaves_out:
         lines.append(f"This scale leaves out: {_cell(rep.leaves_out)}.")
     if rep.notes:

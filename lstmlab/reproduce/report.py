@@ -197,10 +197,12 @@ class Report:
     leaves_out: str
     notes: str
     spans: list[Span] = field(default_factory=list)
+    models: list[tuple[str, str, str]] = field(default_factory=list)  # (name, cell, what it is) of each model
 
     def to_dict(self) -> dict[str, Any]:
         return {"id": self.id, "scale": self.scale, "paper": self.paper, "section": self.section,
                 "claim": self.claim, "success": self.success, "verdict": self.verdict,
+                "models": [{"name": n, "cell": c, "text": t} for n, c, t in self.models],
                 "rows": [r.to_dict() for r in self.rows],
                 "checks": [{"expect": t, "holds": h} for t, h in self.checks],
                 "leaves_out": self.leaves_out, "notes": self.notes, "spans": [s.to_dict() for s in self.spans]}
@@ -210,6 +212,8 @@ class Report:
                  f"success: {self.success}"]
         if self.leaves_out:
             lines.append(f"leaves out: {self.leaves_out}")
+        if self.models:
+            lines.append(f"models: {models_text(self.models)}")
         flow = self.success.startswith("||dL/dh_1||")
         header = (f"{'model':<13} {'setting':<17} {'ok/seeds':>8} "
                   f"{'|dL/dh_1|/|dL/dh_T| at init' if flow else 'sequences med [min..max]':>27} "
@@ -232,6 +236,17 @@ class Report:
             lines.append(f"{'holds' if holds else 'n/a' if holds is None else 'fails'}: {t}")
         lines.append(f"verdict: {self.verdict}")
         return "\n".join(lines)
+
+
+def recipe_models(recipe: Recipe, scale: str) -> list[tuple[str, str, str]]:
+    """(name, cell, what it is) of each of the recipe's models at ``scale``."""
+    first = recipe.scale(scale).settings[0]
+    return [(m.name, recipe.config(m, first, scale, 0).cell, m.text) for m in recipe.models]
+
+
+def models_text(models: Iterable[tuple[str, str, str]]) -> str:
+    """'lstm97 (cell lstm97fc): 4 cells, ...; rnn (cell rnn): tanh RNN, 8 units'."""
+    return "; ".join(f"{name} (cell {cell}){': ' + text if text else ''}" for name, cell, text in models)
 
 
 def _resolve(recipe: Recipe, scale: str, which: str) -> list[str]:
@@ -284,7 +299,8 @@ def build_report(recipe: Recipe, scale: str, runs: Iterable[tuple[str, str, Any]
     done = all(r.seeds >= r.expected for r in rows.values())
     verdict = verdict_of(checks) if done else INCOMPLETE
     return Report(recipe.id, scale, recipe.claim, recipe.paper, recipe.section, recipe.success.text(), verdict,
-                  list(rows.values()), checks, recipe.scale(scale).leaves_out, recipe.notes)
+                  list(rows.values()), checks, recipe.scale(scale).leaves_out, recipe.notes,
+                  models=recipe_models(recipe, scale))
 
 
 def report(store: RunStore, recipe_id: Any, scale: Any = "quick") -> Report:

@@ -78,6 +78,7 @@ class Card:
     compared: str = ""
     leaves_out: str = ""
     notes: str = ""
+    models: str = ""  # each model's name, cell and what it is
     rows: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=CHART_COLUMNS))
     table: pd.DataFrame = field(default_factory=pd.DataFrame)
     x_title: str = ""
@@ -220,13 +221,15 @@ def card(store: RunStore, recipe_id: str) -> Card:
     recipe = RECIPES[recipe_id]
     figures = tuple(f"{model} at {setting}: {paper.text}" for (model, setting), paper in recipe.numbers)
     base = {"id": recipe.id, "paper": recipe.paper, "section": recipe.section, "claim": recipe.claim,
-            "success_rule": recipe.success.text(), "success_kind": recipe.success.kind, "figures": figures, "notes": recipe.notes}
+            "success_rule": recipe.success.text(), "success_kind": recipe.success.kind, "figures": figures,
+            "notes": recipe.notes}
     recorded = set(store.sweeps()["name"])
     scales = [s for s in SCALES if sweep_name(recipe.id, s) in recorded]
     seeds = default_seeds(recipe)
     if not scales:
         rows, x_title = chart_rows(recipe, None)
-        return Card(**base, verdict=NOT_RUN, rows=rows, x_title=x_title, recorded_seeds=tuple(seeds.items()))
+        return Card(**base, verdict=NOT_RUN, rows=rows, x_title=x_title, recorded_seeds=tuple(seeds.items()),
+                    models=rep.models_text(rep.recipe_models(recipe, "paper")))
     planned_by_scale = {s: rep.planned_runs(store, recipe.id, s) for s in scales}
     seeds.update({s: n for s, (n, _) in planned_by_scale.items()})
     newest = {s: max((row["created_at"] for *_, row in planned if row is not None), default=-math.inf)
@@ -259,7 +262,8 @@ def card(store: RunStore, recipe_id: str) -> Card:
     run_id, why = representative(recipe, scale, planned, outcomes)
     return Card(**base, verdict=report.verdict, scale=scale, other_scales=tuple(s for s in scales if s != scale),
                 seeds=n, runs=total, ended=ended, in_flight=in_flight, result=result, checks=tuple(report.checks),
-                differences=tuple(diffs), compared=compared, leaves_out=report.leaves_out, rows=rows,
+                differences=tuple(diffs), compared=compared, leaves_out=report.leaves_out,
+                models=rep.models_text(report.models), rows=rows,
                 table=_table(report), x_title=x_title, representative=run_id, representative_text=why,
                 recorded_seeds=tuple(seeds.items()),
                 wall=rep.spans_text(rep.spans(store.attempts_of([row["id"] for row in stored]))))

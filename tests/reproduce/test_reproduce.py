@@ -65,6 +65,20 @@ def test_hs97_adding_at_paper_scale_has_the_papers_settings():
     assert (figure.sequences, figure.test_wrong) == (74_000, 1)
 
 
+def test_a_report_names_the_cell_of_each_model():
+    """HS97's fully connected nets train lstm97fc, Experiment 2a's single cell lstm97: each report says which, in its
+    text, its JSON and its section of docs/reproductions.md."""
+    for rid, cell in (("hs97-adding", "lstm97fc"), ("hs97-temporal-order", "lstm97fc"),
+                      ("hs97-noise-free-lags", "lstm97")):
+        recipe = recipes.RECIPES[rid]
+        rep = report.build_report(recipe, "paper", [])
+        other = recipe.models[1]
+        assert [(name, c) for name, c, _ in rep.models] == [("lstm97", cell), (other.name, dict(other.fields)["cell"])]
+        said = f"lstm97 (cell {cell}): {recipe.models[0].text}"
+        assert f"models: {said}" in rep.text() and f"Models: {said}" in doc.report_markdown(rep)
+        assert rep.to_dict()["models"][0] == {"name": "lstm97", "cell": cell, "text": recipe.models[0].text}
+
+
 def test_hs97_noise_free_lags_run_at_the_lags_asked_for():
     """HS97 Table 2 has p = 4, 10 and 100 (18 trials each); p = 50 is the lab's own point between them."""
     rows = _by_model("hs97-noise-free-lags", "paper")

@@ -8,7 +8,7 @@ import statistics
 
 import pytest
 
-from lstmlab.reproduce import recipes
+from lstmlab.reproduce import recipes, report
 from lstmlab.store import RunStore
 from lstmlab.views import reproductions as R
 from tests.support.recipes import BOUND, ORDER, SEEDS, fill, representative, succeeded, train_quick
@@ -35,6 +35,9 @@ def test_every_recipe_has_a_card_and_those_never_run_say_so(store):
         recipe = recipes.RECIPES[rid]
         assert card.claim == recipe.claim
         assert card.figures == tuple(f"{m} at {s}: {p.text}" for (m, s), p in recipe.numbers)
+        assert card.models == report.models_text(report.recipe_models(recipe, card.scale or "paper"))
+        assert ("lstm97 (cell lstm97fc): " in card.models) == (rid in {"hs97-reber", "hs97-distractor-lags",
+                                                                      "hs97-adding", "hs97-multiplication", ORDER})
         if rid in SEEDS:
             assert card.has_runs and card.scale == "quick" and card.verdict in recipes.VERDICTS
             assert (card.seeds, card.runs, card.ended, card.in_flight) == (
