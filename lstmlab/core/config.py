@@ -93,6 +93,9 @@ PAPER_TASKS: dict[str, tuple[str, dict[str, str], dict[str, Any]]] = {
 }
 OPTIMIZERS = ("sgd", "momentum", "adam", "nesterov", "rmsprop")
 INITS = ("orthogonal", "gaussian", "identity", "irnn", "uniform")
+# Whether the biases train (RunConfig.biases): "trained" (every layer's and the head's), or "none": every bias, the
+# forget gate's and the head's included, is zero and stays zero (HS97's nets of Experiment 2 have no biases).
+BIASES = ("trained", "none")
 # How a run ends besides its budget of ``steps`` updates (RunConfig.stop): "budget" runs them all; "train" stops at the
 # first update after which the ``stop_window`` most recent training sequences hold at most ``stop_wrong`` wrong ones
 # and (``stop_error`` > 0) their mean error is below ``stop_error`` (HS97's ST3(beta): beta = stop_error, window
@@ -104,7 +107,7 @@ DTYPES = ("float64", "float32")
 # holding it hashes without the field, so its key, and the stored runs the key finds, stay what they were.
 KEY_DEFAULTS = {"gradient": "full", "seq_len_max": 0, "latch_steps": 3, "latch_noise": 0.2, "gate_bias": "",
                 "clip_value": 0.0, "stop": "budget", "stop_window": 2000, "stop_wrong": 0, "stop_error": 0.0,
-                "test_size": 0, "log_every": 1, "source": ""}
+                "test_size": 0, "log_every": 1, "source": "", "biases": "trained"}
 # Fields set by a recorder of runs trained outside the lab (lstmlab.torch), never by a lab run's flags or sweeps
 RECORDER_FIELDS = ("source",)
 MAX_PASS_BYTES = 4 * 2**30  # memory one BPTT pass may take; beyond it a run would thrash or be killed
@@ -291,6 +294,9 @@ class RunConfig:
     gate_bias: str = declare("", "text", le=MAX_GATE_BIAS_TEXT, note="such as 'i=-3,-6 o=-2,-4'", label="Gate biases",
                              help="A gate's initial biases, one value per equal group of its units, e.g. "
                                   "'i=-3,-6 o=-2' (HS97's memory blocks); overrides the forget bias for f.")
+    biases: str = declare("trained", "choice", choices=BIASES, label="Biases",
+                          help="trained: every unit has a bias and learns it; none: every bias (the forget gate's and "
+                               "the head's too) is zero and stays zero, as in HS97's nets of Experiment 2.")
     clip_value: float = declare(0.0, "float", ge=0.0, note="0 = no clipping", label="Clip value (0 = off)",
                                 help="Element-wise gradient clipping at ±clip_value (Arjovsky et al.'s code), "
                                      "before the norm clipping.")
@@ -369,6 +375,9 @@ class RunConfig:
             if len(values) > self.hidden_size:
                 raise ValueError(f"gate_bias={self.gate_bias!r}: {len(values)} values for gate {gate!r}; expected at "
                                  f"most hidden_size = {self.hidden_size} (one group of units per value)")
+        if self.biases == "none" and self.gate_bias:
+            raise ValueError(f"gate_bias={self.gate_bias!r}: given with biases='none', which holds every bias at "
+                             "zero; expected '' or biases='trained'")
         if self.record_every % self.log_every:
             raise ValueError(f"log_every={self.log_every}: expected a divisor of record_every = {self.record_every} "
                              "(every recording ends a steps row)")

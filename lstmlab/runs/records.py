@@ -90,8 +90,20 @@ def initial_params(config: RunConfig, spec: ModelSpec | None = None) -> dict[str
     """The parameters ``train(config)`` starts from (its step-0 network), drawn from the same RNG stream.
     ``spec``: ``model_spec(config)``, when the caller has it already."""
     init_ss = np.random.SeedSequence(config.seed).spawn(3)[0]
-    return init_params(spec or model_spec(config), config.weight_scale, config.init, config.forget_bias,
-                       seed=np.random.default_rng(init_ss), gate_bias=parse_gate_bias(config.gate_bias))
+    params = init_params(spec or model_spec(config), config.weight_scale, config.init, config.forget_bias,
+                         seed=np.random.default_rng(init_ss), gate_bias=parse_gate_bias(config.gate_bias))
+    for name in held_at_zero(config, spec):
+        params[name] = np.zeros_like(params[name])
+    return params
+
+
+def held_at_zero(config: RunConfig, spec: ModelSpec | None = None) -> tuple[str, ...]:
+    """The parameters ``config`` holds at zero, never trained: every bias (``l{k}.b``, the GRU's ``l{k}.bhn``,
+    ``head.b``) with ``biases="none"``; none otherwise. ``initial_params`` draws them as zeros and ``train`` gives
+    them no gradient."""
+    if config.biases != "none":
+        return ()
+    return tuple(n for n in param_names(config, spec) if n.rsplit(".", 1)[1] in ("b", "bhn"))
 
 
 def steps_columns(config: RunConfig, spec: ModelSpec | None = None) -> list[str]:

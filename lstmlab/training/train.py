@@ -1,7 +1,7 @@
 """train(config) -> Run: the orchestration layer over tasks, the BPTT core and the optimisers.
 
 One step s = 1..steps:  (x, y) ~ task;  res = bptt(params_{s-1});  g = clip(res.grads);
-params_s = optimiser(params_{s-1}, g).  The steps row of step s describes that update: the batch loss and
+params_s = optimiser(params_{s-1}, g), the parameters a config holds at zero (``held_at_zero``) given g = 0.  The steps row of step s describes that update: the batch loss and
 metric, the gradient norms before clipping and sigma_max of the Wh it was computed at (with ``log_every`` N,
 one row per N updates: ``Block``). Clipping is element-wise at ``clip_value``, then by the global norm at ``clip``.
 At step 0, every ``record_every`` steps and at the last step, the fixed held-out eval batch goes through
@@ -36,6 +36,7 @@ from lstmlab.runs.records import (
     Run,
     eval_columns,
     flow_columns,
+    held_at_zero,
     initial_params,
     model_spec,
     steps_columns,
@@ -75,6 +76,7 @@ def train(config: RunConfig, progress: Progress | None = None, should_stop: Call
     spec = model_spec(config, task)
     _, data_ss, eval_ss = np.random.SeedSequence(config.seed).spawn(3)
     params = initial_params(config, spec)
+    fixed = held_at_zero(config, spec)  # no gradient reaches them (biases "none")
     data_rng = np.random.default_rng(data_ss)
     held = task.draw(np.random.default_rng(eval_ss), config.eval_size)
     opt = make_optimizer(config.optimizer, config.lr, config.momentum)
@@ -140,6 +142,8 @@ def train(config: RunConfig, progress: Progress | None = None, should_stop: Call
             batch = task.draw(data_rng, config.batch_size)
             res = bptt(spec, params, batch.x, batch.y, loss=task.loss, engine=engine, mask=batch.mask,
                        check=step == 1)  # later batches come out of the same task and optimiser alike
+            for name in fixed:
+                res.grads[name] = np.zeros_like(res.grads[name])
             score = task.score(res.y_hat, batch)
             if window is not None:
                 window.add(score.correct, score.error)

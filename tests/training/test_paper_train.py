@@ -97,6 +97,9 @@ def test_every_paper_task_fits_the_stores_task_column_and_is_built_from_its_fiel
     (dict(hidden_size=2, gate_bias="i=1,2,3"), r"^gate_bias='i=1,2,3': 3 values for gate 'i'; expected at most "
                                                r"hidden_size = 2"),
     (dict(clip_value=-1.0), r"^clip_value=-1.0: expected a finite number >= 0"),
+    (dict(biases="none", gate_bias="i=-3"), r"^gate_bias='i=-3': given with biases='none', which holds every bias at "
+                                            r"zero; expected '' or biases='trained'"),
+    (dict(biases="frozen"), r"^biases='frozen': expected one of 'trained', 'none'"),
     (dict(test_size=-1), r"^test_size=-1: expected an integer from 0 to 100000"),
 ])
 def test_bad_paper_settings_name_the_field_the_value_and_what_is_expected(config, message):
@@ -123,6 +126,28 @@ def test_uniform_init_and_gate_biases():
     assert list(run.params["l0.b"][0:4]) == [-3.0, -3.0, -6.0, -6.0] and list(run.params["l0.b"][12:16]) == [-2.0] * 4
     with pytest.raises(ValueError, match="gate_bias: gate 'x' is not a gate of cell 'lstm'"):
         init_params(spec, gate_bias={"x": (1.0,)})
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru", "lstm97fc"])
+def test_biases_none_hold_every_bias_at_zero_while_the_weights_train(cell):
+    """HS97's nets of Experiment 2 have no biases: with biases="none" every bias (the forget gate's, the GRU's bhn
+    and the head's included) starts at zero and no update moves it, with SGD and with Adam; the same config with
+    trained biases moves them."""
+    for optimizer in ("sgd", "adam"):
+        config = RunConfig(cell=cell, seq_len=8, hidden_size=4, batch_size=4, steps=20, record_every=10,
+                           eval_size=4, optimizer=optimizer, lr=0.1, biases="none")
+        run = train(config)
+        assert run.status == "finished"
+        biases = [n for n in run.params if n.endswith((".b", ".bhn"))]
+        assert sorted(biases) == sorted(["l0.b", "head.b"] + (["l0.bhn"] if cell == "gru" else []))
+        for name, value in run.params.items():
+            start = train(config.replace(steps=0)).params[name]
+            if name in biases:
+                assert not value.any() and not start.any(), name
+            else:
+                assert np.abs(value - start).max() > 1e-4, name
+        trained = train(config.replace(biases="trained")).params
+        assert all(np.abs(trained[n]).max() > 1e-4 for n in biases)
 
 
 # ---- online training learns --------------------------------------------------------------------------------
