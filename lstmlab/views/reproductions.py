@@ -216,6 +216,23 @@ def _table(report: rep.Report) -> pd.DataFrame:
         "paper": (d["paper"] or {}).get("text", "")} for r in report.rows for d in [r.to_dict()]])
 
 
+def compared_text(recipe: Recipe, scale: str, report: rep.Report) -> str:
+    """Why no row is compared with a paper's figure, when none is: the paper has no number, this scale has none of
+    the figures' rows, or none of those rows has an ended run yet; "" when a row is compared."""
+    if not recipe.numbers:
+        return "The paper gives no number to compare with (its result is graphical or in words)."
+    figured = [r for r in report.rows if recipe.paper_figure(r.model, r.setting) is not None]
+    if any(r.seeds for r in figured):
+        return ""
+    if figured:
+        return (f"The rows with a paper figure ({', '.join(f'{r.model} at {r.setting}' for r in figured)}) have no "
+                "ended run yet.")
+    ran = [s.name for s in recipe.scale(scale).settings]
+    theirs = list(dict.fromkeys(s for (_, s), _ in recipe.numbers))
+    return (f"The paper's figures are for {', '.join(theirs)}; this scale ran {', '.join(ran)}, so no row is compared "
+            "number by number" + (" (run the paper scale for that)." if scale == "quick" else "."))
+
+
 def card(store: RunStore, recipe_id: str) -> Card:
     """The card of recipe ``recipe_id`` as the run store holds it now."""
     recipe = RECIPES[recipe_id]
@@ -250,15 +267,7 @@ def card(store: RunStore, recipe_id: str) -> Card:
                  "ended."))
     rows, x_title = chart_rows(recipe, report)
     diffs = differences(recipe, report)
-    compared_rows = [r for r in report.rows if r.seeds and recipe.paper_figure(r.model, r.setting) is not None]
-    compared = ""
-    if recipe.numbers and not compared_rows:
-        theirs = sorted({s for (_, s), _ in recipe.numbers})
-        compared = (f"The paper's figures are for {', '.join(theirs)}; this scale ran "
-                    f"{', '.join(s.name for s in recipe.scale(scale).settings)}, so no row is compared number by "
-                    "number" + (" (run the paper scale for that)." if scale == "quick" else "."))
-    elif not recipe.numbers:
-        compared = "The paper gives no number to compare with (its result is graphical or in words)."
+    compared = compared_text(recipe, scale, report)
     run_id, why = representative(recipe, scale, planned, outcomes)
     return Card(**base, verdict=report.verdict, scale=scale, other_scales=tuple(s for s in scales if s != scale),
                 seeds=n, runs=total, ended=ended, in_flight=in_flight, result=result, checks=tuple(report.checks),

@@ -119,3 +119,19 @@ def test_the_cache_key_changes_with_the_runs_and_the_card_follows(store, trained
     assert after[ORDER] != before[ORDER] and after[BOUND] == before[BOUND]
     card = R.card(store, ORDER)
     assert card.verdict == R.INCOMPLETE and card.ended == 3 and "no verdict until every run has ended" in card.result
+
+
+def test_a_card_says_why_no_row_is_compared_with_the_paper():
+    """No figure in the paper, no figure at this scale's settings, or figures whose rows have no ended run yet:
+    each is said as it is (the last is not a difference of settings)."""
+    lags = recipes.RECIPES["hs97-noise-free-lags"]
+    assert R.compared_text(lags, "paper", report.build_report(lags, "paper", [])) == (
+        "The rows with a paper figure (lstm97 at p=100, rnn_logistic at p=4, rnn_logistic at p=10, rnn_logistic at "
+        "p=100) have no ended run yet.")
+    adding = recipes.RECIPES["hs97-adding"]
+    assert R.compared_text(adding, "quick", report.build_report(adding, "quick", [])) == (
+        "The paper's figures are for T=100; this scale ran T=20, so no row is compared number by number (run the "
+        "paper scale for that).")
+    clipping = recipes.RECIPES["pmb13-clipping"]
+    assert R.compared_text(clipping, "paper", report.build_report(clipping, "paper", [])).startswith(
+        "The paper gives no number")
