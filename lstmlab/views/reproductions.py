@@ -2,7 +2,8 @@
 paper's claim and figures, the lab's latest result read from the run store, the differences between the two stated
 with both numbers, the table its charts draw, and a representative run to open on Error flow and Training.
 
-Which result a card shows: the scale (quick or paper) whose sweep holds the newest run; a recipe whose sweep exists at
+Which result a card shows: the paper scale once one of its runs has ended (the published settings are the evidence; a
+quick run since is a demonstration), else the scale whose sweep holds the newest run; a recipe whose sweep exists at
 no scale is "not run yet". The verdict is the report's (lstmlab.reproduce.report), "incomplete" while a row has fewer
 ended runs than seeds.
 
@@ -252,6 +253,9 @@ def card(store: RunStore, recipe_id: str) -> Card:
     newest = {s: max((row["created_at"] for *_, row in planned if row is not None), default=-math.inf)
               for s, (_, planned) in planned_by_scale.items()}
     scale = max(scales, key=lambda s: (newest[s], SCALES.index(s)))
+    if "paper" in scales and any(row is not None and row["status"] in TRAINED_STATUSES
+                                 for *_, row in planned_by_scale["paper"][1]):
+        scale = "paper"
     n, planned = planned_by_scale[scale]
     stored = [row for *_, row in planned if row is not None]
     runs = {row["id"]: store.load(row["id"]) for row in stored if row["status"] in TRAINED_STATUSES}

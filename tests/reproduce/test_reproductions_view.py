@@ -9,7 +9,9 @@ import statistics
 import pytest
 
 from lstmlab.reproduce import recipes, report
+from lstmlab.reproduce.submit import sweep_spec
 from lstmlab.store import RunStore
+from lstmlab.training.train import train
 from lstmlab.views import reproductions as R
 from tests.support.recipes import BOUND, ORDER, SEEDS, fill, representative, succeeded, train_quick
 
@@ -135,3 +137,24 @@ def test_a_card_says_why_no_row_is_compared_with_the_paper():
     clipping = recipes.RECIPES["pmb13-clipping"]
     assert R.compared_text(clipping, "paper", report.build_report(clipping, "paper", [])).startswith(
         "The paper gives no number")
+
+
+def test_a_card_shows_the_paper_scale_once_a_paper_run_has_ended(tmp_path):
+    """pmb13-bound trains nothing (judged at initialisation), so both scales are cheap: its paper runs stored first,
+    a quick run after them, and the card still shows the paper scale; with the paper sweep recorded but no paper
+    run ended, the newest (quick) one."""
+    with RunStore(str(tmp_path / "runs.db")) as store:
+        paper = sweep_spec(BOUND, "paper", 1)
+        store.record_sweep(paper.name, paper.to_json())
+        assert R.card(store, BOUND).scale == "paper" and R.card(store, BOUND).ended == 0  # the only scale recorded
+        quick = sweep_spec(BOUND, "quick", 1)
+        store.record_sweep(quick.name, quick.to_json())
+        for _, _, config in recipes.RECIPES[BOUND].expand("quick", 1)[:1]:
+            store.save(train(config))
+        assert R.card(store, BOUND).scale == "quick"  # no paper run has ended: the newest
+        for _, _, config in recipes.RECIPES[BOUND].expand("paper", 1):
+            store.save(train(config))
+        for _, _, config in recipes.RECIPES[BOUND].expand("quick", 1)[1:]:
+            store.save(train(config))  # newer than every paper run
+        card = R.card(store, BOUND)
+        assert card.scale == "paper" and card.other_scales == ("quick",) and card.ended == card.runs
