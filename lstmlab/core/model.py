@@ -195,8 +195,8 @@ def bptt(spec: ModelSpec, params: dict, x, y, loss: str = "mse", engine: str | N
                                                          ``spec.gradient`` "truncated", not through h_t Wh)
     and then, summed over all steps:
         dWh = sum_t u_{t-1}^T dhh_t,  dWx = sum_t x_t^T da_t,  db = sum_t da_t,  (GRU) dbhn = sum_t dhh_n,t
-    (u_t = h_t, or [h_t, i_t, o_t] for "lstm97fc": ``Unroll.sources``)
-        inject for layer k-1 = da Wx^T.
+        inject for layer k-1 = da Wx^T,
+    u_t being what Wh multiplies: h_t, or [h_t, i_t, o_t] for "lstm97fc" (``Unroll.sources``).
     ``engine``: a name from ``config.ENGINES``, by default the environment's choice (see lstmlab.core.engines).
     ``weight_grads=False``: the error flow alone (a held-out snapshot), ``grads`` left empty.
     ``mask`` (T, B) bool, head "all" only: the steps whose predictions the loss reads (``loss_fn``); the error of

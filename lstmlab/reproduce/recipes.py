@@ -254,7 +254,7 @@ _R = [
               "baseline is a predictor that knows the grammar but not the second symbol (4/77); at paper scale both "
               "nets end there (lstm97 0.99 x, the RNN 1.03 x): they learn the local transitions, not the closing "
               "T or P. Measured at 30,000 sequences, seeds 0 to 2: the same at lr 1, 3.85 and 10 and at HS97's 19.25 "
-              "(set past the lab's bound for the test); with lstm97, whose gates read only the cells, 1 of the 3 "
+              "(set past the lab's bound for the test); with cell lstm97, whose gates read only the cells, 1 of the 3 "
               "seeds learned the closing symbol (0 of 256 test strings wrong), the other two did not."),
     Recipe(
         id="hs97-noise-free-lags", paper="HS97", section="section 5.2, Task 2a, Table 2",
@@ -341,12 +341,12 @@ _R = [
                                              74_000, 1)),),
         notes="Chance: the constant 0.5 gets 15 % of the sequences within 0.04 (MSE 0.039 at T = 100). HS97's 93 "
               "weights are a fully connected hidden layer, the gates reading the gates' outputs of the step before "
-              "as well as the cells' (lstm97fc). Measured with lstm97, whose gates read only the cells' outputs: an "
+              "as well as the cells' (cell lstm97fc). Measured with cell lstm97, whose gates read only the cells': an "
               "MSE near 0.0025 within about 60,000 sequences and no further, about 30 % of the 2,000 most recent "
               "sequences off by 0.04 or more, in none of 10 seeds meeting the criterion within 300,000 (at a quarter "
               "of the step, with the full gradient or with a logistic output unit as HS97's: still 14 to 25 % after "
               "200,000, seeds 0 and 1). Its misses are HS97's exception for a marked first pair (X1 := 0, 11 % of "
-              "the sequences): with the first pair never marked, lstm97 met the criterion after 62,871 to 72,724 "
+              "the sequences): with the first pair never marked, that net met the criterion after 62,871 to 72,724 "
               "sequences (seeds 0 to 3), 0 of 2,560 wrong. Its gates cannot tell the first step from a later one "
               "unless the cells hold something; lstm97fc's read their own outputs of the step before, which are "
               "zero only at the first step. lstm97fc's cells have gates of their own, HS97's 2 blocks of 2 cells "

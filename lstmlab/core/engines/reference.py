@@ -224,7 +224,8 @@ def lstm97fc_step_forward(xw, u_prev, c_prev, Wh, bhn):
     a   = x_t Wx + b + u_{t-1} Wh            (B, 3H), Wh (3H, 3H), blocks i n o
     the rest as lstm97: i, n, o, c_t = c_{t-1} + i * n, h_t = o * h(c_t)
 
-    HS97's 93 weights of Experiment 4 (2 inputs, 8 hidden units, 1 output) count exactly these connections.
+    HS97's weight counts (93 in Experiment 4: 2 inputs, 8 hidden units, 1 output) count connections of this kind:
+    every non-input unit reads every hidden unit.
     """
     return lstm97_step_forward(xw, u_prev, c_prev, Wh, bhn)
 
