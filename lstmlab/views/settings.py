@@ -347,7 +347,7 @@ def study(values: dict, series: tuple | None = None, series_name: str = "") -> S
 
 def inside_study_values(values: dict) -> dict:
     """Study settings (FIELDS["flow"]) of the Inside the LSTM settings ``values``: one one-layer LSTM (the page's
-    cell: "lstm" or "lstm97") with the page's task, length, size, init, gradient and seed, everything else at the
+    cell: one of INSIDE_CELLS) with the page's task, length, size, init, gradient and seed, everything else at the
     Error flow page's defaults, so the same settings there train (and cache) the very same run."""
     study_values = defaults("flow")
     fields = {name: values[name] for name in run_fields("inside") if name != "cell"}
