@@ -1,9 +1,10 @@
 """train(config) -> Run: the orchestration layer over tasks, the BPTT core and the optimisers.
 
 One step s = 1..steps:  (x, y) ~ task;  res = bptt(params_{s-1});  g = clip(res.grads);
-params_s = optimiser(params_{s-1}, g), the parameters a config holds at zero (``held_at_zero``) given g = 0.  The steps row of step s describes that update: the batch loss and
-metric, the gradient norms before clipping and sigma_max of the Wh it was computed at (with ``log_every`` N,
-one row per N updates: ``Block``). Clipping is element-wise at ``clip_value``, then by the global norm at ``clip``.
+params_s = optimiser(params_{s-1}, g), the parameters a config holds at zero (``held_at_zero``) given g = 0.
+The steps row of step s describes that update: the batch loss and metric, the gradient norms before clipping and
+sigma_max of the Wh it was computed at (with ``log_every`` N, one row per N updates: ``Block``). Clipping is
+element-wise at ``clip_value``, then by the global norm at ``clip``.
 At step 0, every ``record_every`` steps and at the last step, the fixed held-out eval batch goes through
 bptt once more, giving an eval row and the flow rows (error-signal norms per layer and time step).
 ``Run.params`` holds the parameters after the last completed update (params_done); a diverged run keeps the
