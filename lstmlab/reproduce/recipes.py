@@ -325,7 +325,7 @@ _R = [
                       "4 cells, fully connected (HS97: 2 blocks of 2 sharing gates), input gate biases -3 and -6, "
                       "lr 0.5"),
                 Model("rnn", _fields(RNN97, hidden_size=8, lr=0.05, weight_scale=0.1),
-                      "tanh RNN, 8 units (about 90 weights, as the LSTM's 93)")),
+                      "tanh RNN, 8 units (about 90 weights, as HS97's LSTM's 93)")),
         common=_fields(HS97, task="hs97-adding", stop_error=0.01, stop_wrong=0, test_size=2560, eval_size=64),
         scales=(("quick", Scale((Setting("T=20", _fields(seq_len=20)),),
                                 _fields(QUICK_BATCH, lr=0.01, steps=3000, stop_window=512, test_size=512,
