@@ -77,7 +77,7 @@ def train(config: RunConfig, progress: Progress | None = None, should_stop: Call
     spec = model_spec(config, task)
     _, data_ss, eval_ss = np.random.SeedSequence(config.seed).spawn(3)
     params = initial_params(config, spec)
-    fixed = held_at_zero(config, spec)  # no gradient reaches them (biases "none")
+    no_grads = {name: np.zeros_like(params[name]) for name in held_at_zero(config, spec)}  # (biases "none")
     data_rng = np.random.default_rng(data_ss)
     held = task.draw(np.random.default_rng(eval_ss), config.eval_size)
     opt = make_optimizer(config.optimizer, config.lr, config.momentum)
@@ -143,8 +143,7 @@ def train(config: RunConfig, progress: Progress | None = None, should_stop: Call
             batch = task.draw(data_rng, config.batch_size)
             res = bptt(spec, params, batch.x, batch.y, loss=task.loss, engine=engine, mask=batch.mask,
                        check=step == 1)  # later batches come out of the same task and optimiser alike
-            for name in fixed:
-                res.grads[name] = np.zeros_like(res.grads[name])
+            res.grads.update(no_grads)
             score = task.score(res.y_hat, batch)
             if window is not None:
                 window.add(score.correct, score.error)

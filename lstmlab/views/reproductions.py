@@ -250,12 +250,11 @@ def card(store: RunStore, recipe_id: str) -> Card:
                     models=rep.models_text(rep.recipe_models(recipe, "paper")))
     planned_by_scale = {s: rep.planned_runs(store, recipe.id, s) for s in scales}
     seeds.update({s: n for s, (n, _) in planned_by_scale.items()})
+    paper_ended = "paper" in scales and any(row is not None and row["status"] in TRAINED_STATUSES
+                                            for *_, row in planned_by_scale["paper"][1])
     newest = {s: max((row["created_at"] for *_, row in planned if row is not None), default=-math.inf)
               for s, (_, planned) in planned_by_scale.items()}
-    scale = max(scales, key=lambda s: (newest[s], SCALES.index(s)))
-    if "paper" in scales and any(row is not None and row["status"] in TRAINED_STATUSES
-                                 for *_, row in planned_by_scale["paper"][1]):
-        scale = "paper"
+    scale = "paper" if paper_ended else max(scales, key=lambda s: (newest[s], SCALES.index(s)))
     n, planned = planned_by_scale[scale]
     stored = [row for *_, row in planned if row is not None]
     runs = {row["id"]: store.load(row["id"]) for row in stored if row["status"] in TRAINED_STATUSES}
