@@ -1,8 +1,9 @@
 """A recipe's runs read against its paper: per model and setting, the paper's figure, the lab's result over seeds and
 the verdict (lstmlab.reproduce.recipes says how a run succeeds and how the verdict is decided).
 
-``build_report(recipe, scale, runs)`` judges runs given in hand (``train`` in this process, or loaded);
-``report(store, recipe_id, scale)`` reads the runs of the recipe's sweep from a run store. Both return a ``Report``,
+``build_report(recipe, scale, runs)`` judges runs given in hand (``train`` in this process, or loaded), ``report_of``
+takes runs judged already (``judge``), ``report(store, recipe_id, scale)`` reads the runs of the recipe's sweep
+from a run store. Each returns a ``Report``,
 whose ``to_dict()`` is what ``--json`` prints and ``text()`` what the command prints.
 """
 from __future__ import annotations
@@ -287,14 +288,22 @@ def verdict_of(checks: list[tuple[str, bool | None]]) -> str:
 
 def build_report(recipe: Recipe, scale: str, runs: Iterable[tuple[str, str, Any]], seeds: int | None = None) -> Report:
     """The report of ``runs``, (model, setting, Run or None) triples, at ``scale`` with ``seeds`` seeds per row
-    (default: the scale's). The verdict is "incomplete" while a row has fewer ended runs than seeds."""
+    (default: the scale's): each ended run judged (:func:`judge`), then :func:`report_of`."""
+    return report_of(recipe, scale, [(m, s, judge(recipe, run) if run is not None and run.status in TRAINED_STATUSES
+                                      else None) for m, s, run in runs], seeds)
+
+
+def report_of(recipe: Recipe, scale: str, outcomes: Iterable[tuple[str, str, Outcome | None]],
+              seeds: int | None = None) -> Report:
+    """The report of judged runs, (model, setting, Outcome or None) triples, at ``scale`` with ``seeds`` seeds per
+    row (default: the scale's). The verdict is "incomplete" while a row has fewer ended runs than seeds."""
     recipe, scale, n = check_request(recipe.id, scale, seeds)
     rows = {(m.name, s.name): Row(m.name, s.name, n, paper=(p.to_dict() if (p := recipe.paper_figure(m.name, s.name))
                                                               else None))
             for m, s in recipe.rows(scale)}
-    for model, setting, run in runs:
-        if run is not None and run.status in TRAINED_STATUSES and (model, setting) in rows:
-            rows[(model, setting)].outcomes.append(judge(recipe, run))
+    for model, setting, outcome in outcomes:
+        if outcome is not None and outcome.status in TRAINED_STATUSES and (model, setting) in rows:
+            rows[(model, setting)].outcomes.append(outcome)
     checks = [(e.text(), check(recipe, scale, rows, e)) for e in recipe.expect]
     done = all(r.seeds >= r.expected for r in rows.values())
     verdict = verdict_of(checks) if done else INCOMPLETE

@@ -7,6 +7,7 @@ NULL back to NaN and restores every column's dtype and the column order.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import time
 import uuid
@@ -189,10 +190,25 @@ def read_table(conn: sa.Connection, run_id: str, name: str, layout: list[list[st
     out = {}
     for col, dtype in layout:
         values = data[col]
-        if pd.api.types.is_float_dtype(dtype) and not isinstance(values, np.ndarray):
-            values = np.array([np.nan if x is None else x for x in values], dtype=np.float64)
-        out[col] = pd.Series(values, dtype=None if len(values) else object).astype(dtype)
+        plain = _numpy_dtype(dtype)
+        if plain is not None and plain.kind == "f" and not isinstance(values, np.ndarray):
+            values = [np.nan if x is None else x for x in values]
+        if plain is not None:
+            out[col] = np.asarray(values, dtype=plain)
+        else:
+            out[col] = pd.Series(values, dtype=None if len(values) else object).astype(dtype)
     return pd.DataFrame(out, columns=[c for c, _ in layout], index=pd.RangeIndex(n))
+
+
+@functools.cache
+def _numpy_dtype(name: str) -> np.dtype | None:
+    """The numpy dtype of a saved column's dtype name when it is a plain number or bool (read without pandas'
+    per-column conversion); None for any other (object, a pandas extension dtype)."""
+    try:
+        dtype = np.dtype(name)
+    except TypeError:
+        return None
+    return dtype if dtype.kind in "biuf" else None
 
 
 def counts(conn: sa.Connection, run_id: str) -> dict[str, int]:

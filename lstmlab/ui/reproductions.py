@@ -8,22 +8,37 @@ import streamlit as st
 
 from lstmlab.jobs import quotas
 from lstmlab.jobs.errors import JobError
+from lstmlab.reproduce import report as rep
 from lstmlab.reproduce import submit
+from lstmlab.reproduce.recipes import RECIPES, Recipe
 from lstmlab.runs.status import ACTIVE_STATUSES
 from lstmlab.store import default_url
 from lstmlab.ui import auth, cached
 from lstmlab.ui.run_store import error_line, hide_location, store
+from lstmlab.views import limits as L
 from lstmlab.views import reproductions
 from lstmlab.views.text import escape_markdown
 
 NOTICE = "repro_notice"  # session key: {recipe id: (kind, Markdown)} of the last Start of each card
 
 
+@st.cache_data(max_entries=L.SWEEP_CACHE_ENTRIES, show_spinner=False)
+def _outcome(recipe_id: str, run_id: str, status: str, step: int, wall_time: float) -> rep.Outcome:
+    """An ended run judged by its recipe; ``status``, ``step`` and ``wall_time`` are the cache key's record of the
+    attempt it ended."""
+    return rep.judge(RECIPES[recipe_id], store().load(run_id))
+
+
+def _judged(recipe: Recipe, row: dict) -> rep.Outcome:
+    return _outcome(recipe.id, str(row["id"]), str(row["status"]), int(row["step"]), float(row["wall_time"]))
+
+
 def cards() -> list[reproductions.Card]:
     """Every recipe's card as the store holds it now; a card is rebuilt only when its sweeps or the id, status or
-    step of one of their runs changed (lstmlab.ui.cached.memo)."""
+    step of one of their runs changed (lstmlab.ui.cached.memo), and then loads only the ended runs it has not
+    judged before."""
     state = reproductions.sweeps_state(store())
-    return [cached.memo("repro.card", (rid, key), lambda rid=rid: reproductions.card(store(), rid))
+    return [cached.memo("repro.card", (rid, key), lambda rid=rid: reproductions.card(store(), rid, _judged))
             for rid, key in state.items()]
 
 

@@ -35,7 +35,8 @@ SERVER_MAX_RUNNING, SERVER_MAX_QUEUED = 16, 48
 
 # Pages showing runs in flight redraw from the store this often; a freshly submitted study waits up to
 # FIRST_RECORD_WAIT_S (polling every FIRST_RECORD_POLL_S) for its first records so its charts come in the same
-# page run. A sweep's run outcomes are cached per run and progress (at most SWEEP_CACHE_ENTRIES).
+# page run. The outcomes of a sweep's runs and of a recipe's are cached per run and progress (at most
+# SWEEP_CACHE_ENTRIES each).
 LIVE_REFRESH_S = 1.0
 FIRST_RECORD_WAIT_S, FIRST_RECORD_POLL_S = 3.0, 0.05
 SWEEP_CACHE_ENTRIES = 4096

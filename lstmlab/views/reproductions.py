@@ -28,6 +28,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass, field
+from typing import Callable
 
 import pandas as pd
 
@@ -234,8 +235,10 @@ def compared_text(recipe: Recipe, scale: str, report: rep.Report) -> str:
             "number by number" + (" (run the paper scale for that)." if scale == "quick" else "."))
 
 
-def card(store: RunStore, recipe_id: str) -> Card:
-    """The card of recipe ``recipe_id`` as the run store holds it now."""
+def card(store: RunStore, recipe_id: str, outcome: Callable[[Recipe, dict], rep.Outcome] | None = None) -> Card:
+    """The card of recipe ``recipe_id`` as the run store holds it now. ``outcome(recipe, row)`` judges an ended run
+    given its row of ``RunStore.list`` (default: load and ``judge`` it; a page passes one that keeps the outcomes of
+    runs that have not changed)."""
     recipe = RECIPES[recipe_id]
     figures = tuple(f"{model} at {setting}: {paper.text}" for (model, setting), paper in recipe.numbers)
     base = {"id": recipe.id, "paper": recipe.paper, "section": recipe.section, "claim": recipe.claim,
@@ -257,10 +260,11 @@ def card(store: RunStore, recipe_id: str) -> Card:
     scale = "paper" if paper_ended else max(scales, key=lambda s: (newest[s], SCALES.index(s)))
     n, planned = planned_by_scale[scale]
     stored = [row for *_, row in planned if row is not None]
-    runs = {row["id"]: store.load(row["id"]) for row in stored if row["status"] in TRAINED_STATUSES}
-    report = rep.build_report(recipe, scale, [(m, s, runs.get(row["id"]) if row is not None else None)
-                                              for m, s, _, row in planned], n)
-    outcomes = {run_id: rep.judge(recipe, run) for run_id, run in runs.items() if run.status in TRAINED_STATUSES}
+    judged = outcome or (lambda recipe, row: rep.judge(recipe, store.load(row["id"])))
+    outcomes = {row["id"]: judged(recipe, row) for row in stored if row["status"] in TRAINED_STATUSES}
+    outcomes = {run_id: o for run_id, o in outcomes.items() if o.status in TRAINED_STATUSES}
+    report = rep.report_of(recipe, scale, [(m, s, outcomes.get(row["id"]) if row is not None else None)
+                                           for m, s, _, row in planned], n)
     ended = sum(r.seeds for r in report.rows)
     in_flight = sum(row["status"] in ACTIVE_STATUSES for row in stored)
     total = len(planned)
