@@ -175,7 +175,10 @@ def _forward_all(spec: ModelSpec, params: dict, x: np.ndarray, engine) -> tuple[
         runs.append(run)
         inp = run.h[1:]
     feats = inp[-1] if spec.head == "last" else inp
-    return inputs, runs, engine.matmul(feats, params["head.W"]) + params["head.b"]
+    y_hat = engine.matmul(feats, params["head.W"]) + params["head.b"]
+    if spec.direct == "yes":
+        y_hat += engine.matmul(x[-1] if spec.head == "last" else x, params["head.Wx"])
+    return inputs, runs, y_hat
 
 
 def forward(spec: ModelSpec, params: dict, x, engine: str | None = None) -> np.ndarray:
@@ -190,6 +193,8 @@ def bptt(spec: ModelSpec, params: dict, x, y, loss: str = "mse", engine: str | N
          weight_grads: bool = True, mask=None, check: bool = True) -> BPTTResult:
     """Forward pass, loss and backpropagation through time, recording the error flow.
 
+    The head, y_t = h_t W + b (+ x_t Wx with ``spec.direct`` "yes"), with dy_t = dL/dy_t at the steps it predicts:
+        dW = sum_t h_t^T dy_t,  db = sum_t dy_t,  dWx = sum_t x_t^T dy_t,  inject_t = dy_t W^T.
     Per layer k, from the top down, the engine runs over t = T ... 1
         dh_t = inject_t + dL/dh_t through h_{t+1}      (inject: from the head or the layer above; with
                                                          ``spec.gradient`` "truncated", not through h_t Wh)
@@ -227,6 +232,9 @@ def _bptt(spec: ModelSpec, params: dict, x: np.ndarray, y: np.ndarray, loss: str
     if weight_grads:
         grads["head.W"] = engine.matmul(feats.reshape(-1, H).T, dy.reshape(-1, O))
         grads["head.b"] = bias_sum(dy.reshape(-1, O))
+        if spec.direct == "yes":
+            read = x[-1] if spec.head == "last" else x
+            grads["head.Wx"] = engine.matmul(read.reshape(-1, x.shape[2]).T, dy.reshape(-1, O))
     inject = memory.zeros((T, B, H), x.dtype)
     if spec.head == "last":
         inject[-1] = engine.matmul(dy, params["head.W"].T)

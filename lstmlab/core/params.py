@@ -73,7 +73,7 @@ def init_params(
     """Fresh parameters for ``spec``.
 
     Each gate's recurrent block of ``l{k}.Wh`` (H, G*H) comes from
-    :func:`recurrent_block`; input blocks of ``l{k}.Wx`` and the head from
+    :func:`recurrent_block`; input blocks of ``l{k}.Wx`` and the head (``head.W``, ``head.Wx``) from
     :func:`input_block` (Glorot-uniform per gate; N(0, 0.001^2) for "irnn");
     biases are zero except the "lstm" forget gate's, which is ``forget_bias``
     (1.0 by default: Jozefowicz et al. 2015; "lstm97" has no forget gate).
@@ -157,4 +157,6 @@ def _scaled_params(spec: ModelSpec, weight_scale: float, init: str, rng: np.rand
             params[f"l{k}.bhn"] = np.zeros(H)
     params["head.W"] = input_block(rng, H, spec.output_size, init)
     params["head.b"] = np.zeros(spec.output_size)
+    if spec.direct == "yes":
+        params["head.Wx"] = input_block(rng, spec.input_size, spec.output_size, init)
     return params

@@ -18,14 +18,14 @@ MAX_HIDDEN = 4096  # wider than a run's hidden_size: a network built by hand or 
 MAX_FEATURES = 100_000
 
 
-_SHARED = ("cell", "hidden_size", "layers", "dtype", "gradient")  # ModelSpec fields that are RunConfig's quantities
+_SHARED = ("cell", "hidden_size", "layers", "dtype", "gradient", "direct")  # ModelSpec fields that are RunConfig's quantities
 
 
 @functools.lru_cache(maxsize=16)
 def _declarations(cell: FieldInfo, hidden_size: FieldInfo, layers: FieldInfo, dtype: FieldInfo,
-                  gradient: FieldInfo) -> dict:
+                  gradient: FieldInfo, direct: FieldInfo) -> dict:
     """The declaration each ModelSpec field is checked against: RunConfig's where it is the same quantity (cell,
-    layers, dtype, gradient; hidden_size with ModelSpec's own upper end), ModelSpec's own for the rest."""
+    layers, dtype, gradient, direct; hidden_size with ModelSpec's own upper end), ModelSpec's own for the rest."""
     return {
         "cell": cell,
         "input_size": FieldInfo("int", lo=1, hi=MAX_FEATURES),
@@ -35,6 +35,7 @@ def _declarations(cell: FieldInfo, hidden_size: FieldInfo, layers: FieldInfo, dt
         "head": FieldInfo("choice", choices=HEADS),
         "dtype": dtype,
         "gradient": gradient,
+        "direct": direct,
     }
 
 
@@ -53,6 +54,8 @@ class ModelSpec:
     layers:      1 to 4 (RunConfig's bounds); layer k > 0 reads layer k-1's hidden states
     head:        "last" predicts from h_T (many-to-one, y_hat (B, O));
                  "all" predicts at every step (many-to-many, y_hat (T, B, O))
+    direct:      "no": the head reads the top layer's h_t, y_t = h_t W + b; "yes": the input x_t too,
+                 y_t = h_t W + x_t Wx + b with ``head.Wx`` (input_size, O) (HS97's input-to-output weights)
     dtype:       "float64" (default: gradient studies need it) or "float32"
     gradient:    "full" backpropagation through time, or "truncated": h_{t-1} enters h_{t-1} Wh as a constant, so
                  the error reaches earlier steps only along the cell's own state (``config.GRADIENTS``; for
@@ -67,6 +70,7 @@ class ModelSpec:
     head: str = "last"
     dtype: str = "float64"
     gradient: str = "full"
+    direct: str = "no"
 
     def __post_init__(self) -> None:
         for name, info in _declarations(*(FIELD_INFO[name] for name in _SHARED)).items():
@@ -103,6 +107,8 @@ class ModelSpec:
                 shapes[f"l{k}.bhn"] = (H,)
         shapes["head.W"] = (H, self.output_size)
         shapes["head.b"] = (self.output_size,)
+        if self.direct == "yes":
+            shapes["head.Wx"] = (self.input_size, self.output_size)
         return shapes
 
     def check_params(self, params: dict, layers_only: bool = False) -> dict[str, np.ndarray]:

@@ -7,7 +7,8 @@ Layout. PyTorch uses column-vector weights (G*H, in) and two bias vectors per
 layer; lstmlab uses row-vector weights (in, G*H) and one bias. The gate blocks
 are in the same order (LSTM i f g o, where torch's "g" is our "n"; GRU r z n),
 so for layer k (cells "rnn" = nn.RNN with tanh, "rnn_relu" = nn.RNN with relu, "lstm", "gru"; PyTorch has no
-module for "rnn_logistic" and "lstm97", and its modules backpropagate in full whatever ``spec.gradient`` says):
+module for "rnn_logistic" and "lstm97", and its modules backpropagate in full whatever ``spec.gradient`` says; a
+spec with input-to-output weights, ``direct="yes"``, has no such counterpart either):
 
     weight_ih_l{k} = Wx^T        (G*H, in_k)
     weight_hh_l{k} = Wh^T        (G*H, H)
@@ -51,6 +52,9 @@ def _check_spec(spec) -> None:
     if spec.cell not in _TORCH_MODULES:
         raise ValueError(f"cell={spec.cell!r}: PyTorch has no module for this cell; expected one of "
                          + ", ".join(map(repr, _TORCH_MODULES)))
+    if spec.direct != "no":
+        raise ValueError(f"direct={spec.direct!r}: a torch.nn.Linear head reads the recurrent module's output only; "
+                         "expected 'no' (no input-to-output weights)")
 
 
 def torch_shapes(spec: ModelSpec, rnn_prefix: str = "rnn.", head_prefix: str = "head.") -> dict[str, tuple[int, ...]]:

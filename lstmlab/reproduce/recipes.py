@@ -203,11 +203,11 @@ def bound_of(config: RunConfig) -> float:
 
 # ---- the recipes --------------------------------------------------------------------------------------------------
 
-def hs97_lr(lr: float, terms: float) -> float:
+def hs97_lr(lr: float, terms: float, cap: float | None = None) -> float:
     """The lab's learning rate for HS97's ``lr``: HS97 descends on E = 1/2 sum of a sequence's squared errors
     (gradient e per term), the lab on their mean over its ``terms`` (output units x error steps; gradient 2 e /
-    terms), so the same step needs lr_lab = lr_HS97 terms / 2, here capped at the lab's largest learning rate."""
-    return min(lr * terms / 2, FIELD_INFO["lr"].hi)
+    terms), so the same step needs lr_lab = lr_HS97 terms / 2, at most ``cap`` (default: the lab's largest)."""
+    return min(lr * terms / 2, FIELD_INFO["lr"].hi if cap is None else cap)
 
 
 # HS97 trains online (one sequence per update) by gradient descent, weights uniform in [-0.1, 0.1] (Experiments 3-6)
@@ -228,8 +228,7 @@ _R = [
         task="hs97-reber",
         models=(Model("lstm97", _fields(hidden_size=4, lr=hs97_lr(0.5, 7 * 11), weight_scale=0.2,
                                         gate_bias="o=-1,-2,-3,-4"),
-                      "4 memory blocks of 1 cell, fully connected, output gate biases -1..-4, HS97's lr 0.5 (capped "
-                      "at the lab's 10)"),
+                      "4 memory blocks of 1 cell, fully connected, output gate biases -1..-4, HS97's lr 0.5"),
                 Model("rnn", _fields(RNN97, hidden_size=12, lr=hs97_lr(0.1, 7 * 11), weight_scale=0.2),
                       "tanh RNN, 12 units (about 330 weights), RTRL's lr 0.1")),
         common=_fields(HS97, task="hs97-reber", stop_wrong=0, test_size=256, eval_size=64),
@@ -250,11 +249,10 @@ _R = [
                                                    "fraction' [P]", 0.0, None, None))),
         notes="The lab's success is its own stopping criterion (no wrong string among the most recent) plus no wrong "
               "string in a fresh test set, not HS97's fixed training and test sets. HS97's lr 0.5 on its summed "
-              "error is about 19 on the lab's mean over 7 units x 11 steps; the lab allows at most 10. The loss "
-              "baseline is a predictor that knows the grammar but not the second symbol (4/77); at paper scale both "
-              "nets end there (lstm97 0.99 x, the RNN 1.03 x): they learn the local transitions, not the closing "
-              "T or P. Measured at 30,000 sequences, seeds 0 to 2: the same at lr 1, 3.85 and 10 and at HS97's 19.25 "
-              "(set past the lab's bound for the test); with cell lstm97, whose gates read only the cells, 1 of the 3 "
+              "error is 19.25 on the lab's mean over 7 units x 11 steps. The loss baseline is a predictor that knows "
+              "the grammar but not the second symbol (4/77); at paper scale both nets end there (lstm97 0.99 x, the "
+              "RNN 1.03 x): they learn the local transitions, not the closing T or P. Measured at 30,000 sequences, "
+              "seeds 0 to 2: the same at lr 1, 3.85 and 10 as at 19.25; with cell lstm97, whose gates read only the cells, 1 of the 3 "
               "seeds learned the closing symbol (0 of 256 test strings wrong), the other two did not."),
     Recipe(
         id="hs97-noise-free-lags", paper="HS97", section="section 5.2, Task 2a, Table 2",
@@ -262,16 +260,23 @@ _R = [
               "while LSTM learns a lag of 100 in every trial.",
         task="hs97-lag-2a",
         models=(Model("lstm97", _fields(cell="lstm97", lr=10.0, weight_scale=0.2),
-                      "memory cells, lr 10 (HS97: 1.0 on its summed error)"),
-                Model("rnn_logistic", _fields(cell="rnn_logistic", gradient="full", lr=10.0, weight_scale=0.2),
-                      "logistic units trained by full BPTT (HS97's BPTT net), lr 10 (HS97: 1.0)")),
+                      "8 to 32 memory cells, no input-to-output weights, lr 10 (HS97: one cell, lr 1.0 on its summed "
+                      "error)"),
+                Model("rnn_logistic", _fields(cell="rnn_logistic", gradient="full", hidden_size=1, direct="yes",
+                                              weight_scale=0.2),
+                      "HS97's RTRL/BPTT net: one self-recurrent logistic unit, inputs wired to the outputs, trained "
+                      "by full BPTT at HS97's lr 1.0 (at most 1,000 on the lab's mean)")),
         common=_fields(HS97, task="hs97-lag-2a", stop_window=10_000, stop_wrong=0, test_size=256, eval_size=32),
         scales=(("quick", Scale((Setting("p=4", _fields(seq_len=4)), Setting("p=10", _fields(seq_len=10))),
-                                _fields(QUICK_BATCH, hidden_size=8, lr=0.05, steps=1500, stop_window=512,
-                                        record_every=1500, log_every=50), seeds=2,
-                                leaves_out="p = 4 and 10 only; 8 units; batches of 16 with Adam; a window of 512 "
-                                           "sequences")),
-                ("paper", Scale(tuple(Setting(f"p={p}", _fields(seq_len=p, hidden_size=H))
+                                _fields(QUICK_BATCH, lr=0.05, steps=1500, stop_window=512, record_every=1500,
+                                        log_every=50),
+                                per_model=(("lstm97", _fields(hidden_size=8)),), seeds=2,
+                                leaves_out="p = 4 and 10 only; 8 memory cells; batches of 16 with Adam; a window of "
+                                           "512 sequences")),
+                ("paper", Scale(tuple(Setting(f"p={p}", _fields(seq_len=p),
+                                              per_model=(("lstm97", _fields(hidden_size=H)),
+                                                         ("rnn_logistic", _fields(lr=hs97_lr(1.0, p * (p + 1),
+                                                                                             cap=1000.0)))))
                                       for p, H in ((4, 8), (10, 16), (50, 32), (100, 32))),
                                 _fields(steps=200_000, record_every=20_000, log_every=1000), seeds=18,
                                 leaves_out="200,000 sequences per run instead of 5,000,000"))),
@@ -282,16 +287,20 @@ _R = [
                  (("rnn_logistic", "p=4"), Paper("RTRL 78 % (lr 1.0), 1,043,000 sequences [P]", 0.78, 1_043_000)),
                  (("rnn_logistic", "p=10"), Paper("RTRL 0 %, > 5,000,000 sequences [P]", 0.0)),
                  (("rnn_logistic", "p=100"), Paper("RTRL and BPTT 0 %, > 5,000,000 sequences [P]", 0.0))),
-        notes="HS97's net here is one cell (one unit) with inputs wired to the outputs; the lab's network has no "
-              "input-to-output connections, so its hidden layer also carries the deterministic chain and has 8 to "
-              "32 units. HS97's cell has no output gate and an identity h; the lab's lstm97 has both gates. HS97's lr "
-              "1.0 on its summed error is p (p + 1) / 2 on the lab's mean (5,050 at p = 100), but the lab's net, whose "
-              "hidden layer and biases feed all p + 1 logistic outputs at every step, saturates them at that rate "
-              "(measured at p = 100: every output at 0, loss stuck at 1 / (p + 1)), so both nets train at 10. "
-              "HS97's 10,504 weights at p = 100 are 101 x 101 input-to-output weights plus one cell and its input "
-              "gate, without biases; the lab's net at p = 100 learned neither the chain nor the lag within 20,000 "
-              "sequences at lr 10, 50 or 200. p = 50 is the lab's own. Success is "
-              "HS97's: every output within 0.25 for 10,000 successive sequences (the training window)."),
+        notes="HS97's nets here have their inputs wired to the outputs. Its RTRL and BPTT net, one self-recurrent "
+              "logistic unit, is the lab's rnn_logistic row (input-to-output weights: 36, 144 and 10,404 weights at "
+              "p = 4, 10 and 100, HS97's counts, plus biases; without biases that net stayed at the memoryless loss "
+              "at p = 4 in 3 of 3 seeds over 200,000 sequences, measured). HS97's lr 1.0 on its summed error is "
+              "p (p + 1) / 2 on the lab's mean; the row trains at that, at most 1,000: at 5,050 (p = 100) the output "
+              "biases, whose gradient sums 10,100 errors, drive every output to 0 (measured: loss stuck at "
+              "1 / (p + 1)). HS97's LSTM is one cell with an input gate only and an identity h, added to the net once "
+              "its error stopped decreasing. The lab's lstm97 cell, with both gates and h in [-1, 1], in that net "
+              "(input-to-output weights, with or without biases, the cell there from the start or joining after "
+              "2,000 sequences, lr 10 to 5,050) learned no lag at p = 100 within 40,000 sequences (measured, seeds 0 "
+              "to 2): it served the outputs as a common bias, its state drifting with every symbol until h "
+              "saturated. So the lstm97 row is the lab's own net of 8 to 32 cells without input-to-output weights, "
+              "whose hidden layer carries the deterministic chain as well, at lr 10. p = 50 is the lab's own. Success "
+              "is HS97's: every output within 0.25 for 10,000 successive sequences (the training window)."),
     Recipe(
         id="hs97-distractor-lags", paper="HS97", section="section 5.2, Task 2c, Table 3",
         claim="LSTM with two memory cells bridges lags of q = 50 to 1,000 steps among p distractor symbols in "

@@ -83,7 +83,7 @@ def model_spec(config: RunConfig, task=None) -> ModelSpec:
     task = task or get_task(config)
     return ModelSpec(cell=config.cell, input_size=task.input_size, hidden_size=config.hidden_size,
                      output_size=task.output_size, layers=config.layers, head=task.head, dtype=config.dtype,
-                     gradient=config.gradient)
+                     gradient=config.gradient, direct=config.direct)
 
 
 def initial_params(config: RunConfig, spec: ModelSpec | None = None) -> dict[str, np.ndarray]:

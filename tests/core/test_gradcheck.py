@@ -16,11 +16,11 @@ from lstmlab.core.spec import ModelSpec
 CASES = list(itertools.product(CELLS, [1, 2], ["last", "all"], ["mse", "xent"]))
 
 
-def make_problem(cell, layers, head, loss, seed, gradient="full"):
+def make_problem(cell, layers, head, loss, seed, gradient="full", direct="no"):
     rng = np.random.default_rng(seed)
     T, B, I, H, O = rng.integers(3, 7), rng.integers(2, 4), rng.integers(1, 4), rng.integers(2, 6), 3
     spec = ModelSpec(cell=cell, input_size=int(I), hidden_size=int(H), output_size=O, layers=layers, head=head,
-                     gradient=gradient)
+                     gradient=gradient, direct=direct)
     params = init_params(spec, weight_scale=1.1, seed=seed)
     # perturb so that biases and GRU's bhn are non-zero and no symmetry hides a wrong term
     params = {k: v + 0.2 * rng.standard_normal(v.shape) for k, v in params.items()}
@@ -35,6 +35,16 @@ def test_gradients_match_central_differences(cell, layers, head, loss, engine):
     spec, params, x, y = make_problem(cell, layers, head, loss, seed=hash((cell, layers, head, loss)) % 2**32)
     report = grad_check(spec, params, x, y, loss, eps=1e-5, engine=engine)
     assert set(report.errors) == set(params)
+    assert report.max_error < 1e-6, report.errors
+
+
+@pytest.mark.parametrize("cell,head,loss", list(itertools.product(CELLS, ["last", "all"], ["mse", "xent"])))
+def test_input_to_output_weights_match_central_differences(cell, head, loss, engine):
+    """A head reading the input too (``direct="yes"``): head.Wx's gradient and every other."""
+    spec, params, x, y = make_problem(cell, 2, head, loss, seed=hash((cell, head, loss, "direct")) % 2**32,
+                                      direct="yes")
+    report = grad_check(spec, params, x, y, loss, eps=1e-5, engine=engine)
+    assert set(report.errors) == set(params) and "head.Wx" in report.errors
     assert report.max_error < 1e-6, report.errors
 
 

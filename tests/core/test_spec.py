@@ -70,6 +70,20 @@ def test_hs97_experiment_4_net_has_hs97s_93_weights():
     assert hs97_units * (2 + hs97_units + 1) + (4 + 1) == 93
 
 
+def test_hs97_task_2a_rtrl_net_has_hs97s_weights():
+    """HS97 Table 2: the RTRL/BPTT net of Task 2a (one self-recurrent unit, p + 1 inputs and outputs, each layer
+    wired to all layers below) has 36, 144 and 10,404 weights at p = 4, 10 and 100: the lab's one-unit net with
+    input-to-output weights, biases aside."""
+    for p, weights in ((4, 36), (10, 144), (100, 10_404)):
+        s = ModelSpec("rnn_logistic", p + 1, 1, p + 1, head="all", direct="yes")
+        shapes = s.param_shapes()
+        assert shapes["head.Wx"] == (p + 1, p + 1)
+        assert sum(int(np.prod(v)) for k, v in shapes.items() if not k.endswith(".b")) == weights
+    assert "head.Wx" not in ModelSpec("rnn_logistic", 5, 1, 5).param_shapes()
+    with pytest.raises(ValueError, match=r"^direct='both': expected one of 'no', 'yes'"):
+        ModelSpec("rnn", 2, 3, 1, direct="both")
+
+
 @pytest.mark.parametrize("init", ["orthogonal", "uniform"])
 def test_lstm97fc_gate_rows_start_at_zero_except_in_hs97s_uniform_init(init):
     s = ModelSpec(cell="lstm97fc", input_size=2, hidden_size=4, output_size=1)

@@ -47,12 +47,12 @@ MEMORY = ("lstm", "lstm97", "lstm97fc")
 # ------------------------------------------------------------------ problem
 
 
-def make_problem(cell: str, layers: int, head: str, loss: str, gradient: str = "full"):
+def make_problem(cell: str, layers: int, head: str, loss: str, gradient: str = "full", direct: str = "no"):
     """Spec, perturbed params (nonzero biases, nonzero GRU bhn), x and y; fixed per case."""
     seed = CASES.index((cell, layers, head, loss))
     rng = np.random.default_rng(1000 + seed)
     spec = ModelSpec(cell=cell, input_size=IN, hidden_size=H, output_size=O, layers=layers, head=head, dtype="float64",
-                     gradient=gradient)
+                     gradient=gradient, direct=direct)
     params = init_params(spec, weight_scale=1.0, seed=seed)
     params = {k: v + 0.2 * rng.standard_normal(v.shape) for k, v in params.items()}
     for k in range(layers):
@@ -76,13 +76,23 @@ def torch_loss(y_hat, y: np.ndarray, loss: str):
     return F.cross_entropy(y_hat.reshape(-1, O), torch.tensor(y.reshape(-1), dtype=torch.long), reduction="mean")
 
 
-def head_and_loss(spec, params, top_hs: list, y, loss):
-    """Head and loss in torch on the top layer's states; returns (loss, y_hat, head W leaf, head b leaf)."""
+def head_and_loss(spec, params, top_hs: list, x: np.ndarray, y, loss):
+    """Head and loss in torch on the top layer's states (and the input x, ``spec.direct`` "yes"); returns (loss,
+    y_hat, {name: head leaf in torch layout})."""
     W = t64(params["head.W"].T, grad=True)  # torch layout (O, H)
     b = t64(params["head.b"], grad=True)
     feats = top_hs[-1] if spec.head == "last" else torch.stack(top_hs)
     y_hat = F.linear(feats, W, b)
-    return torch_loss(y_hat, y, loss), y_hat, W, b
+    leaves = {"head.W": W, "head.b": b}
+    if spec.direct == "yes":
+        leaves["head.Wx"] = Wx = t64(params["head.Wx"].T, grad=True)
+        y_hat = y_hat + F.linear(t64(x[-1] if spec.head == "last" else x), Wx)
+    return torch_loss(y_hat, y, loss), y_hat, leaves
+
+
+def head_grads(leaves: dict) -> dict:
+    """The head's parameter gradients in lstmlab's layout."""
+    return {name: g(leaf).T if leaf.ndim == 2 else g(leaf) for name, leaf in leaves.items()}
 
 
 def g(t) -> np.ndarray:
@@ -125,7 +135,7 @@ def unrolled_torch_cells(spec, params, x, y, loss):
         hs.append(layer_h)
         cs.append(layer_c)
         inp = layer_h
-    L, y_hat, hW, hb = head_and_loss(spec, params, hs[-1], y, loss)
+    L, y_hat, head = head_and_loss(spec, params, hs[-1], x, y, loss)
     L.backward()
 
     grads = {}
@@ -141,8 +151,7 @@ def unrolled_torch_cells(spec, params, x, y, loss):
         else:
             np.testing.assert_allclose(gih, ghh, rtol=1e-13, atol=1e-15)
             grads[f"l{k}.b"] = gih
-    grads["head.W"] = g(hW).T
-    grads["head.b"] = g(hb)
+    grads.update(head_grads(head))
     out = {
         "loss": L.item(),
         "y_hat": y_hat.detach().numpy(),
@@ -243,14 +252,14 @@ def unrolled_hand_cells(spec, params, x, y, loss, truncated: bool = False):
             pre[gate].append(lpre[gate])
             act[gate].append(lact[gate])
         inp = layer_h
-    L, y_hat, hW, hb = head_and_loss(spec, params, hs[-1], y, loss)
+    L, y_hat, head = head_and_loss(spec, params, hs[-1], x, y, loss)
     L.backward()
     grads = {}
     for k, (W_ih, W_hh, b_ih, b_hh) in enumerate(leaves):
         grads[f"l{k}.Wx"], grads[f"l{k}.Wh"], grads[f"l{k}.b"] = g(W_ih).T, g(W_hh).T, g(b_ih)
         if spec.cell == "gru":
             grads[f"l{k}.bhn"] = g(b_hh)[2 * H :]
-    grads["head.W"], grads["head.b"] = g(hW).T, g(hb)
+    grads.update(head_grads(head))
     out = {
         "loss": L.item(),
         "y_hat": y_hat.detach().numpy(),
@@ -386,6 +395,31 @@ def test_build_torch_model_refuses_the_cells_pytorch_lacks():
         spec, params, _, _ = make_problem(cell, 1, "last", "mse")
         with pytest.raises(ValueError, match=rf"^cell='{cell}': PyTorch has no module for this cell"):
             build_torch_model(spec, params)
+    spec, params, _, _ = make_problem("lstm", 1, "last", "mse", direct="yes")
+    with pytest.raises(ValueError, match=r"^direct='yes': a torch.nn.Linear head reads the recurrent module's output"):
+        build_torch_model(spec, params)
+
+
+DIRECT = list(itertools.product(CELLS, ("last", "all"), ("mse", "xent"), ("full", "truncated")))
+
+
+@pytest.mark.parametrize("cell,head,loss,gradient", DIRECT, ids=["-".join(c) for c in DIRECT])
+def test_input_to_output_weights_are_autograd(cell, head, loss, gradient, engine):
+    """A head that reads the input too (y_t = h_t W + x_t Wx + b, HS97's input-to-output weights): loss, outputs,
+    every parameter gradient and the error flow against autograd through the hand-written cells, two layers deep
+    so that x is not the top layer's input; the input weights change the outputs (the comparison could fail)."""
+    spec, params, x, y = make_problem(cell, 2, head, loss, gradient=gradient, direct="yes")
+    res = bptt(spec, params, x, y, loss=loss, engine=engine)
+    ref = unrolled_hand_cells(spec, params, x, y, loss, truncated=gradient == "truncated")
+    assert_close(res.loss, ref["loss"], "loss")
+    assert_close(res.y_hat, ref["y_hat"], "y_hat")
+    assert set(res.grads) == set(ref["grads"]) == set(spec.param_shapes()) and "head.Wx" in res.grads
+    for name in spec.param_shapes():
+        assert_close(res.grads[name], ref["grads"][name], f"grads[{name}]")
+    assert_close(res.dh, ref["dh"], "dh")
+    plain = bptt(ModelSpec(**{**spec.__dict__, "direct": "no"}), {k: v for k, v in params.items() if k != "head.Wx"},
+                 x, y, loss=loss, engine=engine)
+    assert rel_error(res.y_hat, plain.y_hat) > 1e-3
 
 
 TRUNCATED = list(itertools.product(CELLS, (1, 2), ("last", "all")))

@@ -86,6 +86,12 @@ def test_hs97_noise_free_lags_run_at_the_lags_asked_for():
     assert all(len(v) == 18 for v in rows.values())
     c = rows[("lstm97", "p=50")][0]
     assert (c.task, c.seq_len, c.stop_window, c.stop_wrong, c.weight_scale) == ("hs97-lag-2a", 50, 10_000, 0, 0.2)
+    # HS97's RTRL/BPTT net: one logistic unit, inputs wired to the outputs, HS97's lr 1.0 on its summed error of
+    # p (p + 1) terms (p / 2 (p + 1) on the lab's mean), at most 1,000
+    for p, lr in ((4, 10.0), (10, 55.0), (50, 1000.0), (100, 1000.0)):
+        r = rows[("rnn_logistic", f"p={p}")][0]
+        assert (r.cell, r.hidden_size, r.direct, r.gradient, r.optimizer, r.lr) == ("rnn_logistic", 1, "yes", "full",
+                                                                                      "sgd", lr)
     assert recipes.RECIPES["hs97-noise-free-lags"].paper_figure("lstm97", "p=50") is None
 
 

@@ -150,6 +150,23 @@ def test_biases_none_hold_every_bias_at_zero_while_the_weights_train(cell):
         assert all(np.abs(trained[n]).max() > 1e-4 for n in biases)
 
 
+def test_input_to_output_weights_train_and_change_nothing_when_off():
+    """direct="yes" (HS97's nets of Task 2a): the head's input weights head.Wx are drawn, trained and recorded
+    (their gradient norm per step); the same config without them trains the same other parameters' shapes and
+    draws them the same under HS97's uniform init, which draws head.Wx last."""
+    config = RunConfig(cell="rnn_logistic", task="hs97-lag-2a", seq_len=4, hidden_size=1, init="uniform",
+                       weight_scale=0.2, optimizer="sgd", lr=10.0, clip=0.0, batch_size=1, steps=50, record_every=25,
+                       eval_size=4, direct="yes")
+    run = train(config)
+    start = train(config.replace(steps=0)).params
+    assert run.status == "finished" and run.params["head.Wx"].shape == (5, 5)
+    assert np.abs(start["head.Wx"]).max() <= 0.2 and np.abs(run.params["head.Wx"] - start["head.Wx"]).max() > 1e-3
+    assert run.steps["gnorm:head.Wx"].gt(0).all()
+    plain = train(config.replace(direct="no", steps=0)).params
+    assert set(plain) == set(start) - {"head.Wx"}
+    assert all(np.array_equal(plain[n], start[n]) for n in plain)
+
+
 # ---- online training learns --------------------------------------------------------------------------------
 
 def test_online_sgd_learns_pascanus_addition_below_chance():
