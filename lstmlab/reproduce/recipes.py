@@ -300,7 +300,9 @@ _R = [
               "to 2): it served the outputs as a common bias, its state drifting with every symbol until h "
               "saturated. So the lstm97 row is the lab's own net of 8 to 32 cells without input-to-output weights, "
               "whose hidden layer carries the deterministic chain as well, at lr 10. p = 50 is the lab's own. Success "
-              "is HS97's: every output within 0.25 for 10,000 successive sequences (the training window)."),
+              "is HS97's: every output within 0.25 for 10,000 successive sequences, here the training window, so a "
+              "run's count of sequences ends with that window; HS97 counts the sequences before its 10,000 test "
+              "sequences, 10,000 fewer for a net right from the window's first sequence on."),
     Recipe(
         id="hs97-distractor-lags", paper="HS97", section="section 5.2, Task 2c, Table 3",
         claim="LSTM with two memory cells bridges lags of q = 50 to 1,000 steps among p distractor symbols in "
