@@ -32,11 +32,13 @@ from lstmlab.reproduce import recipes, report, submit  # noqa: E402
 from lstmlab.store import RunStore  # noqa: E402
 
 
-def run_recipe(recipe_id: str, db: Path, scheduler: str | None, scale: str = "quick") -> tuple[float, report.Report]:
-    """Submit ``recipe_id`` at ``scale`` to a fresh store, wait for every run: (wall s, its report)."""
+def run_recipe(recipe_id: str, db: Path, scheduler: str | None, scale: str = "quick",
+               settings: str | None = None) -> tuple[float, report.Report]:
+    """Submit ``recipe_id`` at ``scale`` (``settings`` only, if given) to a fresh store, wait for every run: (wall
+    s, its report)."""
     url = str(db)
     began = time.perf_counter()
-    _, done = submit.submit(recipe_id, scale, store_url=url, scheduler=scheduler)
+    _, done = submit.submit(recipe_id, scale, store_url=url, scheduler=scheduler, settings=settings)
     for run_id in (i for ids in done.values() for i in ids):
         jobs.wait(run_id, store_url=url)
     wall = time.perf_counter() - began
@@ -59,8 +61,10 @@ def main() -> None:
     res.save(args.results)
 
 
-def compare(res: Results, ids: list[str], scale: str, what: str) -> None:
-    """Run each recipe of ``ids`` at ``scale`` on both executors (taking turns) into a table of ``res``."""
+def compare(res: Results, ids: list[str], scale: str, what: str, settings: str | None = None,
+            columns: tuple[str, ...] = ()) -> list[list]:
+    """Run each recipe of ``ids`` at ``scale`` (``settings`` only, if given) on both executors (taking turns) into a
+    table of ``res`` whose rows lead with ``columns`` (values: the settings, the time, the load); returns its rows."""
     print(f"machine: {machine()}; load average at start: {load()}")
     address = os.environ.pop(SCHEDULER_ENV, None)  # the pool's jobs must not go to it
     cluster = None
@@ -72,7 +76,7 @@ def compare(res: Results, ids: list[str], scale: str, what: str) -> None:
         address = cluster.scheduler_address
     table = res.table(f"{what} as jobs: wall time from the submit to the last run's end, and the "
                       "time while at least one of its runs ran, on the local pool and on 2 Dask workers",
-                      ["recipe", "runs", "pool s", "Dask s", "Dask / pool", "pool, runs running s",
+                      ["recipe", *columns, "runs", "pool s", "Dask s", "Dask / pool", "pool, runs running s",
                        "Dask, runs running s", "verdict (pool)", "verdict (Dask)"])
     totals = {"pool": 0.0, "dask": 0.0}
     try:
@@ -80,12 +84,14 @@ def compare(res: Results, ids: list[str], scale: str, what: str) -> None:
             for k, rid in enumerate(ids):
                 order = (("pool", None), ("dask", address))
                 measured = {}
+                began, load_at = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), load()
                 for name, scheduler in (order if k % 2 == 0 else order[::-1]):
-                    measured[name] = run_recipe(rid, Path(tmp) / f"{rid}-{name}.db", scheduler, scale)
+                    measured[name] = run_recipe(rid, Path(tmp) / f"{rid}-{name}.db", scheduler, scale, settings)
                     totals[name] += measured[name][0]
                 (pw, prep), (dw, drep) = measured["pool"], measured["dask"]
-                table.add(rid, sum(r.seeds for r in prep.rows), pw, dw, dw / pw, span_of(prep), span_of(drep),
-                          prep.verdict, drep.verdict)
+                lead = {"settings": settings or "all", "measured": began, "load at start": load_at}
+                table.add(rid, *(lead[c] for c in columns), sum(r.seeds for r in prep.rows), pw, dw, dw / pw,
+                          span_of(prep), span_of(drep), prep.verdict, drep.verdict)
     finally:
         executors.shutdown()
         if cluster is not None:
@@ -93,6 +99,7 @@ def compare(res: Results, ids: list[str], scale: str, what: str) -> None:
     res.note(f"All {len(ids)} recipes: {totals['pool']:.1f} s on the local pool, {totals['dask']:.1f} s on Dask "
              f"(Dask / pool {totals['dask'] / totals['pool']:.2f}).")
     print(f"\nload average at end: {load()}")
+    return table.rows
 
 
 if __name__ == "__main__":

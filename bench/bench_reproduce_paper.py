@@ -1,28 +1,43 @@
-"""Reproductions at paper scale on the two executors: the named recipes' paper scale as jobs on the local pool and
-on 2 Dask workers, taking turns recipe by recipe as bench_reproduce_executors.py does its quick scales (the same
-measures: the wall time from the submit to the last run's end, the time while at least one run ran, both verdicts).
-A recipe at paper scale takes from minutes to hours on each executor, so the recipes are named.
+"""Reproductions at paper scale on the two executors: the named recipes' paper scale (or some of its settings) as
+jobs on the local pool and on 2 Dask workers, taking turns recipe by recipe as bench_reproduce_executors.py does its
+quick scales (the same measures: the wall time from the submit to the last run's end, the time while at least one
+run ran, both verdicts). A recipe at paper scale takes from minutes to hours on each executor, so the recipes are
+named, and each invocation's rows join those of earlier ones in the results file (a recipe and its settings measured
+again replace their row); each row says when it was measured and the load then.
 
     python bench/bench_reproduce_paper.py --only hs97-temporal-order,bsf94-latch
+    python bench/bench_reproduce_paper.py --only asb16-copy --settings T=50,T=100
 
 Results: bench/results/reproduce_paper.json (see bench/report.py).
 """
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.bench_reproduce_executors import compare  # noqa: E402 - after the path set-up above
-from bench.common import Results, results_path  # noqa: E402
+from bench.common import RESULTS, Results, results_path  # noqa: E402
 from lstmlab.reproduce import recipes  # noqa: E402
+
+LEAD = ("settings", "measured", "load at start")
+
+
+def earlier_rows(path: Path) -> list[list]:
+    """The rows of an earlier results file of this benchmark (none if there is none)."""
+    if not path.exists():
+        return []
+    tables = json.loads(path.read_text())["tables"]
+    return [row for t in tables for row in t["rows"]]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--only", required=True, help="the recipes' ids, comma-separated")
+    parser.add_argument("--settings", help="only these settings of each recipe's paper scale, comma-separated")
     results_path(parser)
     args = parser.parse_args()
     ids = args.only.split(",")
@@ -30,9 +45,19 @@ def main() -> None:
     if unknown:
         parser.error(f"--only {args.only}: {', '.join(unknown)} is no recipe; expected ids from "
                      f"{', '.join(recipes.RECIPES)}")
+    if args.settings is not None:
+        for i in ids:
+            try:
+                recipes.check_settings(recipes.RECIPES[i], "paper", args.settings)
+            except ValueError as e:
+                parser.error(f"--settings: {e}")
     res = Results("reproduce_paper", "Reproductions at paper scale on the two executors", libraries=("distributed",))
-    compare(res, ids, "paper", "The recipes' paper scale")
-    res.save(args.results)
+    new = compare(res, ids, "paper", "The recipes' paper scale", args.settings, LEAD)
+    path = Path(args.results) if args.results else RESULTS / "reproduce_paper.json"
+    kept = [r for r in earlier_rows(path) if (r[0], r[1]) not in {(n[0], n[1]) for n in new}]
+    res.tables[0].rows = sorted(kept + new, key=lambda r: (list(recipes.RECIPES).index(r[0]), r[1]))
+    res.note("Rows measured at different times: each row's own time and load; the machine is this file's.")
+    res.save(path)
 
 
 if __name__ == "__main__":

@@ -22,6 +22,8 @@ def add_parser(sub: Any, db_parent: argparse.ArgumentParser, add_scheduler_flag:
     p.add_argument("--scale", default="quick", metavar="SCALE",
                    help="quick (seconds to a minute of CPU) or paper (the published settings); default: quick")
     p.add_argument("--seeds", default=None, metavar="N", help="seeds per model and setting (default: the scale's)")
+    p.add_argument("--settings", default=None, metavar="S[,S...]",
+                   help="submit only these settings of the scale (names as --report shows them, e.g. T=50,T=100)")
     p.add_argument("--report", action="store_true", help="print the report of the runs in the store, submit nothing")
     p.add_argument("--json", action="store_true", help="--report: as JSON")
     p.add_argument("--wait", action="store_true", help="follow the runs to their end, then print the report")
@@ -54,15 +56,16 @@ def cmd_reproduce(args: argparse.Namespace, store: Any, out: TextIO, err: TextIO
     if seeds is not None:
         seeds = value_from_text("int", seeds)
     if args.report:
-        if seeds is not None:
-            raise UsageError("reproduce --report: --seeds is the submitted sweep's; expected no --seeds")
+        if seeds is not None or args.settings is not None:
+            raise UsageError("reproduce --report: --seeds and --settings are the submitted sweep's; expected neither")
         rep = report.report(store, args.recipe, args.scale)
         print(json.dumps(rep.to_dict(), indent=1) if args.json else _printable_lines(rep.text()), file=out)
         return 0
     if args.json:
         raise UsageError("reproduce --json: expected --report with it")
     url = store.url.render_as_string(hide_password=False)
-    spec, done = submit.submit(args.recipe, args.scale, seeds, store_url=url, scheduler=args.scheduler)
+    spec, done = submit.submit(args.recipe, args.scale, seeds, store_url=url, scheduler=args.scheduler,
+                               settings=args.settings)
     total = sum(len(v) for v in done.values())
     print(f"sweep {spec.name}: {total} runs: {len(done['submitted'])} submitted, {len(done['resubmitted'])} "
           f"resubmitted (lost), {len(done['present'])} already there", file=out)

@@ -420,10 +420,12 @@ _R = [
         scales=(("quick", Scale((Setting("T=5", _fields(seq_len=5)), Setting("T=50", _fields(seq_len=50))),
                                 _fields(steps=300, record_every=300, log_every=30), seeds=12,
                                 leaves_out="T = 5 and 50 only, 12 initialisations each")),
-                ("paper", Scale(tuple(Setting(f"T={T}", _fields(seq_len=T)) for T in (5, 10, 20, 30, 50, 100)),
+                ("paper", Scale(tuple(Setting(f"T={T}", _fields(seq_len=T))
+                                      for T in (4, 5, 10, 15, 20, 30, 50, 100)),
                                 _fields(steps=2000, record_every=1000, log_every=100), seeds=50,
                                 leaves_out="BSF94's exact lengths and trial counts (read from its Fig. 4, not "
-                                           "available to the lab)"))),
+                                           "available to the lab); T = 2 and 3, as the latch's L = 3 free steps need "
+                                           "T > L"))),
         success=Success("test", wrong=0.01),
         expect=(Expect("rnn", "last", "<", other_model="rnn", other_setting="first"),
                 Expect("rnn", "last", "<=", 0.2)),
@@ -572,6 +574,22 @@ def check_request(recipe_id: Any, scale: Any = "quick", seeds: Any = None) -> tu
         raise ValueError(f"scale={scale!r}: expected one of {', '.join(map(repr, SCALES))}")
     n = recipe.scale(scale).seeds if seeds is None else check_seeds(seeds)
     return recipe, scale, n
+
+
+def check_settings(recipe: Recipe, scale: str, settings: Any) -> tuple[str, ...]:
+    """The names of some of a scale's settings, in the scale's order (a text of names separated by commas, or a
+    sequence of names): ValueError naming an unknown one and the scale's, or an empty choice."""
+    known = [s.name for s in recipe.scale(scale).settings]
+    names = settings.split(",") if isinstance(settings, str) else settings
+    if isinstance(names, (list, tuple)) and names and all(isinstance(n, str) for n in names):
+        names = [n.strip() for n in names]
+        unknown = [n for n in names if n not in known]
+        if not unknown:
+            return tuple(n for n in known if n in names)
+        what = f"{unknown[0]!r} is no setting of {recipe.id} at scale {scale!r}"
+    else:
+        what = "no setting named"
+    raise ValueError(f"settings={settings!r}: {what}; expected some of {', '.join(map(repr, known))}")
 
 
 def describe(recipe: Recipe) -> Mapping[str, Any]:

@@ -110,7 +110,8 @@ def test_the_other_papers_recipes_have_their_settings():
     assert (c.optimizer, c.lr, c.batch_size, c.clip_value, c.seq_len) == ("rmsprop", 1e-3, 20, 1.0, 500)
     latch = _by_model("bsf94-latch", "paper")
     assert all(len(v) == 50 for v in latch.values())  # many initialisations per T
-    assert sorted(c.seq_len for c, *_ in latch.values()) == [5, 10, 20, 30, 50, 100]
+    # T from the shortest the latch admits (T > L = 3) to 100
+    assert sorted(c.seq_len for c, *_ in latch.values()) == [4, 5, 10, 15, 20, 30, 50, 100]
     c = latch[("rnn", "T=100")][0]
     assert (c.cell, c.hidden_size, c.weight_scale, c.latch_steps, c.latch_noise) == ("rnn", 1, 1.25, 3, 0.2)
     clip = _by_model("pmb13-clipping", "paper")
@@ -135,6 +136,20 @@ def test_a_recipes_sweep_holds_one_point_per_row_and_reads_back_the_same():
     assert [c.key for c in spec.configs()] == [c.key for _, _, c in recipes.RECIPES["asb16-copy"].expand("paper", 2)]
     plain = sweeps.make_spec("plain", {"seq_len": "5,10"})
     assert "points" not in json.loads(plain.to_json())  # sweeps recorded before points existed read the same
+    part = sweep_spec("asb16-copy", "paper", 2, settings="T=100, T=50")
+    planned = [(m, s, c.key) for m, s, c in recipes.RECIPES["asb16-copy"].expand("paper", 2)]
+    assert [c.key for c in part.configs()] == [k for _, s, k in planned if s in ("T=50", "T=100")]
+    assert len(part.points) == 4 and part.name == spec.name
+
+
+def test_submitting_some_settings_runs_only_theirs_and_the_report_reads_the_rest_as_missing(tmp_path):
+    db = str(tmp_path / "runs.db")
+    code, out, err = _cli("reproduce", "pmb13-bound", "--settings", "gamma*sigma=0.9", "--db", db, "-q")
+    assert code == 0, err
+    rows = {(r["model"], r["setting"]): r["seeds"] for r in json.loads(
+        _cli("reproduce", "pmb13-bound", "--report", "--json", "--db", db)[1])["rows"]}
+    ran = {k for k, n in rows.items() if n}
+    assert ran == {(m, "gamma*sigma=0.9") for m, _ in rows} and len(rows) > len(ran)
 
 
 # ---- bad input -----------------------------------------------------------------------------------------------------
@@ -145,6 +160,10 @@ def test_a_recipes_sweep_holds_one_point_per_row_and_reads_back_the_same():
     (["hs97-adding", "--seeds", "0"], "seeds=0: expected a whole number from 1 to 200"),
     (["hs97-adding", "--seeds", "201"], "seeds=201: expected a whole number from 1 to 200"),
     (["hs97-adding", "--seeds", "two"], "seeds='two': expected a whole number from 1 to 200"),
+    (["asb16-copy", "--scale", "paper", "--settings", "T=50,T=60"],
+     "settings='T=50,T=60': 'T=60' is no setting of asb16-copy at scale 'paper'; expected some of 'T=50', 'T=100'"),
+    (["asb16-copy", "--settings", ","], "settings=',': '' is no setting of asb16-copy at scale 'quick'; expected"),
+    (["asb16-copy", "--report", "--settings", "T=30"], "reproduce --report: --seeds and --settings are the "),
     (["nope", "--report"], "recipe='nope': expected one of"),
     (["hs97-adding", "--report", "--scale", "x"], "scale='x': expected one of 'quick', 'paper'"),
     ([], "reproduce: expected a recipe ID"),
