@@ -29,6 +29,9 @@ def add_parser(sub: Any, db_parent: argparse.ArgumentParser, add_scheduler_flag:
     p.add_argument("--wait", action="store_true", help="follow the runs to their end, then print the report")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.add_argument("--doc", metavar="PATH", help="write the report of every recipe in the store as Markdown to PATH")
+    p.add_argument("--timings", metavar="FILE",
+                   help="--doc: add the wall times at paper scale on the two executors from this results file of "
+                        "bench/bench_reproduce_paper.py")
     add_scheduler_flag(p)
 
 
@@ -41,8 +44,10 @@ def cmd_reproduce(args: argparse.Namespace, store: Any, out: TextIO, err: TextIO
     from lstmlab.jobs import api as jobs
     from lstmlab.reproduce import doc, recipes, report, submit
 
+    if args.timings and not args.doc:
+        raise UsageError("reproduce --timings: expected --doc with it")
     if args.doc:
-        text, count = doc.markdown(store)
+        text, count = doc.markdown(store, doc.read_timings(args.timings) if args.timings else None)
         Path(args.doc).write_text(text, encoding="utf-8")
         print(f"wrote {args.doc} ({count} reports)", file=out)
         return 0

@@ -1,18 +1,24 @@
 """The reports of every recipe found in a run store as one Markdown page (``python -m lstmlab reproduce --doc
 PATH``): per recipe and scale, the claim, the models, what the scale leaves out, a table per model and setting with
-the paper's figure, the lab's result over seeds and the run time, the expectations and the verdict.
+the paper's figure, the lab's result over seeds and the run time, the expectations and the verdict; with
+``--timings FILE``, the recipes' wall times at paper scale on the two executors (bench/bench_reproduce_paper.py).
 
-Every string on the page is the recipes' own text or a number read from the store."""
+Every string on the page is the recipes' own text, a number read from the store or from that results file."""
 from __future__ import annotations
 
+import json
 import math
+from pathlib import Path
 from typing import Any
 
 from lstmlab.reproduce.recipes import RECIPES, SCALES, sweep_name
 from lstmlab.reproduce.report import Report, models_text, report, spans_text
 from lstmlab.store import RunStore
 
-COMMAND = "python -m lstmlab reproduce --doc docs/reproductions.md"
+COMMAND = ("python -m lstmlab reproduce --doc docs/reproductions.md "
+           "--timings bench/results/reproduce_paper.json")
+TIMING_COLUMNS = ("recipe", "settings", "measured", "load at start", "runs", "pool s", "Dask s", "verdict (pool)",
+                  "verdict (Dask)")
 
 
 def _cell(text: Any) -> str:
@@ -63,8 +69,43 @@ def report_markdown(rep: Report) -> str:
     return "\n".join(lines)
 
 
-def markdown(store: RunStore) -> tuple[str, int]:
-    """The page of every recipe whose sweep the store holds, and how many reports it has."""
+def read_timings(path: str | Path) -> list[dict[str, Any]]:
+    """The rows of a results file of bench/bench_reproduce_paper.py (a recipe's paper scale, or some of its
+    settings, on the local pool and on 2 Dask workers) as dicts of ``TIMING_COLUMNS``; ValueError naming the file
+    and what it lacks."""
+    try:
+        tables = json.loads(Path(path).read_text(encoding="utf-8"))["tables"]
+        columns, rows = tables[0]["columns"], tables[0]["rows"]
+    except (OSError, ValueError, KeyError, IndexError, TypeError) as e:
+        raise ValueError(f"timings={str(path)!r}: expected a results file of bench/bench_reproduce_paper.py "
+                         f"({type(e).__name__}: {e})") from None
+    missing = [c for c in TIMING_COLUMNS if c not in columns]
+    if missing:
+        raise ValueError(f"timings={str(path)!r}: its table lacks the columns {', '.join(map(repr, missing))}; "
+                         "expected a results file of bench/bench_reproduce_paper.py")
+    return [{c: row[columns.index(c)] for c in TIMING_COLUMNS} for row in rows]
+
+
+def timings_markdown(rows: list[dict[str, Any]]) -> str:
+    """The wall times of recipes at paper scale on the two executors as a Markdown section."""
+    lines = ["## Paper scale on the two executors", "",
+             "Each recipe's paper scale (or the settings named) run twice as jobs, into a fresh store each time: on "
+             "the local pool (one worker per core) and on a Dask cluster of 2 workers of one thread, taking turns, "
+             "nothing else running; the wall time from the submit to the last run's end "
+             "(`python bench/bench_reproduce_paper.py`).", "",
+             "| recipe | settings | runs | local pool | 2 Dask workers | Dask / pool | verdicts (pool, Dask) | "
+             "measured (load at start) |", "|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        pool, dask = float(r["pool s"]), float(r["Dask s"])
+        lines.append(f"| {_cell(r['recipe'])} | {_cell(r['settings'])} | {r['runs']} | {pool:,.0f} s | "
+                     f"{dask:,.0f} s | {dask / pool:.2f} | {_cell(r['verdict (pool)'])}, "
+                     f"{_cell(r['verdict (Dask)'])} | {_cell(r['measured'])} ({_cell(r['load at start'])}) |")
+    return "\n".join(lines)
+
+
+def markdown(store: RunStore, timings: list[dict[str, Any]] | None = None) -> tuple[str, int]:
+    """The page of every recipe whose sweep the store holds, and how many reports it has; ``timings``
+    (:func:`read_timings`) adds the recipes' wall times on the two executors."""
     names = set(store.sweeps()["name"]) if not store.sweeps().empty else set()
     sections = [report_markdown(report(store, rid, scale)) for rid in RECIPES for scale in SCALES
                 if sweep_name(rid, scale) in names]
@@ -77,4 +118,6 @@ def markdown(store: RunStore) -> tuple[str, int]:
             "each recipe's wall time per executor counts the time while at least one of its runs ran.", ""]
     if not sections:
         head.append("No recipe has runs in this store: submit one with `python -m lstmlab reproduce ID`.")
-    return "\n".join(head + ["\n\n".join(sections)]).rstrip() + "\n", len(sections)
+    if timings:
+        sections.append(timings_markdown(timings))
+    return "\n".join(head + ["\n\n".join(sections)]).rstrip() + "\n", len(sections) - bool(timings)

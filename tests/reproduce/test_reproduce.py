@@ -248,6 +248,36 @@ def test_the_report_of_known_runs_in_a_store(tmp_path, latch_runs):
     assert [r.seeds for r in partial.rows] == [expected["T=5"][1], expected["T=50"][1] - 1]
 
 
+def test_the_page_adds_the_executors_wall_times_from_a_benchmarks_results(tmp_path):
+    """--timings: bench/bench_reproduce_paper.py's rows (written here by its Results class, as the benchmark does)
+    become a table of wall times per executor; a file without them is one error naming it."""
+    from bench.bench_reproduce_paper import LEAD
+    from bench.common import Results
+
+    res = Results("reproduce_paper", "t", argv=["bench/bench_reproduce_paper.py"])
+    table = res.table("t", ["recipe", *LEAD, "runs", "pool s", "Dask s", "Dask / pool", "pool, runs running s",
+                            "Dask, runs running s", "verdict (pool)", "verdict (Dask)"])
+    table.add("bsf94-latch", "all", "2026-12-07 10:00 UTC", "2.6, 3.5, 3.8", 400, 130.4, 127.2, 127.2 / 130.4, 128.0,
+              127.0, "reproduced", "reproduced")
+    timings = res.save(tmp_path / "reproduce_paper.json")
+    db, page = str(tmp_path / "runs.db"), tmp_path / "reproductions.md"
+    code, out, err = _cli("reproduce", "--doc", str(page), "--timings", str(timings), "--db", db)
+    assert code == 0, err
+    assert ("| bsf94-latch | all | 400 | 130 s | 127 s | 0.98 | reproduced, reproduced | 2026-12-07 10:00 UTC "
+            "(2.6, 3.5, 3.8) |") in page.read_text()
+    (tmp_path / "other.json").write_text('{"tables": [{"columns": ["recipe"], "rows": []}]}')
+    for argv, message in ((["--timings", str(tmp_path / "other.json")], "its table lacks the columns 'settings'"),
+                          (["--timings", str(tmp_path / "none.json")], "expected a results file of bench/"),
+                          ([], None)):
+        if not argv:
+            code, _, err = _cli("reproduce", "--timings", str(timings), "--db", db)
+            assert code == 2 and "reproduce --timings: expected --doc with it" in err
+            continue
+        code, _, err = _cli("reproduce", "--doc", str(tmp_path / "x.md"), *argv, "--db", db)
+        assert code == 2 and message in err and err.count("\n") == 1, err
+        assert not (tmp_path / "x.md").exists()
+
+
 def test_a_report_of_a_recipe_never_submitted_says_how_to_submit_it(tmp_path):
     code, _, err = _cli("reproduce", "asb16-copy", "--report", "--db", str(tmp_path / "runs.db"))
     assert code == 1 and "no runs of recipe 'asb16-copy' at scale 'quick'" in err
