@@ -18,7 +18,8 @@ MAX_HIDDEN = 4096  # wider than a run's hidden_size: a network built by hand or 
 MAX_FEATURES = 100_000
 
 
-_SHARED = ("cell", "hidden_size", "layers", "dtype", "gradient", "direct")  # ModelSpec fields that are RunConfig's quantities
+# ModelSpec fields that are RunConfig's quantities
+_SHARED = ("cell", "hidden_size", "layers", "dtype", "gradient", "direct")
 
 
 @functools.lru_cache(maxsize=16)
