@@ -62,9 +62,10 @@ def main() -> None:
 
 
 def compare(res: Results, ids: list[str], scale: str, what: str, settings: str | None = None,
-            columns: tuple[str, ...] = ()) -> list[list]:
+            columns: tuple[str, ...] = (), total: bool = True) -> list[list]:
     """Run each recipe of ``ids`` at ``scale`` (``settings`` only, if given) on both executors (taking turns) into a
-    table of ``res`` whose rows lead with ``columns`` (values: the settings, the time, the load); returns its rows."""
+    table of ``res`` whose rows lead with ``columns`` (values: the settings, the time, the load), and with
+    ``total`` a note of the sums; returns its rows."""
     print(f"machine: {machine()}; load average at start: {load()}")
     address = os.environ.pop(SCHEDULER_ENV, None)  # the pool's jobs must not go to it
     cluster = None
@@ -96,8 +97,9 @@ def compare(res: Results, ids: list[str], scale: str, what: str, settings: str |
         executors.shutdown()
         if cluster is not None:
             cluster.close()
-    res.note(f"All {len(ids)} recipes: {totals['pool']:.1f} s on the local pool, {totals['dask']:.1f} s on Dask "
-             f"(Dask / pool {totals['dask'] / totals['pool']:.2f}).")
+    if total:
+        res.note(f"All {len(ids)} recipes: {totals['pool']:.1f} s on the local pool, {totals['dask']:.1f} s on Dask "
+                 f"(Dask / pool {totals['dask'] / totals['pool']:.2f}).")
     print(f"\nload average at end: {load()}")
     return table.rows
 
