@@ -54,7 +54,8 @@ def main() -> None:
     res = Results("reproduce_paper", "Reproductions at paper scale on the two executors", libraries=("distributed",))
     new = compare(res, ids, "paper", "The recipes' paper scale", args.settings, LEAD, total=False)
     path = Path(args.results) if args.results else RESULTS / "reproduce_paper.json"
-    kept = [r for r in earlier_rows(path) if (r[0], r[1]) not in {(n[0], n[1]) for n in new}]
+    measured = {(r[0], r[1]) for r in new}  # (recipe, settings)
+    kept = [r for r in earlier_rows(path) if (r[0], r[1]) not in measured]
     res.tables[0].rows = sorted(kept + new, key=lambda r: (list(recipes.RECIPES).index(r[0]), r[1]))
     res.note("Rows measured at different times: each row's own time and load; the machine is this file's.")
     res.save(path)

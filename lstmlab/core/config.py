@@ -111,8 +111,7 @@ DTYPES = ("float64", "float32")
 # holding it hashes without the field, so its key, and the stored runs the key finds, stay what they were.
 KEY_DEFAULTS = {"gradient": "full", "seq_len_max": 0, "latch_steps": 3, "latch_noise": 0.2, "gate_bias": "",
                 "clip_value": 0.0, "stop": "budget", "stop_window": 2000, "stop_wrong": 0, "stop_error": 0.0,
-                "test_size": 0, "log_every": 1, "source": "", "biases": "trained",
-                "direct": "no"}
+                "test_size": 0, "log_every": 1, "source": "", "biases": "trained", "direct": "no"}
 # Fields set by a recorder of runs trained outside the lab (lstmlab.torch), never by a lab run's flags or sweeps
 RECORDER_FIELDS = ("source",)
 MAX_PASS_BYTES = 4 * 2**30  # memory one BPTT pass may take; beyond it a run would thrash or be killed

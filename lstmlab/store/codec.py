@@ -191,12 +191,12 @@ def read_table(conn: sa.Connection, run_id: str, name: str, layout: list[list[st
     for col, dtype in layout:
         values = data[col]
         plain = _numpy_dtype(dtype)
-        if plain is not None and plain.kind == "f" and not isinstance(values, np.ndarray):
-            values = [np.nan if x is None else x for x in values]
-        if plain is not None:
-            out[col] = np.asarray(values, dtype=plain)
-        else:
+        if plain is None:
             out[col] = pd.Series(values, dtype=None if len(values) else object).astype(dtype)
+            continue
+        if plain.kind == "f" and not isinstance(values, np.ndarray):
+            values = [np.nan if x is None else x for x in values]
+        out[col] = np.asarray(values, dtype=plain)
     return pd.DataFrame(out, columns=[c for c, _ in layout], index=pd.RangeIndex(n))
 
 
