@@ -16,6 +16,7 @@ Results: bench/results/reproduce_executors.json (see bench/report.py).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 import tempfile
@@ -62,10 +63,11 @@ def main() -> None:
 
 
 def compare(res: Results, ids: list[str], scale: str, what: str, settings: str | None = None,
-            columns: tuple[str, ...] = (), total: bool = True) -> list[list]:
+            columns: tuple[str, ...] = (), total: bool = True, keep: Path | None = None) -> list[list]:
     """Run each recipe of ``ids`` at ``scale`` (``settings`` only, if given) on both executors (taking turns) into a
     table of ``res`` whose rows lead with ``columns`` (values: the settings, the time, the load), and with
-    ``total`` a note of the sums; returns its rows."""
+    ``total`` a note of the sums; returns its rows. The stores are temporary, or with ``keep`` kept in that folder
+    as ``<recipe>-<executor>.db``."""
     print(f"machine: {machine()}; load average at start: {load()}")
     address = os.environ.pop(SCHEDULER_ENV, None)  # the pool's jobs must not go to it
     cluster = None
@@ -81,7 +83,7 @@ def compare(res: Results, ids: list[str], scale: str, what: str, settings: str |
                        "Dask, runs running s", "verdict (pool)", "verdict (Dask)"])
     totals = {"pool": 0.0, "dask": 0.0}
     try:
-        with tempfile.TemporaryDirectory() as tmp:
+        with contextlib.nullcontext(keep) if keep is not None else tempfile.TemporaryDirectory() as tmp:
             for k, rid in enumerate(ids):
                 order = (("pool", None), ("dask", address))
                 measured = {}

@@ -7,6 +7,7 @@ again replace their row); each row says when it was measured and the load then.
 
     python bench/bench_reproduce_paper.py --only hs97-temporal-order,bsf94-latch
     python bench/bench_reproduce_paper.py --only asb16-copy --settings T=50,T=100
+    python bench/bench_reproduce_paper.py --only ljh15-irnn-adding --keep runs/   # keep the runs' stores
 
 Results: bench/results/reproduce_paper.json (see bench/report.py).
 """
@@ -38,8 +39,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--only", required=True, help="the recipes' ids, comma-separated")
     parser.add_argument("--settings", help="only these settings of each recipe's paper scale, comma-separated")
+    parser.add_argument("--keep", help="keep the runs' stores in this folder (new or empty) as "
+                        "<recipe>-pool.db and <recipe>-dask.db, to examine or report them")
     results_path(parser)
     args = parser.parse_args()
+    keep = None
+    if args.keep is not None:
+        keep = Path(args.keep)
+        if keep.exists() and (not keep.is_dir() or any(keep.iterdir())):
+            parser.error(f"--keep {args.keep}: expected a new or empty folder")
+        keep.mkdir(parents=True, exist_ok=True)
     ids = args.only.split(",")
     unknown = [i for i in ids if i not in recipes.RECIPES]
     if unknown:
@@ -52,7 +61,7 @@ def main() -> None:
             except ValueError as e:
                 parser.error(f"--settings: {e}")
     res = Results("reproduce_paper", "Reproductions at paper scale on the two executors", libraries=("distributed",))
-    new = compare(res, ids, "paper", "The recipes' paper scale", args.settings, LEAD, total=False)
+    new = compare(res, ids, "paper", "The recipes' paper scale", args.settings, LEAD, total=False, keep=keep)
     path = Path(args.results) if args.results else RESULTS / "reproduce_paper.json"
     measured = {(r[0], r[1]) for r in new}  # (recipe, settings)
     kept = [r for r in earlier_rows(path) if (r[0], r[1]) not in measured]

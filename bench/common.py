@@ -140,6 +140,9 @@ class Table:
         return {"title": self.title, "columns": self.columns, "rows": self.rows}
 
 
+WHERE_FLAGS = ("--results", "--keep")
+
+
 class Results:
     """What one run of a benchmark measured, with the machine, its load at the start and the end, the date and
     the commit, written to ``bench/results/<name>.json`` by :meth:`save` (``--results PATH`` elsewhere, see
@@ -151,10 +154,12 @@ class Results:
         script = Path(argv[0]).resolve()
         shown = script.relative_to(ROOT) if script.is_relative_to(ROOT) else script
         args = list(argv[1:])
-        if "--results" in args:  # where the file went is not how to measure again
-            del args[args.index("--results"):args.index("--results") + 2]
+        for flag in WHERE_FLAGS:  # where the results or the runs went is not how to measure again
+            if flag in args:
+                del args[args.index(flag):args.index(flag) + 2]
         args = [re.sub(r"(://[^/@\s:]*:)[^/@\s]*@", r"\1***@", a) for a in args]  # no password on file
-        self.command = shlex.join(["python", str(shown), *[a for a in args if not a.startswith("--results=")]])
+        args = [a for a in args if not a.startswith(tuple(f"{f}=" for f in WHERE_FLAGS))]
+        self.command = shlex.join(["python", str(shown), *args])
         self.started = datetime.datetime.now(datetime.timezone.utc)
         self.load_start = [round(v, 2) for v in os.getloadavg()]
         self.machine = machine_info(libraries)
