@@ -63,15 +63,16 @@ def main() -> None:
 
 
 def compare(res: Results, ids: list[str], scale: str, what: str, settings: str | None = None,
-            columns: tuple[str, ...] = (), total: bool = True, keep: Path | None = None) -> list[list]:
-    """Run each recipe of ``ids`` at ``scale`` (``settings`` only, if given) on both executors (taking turns) into a
-    table of ``res`` whose rows lead with ``columns`` (values: the settings, the time, the load), and with
-    ``total`` a note of the sums; returns its rows. The stores are temporary, or with ``keep`` kept in that folder
-    as ``<recipe>-<executor>.db``."""
+            columns: tuple[str, ...] = (), total: bool = True, keep: Path | None = None,
+            only: str | None = None) -> list[list]:
+    """Run each recipe of ``ids`` at ``scale`` (``settings`` only, if given) on both executors (taking turns), or
+    with ``only`` ("pool" or "dask") on that one, into a table of ``res`` whose rows lead with ``columns`` (values:
+    the settings, the time, the load; the other executor's columns None), and with ``total`` a note of the sums;
+    returns its rows. The stores are temporary, or with ``keep`` kept in that folder as ``<recipe>-<executor>.db``."""
     print(f"machine: {machine()}; load average at start: {load()}")
     address = os.environ.pop(SCHEDULER_ENV, None)  # the pool's jobs must not go to it
     cluster = None
-    if not address:
+    if not address and only != "pool":
         from distributed import LocalCluster
 
         cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
@@ -85,21 +86,23 @@ def compare(res: Results, ids: list[str], scale: str, what: str, settings: str |
     try:
         with contextlib.nullcontext(keep) if keep is not None else tempfile.TemporaryDirectory() as tmp:
             for k, rid in enumerate(ids):
-                order = (("pool", None), ("dask", address))
+                order = [(n, a) for n, a in (("pool", None), ("dask", address)) if only in (None, n)]
                 measured = {}
                 began, load_at = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), load()
                 for name, scheduler in (order if k % 2 == 0 else order[::-1]):
                     measured[name] = run_recipe(rid, Path(tmp) / f"{rid}-{name}.db", scheduler, scale, settings)
                     totals[name] += measured[name][0]
-                (pw, prep), (dw, drep) = measured["pool"], measured["dask"]
+                (pw, prep), (dw, drep) = measured.get("pool", (None, None)), measured.get("dask", (None, None))
+                runs = sum(r.seeds for r in (prep or drep).rows)
                 lead = {"settings": settings or "all", "measured": began, "load at start": load_at}
-                table.add(rid, *(lead[c] for c in columns), sum(r.seeds for r in prep.rows), pw, dw, dw / pw,
-                          span_of(prep), span_of(drep), prep.verdict, drep.verdict)
+                table.add(rid, *(lead[c] for c in columns), runs, pw, dw, dw / pw if pw and dw else None,
+                          prep and span_of(prep), drep and span_of(drep), prep and prep.verdict,
+                          drep and drep.verdict)
     finally:
         executors.shutdown()
         if cluster is not None:
             cluster.close()
-    if total:
+    if total and only is None:
         res.note(f"All {len(ids)} recipes: {totals['pool']:.1f} s on the local pool, {totals['dask']:.1f} s on Dask "
                  f"(Dask / pool {totals['dask'] / totals['pool']:.2f}).")
     print(f"\nload average at end: {load()}")

@@ -96,11 +96,17 @@ def timings_markdown(rows: list[dict[str, Any]]) -> str:
              "| recipe | settings | runs | local pool | 2 Dask workers | Dask / pool | verdicts (pool, Dask) | "
              "measured (load at start) |", "|---|---|---|---|---|---|---|---|"]
     for r in rows:
-        pool, dask = float(r["pool s"]), float(r["Dask s"])
-        lines.append(f"| {_cell(r['recipe'])} | {_cell(r['settings'])} | {r['runs']} | {pool:,.0f} s | "
-                     f"{dask:,.0f} s | {dask / pool:.2f} | {_cell(r['verdict (pool)'])}, "
-                     f"{_cell(r['verdict (Dask)'])} | {_cell(r['measured'])} ({_cell(r['load at start'])}) |")
+        pool, dask = (None if r[c] is None else float(r[c]) for c in ("pool s", "Dask s"))
+        ratio = f"{dask / pool:.2f}" if pool and dask else "–"
+        verdicts = ", ".join(_cell(r[f"verdict ({e})"] or "–") for e in ("pool", "Dask"))
+        lines.append(f"| {_cell(r['recipe'])} | {_cell(r['settings'])} | {r['runs']} | {_seconds(pool)} | "
+                     f"{_seconds(dask)} | {ratio} | {verdicts} | {_cell(r['measured'])} "
+                     f"({_cell(r['load at start'])}) |")
     return "\n".join(lines)
+
+
+def _seconds(value: float | None) -> str:
+    return "not yet measured" if value is None else f"{value:,.0f} s"
 
 
 def markdown(store: RunStore, timings: list[dict[str, Any]] | None = None) -> tuple[str, int]:

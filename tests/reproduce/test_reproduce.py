@@ -259,12 +259,16 @@ def test_the_page_adds_the_executors_wall_times_from_a_benchmarks_results(tmp_pa
                             "Dask, runs running s", "verdict (pool)", "verdict (Dask)"])
     table.add("bsf94-latch", "all", "2026-12-07 10:00 UTC", "2.6, 3.5, 3.8", 400, 130.4, 127.2, 127.2 / 130.4, 128.0,
               127.0, "reproduced", "reproduced")
+    table.add("ljh15-irnn-adding", "T=150", "2026-12-08 09:00 UTC", "0.1, 0.4, 0.9", 9, None, 6100.0, None, None,
+              6050.0, None, "reproduced")
     timings = res.save(tmp_path / "reproduce_paper.json")
     db, page = str(tmp_path / "runs.db"), tmp_path / "reproductions.md"
     code, out, err = _cli("reproduce", "--doc", str(page), "--timings", str(timings), "--db", db)
     assert code == 0, err
     assert ("| bsf94-latch | all | 400 | 130 s | 127 s | 0.98 | reproduced, reproduced | 2026-12-07 10:00 UTC "
             "(2.6, 3.5, 3.8) |") in page.read_text()
+    assert ("| ljh15-irnn-adding | T=150 | 9 | not yet measured | 6,100 s | – | –, reproduced | 2026-12-08 09:00 UTC "
+            "(0.1, 0.4, 0.9) |") in page.read_text()
     (tmp_path / "other.json").write_text('{"tables": [{"columns": ["recipe"], "rows": []}]}')
     for argv, message in ((["--timings", str(tmp_path / "other.json")], "its table lacks the columns 'settings'"),
                           (["--timings", str(tmp_path / "none.json")], "expected a results file of bench/"),
@@ -276,6 +280,27 @@ def test_the_page_adds_the_executors_wall_times_from_a_benchmarks_results(tmp_pa
         code, _, err = _cli("reproduce", "--doc", str(tmp_path / "x.md"), *argv, "--db", db)
         assert code == 2 and message in err and err.count("\n") == 1, err
         assert not (tmp_path / "x.md").exists()
+
+
+def test_a_paper_benchmark_row_measured_one_executor_at_a_time_joins_the_other_half():
+    """bench_reproduce_paper --executor: a half joins the earlier row's other half (its times, verdict, when and
+    the load, each named); measured again, a half replaces only its own part; with no other half to join, it stays."""
+    from bench.bench_reproduce_paper import LEAD, joined
+
+    columns = ["recipe", *LEAD, "runs", "pool s", "Dask s", "Dask / pool", "pool, runs running s",
+               "Dask, runs running s", "verdict (pool)", "verdict (Dask)"]
+    dask = ["r", "T=150", "2026-12-07 12:00 UTC", "1.0, 1.1, 1.2", 9, None, 100.0, None, None, 99.0, None, "reproduced"]
+    pool = ["r", "T=150", "2026-12-08 13:00 UTC", "0.5, 0.6, 0.7", 9, 110.0, None, None, 108.0, None, "partly", None]
+    both = joined(dask, pool, columns, "pool")
+    assert both == ["r", "T=150", "2026-12-08 13:00 UTC (pool); 2026-12-07 12:00 UTC (Dask)",
+                    "0.5, 0.6, 0.7 (pool); 1.0, 1.1, 1.2 (Dask)", 9, 110.0, 100.0, 100.0 / 110.0, 108.0, 99.0,
+                    "partly", "reproduced"]
+    again = ["r", "T=150", "2026-12-09 08:00 UTC", "0.2, 0.3, 0.4", 9, None, 90.0, None, None, 89.0, None, "partly"]
+    assert joined(both, again, columns, "dask") == [
+        "r", "T=150", "2026-12-08 13:00 UTC (pool); 2026-12-09 08:00 UTC (Dask)",
+        "0.5, 0.6, 0.7 (pool); 0.2, 0.3, 0.4 (Dask)", 9, 110.0, 90.0, 90.0 / 110.0, 108.0, 89.0, "partly", "partly"]
+    assert joined(None, pool, columns, "pool") == pool
+    assert joined(dask, again, columns, "dask") == again  # the earlier row has no pool half to join
 
 
 def test_a_report_of_a_recipe_never_submitted_says_how_to_submit_it(tmp_path):
