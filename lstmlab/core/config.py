@@ -50,13 +50,15 @@ import numpy as np
 #   lstm97fc      input, cell input, output         (lstm97 in HS97's fully connected hidden layer: the gates and cell
 #                                                    inputs read every hidden unit's output of the step before, the
 #                                                    gates' too: u_{t-1} = [h_{t-1}, i_{t-1}, o_{t-1}])
+#   lstm97ig      input, cell input                 (the memory cell of HS97's Experiment 2 nets: input gate only,
+#                                                    s_t = s_{t-1} + i_t g(a_n), g = 2 sigma - 1, h_t = s_t)
 # The equations, one line each, are the reference engine's step functions (lstmlab.core.engines.reference).
 GATES: dict[str, tuple[str, ...]] = {"rnn": ("h",), "lstm": ("i", "f", "n", "o"), "gru": ("r", "z", "n"),
                                      "rnn_relu": ("h",), "rnn_logistic": ("h",), "lstm97": ("i", "n", "o"),
-                                     "lstm97fc": ("i", "n", "o")}
+                                     "lstm97fc": ("i", "n", "o"), "lstm97ig": ("i", "n")}
 CELLS = tuple(GATES)  # a cell exists where its gates are declared
-MEMORY_CELLS = ("lstm", "lstm97", "lstm97fc")  # the cells with a cell state c_t beside h_t (HS97's s_t)
-CAROUSEL_CELLS = ("lstm97", "lstm97fc")  # HS97's cells: s_t = s_{t-1} + i_t g(a_n), the carousel exactly 1
+MEMORY_CELLS = ("lstm", "lstm97", "lstm97fc", "lstm97ig")  # the cells with a cell state c_t beside h_t (HS97's s_t)
+CAROUSEL_CELLS = ("lstm97", "lstm97fc", "lstm97ig")  # HS97's cells: s_t = s_{t-1} + i_t g(a_n), the carousel exactly 1
 # The cells whose recurrent input is more than h_{t-1}: the width of that input in units of H (Wh has 3H rows)
 SOURCE_BLOCKS = {"lstm97fc": 3}
 # How the error flows back in time (ModelSpec.gradient, RunConfig.gradient):
@@ -111,7 +113,7 @@ DTYPES = ("float64", "float32")
 # holding it hashes without the field, so its key, and the stored runs the key finds, stay what they were.
 KEY_DEFAULTS = {"gradient": "full", "seq_len_max": 0, "latch_steps": 3, "latch_noise": 0.2, "gate_bias": "",
                 "clip_value": 0.0, "stop": "budget", "stop_window": 2000, "stop_wrong": 0, "stop_error": 0.0,
-                "test_size": 0, "log_every": 1, "source": "", "biases": "trained", "direct": "no"}
+                "test_size": 0, "log_every": 1, "source": "", "biases": "trained", "direct": "no", "join_after": 0}
 # Fields set by a recorder of runs trained outside the lab (lstmlab.torch), never by a lab run's flags or sweeps
 RECORDER_FIELDS = ("source",)
 MAX_PASS_BYTES = 4 * 2**30  # memory one BPTT pass may take; beyond it a run would thrash or be killed
@@ -305,6 +307,12 @@ class RunConfig:
     direct: str = declare("no", "choice", choices=DIRECT, label="Input-to-output weights",
                           help="yes: the output layer reads each step's input beside the top layer's state "
                                "(y = h W + x Wx + b), as in HS97's nets of Experiment 2a; no: the state only.")
+    join_after: int = declare(0, "int", ge=0, le=10_000_000, note="0 = from the start",
+                              label="Hidden layer joins after",
+                              help="The head reads the recurrent layer only after this many updates: until then its "
+                                   "weights from the layer are held at zero (no error reaches the layer, which stays "
+                                   "as drawn), then they start from their drawn values. HS97's nets of Experiment 2 "
+                                   "add the memory cell once the error stops decreasing.")
     clip_value: float = declare(0.0, "float", ge=0.0, note="0 = no clipping", label="Clip value (0 = off)",
                                 help="Element-wise gradient clipping at ±clip_value (Arjovsky et al.'s code), "
                                      "before the norm clipping.")

@@ -47,7 +47,8 @@ class ModelSpec:
     cell:        "rnn" (tanh Elman), "lstm", "gru", "rnn_relu" (ReLU Elman), "rnn_logistic" (logistic Elman) or
                  "lstm97" (Hochreiter & Schmidhuber 1997: input and output gates, no forget gate; one cell per
                  block, see lstmlab.core.engines.reference.lstm97_step_forward) or "lstm97fc" (the same cells in
-                 HS97's fully connected hidden layer: the gates read the gates' outputs too, ``Wh`` (3H, 3H)); the
+                 HS97's fully connected hidden layer: the gates read the gates' outputs too, ``Wh`` (3H, 3H)) or
+                 "lstm97ig" (the memory cell of HS97's Experiment 2 nets: an input gate only, h_t = s_t); the
                  gates of each: ``config.GATES``
     input_size:  features per time step of x (T, B, input_size)
     hidden_size: H, units per layer

@@ -78,6 +78,9 @@ def train(config: RunConfig, progress: Progress | None = None, should_stop: Call
     _, data_ss, eval_ss = np.random.SeedSequence(config.seed).spawn(3)
     params = initial_params(config, spec)
     no_grads = {name: np.zeros_like(params[name]) for name in held_at_zero(config, spec)}  # (biases "none")
+    joining = params["head.W"]  # the layer's weights into the head, held at zero until the layer joins
+    if config.join_after:
+        params = {**params, "head.W": np.zeros_like(joining)}
     data_rng = np.random.default_rng(data_ss)
     held = task.draw(np.random.default_rng(eval_ss), config.eval_size)
     opt = make_optimizer(config.optimizer, config.lr, config.momentum)
@@ -140,10 +143,14 @@ def train(config: RunConfig, progress: Progress | None = None, should_stop: Call
             if should_stop is not None and should_stop():
                 status, message = "stopped", f"stopped after {done} of {n} steps"
                 break
+            if step == config.join_after + 1 and config.join_after:
+                params = {**params, "head.W": joining}
             batch = task.draw(data_rng, config.batch_size)
             res = bptt(spec, params, batch.x, batch.y, loss=task.loss, engine=engine, mask=batch.mask,
                        check=step == 1)  # later batches come out of the same task and optimiser alike
             res.grads.update(no_grads)
+            if step <= config.join_after:
+                res.grads["head.W"] = np.zeros_like(joining)
             score = task.score(res.y_hat, batch)
             if window is not None:
                 window.add(score.correct, score.error)

@@ -26,9 +26,10 @@ STATE_SCALE = alt.Scale(domain=[VANISHED, OVERFLOW, NAN], range=["#8c8c8c", "#d6
 STATE_SHAPES = alt.Scale(domain=[VANISHED, OVERFLOW, NAN], range=["triangle-down", "triangle-up", "cross"])
 CELL_ORDER = [CELL_LABELS[c] for c in CELLS]
 PHASE_COLOR_CAP = 20.0  # decades; beyond it the phase map's colour saturates (tooltips keep the value)
-# fixed: a cell keeps its colour everywhere (RNN, LSTM, GRU, ReLU RNN, Logistic RNN, LSTM 1997, LSTM 1997 FC)
-CELL_COLORS = dict(zip(CELL_ORDER, ("#e4572e", "#1f77b4", "#2ca02c", "#9467bd", "#8c564b", "#17becf", "#b8860b"),
-                       strict=True))
+# fixed: a cell keeps its colour everywhere (RNN, LSTM, GRU, ReLU RNN, Logistic RNN, LSTM 1997, LSTM 1997 FC, LSTM
+# 1997 with an input gate only)
+CELL_COLORS = dict(zip(CELL_ORDER, ("#e4572e", "#1f77b4", "#2ca02c", "#9467bd", "#8c564b", "#17becf", "#b8860b",
+                                    "#e377c2"), strict=True))
 LAG_TITLE = "lag T − t (time steps between h_t and the loss at T)"
 PANEL_LEGEND = dict(orient="bottom", direction="horizontal", gradientLength=200, titleLimit=320, labelLimit=200)
 # Streamlit fits a chart drawn at its column's width into its height too: a panel with the legend below it would get a

@@ -92,6 +92,26 @@ LSTM97FC_BACKWARD = r"""\begin{aligned}
  + \text{(loss at } t-1)
 \end{aligned}"""
 
+# lstm97ig: the memory cell of HS97's Experiment 2 nets, an input gate only, the cell state its output
+LSTM97IG_CODE = (f"In code: `{reference.lstm97ig_step_forward.__name__}` and "
+                 f"`{reference.lstm97ig_step_backward.__name__}` in "
+                 f"`lstmlab/core/engines/{Path(reference.__file__).name}`, one line per equation.")
+
+LSTM97IG_FORWARD = r"""\begin{aligned}
+i_t &= \sigma\bigl(W_{xi}^\top x_t + W_{hi}^\top h_{t-1} + b_i\bigr) \quad \text{input gate}\\
+n_t &= g\bigl(W_{xn}^\top x_t + W_{hn}^\top h_{t-1} + b_n\bigr) \quad \text{cell input},\ g = 2\sigma - 1\\
+c_t &= c_{t-1} + i_t \odot n_t \quad \text{no forget gate}\\
+h_t &= c_t \quad \text{no output gate}
+\end{aligned}"""
+
+LSTM97IG_BACKWARD = r"""\begin{aligned}
+\delta c_t &= \delta h_t + \underbrace{\delta c_{t+1}}_{\text{carousel}}\\
+\delta i_t &= \delta c_t \odot n_t \odot i_t (1-i_t)\\
+\delta n_t &= \delta c_t \odot i_t \odot g'(a_{n,t})\\
+\delta h_{t-1} &= \underbrace{W_{h}\,[\delta i_t;\delta n_t]}_{0\ \text{when truncated (HS97)}}
+ + \text{(loss at } t-1)
+\end{aligned}"""
+
 LSTM97_CEC = r"""\begin{aligned}
 \frac{\partial c_t}{\partial c_{t-1}}\Big|_{\text{direct}} &= I\\
 \frac{\partial c_T}{\partial c_t}\Big|_{\text{direct}} &= I \ \text{ for every lag}
@@ -124,3 +144,4 @@ GATE_TEXT_97 = {
     "n": "the cell input g(a_n) ∈ [−2, 2] added to the cell state",
     "o": "how much of h(c_t) = 2σ(c_t) − 1 is shown as h_t",
 }
+GATE_TEXT_97IG = {**GATE_TEXT_97, "n": "the cell input g(a_n) ∈ [−1, 1] added to the cell state, which is h_t"}

@@ -257,7 +257,7 @@ def test_an_uploaded_file_name_is_escaped(app):
     assert "![px](" not in using and r"\!\[px\]\(" in using
 
 
-@pytest.mark.parametrize("cell", ["lstm97", "lstm97fc"])
+@pytest.mark.parametrize("cell", ["lstm97", "lstm97fc", "lstm97ig"])
 def test_the_lstm_of_1997_with_its_truncated_gradient_shows_the_carousel(app, tmp_path, cell):
     """LSTM 1997 beside the ReLU and logistic RNNs: each trained with the truncated gradient; the LSTM of 1997 gets
     its cell-state section with the carousel's equation, and its error on the cell state is the same at every lag."""

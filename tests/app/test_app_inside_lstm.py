@@ -232,18 +232,22 @@ def test_a_stored_run_name_is_escaped_in_the_sentence_above_the_charts(app, tmp_
     assert r"Stored run \[click here\]\(http\:" in info and "[click here](" not in info
 
 
-@pytest.mark.parametrize("cell", ["lstm97", "lstm97fc"])
+@pytest.mark.parametrize("cell", ["lstm97", "lstm97fc", "lstm97ig"])
 def test_the_lstm_of_1997_shows_its_carousel(app, cell):
     """∂c_t/∂c_{t-1} = 1 in every unit, drawn and stated; with the truncated gradient the error on the cell state is
-    carried from the last step to the first unchanged (in HS97's fully connected layer too)."""
+    carried from the last step to the first unchanged (in HS97's fully connected layer too, and in Experiment 2's
+    cell with an input gate only)."""
     at = app("inside_lstm.py", cell=cell, gradient="truncated", T="20", H="4").run()
     assert not at.exception and not at.error
     m = _metrics(at)
     assert m["Mean ∂c_t/∂c_(t−1)"].value == "1.000" and m["Mean ∂c_t/∂c_(t−1)"].label.endswith("all units")
     assert float(m["‖δc_1‖ / ‖δc_T‖"].value) == 1.0
     assert "Mean forget gate" not in m and at.slider(key="inside.fb").disabled
-    assert len(at.get("vega_lite_chart")) == 7  # means, norms, three gates and ∂c_t/∂c_(t-1), cell state
-    assert "4\\sigma - 2" in at.latex[0].value and "carousel" in at.latex[1].value
+    gates = 2 if cell == "lstm97ig" else 3  # lstm97ig: no output gate
+    assert len(at.get("vega_lite_chart")) == 4 + gates  # means, norms, the gates and ∂c_t/∂c_(t-1), cell state
+    g = "2\\sigma - 1" if cell == "lstm97ig" else "4\\sigma - 2"
+    assert g in at.latex[0].value and "carousel" in at.latex[1].value
+    assert ("h_t &= c_t" in at.latex[0].value) == (cell == "lstm97ig")
     assert any(c.value.startswith(f"In code: `{cell}_step_forward`") for c in at.caption)
     assert ("u_{t-1}" in at.latex[0].value) == (cell == "lstm97fc")
     table = at.dataframe[0].value.set_index("gate")

@@ -18,7 +18,8 @@ CONTRACT_DEFAULTS = dict(
     forget_bias=1.0, optimizer="adam", lr=1e-2, momentum=0.9, clip=1.0, gradient="full", batch_size=64, steps=500,
     record_every=25,
     eval_size=256, seed=0, dtype="float64", n_symbols=8, noise=0.1, series=None, series_name="",
-    seq_len_max=0, latch_steps=3, latch_noise=0.2, gate_bias="", biases="trained", direct="no", clip_value=0.0, stop="budget",
+    seq_len_max=0, latch_steps=3, latch_noise=0.2, gate_bias="", biases="trained", direct="no", join_after=0,
+    clip_value=0.0, stop="budget",
     stop_window=2000,
     stop_wrong=0, stop_error=0.0, test_size=0, log_every=1, source="",
 )

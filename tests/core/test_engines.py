@@ -231,11 +231,12 @@ def test_compiled_float32_input_weight_gradients_are_summed_in_float64():
 
 
 KERNELS = ("rnn_forward", "rnn_backward", "lstm_forward", "lstm_backward", "gru_forward", "gru_backward",
-           "lstm97_forward", "lstm97_backward")
+           "lstm97_forward", "lstm97_backward", "lstm97ig_forward", "lstm97ig_backward")
 HELPERS = ("input_grads",)  # called from the kernels only: compiled into them, not loaded on their own
 # each kernel's elementwise loops (one per gate block, state update, RNN activation, ...): all must vectorise
 VECTOR_LOOPS = {"rnn_forward": 3, "rnn_backward": 3, "lstm_forward": 5, "lstm_backward": 5, "gru_forward": 5,
-                "gru_backward": 4, "lstm97_forward": 4, "lstm97_backward": 4, "input_grads": 2}
+                "gru_backward": 4, "lstm97_forward": 4, "lstm97_backward": 4, "lstm97ig_forward": 3,
+                "lstm97ig_backward": 1, "input_grads": 2}
 # kernels whose arithmetic is float64 in either dtype (sums kept in float64)
 FLOAT64_SUMS = ("input_grads",)
 
@@ -271,7 +272,7 @@ def test_hot_loops_vectorise(dtype, monkeypatch):
     compiled.warm()  # every kernel set counts as ready: the fresh copies have no disk cache to lock
     for name in KERNELS + HELPERS:
         monkeypatch.setattr(kernels, name, njit(error_model="numpy")(getattr(kernels, name).py_func))
-    for cell, G in (("rnn", 1), ("lstm", 4), ("gru", 3), ("lstm97", 3)):
+    for cell, G in (("rnn", 1), ("lstm", 4), ("gru", 3), ("lstm97", 3), ("lstm97ig", 2)):
         Wx, b, Wh = (np.full(shape, 0.1, dtype=dtype) for shape in ((2, 3 * G), 3 * G, (3, 3 * G)))
         run = compiled.unroll(cell, np.ones((2, 2, 2), dtype=dtype), Wx, b, Wh, np.ones(3, dtype=dtype))
         compiled.backprop(cell, run, np.ones((2, 2, 3), dtype=dtype), Wh, x=np.ones((2, 2, 2), dtype=dtype))
@@ -392,7 +393,8 @@ def test_shards_cut_the_batch_into_near_equal_row_ranges(B):
 
 SHARDED = [("lstm", 1, "last", "mse", 64), ("lstm", 2, "all", "xent", 77), ("gru", 2, "last", "mse", 70),
            ("gru", 1, "all", "mse", 64), ("rnn", 3, "all", "mse", 65), ("rnn", 1, "last", "xent", 100),
-           ("rnn_relu", 2, "all", "mse", 66), ("rnn_logistic", 1, "last", "xent", 64), ("lstm97", 2, "all", "mse", 70)]
+           ("rnn_relu", 2, "all", "mse", 66), ("rnn_logistic", 1, "last", "xent", 64), ("lstm97", 2, "all", "mse", 70),
+           ("lstm97ig", 2, "all", "mse", 70)]
 
 
 @pytest.mark.parametrize("gradient", ["full", "truncated"])

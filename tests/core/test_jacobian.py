@@ -37,14 +37,14 @@ def test_orthogonal_linear_regime_spectrum_is_scale_to_the_lag():
     np.testing.assert_allclose(sv, s ** np.arange(T + 1)[:, None] * np.ones((1, H)), rtol=1e-6)
 
 
-@pytest.mark.parametrize("cell", ["lstm", "gru", "lstm97", "rnn_relu", "rnn_logistic"])
+@pytest.mark.parametrize("cell", ["lstm", "gru", "lstm97", "lstm97ig", "rnn_relu", "rnn_logistic"])
 def test_gated_spectrum_matches_finite_differences(cell):
     T, H, k, eps = 6, 3, 4, 1e-6
     spec = ModelSpec(cell=cell, input_size=2, hidden_size=H, output_size=1)
     params = init_params(spec, weight_scale=1.0, seed=1)
     x = np.random.default_rng(2).standard_normal((T, 1, 2))
     sv = jacobian_spectrum(spec, params, x)
-    lstm = cell in ("lstm", "lstm97")
+    lstm = cell in ("lstm", "lstm97", "lstm97ig")
     S = 2 * H if lstm else H
 
     def run(steps, state=None):
@@ -133,5 +133,6 @@ def test_the_cell_state_jacobian_of_the_1997_lstm_is_the_identity_at_every_step(
 
 def test_the_cell_state_jacobian_needs_a_cell_state():
     spec = ModelSpec(cell="gru", input_size=1, hidden_size=2, output_size=1)
-    with pytest.raises(ValueError, match=r"^cell='gru': expected a cell with a cell state \(lstm, lstm97, lstm97fc\)$"):
+    with pytest.raises(ValueError,
+                       match=r"^cell='gru': expected a cell with a cell state \(lstm, lstm97, lstm97fc, lstm97ig\)$"):
         cell_state_jacobian(spec, init_params(spec), np.zeros((3, 1, 1)))

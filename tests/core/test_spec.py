@@ -45,7 +45,8 @@ def test_param_names_and_shapes_follow_the_contract():
         "head.W": (5, 2), "head.b": (2,),
     }
     assert GATES == {"rnn": ("h",), "lstm": ("i", "f", "n", "o"), "gru": ("r", "z", "n"), "rnn_relu": ("h",),
-                     "rnn_logistic": ("h",), "lstm97": ("i", "n", "o"), "lstm97fc": ("i", "n", "o")}
+                     "rnn_logistic": ("h",), "lstm97": ("i", "n", "o"), "lstm97fc": ("i", "n", "o"),
+                     "lstm97ig": ("i", "n")}
     s97 = ModelSpec(cell="lstm97", input_size=3, hidden_size=5, output_size=2)
     assert s97.param_shapes() == {"l0.Wx": (3, 15), "l0.Wh": (5, 15), "l0.b": (15,), "head.W": (5, 2),
                                   "head.b": (2,)}
@@ -80,6 +81,17 @@ def test_hs97_task_2a_rtrl_net_has_hs97s_weights():
         assert shapes["head.Wx"] == (p + 1, p + 1)
         assert sum(int(np.prod(v)) for k, v in shapes.items() if not k.endswith(".b")) == weights
     assert "head.Wx" not in ModelSpec("rnn_logistic", 5, 1, 5).param_shapes()
+
+
+def test_hs97_task_2a_lstm_net_has_hs97s_weights_and_the_cells_own_two():
+    """HS97 Table 2 and Table 10: the LSTM net of Task 2a at p = 100 (one memory cell with an input gate only,
+    inputs wired to the outputs, no biases) has 10,504 weights; lstm97ig's cell reads its own output of the step
+    before as well (Wh: to its input gate and its cell input), 2 more."""
+    p = 100
+    shapes = ModelSpec("lstm97ig", p + 1, 1, p + 1, head="all", direct="yes").param_shapes()
+    assert shapes["l0.Wx"] == (p + 1, 2) and shapes["l0.Wh"] == (1, 2) and shapes["head.W"] == (1, p + 1)
+    weights = sum(int(np.prod(v)) for k, v in shapes.items() if not k.endswith(".b"))
+    assert weights - int(np.prod(shapes["l0.Wh"])) == 10_504
     with pytest.raises(ValueError, match=r"^direct='both': expected one of 'no', 'yes'"):
         ModelSpec("rnn", 2, 3, 1, direct="both")
 

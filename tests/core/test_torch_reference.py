@@ -35,13 +35,13 @@ from lstmlab.core.torch_interop import build_torch_model  # noqa: E402  # noqa: 
 
 T, B, IN, H, O = 7, 3, 2, 5, 3
 RTOL = 1e-9
-CELLS = ("rnn", "lstm", "gru", "rnn_relu", "rnn_logistic", "lstm97", "lstm97fc")
+CELLS = ("rnn", "lstm", "gru", "rnn_relu", "rnn_logistic", "lstm97", "lstm97fc", "lstm97ig")
 TORCH_CELLS = {"rnn": (torch.nn.RNNCell, {"nonlinearity": "tanh"}), "rnn_relu": (torch.nn.RNNCell,
                {"nonlinearity": "relu"}), "lstm": (torch.nn.LSTMCell, {}), "gru": (torch.nn.GRUCell, {})}
 TORCH_MODULES = {"rnn": torch.nn.RNN, "rnn_relu": torch.nn.RNN, "lstm": torch.nn.LSTM, "gru": torch.nn.GRU}
 CASES = list(itertools.product(CELLS, (1, 2), ("last", "all"), ("mse", "xent")))
 IDS = [f"{c}-L{n}-{h}-{loss}" for c, n, h, loss in CASES]
-MEMORY = ("lstm", "lstm97", "lstm97fc")
+MEMORY = ("lstm", "lstm97", "lstm97fc", "lstm97ig")
 
 
 # ------------------------------------------------------------------ problem
@@ -226,6 +226,15 @@ def unrolled_hand_cells(spec, params, x, y, loss, truncated: bool = False):
                 c = c + acts["i"] * acts["n"]
                 h = acts["o"] * (2 * torch.sigmoid(c) - 1)
                 u = torch.cat([h, acts["i"], acts["o"]], dim=1)
+            elif spec.cell == "lstm97ig":  # HS97 Experiment 2: s = s + y_in g(net_c), g in [-1, 1], y_c = s
+                blocks = (gi + gh).split(H, dim=1)
+                a = {}
+                for name, blk in zip(("i", "n"), blocks):
+                    blk.retain_grad()
+                    a[name] = blk
+                acts = {"i": torch.sigmoid(a["i"]), "n": 2 * torch.sigmoid(a["n"]) - 1}
+                c = c + acts["i"] * acts["n"]
+                h = c.clone()  # the same values, its own node: dL/dh_t is what reaches h_t, as in lstmlab
             else:
                 i_r, i_z, i_n = gi.split(H, dim=1)
                 h_r, h_z, h_n = gh.split(H, dim=1)
@@ -391,7 +400,7 @@ def test_whole_sequence_modules_agree(cell, layers, head, loss, engine):
 
 
 def test_build_torch_model_refuses_the_cells_pytorch_lacks():
-    for cell in ("rnn_logistic", "lstm97", "lstm97fc"):
+    for cell in ("rnn_logistic", "lstm97", "lstm97fc", "lstm97ig"):
         spec, params, _, _ = make_problem(cell, 1, "last", "mse")
         with pytest.raises(ValueError, match=rf"^cell='{cell}': PyTorch has no module for this cell"):
             build_torch_model(spec, params)
@@ -450,6 +459,9 @@ def hand_cell_state(cell: str, a: torch.Tensor, c_prev: torch.Tensor) -> torch.T
     if cell == "lstm":
         i, f, n, _ = a.split(H, dim=1)
         return torch.sigmoid(f) * c_prev + torch.sigmoid(i) * torch.tanh(n)
+    if cell == "lstm97ig":
+        i, n = a.split(H, dim=1)
+        return c_prev + torch.sigmoid(i) * (2 * torch.sigmoid(n) - 1)
     i, n, _ = a.split(H, dim=1)
     return c_prev + torch.sigmoid(i) * (4 * torch.sigmoid(n) - 2)
 
@@ -472,7 +484,7 @@ def test_the_cell_state_jacobian_is_the_carousel(cell):
         jac = torch.autograd.functional.jacobian(lambda c, a_t=a_t: hand_cell_state(cell, a_t, c),
                                                  t64(c_prev[t][None]))
         jac = jac.reshape(H, H).numpy()
-        if cell in ("lstm97", "lstm97fc"):
+        if cell in ("lstm97", "lstm97fc", "lstm97ig"):
             np.testing.assert_array_equal(jac, np.eye(H))
             np.testing.assert_array_equal(ours[t], np.eye(H))
         else:

@@ -66,10 +66,10 @@ def test_hs97_adding_at_paper_scale_has_the_papers_settings():
 
 
 def test_a_report_names_the_cell_of_each_model():
-    """HS97's fully connected nets train lstm97fc, Experiment 2a's single cell lstm97: each report says which, in its
-    text, its JSON and its section of docs/reproductions.md."""
+    """HS97's fully connected nets train lstm97fc, Experiment 2a's single cell with an input gate only lstm97ig: each
+    report says which, in its text, its JSON and its section of docs/reproductions.md."""
     for rid, cell in (("hs97-adding", "lstm97fc"), ("hs97-temporal-order", "lstm97fc"),
-                      ("hs97-noise-free-lags", "lstm97")):
+                      ("hs97-noise-free-lags", "lstm97ig")):
         recipe = recipes.RECIPES[rid]
         rep = report.build_report(recipe, "paper", [])
         other = recipe.models[1]
@@ -92,6 +92,12 @@ def test_hs97_noise_free_lags_run_at_the_lags_asked_for():
         r = rows[("rnn_logistic", f"p={p}")][0]
         assert (r.cell, r.hidden_size, r.direct, r.gradient, r.optimizer, r.lr) == ("rnn_logistic", 1, "yes", "full",
                                                                                       "sgd", lr)
+    # HS97's LSTM net (Table 10): one cell with an input gate only, inputs wired to the outputs, no biases, the cell
+    # added once the error stops decreasing (here after 2,000 sequences), lr 1.0 on the summed error (uncapped)
+    for p, lr in ((4, 10.0), (10, 55.0), (50, 1275.0), (100, 5050.0)):
+        c = rows[("lstm97", f"p={p}")][0]
+        assert (c.cell, c.hidden_size, c.direct, c.biases, c.join_after, c.gradient, c.batch_size, c.lr) == (
+            "lstm97ig", 1, "yes", "none", 2000, "truncated", 1, lr)
     assert recipes.RECIPES["hs97-noise-free-lags"].paper_figure("lstm97", "p=50") is None
 
 

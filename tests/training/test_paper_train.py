@@ -167,6 +167,31 @@ def test_input_to_output_weights_train_and_change_nothing_when_off():
     assert all(np.array_equal(plain[n], start[n]) for n in plain)
 
 
+def test_the_hidden_layer_joins_the_net_after_join_after_updates():
+    """join_after (HS97's Experiment 2 adds the memory cell once the error stops decreasing): for that many updates
+    head.W is zero and the layer is untouched (no error reaches it) while the input-to-output weights learn; then
+    head.W starts from its drawn values and every weight trains."""
+    config = RunConfig(cell="lstm97ig", task="hs97-lag-2a", seq_len=4, hidden_size=1, init="uniform",
+                       weight_scale=0.2, optimizer="sgd", lr=10.0, clip=0.0, batch_size=1, steps=30, record_every=10,
+                       eval_size=4, direct="yes", biases="none", join_after=30)
+    drawn = train(config.replace(steps=0, join_after=0)).params
+    before = train(config)
+    assert not before.params["head.W"].any()
+    for name in ("l0.Wx", "l0.Wh"):
+        np.testing.assert_array_equal(before.params[name], drawn[name])
+    assert np.abs(before.params["head.Wx"] - drawn["head.Wx"]).max() > 1e-3
+    assert (before.steps["gnorm:head.W"] == 0).all() and (before.steps["gnorm:l0.Wx"] == 0).all()
+    after = train(config.replace(steps=40, join_after=30))
+    np.testing.assert_array_equal(after.steps["gnorm:head.W"].iloc[:30], 0.0)
+    assert after.steps["gnorm:head.W"].iloc[30] > 0 and after.steps["gnorm:l0.Wx"].iloc[30:].gt(0).all()
+    first = train(config.replace(steps=31))  # the join's update, plain SGD: head.W moves from its drawn values
+    np.testing.assert_allclose(np.linalg.norm(first.params["head.W"] - drawn["head.W"]),
+                               config.lr * first.steps["gnorm:head.W"].iloc[30], rtol=1e-12)
+    assert np.abs(after.params["l0.Wx"] - drawn["l0.Wx"]).max() > 0
+    with pytest.raises(ValueError, match=r"join_after"):
+        RunConfig(join_after=-1)
+
+
 # ---- online training learns --------------------------------------------------------------------------------
 
 def test_online_sgd_learns_pascanus_addition_below_chance():

@@ -52,7 +52,7 @@ def test_inside_trains_the_lstm_of_1997_with_its_truncated_gradient():
     config = settings.inside_config(inside)
     assert config == settings.study(flow).configs[0]
     assert (config.cell, config.gradient, config.layers) == ("lstm97", "truncated", 1)
-    assert settings.INSIDE_CELLS == ("lstm", "lstm97", "lstm97fc")
+    assert settings.INSIDE_CELLS == ("lstm", "lstm97", "lstm97fc", "lstm97ig")
     values, warnings = settings.parse_params("inside", {"cell": "gru"})  # not an LSTM: refused with a warning
     assert values["cell"] == "lstm" and "`cell`" in warnings[0]
 

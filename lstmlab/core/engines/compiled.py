@@ -163,8 +163,8 @@ def unroll(cell: str, x: np.ndarray, Wx: np.ndarray, b: np.ndarray, Wh: np.ndarr
     """Run one layer over every step of its input ``x`` (T, B, I) from ``h0``, ``c0`` (B, H), zero by default.
 
     The cache is (tanh(c_t),) for the LSTM, (tanh(c_t / 2),) for lstm97 and lstm97fc (h(c_t)), (hn_t,) for the
-    GRU (the candidate's hidden part), () for the RNNs; lstm97fc's recurrent input u_t = [h_t, i_t, o_t] is the
-    Unroll's ``src``.
+    GRU (the candidate's hidden part), () for the RNNs and lstm97ig; lstm97fc's recurrent input
+    u_t = [h_t, i_t, o_t] is the Unroll's ``src``.
     """
     ready(cell, x.dtype)
     return _unroll(cell, x, Wx, b, Wh, bhn, h0, c0)
@@ -193,6 +193,8 @@ def _unroll(cell, x, Wx, b, Wh, bhn=None, h0=None, c0=None) -> Unroll:
             c[0] = 0.0 if c0 is None else c0
             if cell == "lstm":
                 kernel, arrays = kernels.lstm_forward, (x, Wx, b, Wh, h, c, gates, aux)
+            elif cell == "lstm97ig":
+                kernel, arrays, cache = kernels.lstm97ig_forward, (x, Wx, b, Wh, h, c, gates), ()
             else:
                 kernel, arrays = kernels.lstm97_forward, (x, Wx, b, Wh, h, c, gates, aux, _sources(cell, h, Wh))
                 u = arrays[-1] if arrays[-1].shape[0] else None
@@ -256,7 +258,7 @@ def _handing_on(cell: str, run: Unroll, inject: np.ndarray, dc_last: np.ndarray,
     o = 2, h(c) = 0: dc_{T+1} = dc_last * o * (1 - 0) / 2 = dc_last, handed on with weight 1. Nothing else is added
     (each da is a product with i (1 - i), f (1 - f), i, or h(c) = tanh(c) = 0: exactly 0), all exact in floating
     point. Its x is zero and its h_{T+1} unread, so the weight sums are unchanged. lstm97fc as lstm97: the
-    step's da is 0, so it hands nothing on through u_T Wh either.
+    step's da is 0, so it hands nothing on through u_T Wh either. lstm97ig: i = 0, n = 0: dc_{T+1} = dc_last.
     """
     T, B, H = inject.shape
     dtype = inject.dtype
@@ -266,11 +268,14 @@ def _handing_on(cell: str, run: Unroll, inject: np.ndarray, dc_last: np.ndarray,
     if cell == "lstm":  # blocks i f n o
         gates[T, :, H : 2 * H] = 1.0
         gates[T, :, 3 * H :] = 1.0
-    else:  # lstm97 and lstm97fc, blocks i n o
+    elif cell != "lstm97ig":  # lstm97 and lstm97fc, blocks i n o
         gates[T, :, 2 * H :] = 2.0
-    aux = memory.empty((T + 1, B, H), dtype)
-    aux[:T] = run.cache[0]
-    aux[T] = 0.0
+    cache = ()
+    if run.cache:
+        aux = memory.empty((T + 1, B, H), dtype)
+        aux[:T] = run.cache[0]
+        aux[T] = 0.0
+        cache = (aux,)
     dh = memory.empty((T + 1, B, H), dtype)
     dh[:T] = inject
     dh[T] = dc_last
@@ -279,7 +284,7 @@ def _handing_on(cell: str, run: Unroll, inject: np.ndarray, dc_last: np.ndarray,
         h, src = (None if a is None else _one_more_row(a) for a in (run.h, run.src))
         xs = np.zeros((T + 1,) + x.shape[1:], dtype=dtype)
         xs[:T] = x
-    return Unroll(h, run.c, gates, (aux,), src), dh, xs
+    return Unroll(h, run.c, gates, cache, src), dh, xs
 
 
 def _one_more_row(a: np.ndarray) -> np.ndarray:
@@ -316,6 +321,9 @@ def _backprop(cell, run, inject, Wh, overwrite_inject=False, x=None, gradient="f
     elif cell == "lstm":
         dc = memory.empty((T, B, H), dtype)
         kernel, arrays = kernels.lstm_backward, (run.c, run.gates, run.cache[0], Wh, dh, dc, da)
+    elif cell == "lstm97ig":
+        dc = memory.empty((T, B, H), dtype)
+        kernel, arrays = kernels.lstm97ig_backward, (run.gates, Wh, dh, dc, da)
     elif cell in CAROUSEL_CELLS:
         dc = memory.empty((T, B, H), dtype)
         kernel, arrays = kernels.lstm97_backward, (run.gates, run.cache[0], Wh, dh, dc, da)
@@ -358,11 +366,11 @@ def _own(a: np.ndarray, overwrite: bool) -> np.ndarray:
 # named after the cell whose kernels it holds; the plain RNNs share the "rnn" set, lstm97fc the "lstm97" one
 # (KERNEL_SET).
 KERNEL_SETS = tuple((name, np.dtype(dtype)) for dtype in (np.float64, np.float32)
-                    for name in ("lstm", "rnn", "gru", "lstm97"))
-KERNEL_SET = {cell: "rnn" if cell in kernels.RNN_ACTIVATIONS else "lstm97" if cell in CAROUSEL_CELLS else cell
+                    for name in ("lstm", "rnn", "gru", "lstm97", "lstm97ig"))
+KERNEL_SET = {cell: "rnn" if cell in kernels.RNN_ACTIVATIONS else "lstm97" if cell == "lstm97fc" else cell
               for cell in CELLS}
 LOCK_TIMEOUT_S = 600.0  # a compile that holds a kernel set's file lock longer is taken for stuck: compile anyway
-_GATE_BLOCKS = {"rnn": 1, "lstm": 4, "gru": 3, "lstm97": 3}
+_GATE_BLOCKS = {"rnn": 1, "lstm": 4, "gru": 3, "lstm97": 3, "lstm97ig": 2}
 _ready: set = set()
 _ready_locks = {key: threading.Lock() for key in KERNEL_SETS}
 

@@ -426,6 +426,54 @@ def lstm97_backward(g, hc, Wh, dh, dc, da, x, dWx, db, K, full, b0, b1):
             input_grads(x[t, b0:b1], da[t, b0:b1], dWx, db)
 
 
+@njit(**OPTIONS)
+def lstm97ig_forward(x, Wx, bias, Wh, h, c, g, K, b0, b1):
+    """i = sigma(a_i), n = tanh(a_n / 2) (= 2 sigma(a_n) - 1) with a = x_t Wx + b + h_{t-1} Wh; c_t = c_{t-1} + i n;
+    h_t = c_t. Fills h[1:], c[1:] and the gates g (T, B, 2H) = [i n]."""
+    C = scalars(K)
+    half = C[2]
+    T, G = g.shape[0], g.shape[2]
+    H = G // 2
+    for t in range(T):
+        input_step(x[t, b0:b1], Wx, bias, g[t, b0:b1])
+        matmul_add(h[t, b0:b1], Wh, g[t, b0:b1])
+        for b in range(b0, b1):
+            for j in range(H):
+                g[t, b, j] = sigmoid(g[t, b, j], C)
+            for j in range(H):
+                g[t, b, H + j] = tanh(half * g[t, b, H + j], C)
+            for j in range(H):
+                ct = c[t, b, j] + g[t, b, j] * g[t, b, H + j]
+                c[t + 1, b, j] = ct
+                h[t + 1, b, j] = ct
+
+
+@njit(**OPTIONS)
+def lstm97ig_backward(g, Wh, dh, dc, da, x, dWx, db, K, full, b0, b1):
+    """For t = T..1: dc_t = dc_{t+1} + dh_t (h = c); da = [dc n i(1-i), dc i (1 - n^2) / 2]; dh_{t-1} += da_t Wh^T
+    if ``full``. dh holds inject on entry; dWx, db as in :func:`rnn_backward`."""
+    C = scalars(K)
+    one, half = C[0], C[2]
+    T, G = da.shape[0], da.shape[2]
+    H = G // 2
+    WhT = Wh.T
+    carry = np.zeros((b1 - b0, H), dtype=dh.dtype)  # dc_{t+1}
+    for t in range(T - 1, -1, -1):
+        for b in range(b0, b1):
+            r = b - b0
+            for j in range(H):
+                d = carry[r, j] + dh[t, b, j]
+                dc[t, b, j] = d
+                carry[r, j] = d
+                i, n = g[t, b, j], g[t, b, H + j]
+                da[t, b, j] = d * n * i * (one - i)
+                da[t, b, H + j] = d * i * half * (one - n * n)
+        if t > 0 and full:
+            matmul_add(da[t, b0:b1], WhT, dh[t - 1, b0:b1])
+        if x.shape[0] > 0:
+            input_grads(x[t, b0:b1], da[t, b0:b1], dWx, db)
+
+
 # --------------------------------------------------------------------- GRU
 
 

@@ -251,6 +251,42 @@ def lstm97fc_step_backward(du, dc_next, cache, Wh, truncated=False) -> StepGrads
     return StepGrads(du_prev, dc, da, da, dc)
 
 
+def lstm97ig_step_forward(xw, h_prev, c_prev, Wh, bhn):
+    """The memory cell of HS97's Experiment 2 nets (section 5.2, Table 10: "no out gate", h the identity, g1): an
+    input gate only, and the cell state is the cell's output.
+
+    a   = x_t Wx + b + h_{t-1} Wh            (B, 2H), blocks i n
+    i   = sigma(a_i)                         input gate
+    n   = g(a_n) = 2 sigma(a_n) - 1          cell input, in [-1, 1]
+    c_t = c_{t-1} + i * n                    the constant error carousel
+    h_t = c_t                                no output gate, h the identity
+
+    g(x) = 2 sigma(x) - 1 = tanh(x / 2) is computed in its tanh form.
+    """
+    a = xw + h_prev @ Wh
+    a_i, a_n = np.split(a, 2, axis=1)
+    i = sigmoid(a_i)
+    n = np.tanh(0.5 * a_n)
+    c = c_prev + i * n
+    return c, c, np.concatenate([i, n], axis=1), (i, n)
+
+
+def lstm97ig_step_backward(dh, dc_next, cache, Wh, truncated=False) -> StepGrads:
+    """Backward of :func:`lstm97ig_step_forward`.
+
+    dc   = dc_next + dh                      total dL/dc_t (h = c: no factor on either)
+    da_i = dc * n * i (1 - i)
+    da_n = dc * i * g'(a_n),  g'(x) = (1 - g(x)^2) / 2
+    dL/dh_{t-1} = da Wh^T (0 when truncated: HS97's gradient),   dL/dc_{t-1} (through c_t) = dc
+    """
+    i, n = cache
+    dc = dc_next + dh
+    da_i = dc * n * i * (1.0 - i)
+    da_n = dc * i * 0.5 * (1.0 - n * n)
+    da = np.concatenate([da_i, da_n], axis=1)
+    return StepGrads(_through_wh(da, Wh, truncated), dc, da, da, dc)
+
+
 # --------------------------------------------------------------------- GRU
 
 
@@ -311,6 +347,7 @@ STEPS: dict[str, Steps] = {
     "rnn_logistic": Steps(rnn_logistic_step_forward, rnn_logistic_step_backward),
     "lstm97": Steps(lstm97_step_forward, lstm97_step_backward),
     "lstm97fc": Steps(lstm97fc_step_forward, lstm97fc_step_backward),
+    "lstm97ig": Steps(lstm97ig_step_forward, lstm97ig_step_backward),
 }
 
 
