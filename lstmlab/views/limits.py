@@ -51,8 +51,8 @@ HEATMAP_MAX_LAGS = 100
 HEATMAP_MAX_STEPS = 50
 LINE_MAX_LAGS = 400
 
-# Phase map (initialisation only, no training): grid size. The largest grid the controls allow (7 cells x 25 scales,
-# T = 400, H = 64, batch 8) is 35.8M units of T * H * batch, a bounded forward pass: no work limit is needed.
+# Phase map (initialisation only, no training): grid size. The largest grid the controls allow (8 cells x 25 scales,
+# T = 400, H = 64, batch 8) is 41.0M units of T * H * batch, a bounded forward pass: no work limit is needed.
 PHASE_SCALES_MIN, PHASE_SCALES_MAX = 3, 25
 PHASE_LENGTHS_MIN, PHASE_LENGTHS_MAX = 2, 12
 PHASE_T_MAX = 400

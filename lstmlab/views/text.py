@@ -15,7 +15,7 @@ from lstmlab.views.tables import LAB_SOURCE, recorded_steps
 
 # Each cell's name on the dashboard (charts, legends, labels), in config.CELLS order.
 CELL_LABELS = {"rnn": "RNN", "lstm": "LSTM", "gru": "GRU", "rnn_relu": "ReLU RNN", "rnn_logistic": "Logistic RNN",
-               "lstm97": "LSTM 1997", "lstm97fc": "LSTM 1997 FC", "lstm97ig": "LSTM 1997, input gate only"}
+               "lstm97": "LSTM 1997", "lstm97fc": "LSTM 1997 FC", "lstm97ig": "LSTM 1997 input gate only"}
 
 
 def power_value(x: float) -> str:
