@@ -79,6 +79,7 @@ def train(config: RunConfig, progress: Progress | None = None, should_stop: Call
     params = initial_params(config, spec)
     no_grads = {name: np.zeros_like(params[name]) for name in held_at_zero(config, spec)}  # (biases "none")
     joining = params["head.W"]  # the layer's weights into the head, held at zero until the layer joins
+    not_joined = {"head.W": np.zeros_like(joining)}  # its gradient until then
     if config.join_after:
         params = {**params, "head.W": np.zeros_like(joining)}
     data_rng = np.random.default_rng(data_ss)
@@ -150,7 +151,7 @@ def train(config: RunConfig, progress: Progress | None = None, should_stop: Call
                        check=step == 1)  # later batches come out of the same task and optimiser alike
             res.grads.update(no_grads)
             if step <= config.join_after:
-                res.grads["head.W"] = np.zeros_like(joining)
+                res.grads.update(not_joined)
             score = task.score(res.y_hat, batch)
             if window is not None:
                 window.add(score.correct, score.error)
