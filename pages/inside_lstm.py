@@ -39,8 +39,8 @@ except ValueError as e:
     st.stop()
 units = probes.open_units(out)
 lstm97 = out["cell"] in probes.CAROUSEL_CELLS  # every unit is a memory unit: no separate lines for them
-fc = out["cell"] == "lstm97fc"  # HS97's fully connected hidden layer: the gates read the gates' outputs too
 ig = out["cell"] == "lstm97ig"  # HS97's Experiment 2 cell: an input gate only, h_t = c_t
+forward, backward, code, texts = equations.CELL_EQUATIONS[out["cell"]]
 inside_key = (net.key, int(seed), int(layer), int(example))  # names everything drawn below but t
 charted = cached.memo("inside.tables", inside_key, lambda: probes.inside_tables(out, example,
                                                                                 None if lstm97 else units))
@@ -83,13 +83,10 @@ with left:
         charted["norms"], "‖δ‖ over hidden units (log scale)", log=True, color_title="error signal", marker_t=t))
 with right:
     st.markdown("**Forward**")
-    st.latex(equations.LSTM97FC_FORWARD if fc else equations.LSTM97IG_FORWARD if ig else
-             equations.LSTM97_FORWARD if lstm97 else equations.LSTM_FORWARD)
+    st.latex(forward)
     st.markdown("**Backward** (δ = ∂L/∂·)")
-    st.latex(equations.LSTM97FC_BACKWARD if fc else equations.LSTM97IG_BACKWARD if ig else
-             equations.LSTM97_BACKWARD if lstm97 else equations.LSTM_BACKWARD)
-    st.caption(equations.LSTM97FC_CODE if fc else equations.LSTM97IG_CODE if ig else
-               equations.LSTM97_CODE if lstm97 else equations.LSTM_CODE)
+    st.latex(backward)
+    st.caption(code)
     st.markdown(f"**At time step t = {t}**")
     st.dataframe(probes.at_step(out, example, t), hide_index=True, width="stretch",
                  column_config={"mean": st.column_config.NumberColumn(format="%.3f", help="over hidden units"),
@@ -102,7 +99,6 @@ with right:
 st.markdown("**Every unit over time** (rows: hidden units, columns: time steps)")
 cols = st.columns(2)
 names = probes.gate_names(out["cell"])
-texts = equations.GATE_TEXT_97IG if ig else equations.GATE_TEXT_97 if lstm97 else equations.GATE_TEXT
 if lstm97:  # the forget gate's place: the carousel's factor ∂c_t/∂c_{t−1}, 1 everywhere
     specs = [("i", "i_t", "viridis", (0, 1), None), ("carry", "∂c_t/∂c_(t−1)", "viridis", (0, 1), None),
              ("n", "n_t", "redblue", (-1, 1) if ig else (-2, 2), 0)] + ([] if ig else [

@@ -145,3 +145,11 @@ GATE_TEXT_97 = {
     "o": "how much of h(c_t) = 2σ(c_t) − 1 is shown as h_t",
 }
 GATE_TEXT_97IG = {**GATE_TEXT_97, "n": "the cell input g(a_n) ∈ [−1, 1] added to the cell state, which is h_t"}
+
+# Each memory cell's forward and backward equations, where they are computed, and its gates' texts (Inside the LSTM)
+CELL_EQUATIONS = {
+    "lstm": (LSTM_FORWARD, LSTM_BACKWARD, LSTM_CODE, GATE_TEXT),
+    "lstm97": (LSTM97_FORWARD, LSTM97_BACKWARD, LSTM97_CODE, GATE_TEXT_97),
+    "lstm97fc": (LSTM97FC_FORWARD, LSTM97FC_BACKWARD, LSTM97FC_CODE, GATE_TEXT_97),
+    "lstm97ig": (LSTM97IG_FORWARD, LSTM97IG_BACKWARD, LSTM97IG_CODE, GATE_TEXT_97IG),
+}
