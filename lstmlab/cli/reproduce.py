@@ -32,6 +32,9 @@ def add_parser(sub: Any, db_parent: argparse.ArgumentParser, add_scheduler_flag:
     p.add_argument("--timings", metavar="FILE",
                    help="--doc: add the wall times at paper scale on the two executors from this results file of "
                         "bench/bench_reproduce_paper.py")
+    p.add_argument("--update", action="store_true",
+                   help="--doc: keep the sections of the page at PATH whose recipe and scale this store lacks "
+                        "(and its wall times, without --timings)")
     add_scheduler_flag(p)
 
 
@@ -39,18 +42,36 @@ def _printable_lines(text: str) -> str:
     return "\n".join(printable(line) for line in text.split("\n"))
 
 
+def _write_doc(args: argparse.Namespace, store: Any, out: TextIO) -> int:
+    """--doc PATH [--timings FILE] [--update]: the page written whole (a temporary file renamed over PATH)."""
+    from lstmlab.reproduce import doc
+
+    path = Path(args.doc)
+    earlier = None
+    if args.update:
+        try:
+            earlier = doc.sections_of(path.read_text(encoding="utf-8"), path)
+        except OSError as e:
+            raise UsageError(f"reproduce --update: --doc {args.doc!r} cannot be read ({e.strerror}); expected the "
+                             "page to update") from None
+    text, written, kept = doc.markdown(store, doc.read_timings(args.timings) if args.timings else None, earlier)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(path)
+    print(f"wrote {args.doc} ({written} reports{f', {kept} sections kept' if args.update else ''})", file=out)
+    return 0
+
+
 @uses_executors
 def cmd_reproduce(args: argparse.Namespace, store: Any, out: TextIO, err: TextIO) -> int:
     from lstmlab.jobs import api as jobs
-    from lstmlab.reproduce import doc, recipes, report, submit
+    from lstmlab.reproduce import recipes, report, submit
 
-    if args.timings and not args.doc:
-        raise UsageError("reproduce --timings: expected --doc with it")
+    for flag in ("timings", "update"):
+        if getattr(args, flag) and not args.doc:
+            raise UsageError(f"reproduce --{flag}: expected --doc with it")
     if args.doc:
-        text, count = doc.markdown(store, doc.read_timings(args.timings) if args.timings else None)
-        Path(args.doc).write_text(text, encoding="utf-8")
-        print(f"wrote {args.doc} ({count} reports)", file=out)
-        return 0
+        return _write_doc(args, store, out)
     if args.list:
         for r in recipes.RECIPES.values():
             print(f"{r.id:<22} {r.paper} {r.section}: {r.claim}", file=out)

@@ -1,13 +1,16 @@
 """The reports of every recipe found in a run store as one Markdown page (``python -m lstmlab reproduce --doc
 PATH``): per recipe and scale, the claim, the models, what the scale leaves out, a table per model and setting with
 the paper's figure, the lab's result over seeds and the run time, the expectations and the verdict; with
-``--timings FILE``, the recipes' wall times at paper scale on the two executors (bench/bench_reproduce_paper.py).
+``--timings FILE``, the recipes' wall times at paper scale on the two executors (bench/bench_reproduce_paper.py);
+with ``--update``, the sections of an earlier page whose recipe and scale the store lacks are kept, so that a page can
+gather recipes run into different stores.
 
 Every string on the page is the recipes' own text, a number read from the store or from that results file."""
 from __future__ import annotations
 
 import json
 import math
+import re
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +20,8 @@ from lstmlab.store import RunStore
 
 COMMAND = ("python -m lstmlab reproduce --doc docs/reproductions.md "
            "--timings bench/results/reproduce_paper.json")
+TIMINGS_HEADING = "## Paper scale on the two executors"
+SECTION = re.compile(r"^## (?P<id>\S+) \((?P<scale>[a-z]+)\): ", re.MULTILINE)
 TIMING_COLUMNS = ("recipe", "settings", "measured", "load at start", "runs", "pool s", "Dask s", "verdict (pool)",
                   "verdict (Dask)")
 
@@ -88,7 +93,7 @@ def read_timings(path: str | Path) -> list[dict[str, Any]]:
 
 def timings_markdown(rows: list[dict[str, Any]]) -> str:
     """The wall times of recipes at paper scale on the two executors as a Markdown section."""
-    lines = ["## Paper scale on the two executors", "",
+    lines = [TIMINGS_HEADING, "",
              "Each recipe's paper scale (or the settings named) run twice as jobs, into a fresh store each time: on "
              "the local pool (one worker per core) and on a Dask cluster of 2 workers of one thread, taking turns, "
              "nothing else running; the wall time from the submit to the last run's end "
@@ -109,21 +114,54 @@ def _seconds(value: float | None) -> str:
     return "not yet measured" if value is None else f"{value:,.0f} s"
 
 
-def markdown(store: RunStore, timings: list[dict[str, Any]] | None = None) -> tuple[str, int]:
-    """The page of every recipe whose sweep the store holds, and how many reports it has; ``timings``
-    (:func:`read_timings`) adds the recipes' wall times on the two executors."""
+def sections_of(text: str, path: str | Path = "page") -> dict[tuple[str, str] | str, str]:
+    """The sections of a page this module wrote, by (recipe id, scale), and its timings under ``"timings"``;
+    ValueError naming the page if it was not written by ``python -m lstmlab reproduce --doc``."""
+    if f"<!-- written by `{COMMAND}`" not in text:
+        raise ValueError(f"--update {str(path)!r}: expected a page written by `python -m lstmlab reproduce --doc` "
+                         "(its first lines name the command)")
+    starts = [m.start() for m in re.finditer(r"^## ", text, re.MULTILINE)]
+    out: dict[tuple[str, str] | str, str] = {}
+    for start, end in zip(starts, [*starts[1:], len(text)]):
+        section = text[start:end].rstrip()
+        m = SECTION.match(section)
+        if m:
+            out[(m["id"], m["scale"])] = section
+        elif section.startswith(TIMINGS_HEADING):
+            out["timings"] = section
+    return out
+
+
+def markdown(store: RunStore, timings: list[dict[str, Any]] | None = None,
+             earlier: dict[tuple[str, str] | str, str] | None = None) -> tuple[str, int, int]:
+    """The page of every recipe whose sweep the store holds, how many reports it wrote from the store and how many
+    sections of ``earlier`` (:func:`sections_of`) it kept: those of a known recipe and scale the store lacks, and
+    the timings unless ``timings`` (:func:`read_timings`) gives the recipes' wall times on the two executors."""
+    earlier = earlier or {}
     names = set(store.sweeps()["name"]) if not store.sweeps().empty else set()
-    sections = [report_markdown(report(store, rid, scale)) for rid in RECIPES for scale in SCALES
-                if sweep_name(rid, scale) in names]
+    sections, kept = [], 0
+    for rid in RECIPES:
+        for scale in SCALES:
+            if sweep_name(rid, scale) in names:
+                sections.append(report_markdown(report(store, rid, scale)))
+            elif (rid, scale) in earlier:
+                sections.append(earlier[(rid, scale)])
+                kept += 1
+    written = len(sections) - kept
     head = ["# Reproductions", "",
             f"<!-- written by `{COMMAND}` from a run store; do not edit by hand -->", "",
             "The papers' long-lag experiments as the lab's recipes (`lstmlab.reproduce.recipes`), each reported "
             "against its paper: success over seeds, the sequences until the stopping criterion, the test set's "
             "wrong sequences, the final loss over the task's chance baseline, and the verdict its rule gives. Run "
             "times are the runs' wall times on the machine that trained them, which was shared with other work; "
-            "each recipe's wall time per executor counts the time while at least one of its runs ran.", ""]
+            "each recipe's wall time per executor counts the time while at least one of its runs ran. Each section "
+            "is written from the store that held its recipe's runs (`--update` keeps the sections of recipes a "
+            "store lacks).", ""]
     if not sections:
         head.append("No recipe has runs in this store: submit one with `python -m lstmlab reproduce ID`.")
     if timings:
         sections.append(timings_markdown(timings))
-    return "\n".join(head + ["\n\n".join(sections)]).rstrip() + "\n", len(sections) - bool(timings)
+    elif "timings" in earlier:
+        sections.append(earlier["timings"])
+        kept += 1
+    return "\n".join(head + ["\n\n".join(sections)]).rstrip() + "\n", written, kept

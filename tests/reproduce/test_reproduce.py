@@ -288,6 +288,76 @@ def test_the_page_adds_the_executors_wall_times_from_a_benchmarks_results(tmp_pa
         assert not (tmp_path / "x.md").exists()
 
 
+def _store_of(path, rid, runs):
+    """A store holding the sweep of ``rid``'s quick scale and these runs."""
+    spec = sweep_spec(rid, "quick")
+    with RunStore(path) as store:
+        store.record_sweep(spec.name, spec.to_json())
+        for run in runs:
+            store.save(run)
+    return str(path)
+
+
+def _sections(md):
+    """The page's sections by their heading up to the verdict ("bsf94-latch (quick)"), each as the page has it."""
+    parts = md.split("\n## ")[1:]
+    return {part.split("\n", 1)[0].split(":")[0]: "## " + part.rstrip() for part in parts}
+
+
+def test_an_updated_page_keeps_the_sections_of_recipes_the_store_lacks(tmp_path, latch_runs):
+    """--update: the recipes of another store join the page, each recipe the store holds replaces its section, the
+    rest (and the wall times, without --timings) stay as they were; the page is renewed whole or not at all."""
+    latch = _store_of(tmp_path / "latch.db", "bsf94-latch", [run for _, _, run in latch_runs])
+    bound_runs = [train(c) for _, _, c in recipes.RECIPES["pmb13-bound"].expand("quick")]
+    bound = _store_of(tmp_path / "bound.db", "pmb13-bound", bound_runs)
+    fewer = _store_of(tmp_path / "fewer.db", "bsf94-latch", [run for _, _, run in latch_runs[:-1]])
+    from bench.bench_reproduce_paper import LEAD
+    from bench.common import Results
+
+    res = Results("reproduce_paper", "t", argv=["bench/bench_reproduce_paper.py"])
+    res.table("t", ["recipe", *LEAD, "runs", "pool s", "Dask s", "Dask / pool", "pool, runs running s",
+                    "Dask, runs running s", "verdict (pool)", "verdict (Dask)"]).add(
+        "bsf94-latch", "all", "2026-12-07 10:00 UTC", "2.6, 3.5, 3.8", 400, 130.4, 127.2, 127.2 / 130.4, 128.0, 127.0,
+        "reproduced", "reproduced")
+    timings = res.save(tmp_path / "reproduce_paper.json")
+    page = tmp_path / "reproductions.md"
+
+    assert _cli("reproduce", "--doc", str(page), "--timings", str(timings), "--db", latch)[0] == 0
+    first = _sections(page.read_text())
+    assert list(first) == ["bsf94-latch (quick)", "Paper scale on the two executors"]
+    code, out, err = _cli("reproduce", "--doc", str(page), "--update", "--db", bound)
+    assert code == 0 and out == f"wrote {page} (1 reports, 2 sections kept)\n", err
+    second = _sections(page.read_text())
+    assert list(second) == ["bsf94-latch (quick)", "pmb13-bound (quick)", "Paper scale on the two executors"]
+    for heading, section in first.items():
+        assert second[heading] == section  # kept as they were
+    with RunStore(bound) as store:
+        rep = report.report(store, "pmb13-bound", "quick")
+    assert rep.verdict != "incomplete" and second["pmb13-bound (quick)"] == doc.report_markdown(rep)
+
+    code, out, _ = _cli("reproduce", "--doc", str(page), "--update", "--db", fewer)  # a recipe run again replaces
+    third = _sections(page.read_text())
+    assert code == 0 and out == f"wrote {page} (1 reports, 2 sections kept)\n"
+    assert third["bsf94-latch (quick)"].startswith("## bsf94-latch (quick): incomplete\n")
+    assert first["bsf94-latch (quick)"] != third["bsf94-latch (quick)"]
+    assert third["pmb13-bound (quick)"] == second["pmb13-bound (quick)"]
+    code, _, _ = _cli("reproduce", "--doc", str(page), "--db", bound)  # without --update: this store's recipes only
+    assert code == 0 and list(_sections(page.read_text())) == ["pmb13-bound (quick)"]
+
+    before = page.read_text()
+    other = tmp_path / "other.md"
+    other.write_text("# Notes\n\n## bsf94-latch (quick): reproduced\n")
+    for argv, message in ((["--update"], "reproduce --update: expected --doc with it"),
+                          (["--doc", str(tmp_path / "none.md"), "--update"],
+                           f"reproduce --update: --doc {str(tmp_path / 'none.md')!r} cannot be read"),
+                          (["--doc", str(other), "--update"],
+                           f"--update {str(other)!r}: expected a page written by `python -m lstmlab reproduce --doc`")):
+        code, _, err = _cli("reproduce", *argv, "--db", bound)
+        assert code == 2 and message in err and err.count("\n") == 1, err
+    assert page.read_text() == before and other.read_text().startswith("# Notes")
+    assert not (tmp_path / "none.md").exists() and not list(tmp_path.glob("*.tmp"))
+
+
 def test_a_paper_benchmark_row_measured_one_executor_at_a_time_joins_the_other_half():
     """bench_reproduce_paper --executor: a half joins the earlier row's other half (its times, verdict, when and
     the load, each named); measured again, a half replaces only its own part; with no other half to join, it stays."""
