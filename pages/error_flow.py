@@ -35,7 +35,8 @@ def flow_reading(runs: dict) -> str:
     baselines = {label: cached.task_info(run.config.key, run.config)["baseline"] for label, run in runs.items()}
     recoveries = {label: analysis.recovery(run.flow, run.eval, baselines[label], layer)
                   for label, run in runs.items() if label in flows}
-    return text.reading(flows, {label: run.status for label, run in runs.items()}, layer, recoveries)
+    joins = {label: run.config.join_after for label, run in runs.items() if run.config.join_after}
+    return text.reading(flows, {label: run.status for label, run in runs.items()}, layer, recoveries, joins)
 
 
 def flow_lines(flows: dict, latest: str):

@@ -88,18 +88,25 @@ def ratio_text(r: float) -> str:
 
 
 def reading(flows: dict[str, pd.DataFrame], statuses: dict[str, str] | None = None, layer: int = 0,
-            recoveries: dict[str, Recovery | None] | None = None) -> str:
+            recoveries: dict[str, Recovery | None] | None = None, joins: dict[str, int] | None = None) -> str:
     """One sentence read from the data: per cell, error at the first step as a fraction of its value at the last;
-    then, per cell in ``recoveries`` whose ratio collapsed, when it collapsed and recovered (recovery_text)."""
+    then, per cell in ``recoveries`` whose ratio collapsed, when it collapsed and recovered (recovery_text).
+    ``joins``: per cell whose head reads the recurrent layer only after that many updates (RunConfig.join_after),
+    the sentence says that no error reaches the layer before, where a recording before the join is undefined."""
     parts = []
     statuses = statuses or {}
+    joins = joins or {}
     for label, flow in flows.items():
         steps = recorded_steps(flow)
         if not steps:
             continue
+        join = joins.get(label, 0)
         r0 = flow_ratio(flow, steps[0], layer)
         r1 = flow_ratio(flow, steps[-1], layer)
         txt = f"**{escape_markdown(label)}**: {ratio_text(r0)} at initialisation"
+        if steps[0] < join:
+            txt += (f" (the layer joins the head after {join:,} updates: before, no error reaches it"
+                    f"{'' if steps[-1] >= join else ', and it has not joined yet'})")
         if steps[-1] != steps[0]:
             txt += f", {ratio_text(r1)} after {steps[-1]} steps"
         if statuses.get(label) == "diverged":

@@ -18,6 +18,22 @@ def test_a_ratio_over_a_zero_last_norm_reads_undefined_not_overflow():
     assert "**RNN**: undefined at initialisation" in said and "overflow" not in said and "∞" not in said
 
 
+def test_the_reading_of_a_layer_joining_late_says_no_error_reached_it_before():
+    """join_after: before the join head.W is zero, so the recorded error at initialisation is undefined (none
+    reaches the layer); the reading says why, and whether the layer has joined by the last recording."""
+    config = RunConfig(cell="lstm97ig", task="hs97-lag-2a", seq_len=4, hidden_size=1, init="uniform",
+                       weight_scale=0.2, optimizer="sgd", lr=10.0, clip=0.0, batch_size=1, steps=20, record_every=10,
+                       eval_size=4, direct="yes", biases="none", join_after=10)
+    joined, waiting = train(config), train(config.replace(steps=8, record_every=4))
+    said = text.reading({"late": joined.flow, "waiting": waiting.flow}, joins={"late": 10, "waiting": 10})
+    assert ("**late**: undefined at initialisation (the layer joins the head after 10 updates: before, no error "
+            "reaches it), ") in said
+    assert not re.search(r"\*\*late\*\*.*?undefined after 20 steps", said)  # joined: error reaches it
+    assert ("**waiting**: undefined at initialisation (the layer joins the head after 10 updates: before, no error "
+            "reaches it, and it has not joined yet), undefined after 8 steps") in said
+    assert "joins the head" not in text.reading({"late": joined.flow})
+
+
 def test_network_sentence_names_the_tasks_baseline_predictor():
     for task, name in (("forecast", "window-mean predictor"), ("adding", "input-blind predictor")):
         config = RunConfig(task=task, seq_len=12, hidden_size=4, steps=2, batch_size=4, record_every=1,
