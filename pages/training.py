@@ -55,21 +55,21 @@ def draw(runs: dict) -> None:
     c1, c2 = st.columns(2)
     with c1:
         st.markdown(f"**Loss** (thin: training batch, points: held-out batch, dashed: {info['baseline_name']})")
-        cached.chart(st, "training.loss", key, lambda: charts.training_chart(
+        cached.chart(st, "training.loss", key, lambda: charts.legend_below(charts.training_chart(
             tables.training_long(steps, evals, "loss"), "", f"loss ({info['loss']}, log scale)", info["baseline"],
-            log=True, baseline_label=info["baseline_name"]))
+            log=True, baseline_label=info["baseline_name"])))
     with c2:
         st.markdown(f"**{'MSE' if info['metric_name'] == 'mse' else info['metric_name'].capitalize()}** "
                     f"(dashed: {info['baseline_name']})")
-        cached.chart(st, "training.metric", key, lambda: charts.training_chart(
+        cached.chart(st, "training.metric", key, lambda: charts.legend_below(charts.training_chart(
             tables.training_long(steps, evals, "metric"), "", info["metric_name"], info["chance_metric"],
-            log=info["metric_name"] == "mse", baseline_label="chance / baseline"))
+            log=info["metric_name"] == "mse", baseline_label="chance / baseline")))
     c3, c4 = st.columns(2)
     with c3:
         st.markdown("**Global gradient norm** (diamonds: steps where it was clipped)")
         clip = 0.0 if any(run.config.source for run in runs.values()) else first.config.clip  # not recorded
-        cached.chart(st, "training.gradnorm", key, lambda: charts.gradnorm_chart(tables.gradnorm_long(steps),
-                                                                                 clip, ""))
+        cached.chart(st, "training.gradnorm", key, lambda: charts.legend_below(
+            charts.gradnorm_chart(tables.gradnorm_long(steps), clip, "")))
         n_clipped = {label: int(run.steps["clipped"].sum()) if len(run.steps) else 0 for label, run in runs.items()}
         st.caption("Clipped steps: " + ", ".join(f"{escape_markdown(k)} {v} of {len(runs[k].steps)}"
                                                  for k, v in n_clipped.items()))
@@ -79,9 +79,9 @@ def draw(runs: dict) -> None:
         st.caption("At orthogonal or identity init every gate block has σ_max = the weight scale; at gaussian "
                    "init the spectral radius is about the weight scale and σ_max is larger.")
         sig_cols = [f"sigma_max:l{k}" for k in range(max(run.config.layers for run in runs.values()))]
-        cached.chart(st, "training.sigma", (key, tuple(sig_cols)), lambda: charts.prefixed_chart(
+        cached.chart(st, "training.sigma", (key, tuple(sig_cols)), lambda: charts.legend_below(charts.prefixed_chart(
             tables.series_long(steps, sig_cols), "", "σ_max of W_h's gate blocks", log=False,
-            color_title="run, layer", by_run=True))
+            color_title="run, layer", by_run=True)))
     st.markdown("**Gradient norm per parameter** (before clipping)")
     pcols = st.columns(min(len(runs), 3))
     for col, (label, run) in zip(pcols * 3, runs.items()):

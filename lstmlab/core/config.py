@@ -98,6 +98,10 @@ INITS = ("orthogonal", "gaussian", "identity", "irnn", "uniform")
 # Whether the biases train (RunConfig.biases): "trained" (every layer's and the head's), or "none": every bias, the
 # forget gate's and the head's included, is zero and stays zero (HS97's nets of Experiment 2 have no biases).
 BIASES = ("trained", "none")
+# Whether each layer reads its own state of the step before (RunConfig.recurrent): "trained", or "none": every layer's
+# recurrent weights Wh are zero and stay zero, so a layer reads only the layer below (HS97's net of Task 2a, whose
+# memory cell is fed by the inputs alone; a carousel cell still carries its state).
+RECURRENT = ("trained", "none")
 # Whether the head reads the network's input beside the top layer's state (RunConfig.direct): "no", or "yes":
 # y_t = h_t W + x_t Wx + b, the input-to-output weights of HS97's nets of Experiment 2a, whose layers each connect to
 # all layers below.
@@ -113,7 +117,8 @@ DTYPES = ("float64", "float32")
 # holding it hashes without the field, so its key, and the stored runs the key finds, stay what they were.
 KEY_DEFAULTS = {"gradient": "full", "seq_len_max": 0, "latch_steps": 3, "latch_noise": 0.2, "gate_bias": "",
                 "clip_value": 0.0, "stop": "budget", "stop_window": 2000, "stop_wrong": 0, "stop_error": 0.0,
-                "test_size": 0, "log_every": 1, "source": "", "biases": "trained", "direct": "no", "join_after": 0}
+                "test_size": 0, "log_every": 1, "source": "", "biases": "trained", "direct": "no", "join_after": 0,
+                "recurrent": "trained"}
 # Fields set by a recorder of runs trained outside the lab (lstmlab.torch), never by a lab run's flags or sweeps
 RECORDER_FIELDS = ("source",)
 MAX_PASS_BYTES = 4 * 2**30  # memory one BPTT pass may take; beyond it a run would thrash or be killed
@@ -304,6 +309,11 @@ class RunConfig:
     biases: str = declare("trained", "choice", choices=BIASES, label="Biases",
                           help="trained: every unit has a bias and learns it; none: every bias (the forget gate's and "
                                "the head's too) is zero and stays zero, as in HS97's nets of Experiment 2.")
+    recurrent: str = declare("trained", "choice", choices=RECURRENT, label="Recurrent weights",
+                             help="trained: each layer reads its own state of the step before through W_h; none: "
+                                  "W_h is zero and stays zero, so a layer reads only its input (HS97's net of Task "
+                                  "2a, whose memory cell is fed by the inputs alone; its cell state still carries "
+                                  "the past).")
     direct: str = declare("no", "choice", choices=DIRECT, label="Input-to-output weights",
                           help="yes: the output layer reads each step's input beside the top layer's state "
                                "(y = h W + x Wx + b), as in HS97's nets of Experiment 2a; no: the state only.")

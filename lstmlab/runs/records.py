@@ -99,11 +99,12 @@ def initial_params(config: RunConfig, spec: ModelSpec | None = None) -> dict[str
 
 def held_at_zero(config: RunConfig, spec: ModelSpec | None = None) -> tuple[str, ...]:
     """The parameters ``config`` holds at zero, never trained: every bias (``l{k}.b``, the GRU's ``l{k}.bhn``,
-    ``head.b``) with ``biases="none"``; none otherwise. ``initial_params`` draws them as zeros and ``train`` gives
-    them no gradient."""
-    if config.biases != "none":
-        return ()
-    return tuple(n for n in param_names(config, spec) if n.rsplit(".", 1)[1] in ("b", "bhn"))
+    ``head.b``) with ``biases="none"``, every layer's recurrent weights ``l{k}.Wh`` with ``recurrent="none"``.
+    ``initial_params`` draws them as zeros and ``train`` gives them no gradient."""
+    held = {"b", "bhn"} if config.biases == "none" else set()
+    if config.recurrent == "none":
+        held.add("Wh")
+    return tuple(n for n in param_names(config, spec) if n.rsplit(".", 1)[1] in held) if held else ()
 
 
 def steps_columns(config: RunConfig, spec: ModelSpec | None = None) -> list[str]:

@@ -96,8 +96,8 @@ def test_hs97_noise_free_lags_run_at_the_lags_asked_for():
     # added once the error stops decreasing (here after 2,000 sequences), lr 1.0 on the summed error (uncapped)
     for p, lr in ((4, 10.0), (10, 55.0), (50, 1275.0), (100, 5050.0)):
         c = rows[("lstm97", f"p={p}")][0]
-        assert (c.cell, c.hidden_size, c.direct, c.biases, c.join_after, c.gradient, c.batch_size, c.lr) == (
-            "lstm97ig", 1, "yes", "none", 2000, "truncated", 1, lr)
+        assert (c.cell, c.hidden_size, c.direct, c.biases, c.recurrent, c.join_after, c.gradient, c.batch_size,
+                c.lr) == ("lstm97ig", 1, "yes", "none", "none", 2000, "truncated", 1, lr)
     assert recipes.RECIPES["hs97-noise-free-lags"].paper_figure("lstm97", "p=50") is None
 
 

@@ -17,7 +17,7 @@ from lstmlab.core.model import forward
 from lstmlab.core.params import init_params
 from lstmlab.core.spec import ModelSpec
 from lstmlab.core.tasks import get_task
-from lstmlab.runs.records import PAPER_EVAL_COLUMNS, model_spec, table_layout
+from lstmlab.runs.records import PAPER_EVAL_COLUMNS, held_at_zero, initial_params, model_spec, table_layout
 from lstmlab.store import RunStore, runs_table
 from lstmlab.training.train import train
 
@@ -190,6 +190,25 @@ def test_the_hidden_layer_joins_the_net_after_join_after_updates():
     assert np.abs(after.params["l0.Wx"] - drawn["l0.Wx"]).max() > 0
     with pytest.raises(ValueError, match=r"join_after"):
         RunConfig(join_after=-1)
+
+
+def test_recurrent_none_holds_every_layers_recurrent_weights_at_zero():
+    """recurrent="none": each layer's W_h starts at zero and gets no gradient, so a layer reads only the layer below
+    while the rest trains; HS97's LSTM net of Task 2a at p = 100 then has Table 10's 10,504 weights exactly."""
+    config = RunConfig(cell="lstm", task="adding", seq_len=8, hidden_size=3, layers=2, optimizer="sgd", lr=0.5,
+                       batch_size=4, steps=6, record_every=3, eval_size=4, recurrent="none")
+    drawn = train(config.replace(steps=0, recurrent="trained")).params
+    run = train(config)
+    for k in (0, 1):
+        assert not run.params[f"l{k}.Wh"].any() and (run.steps[f"gnorm:l{k}.Wh"] == 0).all()
+        assert np.abs(run.params[f"l{k}.Wx"] - drawn[f"l{k}.Wx"]).max() > 0
+        np.testing.assert_array_equal(train(config.replace(steps=0)).params[f"l{k}.Wx"], drawn[f"l{k}.Wx"])
+    assert drawn["l0.Wh"].any() and (run.steps["sigma_max:l0"] == 0).all()
+    hs97 = RunConfig(cell="lstm97ig", task="hs97-lag-2a", seq_len=100, hidden_size=1, direct="yes", biases="none",
+                     recurrent="none")
+    held = held_at_zero(hs97)
+    assert set(held) == {"l0.Wh", "l0.b", "head.b"}
+    assert sum(v.size for k, v in initial_params(hs97).items() if k not in held) == 10_504
 
 
 # ---- online training learns --------------------------------------------------------------------------------
