@@ -58,7 +58,7 @@ def run_color(labels, title: str = "run") -> alt.Color:
     if labels and all(lab in CELL_COLORS for lab in labels):
         return alt.Color("run:N", title=title, scale=alt.Scale(domain=labels,
                                                                 range=[CELL_COLORS[lab] for lab in labels]))
-    return alt.Color("run:N", title=title, scale=alt.Scale(scheme="tableau10"), legend=alt.Legend(labelLimit=260))
+    return alt.Color("run:N", title=title, scale=alt.Scale(scheme="tableau10"), legend=alt.Legend(labelLimit=360))
 
 
 def _state_marks(base: alt.Chart, x: alt.X, y: alt.Y, state_col: str, extra_tooltip=(), color=None,
@@ -113,7 +113,7 @@ def flow_lag_chart(df: pd.DataFrame, phase: str, domain: tuple[float, float], ti
                           scale=alt.Scale(domain=cells, range=[CELL_COLORS[c] for c in cells]))
     else:  # stored runs overlaid by label
         color = alt.Color("cell:N", title="run", sort=cells, scale=alt.Scale(domain=cells, scheme="tableau10"),
-                          legend=alt.Legend(labelLimit=260))
+                          legend=alt.Legend(labelLimit=360))
     bounds = d.loc[d["kind"] == "bound", "series"]
     # every bound is w^lag unless one has gamma < 1 (the logistic RNN: "(0.25·w)^lag", lstmlab.views.tables.flow_lines)
     bound = "(γw)^lag, γ = max|f′|, w = initial weight scale" if bounds.str.contains("·").any() else \
