@@ -149,7 +149,7 @@ def markdown(store: RunStore, timings: list[dict[str, Any]] | None = None,
                 kept += 1
     written = len(sections) - kept
     head = ["# Reproductions", "",
-            f"<!-- written by `{COMMAND}` from a run store; do not edit by hand -->", "",
+            f"<!-- written by `{COMMAND}` from run stores; do not edit by hand -->", "",
             "The papers' long-lag experiments as the lab's recipes (`lstmlab.reproduce.recipes`), each reported "
             "against its paper: success over seeds, the sequences until the stopping criterion, the test set's "
             "wrong sequences, the final loss over the task's chance baseline, and the verdict its rule gives. Run "
