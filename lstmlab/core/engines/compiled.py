@@ -41,7 +41,9 @@ _CONSTANTS = {np.dtype(d): kernels.constants(d) for d in (np.float64, np.float32
 # of its own each step, which a one-thread pass pays for, more the smaller the shards (docs/performance.md#training).
 SHARD_ROWS = 32
 MAX_SHARDS = 2
-MATMUL_ROWS = 64  # a multiple of every BLAS kernel's tile height
+# A multiple of OpenBLAS's row blocks (GEMM_P: 384 for float32 on AVX-512 machines, 512 or 768 on others): a
+# row's sum may depend on where its block starts, so parts cut at a block's start keep every bit.
+MATMUL_ROWS = 1536
 
 _threads = 1
 _pool: ThreadPoolExecutor | None = None
@@ -146,7 +148,7 @@ def matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     rows of one product (numpy's ``@`` makes one product per leading index: the same sums, rounded differently
     where BLAS blocks them differently). With threads (:func:`threads`) and at least 2 MATMUL_ROWS rows, the rows
     are cut at multiples of MATMUL_ROWS into one product per thread, side by side: BLAS computes each row of a
-    product alone, in tiles of fewer rows, so the cut changes no bit (tests/core/test_engines.py)."""
+    product alone, in blocks of rows that the cut keeps whole, so the cut changes no bit (tests/core/test_engines.py)."""
     a2 = a if a.ndim == 2 else a.reshape(-1, a.shape[-1])
     rows = a2.shape[0]
     n = min(threads(), MAX_SHARDS, rows // MATMUL_ROWS)
