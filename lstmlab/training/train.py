@@ -77,7 +77,7 @@ def train(config: RunConfig, progress: Progress | None = None, should_stop: Call
     spec = model_spec(config, task)
     _, data_ss, eval_ss = np.random.SeedSequence(config.seed).spawn(3)
     params = initial_params(config, spec)
-    no_grads = {name: np.zeros_like(params[name]) for name in held_at_zero(config, spec)}  # (biases "none")
+    no_grads = {name: np.zeros_like(params[name]) for name in held_at_zero(config, spec)}  # biases, W_h "none"
     joining = params["head.W"]  # the layer's weights into the head, held at zero until the layer joins
     not_joined = {"head.W": np.zeros_like(joining)}  # its gradient until then
     if config.join_after:
