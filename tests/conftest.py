@@ -6,6 +6,7 @@ import itertools
 import json
 import os
 import sys
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -237,3 +238,31 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         for mark in sorted(tier_markers(item)):
             item.add_marker(mark)
+
+
+STRAY_THREAD_GRACE_S = 30
+_exit_status: list[int] = []
+
+
+def pytest_sessionfinish(session, exitstatus):
+    _exit_status.append(int(exitstatus))
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_unconfigure(config):
+    """A thread a failed test left waiting (on a barrier, a lock) must not keep the run from ending: Python waits
+    for every non-daemon thread at exit. Such threads get a grace period, then are named and the run exits with its
+    status, the report already written. A thread pool's idle workers end at exit, so they are not waited for."""
+    def stray():
+        return [t for t in threading.enumerate() if t is not threading.main_thread() and t.is_alive()
+                and not t.daemon and not t.name.startswith(("lstmlab-shard", "ThreadPoolExecutor"))]
+
+    deadline = time.monotonic() + STRAY_THREAD_GRACE_S
+    for t in stray():
+        t.join(max(0.0, deadline - time.monotonic()))
+    left = stray()
+    if left:
+        sys.stdout.flush()
+        sys.stderr.write(f"threads left running by the tests, not waited for: {', '.join(t.name for t in left)}\n")
+        sys.stderr.flush()
+        os._exit(_exit_status[-1] if _exit_status else 1)

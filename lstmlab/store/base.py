@@ -18,6 +18,7 @@ import functools
 import hashlib
 import os
 import sqlite3
+import time
 import urllib.parse
 from typing import Any, Iterator, Self
 
@@ -43,8 +44,25 @@ def _sqlite_on_connect(dbapi_conn: Any, _record: Any, wal: bool = True) -> None:
     cur = dbapi_conn.cursor()
     cur.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
     if wal:
-        cur.execute("PRAGMA journal_mode = WAL")
+        _enter_wal(cur)
     cur.close()
+
+
+def _enter_wal(cur: sqlite3.Cursor) -> None:
+    # Entering WAL upgrades a shared lock to an exclusive one; SQLite answers "locked" at once, without the busy
+    # handler, when another connection is doing the same (the two would deadlock), as happens when several open a
+    # new database together. So it is retried here, within the busy timeout.
+    deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_MS / 1000
+    pause = 0.001
+    while True:
+        try:
+            cur.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as e:
+            if "locked" not in str(e) or time.monotonic() + pause > deadline:
+                raise
+        time.sleep(pause)
+        pause = min(2 * pause, 0.05)
 
 
 def _sqlite_on_begin(conn: sa.Connection) -> None:

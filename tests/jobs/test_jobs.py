@@ -121,19 +121,23 @@ def test_concurrent_submissions_train_once(store_url):
     """Eight threads, each with its own store connection, submit one config at once: one run, one id."""
     config = RunConfig(**TINY, steps=10, seed=3)
     barrier = threading.Barrier(8)
-    ids = []
+    ids, errors = [], []
 
     def submit():
-        store = RunStore(store_url)
-        barrier.wait()
-        ids.append(store.queue(config))
-        store.close()
+        try:
+            with RunStore(store_url) as store:
+                barrier.wait(60)
+                ids.append(store.queue(config))
+        except Exception as e:  # noqa: BLE001 - reported below
+            errors.append(e)
+            barrier.abort()
 
-    threads = [threading.Thread(target=submit) for _ in range(8)]
+    threads = [threading.Thread(target=submit, daemon=True) for _ in range(8)]
     for t in threads:
         t.start()
     for t in threads:
-        t.join()
+        t.join(120)
+    assert errors == [] and len(ids) == 8
     assert len({i for i, _, _ in ids}) == 1 and sum(created for _, _, created in ids) == 1
     assert len(RunStore(store_url).list(config_key=config.key)) == 1
 

@@ -207,7 +207,7 @@ def _run_at_once(kind: str, url: str, batches: list[list[RunConfig]], many: bool
         def one(i: int) -> None:
             out[i] = _submit_at_once(url, batches[i], start, many)
 
-        workers = [threading.Thread(target=one, args=(i,)) for i in range(len(batches))]
+        workers = [threading.Thread(target=one, args=(i,), daemon=True) for i in range(len(batches))]
     else:
         ctx = multiprocessing.get_context("spawn")
         start, results = ctx.Barrier(len(batches)), ctx.Queue()
@@ -268,7 +268,7 @@ def test_simultaneous_resubmissions_never_pass_the_quota(store_url):
             except quotas.QuotaExceeded:
                 out.append("refused")
 
-    threads = [threading.Thread(target=one, args=(r,)) for r in stopped]
+    threads = [threading.Thread(target=one, args=(r,), daemon=True) for r in stopped]
     for t in threads:
         t.start()
     start.set()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import textwrap
@@ -288,6 +289,30 @@ def test_concurrent_processes_lose_nothing(db):
         assert_same_run(store.load(make_run(seed).run_id), make_run(seed, steps=200, seq_len=30))
 
 
+def test_a_new_sqlite_store_opened_by_eight_at_once(tmp_path):
+    """Eight connections opening one new SQLite file together all succeed (entering WAL mode, two would deadlock
+    and SQLite refuses one at once, busy timeout or not), 40 times over."""
+    for trial in range(40):
+        path = tmp_path / f"runs{trial}.db"
+        start, errors = threading.Barrier(8), []
+
+        def open_it():
+            try:
+                start.wait(60)
+                RunStore(path).close()
+            except Exception as e:  # noqa: BLE001 - reported below
+                errors.append(e)
+
+        threads = [threading.Thread(target=open_it, daemon=True) for _ in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(120)
+        assert errors == [], f"trial {trial}: {errors[0]}"
+        with sqlite3.connect(path) as conn:
+            assert conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+
+
 def test_concurrent_threads_share_a_store(db):
     store = RunStore(db)
     errors = []
@@ -300,7 +325,7 @@ def test_concurrent_threads_share_a_store(db):
         except Exception as e:  # noqa: BLE001 - reported below
             errors.append(e)
 
-    threads = [threading.Thread(target=work, args=(k,)) for k in range(4)]
+    threads = [threading.Thread(target=work, args=(k,), daemon=True) for k in range(4)]
     for t in threads:
         t.start()
     for t in threads:
