@@ -26,7 +26,7 @@ INCOMPLETE = "incomplete"
 @dataclass(frozen=True)
 class Outcome:
     """One run judged by its recipe: whether it succeeded, the training sequences it saw (until its criterion,
-    if met), its test set's wrong sequences and size, its final loss (test set, else held-out batch) and the
+    if met; for a loss criterion, until its held-out loss first came to it), its test set's wrong sequences and size, its final loss (test set, else held-out batch) and the
     task's chance baseline, its first-step error ratio ||dL/dh_1|| / ||dL/dh_T|| at step 0, its wall time."""
 
     success: bool
@@ -50,6 +50,7 @@ def judge(recipe: Recipe, run: Any) -> Outcome:
     size = int(s.get("test_size", 0))
     ratio = s["flow_ratio"][0][1] if 0 in s["flow_ratio"] else math.nan
     crit = recipe.success
+    sequences = int(s.get("sequences", s["steps_done"] * config.batch_size))
     within = (math.isfinite(wrong) and size > 0 and wrong <= crit.wrong * size) if crit.wrong is not None else True
     if run.status != "finished":
         ok = False
@@ -59,12 +60,23 @@ def judge(recipe: Recipe, run: Any) -> Outcome:
         ok = within
     elif crit.kind == "loss":
         ok = math.isfinite(loss) and loss <= crit.loss * s["baseline"]
+        if ok:
+            sequences = _first_reached(run.eval, crit.loss * s["baseline"], sequences)
     else:
         bound = bound_of(config)
         ok = bound < 1.0 and math.isfinite(ratio) and ratio <= bound * (1 + 1e-9)
-    return Outcome(success=ok, sequences=int(s.get("sequences", s["steps_done"] * config.batch_size)),
+    return Outcome(success=ok, sequences=sequences,
                    test_wrong=wrong, test_size=size, loss=loss, baseline=s["baseline"], flow_ratio=ratio,
                    wall_time=float(run.wall_time), status=run.status)
+
+
+def _first_reached(evals: Any, level: float, otherwise: int) -> int:
+    """The training sequences seen when the held-out loss first came to ``level`` or below (``otherwise``: never,
+    or the run records no sequences)."""
+    if "sequences" not in evals.columns:
+        return otherwise
+    reached = evals.loc[evals["loss"] <= level, "sequences"]
+    return int(reached.iloc[0]) if len(reached) else otherwise
 
 
 def _median(values: list[float]) -> float:

@@ -3,6 +3,7 @@ here), the report read off a store of known runs, bad input on the command line,
 a sweep, and each recipe's quick scale trained in this process with the direction of its claim asserted."""
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import statistics
@@ -497,3 +498,20 @@ def test_the_quick_scale_shows_the_direction_of_the_claim(rid):
     rep = _quick(rid)
     assert rep.verdict in recipes.VERDICTS
     assert QUICK_DIRECTION[rid](rep), rep.text()
+
+
+def test_a_loss_criterion_counts_the_sequences_until_the_held_out_loss_first_came_to_it():
+    """ljh15's success is a final loss of at most 0.1 x the baseline 1/6 (predicting 1, the sum's mean: its MSE is
+    the variance of the sum of two U(0, 1) values); a run that meets it took the sequences seen at the first eval
+    whose held-out loss came to that; a run that does not, all it saw."""
+    recipe = recipes.RECIPES["ljh15-irnn-adding"]
+    quick = {m: c for m, _, c in recipe.expand("quick", 1)}
+    learned = train(dataclasses.replace(quick["lstm"], steps=2500, record_every=250))
+    ev = learned.eval
+    below = ev[ev["loss"] <= 0.1 / 6]
+    assert len(below) and ev["test_loss"].iloc[-1] <= 0.1 / 6  # it learned, within the budget
+    outcome = report.judge(recipe, learned)
+    assert outcome.success and outcome.sequences == below["sequences"].iloc[0] < 2500 * 16
+    stuck = train(quick["rnn"])
+    outcome = report.judge(recipe, stuck)
+    assert not outcome.success and outcome.sequences == stuck.config.steps * 16
