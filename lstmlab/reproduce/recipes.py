@@ -523,8 +523,9 @@ _R = [
         numbers=(),
         notes="LJH15's text was not read (its settings come from a secondary summary; its curves are graphical). "
               "Baseline: predicting 1 gives MSE 1/6 (LJH15 prints about 0.1767). The paper scale trains in float32, "
-              "in half the time of float64 (LSTM at T = 150: 10.4 against 20.2 ms per update, measured). Its held-out loss "
-              "is measured every 5,000 updates (80,000 sequences), so its counts of sequences are multiples of that."),
+              "in half the time of float64 (LSTM at T = 150: 10.4 against 20.2 ms per update, measured). Its "
+              "held-out loss is measured every 5,000 updates (80,000 sequences), so its counts of sequences are "
+              "multiples of that."),
     Recipe(
         id="asb16-copy", paper="ASB16", section="section 4.1, copying memory",
         claim="On the copying memory problem a tanh RNN and an LSTM sit at the cost of the memoryless strategy, "

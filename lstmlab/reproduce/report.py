@@ -26,8 +26,9 @@ INCOMPLETE = "incomplete"
 @dataclass(frozen=True)
 class Outcome:
     """One run judged by its recipe: whether it succeeded, the training sequences it saw (until its criterion,
-    if met; for a loss criterion, until its held-out loss first came to it), its test set's wrong sequences and size, its final loss (test set, else held-out batch) and the
-    task's chance baseline, its first-step error ratio ||dL/dh_1|| / ||dL/dh_T|| at step 0, its wall time."""
+    if met; for a loss criterion, until its held-out loss first came to it), its test set's wrong sequences and
+    size, its final loss (test set, else held-out batch) and the task's chance baseline, its first-step error ratio
+    ||dL/dh_1|| / ||dL/dh_T|| at step 0, its wall time."""
 
     success: bool
     sequences: int
