@@ -539,7 +539,7 @@ _R = [
                                 _fields(steps=600, test_size=100, record_every=600, log_every=50), seeds=2,
                                 leaves_out="T = 30, 600 updates of 20")),
                 ("paper", Scale(tuple(Setting(f"T={T}", _fields(seq_len=T)) for T in (50, 100, 200, 300, 500)),
-                                _fields(steps=20_000, record_every=1000, log_every=100), seeds=3,
+                                _fields(steps=20_000, record_every=1000, log_every=100, dtype="float32"), seeds=3,
                                 leaves_out="20,000 updates (ASB16's curves run longer); the uRNN, which the lab "
                                            "does not have (T = 50, below ASB16's lengths, is the lab's own)"))),
         success=Success("loss", loss=0.5),
@@ -549,7 +549,8 @@ _R = [
         numbers=tuple(((m, f"T={T}"), Paper(f"at the baseline {10 * math.log(8) / (T + 20):.4f} [P-draft]", 0.0))
                       for m in ("lstm", "rnn") for T in (200, 300, 500)),
         notes="Hidden sizes are recalled, not read. RMSProp lr 1e-3, batch 20 and element-wise clipping at 1 are "
-              "the authors' code's."),
+              "the authors' code's. The paper scale trains in float32, in half the time of float64 (T = 200: LSTM "
+              "6.5 against 13.0, tanh RNN 5.3 against 9.8 ms per update, measured)."),
     Recipe(
         id="gsc00-forget-gate", paper="GSC00", section="abstract; continual embedded Reber grammar",
         claim="On a continual, unsegmented stream of embedded Reber strings, LSTM without a forget gate fails while "
