@@ -14,6 +14,8 @@ nav.ensure_router()
 
 VERDICT_COLORS = {"reproduced": "green", "partly reproduced": "orange", "not reproduced": "red",
                   reproductions.INCOMPLETE: "blue", reproductions.NOT_RUN: "gray"}
+CHART_TITLES = {"success": "Success over seeds", "sequences": "Sequences until the criterion (log scale)",
+                "loss_ratio": "Final loss over the chance baseline"}
 
 st.title("Reproductions")
 st.markdown(
@@ -71,14 +73,15 @@ def card_ui(card: reproductions.Card) -> None:
         if card.compared:
             st.caption(escape_markdown(card.compared))
         key = (card.id, tuple(pd.util.hash_pandas_object(card.rows, index=False)), card.x_title)
-        drawn = [m for m in ("success", "sequences") if (card.rows[m] > 0).any()
+        drawn = [m for m in CHART_TITLES if (card.rows[m] > 0).any()
                  or (m == "success" and card.rows["success"].notna().any())]
-        if drawn:
-            titles = {"success": "Success over seeds", "sequences": "Sequences until the criterion (log scale)"}
-            for col, measure in zip(st.columns(2), drawn):
-                col.markdown(f"**{titles[measure]}**")
+        if not card.loss_levels:
+            drawn = [m for m in drawn if m != "loss_ratio"]
+        for start in range(0, len(drawn), 2):
+            for col, measure in zip(st.columns(2), drawn[start:start + 2]):
+                col.markdown(f"**{CHART_TITLES[measure]}**")
                 cached.chart(col, f"repro.{measure}", key, lambda measure=measure: charts.reproduction_chart(
-                    card.rows, measure, card.x_title))
+                    card.rows, measure, card.x_title, card.loss_levels if measure == "loss_ratio" else ()))
         if "sequences" not in drawn and card.success_kind != "bound":
             st.caption("No run met its stopping criterion and the paper gives no count of sequences, so there is "
                        "no chart of sequences until the criterion.")

@@ -108,8 +108,13 @@ class Row:
         return self.succeeded / self.seeds if self.seeds else math.nan
 
     @property
+    def loss_ratios(self) -> list[float]:
+        """Each seed's final loss over the task's chance baseline (NaN where either is not a positive number)."""
+        return [o.loss / o.baseline if o.baseline > 0 else math.nan for o in self.outcomes]
+
+    @property
     def loss_ratio(self) -> float:
-        return _median([o.loss / o.baseline if o.baseline > 0 else math.nan for o in self.outcomes])
+        return _median(self.loss_ratios)
 
     def measure(self, name: str) -> float:
         return self.success_fraction if name == "success" else self.loss_ratio
@@ -117,6 +122,7 @@ class Row:
     def to_dict(self) -> dict[str, Any]:
         won = [o.sequences for o in self.outcomes if o.success]
         wrong = [o.test_wrong for o in self.outcomes]
+        ratios = [r for r in self.loss_ratios if math.isfinite(r)]
         return {
             "model": self.model, "setting": self.setting, "seeds": self.seeds, "expected_seeds": self.expected,
             "succeeded": self.succeeded, "success_fraction": _num(self.success_fraction),
@@ -127,6 +133,8 @@ class Row:
             "loss_median": _num(_median([o.loss for o in self.outcomes])),
             "baseline": _num(self.outcomes[0].baseline if self.outcomes else math.nan),
             "loss_ratio": _num(self.loss_ratio),
+            "loss_ratio_min": _num(min(ratios, default=math.nan)),
+            "loss_ratio_max": _num(max(ratios, default=math.nan)),
             "flow_ratio_median": _num(_median([o.flow_ratio for o in self.outcomes])),
             "diverged": sum(o.status == "diverged" for o in self.outcomes),
             "wall_time": sum(o.wall_time for o in self.outcomes),

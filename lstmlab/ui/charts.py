@@ -22,6 +22,7 @@ from lstmlab.views.settings import CELL_LABELS
 from lstmlab.views.tables import NAN, OK, OVERFLOW, VANISHED
 
 LOG_AXIS = alt.Axis(format=".0e", labelOverlap=True)
+RANGES = {"sequences": ("sequences_min", "sequences_max"), "loss_ratio": ("loss_ratio_min", "loss_ratio_max")}
 STATE_SCALE = alt.Scale(domain=[VANISHED, OVERFLOW, NAN], range=["#8c8c8c", "#d62728", "#e377c2"])
 STATE_SHAPES = alt.Scale(domain=[VANISHED, OVERFLOW, NAN], range=["triangle-down", "triangle-up", "cross"])
 CELL_ORDER = [CELL_LABELS[c] for c in CELLS]
@@ -407,18 +408,23 @@ def sweep_map_chart(df: pd.DataFrame, cell: str, legend: bool = True) -> alt.Cha
             .configure_legend(**PANEL_LEGEND))
 
 
-def reproduction_chart(df: pd.DataFrame, measure: str, x_title: str) -> alt.LayerChart:
+def reproduction_chart(df: pd.DataFrame, measure: str, x_title: str,
+                       levels: tuple[tuple[str, float], ...] = ()) -> alt.LayerChart:
     """A recipe's rows (lstmlab.views.reproductions.Card.rows): the lab's points (filled circles, joined per model)
-    and the paper's (hollow diamonds) in one chart, coloured by model, against the setting's number (``x_title``; "" places them by
-    setting name, the lab's and the paper's side by side).
+    and the paper's (hollow diamonds) in one chart, coloured by model, against the setting's number (``x_title``;
+    "" places them by setting name, the lab's and the paper's side by side).
 
     ``measure`` "success": the fraction of seeds (the paper's: of its trials) that succeeded, 0 … 1;
     "sequences": the median training sequences until the stopping criterion, on a log axis, the lab's with the range
-    over its successful seeds (rows without a positive number are left out: nothing met the criterion).
+    over its successful seeds (rows without a positive number are left out: nothing met the criterion);
+    "loss_ratio": the median final loss over the task's chance baseline, the lab's with the range over its seeds,
+    beside dashed grey reference lines at ``levels`` ((name, level) pairs: the baseline, a success criterion), on a
+    log axis when the points and levels span a factor of 10 or more.
     """
     d = df[df[measure].notna()].copy()
     if measure == "sequences":
         d = d[d["sequences"] > 0]
+    low, high = RANGES.get(measure, (None, None))
     sources = list(dict.fromkeys(sorted(d["source"], key=lambda s: not s.startswith("lab"))))
     models = list(dict.fromkeys(df["model"]))
     numeric = bool(x_title)
@@ -430,11 +436,19 @@ def reproduction_chart(df: pd.DataFrame, measure: str, x_title: str) -> alt.Laye
     else:
         x = alt.X("setting:N", title="setting", axis=alt.Axis(labelAngle=0, labelLimit=160))
     if measure == "success":
-        y = alt.Y("success:Q", title="fraction of seeds that succeeded", scale=alt.Scale(domain=[0, 1]),
-                  axis=alt.Axis(format="%"))
+        y_scale = alt.Scale(domain=[0, 1])
+        y = alt.Y("success:Q", title="fraction of seeds that succeeded", scale=y_scale, axis=alt.Axis(format="%"))
+    elif measure == "sequences":
+        y_scale = alt.Scale(type="log")
+        y = alt.Y("sequences:Q", title="sequences until the criterion (median)", scale=y_scale, axis=LOG_AXIS)
     else:
-        y = alt.Y("sequences:Q", title="sequences until the criterion (median)", scale=alt.Scale(type="log"),
-                  axis=LOG_AXIS)
+        d = d[d["loss_ratio"] > 0]
+        values = pd.concat([d["loss_ratio"], d["loss_ratio_min"], d["loss_ratio_max"],
+                            pd.Series([v for _, v in levels], dtype=float)]).dropna()
+        log_y = len(values) > 0 and values.max() / values.min() >= 10
+        y_scale = alt.Scale(type="log") if log_y else alt.Scale(zero=True)
+        y = alt.Y("loss_ratio:Q", title="final loss / chance baseline (median)", scale=y_scale,
+                  axis=alt.Axis(format="~g", labelOverlap=True))
     color = alt.Color("model:N", title="model", scale=alt.Scale(domain=models, scheme="tableau10"))
     shape = alt.Shape("source:N", title="points", scale=alt.Scale(domain=sources, range=["circle", "diamond"]))
     offset = {} if numeric else {"xOffset": alt.XOffset("source:N", scale=alt.Scale(domain=sources))}
@@ -442,6 +456,7 @@ def reproduction_chart(df: pd.DataFrame, measure: str, x_title: str) -> alt.Laye
                alt.Tooltip("success:Q", title="success", format=".0%"),
                alt.Tooltip("succeeded:Q", title="seeds succeeded"), alt.Tooltip("seeds:Q"),
                alt.Tooltip("sequences:Q", title="sequences (median)", format=",.0f"),
+               alt.Tooltip("loss_ratio:Q", title="loss / baseline (median)", format=".3g"),
                alt.Tooltip("figure:N", title="the paper's figure")]
     d["lab"] = d["source"].str.startswith("lab")
     base = alt.Chart(d)
@@ -449,10 +464,16 @@ def reproduction_chart(df: pd.DataFrame, measure: str, x_title: str) -> alt.Laye
     if numeric:
         layers.append(base.transform_filter(alt.datum.lab).mark_line(strokeWidth=1.6, opacity=0.7).encode(
             x=x, y=y, color=color, detail="model:N"))
-    if measure == "sequences":
-        layers.append(base.transform_filter(alt.datum.sequences_min > 0).mark_rule(strokeWidth=2, opacity=0.6)
-                      .encode(x=x, y=alt.Y("sequences_min:Q", scale=alt.Scale(type="log")),
-                              y2="sequences_max:Q", color=color, **offset))
+    if low is not None:
+        layers.append(base.transform_filter(alt.datum[low] > 0).mark_rule(strokeWidth=2, opacity=0.6)
+                      .encode(x=x, y=alt.Y(f"{low}:Q", scale=y_scale), y2=f"{high}:Q", color=color, **offset))
+    if levels:
+        refs = pd.DataFrame({"level": [v for _, v in levels], "reference": [n for n, _ in levels]})
+        rule = alt.Chart(refs).encode(y=alt.Y("level:Q", scale=y_scale))
+        layers.insert(0, rule.mark_rule(strokeDash=[5, 4], color="#8c8c8c", strokeWidth=1.3).encode(
+            tooltip=[alt.Tooltip("reference:N"), alt.Tooltip("level:Q", format=".3g")]))
+        layers.insert(1, rule.mark_text(align="left", baseline="bottom", dx=3, dy=-2, color="#8c8c8c", fontSize=11)
+                      .encode(x=alt.value(0), text="reference:N"))
     # the paper's points hollow and larger, so a lab point at the same place shows inside them
     layers.append(base.transform_filter(alt.datum.lab).mark_point(size=90, filled=True, opacity=0.9).encode(
         x=x, y=y, color=color, shape=shape, tooltip=tooltip, **offset))

@@ -21,7 +21,13 @@ runs:
   the paper's or less than 1 / ``SEQUENCES_FACTOR`` of it (optimisers and batch sizes differ: the reproduction sheet
   counts a factor of about 3 as agreement);
 - wrong test sequences: the lab's median fraction differs from the paper's by more than ``WRONG_POINTS`` (the
-  recipes' usual tolerance of wrong sequences).
+  recipes' usual tolerance of wrong sequences);
+- final loss over the chance baseline: the lab's median is more than ``LOSS_FACTOR`` times the paper's or less than
+  1 / ``LOSS_FACTOR`` of it (the tolerance the recipes' loss expectations allow, 0.8 to 1.25 of the baseline).
+
+A card charts the final loss over the baseline where its recipe's claim is about loss: its success rule is a loss
+criterion or one of its expectations is on the median loss / baseline. Its reference lines (``Card.loss_levels``)
+are the baseline (1) and the success rule's level.
 """
 from __future__ import annotations
 
@@ -42,9 +48,11 @@ NOT_RUN = "not run yet"
 INCOMPLETE = rep.INCOMPLETE
 SEQUENCES_FACTOR = 3.0
 WRONG_POINTS = 0.01
+LOSS_FACTOR = 1.25
+BASELINE_LEVEL = "chance baseline"
 CONFIDENCE = 0.95
 CHART_COLUMNS = ["source", "model", "setting", "x", "success", "seeds", "succeeded", "sequences", "sequences_min",
-                 "sequences_max", "figure"]
+                 "sequences_max", "loss_ratio", "loss_ratio_min", "loss_ratio_max", "figure"]
 _SETTING = re.compile(r"^(?P<name>.*?)\s*(?:=|\bof)\s*(?P<value>[-+]?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?)$")
 
 
@@ -56,8 +64,13 @@ class Card:
     the paper (``source`` "paper (PAPER)"): ``x`` the setting's number (NaN when ``x_title`` is ""; the charts then
     place rows by ``setting``), ``success`` the fraction of seeds (or trials) that succeeded (NaN where the paper
     gives none), ``sequences`` the median training sequences until the criterion over the successful seeds (the
-    paper's figure; NaN where there is none), ``sequences_min`` / ``sequences_max`` their range (the lab's), and
-    ``figure`` the paper's figure in words.
+    paper's figure; NaN where there is none), ``sequences_min`` / ``sequences_max`` their range (the lab's),
+    ``loss_ratio`` the median final loss over the task's chance baseline (the paper's, where it states one),
+    ``loss_ratio_min`` / ``loss_ratio_max`` its range over the lab's seeds, and ``figure`` the paper's figure in
+    words.
+
+    ``loss_levels``: (name, level of loss / baseline) of the loss chart's reference lines; empty when the card has no
+    loss chart (its claim is not about loss).
     """
 
     id: str
@@ -88,6 +101,7 @@ class Card:
     representative_text: str = ""
     recorded_seeds: tuple[tuple[str, int], ...] = ()
     wall: str = ""  # the wall time per executor while the runs of its scale ran (report.spans_text)
+    loss_levels: tuple[tuple[str, float], ...] = ()
 
     @property
     def has_runs(self) -> bool:
@@ -102,6 +116,16 @@ def setting_value(name: str) -> tuple[str, float] | None:
         return None
     quantity = m["name"].strip().replace("=", " = ")
     return (f"{quantity} length" if " of" in name else quantity), float(m["value"])
+
+
+def loss_levels(recipe: Recipe) -> tuple[tuple[str, float], ...]:
+    """The loss chart's reference lines for ``recipe``: the chance baseline and, for a loss criterion, its level;
+    () when the recipe's claim is not about loss (module docstring)."""
+    crit = recipe.success
+    if crit.kind != "loss" and not any(e.measure == "loss_ratio" for e in recipe.expect):
+        return ()
+    return ((BASELINE_LEVEL, 1.0),) + (((f"success: at most {crit.loss:g} x baseline", crit.loss),)
+                                       if crit.kind == "loss" else ())
 
 
 def default_seeds(recipe: Recipe) -> dict[str, int]:
@@ -159,6 +183,11 @@ def differences(recipe: Recipe, report: rep.Report) -> list[str]:
                 out.append(f"{where}: {d['test_wrong_median']:g} of {d['test_size']:,} test sequences wrong in the "
                            f"lab (median, {_pct(lab)}); the paper reports {paper.test_wrong:g} of {size:,} "
                            f"({_pct(theirs)}).")
+        if paper.loss_ratio is not None and d["loss_ratio"] is not None:
+            ratio = d["loss_ratio"] / paper.loss_ratio
+            if not 1 / LOSS_FACTOR <= ratio <= LOSS_FACTOR:
+                out.append(f"{where}: the lab's final loss is {d['loss_ratio']:.3g} x the chance baseline (median); "
+                           f"the paper reports {paper.loss_ratio:.3g} x ({paper.text}).")
     return out
 
 
@@ -174,17 +203,21 @@ def chart_rows(recipe: Recipe, report: rep.Report | None) -> tuple[pd.DataFrame,
             records.append({"source": f"lab ({report.scale} scale)", "model": row.model, "setting": row.setting,
                             "success": row.success_fraction, "seeds": row.seeds, "succeeded": row.succeeded,
                             "sequences": d["sequences_median"], "sequences_min": d["sequences_min"],
-                            "sequences_max": d["sequences_max"], "figure": ""})
+                            "sequences_max": d["sequences_max"], "loss_ratio": d["loss_ratio"],
+                            "loss_ratio_min": d["loss_ratio_min"], "loss_ratio_max": d["loss_ratio_max"],
+                            "figure": ""})
     for (model, setting), paper in recipe.numbers:
         records.append({"source": f"paper ({recipe.paper})", "model": model, "setting": setting,
                         "success": paper.success, "seeds": None, "succeeded": None, "sequences": paper.sequences,
-                        "sequences_min": None, "sequences_max": None, "figure": paper.text})
+                        "sequences_min": None, "sequences_max": None, "loss_ratio": paper.loss_ratio,
+                        "loss_ratio_min": None, "loss_ratio_max": None, "figure": paper.text})
     df = pd.DataFrame.from_records(records, columns=[c for c in CHART_COLUMNS if c != "x"])
     values = [setting_value(s) for s in df["setting"]]
     quantities = {v[0] for v in values if v is not None}
     numeric = bool(values) and all(v is not None for v in values) and len(quantities) == 1
     df.insert(3, "x", [v[1] for v in values] if numeric else math.nan)
-    for col in ("x", "success", "sequences", "sequences_min", "sequences_max"):
+    for col in ("x", "success", "sequences", "sequences_min", "sequences_max", "loss_ratio", "loss_ratio_min",
+                "loss_ratio_max"):
         df[col] = pd.to_numeric(df[col], errors="coerce").astype(float)
     if recipe.success.kind == "bound":  # judged at initialisation: no training, no sequences until a criterion
         df[["sequences", "sequences_min", "sequences_max"]] = math.nan
@@ -243,7 +276,7 @@ def card(store: RunStore, recipe_id: str, outcome: Callable[[Recipe, dict], rep.
     figures = tuple(f"{model} at {setting}: {paper.text}" for (model, setting), paper in recipe.numbers)
     base = {"id": recipe.id, "paper": recipe.paper, "section": recipe.section, "claim": recipe.claim,
             "success_rule": recipe.success.text(), "success_kind": recipe.success.kind, "figures": figures,
-            "notes": recipe.notes}
+            "notes": recipe.notes, "loss_levels": loss_levels(recipe)}
     recorded = set(store.sweeps()["name"])
     scales = [s for s in SCALES if sweep_name(recipe.id, s) in recorded]
     seeds = default_seeds(recipe)

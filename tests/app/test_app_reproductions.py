@@ -60,7 +60,11 @@ def test_a_card_per_recipe_with_verdicts_differences_charts_and_links(app, fille
                 f"sequences (median) until the criterion; the paper reports 31,390 ({median / 31_390:.2g} x).") \
             in warnings
     charts = at.get("vega_lite_chart")
-    assert len(charts) == 2 + bool(won)  # success for both, sequences where a seed met the criterion
+    # success for both, sequences where a seed met the criterion, final loss / baseline for the one whose claim is
+    # about loss (hs97-temporal-order's LSTM below half the chance loss)
+    assert len(charts) == 3 + bool(won)
+    assert sum("chance baseline" in c.proto.spec for c in charts) == 1
+    assert "Final loss over the chance baseline" in text
     links = [(link.proto.page, link.proto.query_string) for link in at.get("page_link")]
     run_id, _ = representative(filled[ORDER])
     assert any(q == f"run={run_id}" and "error_flow" in p for p, q in links), links

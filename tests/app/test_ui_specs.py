@@ -106,3 +106,34 @@ def test_flow_lines_bound_the_logistic_rnn_by_a_quarter_of_the_weight_scale():
     assert bound.loc[("ReLU RNN bound 2^lag", 3)] == v0["ReLU RNN"] * 2.0 ** 3
     chart = charts.flow_lag_chart(lines, lines["phase"].iloc[0], charts.lines_domain(lines), "init").to_dict()
     assert "(γw)^lag" in str(chart)
+
+
+def _loss_rows(ratios: dict[str, list[float]], paper: float | None = None) -> pd.DataFrame:
+    """A card's chart rows (lstmlab.views.reproductions.Card.rows) of loss / baseline per model at T = 100, 200."""
+    from lstmlab.views.reproductions import CHART_COLUMNS
+
+    rows = [{"source": "lab (paper scale)", "model": m, "setting": f"T={T}", "x": float(T), "loss_ratio": r,
+             "loss_ratio_min": r / 2, "loss_ratio_max": r * 1.5} for m, rs in ratios.items()
+            for T, r in zip((100, 200), rs)]
+    if paper is not None:
+        rows.append({"source": "paper (X)", "model": next(iter(ratios)), "setting": "T=200", "x": 200.0,
+                     "loss_ratio": paper, "figure": "at the baseline"})
+    return pd.DataFrame(rows, columns=CHART_COLUMNS).astype({c: float for c in CHART_COLUMNS[3:-1]})
+
+
+def test_the_loss_chart_draws_the_reference_levels_and_goes_log_over_a_decade():
+    levels = (("chance baseline", 1.0), ("success: at most 0.1 x baseline", 0.1))
+    spread = charts.reproduction_chart(_loss_rows({"irnn": [0.01, 0.05], "rnn": [1.0, 1.0]}), "loss_ratio", "T",
+                                       levels).to_dict()
+    rules = [layer for layer in spread["layer"] if layer["mark"]["type"] == "rule"]
+    refs = [r for r in rules if r["encoding"]["y"]["field"] == "level"]
+    assert [row["level"] for row in spread["datasets"][refs[0]["data"]["name"]]] == [1.0, 0.1]
+    assert any(r["encoding"]["y"]["field"] == "loss_ratio_min" for r in rules)  # the range over seeds
+    assert all(layer["encoding"]["y"]["scale"] == {"type": "log"} for layer in spread["layer"])
+    near = charts.reproduction_chart(_loss_rows({"lstm": [0.8, 1.0]}, paper=1.0), "loss_ratio", "T",
+                                     levels[:1]).to_dict()
+    assert all(layer["encoding"]["y"]["scale"] == {"zero": True} for layer in near["layer"])
+    points = [layer for layer in near["layer"] if layer["mark"]["type"] == "point"]
+    assert {p["mark"]["filled"] for p in points} == {True, False}  # the lab's filled, the paper's hollow
+    assert cached.vega_lite_spec(charts.reproduction_chart(_loss_rows({"lstm": [0.8, 1.0]}), "loss_ratio", "T",
+                                                           levels))["datasets"]

@@ -158,3 +158,47 @@ def test_a_card_shows_the_paper_scale_once_a_paper_run_has_ended(tmp_path):
             store.save(train(config))  # newer than every paper run
         card = R.card(store, BOUND)
         assert card.scale == "paper" and card.other_scales == ("quick",) and card.ended == card.runs
+
+
+def test_a_card_charts_the_final_loss_over_the_baseline_where_its_claim_is_about_loss(store, trained):
+    """hs97-temporal-order expects the LSTM below half the chance loss: its rows carry each model's median final
+    test loss over the chance MSE of 4 one-hot outputs, p (1 - p) = 3/16 at p = 1/4, with their range over seeds;
+    pmb13-bound's claim is about gradients at initialisation, so it has no loss chart."""
+    card = R.card(store, ORDER)
+    assert card.loss_levels == ((R.BASELINE_LEVEL, 1.0),)
+    lab = card.rows[card.rows["source"] == "lab (quick scale)"].set_index("model")
+    for model in ("lstm97", "rnn"):
+        ratios = [run.eval["test_loss"].iloc[-1] / (3 / 16) for m, _, run in trained[ORDER] if m == model]
+        assert lab.loc[model, "loss_ratio"] == pytest.approx(statistics.median(ratios), rel=1e-12)
+        assert (lab.loc[model, "loss_ratio_min"], lab.loc[model, "loss_ratio_max"]) == pytest.approx(
+            (min(ratios), max(ratios)), rel=1e-12)
+    assert card.rows.loc[card.rows["source"] == "paper (HS97)", "loss_ratio"].isna().all()  # HS97 gives no loss
+    assert R.card(store, BOUND).loss_levels == ()
+    assert R.loss_levels(recipes.RECIPES["ljh15-irnn-adding"]) == (
+        (R.BASELINE_LEVEL, 1.0), ("success: at most 0.1 x baseline", 0.1))
+
+
+def _outcome(loss: float, baseline: float) -> report.Outcome:
+    return report.Outcome(success=False, sequences=400_000, test_wrong=math.nan, test_size=0, loss=loss,
+                          baseline=baseline, flow_ratio=math.nan, wall_time=1.0, status="finished")
+
+
+def test_a_final_loss_off_the_papers_by_more_than_the_loss_factor_is_a_difference():
+    """ASB16 puts both models at the memoryless baseline, 10 ln 8 / (T + 20), at T = 200: an LSTM at 0.6 of it
+    (seeds 0.5, 0.6, 0.7) differs, a tanh RNN at 1.2 of it (within 1.25) does not; both rows are charted with the
+    paper's points at 1."""
+    asb = recipes.RECIPES["asb16-copy"]
+    base = 10 * math.log(8) / 220
+    judged = [("lstm", "T=200", _outcome(f * base, base)) for f in (0.5, 0.6, 0.7)]
+    judged += [("rnn", "T=200", _outcome(f * base, base)) for f in (1.1, 1.2, 1.24)]
+    rep = report.report_of(asb, "paper", judged, 3)
+    assert R.differences(asb, rep) == [
+        ("lstm at T=200: the lab's final loss is 0.6 x the chance baseline (median); the paper reports 1 x (at the "
+         "baseline 0.0945 [P-draft]).")]
+    rows, x_title = R.chart_rows(asb, rep)
+    assert x_title == "T"
+    lab = rows[rows["source"] == "lab (paper scale)"].set_index("model")
+    ranged = ["loss_ratio", "loss_ratio_min", "loss_ratio_max"]
+    assert lab.loc["lstm", ranged].tolist() == pytest.approx([0.6, 0.5, 0.7])
+    paper = rows[rows["source"] == "paper (ASB16)"]
+    assert sorted(set(paper["x"])) == [200.0, 300.0, 500.0] and (paper["loss_ratio"] == 1.0).all()
