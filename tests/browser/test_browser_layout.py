@@ -46,9 +46,10 @@ PAGES = [
     ("phase_map", "/phase_map", 2),
     ("runs", "/runs", 3),
     ("sweeps", f"/sweeps?name={SWEEP}", 1),
-    ("reproductions", "/reproductions", 3),
+    ("reproductions", "/reproductions", 4),
 ]
-RECIPES = {"pmb13-bound": 1, "bsf94-latch": 2}  # quick scale, seeds per row: the page's cards with runs
+# quick scale, seeds per row: the page's cards with runs (asb16-copy's with the chart of loss over the baseline)
+RECIPES = {"pmb13-bound": 1, "bsf94-latch": 2, "asb16-copy": 1}
 
 # Elements that must lie inside the block that holds them (their stVerticalBlock: the page, a column, a form, an
 # expander). Elements not laid out (a collapsed expander's) have an empty box and are passed over.
