@@ -234,7 +234,10 @@ _R = [
                                         gate_bias="o=-1,-2,-3,-4"),
                       "4 memory blocks of 1 cell, fully connected, output gate biases -1..-4, HS97's lr 0.5"),
                 Model("rnn", _fields(RNN97, hidden_size=12, lr=hs97_lr(0.1, 7 * 11), weight_scale=0.2),
-                      "tanh RNN, 12 units (about 330 weights), RTRL's lr 0.1")),
+                      "tanh RNN, 12 units (about 330 weights), RTRL's lr 0.1"),
+                Model("lstm97-bptt", _fields(hidden_size=4, lr=hs97_lr(0.5, 7 * 11), weight_scale=0.2,
+                                             gate_bias="o=-1,-2,-3,-4", gradient="full"),
+                      "lstm97 trained by full BPTT instead of HS97's truncated gradient")),
         common=_fields(HS97, task="hs97-reber", stop_wrong=0, test_size=256, eval_size=64),
         scales=(("quick", Scale((Setting("embedded Reber"),),
                                 _fields(QUICK_BATCH, hidden_size=8, lr=0.01, steps=1000, stop_window=256,
@@ -261,7 +264,12 @@ _R = [
               "strings wrong), the other two did not. The lab's LSTM (cell lstm, 16 units, batches of 16 with Adam "
               "at lr 0.01) learns it in 28,416 to 81,904 sequences (seeds 0 to 2), and PyTorch's nn.LSTM trained "
               "alike on the task's strings predicted every closing symbol of its batches from 32,000 sequences on "
-              "(one seed): the task's strings and targets carry the closing symbol."),
+              "(one seed): the task's strings and targets carry the closing symbol. The same net trained by full BPTT "
+              "(lstm97-bptt, paper scale, 10 seeds) meets the criterion in 6 of 10 seeds, after 11,033 sequences "
+              "(median; 9,692 to 40,135), near HS97's 9,500, where HS97's truncated gradient meets it in 1: the "
+              "lab's result parts from HS97's at the truncation, not at the net or the task. The lab's truncated "
+              "gradient equals PyTorch autograd with the recurrent input detached (tested); why it learns the "
+              "closing symbol so rarely is not explained."),
     Recipe(
         id="hs97-noise-free-lags", paper="HS97", section="section 5.2, Task 2a, Table 2",
         claim="Gradient-trained RNNs store one symbol over 4 steps in some trials and over 10 or more in none, "
