@@ -450,7 +450,8 @@ def reproduction_chart(df: pd.DataFrame, measure: str, x_title: str,
         y = alt.Y("loss_ratio:Q", title="final loss / chance baseline (median)", scale=y_scale,
                   axis=alt.Axis(format="~g", labelOverlap=True))
     color = alt.Color("model:N", title="model", scale=alt.Scale(domain=models, scheme="tableau10"))
-    shape = alt.Shape("source:N", title="points", scale=alt.Scale(domain=sources, range=["circle", "diamond"]))
+    shape = alt.Shape("source:N", title="points", scale=alt.Scale(
+        domain=sources, range=["circle" if s.startswith("lab") else "diamond" for s in sources]))
     offset = {} if numeric else {"xOffset": alt.XOffset("source:N", scale=alt.Scale(domain=sources))}
     tooltip = [alt.Tooltip("source:N"), alt.Tooltip("model:N"), alt.Tooltip("setting:N"),
                alt.Tooltip("success:Q", title="success", format=".0%"),

@@ -137,3 +137,17 @@ def test_the_loss_chart_draws_the_reference_levels_and_goes_log_over_a_decade():
     assert {p["mark"]["filled"] for p in points} == {True, False}  # the lab's filled, the paper's hollow
     assert cached.vega_lite_spec(charts.reproduction_chart(_loss_rows({"lstm": [0.8, 1.0]}), "loss_ratio", "T",
                                                            levels))["datasets"]
+
+
+def test_the_papers_points_are_diamonds_even_where_the_lab_has_none():
+    """A chart of sequences until the criterion where no seed of the lab's met it holds only the paper's point."""
+    rows = _loss_rows({"lstm97": [0.02, 0.02]}, paper=None)
+    rows = pd.concat([rows, pd.DataFrame([{"source": "paper (HS97)", "model": "lstm97", "setting": "T=200",
+                                           "x": 200.0, "sequences": 482_000.0}])], ignore_index=True)
+    alone = charts.reproduction_chart(rows, "sequences", "T").to_dict()
+    both = charts.reproduction_chart(rows.assign(sequences=rows["sequences"].fillna(1e5)), "sequences", "T").to_dict()
+    shapes = [{d: r for d, r in zip(layer["encoding"]["shape"]["scale"]["domain"],
+                                    layer["encoding"]["shape"]["scale"]["range"])}
+              for spec in (alone, both) for layer in spec["layer"] if "shape" in layer["encoding"]]
+    assert shapes[0] == {"paper (HS97)": "diamond"}
+    assert shapes[-1] == {"lab (paper scale)": "circle", "paper (HS97)": "diamond"}
