@@ -73,10 +73,8 @@ def card_ui(card: reproductions.Card) -> None:
         if card.compared:
             st.caption(escape_markdown(card.compared))
         key = (card.id, tuple(pd.util.hash_pandas_object(card.rows, index=False)), card.x_title)
-        drawn = [m for m in CHART_TITLES if (card.rows[m] > 0).any()
-                 or (m == "success" and card.rows["success"].notna().any())]
-        if not card.loss_levels:
-            drawn = [m for m in drawn if m != "loss_ratio"]
+        drawn = [m for m in CHART_TITLES if (m != "loss_ratio" or card.loss_levels) and (
+            (card.rows[m] > 0).any() or (m == "success" and card.rows["success"].notna().any()))]
         for start in range(0, len(drawn), 2):
             for col, measure in zip(st.columns(2), drawn[start:start + 2]):
                 col.markdown(f"**{CHART_TITLES[measure]}**")

@@ -223,6 +223,8 @@ HS97 = dict(cell="lstm97fc", gradient="truncated", init="uniform", optimizer="sg
 RNN97 = dict(cell="rnn", gradient="full")  # the lab's tanh RNN by full BPTT stands in for HS97's RTRL/BPTT nets
 # The quick scale of the HS97 recipes trains batches with Adam: the same models and tasks, a budget of seconds.
 QUICK_BATCH = dict(optimizer="adam", batch_size=16, clip=1.0)
+# hs97-reber's 1997 LSTM: 4 blocks of 1 cell, HS97's lr 0.5 on its summed error over 7 outputs x 11 steps
+REBER97 = dict(hidden_size=4, lr=hs97_lr(0.5, 7 * 11), weight_scale=0.2, gate_bias="o=-1,-2,-3,-4")
 
 _R = [
     Recipe(
@@ -230,13 +232,11 @@ _R = [
         claim="LSTM learns the embedded Reber grammar in nearly every trial and faster than RTRL or Elman nets, "
               "which succeed in some trials or none.",
         task="hs97-reber",
-        models=(Model("lstm97", _fields(hidden_size=4, lr=hs97_lr(0.5, 7 * 11), weight_scale=0.2,
-                                        gate_bias="o=-1,-2,-3,-4"),
+        models=(Model("lstm97", _fields(REBER97),
                       "4 memory blocks of 1 cell, fully connected, output gate biases -1..-4, HS97's lr 0.5"),
                 Model("rnn", _fields(RNN97, hidden_size=12, lr=hs97_lr(0.1, 7 * 11), weight_scale=0.2),
                       "tanh RNN, 12 units (about 330 weights), RTRL's lr 0.1"),
-                Model("lstm97-bptt", _fields(hidden_size=4, lr=hs97_lr(0.5, 7 * 11), weight_scale=0.2,
-                                             gate_bias="o=-1,-2,-3,-4", gradient="full"),
+                Model("lstm97-bptt", _fields(REBER97, gradient="full"),
                       "lstm97 trained by full BPTT instead of HS97's truncated gradient")),
         common=_fields(HS97, task="hs97-reber", stop_wrong=0, test_size=256, eval_size=64),
         scales=(("quick", Scale((Setting("embedded Reber"),),
@@ -419,8 +419,7 @@ _R = [
               "run left the plateau of about 1,800 of the 2,000 most recent sequences off by more than 0.04: fewer "
               "than 1,000 from 300,000 to 650,000 sequences on (median 450,000, recorded every 50,000; HS97 stops "
               "at 482,000). The count still fell at the end of the budget, but slowly: median 680 at 500,000 "
-              "sequences, 422 at 800,000, 361 (326 to 385) at 1,000,000, "
-              "against HS97's criterion of fewer than 140."),
+              "sequences, 422 at 800,000, 361 (326 to 385) at 1,000,000, against HS97's criterion of fewer than 140."),
     Recipe(
         id="hs97-temporal-order", paper="HS97", section="section 5.6, Experiment 6a, Table 9",
         claim="LSTM classifies the order of two symbols 40 or more steps back (31,390 sequences, 1 of 2,560 test "
@@ -596,11 +595,10 @@ _R = [
               "earlier paper scale) left both models at the baseline (median 1.03 x and 1.32 x, every test stream "
               "wrong): on the lab's mean over 7 units x 1,000 steps that rate moves nothing. Measured with seed 0: "
               "on streams of 100 (16 units, Adam at lr 0.01, 10,000 updates of 16) both models learn (0 of 100 "
-              "test streams wrong, 0.883 x), and so "
-              "does PyTorch's nn.LSTM on the task's streams (16 units, forget bias 1, Adam at lr 0.01, batches of "
-              "16): 0 of 100 wrong from 4,000 updates on; on streams of 1,000 with the "
-              "same settings the forget-gate LSTM learns (0 wrong, 0.875 x) and the 1997 LSTM does not (100 of "
-              "100 wrong, 1.01 x): the claim shows on the long streams only."),
+              "test streams wrong, 0.883 x), and so does PyTorch's nn.LSTM on the task's streams (16 units, forget "
+              "bias 1, Adam at lr 0.01, batches of 16): 0 of 100 wrong from 4,000 updates on; on streams of 1,000 "
+              "with the same settings the forget-gate LSTM learns (0 wrong, 0.875 x) and the 1997 LSTM does not "
+              "(100 of 100 wrong, 1.01 x): the claim shows on the long streams only."),
 ]
 
 RECIPES: dict[str, Recipe] = {r.id: r for r in _R}

@@ -422,8 +422,8 @@ def reproduction_chart(df: pd.DataFrame, measure: str, x_title: str,
     log axis when the points and levels span a factor of 10 or more.
     """
     d = df[df[measure].notna()].copy()
-    if measure == "sequences":
-        d = d[d["sequences"] > 0]
+    if measure != "success":  # a log axis, or one that may be
+        d = d[d[measure] > 0]
     low, high = RANGES.get(measure, (None, None))
     sources = list(dict.fromkeys(sorted(d["source"], key=lambda s: not s.startswith("lab"))))
     models = list(dict.fromkeys(df["model"]))
@@ -442,7 +442,6 @@ def reproduction_chart(df: pd.DataFrame, measure: str, x_title: str,
         y_scale = alt.Scale(type="log")
         y = alt.Y("sequences:Q", title="sequences until the criterion (median)", scale=y_scale, axis=LOG_AXIS)
     else:
-        d = d[d["loss_ratio"] > 0]
         values = pd.concat([d["loss_ratio"], d["loss_ratio_min"], d["loss_ratio_max"],
                             pd.Series([v for _, v in levels], dtype=float)]).dropna()
         log_y = len(values) > 0 and values.max() / values.min() >= 10
