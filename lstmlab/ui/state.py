@@ -14,7 +14,9 @@ from lstmlab.views.settings import FIELDS, STUDY_PAGES, format_params, parse_par
 
 
 def read_params(page: str) -> dict[str, Any]:
-    """Settings of ``page`` from the URL; shows an ``st.warning`` for every value it had to replace.
+    """Settings of ``page`` from the URL; shows an ``st.warning`` for every value it had to replace, and again on the
+    page's later runs while its settings stay those the warnings led to (the page puts them in the URL, and a rerun
+    when its jobs end must not take the warnings away).
 
     Study pages (Error flow, Training) opened without settings in the URL continue the last study of the
     session, so moving between them keeps what is on screen.
@@ -23,6 +25,13 @@ def read_params(page: str) -> dict[str, Any]:
     if not query and page in STUDY_PAGES and st.session_state.get("last_study"):
         return dict(st.session_state["last_study"])
     values, warnings = parse_params(page, query)
+    kept = _warned_key(page)
+    if warnings:
+        st.session_state[kept] = (values, warnings)
+    elif (st.session_state.get(kept) or (None,))[0] == values:
+        warnings = st.session_state[kept][1]
+    else:
+        st.session_state[kept] = None
     for w in warnings:
         st.warning(w, icon=":material/link_off:")
     return values
@@ -48,6 +57,10 @@ def widget_key(page: str, name: str) -> str:
 
 def _applied_key(page: str) -> str:
     return f"_applied.{page}"
+
+
+def _warned_key(page: str) -> str:
+    return f"_warned.{page}"
 
 
 def seed_widgets(page: str, values: dict[str, Any]) -> None:
@@ -79,3 +92,4 @@ def init_session() -> None:
     ss.setdefault("repro_notice", {})  # {recipe id: (kind, Markdown)} of the last Start (lstmlab.ui.reproductions)
     for page in FIELDS:
         ss.setdefault(_applied_key(page), None)  # settings the page's widgets were last seeded with
+        ss.setdefault(_warned_key(page), None)  # (settings, warnings) of the last URL the page had to correct
